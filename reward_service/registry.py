@@ -1,0 +1,137 @@
+"""The verifier and format-checker registries: a dict each, filled by a decorator.
+
+A verifier is a pure, synchronous, picklable function
+``(response, ground_truth, params, context) -> Score`` registered under one name with a
+pydantic params model. It runs inside a killable child process, so it may be slow or even hang
+without harming the service. A format checker is ``(response) -> float`` in [0, 1].
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from reward_service.errors import UnknownNameError
+
+T = TypeVar("T")
+P = TypeVar("P", bound="Params")
+
+
+class Params(BaseModel):
+    """Base of every verifier's params model: unknown keys are rejected, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """The verifier takes no params."""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Request-level facts a verifier may read (schedules), identical for every sample."""
+
+    step: int | None = None
+    total_steps: int | None = None
+
+
+@dataclass(slots=True)
+class Score:
+    """A verifier's verdict: accuracy in [0, 1] and free-form diagnostics."""
+
+    accuracy: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+VerifyFn = Callable[[str, Any, Any, Context], Score]
+PrepareFn = Callable[[Any, Any], Any]
+FormatFn = Callable[[str], float]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierSpec:
+    name: str
+    fn: VerifyFn
+    params: type[Params]
+    prepare: PrepareFn | None
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class FormatSpec:
+    name: str
+    fn: FormatFn
+    summary: str
+
+
+class Registry(Generic[T]):
+    """Name → item, with a guard against registering one name twice."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._items: dict[str, T] = {}
+
+    def add(self, name: str, item: T) -> None:
+        if name in self._items:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._items[name] = item
+
+    def get(self, name: str) -> T:
+        try:
+            return self._items[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, sorted(self._items)) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._items))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+VERIFIERS: Registry[VerifierSpec] = Registry("verifier")
+FORMATS: Registry[FormatSpec] = Registry("format checker")
+
+
+def summary_of(fn: Callable[..., Any]) -> str:
+    """First paragraph of the function's docstring, else of its module's docstring."""
+    doc = inspect.getdoc(fn) or inspect.getdoc(sys.modules[fn.__module__]) or ""
+    return " ".join(doc.split("\n\n")[0].split())
+
+
+def verifier(
+    name: str,
+    *,
+    params: type[Params] = NoParams,
+    prepare: PrepareFn | None = None,
+) -> Callable[[VerifyFn], VerifyFn]:
+    """Register ``fn`` as verifier ``name``.
+
+    ``prepare(ground_truth, params)`` parses a ground truth once; its result is what ``fn``
+    receives, and it is reused for every sample of the group that shares that ground truth.
+    Either may raise :class:`~reward_service.errors.InvalidInputError`.
+    """
+
+    def register(fn: VerifyFn) -> VerifyFn:
+        VERIFIERS.add(name, VerifierSpec(name, fn, params, prepare, summary_of(fn)))
+        return fn
+
+    return register
+
+
+def format_checker(name: str) -> Callable[[FormatFn], FormatFn]:
+    """Register ``fn(response) -> float in [0, 1]`` as format checker ``name``."""
+
+    def register(fn: FormatFn) -> FormatFn:
+        FORMATS.add(name, FormatSpec(name, fn, summary_of(fn)))
+        return fn
+
+    return register

@@ -1,0 +1,1 @@
+"""Where rewards are computed: the sandboxed process pool and the backends the router calls."""
