@@ -1,4 +1,4 @@
-"""Answer extraction shared by verifiers: ``<answer>`` blocks, ``\\boxed{}``, text after thinking."""
+"""Answer extraction shared by verifiers: `<answer>` blocks, `\\boxed{}`, text after thinking."""
 
 from __future__ import annotations
 

@@ -1,0 +1,78 @@
+"""Prometheus metrics, all named ``raas_*``, on a registry the app owns (tests pass a fresh one)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+OTHER_SOURCE = "__other__"
+_REWARD_BUCKETS = tuple(i / 10 for i in range(11))
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+_REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_BATCH_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
+
+
+class Metrics:
+    """Every metric raas exports. ``data_source`` labels are capped: trainers choose them."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, max_sources: int = 256) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.max_sources = max_sources
+        self._sources: set[str] = set()
+        r = self.registry
+        self.samples = Counter(
+            "raas_samples", "Samples scored.", ["data_source", "verifier", "status"], registry=r
+        )
+        self.reward = Histogram(
+            "raas_reward",
+            "Rewards of ok samples.",
+            ["data_source"],
+            buckets=_REWARD_BUCKETS,
+            registry=r,
+        )
+        self.verifier_latency = Histogram(
+            "raas_verifier_seconds",
+            "Time a verifier spent on one sample (in its worker).",
+            ["verifier"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.request_latency = Histogram(
+            "raas_request_seconds",
+            "Wall time of one request.",
+            ["endpoint"],
+            buckets=_REQUEST_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "raas_batch_samples", "Samples per request.", buckets=_BATCH_BUCKETS, registry=r
+        )
+        self.deduplicated = Counter(
+            "raas_deduplicated_samples",
+            "Samples answered by an identical one in their batch.",
+            registry=r,
+        )
+        self.timeouts = Counter(
+            "raas_timeouts", "Samples killed at the deadline.", ["verifier"], registry=r
+        )
+        self.restarts = Counter(
+            "raas_pool_restarts", "Pool children replaced.", ["reason"], registry=r
+        )
+        self.pool_size = Gauge("raas_pool_size", "Pool children configured.", registry=r)
+        self.pool_ready = Gauge("raas_pool_ready", "Pool children alive.", registry=r)
+        self.pool_busy = Gauge("raas_pool_busy", "Pool children running a chunk.", registry=r)
+
+    def source(self, data_source: str) -> str:
+        """The label for ``data_source``: itself for the first ``max_sources`` seen, else other."""
+        if data_source in self._sources:
+            return data_source
+        if len(self._sources) < self.max_sources:
+            self._sources.add(data_source)
+            return data_source
+        return OTHER_SOURCE
+
+    def watch_pool(self, size: int, ready: Callable[[], float], busy: Callable[[], float]) -> None:
+        self.pool_size.set(size)
+        self.pool_ready.set_function(ready)
+        self.pool_busy.set_function(busy)

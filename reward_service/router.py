@@ -1,0 +1,233 @@
+"""The router: validate → plan (dedupe) → dispatch to backends → combine → metrics → summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import orjson
+from pydantic import ValidationError
+
+from reward_service.errors import RequestError, UnknownNameError
+from reward_service.metrics import Metrics
+from reward_service.registry import FORMATS, VERIFIERS, Context, Params
+from reward_service.schemas import RewardRequest, Sample
+from reward_service.settings import Settings
+from reward_service.summary import by_source
+from reward_service.workers.execute import Outcome, Task
+from reward_service.workers.pool import Failure, ProcessPool
+
+_MAX_REPORTED_ERRORS = 100
+
+
+class Backend(Protocol):
+    """Somewhere tasks are scored: the local pool, a remote worker, a model worker."""
+
+    async def run(self, tasks: Sequence[Task]) -> list[Outcome]: ...
+
+
+class PoolBackend:
+    """Scores tasks in the embedded process pool."""
+
+    def __init__(self, pool: ProcessPool) -> None:
+        self.pool = pool
+
+    async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
+        return [_outcome(value) for value in await self.pool.map(tasks)]
+
+
+def _outcome(value: Outcome | Failure) -> Outcome:
+    if isinstance(value, Outcome):
+        return value
+    status = {"timeout": "timeout", "closed": "unavailable"}.get(value.kind, "error")
+    return Outcome(status, error=value.message)  # type: ignore[arg-type]
+
+
+@dataclass(slots=True)
+class _Plan:
+    """Per sample: the index of its unique task, or an outcome decided without one."""
+
+    task_index: list[int | None]
+    early: dict[int, Outcome]
+    tasks: list[Task]
+
+
+def parse_request(body: bytes) -> RewardRequest:
+    """Bytes → request, or :class:`RequestError` naming what is wrong and where."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError(
+            [{"loc": ["body"], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
+        ) from None
+    try:
+        return RewardRequest.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(_errors(exc.errors(include_url=False), ())) from None
+
+
+def _errors(errors: Sequence[Any], prefix: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [
+        {"loc": [*prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in errors[:_MAX_REPORTED_ERRORS]
+    ]
+
+
+class Router:
+    def __init__(self, settings: Settings, rules: Backend, metrics: Metrics) -> None:
+        self.settings = settings
+        self.rules = rules
+        self.metrics = metrics
+
+    async def score(self, request: RewardRequest) -> dict[str, Any]:
+        samples = request.samples
+        if len(samples) > self.settings.max_samples:
+            raise RequestError([{
+                "loc": ["samples"], "type": "too_long",
+                "msg": f"{len(samples)} samples; at most {self.settings.max_samples} per request",
+            }])  # fmt: skip
+        plan = self._plan(samples, Context(request.step, request.total_steps))
+        outcomes = await self._dispatch(plan.tasks)
+        results = []
+        for index, sample in enumerate(samples):
+            task_index = plan.task_index[index]
+            outcome = plan.early[index] if task_index is None else outcomes[task_index]
+            results.append(_result(sample, outcome))
+        self._record(samples, results, plan, outcomes)
+        summary = by_source(
+            (s.data_source, s.response, r) for s, r in zip(samples, results, strict=True)
+        )
+        return {"results": results, "summary": {"by_source": summary}}
+
+    def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
+        params_cache: dict[tuple[str, str], Params | list[dict[str, Any]]] = {}
+        unique: dict[tuple[str, str | None, str], int] = {}
+        plan = _Plan([], {}, [])
+        errors: list[dict[str, Any]] = []
+        for index, sample in enumerate(samples):
+            checked = self._params(sample, index, params_cache, errors)
+            if checked is None:
+                plan.task_index.append(None)
+                continue
+            params, params_key = checked
+            early = self._precheck(sample)
+            gt_key = _json_key(sample.ground_truth)
+            if early is None and gt_key is None:
+                early = Outcome("invalid_input", error="ground_truth is not JSON-serialisable")
+            if early is not None:
+                plan.early[index] = early
+                plan.task_index.append(None)
+                continue
+            group = f"{sample.verifier}\0{params_key}\0{gt_key}"
+            key = (group, sample.format, sample.response)
+            if key not in unique:
+                unique[key] = len(plan.tasks)
+                plan.tasks.append(Task(
+                    sample.verifier, params, sample.response, sample.ground_truth,
+                    sample.format, context, group,
+                ))  # fmt: skip
+            plan.task_index.append(unique[key])
+        if errors:
+            raise RequestError(errors[:_MAX_REPORTED_ERRORS])
+        return plan
+
+    def _params(
+        self,
+        sample: Sample,
+        index: int,
+        cache: dict[tuple[str, str], Params | list[dict[str, Any]]],
+        errors: list[dict[str, Any]],
+    ) -> tuple[Params, str] | None:
+        where = ("samples", index)
+        try:
+            spec = VERIFIERS.get(sample.verifier)
+            if sample.format is not None:
+                FORMATS.get(sample.format)
+        except UnknownNameError as exc:
+            field = "verifier" if exc.kind == "verifier" else "format"
+            errors.append({"loc": [*where, field], "msg": str(exc), "type": "unknown_name"})
+            return None
+        key = (sample.verifier, orjson.dumps(sample.params, option=orjson.OPT_SORT_KEYS).decode())
+        if key not in cache:
+            try:
+                cache[key] = spec.params.model_validate(sample.params)
+            except ValidationError as exc:
+                cache[key] = [dict(e) for e in exc.errors(include_url=False)]
+        found = cache[key]
+        if isinstance(found, list):
+            errors.extend(_errors(found, (*where, "params")))
+            return None
+        return found, key[1]
+
+    def _precheck(self, sample: Sample) -> Outcome | None:
+        limit = self.settings.max_response_chars
+        if len(sample.response) > limit:
+            return Outcome("invalid_input", error=f"response longer than {limit} characters")
+        gt = sample.ground_truth
+        if isinstance(gt, str) and len(gt) > self.settings.max_ground_truth_chars:
+            limit = self.settings.max_ground_truth_chars
+            return Outcome("invalid_input", error=f"ground_truth longer than {limit} characters")
+        return None
+
+    async def _dispatch(self, tasks: list[Task]) -> list[Outcome]:
+        """Score unique tasks, sent sorted by group so a ground truth's parse is reused."""
+        order = sorted(range(len(tasks)), key=lambda i: tasks[i].group_key)
+        scored = await self.rules.run([tasks[i] for i in order]) if tasks else []
+        outcomes: list[Outcome] = [scored[0]] * len(tasks)
+        for position, index in enumerate(order):
+            outcomes[index] = scored[position]
+        return outcomes
+
+    def _record(
+        self,
+        samples: Sequence[Sample],
+        results: list[dict[str, Any]],
+        plan: _Plan,
+        outcomes: list[Outcome],
+    ) -> None:
+        m = self.metrics
+        m.batch_size.observe(len(samples))
+        scored = sum(index is not None for index in plan.task_index)
+        m.deduplicated.inc(scored - len(plan.tasks))
+        counts: Counter[tuple[str, str, str]] = Counter()
+        for sample, result in zip(samples, results, strict=True):
+            source = m.source(sample.data_source)
+            counts[(source, sample.verifier, result["status"])] += 1
+            if result["status"] == "ok":
+                m.reward.labels(source).observe(result["reward"])
+        for labels, count in counts.items():
+            m.samples.labels(*labels).inc(count)
+            if labels[2] == "timeout":
+                m.timeouts.labels(labels[1]).inc(count)
+        for task, outcome in zip(plan.tasks, outcomes, strict=True):
+            if outcome.status in ("ok", "invalid_input"):
+                m.verifier_latency.labels(task.verifier).observe(outcome.seconds)
+
+
+def _json_key(value: Any) -> str | None:
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return None
+
+
+def _result(sample: Sample, outcome: Outcome) -> dict[str, Any]:
+    if outcome.status != "ok" or outcome.accuracy is None:
+        return {
+            "id": sample.id, "reward": None, "status": outcome.status, "components": {},
+            "details": outcome.details, "error": outcome.error or outcome.status,
+        }  # fmt: skip
+    components = {"accuracy": outcome.accuracy}
+    reward = outcome.accuracy
+    if outcome.format is not None:
+        components["format"] = outcome.format
+        w = sample.weights
+        reward = (w.accuracy * outcome.accuracy + w.format * outcome.format) / (
+            w.accuracy + w.format
+        )
+    return {
+        "id": sample.id, "reward": reward, "status": "ok", "components": components,
+        "details": outcome.details, "error": None,
+    }  # fmt: skip

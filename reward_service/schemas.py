@@ -1,0 +1,96 @@
+"""The wire contract (v1) shared by trainer, router and workers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+Status = Literal["ok", "invalid_input", "timeout", "error", "unavailable"]
+STATUSES: tuple[Status, ...] = ("ok", "invalid_input", "timeout", "error", "unavailable")
+
+
+class Weights(BaseModel):
+    """How accuracy and format combine: ``(w_acc·acc + w_fmt·fmt) / (w_acc + w_fmt)``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    accuracy: float = Field(1.0, ge=0, allow_inf_nan=False)
+    format: float = Field(0.0, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _positive_sum(self) -> Weights:
+        if self.accuracy + self.format <= 0:
+            raise ValueError("weights must not both be 0")
+        return self
+
+
+DEFAULT_WEIGHTS = Weights()
+
+
+class Sample(BaseModel):
+    """One rollout to score."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: StrictStr | int | None = None
+    data_source: StrictStr = Field("default", min_length=1, max_length=256)
+    prompt: StrictStr | None = None
+    response: StrictStr
+    ground_truth: Any = None
+    verifier: StrictStr = Field(min_length=1, max_length=128)
+    params: dict[str, Any] = Field(default_factory=dict)
+    format: StrictStr | None = Field(None, max_length=128)
+    weights: Weights = DEFAULT_WEIGHTS
+    images: list[StrictStr] = Field(default_factory=list)
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class RewardRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    samples: list[Sample]
+    step: int | None = Field(None, ge=0)
+    total_steps: int | None = Field(None, ge=1)
+
+
+class SampleResult(BaseModel):
+    id: str | int | None = None
+    reward: float | None
+    status: Status
+    components: dict[str, float] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+
+
+class SourceSummary(BaseModel):
+    """V-Triune's source-level monitoring for one ``data_source`` of a batch."""
+
+    count: int
+    status_counts: dict[str, int]
+    reward_mean: float | None
+    component_means: dict[str, float]
+    response_length_mean: float
+    reflection_ratio: float
+    reflection_ratio_correct: float | None
+    reflection_ratio_incorrect: float | None
+
+
+class Summary(BaseModel):
+    by_source: dict[str, SourceSummary]
+
+
+class RewardResponse(BaseModel):
+    results: list[SampleResult]
+    summary: Summary
+
+
+class VerifierInfo(BaseModel):
+    name: str
+    kind: Literal["verifier", "format"]
+    summary: str
+    params_schema: dict[str, Any]
+
+
+class VerifierList(BaseModel):
+    verifiers: list[VerifierInfo]

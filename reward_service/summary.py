@@ -1,0 +1,84 @@
+"""Source-level monitoring (V-Triune): per ``data_source`` counts, means and reflection ratios.
+
+A response "reflects" when it contains a reflection word ("wait", "re-check", "verify", …). A
+response counts as correct when its accuracy is at least 0.5: exact for 0/1 verifiers, and the
+usual hit threshold for continuous ones such as IoU.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from reward_service.schemas import STATUSES
+
+REFLECTION_WORDS = (
+    "re-check", "recheck", "re-evaluate", "reevaluate", "reevaluation", "re-examine", "reexamine",
+    "re-think", "rethink", "check again", "think again", "try again", "double-check",
+    "double check", "verify", "wait",
+)  # fmt: skip
+_REFLECTION = re.compile(r"\b(?:" + "|".join(map(re.escape, REFLECTION_WORDS)) + r")\b", re.I)
+CORRECT_AT = 0.5
+
+
+def reflects(response: str) -> bool:
+    return _REFLECTION.search(response) is not None
+
+
+@dataclass(slots=True)
+class _Source:
+    count: int = 0
+    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+    rewards: list[float] = field(default_factory=list)
+    components: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    length_total: int = 0
+    reflecting: int = 0
+    correct: list[bool] = field(default_factory=list)  # for ok samples
+    correct_reflecting: list[bool] = field(default_factory=list)
+
+    def add(self, response: str, result: dict[str, Any]) -> None:
+        self.count += 1
+        self.statuses[result["status"]] += 1
+        self.length_total += len(response)
+        reflecting = reflects(response)
+        self.reflecting += reflecting
+        if result["status"] != "ok":
+            return
+        self.rewards.append(result["reward"])
+        for name, value in result["components"].items():
+            self.components[name].append(value)
+        self.correct.append(result["components"]["accuracy"] >= CORRECT_AT)
+        self.correct_reflecting.append(reflecting)
+
+    def render(self) -> dict[str, Any]:
+        return {
+            "count": self.count,
+            "status_counts": {k: v for k, v in self.statuses.items() if v},
+            "reward_mean": _mean(self.rewards),
+            "component_means": {k: _mean(v) for k, v in self.components.items()},
+            "response_length_mean": self.length_total / self.count,
+            "reflection_ratio": self.reflecting / self.count,
+            "reflection_ratio_correct": self._ratio(True),
+            "reflection_ratio_incorrect": self._ratio(False),
+        }
+
+    def _ratio(self, correct: bool) -> float | None:
+        flags = [
+            r for c, r in zip(self.correct, self.correct_reflecting, strict=True) if c == correct
+        ]
+        return _mean([float(f) for f in flags])
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def by_source(rows: Iterable[tuple[str, str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """``rows`` are (data_source, response, result dict) in request order."""
+    sources: dict[str, _Source] = defaultdict(_Source)
+    for data_source, response, result in rows:
+        sources[data_source].add(response, result)
+    return {name: source.render() for name, source in sources.items()}

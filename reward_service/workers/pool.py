@@ -1,0 +1,321 @@
+"""A pool of spawned child processes with a hard per-item deadline.
+
+Items are handed to children in small chunks; a child answers item by item, so the parent knows
+which item is running and since when. An item that overruns its deadline has its child killed
+(SIGKILL: C-level work such as a 10^10^10 power cannot be interrupted any other way) and
+replaced; the item fails with ``timeout`` and the rest of its chunk goes back to the head of the
+queue. A child that dies fails its current item with ``crash``. Children cap their address space
+(RLIMIT_AS) and die with the parent (PR_SET_PDEATHSIG), so no orphan outlives the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import importlib
+import logging
+import multiprocessing
+import os
+import resource
+import signal
+import sys
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, Literal
+
+logger = logging.getLogger("raas.pool")
+
+FailureKind = Literal["timeout", "crash", "error", "closed"]
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why an item produced no value."""
+
+    kind: FailureKind
+    message: str
+
+
+@dataclass(slots=True)
+class _Item:
+    payload: Any
+    future: asyncio.Future[Any]
+
+
+@dataclass(slots=True)
+class _Child:
+    process: BaseProcess
+    conn: Connection
+    ready: bool = False
+
+
+# ----------------------------------------------------------------------------- child side
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _limit_memory(memory_mb: int) -> None:
+    limit = memory_mb * 1024 * 1024
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _resolve(target: str) -> Callable[..., Any]:
+    module, _, name = target.partition(":")
+    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
+    return fn
+
+
+def _run_one(fn: Callable[[Any], Any], payload: Any) -> tuple[bool, Any]:
+    try:
+        return True, fn(payload)
+    except MemoryError:
+        return False, "worker memory limit exceeded"
+    except Exception as exc:
+        return False, f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _child_main(conn: Connection, target: str, init: str | None, memory_mb: int) -> None:
+    _die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when children stop
+    for name in _THREAD_ENV:
+        os.environ[name] = "1"
+    _limit_memory(memory_mb)
+    fn = _resolve(target)
+    if init:
+        _resolve(init)()
+    conn.send(("ready", os.getpid()))
+    while True:
+        try:
+            chunk = conn.recv()
+        except (EOFError, OSError):
+            return
+        if chunk is None:
+            return
+        for payload in chunk:
+            conn.send(_run_one(fn, payload))
+
+
+# ---------------------------------------------------------------------------- parent side
+
+
+class ProcessPool:
+    """Runs ``target(payload)`` (a ``"module:function"``) in ``size`` spawned children.
+
+    ``await pool.map(payloads)`` returns, in order, each target's value or a :class:`Failure`.
+    Concurrent ``map`` calls share the children; the event loop never runs the target itself.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        size: int,
+        deadline_s: float,
+        memory_mb: int = 4096,
+        init: str | None = None,
+        start_timeout_s: float = 120.0,
+        max_chunk: int = 32,
+        on_restart: Callable[[FailureKind], None] | None = None,
+    ) -> None:
+        self.target, self.init = target, init
+        self.size, self.deadline_s, self.memory_mb = size, deadline_s, memory_mb
+        self.start_timeout_s, self.max_chunk = start_timeout_s, max_chunk
+        self.on_restart = on_restart
+        self.busy = 0
+        self.restarts = 0
+        self._ctx = multiprocessing.get_context("spawn")
+        self._pending: deque[_Item] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._children: list[_Child | None] = [None] * size
+        self._tasks: list[asyncio.Task[None]] = []
+        self._closed = False
+
+    @property
+    def ready(self) -> int:
+        """Children that are alive and accepting work."""
+        return sum(1 for c in self._children if c is not None and c.ready and c.process.is_alive())
+
+    @property
+    def pids(self) -> list[int]:
+        return [c.process.pid for c in self._children if c is not None and c.process.pid]
+
+    async def start(self) -> None:
+        self._wakeup = asyncio.Event()
+        await asyncio.gather(*(self._spawn(i) for i in range(self.size)))
+        self._tasks = [asyncio.create_task(self._serve(i)) for i in range(self.size)]
+
+    async def map(self, payloads: Sequence[Any]) -> list[Any]:
+        if self._closed or self._wakeup is None:
+            return [Failure("closed", "worker pool is not running")] * len(payloads)
+        loop = asyncio.get_running_loop()
+        items = [_Item(p, loop.create_future()) for p in payloads]
+        self._pending.extend(items)
+        self._wakeup.set()
+        return list(await asyncio.gather(*(item.future for item in items)))
+
+    async def close(self) -> None:
+        self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for child in self._children:
+            if child is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    child.conn.send(None)
+        await asyncio.gather(*(self._reap(c, grace_s=2.0) for c in self._children if c))
+        self._children = [None] * self.size
+        while self._pending:
+            _settle(self._pending.popleft(), Failure("closed", "worker pool closed"))
+
+    # -- children
+
+    async def _spawn(self, index: int) -> None:
+        # Spawned from the event-loop thread on purpose: PR_SET_PDEATHSIG fires when the
+        # spawning *thread* exits, so a short-lived helper thread would kill the child early.
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(
+            target=_child_main,
+            args=(child_conn, self.target, self.init, self.memory_mb),
+            name=f"raas-pool-{index}",
+            daemon=True,
+        )
+        process.start()
+        child_conn.close()
+        child = self._children[index] = _Child(
+            process, parent_conn
+        )  # close() reaps it if cancelled
+        try:
+            tag, _ = await _recv(parent_conn, self.start_timeout_s)
+            if tag != "ready":
+                raise RuntimeError(f"unexpected start message {tag!r}")
+        except (TimeoutError, EOFError, OSError, RuntimeError) as exc:
+            self._children[index] = None
+            await self._reap(child, grace_s=0)
+            raise RuntimeError(f"pool child {index} failed to start: {exc!r}") from exc
+        child.ready = True
+
+    async def _replace(self, index: int, kind: FailureKind) -> None:
+        child = self._children[index]
+        self._children[index] = None
+        if child is not None:
+            await self._reap(child, grace_s=0)
+        self.restarts += 1
+        if self.on_restart is not None:
+            self.on_restart(kind)
+        while not self._closed:
+            try:
+                await self._spawn(index)
+                return
+            except RuntimeError:
+                logger.exception("respawn of pool child %d failed; retrying", index)
+                await asyncio.sleep(1.0)
+
+    @staticmethod
+    async def _reap(child: _Child, grace_s: float) -> None:
+        deadline = time.monotonic() + grace_s
+        while child.process.is_alive() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if child.process.is_alive():
+            child.process.kill()
+        while child.process.exitcode is None:
+            await asyncio.sleep(0.005)
+        child.process.join(timeout=0)
+        child.conn.close()
+
+    # -- scheduling
+
+    def _take_chunk(self) -> list[_Item]:
+        size = max(1, min(self.max_chunk, len(self._pending) // (2 * self.size)))
+        chunk: list[_Item] = []
+        while self._pending and len(chunk) < size:
+            item = self._pending.popleft()
+            if not item.future.done():  # its request was cancelled
+                chunk.append(item)
+        return chunk
+
+    async def _serve(self, index: int) -> None:
+        assert self._wakeup is not None
+        while not self._closed:
+            chunk = self._take_chunk()
+            if not chunk:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            if self._pending:
+                self._wakeup.set()  # let an idle sibling take the next chunk
+            self.busy += 1
+            try:
+                await self._run_chunk(index, chunk)
+            finally:
+                self.busy -= 1
+
+    async def _run_chunk(self, index: int, chunk: list[_Item]) -> None:
+        child = self._children[index]
+        if child is None or not child.process.is_alive():
+            await self._replace(index, "crash")
+            child = self._children[index]
+            assert child is not None
+        try:
+            child.conn.send([item.payload for item in chunk])
+        except (OSError, ValueError):
+            self._requeue(chunk)
+            await self._replace(index, "crash")
+            return
+        for position, item in enumerate(chunk):
+            failure = await self._await_result(child, item)
+            if failure is not None:
+                _settle(item, failure)
+                self._requeue(chunk[position + 1 :])
+                await self._replace(index, failure.kind)
+                return
+
+    async def _await_result(self, child: _Child, item: _Item) -> Failure | None:
+        try:
+            ok, value = await _recv(child.conn, self.deadline_s)
+        except TimeoutError:
+            return Failure("timeout", f"exceeded the {self.deadline_s:g} s deadline")
+        except (EOFError, OSError):
+            await self._reap(child, grace_s=0.5)
+            return Failure("crash", f"worker died (exit code {child.process.exitcode})")
+        _settle(item, value if ok else Failure("error", value))
+        return None
+
+    def _requeue(self, items: list[_Item]) -> None:
+        self._pending.extendleft(reversed(items))
+        if items and self._wakeup is not None:
+            self._wakeup.set()
+
+
+def _settle(item: _Item, value: Any) -> None:
+    if not item.future.done():
+        item.future.set_result(value)
+
+
+async def _recv(conn: Connection, timeout: float) -> Any:
+    """``conn.recv()`` without blocking the event loop; ``TimeoutError`` after ``timeout``."""
+    if not conn.poll():
+        loop = asyncio.get_running_loop()
+        readable: asyncio.Future[None] = loop.create_future()
+        fd = conn.fileno()
+        loop.add_reader(fd, _mark_readable, readable)
+        try:
+            await asyncio.wait_for(readable, timeout)
+        finally:
+            loop.remove_reader(fd)
+    return conn.recv()
+
+
+def _mark_readable(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)

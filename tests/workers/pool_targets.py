@@ -1,0 +1,51 @@
+"""Targets the pool tests run in spawned children (importable by module path)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import time
+from typing import Any
+
+
+def echo(payload: Any) -> Any:
+    return payload
+
+
+def whoami(payload: Any) -> tuple[Any, int]:
+    time.sleep(0.02)  # long enough that every child gets a share
+    return payload, os.getpid()
+
+
+def sleepy(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def spin(seconds: float) -> float:
+    """Busy CPU work that no signal handler interrupts (a C-level loop stand-in)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return seconds
+
+
+def die(code: int) -> None:
+    os._exit(code)
+
+
+def fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def allocate(megabytes: int) -> int:
+    block = bytearray(megabytes * 1024 * 1024)
+    return len(block)
+
+
+def address_limit(_: Any) -> int:
+    return resource.getrlimit(resource.RLIMIT_AS)[0]
+
+
+def thread_env(_: Any) -> str | None:
+    return os.environ.get("OMP_NUM_THREADS")

@@ -1,0 +1,185 @@
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from reward_service.workers.pool import Failure, ProcessPool
+
+T = TypeVar("T")
+TARGETS = "tests.workers.pool_targets"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_with_pool(target: str, body: Callable[[ProcessPool], Awaitable[T]], **kwargs: Any) -> T:
+    async def main() -> T:
+        options = {"size": 2, "deadline_s": 2.0, "memory_mb": 1024, **kwargs}
+        pool = ProcessPool(f"{TARGETS}:{target}", **options)
+        await pool.start()
+        try:
+            return await body(pool)
+        finally:
+            await pool.close()
+
+    return asyncio.run(main())
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split()[2] != "Z"  # a zombie is dead
+
+
+class TestResults:
+    def test_values_come_back_in_order(self) -> None:
+        payloads = list(range(200))
+        assert run_with_pool("echo", lambda pool: pool.map(payloads)) == payloads
+
+    def test_work_is_spread_over_every_child(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[set[int], set[int]]:
+            results = await pool.map(list(range(40)))
+            return {pid for _, pid in results}, set(pool.pids)
+
+        used, pids = run_with_pool("whoami", body, size=2)
+        assert used == pids
+        assert len(pids) == 2
+
+    def test_concurrent_maps_share_the_children(self) -> None:
+        async def body(pool: ProcessPool) -> list[list[Any]]:
+            return list(await asyncio.gather(*(pool.map([i, i + 1]) for i in range(0, 20, 2))))
+
+        assert run_with_pool("echo", body) == [[i, i + 1] for i in range(0, 20, 2)]
+
+    def test_an_exception_fails_only_its_item(self) -> None:
+        results = run_with_pool("fail", lambda pool: pool.map(["boom"]))
+        assert results == [Failure("error", "ValueError: boom")]
+
+    def test_children_run_single_threaded_math_libraries(self) -> None:
+        assert run_with_pool("thread_env", lambda pool: pool.map([None])) == ["1"]
+
+
+class TestDeadline:
+    @pytest.mark.parametrize("target", ["sleepy", "spin"])
+    def test_overrun_is_killed_and_the_rest_succeed(self, target: str) -> None:
+        async def body(pool: ProcessPool) -> tuple[list[Any], float, int, list[Any]]:
+            start = time.monotonic()
+            results = await pool.map([0.01, 30.0, *[0.01] * 20])
+            elapsed = time.monotonic() - start
+            after = await pool.map([0.01, 0.01])
+            return results, elapsed, pool.restarts, after
+
+        results, elapsed, restarts, after = run_with_pool(target, body, deadline_s=0.5)
+        assert results[1] == Failure("timeout", "exceeded the 0.5 s deadline")
+        assert results[0] == 0.01
+        assert results[2:] == [0.01] * 20
+        assert elapsed < 0.5 + 1.0
+        assert restarts == 1
+        assert after == [0.01, 0.01]
+
+    def test_killed_child_is_replaced_by_a_new_process(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[set[int], set[int], int]:
+            before = set(pool.pids)
+            await pool.map([30.0])
+            for _ in range(200):  # the timed-out item is answered before its child is replaced
+                if pool.ready == 2:
+                    break
+                await asyncio.sleep(0.05)
+            return before, set(pool.pids), pool.ready
+
+        before, after, ready = run_with_pool("sleepy", body, deadline_s=0.3)
+        assert len(before & after) == 1
+        assert ready == 2
+        assert not any(alive(pid) for pid in before - after)
+
+    def test_deadline_applies_to_each_item_not_the_chunk(self) -> None:
+        # 12 items of 0.1 s in one child take 1.2 s, well past a 0.5 s deadline per item
+        results = run_with_pool("sleepy", lambda pool: pool.map([0.1] * 12), size=1, deadline_s=0.5)
+        assert results == [0.1] * 12
+
+
+class TestCrashesAndLimits:
+    def test_a_dying_child_fails_only_its_item(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[list[Any], list[Any], int]:
+            first = await pool.map([0, 0, 0])
+            return first, await pool.map([0]), pool.restarts
+
+        # die(0) exits the child: no value, no exception, the pipe just closes
+        results, after, restarts = run_with_pool("die", body)
+        assert all(isinstance(r, Failure) and r.kind == "crash" for r in results)
+        assert restarts >= 3
+        assert after == [Failure("crash", "worker died (exit code 0)")]
+
+    def test_address_space_is_capped(self) -> None:
+        limit = run_with_pool("address_limit", lambda pool: pool.map([None]), memory_mb=768)
+        assert limit == [768 * 1024 * 1024]
+
+    def test_allocation_past_the_cap_is_an_error_not_a_crash(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[list[Any], list[Any]]:
+            return await pool.map([2048]), await pool.map([8])
+
+        big, small = run_with_pool("allocate", body, memory_mb=768)
+        assert big == [Failure("error", "worker memory limit exceeded")]
+        assert small == [8 * 1024 * 1024]
+
+
+class TestLifecycle:
+    def test_close_leaves_no_child_alive(self) -> None:
+        async def body(pool: ProcessPool) -> list[int]:
+            await pool.map([1])
+            return pool.pids
+
+        pids = run_with_pool("echo", body)
+        assert len(pids) == 2
+        assert not any(alive(pid) for pid in pids)
+
+    def test_map_after_close_is_unavailable_not_a_hang(self) -> None:
+        async def main() -> list[Any]:
+            pool = ProcessPool(f"{TARGETS}:echo", size=1, deadline_s=1.0)
+            await pool.start()
+            await pool.close()
+            return await pool.map([1, 2])
+
+        assert asyncio.run(main()) == [Failure("closed", "worker pool is not running")] * 2
+
+    def test_children_die_with_a_killed_parent(self, tmp_path: Path) -> None:
+        script = tmp_path / "parent.py"
+        script.write_text(
+            textwrap.dedent(f"""
+            import asyncio, sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from reward_service.workers.pool import ProcessPool
+
+            async def main():
+                pool = ProcessPool("{TARGETS}:sleepy", size=2, deadline_s=60)
+                await pool.start()
+                print(*pool.pids, flush=True)
+                await pool.map([60.0, 60.0])
+
+            if __name__ == "__main__":
+                asyncio.run(main())
+        """)
+        )
+        parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        assert parent.stdout is not None
+        pids = [int(p) for p in parent.stdout.readline().split()]
+        assert len(pids) == 2
+        assert all(alive(p) for p in pids)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        parent.stdout.close()
+        deadline = time.monotonic() + 5
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(alive(p) for p in pids)
