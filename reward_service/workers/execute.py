@@ -12,6 +12,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 import reward_service.verifiers  # noqa: F401  (registers every verifier and format checker)
 from reward_service.errors import InvalidInputError
 from reward_service.registry import FORMATS, VERIFIERS, Context, Params, VerifierSpec
@@ -73,6 +75,15 @@ def _unit_interval(value: float, what: str) -> float:
     return value
 
 
+def _plain_json(details: dict[str, Any]) -> dict[str, Any]:
+    """Details as plain JSON types (numpy scalars included), so the response always serialises."""
+    if not details:
+        return {}
+    option = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    plain: dict[str, Any] = orjson.loads(orjson.dumps(details, option=option))
+    return plain
+
+
 def _score(task: Task) -> Outcome:
     spec = VERIFIERS.get(task.verifier)
     ground_truth = _prepared.fetch(spec, task)
@@ -81,7 +92,7 @@ def _score(task: Task) -> Outcome:
     fmt = None
     if task.format is not None:
         fmt = _unit_interval(FORMATS.get(task.format).fn(task.response), f"format {task.format!r}")
-    return Outcome("ok", accuracy, fmt, score.details)
+    return Outcome("ok", accuracy, fmt, _plain_json(score.details))
 
 
 def run_task(task: Task) -> Outcome:

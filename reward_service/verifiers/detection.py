@@ -1,0 +1,165 @@
+"""V-Triune detection reward: greedy-matched IoU with completeness, count penalty, COCO mAP.
+
+Response: ``<answer>[{"bbox_2d": [x1, y1, x2, y2], "label": "dog"}, ...]</answer>``; the first
+``<answer>`` to the next ``</answer>``, stripped and lower-cased, read by V-Triune's tolerant
+parser (truncated tail cut at the last complete object, single quotes, duplicate boxes dropped;
+items need exactly 4 finite numbers with x1 ≤ x2, y1 ≤ y2 and a string label). No answer block
+or no valid box → 0. More than 1,000 valid boxes → 0 (``too_many_boxes``): bounded time, and the
+count penalty would leave nothing anyway.
+Ground truth: the same ``<answer>…</answer>`` string (or that list without the tags), or a list
+of ``{"bbox_2d": [...], "label": str}`` objects, on the 0–1000 grid. No valid box, or more than
+1,000 → ``invalid_input`` (a departure: V-Triune scored 0).
+Params: ``iou_threshold`` τ (a number in [0, 1], ``"average"`` over {.5, .55, …, .95, .99}, or
+``"dynamic"``: τ from ``dynamic_schedule``, pairs [r_max, τ] checked in order against
+r = step/total_steps, bounds inclusive, past the last bound its τ; no step → r = 0); term weights
+``label_first`` (1), ``iou_first``, ``map``, ``map50``, ``map75`` (0); ``completeness`` c (0.3);
+``count_penalty`` (0.6); ``normalize_pixels`` with ``image_size`` [W, H]: predicted pixels
+x ↦ int(x/W·1000), y ↦ int(y/H·1000).
+Formula: score_τ = (1−c)·ΣIoU_matched/Ng + c·(1 − (miss + fa)/2); sp = count_penalty^|Np−Ng|;
+acc = Σ_k w_k·sp·term_k / Σ_k w_k (0 when every weight is 0); mAP terms as in ``_coco_ap``.
+Range: [0, 1].
+Reward hacking: box spamming raises fa and lowers sp and AP, so it cannot raise the reward;
+mAP ranks by list order, so listing confident boxes first pays.
+Departure: iou-first takes the true global maximum; V-Triune's loop records the last pair it
+visited instead (its loop variables shadow the argmax), a bug only ``/judge`` reproduces.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Annotated, Any, Literal, Self
+
+import numpy as np
+from pydantic import Field, field_validator, model_validator
+
+from reward_service.errors import InvalidInputError
+from reward_service.registry import Context, Params, Score, format_checker, verifier
+from reward_service.verifiers._boxes import (
+    MAX_BOXES,
+    Boxes,
+    boxes_from_items,
+    iou_matrix,
+    parse_box_list,
+    valid_box,
+)
+from reward_service.verifiers._coco_ap import coco_map
+from reward_service.verifiers._det_match import iou_first, label_first, threshold_scores
+from reward_service.verifiers._text import answer_block
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Size = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+
+AVERAGE_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99)
+TERMS = ("label_first", "iou_first", "map", "map50", "map75")
+
+
+class DetectionParams(Params):
+    iou_threshold: Unit | Literal["average", "dynamic"] = "dynamic"
+    dynamic_schedule: tuple[tuple[Weight, Unit], ...] = ((0.10, 0.85), (0.25, 0.95), (1.0, 0.99))
+    label_first: Weight = 1.0
+    iou_first: Weight = 0.0
+    map: Weight = 0.0
+    map50: Weight = 0.0
+    map75: Weight = 0.0
+    completeness: Unit = 0.3
+    count_penalty: Unit = 0.6
+    normalize_pixels: bool = False
+    image_size: tuple[Size, Size] | None = None
+
+    @field_validator("dynamic_schedule")
+    @classmethod
+    def _curriculum(cls, pairs: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+        if not pairs or any(a[0] >= b[0] for a, b in pairwise(pairs)):
+            raise ValueError("needs ≥ 1 [ratio_upper_bound, tau] pair, bounds strictly rising")
+        if any(a[1] > b[1] for a, b in pairwise(pairs)):
+            raise ValueError("tau must not fall as training advances")
+        return pairs
+
+    @model_validator(mode="after")
+    def _size_given(self) -> Self:
+        if self.normalize_pixels and self.image_size is None:
+            raise ValueError("normalize_pixels needs image_size [W, H]")
+        return self
+
+
+def prepare(ground_truth: Any, params: DetectionParams) -> Boxes:
+    """Parse the ground-truth boxes once per group."""
+    if isinstance(ground_truth, str):
+        block = answer_block(ground_truth)
+        boxes = parse_box_list((ground_truth if block is None else block).lower())
+    elif isinstance(ground_truth, list):
+        boxes = boxes_from_items(ground_truth)
+    else:
+        raise InvalidInputError("detection ground truth must be a string or a list of boxes")
+    if boxes is None:
+        raise InvalidInputError("detection ground truth holds no valid bbox_2d box")
+    if len(boxes) > MAX_BOXES:
+        raise InvalidInputError(f"detection ground truth has more than {MAX_BOXES} boxes")
+    return boxes
+
+
+def dynamic_tau(schedule: tuple[tuple[float, float], ...], context: Context) -> float:
+    """τ for r = step/total_steps: the first pair whose bound r does not exceed."""
+    step, total = context.step, context.total_steps
+    ratio = step / total if step is not None and total is not None and total > 0 else 0.0
+    return next((tau for bound, tau in schedule if ratio <= bound), schedule[-1][1])
+
+
+def predicted_boxes(response: str, params: DetectionParams) -> Boxes | None:
+    block = answer_block(response)
+    boxes = None if block is None else parse_box_list(block.lower())
+    if boxes is None or params.image_size is None or not params.normalize_pixels:
+        return boxes
+    width, height = params.image_size
+    with np.errstate(over="ignore", invalid="ignore"):
+        coords = np.trunc(boxes.coords / [width, height, width, height] * 1000.0)
+    keep = [i for i, box in enumerate(coords.tolist()) if valid_box(box)]
+    return Boxes(coords[keep], tuple(boxes.labels[i] for i in keep)) if keep else None
+
+
+@verifier("detection", params=DetectionParams, prepare=prepare)
+def detection(response: str, ground_truth: Any, params: DetectionParams, context: Context) -> Score:
+    """V-Triune detection: matched IoU + completeness, count penalty, COCO mAP (list order)."""
+    gt: Boxes = ground_truth
+    pred = predicted_boxes(response, params)
+    details: dict[str, Any] = {"n_pred": 0 if pred is None else len(pred), "n_gt": len(gt)}
+    if pred is None:
+        return Score(0.0, details | {"reason": "no valid box in the answer block"})
+    if len(pred) > MAX_BOXES:
+        return Score(0.0, details | {"reason": f"too_many_boxes (> {MAX_BOXES})"})
+    weights = {name: float(getattr(params, name)) for name in TERMS}
+    if params.iou_threshold == "average":
+        taus = np.array(AVERAGE_THRESHOLDS)
+    elif params.iou_threshold == "dynamic":
+        taus = np.array([dynamic_tau(params.dynamic_schedule, context)])
+    else:
+        taus = np.array([params.iou_threshold])
+    iou = iou_matrix(pred.coords, gt.coords)
+    label_ids = {label: i for i, label in enumerate(dict.fromkeys(gt.labels))}
+    gt_ids = np.array([label_ids[label] for label in gt.labels])
+    same = np.array([label_ids.get(label, -1) for label in pred.labels])[:, None] == gt_ids
+    terms: dict[str, float] = {}
+    for name, match in (("label_first", label_first), ("iou_first", iou_first)):
+        if weights[name] > 0:
+            count, total = match(iou, same, taus)
+            scores = threshold_scores(count, total, len(pred), len(gt), params.completeness)
+            terms[name] = float(scores.mean())
+    if weights["map"] + weights["map50"] + weights["map75"] > 0:
+        terms["map"], terms["map50"], terms["map75"] = coco_map(iou, pred.labels, gt.labels)
+    penalty = params.count_penalty ** abs(len(pred) - len(gt))
+    weight_sum = sum(weights.values())
+    weighted = sum(w * penalty * terms[k] for k, w in weights.items() if w > 0)
+    accuracy = min(weighted / weight_sum, 1.0) if weight_sum > 0 else 0.0
+    tau = params.iou_threshold if len(taus) > 1 else float(taus[0])
+    return Score(accuracy, details | {"tau": tau, "count_penalty": penalty, "terms": terms})
+
+
+@format_checker("detection_answer")
+def detection_answer(response: str) -> float:
+    """1 when ``\\n<answer>\\n`` is present, ``\\n</answer>`` occurs once and the first answer
+    block holds a valid box; else 0."""
+    if "\n<answer>\n" not in response or response.count("\n</answer>") != 1:
+        return 0.0
+    block = answer_block(response)
+    return 0.0 if block is None or parse_box_list(block.lower()) is None else 1.0

@@ -1,0 +1,43 @@
+"""Mixed-R1 IoU reward: IoU of one predicted box with one GT box, optionally thresholded.
+
+Response: the first ``[x1, y1, x2, y2]`` (or ``(…)``) in the answer region: the first
+``<answer>`` block, else the last ``\\boxed{}`` after thinking, else the text after ``</think>``;
+JSON ``bbox_2d`` objects, bare lists and ``\\boxed{1,2,3,4}`` all work. No box, or an invalid
+one (x1 > x2, y1 > y2, non-finite, infinite area) → 0.
+Ground truth: ``[x1, y1, x2, y2]`` with positive area, ``{"bbox_2d": [...]}``, or a string
+holding one; anything else → ``invalid_input``.
+Params: ``threshold`` τ (default none): IoU below τ scores 0.
+Formula: IoU = area(P ∩ G)/area(P ∪ G), plain ratio (no +1 pixel); IoU if IoU ≥ τ else 0.
+Range: [0, 1].
+Reward hacking: only the first box counts; a box covering the image scores area(G)/area(image).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+from pydantic import Field
+
+from reward_service.registry import Context, Params, Score, verifier
+from reward_service.verifiers._boxes import Coords, as_box, find_box, ground_truth_box, iou_matrix
+
+
+class IouParams(Params):
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+
+
+def prepare(ground_truth: Any, params: IouParams) -> Coords:
+    return ground_truth_box(ground_truth, positive_area=True)
+
+
+@verifier("iou", params=IouParams, prepare=prepare)
+def iou_reward(response: str, ground_truth: Any, params: IouParams, context: Context) -> Score:
+    """IoU of the first predicted box with the GT box (0 below the optional threshold)."""
+    found = find_box(response)
+    box = None if found is None else as_box(found)
+    if box is None:
+        return Score(0.0, {"reason": "no box found" if found is None else "invalid box"})
+    value = float(iou_matrix(np.array([box]), np.array([ground_truth]))[0, 0])
+    passed = params.threshold is None or value >= params.threshold
+    return Score(value if passed else 0.0, {"iou": value, "box": box})

@@ -1,0 +1,80 @@
+"""A real ``raas serve`` process on 127.0.0.1, for integration tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def is_alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split()[2] != "Z"  # a zombie is dead
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@dataclass
+class LiveServer:
+    """``raas serve`` as a real process on 127.0.0.1."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, **env: str) -> LiveServer:
+        port = free_port()
+        environ = {**os.environ, "RAAS_POOL_WORKERS": "2", "RAAS_LOG_LEVEL": "warning", **env}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reward_service.cli", "serve", "--port", str(port)],
+            env=environ,
+        )
+        server = cls(f"http://127.0.0.1:{port}", process)
+        server.wait_ready()
+        return server
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise TimeoutError("server did not become ready")
+
+    @property
+    def pool_pids(self) -> list[int]:
+        return children_of(self.process.pid)
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
