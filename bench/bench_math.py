@@ -106,7 +106,8 @@ def main() -> None:
         "ratio_service_over_loop_x_cores": round(service / (loop * workers), 3),
         "target": 0.85,
         "mean_reward": round(sum(service_rewards) / len(service_rewards), 4),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

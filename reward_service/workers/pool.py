@@ -17,6 +17,7 @@ import importlib
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
 import sys
@@ -103,7 +104,14 @@ def _child_main(conn: Connection, target: str, init: str | None, memory_mb: int)
         if chunk is None:
             return
         for payload in chunk:
-            conn.send(_run_one(fn, payload))
+            _reply(conn, _run_one(fn, payload))
+
+
+def _reply(conn: Connection, result: tuple[bool, Any]) -> None:
+    try:
+        conn.send(result)  # pickles fully before writing, so a failure leaves the pipe clean
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        conn.send((False, f"result could not be sent back: {exc!r}"[:2000]))
 
 
 # ---------------------------------------------------------------------------- parent side
@@ -257,6 +265,11 @@ class ProcessPool:
             self.busy += 1
             try:
                 await self._run_chunk(index, chunk)
+            except Exception as exc:  # a bug or an unpicklable value fails its chunk, not the pool
+                logger.exception("pool child %d failed a chunk", index)
+                for item in chunk:
+                    _settle(item, Failure("error", f"worker pool error: {exc!r}"[:2000]))
+                await self._replace(index, "error")
             finally:
                 self.busy -= 1
 

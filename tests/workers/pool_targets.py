@@ -49,3 +49,7 @@ def address_limit(_: Any) -> int:
 
 def thread_env(_: Any) -> str | None:
     return os.environ.get("OMP_NUM_THREADS")
+
+
+def unpicklable_result(_: Any) -> Any:
+    return lambda: None  # a lambda cannot cross the pipe

@@ -66,6 +66,19 @@ class TestResults:
         results = run_with_pool("fail", lambda pool: pool.map(["boom"]))
         assert results == [Failure("error", "ValueError: boom")]
 
+    def test_an_unpicklable_payload_fails_its_item_and_the_pool_goes_on(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[list[Any], list[Any]]:
+            return await pool.map([lambda: None]), await pool.map([1])
+
+        bad, good = run_with_pool("echo", body)
+        assert isinstance(bad[0], Failure)
+        assert bad[0].kind == "error"
+        assert good == [1]
+
+    def test_an_unpicklable_result_is_an_error_not_a_hang(self) -> None:
+        results = run_with_pool("unpicklable_result", lambda pool: pool.map([1, 2]))
+        assert all(isinstance(r, Failure) and r.kind == "error" for r in results)
+
     def test_children_run_single_threaded_math_libraries(self) -> None:
         assert run_with_pool("thread_env", lambda pool: pool.map([None])) == ["1"]
 
