@@ -55,6 +55,7 @@ def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
         memory_mb=settings.worker_memory_mb,
         start_timeout_s=settings.worker_start_timeout_s,
         max_chunk=settings.max_chunk,
+        spares=settings.pool_spares,
         on_restart=lambda kind: metrics.restarts.labels(kind).inc(),
     )
 

@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
 
     pool_workers: int = Field(default_factory=_usable_cores, ge=1, le=512)
+    pool_spares: int = Field(1, ge=0, le=64)
     sample_timeout_s: float = Field(5.0, gt=0, le=600)
     worker_memory_mb: int = Field(4096, ge=128)
     worker_start_timeout_s: float = Field(120.0, gt=0)

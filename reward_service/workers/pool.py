@@ -49,7 +49,7 @@ class _Item:
     future: asyncio.Future[Any]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Child:
     process: BaseProcess
     conn: Connection
@@ -134,11 +134,12 @@ class ProcessPool:
         init: str | None = None,
         start_timeout_s: float = 120.0,
         max_chunk: int = 32,
+        spares: int = 1,
         on_restart: Callable[[FailureKind], None] | None = None,
     ) -> None:
         self.target, self.init = target, init
         self.size, self.deadline_s, self.memory_mb = size, deadline_s, memory_mb
-        self.start_timeout_s, self.max_chunk = start_timeout_s, max_chunk
+        self.start_timeout_s, self.max_chunk, self.spares = start_timeout_s, max_chunk, spares
         self.on_restart = on_restart
         self.busy = 0
         self.restarts = 0
@@ -146,7 +147,10 @@ class ProcessPool:
         self._pending: deque[_Item] = deque()
         self._wakeup: asyncio.Event | None = None
         self._children: list[_Child | None] = [None] * size
+        self._spares: list[_Child] = []  # started and ready, waiting to replace a killed child
+        self._all: set[_Child] = set()  # every child not yet reaped, spares included
         self._tasks: list[asyncio.Task[None]] = []
+        self._refill: asyncio.Task[None] | None = None
         self._closed = False
 
     @property
@@ -160,7 +164,11 @@ class ProcessPool:
 
     async def start(self) -> None:
         self._wakeup = asyncio.Event()
-        await asyncio.gather(*(self._spawn(i) for i in range(self.size)))
+        started = await asyncio.gather(
+            *(self._start_child() for _ in range(self.size + self.spares))
+        )
+        self._children = list(started[: self.size])
+        self._spares = list(started[self.size :])
         self._tasks = [asyncio.create_task(self._serve(i)) for i in range(self.size)]
 
     async def map(self, payloads: Sequence[Any]) -> list[Any]:
@@ -174,63 +182,72 @@ class ProcessPool:
 
     async def close(self) -> None:
         self._closed = True
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._refill] if self._refill else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for child in self._children:
-            if child is not None:
-                with contextlib.suppress(OSError, ValueError):
-                    child.conn.send(None)
-        await asyncio.gather(*(self._reap(c, grace_s=2.0) for c in self._children if c))
-        self._children = [None] * self.size
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for child in self._all:
+            with contextlib.suppress(OSError, ValueError):
+                child.conn.send(None)
+        await asyncio.gather(*(self._reap(child, grace_s=2.0) for child in list(self._all)))
+        self._children, self._spares = [None] * self.size, []
         while self._pending:
             _settle(self._pending.popleft(), Failure("closed", "worker pool closed"))
 
     # -- children
 
-    async def _spawn(self, index: int) -> None:
+    async def _start_child(self) -> _Child:
         # Spawned from the event-loop thread on purpose: PR_SET_PDEATHSIG fires when the
         # spawning *thread* exits, so a short-lived helper thread would kill the child early.
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         process = self._ctx.Process(
             target=_child_main,
             args=(child_conn, self.target, self.init, self.memory_mb),
-            name=f"raas-pool-{index}",
+            name="raas-pool",
             daemon=True,
         )
         process.start()
         child_conn.close()
-        child = self._children[index] = _Child(
-            process, parent_conn
-        )  # close() reaps it if cancelled
+        child = _Child(process, parent_conn)
+        self._all.add(child)  # from here on close() reaps it, even if we are cancelled
         try:
             tag, _ = await _recv(parent_conn, self.start_timeout_s)
             if tag != "ready":
                 raise RuntimeError(f"unexpected start message {tag!r}")
         except (TimeoutError, EOFError, OSError, RuntimeError) as exc:
-            self._children[index] = None
             await self._reap(child, grace_s=0)
-            raise RuntimeError(f"pool child {index} failed to start: {exc!r}") from exc
+            raise RuntimeError(f"pool child failed to start: {exc!r}") from exc
         child.ready = True
+        return child
 
     async def _replace(self, index: int, kind: FailureKind) -> None:
-        child = self._children[index]
-        self._children[index] = None
-        if child is not None:
-            await self._reap(child, grace_s=0)
+        """Swap in a warm spare at once (or start a child), then top the spares up."""
+        old, self._children[index] = self._children[index], None
+        if old is not None:
+            await self._reap(old, grace_s=0)
         self.restarts += 1
         if self.on_restart is not None:
             self.on_restart(kind)
-        while not self._closed:
+        if self._spares:
+            self._children[index] = self._spares.pop()
+        else:
+            self._children[index] = await self._start_retrying()
+        if self._refill is None or self._refill.done():
+            self._refill = asyncio.create_task(self._refill_spares())
+
+    async def _refill_spares(self) -> None:
+        while not self._closed and len(self._spares) < self.spares:
+            self._spares.append(await self._start_retrying())
+
+    async def _start_retrying(self) -> _Child:
+        while True:
             try:
-                await self._spawn(index)
-                return
+                return await self._start_child()
             except RuntimeError:
-                logger.exception("respawn of pool child %d failed; retrying", index)
+                logger.exception("pool child failed to start; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
-    @staticmethod
-    async def _reap(child: _Child, grace_s: float) -> None:
+    async def _reap(self, child: _Child, grace_s: float) -> None:
         deadline = time.monotonic() + grace_s
         while child.process.is_alive() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
@@ -240,6 +257,7 @@ class ProcessPool:
             await asyncio.sleep(0.005)
         child.process.join(timeout=0)
         child.conn.close()
+        self._all.discard(child)
 
     # -- scheduling
 
