@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics(max_sources=settings.metrics_max_sources)
     pool = build_pool(settings, metrics)
-    router = Router(settings, PoolBackend(pool), metrics)
+    router = Router(settings, {"rules": PoolBackend(pool)}, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

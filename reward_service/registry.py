@@ -55,11 +55,14 @@ FormatFn = Callable[[str], float]
 
 @dataclass(frozen=True, slots=True)
 class VerifierSpec:
+    """``backend`` names where it runs: ``"rules"`` (the process pool) or ``"model"``."""
+
     name: str
     fn: VerifyFn
     params: type[Params]
     prepare: PrepareFn | None
     summary: str
+    backend: str = "rules"
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +125,20 @@ def verifier(
 
     def register(fn: VerifyFn) -> VerifyFn:
         VERIFIERS.add(name, VerifierSpec(name, fn, params, prepare, summary_of(fn)))
+        return fn
+
+    return register
+
+
+def model_verifier(name: str, *, params: type[Params]) -> Callable[[VerifyFn], VerifyFn]:
+    """Register ``fn`` as verifier ``name`` served by model workers, not the rule pool.
+
+    ``fn`` is never called by the pool; its docstring documents the reward and it raises if a
+    task reaches it by mistake. Model workers batch these tasks across requests on the GPU.
+    """
+
+    def register(fn: VerifyFn) -> VerifyFn:
+        VERIFIERS.add(name, VerifierSpec(name, fn, params, None, summary_of(fn), "model"))
         return fn
 
     return register

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -12,7 +13,7 @@ from pydantic import ValidationError
 
 from reward_service.errors import RequestError, UnknownNameError
 from reward_service.metrics import Metrics
-from reward_service.registry import FORMATS, VERIFIERS, Context, Params
+from reward_service.registry import FORMATS, VERIFIERS, Context, Params, VerifierSpec
 from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
 from reward_service.summary import by_source
@@ -79,9 +80,11 @@ def _errors(errors: Sequence[Any], prefix: tuple[Any, ...]) -> list[dict[str, An
 
 
 class Router:
-    def __init__(self, settings: Settings, rules: Backend, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, backends: Mapping[str, Backend], metrics: Metrics
+    ) -> None:
         self.settings = settings
-        self.rules = rules
+        self.backends = dict(backends)  # "rules" → the pool or rule workers, "model" → models
         self.metrics = metrics
 
     async def score(self, request: RewardRequest) -> dict[str, Any]:
@@ -106,30 +109,28 @@ class Router:
 
     def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
         params_cache: dict[tuple[str, str], Params | list[dict[str, Any]]] = {}
-        unique: dict[tuple[str, str | None, str], int] = {}
+        unique: dict[tuple[Any, ...], int] = {}
         plan = _Plan([], {}, [])
         errors: list[dict[str, Any]] = []
         for index, sample in enumerate(samples):
             checked = self._params(sample, index, params_cache, errors)
-            if checked is None:
-                plan.task_index.append(None)
-                continue
-            params, params_key = checked
-            early = self._precheck(sample)
             gt_key = _json_key(sample.ground_truth)
-            if early is None and gt_key is None:
-                early = Outcome("invalid_input", error="ground_truth is not JSON-serialisable")
-            if early is not None:
-                plan.early[index] = early
+            early = self._precheck(sample, gt_key) if checked else None
+            if checked is None or early is not None:
                 plan.task_index.append(None)
+                if early is not None:
+                    plan.early[index] = early
                 continue
+            spec, params, params_key = checked
             group = f"{sample.verifier}\0{params_key}\0{gt_key}"
-            key = (group, sample.format, sample.response)
+            key: tuple[Any, ...] = (group, sample.format, sample.response)
+            if spec.backend != "rules":  # model verifiers also read the prompt and images
+                key = (*key, sample.prompt, *sample.images)
             if key not in unique:
                 unique[key] = len(plan.tasks)
                 plan.tasks.append(Task(
-                    sample.verifier, params, sample.response, sample.ground_truth,
-                    sample.format, context, group,
+                    sample.verifier, params, sample.response, sample.ground_truth, sample.format,
+                    context, group, sample.prompt, tuple(sample.images),
                 ))  # fmt: skip
             plan.task_index.append(unique[key])
         if errors:
@@ -142,7 +143,7 @@ class Router:
         index: int,
         cache: dict[tuple[str, str], Params | list[dict[str, Any]]],
         errors: list[dict[str, Any]],
-    ) -> tuple[Params, str] | None:
+    ) -> tuple[VerifierSpec, Params, str] | None:
         where = ("samples", index)
         try:
             spec = VERIFIERS.get(sample.verifier)
@@ -162,26 +163,39 @@ class Router:
         if isinstance(found, list):
             errors.extend(_errors(found, (*where, "params")))
             return None
-        return found, key[1]
+        return spec, found, key[1]
 
-    def _precheck(self, sample: Sample) -> Outcome | None:
-        limit = self.settings.max_response_chars
-        if len(sample.response) > limit:
+    def _precheck(self, sample: Sample, gt_key: str | None) -> Outcome | None:
+        if len(sample.response) > (limit := self.settings.max_response_chars):
             return Outcome("invalid_input", error=f"response longer than {limit} characters")
-        gt = sample.ground_truth
-        if isinstance(gt, str) and len(gt) > self.settings.max_ground_truth_chars:
-            limit = self.settings.max_ground_truth_chars
+        if gt_key is None:
+            return Outcome("invalid_input", error="ground_truth is not JSON-serialisable")
+        if len(gt_key) > (limit := self.settings.max_ground_truth_chars):
             return Outcome("invalid_input", error=f"ground_truth longer than {limit} characters")
         return None
 
     async def _dispatch(self, tasks: list[Task]) -> list[Outcome]:
-        """Score unique tasks, sent sorted by group so a ground truth's parse is reused."""
-        order = sorted(range(len(tasks)), key=lambda i: tasks[i].group_key)
-        scored = await self.rules.run([tasks[i] for i in order]) if tasks else []
-        outcomes: list[Outcome] = [scored[0]] * len(tasks)
-        for position, index in enumerate(order):
-            outcomes[index] = scored[position]
-        return outcomes
+        """Score unique tasks on their backends concurrently, each sorted by group so that a
+        ground truth's parse is reused; a verifier with no backend here is ``unavailable``."""
+        by_backend: dict[str, list[int]] = {}
+        for index, task in enumerate(tasks):
+            by_backend.setdefault(VERIFIERS.get(task.verifier).backend, []).append(index)
+        outcomes: list[Outcome | None] = [None] * len(tasks)
+
+        async def run(backend: str, indices: list[int]) -> None:
+            indices.sort(key=lambda i: tasks[i].group_key)
+            scored = await self._run_on(backend, [tasks[i] for i in indices])
+            for index, outcome in zip(indices, scored, strict=True):
+                outcomes[index] = outcome
+
+        await asyncio.gather(*(run(name, indices) for name, indices in by_backend.items()))
+        return [o if o is not None else Outcome("error", error="not scored") for o in outcomes]
+
+    async def _run_on(self, backend: str, tasks: list[Task]) -> list[Outcome]:
+        if backend not in self.backends:
+            error = f"no {backend} backend is configured for verifier {tasks[0].verifier!r}"
+            return [Outcome("unavailable", error=error) for _ in tasks]
+        return await self.backends[backend].run(tasks)
 
     def _record(
         self,

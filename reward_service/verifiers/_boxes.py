@@ -108,7 +108,7 @@ def boxes_from_items(items: list[Any]) -> Boxes | None:
 def parse_box_list(text: str) -> Boxes | None:
     """V-Triune's reader: repair, then ``json.loads`` (never ``eval``); ``None`` when no box.
 
-    ``[[``→``[``, ``]]``→``]``; text not ending in ``]`` is cut after its last ``},`` and closed
+    ``[[``→``[``, ``]]``→``]``; text not ending in ``]`` is cut at its last ``},`` and closed
     with ``}]``; ``'``→``"``; backslashes removed. Markdown fences therefore fail to parse.
     """
     text = text.strip()
@@ -174,8 +174,12 @@ def _floats4(groups: Sequence[str]) -> Coords:
     return x1, y1, x2, y2
 
 
-def _rescaled(*arrays: Array) -> list[Array]:
-    """The arrays divided by one power of two that brings every coordinate into [-1, 1]."""
+def rescaled(*arrays: Array) -> list[Array]:
+    """The arrays divided by one power of two that brings every coordinate into [-1, 1].
+
+    Exact (barring subnormals), and ratios of areas are scale-free, so IoU keeps its bits
+    while no area can overflow.
+    """
     peak = max((float(np.abs(a).max()) for a in arrays if a.size), default=0.0)
     exponent = math.frexp(peak)[1]
     return [np.ldexp(a, -exponent) for a in arrays]
@@ -190,7 +194,7 @@ def iou_matrix(pred: Array, gt: Array) -> Array:
 
     An empty or zero-area intersection gives 0 (V-Triune); inputs must be valid boxes.
     """
-    pred, gt = _rescaled(pred, gt)
+    pred, gt = rescaled(pred, gt)
     low = np.maximum(pred[:, None, :2], gt[None, :, :2])
     high = np.minimum(pred[:, None, 2:], gt[None, :, 2:])
     size = high - low
@@ -204,7 +208,7 @@ def iou_matrix(pred: Array, gt: Array) -> Array:
 
 def giou(pred: Coords, gt: Coords) -> float:
     """Generalised IoU in [-1, 1]: IoU − (hull − union) / hull, hull the enclosing box."""
-    p, g = (a.tolist() for a in _rescaled(np.array(pred), np.array(gt)))
+    p, g = (a.tolist() for a in rescaled(np.array(pred), np.array(gt)))
     width = min(p[2], g[2]) - max(p[0], g[0])
     height = min(p[3], g[3]) - max(p[1], g[1])
     inter = width * height if width > 0 and height > 0 else 0.0

@@ -62,8 +62,8 @@ def class_ap(iou: Array) -> Array:
     recall = tp / n_gt
     precision = tp / (fp + tp + np.spacing(1))
     precision = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1]
-    ap = np.empty(len(IOU_THRESHOLDS))
-    for t in rows:
-        at = np.searchsorted(recall[t], RECALL_POINTS, side="left")
-        ap[t] = np.where(at < n_det, precision[t, np.minimum(at, n_det - 1)], 0.0).mean()
+    # np.searchsorted(recall[t], RECALL_POINTS, "left") for every t at once
+    at = (recall[:, :, None] < RECALL_POINTS).sum(axis=1)
+    read = np.take_along_axis(precision, np.minimum(at, n_det - 1), axis=1)
+    ap: Array = np.where(at < n_det, read, 0.0).mean(axis=1)
     return ap

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
+
+from reward_service.errors import InvalidInputError
 
 _BRACES = re.compile(r"\\(?:boxed|fbox)\s*\{|\{|\}")
 
@@ -46,3 +50,24 @@ def after_think(text: str) -> str:
     """The part of ``text`` after the last ``</think>`` (all of it when there is none)."""
     _, sep, tail = text.rpartition("</think>")
     return tail if sep else text
+
+
+def boxed_or_text(text: str) -> str:
+    """Contents of the last ``\\boxed{}`` in ``text``, else ``text`` itself."""
+    boxed = last_boxed(text)
+    return text if boxed is None else boxed
+
+
+def scalar_text(value: object) -> str:
+    """A ground truth given as a JSON string or number, as text.
+
+    Floats are written positionally (``1e-05`` → ``0.00001``), because ``1e-05`` reads as
+    ``1·e − 5`` to a LaTeX parser and as no number at all to a plain-decimal one.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return format(Decimal(repr(value)), "f")
+    raise InvalidInputError(f"ground truth must be a string or a finite number, not {value!r:.80}")

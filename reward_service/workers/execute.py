@@ -33,6 +33,8 @@ class Task:
     format: str | None
     context: Context
     group_key: str  # identifies (verifier, params, ground truth): equal keys share a prepare
+    prompt: str | None = None  # read by model verifiers only
+    images: tuple[str, ...] = ()  # read by model verifiers only
 
 
 @dataclass(slots=True)

@@ -1,0 +1,63 @@
+"""``choice``: multiple-choice letters and yes/no (Mixed-R1 matching reward, chosen reading).
+
+Response: the answer is the ``<answer>…</answer>`` block if there is one, else the whole text;
+within it, the last ``\\boxed{}`` if there is one (so ``<answer>\\boxed{B}</answer>`` is B).
+
+Ground truth: an option letter, ``yes``/``no``, or any short string (a number is read as text).
+
+Params: none.
+
+Formula: both sides normalised (strip, lower-case, drop one trailing period; a whole answer of
+the form ``b``, ``(b)``, ``b)``, ``b.``, ``option b`` → ``b``; an answer whose first word is
+yes or no → that word); accuracy = 1 if equal else 0. Range: {0, 1}.
+
+Reward-hacking caveats: listing options (``A B C D``, ``\\boxed{A, B}``) is not a letter form and
+scores 0; ``B. cat`` (letter plus option text) is not reduced to ``b`` either, like ``math``.
+``Yes, no, maybe`` reads as yes (the first word decides), so yes/no hedging must be checked by
+the caller's data, not here. ``\\boxed{\\text{B}}`` is not unwrapped and scores 0.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Any
+
+from reward_service.errors import InvalidInputError
+from reward_service.registry import Context, NoParams, Score, verifier
+from reward_service.verifiers._text import answer_block, boxed_or_text, scalar_text
+
+_LETTER = re.compile(r"(?:option\s+)?\(?([a-z])\)?")
+_YES_NO = frozenset({"yes", "no"})
+_DETAIL_CHARS = 200
+
+
+def normalise(answer: str) -> str:
+    """Strip, lower-case, drop a trailing period; letter forms → the letter; yes/no first word."""
+    text = answer.strip().lower().removesuffix(".").strip()
+    if letter := _LETTER.fullmatch(text):
+        return letter.group(1)
+    words = text.split(maxsplit=1)
+    first = words[0].strip(string.punctuation) if words else ""
+    return first if first in _YES_NO else text
+
+
+def extract(response: str) -> str:
+    """The ``<answer>`` block (else the whole text), then the last ``\\boxed{}`` inside it."""
+    block = answer_block(response)
+    return boxed_or_text(response if block is None else block)
+
+
+def prepare(ground_truth: Any, params: NoParams) -> str:
+    """The normalised ground truth; an empty one cannot be matched."""
+    gold = normalise(scalar_text(ground_truth))
+    if not gold:
+        raise InvalidInputError("choice ground truth is empty")
+    return gold
+
+
+@verifier("choice", prepare=prepare)
+def choice_reward(response: str, ground_truth: Any, params: NoParams, context: Context) -> Score:
+    """Option letter or yes/no equal to the ground truth after normalisation (Mixed-R1)."""
+    answer = normalise(extract(response))
+    return Score(1.0 if answer == ground_truth else 0.0, {"extracted": answer[:_DETAIL_CHARS]})

@@ -1,0 +1,43 @@
+"""The ``think_answer`` format checker (V-Triune / Orsta)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from reward_service.registry import FORMATS
+from reward_service.verifiers.formats import think_answer
+
+WELL_FORMED = "<think>\nwork\n</think>\n<answer>\n\\boxed{4}\n</answer>"
+
+
+def test_registered() -> None:
+    assert FORMATS.get("think_answer").fn is think_answer
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (WELL_FORMED, 1.0),  # all four tags once
+        ("<think>\nwork\n</think>\n\\boxed{4}", 0.5),  # no answer block (vector M20)
+        ("<think>\nwork\n</think>\n<answer>\n4</answer>", 0.75),  # "\n</answer>" needs its newline
+        ("<think>work</think><answer>4</answer>", 0.0),  # tags without newlines earn nothing
+        ("", 0.0),  # empty response
+        (WELL_FORMED + WELL_FORMED, 0.0),  # every tag twice: none "exactly once"
+        (WELL_FORMED + "\n</answer>", 0.75),  # a repeated closing tag loses only its quarter
+        ("<think>\n</think>\n", 0.5),  # tags counted separately: one "\n" ends one, opens the next
+        ("\n</think>\n<answer>\n", 0.5),  # likewise "\n</think>\n" + "\n<answer>\n"
+        # reward hacking: order and content are not checked (caveat in the module docstring)
+        ("\n</answer>\n<answer>\n\n</think>\n<think>\n", 1.0),
+    ],
+)
+def test_scores(response: str, expected: float) -> None:
+    assert think_answer(response) == expected
+
+
+def test_huge_response_is_fast() -> None:
+    response = "<think>\n" + "x" * 64_000 + "\n</think>\n<answer>\n4\n</answer>"
+    start = time.perf_counter()
+    assert think_answer(response) == 1.0
+    assert time.perf_counter() - start < 0.5

@@ -1,0 +1,64 @@
+"""The ``iou`` verifier (Mixed-R1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from reward_service.errors import InvalidInputError
+from reward_service.registry import VERIFIERS, Context
+from reward_service.verifiers.iou import IouParams, iou_reward, prepare
+
+GT = [0, 0, 100, 100]
+
+
+def score(response: str, ground_truth: Any = GT, **params: Any) -> float:
+    p = IouParams(**params)
+    return iou_reward(response, prepare(ground_truth, p), p, Context()).accuracy
+
+
+def test_registered() -> None:
+    assert VERIFIERS.get("iou").fn is iou_reward
+
+
+@pytest.mark.parametrize(
+    ("response", "threshold", "expected"),
+    [
+        ("[0,0,100,100]", None, 1.0),  # identical
+        ("[0,0,100,50]", None, 0.5),  # half
+        ("[0,0,100,50]", 0.5, 0.5),  # threshold inclusive
+        ("[0,0,100,49]", 0.5, 0.0),  # below the threshold → 0
+        ("[50,50,150,150]", None, 2500 / 17500),  # corner overlap
+        ("[100,0,200,100]", None, 0.0),  # touching: zero-area intersection
+        ("[-1e9,-1e9,1e9,1e9]", None, 1e4 / 4e18),  # a huge box: tiny IoU, not a win
+        ('{"bbox_2d": [0,0,100,50]}', None, 0.5),  # JSON object
+        ("\\boxed{0, 0, 100, 50}", None, 0.5),  # boxed, no brackets
+        ("[100,100,0,0]", None, 0.0),  # reversed → 0
+        ("[0,0,1e999,100]", None, 0.0),  # inf → 0
+        ("[0,0,100]", None, 0.0),  # too short → 0
+        ("", None, 0.0),  # empty → 0
+    ],
+)
+def test_scores(response: str, threshold: float | None, expected: float) -> None:
+    assert score(response, threshold=threshold) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def test_details() -> None:
+    p = IouParams(threshold=0.9)
+    result = iou_reward("[0,0,100,50]", prepare(GT, p), p, Context())
+    assert result.accuracy == 0.0
+    assert result.details == {"iou": 0.5, "box": (0.0, 0.0, 100.0, 50.0)}
+
+
+@pytest.mark.parametrize("ground_truth", [[0, 0, 100, 0], [0, 0, 100], "none", None])
+def test_bad_ground_truth(ground_truth: Any) -> None:
+    with pytest.raises(InvalidInputError):
+        prepare(ground_truth, IouParams())
+
+
+@pytest.mark.parametrize("threshold", [-0.1, 1.1, float("nan")])
+def test_bad_threshold(threshold: float) -> None:
+    with pytest.raises(ValidationError):
+        IouParams(threshold=threshold)
