@@ -39,7 +39,8 @@ def samples(n: int = 1024, group: int = 16) -> list[dict[str, Any]]:
     out = []
     for i in range(n):
         prompt, rollout = divmod(i, group)
-        answer = ANSWERS[(prompt + rollout) % len(ANSWERS)]
+        k = prompt % len(GOLDS)  # ANSWERS[k] is an equivalent form of GOLDS[k]; k + 8 is wrong
+        answer = ANSWERS[k if rollout % 2 == 0 else len(GOLDS) + (k + rollout) % len(GOLDS)]
         think = f"Rollout {i}: let me work through problem {prompt} carefully. " * 3
         out.append({
             "id": i, "data_source": "bench_math", "verifier": "math",

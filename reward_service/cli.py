@@ -1,27 +1,56 @@
-"""``raas``: the command line. ``raas serve`` runs the embedded service."""
+"""``raas``: one package, three roles.
+
+``raas serve`` runs the router (with its embedded rule pool unless ``RAAS_RULE_WORKERS`` is set);
+``raas worker rules`` runs a rule worker for remote routers.
+"""
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
 
-from reward_service.app import create_app
 from reward_service.settings import Settings
+
+AppFactory = Callable[[Settings], FastAPI]
+
+
+def _router_app(settings: Settings) -> FastAPI:
+    from reward_service.app import create_app
+
+    return create_app(settings)
+
+
+def _rules_app(settings: Settings) -> FastAPI:
+    from reward_service.workers.rules_app import create_rules_app
+
+    return create_rules_app(settings)
+
+
+FACTORIES: dict[str, AppFactory] = {"serve": _router_app, "rules": _rules_app}
+
+
+def _add_server_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="bind address (RAAS_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (RAAS_PORT, default 8000)")
+    parser.add_argument("--log-level", dest="log_level", help="uvicorn log level (RAAS_LOG_LEVEL)")
+    parser.add_argument(
+        "--workers", type=int, dest="pool_workers", help="pool children (RAAS_POOL_WORKERS)"
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raas", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the router with its embedded rule pool")
-    serve.add_argument("--host", help="bind address (RAAS_HOST, default 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (RAAS_PORT, default 8000)")
-    serve.add_argument(
-        "--workers", type=int, dest="pool_workers", help="pool children (RAAS_POOL_WORKERS)"
-    )
-    serve.add_argument("--log-level", dest="log_level", help="uvicorn log level (RAAS_LOG_LEVEL)")
+    serve = commands.add_parser("serve", help="run the router (embedded rule pool by default)")
+    _add_server_options(serve)
+    worker = commands.add_parser("worker", help="run a worker for remote routers")
+    roles = worker.add_subparsers(dest="role", required=True)
+    rules = roles.add_parser("rules", help="a rule worker: the process pool behind POST /v1/tasks")
+    _add_server_options(rules)
     return parser
 
 
@@ -34,9 +63,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings(**overrides)
 
 
-def serve(settings: Settings) -> None:
+def run(factory: AppFactory, settings: Settings) -> None:
     config = uvicorn.Config(
-        create_app(settings),
+        factory(settings),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -49,8 +78,8 @@ def serve(settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    if args.command == "serve":
-        serve(_settings(args))
+    role = getattr(args, "role", None) or args.command
+    run(FACTORIES[role], _settings(args))
 
 
 if __name__ == "__main__":

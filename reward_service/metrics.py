@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from reward_service.workers.execute import Outcome, Task
 
 OTHER_SOURCE = "__other__"
 _REWARD_BUCKETS = tuple(i / 10 for i in range(11))
@@ -54,10 +58,16 @@ class Metrics:
             registry=r,
         )
         self.timeouts = Counter(
-            "raas_timeouts", "Samples killed at the deadline.", ["verifier"], registry=r
+            "raas_timeouts", "Tasks killed at the deadline.", ["verifier"], registry=r
         )
         self.restarts = Counter(
             "raas_pool_restarts", "Pool children replaced.", ["reason"], registry=r
+        )
+        self.remote_retries = Counter(
+            "raas_remote_retries",
+            "Pieces of a batch re-sent to another worker.",
+            ["backend"],
+            registry=r,
         )
         self.pool_size = Gauge("raas_pool_size", "Pool children configured.", registry=r)
         self.pool_ready = Gauge("raas_pool_ready", "Pool children alive.", registry=r)
@@ -71,6 +81,14 @@ class Metrics:
             self._sources.add(data_source)
             return data_source
         return OTHER_SOURCE
+
+    def observe_tasks(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> None:
+        """Per unique task: verifier time (where it ran to an answer) and timeouts."""
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            if outcome.status in ("ok", "invalid_input"):
+                self.verifier_latency.labels(task.verifier).observe(outcome.seconds)
+            elif outcome.status == "timeout":
+                self.timeouts.labels(task.verifier).inc()
 
     def watch_pool(self, size: int, ready: Callable[[], float], busy: Callable[[], float]) -> None:
         self.pool_size.set(size)

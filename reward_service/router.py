@@ -18,7 +18,6 @@ from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
 from reward_service.summary import by_source
 from reward_service.workers.execute import Outcome, Task
-from reward_service.workers.pool import Failure, ProcessPool
 
 _MAX_REPORTED_ERRORS = 100
 
@@ -27,23 +26,6 @@ class Backend(Protocol):
     """Somewhere tasks are scored: the local pool, a remote worker, a model worker."""
 
     async def run(self, tasks: Sequence[Task]) -> list[Outcome]: ...
-
-
-class PoolBackend:
-    """Scores tasks in the embedded process pool."""
-
-    def __init__(self, pool: ProcessPool) -> None:
-        self.pool = pool
-
-    async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
-        return [_outcome(value) for value in await self.pool.map(tasks)]
-
-
-def _outcome(value: Outcome | Failure) -> Outcome:
-    if isinstance(value, Outcome):
-        return value
-    status = {"timeout": "timeout", "closed": "unavailable"}.get(value.kind, "error")
-    return Outcome(status, error=value.message)  # type: ignore[arg-type]
 
 
 @dataclass(slots=True)
@@ -216,11 +198,7 @@ class Router:
                 m.reward.labels(source).observe(result["reward"])
         for labels, count in counts.items():
             m.samples.labels(*labels).inc(count)
-            if labels[2] == "timeout":
-                m.timeouts.labels(labels[1]).inc(count)
-        for task, outcome in zip(plan.tasks, outcomes, strict=True):
-            if outcome.status in ("ok", "invalid_input"):
-                m.verifier_latency.labels(task.verifier).observe(outcome.seconds)
+        m.observe_tasks(plan.tasks, outcomes)
 
 
 def _json_key(value: Any) -> str | None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def _usable_cores() -> int:
@@ -37,3 +38,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(512 * 1024 * 1024, ge=1024)
 
     metrics_max_sources: int = Field(256, ge=1)
+
+    rule_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    remote_timeout_s: float = Field(300.0, gt=0)
+    remote_attempts: int = Field(4, ge=1, le=20)
+    remote_piece_size: int = Field(256, ge=1)
+
+    @field_validator("rule_workers", mode="before")
+    @classmethod
+    def _url_list(cls, value: Any) -> Any:
+        """``RAAS_RULE_WORKERS=http://a:8001,http://b:8001`` (commas or whitespace)."""
+        return value.replace(",", " ").split() if isinstance(value, str) else value

@@ -35,22 +35,27 @@ def is_alive(pid: int) -> bool:
 
 @dataclass
 class LiveServer:
-    """``raas serve`` as a real process on 127.0.0.1."""
+    """A ``raas`` role (``serve`` by default) as a real process on 127.0.0.1."""
 
     url: str
     process: subprocess.Popen[bytes]
 
     @classmethod
-    def start(cls, **env: str) -> LiveServer:
-        port = free_port()
+    def start(
+        cls, *role: str, port: int | None = None, wait: bool = True, **env: str
+    ) -> LiveServer:
+        port = port or free_port()
         environ = {**os.environ, "RAAS_POOL_WORKERS": "2", "RAAS_LOG_LEVEL": "warning", **env}
-        process = subprocess.Popen(
-            [sys.executable, "-m", "reward_service.cli", "serve", "--port", str(port)],
-            env=environ,
-        )
+        command = [sys.executable, "-m", "reward_service.cli", *(role or ("serve",))]
+        process = subprocess.Popen([*command, "--port", str(port)], env=environ)
         server = cls(f"http://127.0.0.1:{port}", process)
-        server.wait_ready()
+        if wait:
+            server.wait_ready()
         return server
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout

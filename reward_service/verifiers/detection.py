@@ -18,8 +18,9 @@ x ↦ int(x/W·1000), y ↦ int(y/H·1000).
 Formula: score_τ = (1−c)·ΣIoU_matched/Ng + c·(1 − (miss + fa)/2); sp = count_penalty^|Np−Ng|;
 acc = Σ_k w_k·sp·term_k / Σ_k w_k (0 when every weight is 0); mAP terms as in ``_coco_ap``.
 Range: [0, 1].
-Reward hacking: box spamming raises fa and lowers sp and AP, so it cannot raise the reward;
-mAP ranks by list order, so listing confident boxes first pays.
+Reward hacking: box spamming is taxed — each box beyond the GT count multiplies the reward by
+0.6 and raises fa, and every false positive ranked above a true one lowers AP — so many guesses
+pay less than the right number of good boxes. mAP ranks by list order: list sure boxes first.
 Departure: iou-first takes the true global maximum; V-Triune's loop records the last pair it
 visited instead (its loop variables shadow the argmax), a bug only ``/judge`` reproduces.
 """
@@ -30,6 +31,7 @@ from itertools import pairwise
 from typing import Annotated, Any, Literal, Self
 
 import numpy as np
+import numpy.typing as npt
 from pydantic import Field, field_validator, model_validator
 
 from reward_service.errors import InvalidInputError
@@ -106,6 +108,21 @@ def dynamic_tau(schedule: tuple[tuple[float, float], ...], context: Context) -> 
     return next((tau for bound, tau in schedule if ratio <= bound), schedule[-1][1])
 
 
+def thresholds(params: DetectionParams, context: Context) -> npt.NDArray[np.float64]:
+    if params.iou_threshold == "average":
+        return np.array(AVERAGE_THRESHOLDS)
+    if params.iou_threshold == "dynamic":
+        return np.array([dynamic_tau(params.dynamic_schedule, context)])
+    return np.array([params.iou_threshold])
+
+
+def same_label(pred: tuple[str, ...], gt: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """(n_pred, n_gt) label equality, through integer ids rather than n·m string compares."""
+    ids = {label: i for i, label in enumerate(dict.fromkeys(gt))}
+    pred_ids, gt_ids = [ids.get(label, -1) for label in pred], [ids[label] for label in gt]
+    return np.equal.outer(pred_ids, gt_ids)
+
+
 def predicted_boxes(response: str, params: DetectionParams) -> Boxes | None:
     block = answer_block(response)
     boxes = None if block is None else parse_box_list(block.lower())
@@ -129,16 +146,9 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
     if len(pred) > MAX_BOXES:
         return Score(0.0, details | {"reason": f"too_many_boxes (> {MAX_BOXES})"})
     weights = {name: float(getattr(params, name)) for name in TERMS}
-    if params.iou_threshold == "average":
-        taus = np.array(AVERAGE_THRESHOLDS)
-    elif params.iou_threshold == "dynamic":
-        taus = np.array([dynamic_tau(params.dynamic_schedule, context)])
-    else:
-        taus = np.array([params.iou_threshold])
+    taus = thresholds(params, context)
     iou = iou_matrix(pred.coords, gt.coords)
-    label_ids = {label: i for i, label in enumerate(dict.fromkeys(gt.labels))}
-    gt_ids = np.array([label_ids[label] for label in gt.labels])
-    same = np.array([label_ids.get(label, -1) for label in pred.labels])[:, None] == gt_ids
+    same = same_label(pred.labels, gt.labels)
     terms: dict[str, float] = {}
     for name, match in (("label_first", label_first), ("iou_first", iou_first)):
         if weights[name] > 0:

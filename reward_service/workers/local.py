@@ -1,0 +1,57 @@
+"""The embedded rule pool as a router backend (used by ``raas serve`` and ``raas worker rules``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from reward_service.metrics import Metrics
+from reward_service.settings import Settings
+from reward_service.workers.execute import Outcome, Task
+from reward_service.workers.pool import Failure, ProcessPool
+
+RULE_TARGET = "reward_service.workers.execute:run_task"
+RULE_WARM_UP = "reward_service.workers.execute:warm_up"
+_FAILURE_STATUS = {"timeout": "timeout", "closed": "unavailable"}
+
+
+def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
+    return ProcessPool(
+        RULE_TARGET,
+        init=RULE_WARM_UP,
+        size=settings.pool_workers,
+        deadline_s=settings.sample_timeout_s,
+        memory_mb=settings.worker_memory_mb,
+        start_timeout_s=settings.worker_start_timeout_s,
+        max_chunk=settings.max_chunk,
+        spares=settings.pool_spares,
+        on_restart=lambda kind: metrics.restarts.labels(kind).inc(),
+    )
+
+
+def as_outcome(value: Outcome | Failure) -> Outcome:
+    if isinstance(value, Outcome):
+        return value
+    return Outcome(_FAILURE_STATUS.get(value.kind, "error"), error=value.message)  # type: ignore[arg-type]
+
+
+class PoolBackend:
+    """Scores tasks in a local process pool."""
+
+    def __init__(self, pool: ProcessPool, metrics: Metrics | None = None) -> None:
+        self.pool = pool
+        self.metrics = metrics
+
+    async def start(self) -> None:
+        await self.pool.start()
+        if self.metrics is not None:
+            self.metrics.watch_pool(self.pool.size, lambda: self.pool.ready, lambda: self.pool.busy)
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
+        return [as_outcome(value) for value in await self.pool.map(tasks)]
+
+    def readiness(self) -> tuple[dict[str, Any], bool]:
+        return {"pool": {"size": self.pool.size, "ready": self.pool.ready}}, self.pool.ready > 0

@@ -1,0 +1,185 @@
+"""Scoring on remote workers: least-in-flight balancing, retries with jittered backoff, ejection.
+
+A batch is cut into pieces; each piece goes to the healthy worker with the fewest pieces in
+flight. Connection failures, broken connections and 502/503/504 are retried on another worker
+with exponential backoff and jitter (scoring is a pure function, so a piece that died half-way
+is safe to send again); a 4xx is never retried. A worker failing ``eject_after`` times in a row
+is taken out of rotation until its ``/readyz`` answers 200 again. A piece no worker could score
+gets ``unavailable``; the other pieces of the batch are unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from reward_service.workers.execute import Outcome, Task
+from reward_service.workers.wire import outcome_from_wire, task_to_wire
+
+logger = logging.getLogger("raas.remote")
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+@dataclass(slots=True, eq=False)
+class Endpoint:
+    url: str
+    in_flight: int = 0
+    failures: int = 0  # consecutive
+    healthy: bool = True
+
+
+class _Retryable(Exception):
+    pass
+
+
+class RemoteBackend:
+    """The router's backend for a family of remote workers (``POST {url}{path}``)."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        path: str = "/v1/tasks",
+        piece_size: int = 256,
+        attempts: int = 4,
+        backoff_s: float = 0.1,
+        timeout_s: float = 300.0,
+        eject_after: int = 2,
+        health_interval_s: float = 2.0,
+        on_retry: Callable[[], None] | None = None,
+    ) -> None:
+        if not urls:
+            raise ValueError("RemoteBackend needs at least one worker URL")
+        self.endpoints = [Endpoint(url.rstrip("/")) for url in urls]
+        self.path, self.piece_size, self.attempts = path, piece_size, attempts
+        self.backoff_s, self.eject_after, self.health_interval_s = (
+            backoff_s,
+            eject_after,
+            health_interval_s,
+        )
+        self.retries = 0
+        self.on_retry = on_retry
+        self._timeout = httpx.Timeout(timeout_s, connect=5.0)
+        self._client: httpx.AsyncClient | None = None
+        self._health: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits)
+        self._health = asyncio.create_task(self._watch_health())
+
+    async def close(self) -> None:
+        if self._health is not None:
+            self._health.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._health
+        if self._client is not None:
+            await self._client.aclose()
+
+    def readiness(self) -> tuple[dict[str, Any], bool]:
+        workers = {e.url: {"healthy": e.healthy, "in_flight": e.in_flight} for e in self.endpoints}
+        return {"workers": workers}, any(e.healthy for e in self.endpoints)
+
+    async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
+        pieces = _split(
+            list(tasks), max(2 * len(self.endpoints), math.ceil(len(tasks) / self.piece_size))
+        )
+        scored = await asyncio.gather(*(self._run_piece(piece) for piece in pieces))
+        return [outcome for piece in scored for outcome in piece]
+
+    async def _run_piece(self, tasks: list[Task]) -> list[Outcome]:
+        body = orjson.dumps({"tasks": [task_to_wire(t) for t in tasks]})
+        error = "no healthy worker"
+        for attempt in range(self.attempts):
+            if attempt:
+                self.retries += 1
+                if self.on_retry is not None:
+                    self.on_retry()
+                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+            endpoint = self._pick()
+            if endpoint is None:
+                continue
+            try:
+                return await self._post(endpoint, body, len(tasks))
+            except _Retryable as exc:
+                error = f"{endpoint.url}: {exc}"
+                self._failed(endpoint)
+        return [Outcome("unavailable", error=f"no worker could score it ({error})") for _ in tasks]
+
+    async def _post(self, endpoint: Endpoint, body: bytes, expected: int) -> list[Outcome]:
+        assert self._client is not None, "RemoteBackend.start() was not awaited"
+        endpoint.in_flight += 1
+        try:
+            response = await self._client.post(
+                endpoint.url + self.path, content=body, headers={"content-type": "application/json"}
+            )
+        except httpx.TransportError as exc:
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            endpoint.in_flight -= 1
+        if response.status_code in RETRY_STATUSES:
+            raise _Retryable(f"HTTP {response.status_code}")
+        endpoint.failures = 0
+        if response.status_code != 200:
+            error = f"worker refused the tasks: HTTP {response.status_code} {response.text[:500]}"
+            return [Outcome("error", error=error) for _ in range(expected)]
+        return _outcomes(response.json(), expected)
+
+    def _pick(self) -> Endpoint | None:
+        healthy = [e for e in self.endpoints if e.healthy]
+        if not healthy:
+            return None
+        least = min(e.in_flight for e in healthy)
+        return random.choice([e for e in healthy if e.in_flight == least])
+
+    def _failed(self, endpoint: Endpoint) -> None:
+        endpoint.failures += 1
+        if endpoint.failures >= self.eject_after and endpoint.healthy:
+            endpoint.healthy = False
+            logger.warning("worker %s taken out after %d failures", endpoint.url, endpoint.failures)
+
+    async def _watch_health(self) -> None:
+        while True:
+            await asyncio.gather(*(self._check(e) for e in self.endpoints))
+            await asyncio.sleep(self.health_interval_s)
+
+    async def _check(self, endpoint: Endpoint) -> None:
+        assert self._client is not None
+        try:
+            ok = (await self._client.get(endpoint.url + "/readyz", timeout=2.0)).status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        if ok and not endpoint.healthy:
+            logger.info("worker %s is back", endpoint.url)
+            endpoint.failures = 0
+        endpoint.healthy = ok
+
+
+def _split(tasks: list[Task], pieces: int) -> list[list[Task]]:
+    """Contiguous pieces (tasks arrive sorted by ground truth: neighbours share a parse)."""
+    size = max(1, math.ceil(len(tasks) / max(1, pieces)))
+    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+
+
+def _outcomes(payload: Any, expected: int) -> list[Outcome]:
+    outcomes = payload.get("outcomes") if isinstance(payload, dict) else None
+    if not isinstance(outcomes, list) or len(outcomes) != expected:
+        return [
+            Outcome("error", error="worker answered with a malformed body") for _ in range(expected)
+        ]
+    try:
+        return [outcome_from_wire(o) for o in outcomes]
+    except ValueError as exc:
+        return [
+            Outcome("error", error=f"worker answered with a bad outcome: {exc}")
+            for _ in range(expected)
+        ]

@@ -1,0 +1,153 @@
+"""RemoteBackend against real ``raas worker rules`` processes (and one stand-in that fails)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+import reward_service.verifiers  # noqa: F401
+from reward_service.registry import VERIFIERS, Context, NoParams
+from reward_service.workers.execute import Outcome, Task
+from reward_service.workers.remote import RemoteBackend
+from tests.live import LiveServer, free_port
+
+
+def math_task(i: int) -> Task:
+    params = VERIFIERS.get("math").params()
+    return Task("math", params, f"\\boxed{{{i}}}", str(i % 3), None, Context(), f"math:{i % 3}")
+
+
+def expected(i: int) -> float:
+    return 1.0 if i == i % 3 else 0.0
+
+
+@pytest.fixture(scope="module")
+def worker() -> Iterator[LiveServer]:
+    live = LiveServer.start("worker", "rules")
+    yield live
+    live.stop()
+
+
+class Always503:
+    """A stand-in worker that is up but always answers 503 (an overloaded pod)."""
+
+    def __init__(self) -> None:
+        app = FastAPI()
+        self.hits = 0
+
+        @app.post("/v1/tasks")
+        async def tasks() -> Response:
+            self.hits += 1
+            return Response(status_code=503)
+
+        @app.get("/readyz")
+        async def readyz() -> dict[str, str]:
+            return {"status": "ready"}
+
+        self.port = free_port()
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Always503:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)
+
+
+async def run_remote(
+    urls: list[str], tasks: list[Task], **options: Any
+) -> tuple[list[Outcome], RemoteBackend]:
+    backend = RemoteBackend(urls, backoff_s=0.01, **options)
+    await backend.start()
+    try:
+        return await backend.run(tasks), backend
+    finally:
+        await backend.close()
+
+
+def test_remote_worker_scores_like_the_local_pool(worker: LiveServer) -> None:
+    tasks = [math_task(i) for i in range(50)]
+    outcomes, backend = asyncio.run(run_remote([worker.url], tasks))
+    assert [o.accuracy for o in outcomes] == [expected(i) for i in range(50)]
+    assert backend.retries == 0
+
+
+def test_503_is_retried_on_another_worker(worker: LiveServer) -> None:
+    with Always503() as bad:
+        tasks = [math_task(i) for i in range(40)]
+        outcomes, backend = asyncio.run(
+            run_remote([f"http://127.0.0.1:{bad.port}", worker.url], tasks)
+        )
+    assert [o.accuracy for o in outcomes] == [expected(i) for i in range(40)]
+    assert bad.hits >= 1
+    assert backend.retries >= 1
+    assert not backend.endpoints[0].healthy or backend.endpoints[0].failures >= 1
+
+
+def test_4xx_is_not_retried(worker: LiveServer) -> None:
+    bogus = Task("no_such_verifier", NoParams(), "x", None, None, Context(), "g")
+    outcomes, backend = asyncio.run(run_remote([worker.url], [bogus]))
+    assert outcomes[0].status == "error"
+    assert "HTTP 422" in (outcomes[0].error or "")
+    assert backend.retries == 0
+
+
+def test_unreachable_workers_make_the_piece_unavailable() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    outcomes, backend = asyncio.run(run_remote([dead], [math_task(1), math_task(2)], attempts=3))
+    assert [o.status for o in outcomes] == ["unavailable", "unavailable"]
+    assert "ConnectError" in (outcomes[0].error or "")
+    assert backend.retries == 4  # two pieces (2 per worker), each tried 3 times
+
+
+def test_an_ejected_worker_comes_back_when_healthy() -> None:
+    port = free_port()
+
+    async def main() -> tuple[bool, bool, float | None]:
+        backend = RemoteBackend([f"http://127.0.0.1:{port}"], backoff_s=0.01, health_interval_s=0.2)
+        await backend.start()
+        try:
+            await backend.run([math_task(1)])  # nobody listens yet: failures eject it
+            ejected = not backend.endpoints[0].healthy
+            live = await asyncio.to_thread(LiveServer.start, "worker", "rules", port=port)
+            try:
+                for _ in range(100):
+                    if backend.endpoints[0].healthy:
+                        break
+                    await asyncio.sleep(0.1)
+                back = backend.endpoints[0].healthy
+                (outcome,) = await backend.run([math_task(1)])
+            finally:
+                live.stop()
+            return ejected, back, outcome.accuracy
+        finally:
+            await backend.close()
+
+    ejected, back, accuracy = asyncio.run(main())
+    assert ejected
+    assert back
+    assert accuracy == 1.0
+
+
+def test_worker_rejects_malformed_tasks_with_422(worker: LiveServer) -> None:
+    response = httpx.post(f"{worker.url}/v1/tasks", json={"tasks": [{"verifier": "math"}]})
+    assert response.status_code == 422
+    assert ["tasks", 0, "response"] in [e["loc"] for e in response.json()["detail"]]
+    bad_params = {"verifier": "chart", "response": "1", "params": {"tolerance": -1}}
+    response = httpx.post(f"{worker.url}/v1/tasks", json={"tasks": [bad_params]})
+    assert response.json()["detail"][0]["loc"] == ["tasks", 0, "params", "tolerance"]
