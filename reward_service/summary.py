@@ -7,7 +7,6 @@ usual hit threshold for continuous ones such as IoU.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,12 +19,30 @@ REFLECTION_WORDS = (
     "re-think", "rethink", "check again", "think again", "try again", "double-check",
     "double check", "verify", "wait",
 )  # fmt: skip
-_REFLECTION = re.compile(r"\b(?:" + "|".join(map(re.escape, REFLECTION_WORDS)) + r")\b", re.I)
 CORRECT_AT = 0.5
 
 
 def reflects(response: str) -> bool:
-    return _REFLECTION.search(response) is not None
+    """Whether a reflection word occurs as a whole word (``wait`` but not ``awaiting``).
+
+    ``str.find`` per word, boundaries checked only at hits: several times faster than one
+    alternation regex, and this runs on the event loop for every sample.
+    """
+    text = response.lower()
+    for word in REFLECTION_WORDS:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or not _word_char(text[at - 1])) and (
+                end == len(text) or not _word_char(text[end])
+            ):
+                return True
+            at = text.find(word, at + 1)
+    return False
+
+
+def _word_char(char: str) -> bool:
+    return char.isalnum() or char == "_"
 
 
 @dataclass(slots=True)

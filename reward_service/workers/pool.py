@@ -303,24 +303,36 @@ class ProcessPool:
             self._requeue(chunk)
             await self._replace(index, "crash")
             return
-        for position, item in enumerate(chunk):
-            failure = await self._await_result(child, item)
-            if failure is not None:
-                _settle(item, failure)
-                self._requeue(chunk[position + 1 :])
-                await self._replace(index, failure.kind)
-                return
+        position = 0
+        while position < len(chunk):
+            position, failure = await self._collect(child, chunk, position)
+            if failure is None:
+                continue
+            if failure.kind == "crash":
+                await self._reap(child, grace_s=0.5)
+                failure = Failure("crash", f"worker died (exit code {child.process.exitcode})")
+            _settle(chunk[position], failure)
+            self._requeue(chunk[position + 1 :])
+            await self._replace(index, failure.kind)
+            return
 
-    async def _await_result(self, child: _Child, item: _Item) -> Failure | None:
+    async def _collect(
+        self, child: _Child, chunk: list[_Item], position: int
+    ) -> tuple[int, Failure | None]:
+        """Wait up to the deadline for the item at ``position``, then take every result that
+        has arrived (one wake-up for many results). Returns the next position, and why the
+        item there failed if it did."""
         try:
-            ok, value = await _recv(child.conn, self.deadline_s)
+            await _readable(child.conn, self.deadline_s)
+            while position < len(chunk) and child.conn.poll():
+                ok, value = child.conn.recv()
+                _settle(chunk[position], value if ok else Failure("error", value))
+                position += 1
         except TimeoutError:
-            return Failure("timeout", f"exceeded the {self.deadline_s:g} s deadline")
+            return position, Failure("timeout", f"exceeded the {self.deadline_s:g} s deadline")
         except (EOFError, OSError):
-            await self._reap(child, grace_s=0.5)
-            return Failure("crash", f"worker died (exit code {child.process.exitcode})")
-        _settle(item, value if ok else Failure("error", value))
-        return None
+            return position, Failure("crash", "worker died")
+        return position, None
 
     def _requeue(self, items: list[_Item]) -> None:
         self._pending.extendleft(reversed(items))
@@ -335,18 +347,30 @@ def _settle(item: _Item, value: Any) -> None:
 
 async def _recv(conn: Connection, timeout: float) -> Any:
     """``conn.recv()`` without blocking the event loop; ``TimeoutError`` after ``timeout``."""
-    if not conn.poll():
-        loop = asyncio.get_running_loop()
-        readable: asyncio.Future[None] = loop.create_future()
-        fd = conn.fileno()
-        loop.add_reader(fd, _mark_readable, readable)
-        try:
-            await asyncio.wait_for(readable, timeout)
-        finally:
-            loop.remove_reader(fd)
+    await _readable(conn, timeout)
     return conn.recv()
 
 
-def _mark_readable(future: asyncio.Future[None]) -> None:
+async def _readable(conn: Connection, timeout: float) -> None:
+    """Wait until ``conn`` has data (or EOF); ``TimeoutError`` after ``timeout`` seconds.
+
+    A reader callback and a timer on one future: no task per wait, unlike ``wait_for``.
+    """
+    if conn.poll():
+        return
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[bool] = loop.create_future()
+    fd = conn.fileno()
+    loop.add_reader(fd, _resolve_once, ready, True)
+    timer = loop.call_later(timeout, _resolve_once, ready, False)
+    try:
+        if not await ready:
+            raise TimeoutError
+    finally:
+        loop.remove_reader(fd)
+        timer.cancel()
+
+
+def _resolve_once(future: asyncio.Future[bool], value: bool) -> None:
     if not future.done():
-        future.set_result(None)
+        future.set_result(value)
