@@ -1,0 +1,134 @@
+"""The compose topology run as local processes: same commands, same environment, on 127.0.0.1.
+
+Service names become 127.0.0.1 and every service gets a free port (two rule workers cannot both
+listen on 8001 here); everything else comes from docker-compose.yml as written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import load_vectors
+from tests.live import LiveServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+RULE_SERVICES = ("rules-1", "rules-2")
+
+
+class Topology:
+    def __init__(self) -> None:
+        self.services: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())[
+            "services"
+        ]
+        self.ports = {name: free_port() for name in (*RULE_SERVICES, "router")}
+        self.live: dict[str, LiveServer] = {}
+
+    def env(self, name: str) -> dict[str, str]:
+        env = {key: str(value) for key, value in self.services[name]["environment"].items()}
+        env["RAAS_HOST"] = "127.0.0.1"
+        env["RAAS_POOL_WORKERS"] = "1"  # two workers and a router share this machine's cores
+        env.pop("RAAS_MODEL_WORKERS", None)  # the GPU model worker is not part of this test
+        for key in ("RAAS_RULE_WORKERS",):
+            if key in env:
+                env[key] = re.sub(r"http://([\w-]+):\d+", self._local, env[key])
+        return env
+
+    def _local(self, match: re.Match[str]) -> str:
+        return f"http://127.0.0.1:{self.ports[match.group(1)]}"
+
+    def start(self, name: str) -> LiveServer:
+        command = self.services[name]["command"]
+        self.live[name] = LiveServer.start(*command, port=self.ports[name], **self.env(name))
+        return self.live[name]
+
+    def stop(self) -> None:
+        for server in self.live.values():
+            server.stop()
+
+
+@pytest.fixture
+def topology() -> Iterator[Topology]:
+    topology = Topology()
+    try:
+        for name in (*RULE_SERVICES, "router"):
+            topology.start(name)
+        yield topology
+    finally:
+        topology.stop()
+
+
+def batch(extra_math: int) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The vectors, then ``extra_math`` unique math samples (nothing deduplicated away)."""
+    vectors = [
+        v for v in load_vectors() if v.get("step", 1) == 1 and v.get("total_steps", 100) == 100
+    ]
+    samples = [vector["sample"] for vector in vectors]
+    expected = [v["expect"].get("reward", v["expect"].get("status")) for v in vectors]
+    for i in range(extra_math):
+        math = {
+            "id": i,
+            "verifier": "math",
+            "response": f"\\boxed{{{i}}}",
+            "ground_truth": str(i % 50),
+        }
+        samples.append(math)
+        expected.append(1.0 if i < 50 else 0.0)
+    return samples, expected
+
+
+def check(
+    results: list[dict[str, Any]], samples: list[dict[str, Any]], expected: list[Any]
+) -> None:
+    assert [r["id"] for r in results] == [s["id"] for s in samples]  # none lost, none duplicated
+    for result, want in zip(results, expected, strict=True):
+        if isinstance(want, str):
+            assert result["status"] == want, result
+        else:
+            assert result["status"] == "ok", result
+            assert result["reward"] == pytest.approx(want, abs=1e-5)
+
+
+def test_router_with_two_rule_workers_scores_the_vectors(topology: Topology) -> None:
+    samples, expected = batch(0)
+    response = httpx.post(
+        f"{topology.live['router'].url}/reward",
+        json={"samples": samples, "step": 1, "total_steps": 100},
+        timeout=120,
+    )
+    check(response.json()["results"], samples, expected)
+    ready = httpx.get(f"{topology.live['router'].url}/readyz").json()
+    assert all(worker["healthy"] for worker in ready["workers"].values())
+
+
+def test_killing_a_rule_worker_mid_stream_loses_nothing(topology: Topology) -> None:
+    samples, expected = batch(1000)
+    router = topology.live["router"].url
+
+    async def stream() -> list[list[dict[str, Any]]]:
+        async with httpx.AsyncClient(base_url=router, timeout=300) as client:
+
+            async def one() -> list[dict[str, Any]]:
+                body = {"samples": samples, "step": 1, "total_steps": 100}
+                return list((await client.post("/reward", json=body)).json()["results"])
+
+            requests = [asyncio.create_task(one()) for _ in range(6)]
+            await asyncio.sleep(0.5)  # requests are in flight on both workers
+            topology.live["rules-1"].stop(signal.SIGKILL)
+            return list(await asyncio.gather(*requests))
+
+    start = time.monotonic()
+    for results in asyncio.run(stream()):
+        check(results, samples, expected)
+    assert time.monotonic() - start < 240
+    metrics = httpx.get(f"{router}/metrics").text
+    assert re.search(r'raas_remote_retries_total\{backend="rules"\} [1-9]', metrics)
