@@ -11,7 +11,8 @@ Two readers:
 * :func:`parse_box_list` — V-Triune's tolerant reader of ``[{"bbox_2d": [...], "label": ...}]``
   (truncation repair, single quotes, duplicates dropped); used by ``detection``.
 * :func:`find_box` / :func:`find_point` — the first ``[a, b, c, d]`` / ``[x, y]`` (brackets or
-  parentheses) in :func:`answer_region`; used by ``giou``, ``iou``, ``point_in_box``.
+  parentheses) in the final answer (``_text.final_answer``); used by ``giou``, ``iou``,
+  ``point_in_box``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from reward_service.errors import InvalidInputError
-from reward_service.verifiers._text import after_think, answer_block, last_boxed
+from reward_service.verifiers._text import final_answer
 
 Array = npt.NDArray[np.float64]
 Coords = tuple[float, float, float, float]
@@ -125,31 +126,20 @@ def parse_box_list(text: str) -> Boxes | None:
     return boxes_from_items(items) if isinstance(items, list) else None
 
 
-def answer_region(text: str) -> str:
-    """Where a single answer is looked for: the first ``<answer>`` block, else the last
-    ``\\boxed{}`` after thinking, else all the text after ``</think>``."""
-    block = answer_block(text)
-    if block is not None:
-        return block
-    tail = after_think(text)
-    boxed = last_boxed(tail)
-    return tail if boxed is None else boxed
-
-
 def find_box(text: str) -> Coords | None:
     """The first four-number group in the answer region, valid or not; ``None`` when none.
 
     ``[x1, y1, x2, y2]`` or ``(x1, y1, x2, y2)`` anywhere in it (so also inside a ``bbox_2d``
     object), or a region that is nothing but four comma-separated numbers (``\\boxed{1,2,3,4}``).
     """
-    region = answer_region(text)
+    region = final_answer(text)
     match = _BOX.search(region) or _BARE_BOX.fullmatch(region)
     return None if match is None else _floats4(match.groups())
 
 
 def find_point(text: str) -> tuple[float, float] | None:
     """The first ``[x, y]`` or ``(x, y)`` in the answer region, or ``None``."""
-    match = _POINT.search(answer_region(text))
+    match = _POINT.search(final_answer(text))
     if match is None:
         return None
     x, y = (float(v) for v in match.groups())

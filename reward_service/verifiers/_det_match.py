@@ -64,6 +64,31 @@ def iou_first(iou: Array, same_label: Mask, taus: Array) -> tuple[Array, Array]:
     return k.astype(np.float64), sums[k]
 
 
+def iou_first_vtriune(iou: Array, same_label: Mask, taus: Array) -> tuple[Array, Array]:
+    """V-Triune's iou-first as its code ran: each round finds the highest IoU among the free
+    pairs, but — its loop variables shadow the argmax — records that IoU for, and uses up, the
+    *last* free prediction and the *last* free GT box (label-checked on that pair).
+
+    Only for ``/judge`` replay. The free boxes are always the first ``n_pred − k`` predictions
+    and ``n_gt − k`` GT boxes after k rounds, so round k's maximum is that of a shrinking
+    top-left block, computed for all rounds in one backward sweep; it never rises, so the
+    matches at τ are again a prefix.
+    """
+    n_pred, n_gt = iou.shape
+    rounds = min(n_pred, n_gt)
+    block_max = np.zeros(rounds)
+    running = -1.0
+    for r in range(rounds - 1, -1, -1):  # block (n_pred − r) × (n_gt − r), grown by one edge
+        rows, cols = n_pred - r, n_gt - r
+        running = max(running, float(iou[rows - 1, :cols].max()), float(iou[:rows, cols - 1].max()))
+        block_max[r] = running
+    index = np.arange(rounds)
+    last_same = same_label[n_pred - 1 - index, n_gt - 1 - index]
+    sums = np.concatenate([[0.0], np.cumsum(np.where(last_same, block_max, 0.0))])
+    k = np.searchsorted(-block_max, -taus, side="right")
+    return k.astype(np.float64), sums[k]
+
+
 def threshold_scores(
     count: Array, total: Array, n_pred: int, n_gt: int, completeness: float
 ) -> Array:

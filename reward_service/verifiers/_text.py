@@ -52,6 +52,13 @@ def after_think(text: str) -> str:
     return tail if sep else text
 
 
+def final_answer(text: str) -> str:
+    """The answer a model gave: its first ``<answer>`` block, else what follows its thinking;
+    then the last ``\\boxed{}`` inside that, if any. A box hidden in the thinking is not read."""
+    block = answer_block(text)
+    return boxed_or_text(after_think(text) if block is None else block)
+
+
 def boxed_or_text(text: str) -> str:
     """Contents of the last ``\\boxed{}`` in ``text``, else ``text`` itself."""
     boxed = last_boxed(text)

@@ -32,7 +32,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._text import answer_block, boxed_or_text, scalar_text
+from reward_service.verifiers._text import final_answer, scalar_text
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]+)?", re.ASCII)
 _MAX_NUMBER_CHARS = 40
@@ -56,12 +56,6 @@ def as_number(text: str) -> Decimal | None:
     return Decimal(text.replace(",", "")) if _NUMBER.fullmatch(text) else None
 
 
-def extract(response: str) -> str:
-    """The ``<answer>`` block (else the whole text), then the last ``\\boxed{}`` inside it."""
-    block = answer_block(response)
-    return boxed_or_text(response if block is None else block)
-
-
 def prepare(ground_truth: Any, params: ChartParams) -> str:
     """The normalised ground truth; an empty one cannot be matched."""
     gold = normalise(scalar_text(ground_truth))
@@ -79,7 +73,7 @@ def within(pred: Decimal, gold: Decimal, tolerance: float) -> bool:
 @verifier("chart", params=ChartParams, prepare=prepare)
 def chart_reward(response: str, ground_truth: Any, params: ChartParams, context: Context) -> Score:
     """A number within a relative tolerance of the ground truth, else an exact string match."""
-    answer = normalise(extract(response))
+    answer = normalise(final_answer(response))
     pred, gold = as_number(answer), as_number(ground_truth)
     if pred is not None and gold is not None:
         correct, numeric = within(pred, gold, params.tolerance), True

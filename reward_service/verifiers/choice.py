@@ -25,7 +25,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._text import answer_block, boxed_or_text, scalar_text
+from reward_service.verifiers._text import final_answer, scalar_text
 
 _LETTER = re.compile(r"(?:option\s+)?\(?([a-z])\)?")
 _YES_NO = frozenset({"yes", "no"})
@@ -42,12 +42,6 @@ def normalise(answer: str) -> str:
     return first if first in _YES_NO else text
 
 
-def extract(response: str) -> str:
-    """The ``<answer>`` block (else the whole text), then the last ``\\boxed{}`` inside it."""
-    block = answer_block(response)
-    return boxed_or_text(response if block is None else block)
-
-
 def prepare(ground_truth: Any, params: NoParams) -> str:
     """The normalised ground truth; an empty one cannot be matched."""
     gold = normalise(scalar_text(ground_truth))
@@ -59,5 +53,5 @@ def prepare(ground_truth: Any, params: NoParams) -> str:
 @verifier("choice", prepare=prepare)
 def choice_reward(response: str, ground_truth: Any, params: NoParams, context: Context) -> Score:
     """Option letter or yes/no equal to the ground truth after normalisation (Mixed-R1)."""
-    answer = normalise(extract(response))
+    answer = normalise(final_answer(response))
     return Score(1.0 if answer == ground_truth else 0.0, {"extracted": answer[:_DETAIL_CHARS]})

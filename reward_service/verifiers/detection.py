@@ -14,7 +14,8 @@ Params: ``iou_threshold`` τ (a number in [0, 1], ``"average"`` over {.5, .55, �
 r = step/total_steps, bounds inclusive, past the last bound its τ; no step → r = 0); term weights
 ``label_first`` (1), ``iou_first``, ``map``, ``map50``, ``map75`` (0); ``completeness`` c (0.3);
 ``count_penalty`` (0.6); ``normalize_pixels`` with ``image_size`` [W, H]: predicted pixels
-x ↦ int(x/W·1000), y ↦ int(y/H·1000).
+x ↦ int(x/W·1000), y ↦ int(y/H·1000); ``vtriune_compat`` (false): iou-first with V-Triune's
+index bug (below), for ``/judge`` replay.
 Formula: score_τ = (1−c)·ΣIoU_matched/Ng + c·(1 − (miss + fa)/2); sp = count_penalty^|Np−Ng|;
 acc = Σ_k w_k·sp·term_k / Σ_k w_k (0 when every weight is 0); mAP terms as in ``_coco_ap``.
 Range: [0, 1].
@@ -45,7 +46,12 @@ from reward_service.verifiers._boxes import (
     valid_box,
 )
 from reward_service.verifiers._coco_ap import coco_map
-from reward_service.verifiers._det_match import iou_first, label_first, threshold_scores
+from reward_service.verifiers._det_match import (
+    iou_first,
+    iou_first_vtriune,
+    label_first,
+    threshold_scores,
+)
 from reward_service.verifiers._text import answer_block
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -68,6 +74,7 @@ class DetectionParams(Params):
     count_penalty: Unit = 0.6
     normalize_pixels: bool = False
     image_size: tuple[Size, Size] | None = None
+    vtriune_compat: bool = False
 
     @field_validator("dynamic_schedule")
     @classmethod
@@ -150,7 +157,8 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
     iou = iou_matrix(pred.coords, gt.coords)
     same = same_label(pred.labels, gt.labels)
     terms: dict[str, float] = {}
-    for name, match in (("label_first", label_first), ("iou_first", iou_first)):
+    greedy = iou_first_vtriune if params.vtriune_compat else iou_first
+    for name, match in (("label_first", label_first), ("iou_first", greedy)):
         if weights[name] > 0:
             count, total = match(iou, same, taus)
             scores = threshold_scores(count, total, len(pred), len(gt), params.completeness)

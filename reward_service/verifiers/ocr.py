@@ -31,7 +31,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._text import after_think, answer_block, boxed_or_text, scalar_text
+from reward_service.verifiers._text import final_answer, scalar_text
 
 _DETAIL_CHARS = 200
 
@@ -44,12 +44,6 @@ class OcrParams(Params):
 def normalise(text: str) -> str:
     """Strip, lower-case, collapse whitespace."""
     return " ".join(text.lower().split())
-
-
-def extract(response: str) -> str:
-    """The ``<answer>`` block (else the text after thinking), then its last ``\\boxed{}``."""
-    block = answer_block(response)
-    return boxed_or_text(after_think(response) if block is None else block)
 
 
 def prepare(ground_truth: Any, params: OcrParams) -> tuple[str, ...]:
@@ -97,7 +91,7 @@ def anls(pred: str, gold: str, threshold: float) -> float:
 @verifier("ocr", params=OcrParams, prepare=prepare)
 def ocr_reward(response: str, ground_truth: Any, params: OcrParams, context: Context) -> Score:
     """Normalised exact match (default) or ANLS against the best acceptable answer."""
-    answer = normalise(extract(response))
+    answer = normalise(final_answer(response))
     if params.mode == "exact":
         accuracy = 1.0 if answer in ground_truth else 0.0
     else:

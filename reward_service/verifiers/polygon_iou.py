@@ -38,11 +38,11 @@ from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
 from reward_service.verifiers._boxes import (
     Array,
-    answer_region,
     as_box,
     finite_floats,
     rescaled,
 )
+from reward_service.verifiers._text import final_answer
 
 MAX_VERTICES = 1000
 _PARENS = str.maketrans("()", "[]")
@@ -82,7 +82,7 @@ def _rotated_box(cx: float, cy: float, w: float, h: float, angle: float) -> Arra
 
 
 def find_vertices(text: str) -> Array | None:
-    region = answer_region(text).translate(_PARENS).strip()
+    region = final_answer(text).translate(_PARENS).strip()
     start, end = region.find("["), region.rfind("]")
     for candidate in (region, region[start : end + 1] if 0 <= start < end else ""):
         try:

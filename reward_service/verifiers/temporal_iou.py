@@ -21,14 +21,15 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._boxes import answer_region, finite_floats
+from reward_service.verifiers._boxes import finite_floats
+from reward_service.verifiers._text import final_answer
 
 _SPAN = re.compile(r"\[(\d{1,2}):([0-5]?\d), ?(\d{1,2}):([0-5]?\d)\]")
 
 
 def find_span(text: str) -> tuple[int, int] | None:
     """The first ``[mm:ss, mm:ss]`` in the answer region, in seconds."""
-    match = _SPAN.search(answer_region(text))
+    match = _SPAN.search(final_answer(text))
     if match is None:
         return None
     m1, s1, m2, s2 = (int(group) for group in match.groups())

@@ -38,6 +38,8 @@ def test_registered() -> None:
         ("<answer>\n\\boxed{B}\n</answer>", 1.0),  # a box inside the answer block is unwrapped
         ("<answer>C</answer> \\boxed{B}", 0.0),  # the answer block wins over a later box
         ("<think>maybe A</think>\n<answer>B</answer>", 1.0),  # reasoning is ignored
+        ("<think>\\boxed{B}</think>\nC", 0.0),  # a box hidden in the thinking is not read
+        ("<think>\\boxed{A}</think>\n\\boxed{B}", 1.0),  # … the one after it is
         ("B", 1.0),  # neither: the whole text
         ("The answer is B", 0.0),  # whole text is not searched for a letter
         # reward hacking

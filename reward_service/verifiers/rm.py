@@ -1,0 +1,47 @@
+"""``rm``: a Bradley–Terry reward model, text or image+text (MiMo-VL's RLHF reward).
+
+Served by model workers (``RAAS_MODELS`` or ``RAAS_MODEL_WORKERS``), never by the rule pool.
+
+Response: free text, scored as the assistant turn of the conversation.
+
+Prompt: the sample's ``prompt`` is the user turn (send it: a BT model scores a reply *to*
+something); ``images`` go with it for a ``bt_vision`` model — base64 (``data:image/png;base64,…``
+or bare) or paths under the model's ``image_root``.
+
+Ground truth: ignored (a BT reward model is reference-free).
+
+Params: ``model`` (a configured model of kind ``bt`` or ``bt_vision``), ``bias`` (subtracted
+from the score before the sigmoid; default: the model's configured ``bias``, else 0).
+
+Formula: s = the model's scalar score of the chat-formatted conversation;
+accuracy = sigmoid(s − bias). Range: (0, 1); ``details.score`` is s, so a trainer can
+normalise per group itself. No model of that name → ``unavailable`` (naming those configured);
+a model that failed to load → ``unavailable`` with its error; more tokens than the model's
+``max_input_tokens`` → ``invalid_input``.
+
+Reward-hacking caveats: a policy optimised against a fixed RM over-optimises it (Gao et al.,
+2022): the RM score keeps rising while true quality falls; watch held-out rule rewards, keep a
+KL penalty, and mix RM rewards with verifiable ones. BT RMs are known to prefer longer, more
+confident, more formatted answers (length bias): monitor ``summary.by_source`` response length.
+The sigmoid saturates: differences between scores far above the bias vanish; choose ``bias``
+near the median score of your data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from reward_service.registry import Context, Params, Score, model_verifier
+
+
+class RMParams(Params):
+    model: str = Field(min_length=1, max_length=128)
+    bias: float | None = Field(None, allow_inf_nan=False)
+
+
+@model_verifier("rm", params=RMParams)
+def rm_reward(response: str, ground_truth: Any, params: RMParams, context: Context) -> Score:
+    """Bradley–Terry reward model score mapped by sigmoid(score − bias) (MiMo-VL RLHF)."""
+    raise RuntimeError("rm is scored by model workers; the rule pool must never receive it")
