@@ -10,7 +10,8 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[dev,models,train]"
 	touch $@
 
 serve: install
@@ -26,6 +27,8 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/bench_math.py
+	$(BIN)/python bench/bench_batching.py
+	$(BIN)/python bench/bench_grpo_overlap.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

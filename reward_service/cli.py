@@ -1,7 +1,8 @@
 """``raas``: one package, three roles.
 
 ``raas serve`` runs the router (with its embedded rule pool unless ``RAAS_RULE_WORKERS`` is set);
-``raas worker rules`` runs a rule worker for remote routers.
+``raas worker rules`` runs a rule worker for remote routers; ``raas worker model`` runs a model
+worker (the models in ``RAAS_MODELS``; one per GPU, chosen with ``CUDA_VISIBLE_DEVICES``).
 """
 
 from __future__ import annotations
@@ -30,16 +31,27 @@ def _rules_app(settings: Settings) -> FastAPI:
     return create_rules_app(settings)
 
 
-FACTORIES: dict[str, AppFactory] = {"serve": _router_app, "rules": _rules_app}
+def _model_app(settings: Settings) -> FastAPI:
+    from reward_service.models.app import create_model_app
+
+    return create_model_app(settings)
 
 
-def _add_server_options(parser: argparse.ArgumentParser) -> None:
+FACTORIES: dict[str, AppFactory] = {
+    "serve": _router_app,
+    "rules": _rules_app,
+    "model": _model_app,
+}
+
+
+def _add_server_options(parser: argparse.ArgumentParser, pool: bool = True) -> None:
     parser.add_argument("--host", help="bind address (RAAS_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (RAAS_PORT, default 8000)")
     parser.add_argument("--log-level", dest="log_level", help="uvicorn log level (RAAS_LOG_LEVEL)")
-    parser.add_argument(
-        "--workers", type=int, dest="pool_workers", help="pool children (RAAS_POOL_WORKERS)"
-    )
+    if pool:
+        parser.add_argument(
+            "--workers", type=int, dest="pool_workers", help="pool children (RAAS_POOL_WORKERS)"
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     roles = worker.add_subparsers(dest="role", required=True)
     rules = roles.add_parser("rules", help="a rule worker: the process pool behind POST /v1/tasks")
     _add_server_options(rules)
+    model = roles.add_parser("model", help="a model worker: RAAS_MODELS behind POST /v1/tasks")
+    _add_server_options(model, pool=False)
     return parser
 
 
@@ -79,7 +93,10 @@ def run(factory: AppFactory, settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     role = getattr(args, "role", None) or args.command
-    run(FACTORIES[role], _settings(args))
+    settings = _settings(args)
+    if role == "model" and not settings.models:
+        raise SystemExit("raas worker model: no models configured; set RAAS_MODELS (JSON list)")
+    run(FACTORIES[role], settings)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ _REWARD_BUCKETS = tuple(i / 10 for i in range(11))
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _BATCH_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
+_TOKEN_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576)
+_EFFICIENCY_BUCKETS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 
 
 class Metrics:
@@ -72,6 +74,46 @@ class Metrics:
         self.pool_size = Gauge("raas_pool_size", "Pool children configured.", registry=r)
         self.pool_ready = Gauge("raas_pool_ready", "Pool children alive.", registry=r)
         self.pool_busy = Gauge("raas_pool_busy", "Pool children running a chunk.", registry=r)
+        self._add_model_metrics(r)
+
+    def _add_model_metrics(self, r: CollectorRegistry) -> None:
+        """Model workers: queue depth (what GPU autoscaling watches) and how batches are formed."""
+        model = ["model"]
+        self.model_queue_depth = Gauge(
+            "raas_model_queue_depth", "Items waiting in a model's batcher.", model, registry=r
+        )
+        self.model_rejected = Counter(
+            "raas_model_rejected", "Items refused because a model's queue was full.", model,
+            registry=r,
+        )  # fmt: skip
+        self.model_loaded = Gauge(
+            "raas_model_loaded", "1 once a model has loaded; 0 while loading or failed.", model,
+            registry=r,
+        )  # fmt: skip
+        self.model_batch_rows = Histogram(
+            "raas_model_batch_rows", "Rows per forward pass.", model, buckets=_BATCH_BUCKETS,
+            registry=r,
+        )  # fmt: skip
+        self.model_batch_tokens = Histogram(
+            "raas_model_batch_padded_tokens", "Padded tokens (longest × rows) per forward pass.",
+            model, buckets=_TOKEN_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.model_padding_efficiency = Histogram(
+            "raas_model_padding_efficiency", "Real / padded tokens per forward pass.", model,
+            buckets=_EFFICIENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.model_forward_seconds = Histogram(
+            "raas_model_forward_seconds", "Wall time of one forward pass.", model,
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )  # fmt: skip
+
+    def observe_model_batch(
+        self, model: str, rows: int, tokens: int, padded: int, seconds: float
+    ) -> None:
+        self.model_batch_rows.labels(model).observe(rows)
+        self.model_batch_tokens.labels(model).observe(padded)
+        self.model_padding_efficiency.labels(model).observe(tokens / padded if padded else 1.0)
+        self.model_forward_seconds.labels(model).observe(seconds)
 
     def source(self, data_source: str) -> str:
         """The label for ``data_source``: itself for the first ``max_sources`` seen, else other."""

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from reward_service.models.config import ModelSpec, unique_names
+
+VTRIUNE_IOU_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99)
 
 
 def _usable_cores() -> int:
@@ -39,12 +43,36 @@ class Settings(BaseSettings):
 
     metrics_max_sources: int = Field(256, ge=1)
 
+    idempotency_cache_size: int = Field(512, ge=0)  # 0 turns Idempotency-Key replay off
+    idempotency_ttl_s: float = Field(300.0, gt=0)
+    judge_iou_threshold: Literal["average", "dynamic"] | float = "dynamic"  # V-Triune /judge
+    openrlhf_verifier: str = "math"  # what OpenRLHF's /get_reward labels are checked with
+    openrlhf_format: str | None = None
+    openrlhf_format_weight: float = Field(0.1, ge=0, allow_inf_nan=False)
+
     rule_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     remote_timeout_s: float = Field(300.0, gt=0)
     remote_attempts: int = Field(4, ge=1, le=20)
     remote_piece_size: int = Field(256, ge=1)
 
-    @field_validator("rule_workers", mode="before")
+    models: list[ModelSpec] = Field(default_factory=list)
+    model_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("models")
+    @classmethod
+    def _unique_models(cls, value: list[ModelSpec]) -> list[ModelSpec]:
+        """``RAAS_MODELS='[{"name": "rm", "path": "/models/rm", "kind": "bt"}]'`` (JSON)."""
+        return unique_names(value)
+
+    @field_validator("judge_iou_threshold")
+    @classmethod
+    def _vtriune_threshold(cls, value: str | float) -> str | float:
+        """V-Triune's detection verifier knows these IoU thresholds only."""
+        if isinstance(value, float) and value not in VTRIUNE_IOU_THRESHOLDS:
+            raise ValueError(f"a number must be one of {VTRIUNE_IOU_THRESHOLDS}")
+        return value
+
+    @field_validator("rule_workers", "model_workers", mode="before")
     @classmethod
     def _url_list(cls, value: Any) -> Any:
         """``RAAS_RULE_WORKERS=http://a:8001,http://b:8001`` (commas or whitespace)."""

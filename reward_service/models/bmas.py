@@ -1,0 +1,110 @@
+"""``bmas``: token-embedding similarity of a response to its reference (REWARD_SPEC, Mixed-R1).
+
+Only the model's tokenizer and its input-embedding table are kept (the rest of the network is
+dropped after loading): BMAS compares token embeddings directly, no forward pass through the
+transformer. A batch is a loop of small cosine matrices on the model's device.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from transformers import AutoModel, PreTrainedTokenizerBase
+
+from reward_service.errors import InvalidInputError
+from reward_service.models.base import Item, check_length
+from reward_service.models.config import ModelSpec
+from reward_service.models.loading import load_tokenizer, resolve_device, resolve_dtype
+from reward_service.registry import Score
+from reward_service.verifiers.bmas import BMASParams
+from reward_service.workers.execute import Task
+
+PrecisionRecall = tuple[float, float] | None  # None: one side has no tokens
+
+
+def clamp(value: float, mode: Literal["zero", "affine"]) -> float:
+    return max(value, 0.0) if mode == "zero" else (value + 1.0) / 2.0
+
+
+def bmas_value(
+    precision: float, recall: float, combine: Literal["mean", "f1"], mode: Literal["zero", "affine"]
+) -> float:
+    """REWARD_SPEC's BMAS from P and R: ``mean`` clamps (P + R)/2; ``f1`` is the harmonic mean
+    of the clamped P and R (a harmonic mean needs non-negative terms)."""
+    if combine == "mean":
+        value = clamp((precision + recall) / 2.0, mode)
+    else:
+        p, r = clamp(precision, mode), clamp(recall, mode)
+        value = 2.0 * p * r / (p + r) if p + r > 0 else 0.0
+    return min(max(value, 0.0), 1.0)
+
+
+def similarity(table: torch.Tensor, response: list[int], reference: list[int]) -> torch.Tensor:
+    """The cosine matrix S (response × reference), 1 wherever the token ids are equal."""
+    a, b = _unit(table, response), _unit(table, reference)
+    same = torch.tensor(response)[:, None] == torch.tensor(reference)[None, :]
+    cosine: torch.Tensor = a @ b.T
+    return torch.where(same.to(a.device), 1.0, cosine)
+
+
+def _unit(table: torch.Tensor, ids: list[int]) -> torch.Tensor:
+    rows = table[torch.tensor(ids, device=table.device)].float()
+    unit: torch.Tensor = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return unit  # a zero row has cosine 0 with everything
+
+
+class BMASScorer:
+    def __init__(
+        self, spec: ModelSpec, tokenizer: PreTrainedTokenizerBase, table: torch.Tensor
+    ) -> None:
+        self.spec, self.tokenizer, self.table = spec, tokenizer, table
+        self.special = frozenset(int(i) for i in tokenizer.all_special_ids)
+
+    @classmethod
+    def load(cls, spec: ModelSpec) -> BMASScorer:
+        device = resolve_device(spec)
+        tokenizer = load_tokenizer(spec)
+        model = AutoModel.from_pretrained(
+            spec.path,
+            dtype=resolve_dtype(spec, device),
+            local_files_only=True,
+            trust_remote_code=spec.trust_remote_code,
+        )
+        table = model.get_input_embeddings().weight.detach().to(device)
+        del model  # only the embedding table is needed
+        return cls(spec, tokenizer, table)
+
+    def _ids(self, text: str) -> list[int]:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return [int(i) for i in ids if int(i) not in self.special]
+
+    def prepare(self, task: Task) -> Item:
+        if not isinstance(task.ground_truth, str):
+            raise InvalidInputError("bmas needs the reference text as a string ground truth")
+        response, reference = self._ids(task.response), self._ids(task.ground_truth)
+        longest = max(len(response), len(reference))
+        check_length(self.spec, longest)
+        return Item(longest, (response, reference))
+
+    def forward(self, items: list[Item]) -> list[PrecisionRecall]:
+        results: list[PrecisionRecall] = []
+        with torch.inference_mode():
+            for item in items:
+                response, reference = item.data
+                if not response or not reference:
+                    results.append(None)
+                    continue
+                s = similarity(self.table, response, reference)
+                pr = torch.stack([s.max(dim=1).values.mean(), s.max(dim=0).values.mean()])
+                p, r = pr.double().cpu().tolist()
+                results.append((p, r))
+        return results
+
+    def reward(self, task: Task, raw: PrecisionRecall) -> Score:
+        if raw is None:
+            return Score(0.0, {"precision": 0.0, "recall": 0.0, "empty": True})
+        params = task.params
+        assert isinstance(params, BMASParams)
+        value = bmas_value(raw[0], raw[1], params.combine, params.clamp)
+        return Score(value, {"precision": raw[0], "recall": raw[1]})
