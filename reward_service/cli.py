@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -65,7 +66,18 @@ def _parser() -> argparse.ArgumentParser:
     _add_server_options(rules)
     model = roles.add_parser("model", help="a model worker: RAAS_MODELS behind POST /v1/tasks")
     _add_server_options(model, pool=False)
+    check = commands.add_parser("healthcheck", help="exit 0 if the local server's /healthz is ok")
+    check.add_argument("--port", type=int, help="port (RAAS_PORT, default 8000)")
     return parser
+
+
+def healthcheck(settings: Settings) -> int:
+    """For container health checks: no curl in the image, and no shell needed."""
+    url = f"http://127.0.0.1:{settings.port}/healthz"
+    try:
+        return 0 if httpx.get(url, timeout=3.0).status_code == 200 else 1
+    except httpx.HTTPError:
+        return 1
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -94,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     role = getattr(args, "role", None) or args.command
     settings = _settings(args)
+    if role == "healthcheck":
+        raise SystemExit(healthcheck(settings))
     if role == "model" and not settings.models:
         raise SystemExit("raas worker model: no models configured; set RAAS_MODELS (JSON list)")
     run(FACTORIES[role], settings)

@@ -1,4 +1,4 @@
-"""Deployment files are valid for their tools and agree with what the application serves and reads."""
+"""Deployment files pass their tools and agree with what the application serves and reads."""
 
 from __future__ import annotations
 
