@@ -1,7 +1,8 @@
 """The compose topology run as local processes: same commands, same environment, on 127.0.0.1.
 
-Service names become 127.0.0.1 and every service gets a free port (two rule workers cannot both
-listen on 8001 here); everything else comes from docker-compose.yml as written.
+Service names become 127.0.0.1, every service gets a free port (two rule workers cannot both
+listen on 8001 here) and the model worker's ``/models`` volume is a tiny reward model built from a
+config; everything else comes from docker-compose.yml as written.
 """
 
 from __future__ import annotations
@@ -20,27 +21,36 @@ import yaml
 
 from tests.conftest import load_vectors
 from tests.live import LiveServer, free_port
+from tests.models.tiny import save_bt
 
 ROOT = Path(__file__).resolve().parents[1]
-RULE_SERVICES = ("rules-1", "rules-2")
+SERVICES = ("rules-1", "rules-2", "model", "router")  # in start order
+RM_SAMPLE = {
+    "id": "rm",
+    "verifier": "rm",
+    "params": {"model": "rm"},
+    "prompt": "2+2?",
+    "response": "4",
+}
 
 
 class Topology:
-    def __init__(self) -> None:
-        self.services: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())[
-            "services"
-        ]
-        self.ports = {name: free_port() for name in (*RULE_SERVICES, "router")}
+    def __init__(self, models: Path) -> None:
+        compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+        self.services: dict[str, Any] = compose["services"]
+        self.ports = {name: free_port() for name in SERVICES}
+        self.models = models
         self.live: dict[str, LiveServer] = {}
 
     def env(self, name: str) -> dict[str, str]:
         env = {key: str(value) for key, value in self.services[name]["environment"].items()}
         env["RAAS_HOST"] = "127.0.0.1"
-        env["RAAS_POOL_WORKERS"] = "1"  # two workers and a router share this machine's cores
-        env.pop("RAAS_MODEL_WORKERS", None)  # the GPU model worker is not part of this test
-        for key in ("RAAS_RULE_WORKERS",):
+        env["RAAS_POOL_WORKERS"] = "1"  # four services share this machine's cores
+        for key in ("RAAS_RULE_WORKERS", "RAAS_MODEL_WORKERS"):
             if key in env:
                 env[key] = re.sub(r"http://([\w-]+):\d+", self._local, env[key])
+        if "RAAS_MODELS" in env:
+            env["RAAS_MODELS"] = env["RAAS_MODELS"].replace('"/models/', f'"{self.models}/')
         return env
 
     def _local(self, match: re.Match[str]) -> str:
@@ -56,11 +66,18 @@ class Topology:
             server.stop()
 
 
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    save_bt(root / "rm")
+    return root
+
+
 @pytest.fixture
-def topology() -> Iterator[Topology]:
-    topology = Topology()
+def topology(models: Path) -> Iterator[Topology]:
+    topology = Topology(models)
     try:
-        for name in (*RULE_SERVICES, "router"):
+        for name in SERVICES:
             topology.start(name)
         yield topology
     finally:
@@ -98,7 +115,7 @@ def check(
             assert result["reward"] == pytest.approx(want, abs=1e-5)
 
 
-def test_router_with_two_rule_workers_scores_the_vectors(topology: Topology) -> None:
+def test_router_with_remote_workers_scores_the_vectors(topology: Topology) -> None:
     samples, expected = batch(0)
     response = httpx.post(
         f"{topology.live['router'].url}/reward",
@@ -108,6 +125,22 @@ def test_router_with_two_rule_workers_scores_the_vectors(topology: Topology) -> 
     check(response.json()["results"], samples, expected)
     ready = httpx.get(f"{topology.live['router'].url}/readyz").json()
     assert all(worker["healthy"] for worker in ready["workers"].values())
+
+
+def test_reward_model_samples_go_to_the_model_worker(topology: Topology) -> None:
+    body = {
+        "samples": [
+            RM_SAMPLE,
+            {"id": "m", "verifier": "math", "response": "\\boxed{4}", "ground_truth": "4"},
+        ]
+    }
+    results = httpx.post(f"{topology.live['router'].url}/reward", json=body, timeout=120).json()[
+        "results"
+    ]
+    assert [r["status"] for r in results] == ["ok", "ok"]
+    assert 0.0 < results[0]["reward"] < 1.0
+    assert "score" in results[0]["details"]
+    assert results[1]["reward"] == 1.0
 
 
 def test_killing_a_rule_worker_mid_stream_loses_nothing(topology: Topology) -> None:
