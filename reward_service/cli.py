@@ -27,7 +27,7 @@ def _router_app(settings: Settings) -> FastAPI:
 
 
 def _rules_app(settings: Settings) -> FastAPI:
-    from reward_service.workers.rules_app import create_rules_app
+    from reward_service.workers.service import create_rules_app
 
     return create_rules_app(settings)
 
