@@ -5,20 +5,27 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
 from reward_service import __version__
+from reward_service.compat import add_compat_routes
+from reward_service.idempotency import HEADER as IDEMPOTENCY
+from reward_service.idempotency import IdempotencyCache
 from reward_service.metrics import Metrics
-from reward_service.ops import add_ops_routes, json_response, read_body
+from reward_service.ops import add_ops_routes, read_body
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.router import Router, parse_request
 from reward_service.schemas import RewardResponse, VerifierList
 from reward_service.settings import Settings
 from reward_service.workers.local import PoolBackend, build_pool
 from reward_service.workers.remote import RemoteBackend
+
+if TYPE_CHECKING:
+    from reward_service.models.worker import ModelWorker
 
 
 def verifier_list() -> dict[str, Any]:
@@ -34,50 +41,93 @@ def verifier_list() -> dict[str, Any]:
     return {"verifiers": verifiers + formats}
 
 
+def remote_backend(
+    urls: list[str], family: str, settings: Settings, metrics: Metrics
+) -> RemoteBackend:
+    return RemoteBackend(
+        urls,
+        piece_size=settings.remote_piece_size,
+        attempts=settings.remote_attempts,
+        timeout_s=settings.remote_timeout_s,
+        on_retry=lambda: metrics.remote_retries.labels(family).inc(),
+    )
+
+
 def rule_backend(settings: Settings, metrics: Metrics) -> PoolBackend | RemoteBackend:
     """Remote rule workers when ``RAAS_RULE_WORKERS`` names some, else the embedded pool."""
     if settings.rule_workers:
-        return RemoteBackend(
-            settings.rule_workers,
-            piece_size=settings.remote_piece_size,
-            attempts=settings.remote_attempts,
-            timeout_s=settings.remote_timeout_s,
-            on_retry=lambda: metrics.remote_retries.labels("rules").inc(),
-        )
+        return remote_backend(settings.rule_workers, "rules", settings, metrics)
     return PoolBackend(build_pool(settings, metrics), metrics)
+
+
+def model_backend(settings: Settings, metrics: Metrics) -> ModelWorker | RemoteBackend | None:
+    """An in-process model worker when ``RAAS_MODELS`` is set, else remote model workers when
+    ``RAAS_MODEL_WORKERS`` names some, else none (``rm``/``bmas`` are then ``unavailable``)."""
+    if settings.models:
+        from reward_service.models.worker import ModelWorker  # needs torch: only when used
+
+        return ModelWorker(settings.models, metrics)
+    if settings.model_workers:
+        return remote_backend(settings.model_workers, "model", settings, metrics)
+    return None
 
 
 def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics(max_sources=settings.metrics_max_sources)
     rules = rule_backend(settings, metrics)
-    router = Router(settings, {"rules": rules}, metrics)
+    models = model_backend(settings, metrics)
+    backends = {"rules": rules} if models is None else {"rules": rules, "model": models}
+    router = Router(settings, backends, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await rules.start()
+        if models is not None:
+            await models.start()
         try:
             yield
         finally:
+            if models is not None:
+                await models.close()
             await rules.close()
+
+    def readiness() -> tuple[dict[str, Any], bool]:
+        """The rules decide; local models also until they have loaded (or failed). Remote model
+        workers are reported, never gating: the rule verifiers serve without them."""
+        body, ready = rules.readiness()
+        if models is not None:
+            model_body, models_ready = models.readiness()
+            body = {**body, "model_backend": model_body}
+            ready = ready and (models_ready or isinstance(models, RemoteBackend))
+        return body, ready
 
     app = FastAPI(title="raas", version=__version__, lifespan=lifespan)
     app.state.settings, app.state.metrics, app.state.rules = settings, metrics, rules
+    app.state.models = models
 
-    add_ops_routes(app, settings, metrics, rules.readiness)
+    add_ops_routes(app, settings, metrics, readiness)
+
+    idempotency = IdempotencyCache(settings.idempotency_cache_size, settings.idempotency_ttl_s)
 
     @app.post("/reward", response_model=RewardResponse, tags=["reward"])
     async def reward(request: Request) -> Response:
-        """Score a batch: one result per sample, in request order."""
+        """Score a batch: one result per sample, in request order. A batch retried with the
+        same ``Idempotency-Key`` header is answered from memory, not scored twice."""
         start = time.perf_counter()
-        payload = await router.score(
-            parse_request(await read_body(request, settings.max_body_bytes))
-        )
+        body = await read_body(request, settings.max_body_bytes)
+
+        async def score() -> bytes:
+            return orjson.dumps(await router.score(parse_request(body)))
+
+        content, replayed = await idempotency.run(request.headers.get(IDEMPOTENCY), body, score)
         metrics.request_latency.labels("/reward").observe(time.perf_counter() - start)
-        return json_response(payload)
+        headers = {"Idempotent-Replayed": "true"} if replayed else None
+        return Response(content, media_type="application/json", headers=headers)
 
     @app.get("/v1/verifiers", response_model=VerifierList, tags=["reward"])
     async def verifiers() -> dict[str, Any]:
         return verifier_list()
 
+    add_compat_routes(app, router, settings)  # OpenRLHF's /get_reward, V-Triune's /judge
     return app

@@ -9,7 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from reward_service.verifiers._det_match import iou_first, label_first, threshold_scores
+from reward_service.verifiers._det_match import (
+    iou_first,
+    iou_first_vtriune,
+    label_first,
+    threshold_scores,
+)
 
 Array = np.ndarray
 
@@ -71,6 +76,44 @@ def test_iou_first_matches_the_loop(matrix: tuple[Array, Array], thresholds: lis
     expected = [loop_iou_first(iou, same, t) for t in thresholds]
     assert count.tolist() == [n for n, _ in expected]
     assert total.tolist() == pytest.approx([t for _, t in expected])
+
+
+def loop_iou_first_vtriune(iou: Array, same: Array, tau: float) -> tuple[int, float]:
+    """V-Triune's loop as it ran: it finds the highest IoU over the free pairs, but the pair it
+    records and removes is the last free prediction with the last free GT box."""
+    free_pred, free_gt = list(range(iou.shape[0])), list(range(iou.shape[1]))
+    count, total = 0, 0.0
+    while free_pred and free_gt:
+        highest = max(iou[i, j] for i in free_pred for j in free_gt)
+        if highest < tau:
+            break
+        i, j = free_pred.pop(), free_gt.pop()
+        count, total = count + 1, total + (highest if same[i, j] else 0.0)
+    return count, total
+
+
+@settings(max_examples=300, deadline=None)
+@given(matrices, taus)
+def test_iou_first_vtriune_matches_its_loop(
+    matrix: tuple[Array, Array], thresholds: list[float]
+) -> None:
+    iou, same = matrix
+    count, total = iou_first_vtriune(iou, same, np.array(thresholds))
+    expected = [loop_iou_first_vtriune(iou, same, t) for t in thresholds]
+    assert count.tolist() == [n for n, _ in expected]
+    assert total.tolist() == pytest.approx([t for _, t in expected])
+
+
+def test_iou_first_vtriune_differs_where_the_bug_bites() -> None:
+    # pred 0 fits GT 0 exactly, nothing else overlaps: one match of IoU 1. V-Triune's first
+    # round sees IoU 1 but removes (pred 1, GT 1) and pays it 1; its second round pays (0, 0)
+    iou = np.array([[1.0, 0.0], [0.0, 0.0]])
+    same = np.ones((2, 2), dtype=bool)
+    taus = np.array([0.5])
+    count, total = iou_first(iou, same, taus)
+    assert (count.tolist(), total.tolist()) == ([1.0], [1.0])
+    count, total = iou_first_vtriune(iou, same, taus)
+    assert (count.tolist(), total.tolist()) == ([2.0], [2.0])
 
 
 @pytest.mark.parametrize(

@@ -10,17 +10,16 @@ import pytest
 from pydantic import ValidationError
 
 from reward_service.errors import InvalidInputError
-from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams
-from reward_service.verifiers.math_answer import math_reward, parse_gold
+from reward_service.registry import FORMATS, VERIFIERS, Context
+from reward_service.verifiers.math_answer import MathParams, math_reward, parse_gold
 from tests.conftest import load_vectors
 
 TEXT_VERIFIERS = {"math", "choice", "chart", "counting", "ocr"}
 
 
-def score(response: str, ground_truth: Any) -> float:
-    return math_reward(
-        response, parse_gold(ground_truth, NoParams()), NoParams(), Context()
-    ).accuracy
+def score(response: str, ground_truth: Any, *, vtriune: bool = False) -> float:
+    params = MathParams(vtriune_compat=vtriune)
+    return math_reward(response, parse_gold(ground_truth, params), params, Context()).accuracy
 
 
 def vector_reward(sample: dict[str, Any]) -> float:
@@ -63,7 +62,7 @@ def test_vectors_cover_math_and_format() -> None:
 
 def test_registered() -> None:
     spec = VERIFIERS.get("math")
-    assert (spec.fn, spec.prepare, spec.params) == (math_reward, parse_gold, NoParams)
+    assert (spec.fn, spec.prepare, spec.params) == (math_reward, parse_gold, MathParams)
 
 
 @pytest.mark.parametrize(
@@ -140,19 +139,19 @@ def test_scores(response: str, ground_truth: Any, expected: float) -> None:
 )
 def test_bad_ground_truth(ground_truth: Any) -> None:
     with pytest.raises(InvalidInputError):
-        parse_gold(ground_truth, NoParams())
+        parse_gold(ground_truth, MathParams())
 
 
 def test_details_show_both_answers() -> None:
-    gold = parse_gold("\\frac{3}{4}", NoParams())
-    details = math_reward("so \\boxed{0.75}", gold, NoParams(), Context()).details
+    gold = parse_gold("\\frac{3}{4}", MathParams())
+    details = math_reward("so \\boxed{0.75}", gold, MathParams(), Context()).details
     assert details == {"gold": "3/4", "extracted": "0.75"}
-    assert math_reward("nothing", gold, NoParams(), Context()).details["extracted"] is None
+    assert math_reward("nothing", gold, MathParams(), Context()).details["extracted"] is None
 
 
 def test_details_are_truncated() -> None:
-    gold = parse_gold("1", NoParams())
-    details = math_reward("\\boxed{" + "1+" * 500 + "1}", gold, NoParams(), Context()).details
+    gold = parse_gold("1", MathParams())
+    details = math_reward("\\boxed{" + "1+" * 500 + "1}", gold, MathParams(), Context()).details
     assert 0 < len(details["extracted"]) <= 200
 
 
@@ -173,4 +172,27 @@ def test_disabled_timeout_warnings_are_silenced(caplog: pytest.LogCaptureFixture
 
 def test_params_reject_unknown_keys() -> None:
     with pytest.raises(ValidationError):
-        NoParams.model_validate({"timeout": 5})
+        MathParams.model_validate({"timeout": 5})
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "native", "vtriune"),
+    [
+        # V-Triune did not wrap the gold: a bare symbol parses to nothing there (vector M10)
+        ("\\boxed{B}", "B", 1.0, None),
+        ("\\boxed{4}", "4", 1.0, 1.0),  # … but a bare number its expression extractor reads
+        # V-Triune took the first LaTeX match of the response, not any match
+        ("$3$ and finally \\boxed{4}", "4", 1.0, 1.0),
+        # unanchored inline LaTeX counts natively, not in V-Triune's config
+        ("so $4$", "4", 1.0, 0.0),
+    ],
+)
+def test_vtriune_compat_parses_as_vtriune_did(
+    response: str, ground_truth: str, native: float, vtriune: float | None
+) -> None:
+    assert score(response, ground_truth) == native
+    if vtriune is None:
+        with pytest.raises(InvalidInputError):
+            score(response, ground_truth, vtriune=True)
+    else:
+        assert score(response, ground_truth, vtriune=True) == vtriune

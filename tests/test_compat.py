@@ -1,0 +1,261 @@
+"""OpenRLHF's ``/get_reward`` and V-Triune's ``/judge`` over a live server.
+
+The V-Triune check sends every math and detection reward vector in V-Triune's own payload form
+(what its trainer's reward proxy posts) and expects V-Triune's verdict: ``expect.vtriune`` where
+the native semantics deliberately depart, else the native ``reward``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import load_vectors
+from tests.live import LiveServer
+
+VTRIUNE_VERIFIERS = {"math": "mathverify", "detection": "detection"}
+RATIO_NAMES = {
+    "label_first": "iou_max_label_first", "iou_first": "iou_max_iou_first",
+    "completeness": "iou_completeness", "map": "map", "map50": "map50", "map75": "map75",
+}  # fmt: skip
+JUDGE_VECTORS = [v for v in load_vectors() if v["sample"]["verifier"] in VTRIUNE_VERIFIERS]
+
+
+def vtriune_payload(vector: dict[str, Any]) -> dict[str, Any]:
+    """A native vector as V-Triune's reward proxy would post it to ``/judge``."""
+    sample = vector["sample"]
+    params = sample.get("params", {})
+    weights = {"accuracy": 1.0, "format": 0.0, **sample.get("weights", {})}
+    parm: dict[str, Any] = {
+        "is_training": True, "step": vector.get("step", 0),
+        "total_steps": vector.get("total_steps", 100), "image_grid_thw": None, "image_path": None,
+    }  # fmt: skip
+    solution = sample["ground_truth"]
+    if sample["verifier"] == "detection":
+        parm["det_reward_ratio"] = {RATIO_NAMES[k]: params[k] for k in RATIO_NAMES if k in params}
+        if params.get("normalize_pixels"):
+            width, height = params["image_size"]
+            parm["det_verifier_normalized"] = True
+            parm["image_grid_thw"] = [[1, height, width]]
+        if not isinstance(solution, str):
+            solution = f"<answer>{json.dumps(solution)}</answer>"
+    return {
+        "response": sample["response"], "prompt": "", "answer": "", "solution": str(solution),
+        "data_source": sample["data_source"],
+        "reward_verifier": VTRIUNE_VERIFIERS[sample["verifier"]],
+        "reward_verifier_parm": json.dumps(parm), "format_ratio": weights["format"],
+        "accuracy_ratio": weights["accuracy"],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def fixed_threshold_server() -> Iterator[LiveServer]:
+    """A router whose /judge uses a fixed IoU threshold of 0.5 (V-Triune's DET_IOU_THRESHOLD)."""
+    live = LiveServer.start(RAAS_JUDGE_IOU_THRESHOLD="0.5", RAAS_POOL_WORKERS="1")
+    yield live
+    live.stop()
+
+
+def judge(url: str, payload: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(f"{url}/judge", json=payload, timeout=60)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+@pytest.mark.parametrize("vector", JUDGE_VECTORS, ids=lambda v: v["id"])
+def test_judge_reproduces_vtriune(
+    server: LiveServer, fixed_threshold_server: LiveServer, vector: dict[str, Any]
+) -> None:
+    threshold = vector["sample"].get("params", {}).get("iou_threshold", "dynamic")
+    url = server.url if threshold == "dynamic" else fixed_threshold_server.url
+    assert threshold in ("dynamic", 0.5)
+    answer = judge(url, vtriune_payload(vector))
+    expect = vector["expect"]
+    rewards = answer["rewards"]
+    assert {"format_reward", "accuracy_reward", "final_reward"} <= set(rewards)
+    if "status" in expect:  # V-Triune scored these 0; /judge says why
+        assert answer["status"] == expect["status"]
+        assert rewards["accuracy_reward"] == 0.0
+    else:
+        want = expect.get("vtriune", expect["reward"])
+        assert rewards["final_reward"] == pytest.approx(want, abs=1e-5)
+        if "vtriune" not in expect:  # where V-Triune's verdict is the native one, so is status
+            assert answer["status"] == "ok"
+
+
+def test_vectors_cover_both_vtriune_verifiers() -> None:
+    verifiers = {v["sample"]["verifier"] for v in JUDGE_VECTORS}
+    assert verifiers == {"math", "detection"}
+    assert len(JUDGE_VECTORS) >= 40
+    assert any("vtriune" in v["expect"] for v in JUDGE_VECTORS)
+
+
+def payload(**overrides: Any) -> dict[str, Any]:
+    parm = {"is_training": True, "step": 1, "total_steps": 100}
+    base = {
+        "response": "<think>\nx\n</think>\n<answer>\n\\boxed{4}\n</answer>", "prompt": "p",
+        "answer": "4", "solution": "\\boxed{4}", "data_source": "m",
+        "reward_verifier": "mathverify", "reward_verifier_parm": json.dumps(parm),
+    }  # fmt: skip
+    return base | overrides
+
+
+def test_judge_defaults_and_shape(server: LiveServer) -> None:
+    answer = judge(server.url, payload())
+    # V-Triune's defaults: accuracy_ratio 1, format_ratio 0.1
+    assert answer == {
+        "rewards": {
+            "format_reward": 1.0, "accuracy_reward": 1.0, "reflection_reward": 0.0,
+            "final_reward": pytest.approx(1.0),
+        },
+        "status": "ok", "error": None,
+    }  # fmt: skip
+
+
+def test_judge_unparsable_gold_keeps_the_format_reward(server: LiveServer) -> None:
+    # V-Triune: a gold it cannot parse scores accuracy 0 but still pays the format (M10's gold)
+    answer = judge(server.url, payload(solution="B", format_ratio=0.1, accuracy_ratio=1.0))
+    assert answer["status"] == "invalid_input"
+    assert answer["rewards"]["accuracy_reward"] == 0.0
+    assert answer["rewards"]["format_reward"] == 1.0
+    assert answer["rewards"]["final_reward"] == pytest.approx(0.1 / 1.1)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"reward_verifier": "no_such"},  # V-Triune raised inside its try: all zeros
+        {"reward_verifier_parm": "{not json"},
+        {"reward_verifier_parm": json.dumps({"is_training": True})},  # no step/total_steps
+        {"reward_verifier_parm": json.dumps({"step": 1, "total_steps": 0})},  # divides by 0
+        {"format_ratio": 0.0, "accuracy_ratio": 0.0},
+    ],
+)
+def test_judge_crashes_become_zeros_with_a_status(
+    server: LiveServer, overrides: dict[str, Any]
+) -> None:
+    answer = judge(server.url, payload(**overrides))
+    assert answer["status"] == "invalid_input"
+    assert answer["error"]
+    assert answer["rewards"]["final_reward"] == 0.0
+    assert answer["rewards"]["format_reward"] == 0.0
+
+
+def test_judge_missing_field_is_422(server: LiveServer) -> None:
+    body = payload()
+    del body["solution"]
+    response = httpx.post(f"{server.url}/judge", json=body, timeout=60)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["solution"]
+
+
+def detection_payload(response: str, solution: str, **ratios: float) -> dict[str, Any]:
+    parm = {"step": 1, "total_steps": 100, "det_reward_ratio": ratios}
+    return payload(
+        response=response, solution=solution, reward_verifier="detection",
+        reward_verifier_parm=json.dumps(parm), format_ratio=0.0,
+    )  # fmt: skip
+
+
+def box_list(*boxes: list[int]) -> str:
+    items = ", ".join(f"{{'bbox_2d': {box}, 'label': 'a'}}" for box in boxes)
+    return f"<answer>\n[{items}]\n</answer>"
+
+
+def test_judge_reproduces_the_iou_first_index_bug(server: LiveServer) -> None:
+    # one exact box and one far-off box vs two GT boxes: natively one match (score 0.5);
+    # V-Triune's loop pays IoU 1 twice (its recorded pair is not the argmax) → 1.0
+    gt = box_list([0, 0, 100, 100], [500, 500, 600, 600])
+    pred = f"\n{box_list([0, 0, 100, 100], [800, 800, 900, 900])}\n"
+    ratios = {"iou_max_iou_first": 1.0, "iou_completeness": 0.3}
+    answer = judge(server.url, detection_payload(pred, gt, **ratios))
+    assert answer["rewards"]["accuracy_reward"] == pytest.approx(1.0)
+    assert answer["rewards"]["pure_iou_score_max_iou_reward"] == pytest.approx(1.0)
+    assert answer["rewards"]["size_penalty_reward"] == 1.0
+    sample = {
+        "response": pred, "ground_truth": gt, "verifier": "detection",
+        "params": {"label_first": 0.0, "iou_first": 1.0, "completeness": 0.3},
+    }  # fmt: skip
+    body = {"step": 1, "total_steps": 100, "samples": [sample]}
+    native = httpx.post(f"{server.url}/reward", json=body, timeout=60).json()
+    assert native["results"][0]["reward"] == pytest.approx(0.5)
+
+
+def test_judge_reads_missing_ratios_as_zero(server: LiveServer) -> None:
+    # V-Triune: a det_reward_ratio without iou_completeness uses completeness 0 (not 0.3)
+    gt, pred = box_list([0, 0, 100, 100]), f"\n{box_list([0, 0, 100, 90])}\n"
+    answer = judge(server.url, detection_payload(pred, gt, iou_max_label_first=1.0))
+    assert answer["rewards"]["accuracy_reward"] == pytest.approx(0.9)  # pure IoU at τ 0.85
+    answer = judge(server.url, detection_payload(pred, gt, iou_max_label_first=2.0))
+    assert answer["rewards"]["accuracy_reward"] == 0.0  # out of [0, 1] → 0: all weights 0
+
+
+def test_root_answers_vtriunes_probe(server: LiveServer) -> None:
+    assert httpx.get(f"{server.url}/", timeout=10).json() == {"message": "Reward Judge Server"}
+
+
+# --- OpenRLHF -------------------------------------------------------------------------------
+
+
+def get_reward(url: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(f"{url}/get_reward", json=body, timeout=60)
+
+
+def test_get_reward_scores_the_response_after_the_prompt(server: LiveServer) -> None:
+    prompts = ["Q: \\boxed{9}? A:", "Q: 2+2? A:", "Q: 3+3? A:"]
+    responses = [" \\boxed{4}", " \\boxed{4}", " \\boxed{5}"]
+    body = {"query": [p + r for p, r in zip(prompts, responses, strict=True)], "prompts": prompts,
+            "labels": ["4", "4", "6"]}  # fmt: skip
+    answer = get_reward(server.url, body).json()
+    # the \boxed{9} in the first prompt is not the answer: only the response is scored
+    assert answer["rewards"] == [1.0, 1.0, 0.0]
+    assert answer["scores"] == [1.0, 1.0, 0.0]
+    assert answer["extra_logs"]["raas_unscored"] == [0.0, 0.0, 0.0]
+    assert answer["status"] == ["ok", "ok", "ok"]
+
+
+def test_get_reward_labels_may_carry_their_own_spec(server: LiveServer) -> None:
+    labels = [
+        {"verifier": "choice", "ground_truth": "B", "data_source": "mc"},
+        "no-math-here ???",  # unscorable with the default math verifier
+    ]
+    answer = get_reward(server.url, {"query": ["<answer>B</answer>", "\\boxed{1}"],
+                                     "labels": labels}).json()  # fmt: skip
+    assert answer["rewards"] == [1.0, 0.0]  # OpenRLHF cannot take null: 0.0 …
+    assert answer["extra_logs"]["raas_unscored"] == [0.0, 1.0]  # … flagged
+    assert answer["status"] == ["ok", "invalid_input"]
+
+
+def test_get_reward_format_setting() -> None:
+    live = LiveServer.start(
+        RAAS_POOL_WORKERS="1", RAAS_OPENRLHF_FORMAT="think_answer", RAAS_OPENRLHF_FORMAT_WEIGHT="1"
+    )
+    try:
+        query = "<think>\nx\n</think>\n\\boxed{4}"  # 2 of 4 tags, right answer
+        answer = get_reward(live.url, {"query": [query], "labels": ["4"]}).json()
+        assert answer["rewards"] == [pytest.approx((1.0 + 0.5) / 2)]
+        assert answer["scores"] == [1.0]
+        assert answer["extra_logs"]["format"] == [0.5]
+    finally:
+        live.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"query": ["a", "b"], "labels": ["1"]}, []),
+        ({"prompts": ["a"]}, ["query"]),
+        ({"query": [1]}, ["query", 0]),
+    ],
+)
+def test_get_reward_malformed_is_422(
+    server: LiveServer, body: dict[str, Any], loc: list[Any]
+) -> None:
+    response = get_reward(server.url, body)
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == loc

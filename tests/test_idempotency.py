@@ -1,0 +1,153 @@
+"""``Idempotency-Key`` on ``POST /reward``: the cache itself, then over a live server."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from reward_service.errors import RequestError
+from reward_service.idempotency import IdempotencyCache
+from tests.live import LiveServer
+
+
+class Counter:
+    """A compute function that counts its calls and can be slowed down or made to fail."""
+
+    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
+        self.calls, self.delay, self.fail = 0, delay, fail
+
+    async def __call__(self) -> bytes:
+        self.calls += 1
+        await asyncio.sleep(self.delay)
+        if self.fail:
+            raise RequestError([{"loc": ["body"], "msg": "bad", "type": "x"}])
+        return f"answer {self.calls}".encode()
+
+
+def test_a_key_is_scored_once_and_replayed() -> None:
+    async def scenario() -> list[tuple[bytes, bool]]:
+        cache, compute = IdempotencyCache(8, 60), Counter()
+        first = await cache.run("k", b"body", compute)
+        again = await cache.run("k", b"body", compute)
+        assert compute.calls == 1
+        return [first, again]
+
+    assert asyncio.run(scenario()) == [(b"answer 1", False), (b"answer 1", True)]
+
+
+def test_a_retry_during_scoring_joins_it() -> None:
+    async def scenario() -> int:
+        cache, compute = IdempotencyCache(8, 60), Counter(delay=0.05)
+        answers = await asyncio.gather(*(cache.run("k", b"b", compute) for _ in range(3)))
+        assert {a for a, _ in answers} == {b"answer 1"}
+        return compute.calls
+
+    assert asyncio.run(scenario()) == 1
+
+
+def test_a_waiter_that_goes_away_does_not_cancel_the_scoring() -> None:
+    async def scenario() -> tuple[bytes, bool]:
+        cache, compute = IdempotencyCache(8, 60), Counter(delay=0.05)
+        first = asyncio.ensure_future(cache.run("k", b"b", compute))
+        await asyncio.sleep(0.01)
+        first.cancel()  # the client disconnected
+        answer = await cache.run("k", b"b", compute)  # its retry
+        assert compute.calls == 1
+        return answer
+
+    assert asyncio.run(scenario()) == (b"answer 1", True)
+
+
+def test_failures_are_not_remembered() -> None:
+    async def scenario() -> int:
+        cache, compute = IdempotencyCache(8, 60), Counter(fail=True)
+        for _ in range(2):
+            with pytest.raises(RequestError):
+                await cache.run("k", b"b", compute)
+        return compute.calls
+
+    assert asyncio.run(scenario()) == 2
+
+
+def test_the_same_key_with_another_body_is_refused() -> None:
+    async def scenario() -> None:
+        cache = IdempotencyCache(8, 60)
+        await cache.run("k", b"one", Counter())
+        with pytest.raises(RequestError) as info:
+            await cache.run("k", b"two", Counter())
+        assert info.value.errors[0]["type"] == "idempotency_conflict"
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("size", "ttl", "calls"), [(8, 1e-6, 2), (1, 60, 2), (0, 60, 2), (8, 60, 1)]
+)
+def test_bounded_in_age_and_count(size: int, ttl: float, calls: int) -> None:
+    async def scenario() -> int:
+        cache, compute = IdempotencyCache(size, ttl), Counter()
+        await cache.run("k", b"b", compute)
+        await cache.run("other", b"b", compute)  # evicts "k" from a cache of one
+        await asyncio.sleep(0.001)
+        await cache.run("k", b"b", compute)
+        assert len(cache) <= size
+        return compute.calls - 1  # the "other" call
+
+    assert asyncio.run(scenario()) == calls
+
+
+def test_no_key_always_scores() -> None:
+    async def scenario() -> int:
+        cache, compute = IdempotencyCache(8, 60), Counter()
+        await cache.run(None, b"b", compute)
+        await cache.run(None, b"b", compute)
+        return compute.calls
+
+    assert asyncio.run(scenario()) == 2
+
+
+# --- over HTTP --------------------------------------------------------------------------
+
+
+def scored_total(client: httpx.Client) -> float:
+    text = client.get("/metrics").text
+    return sum(float(v) for v in re.findall(r"^raas_samples_total\{[^}]*\} (\S+)$", text, re.M))
+
+
+def post(client: httpx.Client, body: dict[str, Any], key: str) -> httpx.Response:
+    return client.post("/reward", json=body, headers={"Idempotency-Key": key})
+
+
+def test_a_retried_batch_is_replayed_not_rescored(client: httpx.Client) -> None:
+    body = {"samples": [{"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}]}
+    key = uuid.uuid4().hex
+    before = scored_total(client)
+    first, second = post(client, body, key), post(client, body, key)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert scored_total(client) - before == 1
+    other = {"samples": [{"response": "\\boxed{5}", "ground_truth": "4", "verifier": "math"}]}
+    conflict = post(client, other, key)
+    assert conflict.status_code == 422
+    assert conflict.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+
+
+def test_settings_turn_it_off() -> None:
+    live = LiveServer.start(RAAS_IDEMPOTENCY_CACHE_SIZE="0", RAAS_POOL_WORKERS="1")
+    try:
+        with httpx.Client(base_url=live.url, timeout=60) as http:
+            body = {
+                "samples": [{"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}]
+            }
+            post(http, body, "k")
+            assert "idempotent-replayed" not in post(http, body, "k").headers
+            assert scored_total(http) == 2
+    finally:
+        live.stop()

@@ -1,0 +1,166 @@
+"""``raas-train``: the GRPO loss, its data rows, and a short real run against a live server."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import httpx
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from tests.live import LiveServer
+from trainer_client.grpo.cli import main
+from trainer_client.grpo.data import load_rows, reward_sample
+from trainer_client.grpo.loss import (
+    group_advantages,
+    has_signal,
+    make_batch,
+    policy_loss,
+    token_logprobs,
+)
+from trainer_client.grpo.metrics import read_log
+from trainer_client.grpo.toy import arithmetic_rows, build_model, build_tokenizer, save_toy
+
+
+class TestAdvantages:
+    def test_group_normalised(self) -> None:
+        advantages = group_advantages([1.0, 0.0, 0.0, 1.0], eps=0.0)
+        std = math.sqrt(1 / 3)  # Bessel-corrected std of [1, 0, 0, 1]
+        assert advantages == pytest.approx([0.5 / std, -0.5 / std, -0.5 / std, 0.5 / std])
+
+    def test_unscored_rollouts_are_masked_not_punished(self) -> None:
+        advantages = group_advantages([1.0, None, 0.0], eps=1e-6)
+        assert advantages[1] is None
+        assert advantages[0] == pytest.approx(-advantages[2])  # type: ignore[operator]
+
+    def test_dynamic_sampling_signal(self) -> None:
+        assert has_signal([0.0, 1.0, None])
+        assert not has_signal([1.0, 1.0, 1.0])  # all right: nothing to learn
+        assert not has_signal([0.0, None, None])  # one scored rollout: no comparison
+        assert group_advantages([1.0, 1.0], eps=1e-6) == [0.0, 0.0]
+
+
+class TestLoss:
+    @staticmethod
+    def batch(advantages: list[float], lengths: list[int]) -> tuple[torch.Tensor, object]:
+        sequences = [([1, 2], [3] * n, a) for a, n in zip(advantages, lengths, strict=True)]
+        return torch.zeros(1), make_batch(sequences, pad_id=0, device=torch.device("cpu"))
+
+    def test_completion_mask_covers_the_completion_tokens_only(self) -> None:
+        _, batch = self.batch([1.0, -1.0], [3, 1])
+        # logits at t predict token t+1: prompt [1, 2] → positions 1..3 predict the completion
+        assert batch.completion_mask.tolist() == [[0, 1, 1, 1], [0, 1, 0, 0]]  # type: ignore[attr-defined]
+
+    def test_token_mean_weighs_every_token_equally(self) -> None:
+        _, batch = self.batch([1.0, -1.0], [3, 1])
+        logp = torch.zeros(2, 4, requires_grad=True)
+        loss, _ = policy_loss(logp, logp.detach(), batch, 0.2, 0.28, denominator=4.0)  # type: ignore[arg-type]
+        loss.backward()  # type: ignore[no-untyped-call]
+        # ∂loss/∂logp = −A/N per completion token, N = 4 tokens in the batch (not per sequence)
+        assert logp.grad.tolist() == [[0, -0.25, -0.25, -0.25], [0, 0.25, 0, 0]]  # type: ignore[union-attr]
+
+    @pytest.mark.parametrize(
+        ("advantage", "log_ratio", "clipped"),
+        [
+            (1.0, math.log(1.27), False),  # inside clip-higher's 1 + 0.28
+            (1.0, math.log(1.29), True),  # above it: no more push for a good token
+            (-1.0, math.log(0.81), False),  # inside 1 − 0.2
+            (-1.0, math.log(0.79), True),  # below it: no more push down for a bad token
+            (-1.0, math.log(1.29), False),  # the pessimistic side is never clipped
+        ],
+    )
+    def test_clip_higher(self, advantage: float, log_ratio: float, clipped: bool) -> None:
+        _, batch = self.batch([advantage], [1])
+        old = torch.zeros(1, 2)
+        logp = torch.full((1, 2), log_ratio, requires_grad=True)
+        loss, _stats = policy_loss(logp, old, batch, 0.2, 0.28, denominator=1.0)  # type: ignore[arg-type]
+        loss.backward()  # type: ignore[no-untyped-call]
+        assert (logp.grad[0, 1].item() == 0.0) == clipped  # type: ignore[union-attr]
+
+    def test_micro_batches_accumulate_to_the_full_batch_gradient(self) -> None:
+        tokenizer = build_tokenizer()
+        model = build_model(tokenizer, hidden=32, layers=1)
+        sequences = [([5, 6, 7], [8, 9, 1], 1.0), ([5, 6], [9, 1], -0.5), ([7], [8, 8, 8, 1], 0.3)]
+
+        def gradient(parts: list[list[tuple[list[int], list[int], float]]]) -> torch.Tensor:
+            model.zero_grad()
+            batches = [
+                make_batch(part, tokenizer.pad_token_id, torch.device("cpu")) for part in parts
+            ]
+            tokens = float(sum(b.completion_mask.sum() for b in batches))
+            for b in batches:
+                logp = token_logprobs(model, b)
+                loss, _ = policy_loss(logp, logp.detach(), b, 0.2, 0.28, tokens)
+                loss.backward()  # type: ignore[no-untyped-call]
+            return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+        whole = gradient([sequences])
+        assert torch.allclose(gradient([[s] for s in sequences]), whole, atol=1e-6)
+
+
+def test_rows_from_parquet_with_struct_params(tmp_path: Path) -> None:
+    rows = [
+        {
+            "prompt": "a",
+            "solution": "1",
+            "verifier": "detection",
+            "params": {"map": 1.0, "iou_first": None},
+        },
+        {
+            "prompt": "b",
+            "solution": "2",
+            "verifier": "math",
+            "params": {"map": None, "iou_first": None},
+        },
+    ]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "rows.parquet")
+    loaded = load_rows(tmp_path / "rows.parquet")
+    first = reward_sample(loaded[0], "a", "x")
+    assert first["params"] == {"map": 1.0}  # the struct's filler None is not a param
+    assert first["ground_truth"] == "1"
+    assert first["data_source"] == "default"
+    assert reward_sample(loaded[1], "b", "y")["params"] == {}
+    (tmp_path / "bad.jsonl").write_text('{"ground_truth": "1"}\n')
+    with pytest.raises(ValueError, match="no 'prompt'"):
+        load_rows(tmp_path / "bad.jsonl")
+
+
+def scored(url: str, source: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    pattern = rf'^raas_samples_total\{{[^}}]*data_source="{source}"[^}}]*\}} (\S+)$'
+    return sum(float(v) for v in re.findall(pattern, text, re.M))
+
+
+def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Path) -> None:
+    save_toy(tmp_path / "model", warm_steps=30, hidden=32)
+    rows = [{**r, "data_source": f"smoke_{r['data_source']}"} for r in arithmetic_rows()]
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    before = sum(scored(server.url, f"smoke_{s}") for s in ("add", "sub"))
+    main([
+        "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data.jsonl"),
+        "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "2",
+        "--prompts-per-step", "4", "--group-size", "4", "--max-new-tokens", "6",
+        "--learning-rate", "1e-3", "--updates-per-step", "2", "--micro-batch-size", "5",
+        "--beta", "0.01", "--torch-threads", "1",
+    ])  # fmt: skip
+    run = tmp_path / "run"
+    log = read_log(run / "metrics.jsonl")
+    assert [entry["step"] for entry in log] == [0, 1]
+    for entry in log:
+        sources = {key.split("/", 1)[1] for key in entry if key.startswith("response_length/")}
+        assert sources <= {"smoke_add", "smoke_sub"}
+        assert sources
+        for source in sources:
+            assert 0.0 <= entry[f"accuracy/{source}"] <= 1.0
+            assert entry[f"response_length/{source}"] > 0
+        assert entry["groups/kept"] + entry["groups/zero_variance"] == 4
+    # every rollout went to raas: 2 steps × 4 prompts × 4 completions
+    assert sum(scored(server.url, f"smoke_{s}") for s in ("add", "sub")) - before == 32
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert (run / "reward_curve_all.png").stat().st_size > 0
+    assert (run / "final" / "config.json").exists()

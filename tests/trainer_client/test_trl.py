@@ -1,0 +1,92 @@
+"""The TRL adapter: TRL's own ``GRPOTrainer`` running real steps on CPU with raas rewards."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from datasets import Dataset
+from trl import GRPOConfig, GRPOTrainer
+
+from tests.live import LiveServer
+from trainer_client import RaasRewardFunction
+from trainer_client.grpo.toy import arithmetic_rows, build_model, build_tokenizer
+
+
+def samples_scored(url: str, source: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    pattern = rf'^raas_samples_total\{{[^}}]*data_source="{source}"[^}}]*\}} (\S+)$'
+    return sum(float(v) for v in re.findall(pattern, text, re.M))
+
+
+# TRL 1.16 still calls transformers 5's deprecated gradient-checkpointing aliases: not ours
+@pytest.mark.filterwarnings("ignore:.*deprecated and will be removed in v6:FutureWarning")
+def test_grpo_trainer_runs_real_steps_with_raas(server: LiveServer, tmp_path: Path) -> None:
+    tokenizer = build_tokenizer()
+    rows = [{**row, "data_source": "trl_test"} for row in arithmetic_rows()[:16]]
+    reward = RaasRewardFunction(server.url)
+    args = GRPOConfig(
+        output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4,
+        max_completion_length=8, learning_rate=1e-3, logging_steps=1, save_strategy="no",
+        report_to="none", use_cpu=True, seed=0,
+        activation_checkpointing=False,  # TRL defaults the deprecated alias on; tiny model anyway
+    )  # fmt: skip
+    trainer = GRPOTrainer(
+        model=build_model(tokenizer), reward_funcs=reward, args=args,
+        train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
+    )  # fmt: skip
+    before = samples_scored(server.url, "trl_test")
+    trainer.train()
+    assert trainer.state.global_step == 2
+    logged = [entry for entry in trainer.state.log_history if "rewards/raas/mean" in entry]
+    assert len(logged) == 2  # TRL logged our reward each step …
+    assert all(0.0 <= entry["rewards/raas/mean"] <= 1.0 for entry in logged)
+    assert samples_scored(server.url, "trl_test") - before == 2 * 4  # … which raas scored
+
+
+def test_rows_carry_their_own_spec_and_conversations_are_read(server: LiveServer) -> None:
+    reward = RaasRewardFunction(server.url, name="mixed")
+    metrics: dict[str, float] = {}
+    completions = [
+        [{"role": "assistant", "content": "so \\boxed{4}"}],
+        [{"role": "assistant", "content": [{"type": "text", "text": "<answer>B</answer>"}]}],
+        [{"role": "assistant", "content": "\\boxed{4}"}],
+    ]
+    rewards = reward(
+        prompts=[[{"role": "user", "content": "q"}]] * 3,
+        completions=completions,
+        completion_ids=[[1], [2], [3]],
+        verifier=["math", "choice", "math"],
+        solution=["4", "B", "no-math ???"],  # TRL's examples call the answer "solution"
+        params=[{}, {"unused_struct_key": None}, None],  # a datasets struct fills in None
+        trainer_state=SimpleNamespace(global_step=3, max_steps=10),
+        log_metric=metrics.__setitem__,
+        log_extra=lambda *_: None,
+    )
+    assert rewards == [1.0, 1.0, None]  # None: TRL masks it (NaN), never a silent 0
+    assert metrics == {"mixed/unscored_fraction": pytest.approx(1 / 3)}
+    assert reward.__name__ == "mixed"
+
+
+def test_picklable_and_reconnects_in_the_new_process(server: LiveServer) -> None:
+    reward = RaasRewardFunction(server.url, params={}, weights={"accuracy": 1.0, "format": 1.0},
+                                format_checker="think_answer")  # fmt: skip
+    call: dict[str, Any] = {"prompts": ["p"], "completions": ["\\boxed{4}"], "ground_truth": ["4"]}
+    first = reward(**call)
+    clone = pickle.loads(pickle.dumps(reward))
+    assert clone._client is None  # configuration travels, the live pool does not
+    assert clone(**call) == first == [pytest.approx(0.5)]  # accuracy 1, format 0
+
+
+def test_tokenizer_logs_no_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        tokenizer = build_tokenizer()
+        ids = tokenizer("7+5=\\boxed{12}", add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == "7+5=\\boxed{12}"
+    assert len(ids) == 4 + 1 + 2 + 1  # "\\boxed{" is one token

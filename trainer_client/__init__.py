@@ -1,0 +1,34 @@
+"""The trainer side of raas: a reward client and adapters for the trainers people use.
+
+Importing this package pulls in neither torch nor FastAPI (``trainer_client.grpo``, the GRPO
+trainer, needs torch and is imported only when asked for).
+"""
+
+from __future__ import annotations
+
+from trainer_client.client import (
+    ClientStats,
+    RequestRejectedError,
+    RewardClient,
+    RewardServiceError,
+    RewardUnavailableError,
+    ScoredBatch,
+    ScoredSample,
+)
+from trainer_client.retry import RetryPolicy
+from trainer_client.trl import RaasRewardFunction
+from trainer_client.verl import compute_score, compute_score_batch
+
+__all__ = [
+    "ClientStats",
+    "RaasRewardFunction",
+    "RequestRejectedError",
+    "RetryPolicy",
+    "RewardClient",
+    "RewardServiceError",
+    "RewardUnavailableError",
+    "ScoredBatch",
+    "ScoredSample",
+    "compute_score",
+    "compute_score_batch",
+]

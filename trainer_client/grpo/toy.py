@@ -1,0 +1,136 @@
+"""A toy task small enough for GRPO on a laptop CPU: one-digit arithmetic, ``\\boxed{}`` answers.
+
+Everything is built locally, nothing downloaded: a character-level tokenizer (``\\boxed{`` is one
+token), a tiny Llama, the prompts (``"7+5="`` → ``\\boxed{12}``, two data sources: ``add`` and
+``sub``) with their raas reward spec, and a brief supervised warm start. A policy initialised at
+random never writes ``\\boxed{…}``, so every reward would be 0 and GRPO would have no signal;
+the warm start teaches the format and some of the sums (deliberately too few steps to learn
+them all), leaving RL the rest to find through the verifier's reward.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from pathlib import Path
+from typing import Any
+
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+SPECIAL = ("<pad>", "<eos>", "<unk>")
+BOXED = "\\boxed{"
+CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+    "{% if add_generation_prompt %}{% endif %}"
+)
+
+
+def build_tokenizer() -> PreTrainedTokenizerFast:
+    """Characters are tokens (printable ASCII and newline), ``\\boxed{`` is one more; decoding
+    concatenates them back (no spaces inserted)."""
+    chars = [c for c in string.printable if c not in "\t\r\x0b\x0c"]
+    vocab = {token: i for i, token in enumerate([*SPECIAL, BOXED, *chars])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Split(Regex(r"\\boxed\{|[\s\S]"), behavior="isolated")
+    core.decoder = decoders.Fuse()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>"
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def build_model(
+    tokenizer: PreTrainedTokenizerFast, hidden: int = 64, layers: int = 2, seed: int = 0
+) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=256,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+    )
+    return LlamaForCausalLM(config)
+
+
+def arithmetic_rows(seed: int = 0) -> list[dict[str, Any]]:
+    """Every a+b and a−b (a ≥ b) over one-digit numbers, each with its raas reward spec."""
+    rows = []
+    for a in range(10):
+        for b in range(10):
+            rows.append({"prompt": f"{a}+{b}=", "ground_truth": str(a + b), "data_source": "add"})
+            if a >= b:
+                rows.append(
+                    {"prompt": f"{a}-{b}=", "ground_truth": str(a - b), "data_source": "sub"}
+                )
+    for row in rows:
+        row["verifier"] = "math"
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def warm_start(
+    model: LlamaForCausalLM,
+    tokenizer: PreTrainedTokenizerFast,
+    rows: list[dict[str, Any]],
+    steps: int,
+    batch_size: int = 32,
+    learning_rate: float = 3e-3,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> float:
+    """Supervised steps on ``prompt`` → ``\\boxed{answer}<eos>`` (loss on the answer only),
+    the answer replaced by a neighbour (±1) with probability ``noise``; returns the last loss."""
+    rng = random.Random(seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model.train()
+    loss = torch.tensor(0.0)
+    for _ in range(steps):
+        batch = rng.sample(rows, min(batch_size, len(rows)))
+        ids, labels = [], []
+        for row in batch:
+            prompt = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+            value = int(row["ground_truth"])
+            if rng.random() < noise:
+                value = abs(value + rng.choice((-1, 1)))
+            answer = tokenizer(f"{BOXED}{value}}}", add_special_tokens=False)
+            target = [*answer["input_ids"], tokenizer.eos_token_id]
+            ids.append(prompt + target)
+            labels.append([-100] * len(prompt) + target)
+        width = max(map(len, ids))
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids])
+        label_ids = torch.tensor([y + [-100] * (width - len(y)) for y in labels])
+        loss = model(input_ids=input_ids, attention_mask=input_ids.ne(pad), labels=label_ids).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return loss.detach().item()
+
+
+def save_toy(
+    directory: Path,
+    warm_steps: int = 0,
+    noise: float = 0.0,
+    hidden: int = 64,
+    layers: int = 2,
+    seed: int = 0,
+) -> Path:
+    """Build, optionally warm-start, and save the tiny model with its tokenizer."""
+    tokenizer = build_tokenizer()
+    model = build_model(tokenizer, hidden, layers, seed)
+    if warm_steps:
+        warm_start(model, tokenizer, arithmetic_rows(seed), warm_steps, noise=noise, seed=seed)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

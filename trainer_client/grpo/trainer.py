@@ -1,0 +1,251 @@
+"""A small GRPO trainer whose rewards come from raas, overlapped with the rollout.
+
+One step: for each of B prompts, sample G completions and — in ``overlap`` mode — hand the group
+to :meth:`RewardClient.submit` at once, which scores it on the client's worker threads while the
+next group is generated here; by the time the last group is generated the earlier rewards are
+back, so the step waits only for the last group's round trip. Then group-normalised
+advantages, dynamic sampling (groups without reward variance dropped), and
+``updates_per_step`` optimizer steps of the token-mean clip-higher loss (:mod:`.loss`), each
+accumulated over micro-batches. Metrics per ``data_source`` go to JSONL and TensorBoard.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from trainer_client.client import RewardClient, ScoredBatch, ScoredSample
+from trainer_client.grpo.config import GRPOConfig
+from trainer_client.grpo.data import PromptSampler, load_rows, prompt_text, reward_sample
+from trainer_client.grpo.loss import (
+    Batch,
+    group_advantages,
+    has_signal,
+    make_batch,
+    policy_loss,
+    token_logprobs,
+)
+from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics
+from trainer_client.grpo.rollout import Rollout, make_generator
+
+logger = logging.getLogger("raas-train")
+
+
+@dataclass
+class Group:
+    row: dict[str, Any]
+    prompt: str
+    rollouts: list[Rollout]
+    results: list[ScoredSample] = field(default_factory=list)
+
+    @property
+    def rewards(self) -> list[float | None]:
+        return [r.reward for r in self.results]
+
+
+def _chunks(items: list[Any], count: int) -> list[list[Any]]:
+    """``items`` in ``count`` nearly equal consecutive parts (fewer if there are fewer items)."""
+    count = max(1, min(count, len(items)))
+    size, extra = divmod(len(items), count)
+    bounds = [i * size + min(i, extra) for i in range(count + 1)]
+    return [items[bounds[i] : bounds[i + 1]] for i in range(count)]
+
+
+class GRPOTrainer:
+    def __init__(
+        self,
+        config: GRPOConfig,
+        *,
+        model: PreTrainedModel | None = None,
+        tokenizer: Any = None,
+        rows: list[dict[str, Any]] | None = None,
+        client: RewardClient | None = None,
+    ) -> None:
+        self.config = config
+        if config.torch_threads:
+            torch.set_num_threads(config.torch_threads)
+        torch.manual_seed(config.seed)
+        self.rng = random.Random(config.seed)
+        self.device = torch.device(
+            ("cuda" if torch.cuda.is_available() else "cpu")
+            if config.device == "auto"
+            else config.device
+        )
+        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(config.model)
+        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        self.model = model or AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
+        self.model.to(self.device)  # type: ignore[arg-type]
+        self.reference = self._frozen_copy() if config.beta > 0 else None
+        self.optimizer = torch.optim.AdamW(
+            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.generator = make_generator(config, self.model, self.tokenizer)
+        self.sampler = PromptSampler(
+            rows if rows is not None else load_rows(config.data), config.seed
+        )
+        self.client = client if client is not None else RewardClient(config.reward_url)
+        self.output_dir = Path(config.output_dir)
+        self.log = MetricsLog(self.output_dir, tensorboard=config.tensorboard)
+        pad = self.tokenizer.pad_token_id
+        self.pad_id = int(pad if pad is not None else self.tokenizer.eos_token_id)
+
+    def _frozen_copy(self) -> PreTrainedModel:
+        reference: PreTrainedModel = copy.deepcopy(self.model).eval()
+        reference.requires_grad_(False)
+        return reference
+
+    # --- the loop -------------------------------------------------------------------------
+
+    def train(self) -> list[dict[str, float]]:
+        history = []
+        try:
+            for step in range(self.config.steps):
+                metrics = self.step(step)
+                self.log.log(step, metrics)
+                history.append(metrics)
+                logger.info("step %d: reward %.3f", step, metrics.get("reward/all", float("nan")))
+        finally:
+            self.log.close()
+        plot_curves(self.log.path, self.output_dir)
+        if self.config.save_model:
+            self.model.save_pretrained(self.output_dir / "final")
+            self.tokenizer.save_pretrained(self.output_dir / "final")
+        return history
+
+    def step(self, step: int) -> dict[str, float]:
+        start = time.perf_counter()
+        groups, timings = self.rollout(self.sampler.take(self.config.prompts_per_step), step)
+        signal = [g for g in groups if has_signal(g.rewards)]
+        kept = signal if self.config.dynamic_sampling else groups
+        update_start = time.perf_counter()
+        stats = self.update(kept)
+        self.generator.sync_weights(self.model)
+        scores = [
+            (str(g.row.get("data_source") or "default"), s.reward,
+             s.components.get("accuracy") if s.ok else None, len(r.completion_ids))
+            for g in groups for r, s in zip(g.rollouts, g.results, strict=True)
+        ]  # fmt: skip
+        end = time.perf_counter()
+        return {
+            **source_metrics(scores), **stats, **timings,
+            "groups/kept": float(len(kept)),
+            "groups/zero_variance": float(len(groups) - len(signal)),
+            "time/update": end - update_start, "time/step": end - start,
+        }  # fmt: skip
+
+    # --- rollout and rewards ---------------------------------------------------------------
+
+    def prompt_ids(self, row: dict[str, Any], prompt: str) -> list[int]:
+        plain = isinstance(row["prompt"], str)  # a chat template already wrote the specials
+        ids: list[int] = self.tokenizer(prompt, add_special_tokens=plain)["input_ids"]
+        return ids
+
+    def _samples(self, group: Group) -> list[dict[str, Any]]:
+        return [reward_sample(group.row, group.prompt, r.text) for r in group.rollouts]
+
+    def rollout(
+        self, rows: list[dict[str, Any]], step: int
+    ) -> tuple[list[Group], dict[str, float]]:
+        mode, schedule = self.config.reward_mode, {"step": step, "total_steps": self.config.steps}
+        start = time.perf_counter()
+        groups: list[Group] = []
+        pending: list[Future[ScoredBatch]] = []
+        for row in rows:
+            prompt = prompt_text(row, self.tokenizer)
+            rollouts = self.generator.generate(self.prompt_ids(row, prompt), self.config.group_size)
+            groups.append(Group(row, prompt, rollouts))
+            if mode == "overlap":  # scored on the client's thread while the next group generates
+                pending.append(self.client.submit(self._samples(groups[-1]), **schedule))
+        generated = time.perf_counter()
+        if mode == "overlap":
+            for group, future in zip(groups, pending, strict=True):
+                group.results = future.result().results
+        elif mode == "after":
+            batch = self.client.score_sync(
+                [s for g in groups for s in self._samples(g)], **schedule
+            )
+            for index, group in enumerate(groups):
+                size = len(group.rollouts)
+                group.results = batch.results[index * size : (index + 1) * size]
+        else:  # the no-reward floor: random rewards, same update path
+            for group in groups:
+                group.results = [self._random_result() for _ in group.rollouts]
+        waited = time.perf_counter() - generated
+        return groups, {"time/generate": generated - start, "time/reward_wait": waited}
+
+    def _random_result(self) -> ScoredSample:
+        reward = float(self.rng.random() < 0.5)
+        return ScoredSample(reward, "ok", {"accuracy": reward})
+
+    # --- the update ------------------------------------------------------------------------
+
+    def _plan(self, groups: list[Group]) -> list[list[Batch]]:
+        """Shuffled (prompt, completion, advantage) sequences → mini-batches of micro-batches."""
+        sequences = []
+        for group in groups:
+            advantages = group_advantages(group.rewards, self.config.advantage_eps)
+            for rollout, advantage in zip(group.rollouts, advantages, strict=True):
+                if advantage is not None and rollout.completion_ids:
+                    sequences.append((rollout.prompt_ids, rollout.completion_ids, advantage))
+        self.rng.shuffle(sequences)
+        size = self.config.micro_batch_size
+        return [
+            [
+                make_batch(mini[i : i + size], self.pad_id, self.device)
+                for i in range(0, len(mini), size)
+            ]
+            for mini in _chunks(sequences, self.config.updates_per_step)
+            if mini
+        ]
+
+    @torch.no_grad()
+    def _fixed_logprobs(
+        self, plan: list[list[Batch]], model: torch.nn.Module
+    ) -> list[list[torch.Tensor]]:
+        return [[token_logprobs(model, batch) for batch in mini] for mini in plan]
+
+    def update(self, groups: list[Group]) -> dict[str, float]:
+        plan = self._plan(groups)
+        if not plan:
+            return {}
+        self.model.train()
+        # on-policy with one optimizer step: π_old = π (detached), no extra forward needed
+        old = self._fixed_logprobs(plan, self.model) if self.config.updates_per_step > 1 else None
+        ref = self._fixed_logprobs(plan, self.reference) if self.reference is not None else None
+        totals = {"loss": 0.0, "clip_tokens": 0.0, "kl_sum": 0.0, "tokens": 0.0, "grad_norm": 0.0}
+        for m, mini in enumerate(plan):
+            tokens = float(sum(batch.completion_mask.sum() for batch in mini))
+            self.optimizer.zero_grad()
+            for b, batch in enumerate(mini):
+                logp = token_logprobs(self.model, batch)
+                old_logp = logp.detach() if old is None else old[m][b]
+                loss, stats = policy_loss(
+                    logp, old_logp, batch, self.config.eps_low, self.config.eps_high, tokens,
+                    self.config.beta, None if ref is None else ref[m][b],
+                )  # fmt: skip
+                loss.backward()  # type: ignore[no-untyped-call]
+                totals["loss"] += loss.item() / len(plan)
+                for key, value in stats.items():
+                    totals[key] += value
+            norm = torch.nn.utils.clip_grad_norm_(
+                self.model.parameters(), self.config.max_grad_norm
+            )
+            totals["grad_norm"] += float(norm) / len(plan)
+            totals["tokens"] += tokens
+            self.optimizer.step()
+        out = {
+            "loss": totals["loss"], "grad_norm": totals["grad_norm"], "tokens": totals["tokens"],
+            "clip_fraction": totals["clip_tokens"] / max(totals["tokens"], 1.0),
+        }  # fmt: skip
+        if self.reference is not None:
+            out["kl"] = totals["kl_sum"] / max(totals["tokens"], 1.0)
+        return out

@@ -1,0 +1,138 @@
+"""raas as verl's custom reward function.
+
+verl's per-sample reward managers call ``compute_score(data_source, solution_str, ground_truth,
+extra_info, **reward_kwargs)``; its ``batch`` reward manager calls
+``compute_score(data_sources=…, solution_strs=…, ground_truths=…, extra_infos=…,
+**reward_kwargs)`` — point ``custom_reward_function.name`` at :func:`compute_score` or
+:func:`compute_score_batch` (one HTTP request per batch: use it) and set
+``custom_reward_function.reward_kwargs.url`` (or ``RAAS_URL``).
+
+The verifier comes from ``extra_info["verifier"]`` when present (with ``params``, ``format``,
+``weights`` beside it: sample-level formatting), else from :data:`DATA_SOURCE_VERIFIERS`, else
+from ``reward_kwargs.default_verifier``; a data source matched by none is an error naming the
+three ways to fix it (verl's own dispatcher raises too — silently scoring with the wrong
+verifier would be worse). raas verifiers read their own documented response format (``math``:
+the ``\\boxed{}`` or anchored answer).
+
+verl cannot take ``None``: a sample raas could not score becomes ``failure_score`` (default 0.0)
+with a logged warning, or raises :class:`~trainer_client.RewardServiceError` with
+``on_failure="raise"``. With ``return_dict=True`` each score is
+``{"score", "acc", "raas_ok"}``, which verl logs per key, so unscored samples stay visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from trainer_client.client import RewardClient, RewardServiceError, ScoredSample
+
+logger = logging.getLogger(__name__)
+
+DATA_SOURCE_VERIFIERS: dict[str, str] = {
+    # verl's example datasets whose answers are LaTeX-comparable
+    "lighteval/MATH": "math",
+    "DigitalLearningGmbH/MATH-lighteval": "math",
+    "HuggingFaceH4/MATH-500": "math",
+    "math_dapo": "math",
+    "aime2024": "math",
+    "aime2025": "math",
+    "openai/gsm8k": "math",  # the model must box its final number (raas `math`)
+    "hiyouga/geometry3k": "math",
+}
+_SPEC_KEYS = ("params", "format", "weights")
+_clients: dict[tuple[str, int], RewardClient] = {}
+
+Score = float | dict[str, Any]
+
+
+def client_for(url: str | None) -> RewardClient:
+    """One client per URL and process: verl calls from Ray workers that may fork."""
+    url = url or os.environ.get("RAAS_URL", "http://127.0.0.1:8000")
+    key = (url, os.getpid())
+    if key not in _clients:
+        _clients[key] = RewardClient(url)
+    return _clients[key]
+
+
+def verl_sample(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None,
+    default_verifier: str | None = None,
+) -> dict[str, Any]:
+    """The raas wire sample for one verl row."""
+    extra = extra_info or {}
+    verifier = extra.get("verifier") or DATA_SOURCE_VERIFIERS.get(data_source) or default_verifier
+    if verifier is None:
+        raise ValueError(
+            f"no raas verifier for data_source {data_source!r}: set extra_info['verifier'], add "
+            "it to trainer_client.verl.DATA_SOURCE_VERIFIERS, or pass reward_kwargs "
+            "default_verifier"
+        )
+    sample = {
+        "data_source": str(data_source), "response": solution_str, "ground_truth": ground_truth,
+        "verifier": verifier,
+    }  # fmt: skip
+    sample.update({key: extra[key] for key in _SPEC_KEYS if extra.get(key) is not None})
+    return sample
+
+
+def _as_score(
+    result: ScoredSample, on_failure: Literal["zero", "raise"], failure_score: float, as_dict: bool
+) -> Score:
+    if result.ok and result.reward is not None:
+        reward = result.reward
+    elif on_failure == "raise":
+        raise RewardServiceError(f"raas could not score a sample: {result.status}: {result.error}")
+    else:
+        logger.warning(
+            "raas %s (%s): scored %s for verl", result.status, result.error, failure_score
+        )
+        reward = failure_score
+    if not as_dict:
+        return reward
+    return {"score": reward, "acc": result.components.get("accuracy", 0.0), "raas_ok": result.ok}
+
+
+def compute_score_batch(
+    data_sources: Sequence[str],
+    solution_strs: Sequence[str],
+    ground_truths: Sequence[Any],
+    extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
+    *,
+    url: str | None = None,
+    default_verifier: str | None = None,
+    on_failure: Literal["zero", "raise"] = "zero",
+    failure_score: float = 0.0,
+    return_dict: bool = False,
+    step: int | None = None,
+    total_steps: int | None = None,
+    **_: Any,
+) -> list[Score]:
+    """verl's batched signature: one score per row, one request (split if large) per call."""
+    infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
+    samples = [
+        verl_sample(source, solution, truth, info, default_verifier)
+        for source, solution, truth, info in zip(
+            data_sources, solution_strs, ground_truths, infos, strict=True
+        )
+    ]
+    batch = client_for(url).score_sync(samples, step=step, total_steps=total_steps)
+    return [_as_score(r, on_failure, failure_score, return_dict) for r in batch.results]
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: Mapping[str, Any] | None = None,
+    **kwargs: Any,
+) -> Score:
+    """verl's per-sample signature (one request per call: prefer the batched variant)."""
+    return compute_score_batch(
+        [data_source], [solution_str], [ground_truth], [extra_info], **kwargs
+    )[0]
