@@ -28,6 +28,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -112,6 +113,7 @@ def main() -> None:
                     runs[mode].append(measure(trainer, rows, mode, seed=100 * r + k))
     finally:
         server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
     def median(mode: str, key: str) -> float:
         return statistics.median(run[key] for run in runs[mode])

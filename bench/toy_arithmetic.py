@@ -3,10 +3,10 @@
 The task, model and tokenizer are built locally (``trainer_client.grpo.toy``): prompts ``7+5=``
 and ``7-5=`` (data sources ``add`` and ``sub``), answers scored by raas's ``math`` verifier on
 ``\\boxed{12}``. Warm start: 400 supervised steps on *noisy* answers — half of them replaced by a
-neighbour (±1) — so the policy writes the format and puts roughly 40 % of its mass on the right
-answer. GRPO (G = 8, 16 prompts a step, lr 1e-3, clip-higher 0.2/0.28, no KL, dynamic sampling,
-rewards overlapped with the rollout) must then learn to prefer the exact answer: the mean
-reward rises from about 0.4 to about 0.7 in 300 steps (about two minutes on two cores).
+neighbour (±1) — so the policy writes the format and is right about a third of the time. GRPO
+(G = 8, 16 prompts a step, lr 1e-3, clip-higher 0.2/0.28, no KL, dynamic sampling, rewards
+overlapped with the rollout) must then learn to prefer the exact answer: the mean reward rises
+from about 0.36 to about 0.74 in 300 steps (about 4 minutes on two cores, warm start included).
 
     python bench/toy_arithmetic.py [--steps 300] [--reward-url http://127.0.0.1:8000]
 
