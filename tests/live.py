@@ -7,11 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 
 def free_port() -> int:
@@ -83,3 +87,30 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class InThreadServer:
+    """A stand-in peer (an app we write for a server that cannot run here) served by uvicorn
+    in a thread on 127.0.0.1. Subclasses build ``self.app`` and call ``super().__init__()``."""
+
+    app: FastAPI
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        while not self.server.started:
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(5)

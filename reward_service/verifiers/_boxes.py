@@ -137,6 +137,15 @@ def find_box(text: str) -> Coords | None:
     return None if match is None else _floats4(match.groups())
 
 
+def predicted_box(response: str) -> tuple[Coords | None, str]:
+    """The response's box for single-box verifiers, or ``None`` and why there is none."""
+    found = find_box(response)
+    if found is None:
+        return None, "no box found"
+    box = as_box(found)
+    return box, "" if box is not None else "invalid box"
+
+
 def find_point(text: str) -> tuple[float, float] | None:
     """The first ``[x, y]`` or ``(x, y)`` in the answer region, or ``None``."""
     match = _POINT.search(final_answer(text))

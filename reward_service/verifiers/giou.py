@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._boxes import Coords, as_box, find_box, giou, ground_truth_box
+from reward_service.verifiers._boxes import Coords, giou, ground_truth_box, predicted_box
 
 
 class GiouParams(Params):
@@ -33,10 +33,9 @@ def prepare(ground_truth: Any, params: GiouParams) -> Coords:
 @verifier("giou", params=GiouParams, prepare=prepare)
 def giou_reward(response: str, ground_truth: Any, params: GiouParams, context: Context) -> Score:
     """Generalised IoU of the first predicted box with the GT box, mapped to [0, 1]."""
-    found = find_box(response)
-    box = None if found is None else as_box(found)
+    box, reason = predicted_box(response)
     if box is None:
-        return Score(0.0, {"reason": "no box found" if found is None else "invalid box"})
+        return Score(0.0, {"reason": reason})
     value = giou(box, ground_truth)
     mapped = (value + 1.0) / 2.0 if params.mapping == "affine" else max(value, 0.0)
     return Score(min(max(mapped, 0.0), 1.0), {"giou": value, "box": box})

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field
 
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._boxes import Coords, as_box, find_box, ground_truth_box, iou_matrix
+from reward_service.verifiers._boxes import Coords, ground_truth_box, iou_matrix, predicted_box
 
 
 class IouParams(Params):
@@ -34,10 +34,9 @@ def prepare(ground_truth: Any, params: IouParams) -> Coords:
 @verifier("iou", params=IouParams, prepare=prepare)
 def iou_reward(response: str, ground_truth: Any, params: IouParams, context: Context) -> Score:
     """IoU of the first predicted box with the GT box (0 below the optional threshold)."""
-    found = find_box(response)
-    box = None if found is None else as_box(found)
+    box, reason = predicted_box(response)
     if box is None:
-        return Score(0.0, {"reason": "no box found" if found is None else "invalid box"})
+        return Score(0.0, {"reason": reason})
     value = float(iou_matrix(np.array([box]), np.array([ground_truth]))[0, 0])
     passed = params.threshold is None or value >= params.threshold
     return Score(value if passed else 0.0, {"iou": value, "box": box})

@@ -3,15 +3,12 @@ backed by the same tiny model (vLLM itself cannot run here)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
@@ -22,12 +19,12 @@ from reward_service.models.bt import BTScorer
 from reward_service.models.remote import scores
 from reward_service.models.worker import ModelWorker
 from reward_service.workers.execute import Outcome, Task
-from tests.live import free_port
+from tests.live import InThreadServer, free_port
 from tests.models.conftest import Tiny
 from tests.models.helpers import rm_task, run, sentence, spec
 
 
-class StandInVLLM:
+class StandInVLLM(InThreadServer):
     """``POST /classify`` like ``vllm serve <seq-cls model>``: token-id inputs, one entry per
     input with ``probs`` (sigmoid applied unless ``use_activation`` is false)."""
 
@@ -35,16 +32,9 @@ class StandInVLLM:
         self.model = AutoModelForSequenceClassification.from_pretrained(path).eval()
         self.requests: list[dict[str, Any]] = []
         self.fail_with = fail_with
-        app = FastAPI()
-        app.post("/classify")(self.classify)
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.app = FastAPI()
+        self.app.post("/classify")(self.classify)
+        super().__init__()
 
     async def classify(self, request: Request) -> JSONResponse:
         body = await request.json()
@@ -62,16 +52,6 @@ class StandInVLLM:
         usage = {"prompt_tokens": 0, "total_tokens": 0, "completion_tokens": 0}
         return JSONResponse({"id": "classify-1", "object": "list", "created": 0,
                              "model": body.get("model"), "data": data, "usage": usage})  # fmt: skip
-
-    def __enter__(self) -> StandInVLLM:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import Response
 
@@ -18,7 +15,7 @@ import reward_service.verifiers  # noqa: F401
 from reward_service.registry import VERIFIERS, Context, NoParams
 from reward_service.workers.execute import Outcome, Task
 from reward_service.workers.remote import RemoteBackend
-from tests.live import LiveServer, free_port
+from tests.live import InThreadServer, LiveServer, free_port
 
 
 def math_task(i: int) -> Task:
@@ -37,36 +34,23 @@ def worker() -> Iterator[LiveServer]:
     live.stop()
 
 
-class Always503:
+class Always503(InThreadServer):
     """A stand-in worker that is up but always answers 503 (an overloaded pod)."""
 
     def __init__(self) -> None:
-        app = FastAPI()
+        self.app = FastAPI()
         self.hits = 0
 
-        @app.post("/v1/tasks")
+        @self.app.post("/v1/tasks")
         async def tasks() -> Response:
             self.hits += 1
             return Response(status_code=503)
 
-        @app.get("/readyz")
+        @self.app.get("/readyz")
         async def readyz() -> dict[str, str]:
             return {"status": "ready"}
 
-        self.port = free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Always503:
-        self.thread.start()
-        while not self.server.started:
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *_: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
+        super().__init__()
 
 
 async def run_remote(
@@ -90,9 +74,7 @@ def test_remote_worker_scores_like_the_local_pool(worker: LiveServer) -> None:
 def test_503_is_retried_on_another_worker(worker: LiveServer) -> None:
     with Always503() as bad:
         tasks = [math_task(i) for i in range(40)]
-        outcomes, backend = asyncio.run(
-            run_remote([f"http://127.0.0.1:{bad.port}", worker.url], tasks)
-        )
+        outcomes, backend = asyncio.run(run_remote([bad.url, worker.url], tasks))
     assert [o.accuracy for o in outcomes] == [expected(i) for i in range(40)]
     assert bad.hits >= 1
     assert backend.retries >= 1
