@@ -16,22 +16,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reward_service.contract import Task  # noqa: E402
 from reward_service.registry import VERIFIERS, Context  # noqa: E402
-from reward_service.workers.execute import Task, run_task  # noqa: E402
+from reward_service.workers.execute import run_task  # noqa: E402
 from tests.live import LiveServer  # noqa: E402
 
 
 def as_task(sample: dict[str, Any], context: Context) -> Task:
     params = VERIFIERS.get(sample["verifier"]).params.model_validate(sample.get("params", {}))
-    group = json.dumps([sample["verifier"], sample.get("params", {}), sample["ground_truth"]])
+    ground_truth = orjson.dumps(sample["ground_truth"], option=orjson.OPT_SORT_KEYS).decode()
     return Task(
-        sample["verifier"], params, sample["response"], sample["ground_truth"],
-        sample.get("format"), context, group,
-    )  # fmt: skip
+        sample["verifier"], params, sample["response"], ground_truth, sample.get("format"), context
+    )
 
 
 def loop_rate(
@@ -55,17 +56,25 @@ def service_rate(
     server = LiveServer.start(RAAS_POOL_WORKERS=str(workers))
     try:
         with httpx.Client(base_url=server.url, timeout=300) as client:
-            warm = client.post("/reward", json={"samples": batch[:64], **extra})
+            warm = client.post("/reward", content=_body(batch[:64], extra), headers=_JSON)
             warm.raise_for_status()
             times, accuracies = [], []
             for _ in range(rounds):
                 start = time.perf_counter()
-                response = client.post("/reward", json={"samples": batch, **extra})
+                response = client.post("/reward", content=_body(batch, extra), headers=_JSON)
                 times.append(time.perf_counter() - start)
                 accuracies = [r["components"]["accuracy"] for r in response.json()["results"]]
     finally:
         server.stop()
     return len(batch) / statistics.median(times), accuracies
+
+
+_JSON = {"content-type": "application/json"}
+
+
+def _body(batch: list[dict[str, Any]], extra: dict[str, Any]) -> bytes:
+    """orjson, as ``trainer_client.RewardClient`` encodes a batch."""
+    return orjson.dumps({"samples": batch, **extra})
 
 
 def machine() -> str:

@@ -39,13 +39,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reward_service.contract import Task  # noqa: E402
 from reward_service.models.base import Item  # noqa: E402
 from reward_service.models.batcher import Batcher  # noqa: E402
 from reward_service.models.bt import BTScorer  # noqa: E402
 from reward_service.models.config import ModelSpec  # noqa: E402
 from reward_service.registry import Context  # noqa: E402
 from reward_service.verifiers.rm import RMParams  # noqa: E402
-from reward_service.workers.execute import Task  # noqa: E402
 from tests.models.tiny import save_bt  # noqa: E402
 
 VOCAB = 2000
@@ -71,7 +71,7 @@ def workload(scorer: BTScorer, n: int, clients: int, seed: int) -> list[list[lis
     items = []
     for length in rl_lengths(n, rng):
         response = " ".join(rng.choices(words, k=max(1, length - 12)))
-        task = Task("rm", RMParams(model="bench"), response, None, None, Context(), "b", "w1 w2")
+        task = Task("rm", RMParams(model="bench"), response, "null", None, Context(), "w1 w2")
         items.append(scorer.prepare(task))
     queues: list[list[list[Item]]] = [[] for _ in range(clients)]
     start, client = 0, 0

@@ -16,11 +16,12 @@ from reward_service.compat import add_compat_routes
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import IdempotencyCache
 from reward_service.metrics import Metrics
-from reward_service.ops import add_ops_routes, read_body
+from reward_service.ops import add_ops_routes, read_body, until_disconnected
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.router import Router, parse_request
 from reward_service.schemas import RewardResponse, VerifierList
 from reward_service.settings import Settings
+from reward_service.verifiers import load_verifiers
 from reward_service.workers.local import PoolBackend, build_pool
 from reward_service.workers.remote import RemoteBackend
 
@@ -73,6 +74,7 @@ def model_backend(settings: Settings, metrics: Metrics) -> ModelWorker | RemoteB
 
 
 def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
+    load_verifiers()
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics(max_sources=settings.metrics_max_sources)
     rules = rule_backend(settings, metrics)
@@ -108,7 +110,12 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
 
     add_ops_routes(app, settings, metrics, readiness)
 
-    idempotency = IdempotencyCache(settings.idempotency_cache_size, settings.idempotency_ttl_s)
+    idempotency = IdempotencyCache(
+        settings.idempotency_cache_size,
+        settings.idempotency_ttl_s,
+        settings.idempotency_cache_bytes,
+        settings.idempotency_max_entry_bytes,
+    )
 
     @app.post("/reward", response_model=RewardResponse, tags=["reward"])
     async def reward(request: Request) -> Response:
@@ -120,7 +127,10 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         async def score() -> bytes:
             return orjson.dumps(await router.score(parse_request(body)))
 
-        content, replayed = await idempotency.run(request.headers.get(IDEMPOTENCY), body, score)
+        key = request.headers.get(IDEMPOTENCY)
+        work = idempotency.run(key, body, score)
+        # without a key nobody can collect the answer once the client has gone: stop scoring
+        content, replayed = await (work if key else until_disconnected(request, work))
         metrics.request_latency.labels("/reward").observe(time.perf_counter() - start)
         headers = {"Idempotent-Replayed": "true"} if replayed else None
         return Response(content, media_type="application/json", headers=headers)

@@ -39,9 +39,7 @@ with V-Triune's own verdicts, quirks included, so Orsta runs can be replayed:
 
 from __future__ import annotations
 
-import asyncio
 import math
-import re
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -51,7 +49,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-import reward_service.verifiers  # noqa: F401  (registers the format checkers used below)
 from reward_service.errors import RequestError
 from reward_service.ops import json_response, read_body
 from reward_service.registry import FORMATS, VERIFIERS
@@ -71,7 +68,6 @@ _TERMS = {
     "label_first": "iou_score_max_label", "iou_first": "iou_score_max_iou",
     "map": "map_score", "map50": "map50_score", "map75": "map75_score",
 }  # fmt: skip
-_ANSWER = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 
 
 class OpenRLHFRequest(BaseModel):
@@ -208,6 +204,16 @@ def _schedule(parm: dict[str, Any]) -> tuple[int, int]:
     return step, total
 
 
+def answer_block(text: str) -> str:
+    """V-Triune's ``re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)``, stripped, in linear
+    time: the lazy pattern is quadratic on a text of many ``<answer>`` and no ``</answer>``."""
+    start = text.find("<answer>")
+    if start < 0:
+        return ""
+    end = text.find("</answer>", start + len("<answer>"))
+    return text[start + len("<answer>") : end].strip() if end >= 0 else ""
+
+
 def judge_request(payload: JudgePayload, settings: Settings) -> RewardRequest:
     """The native request that reproduces V-Triune's verdict for ``payload``."""
     if payload.reward_verifier not in _JUDGE_VERIFIERS:
@@ -225,8 +231,7 @@ def judge_request(payload: JudgePayload, settings: Settings) -> RewardRequest:
         ground_truth = payload.solution
     else:
         params = _detection_params(parm, settings)
-        found = _ANSWER.search(payload.solution.strip())
-        ground_truth = found.group(1).strip() if found else ""
+        ground_truth = answer_block(payload.solution)
     sample = {
         "data_source": payload.data_source[:256] or "vtriune", "prompt": payload.prompt,
         "response": payload.response, "ground_truth": ground_truth, "verifier": verifier,
@@ -272,20 +277,19 @@ def judge_answer(
 async def judge(router: Router, payload: JudgePayload, settings: Settings) -> dict[str, Any]:
     try:
         request = judge_request(payload, settings)
-        result = (await router.score(request))["results"][0]
+        outcome = (await router.run(request))[0]
     except (Rejected, RequestError) as exc:
         return judge_answer(0.0, 0.0, payload, "invalid_input", str(exc))
-    status, fmt_name = result["status"], request.samples[0].format
-    if status == "ok":
-        answer = judge_answer(
-            result["components"]["accuracy"], result["components"]["format"], payload, status, None
-        )
-        answer["rewards"] |= _diagnostics(result["details"])
+    if outcome.status == "ok" and outcome.accuracy is not None:
+        answer = judge_answer(outcome.accuracy, outcome.format or 0.0, payload, "ok", None)
+        answer["rewards"] |= _diagnostics(outcome.details)
         return answer
-    if status in ("invalid_input", "timeout") and fmt_name is not None:  # V-Triune: acc 0
-        fmt = await asyncio.to_thread(FORMATS.get(fmt_name).fn, payload.response)
-        return judge_answer(0.0, fmt, payload, status, result["error"])
-    return judge_answer(0.0, 0.0, payload, status, result["error"])
+    if outcome.status in ("invalid_input", "timeout"):  # V-Triune: accuracy 0, format counted
+        fmt = outcome.format
+        if fmt is None:  # the child was killed before it reported the format: score it alone
+            fmt = await router.format_alone(request.samples[0])
+        return judge_answer(0.0, fmt or 0.0, payload, outcome.status, outcome.error)
+    return judge_answer(0.0, 0.0, payload, outcome.status, outcome.error)
 
 
 def add_compat_routes(app: FastAPI, router: Router, settings: Settings) -> None:

@@ -3,7 +3,8 @@
 ``RaasError``
  ├── ``InvalidInputError``   a sample cannot be scored as given → status ``invalid_input``
  ├── ``UnknownNameError``    no verifier / format checker of that name → HTTP 422
- └── ``RequestError``        a request is malformed → HTTP 422 naming sample index and field
+ ├── ``RequestError``        a request is malformed → HTTP 422 naming sample index and field
+ └── ``OverloadedError``     more work is queued than the service accepts → HTTP 429
 
 Timeouts and crashes are not exceptions a verifier raises: the pool observes them from outside.
 """
@@ -34,3 +35,11 @@ class RequestError(RaasError):
     def __init__(self, errors: list[dict[str, Any]]) -> None:
         super().__init__("; ".join(f"{e['loc']}: {e['msg']}" for e in errors))
         self.errors = errors
+
+
+class OverloadedError(RaasError):
+    """The queue is full; the client should retry after ``retry_after_s`` seconds."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

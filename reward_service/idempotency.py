@@ -2,11 +2,13 @@
 
 A trainer's client sends an ``Idempotency-Key`` header (a fresh UUID per batch) and resends the
 same key when it retries that batch after a dropped connection, a timeout or a 502/503/504. The
-router keeps the response bytes of recent keys (``RAAS_IDEMPOTENCY_CACHE_SIZE`` entries, each for
-``RAAS_IDEMPOTENCY_TTL_S`` seconds) and the *in-flight* scoring of a key: a retry that arrives
-while the first attempt is still being scored waits for that same result instead of starting a
-second one. Scoring is deterministic, so the cache saves compute and keeps metrics from counting
-a batch twice; it never changes a reward.
+router keeps the response bytes of recent keys (at most ``RAAS_IDEMPOTENCY_CACHE_SIZE`` entries and
+``RAAS_IDEMPOTENCY_CACHE_BYTES`` bytes, each for ``RAAS_IDEMPOTENCY_TTL_S`` seconds) and the
+*in-flight* scoring of a key: a retry that arrives while the first attempt is still being scored
+waits for that same result instead of starting a second one. A response over
+``RAAS_IDEMPOTENCY_MAX_ENTRY_BYTES`` is not kept once sent: a retry of that batch after its
+answer is scored again (correctly, at the cost of the compute). Scoring is deterministic, so the
+cache saves compute and keeps metrics from counting a batch twice; it never changes a reward.
 
 A key is bound to a digest of its body: the same key with a different body is a client bug and
 gets HTTP 422 rather than someone else's rewards. Failed attempts (a 422, a crash) are not
@@ -35,14 +37,22 @@ class _Entry:
     digest: bytes
     expires: float
     result: asyncio.Task[bytes]
+    size: int = 0  # bytes of the answer once there is one
 
 
 class IdempotencyCache:
-    """Key → response bytes (or the task computing them), bounded in count and age."""
+    """Key → response bytes (or the task computing them), bounded in count, bytes and age."""
 
-    def __init__(self, max_entries: int, ttl_s: float) -> None:
-        self.max_entries = max_entries
-        self.ttl_s = ttl_s
+    def __init__(
+        self,
+        max_entries: int,
+        ttl_s: float,
+        max_bytes: int = 256 * 1024 * 1024,
+        max_entry_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self.max_entries, self.ttl_s = max_entries, ttl_s
+        self.max_bytes, self.max_entry_bytes = max_bytes, max_entry_bytes
+        self.bytes = 0  # held by finished answers
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
@@ -69,19 +79,31 @@ class IdempotencyCache:
             return await asyncio.shield(entry.result), True
         # a task of its own, so that a waiter that goes away does not cancel the scoring
         task = asyncio.ensure_future(compute())
-        task.add_done_callback(lambda done: self._forget_failure(key, done))
+        task.add_done_callback(lambda done: self._finished(key, done))
         self._entries[key] = _Entry(digest, now + self.ttl_s, task)
         while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
+            self._drop(next(iter(self._entries)))
         return await asyncio.shield(task), False
 
-    def _forget_failure(self, key: str, task: asyncio.Task[bytes]) -> None:
-        """Successes only are remembered: a retry of a failed attempt (a 422, a crash) scores
-        again. Reading the exception here also marks it retrieved for asyncio."""
+    def _finished(self, key: str, task: asyncio.Task[bytes]) -> None:
+        """Successes only are remembered, and only those under the size limit: a retry of a
+        failed attempt (a 422, a crash) scores again. Reading the exception here also marks it
+        retrieved for asyncio."""
+        entry = self._entries.get(key)
+        if entry is None or entry.result is not task:
+            return
         if task.cancelled() or task.exception() is not None:
-            entry = self._entries.get(key)
-            if entry is not None and entry.result is task:
-                del self._entries[key]
+            self._drop(key)
+            return
+        entry.size = len(task.result())
+        self.bytes += entry.size
+        if entry.size > self.max_entry_bytes:
+            self._drop(key)
+        while self.bytes > self.max_bytes:
+            self._drop(next(iter(self._entries)))
+
+    def _drop(self, key: str) -> None:
+        self.bytes -= self._entries.pop(key).size
 
     def _expire(self, now: float) -> None:
         """Drop entries past their deadline; insertion order is expiry order (one TTL)."""
@@ -89,7 +111,7 @@ class IdempotencyCache:
             key, entry = next(iter(self._entries.items()))
             if entry.expires > now:
                 break
-            del self._entries[key]
+            self._drop(key)
 
 
 def _check_key(key: str) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
-    from reward_service.workers.execute import Outcome, Task
+    from reward_service.contract import Outcome, Task
 
 OTHER_SOURCE = "__other__"
 _REWARD_BUCKETS = tuple(i / 10 for i in range(11))

@@ -2,27 +2,59 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from reward_service.errors import RequestError
+from reward_service.errors import OverloadedError, RequestError
 from reward_service.metrics import Metrics
 from reward_service.settings import Settings
 
 Readiness = Callable[[], tuple[dict[str, Any], bool]]
+T = TypeVar("T")
 
 
 class BodyTooLargeError(Exception):
     pass
 
 
-def json_response(payload: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(payload), status_code, media_type="application/json")
+class ClientGoneError(Exception):
+    """The client closed its connection before its answer was ready."""
+
+
+def json_response(
+    payload: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(orjson.dumps(payload), status_code, headers, media_type="application/json")
+
+
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """``work``'s result, unless the client goes away first: then ``work`` is cancelled (its
+    queued tasks leave the pool) and :class:`ClientGoneError` is raised."""
+    job = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((job, gone), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not job.done():
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+        raise ClientGoneError
+    return job.result()
+
+
+async def _disconnected(request: Request) -> None:
+    """Return when the ASGI server reports the client gone (the body has been read already)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -42,11 +74,21 @@ def add_ops_routes(
     app: FastAPI, settings: Settings, metrics: Metrics, readiness: Readiness
 ) -> None:
     """``/healthz`` (alive), ``/readyz`` (``readiness()`` says ready, else 503), ``/metrics``,
-    and the 422 / 413 error shapes."""
+    and the 422 / 413 / 429 error shapes."""
 
     @app.exception_handler(RequestError)
     async def request_error(_: Request, exc: RequestError) -> Response:
         return json_response({"detail": exc.errors}, 422)
+
+    @app.exception_handler(OverloadedError)
+    async def overloaded(_: Request, exc: OverloadedError) -> Response:
+        detail = [{"loc": [], "msg": str(exc), "type": "overloaded"}]
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return json_response({"detail": detail}, 429, headers)
+
+    @app.exception_handler(ClientGoneError)
+    async def client_gone(_: Request, __: ClientGoneError) -> Response:
+        return Response(status_code=499)  # nobody reads it; the access log shows why
 
     @app.exception_handler(BodyTooLargeError)
     async def too_large(_: Request, __: BodyTooLargeError) -> Response:

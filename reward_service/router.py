@@ -1,8 +1,13 @@
-"""The router: validate → plan (dedupe) → dispatch to backends → combine → metrics → summary."""
+"""The router: validate → plan (dedupe) → dispatch to backends → combine → metrics → summary.
+
+Long loops over a batch give the event loop a turn every ``_SLICE`` samples, so health probes
+and other requests are served while a 65,536-sample batch is planned or answered.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,19 +16,26 @@ from typing import Any, Protocol
 import orjson
 from pydantic import ValidationError
 
-from reward_service.errors import RequestError, UnknownNameError
+from reward_service.contract import Outcome, Task
+from reward_service.errors import OverloadedError, RequestError, UnknownNameError
 from reward_service.metrics import Metrics
-from reward_service.registry import FORMATS, VERIFIERS, Context, Params, VerifierSpec
+from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
 from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
-from reward_service.summary import by_source
-from reward_service.workers.execute import Outcome, Task
+from reward_service.summary import by_source, reflects
 
+logger = logging.getLogger("raas.router")
 _MAX_REPORTED_ERRORS = 100
+_SLICE = 2048
 
 
 class Backend(Protocol):
-    """Somewhere tasks are scored: the local pool, a remote worker, a model worker."""
+    """Somewhere tasks are scored: the local pool, a remote worker, a model worker.
+
+    ``run`` answers one outcome per task, in order, and does not raise: a failure is an outcome
+    with its status. The one exception is :class:`OverloadedError` before any work starts (the
+    request is refused with 429); the router turns anything else into ``error`` outcomes.
+    """
 
     async def run(self, tasks: Sequence[Task]) -> list[Outcome]: ...
 
@@ -61,6 +73,11 @@ def _errors(errors: Sequence[Any], prefix: tuple[Any, ...]) -> list[dict[str, An
     ]
 
 
+async def _yield_every(index: int) -> None:
+    if index % _SLICE == _SLICE - 1:
+        await asyncio.sleep(0)
+
+
 class Router:
     def __init__(
         self, settings: Settings, backends: Mapping[str, Backend], metrics: Metrics
@@ -70,49 +87,60 @@ class Router:
         self.metrics = metrics
 
     async def score(self, request: RewardRequest) -> dict[str, Any]:
+        """The ``/reward`` answer: one result per sample in request order, and the summary."""
+        outcomes = await self.run(request)
+        results, rows = [], []
+        for index, (sample, outcome) in enumerate(zip(request.samples, outcomes, strict=True)):
+            result = _result(sample, outcome)
+            results.append(result)
+            rows.append(
+                (sample.data_source, len(sample.response), self._reflects(sample, outcome), result)
+            )
+            await _yield_every(index)
+        return {"results": results, "summary": {"by_source": by_source(rows)}}
+
+    async def run(self, request: RewardRequest) -> list[Outcome]:
+        """One outcome per sample, in request order, with the metrics recorded."""
         samples = request.samples
         if len(samples) > self.settings.max_samples:
             raise RequestError([{
                 "loc": ["samples"], "type": "too_long",
                 "msg": f"{len(samples)} samples; at most {self.settings.max_samples} per request",
             }])  # fmt: skip
-        plan = self._plan(samples, Context(request.step, request.total_steps))
-        outcomes = await self._dispatch(plan.tasks)
-        results = []
-        for index, sample in enumerate(samples):
-            task_index = plan.task_index[index]
-            outcome = plan.early[index] if task_index is None else outcomes[task_index]
-            results.append(_result(sample, outcome))
-        self._record(samples, results, plan, outcomes)
-        summary = by_source(
-            (s.data_source, s.response, r) for s, r in zip(samples, results, strict=True)
-        )
-        return {"results": results, "summary": {"by_source": summary}}
+        plan = await self._plan(samples, Context(request.step, request.total_steps))
+        scored = await self._dispatch(plan.tasks)
+        outcomes = [
+            plan.early[index] if task_index is None else scored[task_index]
+            for index, task_index in enumerate(plan.task_index)
+        ]
+        self._record(samples, outcomes, plan, scored)
+        return outcomes
 
-    def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
+    async def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
         params_cache: dict[tuple[str, str], Params | list[dict[str, Any]]] = {}
         unique: dict[tuple[Any, ...], int] = {}
         plan = _Plan([], {}, [])
         errors: list[dict[str, Any]] = []
         for index, sample in enumerate(samples):
+            await _yield_every(index)
             checked = self._params(sample, index, params_cache, errors)
             gt_key = _json_key(sample.ground_truth)
             early = self._precheck(sample, gt_key) if checked else None
-            if checked is None or early is not None:
+            if checked is None or early is not None or gt_key is None:
                 plan.task_index.append(None)
                 if early is not None:
                     plan.early[index] = early
                 continue
             spec, params, params_key = checked
-            group = f"{sample.verifier}\0{params_key}\0{gt_key}"
-            key: tuple[Any, ...] = (group, sample.format, sample.response)
+            key: tuple[Any, ...] = (sample.verifier, params_key, gt_key, sample.format)
+            key += (sample.response,)
             if spec.backend != "rules":  # model verifiers also read the prompt and images
                 key = (*key, sample.prompt, *sample.images)
             if key not in unique:
                 unique[key] = len(plan.tasks)
                 plan.tasks.append(Task(
-                    sample.verifier, params, sample.response, sample.ground_truth, sample.format,
-                    context, group, sample.prompt, tuple(sample.images),
+                    sample.verifier, params, sample.response, gt_key, sample.format, context,
+                    sample.prompt, tuple(sample.images),
                 ))  # fmt: skip
             plan.task_index.append(unique[key])
         if errors:
@@ -156,49 +184,90 @@ class Router:
             return Outcome("invalid_input", error=f"ground_truth longer than {limit} characters")
         return None
 
+    async def format_alone(self, sample: Sample) -> float | None:
+        """The format score of a sample whose accuracy could not be had (``/judge`` counts it as
+        V-Triune did), scored in the pool; ``None`` for a response over the size limit."""
+        if sample.format is None or len(sample.response) > self.settings.max_response_chars:
+            return None
+        task = Task(
+            sample.verifier, NoParams(), sample.response, format=sample.format, format_only=True
+        )
+        outcome = (await self._run_on("rules", [task]))[0]
+        return outcome.format
+
+    def _reflects(self, sample: Sample, outcome: Outcome) -> bool | None:
+        """From the backend when it looked; else scanned here, within the size limit only."""
+        if outcome.reflects is not None:
+            return outcome.reflects
+        if len(sample.response) > self.settings.max_response_chars:
+            return None
+        return reflects(sample.response)
+
     async def _dispatch(self, tasks: list[Task]) -> list[Outcome]:
-        """Score unique tasks on their backends concurrently, each sorted by group so that a
-        ground truth's parse is reused; a verifier with no backend here is ``unavailable``."""
+        """Score unique tasks on their backends concurrently, each sorted by ground truth so that
+        a parse is reused; a verifier with no backend here is ``unavailable``. If one backend
+        refuses the batch (overloaded), the others stop too."""
         by_backend: dict[str, list[int]] = {}
         for index, task in enumerate(tasks):
             by_backend.setdefault(VERIFIERS.get(task.verifier).backend, []).append(index)
         outcomes: list[Outcome | None] = [None] * len(tasks)
 
         async def run(backend: str, indices: list[int]) -> None:
-            indices.sort(key=lambda i: tasks[i].group_key)
+            indices.sort(key=lambda i: (tasks[i].verifier, tasks[i].ground_truth))
             scored = await self._run_on(backend, [tasks[i] for i in indices])
             for index, outcome in zip(indices, scored, strict=True):
                 outcomes[index] = outcome
 
-        await asyncio.gather(*(run(name, indices) for name, indices in by_backend.items()))
+        jobs = [asyncio.ensure_future(run(name, found)) for name, found in by_backend.items()]
+        try:
+            await asyncio.gather(*jobs)
+        except BaseException:
+            for job in jobs:
+                job.cancel()
+            raise
         return [o if o is not None else Outcome("error", error="not scored") for o in outcomes]
 
     async def _run_on(self, backend: str, tasks: list[Task]) -> list[Outcome]:
         if backend not in self.backends:
             error = f"no {backend} backend is configured for verifier {tasks[0].verifier!r}"
             return [Outcome("unavailable", error=error) for _ in tasks]
-        return await self.backends[backend].run(tasks)
+        try:
+            outcomes = await self.backends[backend].run(tasks)
+        except OverloadedError:
+            raise
+        except Exception as exc:  # a backend bug fails its tasks, never the batch
+            logger.exception("the %s backend failed", backend)
+            return [Outcome("error", error=f"{backend} backend failed: {exc!r}"[:2000])] * len(
+                tasks
+            )
+        if len(outcomes) != len(tasks):
+            error = f"{backend} backend answered {len(outcomes)} outcomes for {len(tasks)} tasks"
+            return [Outcome("error", error=error) for _ in tasks]
+        return outcomes
 
     def _record(
         self,
         samples: Sequence[Sample],
-        results: list[dict[str, Any]],
-        plan: _Plan,
         outcomes: list[Outcome],
+        plan: _Plan,
+        scored: list[Outcome],
     ) -> None:
         m = self.metrics
         m.batch_size.observe(len(samples))
-        scored = sum(index is not None for index in plan.task_index)
-        m.deduplicated.inc(scored - len(plan.tasks))
+        m.deduplicated.inc(sum(i is not None for i in plan.task_index) - len(plan.tasks))
         counts: Counter[tuple[str, str, str]] = Counter()
-        for sample, result in zip(samples, results, strict=True):
-            source = m.source(sample.data_source)
-            counts[(source, sample.verifier, result["status"])] += 1
-            if result["status"] == "ok":
-                m.reward.labels(source).observe(result["reward"])
-        for labels, count in counts.items():
-            m.samples.labels(*labels).inc(count)
-        m.observe_tasks(plan.tasks, outcomes)
+        rewards: dict[str, list[float]] = {}
+        for sample, outcome in zip(samples, outcomes, strict=True):
+            counts[(sample.data_source, sample.verifier, outcome.status)] += 1
+            if (reward := combined(sample, outcome)) is not None:
+                rewards.setdefault(sample.data_source, []).append(reward)
+        for (source, verifier, status), count in counts.items():
+            m.samples.labels(m.source(source), verifier, status).inc(count)
+        for source, values in rewards.items():
+            histogram = m.reward.labels(m.source(source))
+            for value in values:
+                histogram.observe(value)
+        m.observe_tasks(plan.tasks, scored)
 
 
 def _json_key(value: Any) -> str | None:
@@ -208,20 +277,26 @@ def _json_key(value: Any) -> str | None:
         return None
 
 
-def _result(sample: Sample, outcome: Outcome) -> dict[str, Any]:
+def combined(sample: Sample, outcome: Outcome) -> float | None:
+    """``(w_acc·acc + w_fmt·fmt) / (w_acc + w_fmt)`` for an ``ok`` outcome, else ``None``."""
     if outcome.status != "ok" or outcome.accuracy is None:
+        return None
+    if outcome.format is None:
+        return outcome.accuracy
+    w = sample.weights
+    return (w.accuracy * outcome.accuracy + w.format * outcome.format) / (w.accuracy + w.format)
+
+
+def _result(sample: Sample, outcome: Outcome) -> dict[str, Any]:
+    reward = combined(sample, outcome)
+    if reward is None:
         return {
             "id": sample.id, "reward": None, "status": outcome.status, "components": {},
             "details": outcome.details, "error": outcome.error or outcome.status,
         }  # fmt: skip
     components = {"accuracy": outcome.accuracy}
-    reward = outcome.accuracy
     if outcome.format is not None:
         components["format"] = outcome.format
-        w = sample.weights
-        reward = (w.accuracy * outcome.accuracy + w.format * outcome.format) / (
-            w.accuracy + w.format
-        )
     return {
         "id": sample.id, "reward": reward, "status": "ok", "components": components,
         "details": outcome.details, "error": None,

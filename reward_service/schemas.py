@@ -71,7 +71,7 @@ class SourceSummary(BaseModel):
     reward_mean: float | None
     component_means: dict[str, float]
     response_length_mean: float
-    reflection_ratio: float
+    reflection_ratio: float | None  # None when no response of the source was examined
     reflection_ratio_correct: float | None
     reflection_ratio_incorrect: float | None
 

@@ -35,16 +35,20 @@ class Settings(BaseSettings):
     worker_memory_mb: int = Field(4096, ge=128)
     worker_start_timeout_s: float = Field(120.0, gt=0)
     max_chunk: int = Field(32, ge=1, le=4096)
+    max_chunk_bytes: int = Field(1 << 20, ge=1024)
+    max_queued_tasks: int = Field(1 << 18, ge=1)  # beyond this, requests get 429
 
     max_response_chars: int = Field(65_536, ge=1)
     max_ground_truth_chars: int = Field(65_536, ge=1)
     max_samples: int = Field(65_536, ge=1)
-    max_body_bytes: int = Field(512 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(768 * 1024 * 1024, ge=1024)  # 65,536 long CoTs: 562 MiB
 
     metrics_max_sources: int = Field(256, ge=1)
 
     idempotency_cache_size: int = Field(512, ge=0)  # 0 turns Idempotency-Key replay off
     idempotency_ttl_s: float = Field(300.0, gt=0)
+    idempotency_cache_bytes: int = Field(256 * 1024 * 1024, ge=0)
+    idempotency_max_entry_bytes: int = Field(64 * 1024 * 1024, ge=0)
     judge_iou_threshold: Literal["average", "dynamic"] | float = "dynamic"  # V-Triune /judge
     openrlhf_verifier: str = "math"  # what OpenRLHF's /get_reward labels are checked with
     openrlhf_format: str | None = None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,10 +8,29 @@ from typing import Any
 
 import httpx
 import pytest
+import uvloop
 
+from reward_service.verifiers import load_verifiers
 from tests.live import LiveServer
 
 VECTORS = Path(__file__).parent / "vectors" / "rewards.jsonl"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every ``asyncio.run`` in the suite runs on uvloop, the loop ``raas serve`` ships with;
+    tests that take the ``any_loop`` fixture run on asyncio's own loop as well."""
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    load_verifiers()
+
+
+@pytest.fixture(params=["uvloop", "asyncio"])
+def any_loop(request: pytest.FixtureRequest) -> Iterator[str]:
+    if request.param == "asyncio":
+        asyncio.set_event_loop_policy(asyncio.DefaultEventLoopPolicy())
+    try:
+        yield str(request.param)
+    finally:
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def load_vectors() -> list[dict[str, Any]]:

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-import reward_service.verifiers  # noqa: F401  (registers every verifier)
 from reward_service.registry import FORMATS, VERIFIERS
 from tests.conftest import load_vectors
 from tests.live import LiveServer, is_alive

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import reward_service.verifiers  # noqa: F401  (registers every verifier)
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.settings import Settings
 

@@ -32,13 +32,17 @@ def test_reflection_words(text: str, expected: bool) -> None:
     assert reflects(text) is expected
 
 
+def row(source: str, response: str, result: dict[str, Any]) -> tuple[Any, ...]:
+    return source, len(response), reflects(response), result
+
+
 def test_source_level_summary() -> None:
     rows = [
-        ("math", "wait, 4", ok(1.0, 1.0, 0.5)),
-        ("math", "5", ok(0.0, 0.0, 1.0)),
-        ("math", "re-check: 6", ok(0.0, 0.0, 0.0)),
-        ("math", "x" * 7, failed("timeout")),
-        ("det", "ab", ok(0.75, 0.6)),
+        row("math", "wait, 4", ok(1.0, 1.0, 0.5)),
+        row("math", "5", ok(0.0, 0.0, 1.0)),
+        row("math", "re-check: 6", ok(0.0, 0.0, 0.0)),
+        row("math", "x" * 7, failed("timeout")),
+        row("det", "ab", ok(0.75, 0.6)),
     ]
     summary = by_source(rows)
     math = summary["math"]
@@ -56,7 +60,20 @@ def test_source_level_summary() -> None:
 
 
 def test_source_with_no_ok_sample_has_no_means() -> None:
-    summary = by_source([("s", "r", failed("error"))])["s"]
+    summary = by_source([row("s", "r", failed("error"))])["s"]
     assert summary["reward_mean"] is None
     assert summary["component_means"] == {}
     assert summary["reflection_ratio_correct"] is None
+
+
+def test_responses_not_examined_are_left_out_of_the_reflection_ratios() -> None:
+    rows = [
+        ("s", 10**8, None, failed("invalid_input")),  # over the size limit: never scanned
+        row("s", "wait", ok(1.0, 1.0)),
+        row("s", "no", ok(0.0, 0.0)),
+    ]
+    summary = by_source(rows)["s"]
+    assert summary["count"] == 3
+    assert summary["reflection_ratio"] == 0.5
+    assert summary["reflection_ratio_correct"] == 1.0
+    assert by_source([("s", 10**8, None, failed("invalid_input"))])["s"]["reflection_ratio"] is None

@@ -13,11 +13,13 @@ from fastapi import FastAPI
 from reward_service.metrics import Metrics
 from reward_service.models.worker import ModelWorker
 from reward_service.settings import Settings
+from reward_service.verifiers import MODEL_MODULES, load_verifiers
 from reward_service.workers.service import create_worker_app
 
 
 def create_model_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
     """The models in ``RAAS_MODELS`` (none: every task is ``unavailable``)."""
+    load_verifiers(MODEL_MODULES)
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics(max_sources=settings.metrics_max_sources)
     worker = ModelWorker(settings.models, metrics)

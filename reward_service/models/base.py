@@ -14,10 +14,10 @@ from typing import Any, Literal, Protocol, TypeVar
 import torch
 from transformers import PreTrainedTokenizerBase
 
+from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
 from reward_service.models.config import ModelSpec
 from reward_service.registry import Score
-from reward_service.workers.execute import Task
 
 RawT = TypeVar("RawT")
 

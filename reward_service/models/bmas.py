@@ -9,16 +9,17 @@ from __future__ import annotations
 
 from typing import Literal
 
+import orjson
 import torch
 from transformers import AutoModel, PreTrainedTokenizerBase
 
+from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
 from reward_service.models.base import Item, check_length
 from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer, resolve_device, resolve_dtype
 from reward_service.registry import Score
 from reward_service.verifiers.bmas import BMASParams
-from reward_service.workers.execute import Task
 
 PrecisionRecall = tuple[float, float] | None  # None: one side has no tokens
 
@@ -80,9 +81,10 @@ class BMASScorer:
         return [int(i) for i in ids if int(i) not in self.special]
 
     def prepare(self, task: Task) -> Item:
-        if not isinstance(task.ground_truth, str):
+        reference_text = orjson.loads(task.ground_truth)
+        if not isinstance(reference_text, str):
             raise InvalidInputError("bmas needs the reference text as a string ground truth")
-        response, reference = self._ids(task.response), self._ids(task.ground_truth)
+        response, reference = self._ids(task.response), self._ids(reference_text)
         longest = max(len(response), len(reference))
         check_length(self.spec, longest)
         return Item(longest, (response, reference))

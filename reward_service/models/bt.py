@@ -24,13 +24,13 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
 from reward_service.models.base import Item, chat_ids, check_length, pad, positions, sigmoid_reward
 from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer, load_weights, resolve_device
 from reward_service.registry import Score
 from reward_service.verifiers.rm import RMParams
-from reward_service.workers.execute import Task
 
 
 class TextRM:

@@ -28,13 +28,13 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
 from reward_service.models.base import Item, check_length, messages, pad
 from reward_service.models.bt import TextRM
 from reward_service.models.config import ModelSpec
 from reward_service.models.images import load_images
 from reward_service.models.loading import load_weights, resolve_device
-from reward_service.workers.execute import Task
 
 MODEL_TYPE = "raas_vision_reward"
 

@@ -22,13 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from reward_service.contract import Outcome, Task
 from reward_service.errors import InvalidInputError
 from reward_service.metrics import Metrics
 from reward_service.models.base import Item, Scorer
 from reward_service.models.batcher import Batcher, Failed
 from reward_service.models.config import KINDS_FOR_VERIFIER, ModelSpec
 from reward_service.registry import FORMATS, VERIFIERS
-from reward_service.workers.execute import Outcome, Task
 
 logger = logging.getLogger("raas.models")
 

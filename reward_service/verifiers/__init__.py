@@ -1,15 +1,21 @@
-"""Every verifier and format checker, one module each; importing this package registers them."""
+"""Every verifier and format checker, one module each; ``load_verifiers`` registers them.
+
+Importing this package registers nothing: each role loads what it serves (a model worker only the
+model verifiers and format checkers, without sympy or shapely).
+"""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from collections.abc import Iterable
+
+MODEL_MODULES = ("rm", "bmas", "formats")  # what a model worker needs
 
 
-def _load_all() -> None:
-    for module in pkgutil.iter_modules(__path__):
-        if not module.name.startswith("_"):
-            importlib.import_module(f"{__name__}.{module.name}")
-
-
-_load_all()
+def load_verifiers(modules: Iterable[str] | None = None) -> None:
+    """Import, and so register, the named verifier modules (default: all). Idempotent."""
+    if modules is None:
+        modules = [m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")]
+    for name in modules:
+        importlib.import_module(f"{__name__}.{name}")

@@ -1,7 +1,9 @@
 """What a pool child runs: one task → one outcome, never an exception.
 
-A ground truth's ``prepare`` result (e.g. math-verify's parse of the gold answer) is kept in a
-small per-process LRU, so a GRPO group of G rollouts sharing one ground truth parses it once.
+A ground truth's parse (its JSON, then the verifier's ``prepare``, e.g. math-verify's parse of
+the gold answer) is kept in a per-process LRU bounded in entries and characters, keyed by
+(verifier, params, canonical ground truth): a GRPO group of G rollouts parses it once, and no
+caller can make a worker reuse a parse under another ground truth.
 """
 
 from __future__ import annotations
@@ -9,65 +11,55 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-import reward_service.verifiers  # noqa: F401  (registers every verifier and format checker)
+from reward_service.contract import Outcome, Task
 from reward_service.errors import InvalidInputError
-from reward_service.registry import FORMATS, VERIFIERS, Context, Params, VerifierSpec
-from reward_service.schemas import Status
+from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec
+from reward_service.summary import reflects
+from reward_service.verifiers import load_verifiers
 
-_PREPARED_CAPACITY = 4096
+load_verifiers()  # this module is what pool children run
 
-
-@dataclass(frozen=True, slots=True)
-class Task:
-    """One unique (verifier, params, response, ground truth, format) to score."""
-
-    verifier: str
-    params: Params
-    response: str
-    ground_truth: Any
-    format: str | None
-    context: Context
-    group_key: str  # identifies (verifier, params, ground truth): equal keys share a prepare
-    prompt: str | None = None  # read by model verifiers only
-    images: tuple[str, ...] = ()  # read by model verifiers only
+_PREPARED_ENTRIES = 4096
+_PREPARED_CHARS = 32 * 1024 * 1024
 
 
-@dataclass(slots=True)
-class Outcome:
-    status: Status
-    accuracy: float | None = None
-    format: float | None = None
-    details: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    seconds: float = 0.0
+class _Prepared:
+    """Group → parsed ground truth (or the error its parse raised), least recently used out."""
 
+    def __init__(self, entries: int, chars: int) -> None:
+        self.entries, self.chars = entries, chars
+        self._cache: OrderedDict[tuple[str, Any, str], Any] = OrderedDict()
+        self._size = 0
 
-class _Prepared(OrderedDict[str, Any]):
     def fetch(self, spec: VerifierSpec, task: Task) -> Any:
-        if spec.prepare is None:
-            return task.ground_truth
-        if task.group_key in self:
-            self.move_to_end(task.group_key)
-            hit = self[task.group_key]
+        key = task.group()
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            hit = self._cache[key]
         else:
-            try:
-                hit = spec.prepare(task.ground_truth, task.params)
-            except InvalidInputError as exc:
-                hit = exc
-            self[task.group_key] = hit
-            if len(self) > _PREPARED_CAPACITY:
-                self.popitem(last=False)
+            hit = _parse(spec, task)
+            self._cache[key] = hit
+            self._size += len(key[2])
+            while len(self._cache) > self.entries or self._size > self.chars:
+                self._size -= len(self._cache.popitem(last=False)[0][2])
         if isinstance(hit, InvalidInputError):
             raise hit
         return hit
 
 
-_prepared = _Prepared()
+def _parse(spec: VerifierSpec, task: Task) -> Any:
+    try:
+        ground_truth = orjson.loads(task.ground_truth)
+        return ground_truth if spec.prepare is None else spec.prepare(ground_truth, task.params)
+    except InvalidInputError as exc:
+        return exc
+
+
+_prepared = _Prepared(_PREPARED_ENTRIES, _PREPARED_CHARS)
 
 
 def _unit_interval(value: float, what: str) -> float:
@@ -86,30 +78,40 @@ def _plain_json(details: dict[str, Any]) -> dict[str, Any]:
     return plain
 
 
-def _score(task: Task) -> Outcome:
+def _format(task: Task) -> float | None:
+    if task.format is None:
+        return None
+    return _unit_interval(FORMATS.get(task.format).fn(task.response), f"format {task.format!r}")
+
+
+def _score(task: Task, outcome: Outcome) -> None:
+    """Fill ``outcome``: the format first, so that it is known even when the accuracy fails."""
+    outcome.format = _format(task)
+    if task.format_only:
+        return
     spec = VERIFIERS.get(task.verifier)
     ground_truth = _prepared.fetch(spec, task)
     score = spec.fn(task.response, ground_truth, task.params, task.context)
-    accuracy = _unit_interval(score.accuracy, f"verifier {task.verifier!r}")
-    fmt = None
-    if task.format is not None:
-        fmt = _unit_interval(FORMATS.get(task.format).fn(task.response), f"format {task.format!r}")
-    return Outcome("ok", accuracy, fmt, _plain_json(score.details))
+    outcome.accuracy = _unit_interval(score.accuracy, f"verifier {task.verifier!r}")
+    outcome.details = _plain_json(score.details)
 
 
 def run_task(task: Task) -> Outcome:
     """Score one task; every failure becomes a status with a message."""
     start = time.perf_counter()
+    outcome = Outcome("ok", reflects=reflects(task.response))
     try:
-        outcome = _score(task)
+        _score(task, outcome)
     except InvalidInputError as exc:
-        outcome = Outcome("invalid_input", error=str(exc))
+        outcome.status, outcome.error = "invalid_input", str(exc)
     except RecursionError:
-        outcome = Outcome("invalid_input", error="input nested too deeply to score")
+        outcome.status, outcome.error = "invalid_input", "input nested too deeply to score"
     except MemoryError:
-        outcome = Outcome("error", error="worker memory limit exceeded")
+        outcome.status, outcome.error = "error", "worker memory limit exceeded"
     except Exception as exc:
-        outcome = Outcome("error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        outcome.status, outcome.error = "error", f"{type(exc).__name__}: {exc}"[:2000]
+    if outcome.status != "ok":
+        outcome.accuracy, outcome.details = None, {}
     outcome.seconds = time.perf_counter() - start
     return outcome
 
@@ -118,4 +120,4 @@ def warm_up() -> None:
     """Run math-verify once so its lazy imports happen before the child reports ready."""
     if "math" in VERIFIERS:
         spec = VERIFIERS.get("math")
-        run_task(Task("math", spec.params(), "\\boxed{1}", "1", None, Context(), "warm-up"))
+        run_task(Task("math", spec.params(), "\\boxed{1}", '"1"', None, Context()))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.settings import Settings
-from reward_service.workers.execute import Outcome, Task
 from reward_service.workers.pool import Failure, ProcessPool
 
 RULE_TARGET = "reward_service.workers.execute:run_task"
@@ -24,9 +24,17 @@ def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
         memory_mb=settings.worker_memory_mb,
         start_timeout_s=settings.worker_start_timeout_s,
         max_chunk=settings.max_chunk,
+        max_chunk_bytes=settings.max_chunk_bytes,
+        max_queue=settings.max_queued_tasks,
         spares=settings.pool_spares,
+        size_of=task_size,
         on_restart=lambda kind: metrics.restarts.labels(kind).inc(),
     )
+
+
+def task_size(task: Task) -> int:
+    """Roughly the bytes a task takes on the pipe."""
+    return len(task.response) + len(task.ground_truth) + len(task.prompt or "")
 
 
 def as_outcome(value: Outcome | Failure) -> Outcome:

@@ -1,38 +1,44 @@
-"""A pool of spawned child processes with a hard per-item deadline.
+"""A pool of spawned child processes with a hard per-item deadline and a fair share per request.
 
-Items are handed to children in small chunks; a child answers item by item, so the parent knows
-which item is running and since when. An item that overruns its deadline has its child killed
-(SIGKILL: C-level work such as a 10^10^10 power cannot be interrupted any other way) and
-replaced; the item fails with ``timeout`` and the rest of its chunk goes back to the head of the
-queue. A child that dies fails its current item with ``crash``. Children cap their address space
-(RLIMIT_AS) and die with the parent (PR_SET_PDEATHSIG), so no orphan outlives the server.
+Each ``map`` call is a request with a line of its own in a :class:`FairQueue`; idle children
+take chunks from the lines in turn, so one request holding slow or hanging items cannot make
+another wait for more than about one item deadline. The queue as a whole is bounded: past
+``max_queue`` items ``map`` raises :class:`OverloadedError` (HTTP 429) instead of letting waits
+grow without end. A request whose caller goes away leaves the queue.
+
+A child reports results in batches and writes which item it is running, and since when, to
+memory the parent reads (see :mod:`.child`). An item that overruns its deadline has its child
+killed (SIGKILL: C-level work such as a 10^10^10 power cannot be interrupted any other way) and
+replaced by a warm spare; the item fails with ``timeout`` and the items after it go back to the
+head of their request. A child that dies fails its running item with ``crash``. When a child dies
+before it can say which item killed it, its items go back one at a time, and an item that has gone
+back ``max_requeues`` times ends as ``error``. Children cap their address space (RLIMIT_AS) and die
+with the parent (PR_SET_PDEATHSIG), so no orphan outlives the server.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import importlib
 import logging
+import math
 import multiprocessing
-import os
 import pickle
-import resource
-import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal
+
+from reward_service.errors import OverloadedError
+from reward_service.workers.channel import Channel, ChannelClosedError
+from reward_service.workers.child import child_main, split_position
+from reward_service.workers.fair_queue import FairQueue, Item, Request
 
 logger = logging.getLogger("raas.pool")
 
 FailureKind = Literal["timeout", "crash", "error", "closed"]
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,85 +49,20 @@ class Failure:
     message: str
 
 
-@dataclass(slots=True)
-class _Item:
-    payload: Any
-    future: asyncio.Future[Any]
-
-
 @dataclass(slots=True, eq=False)
 class _Child:
     process: BaseProcess
-    conn: Connection
-    ready: bool = False
-
-
-# ----------------------------------------------------------------------------- child side
-
-
-def _die_with_parent() -> None:
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def _limit_memory(memory_mb: int) -> None:
-    limit = memory_mb * 1024 * 1024
-    with contextlib.suppress(ValueError, OSError):
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _resolve(target: str) -> Callable[..., Any]:
-    module, _, name = target.partition(":")
-    fn: Callable[..., Any] = getattr(importlib.import_module(module), name)
-    return fn
-
-
-def _run_one(fn: Callable[[Any], Any], payload: Any) -> tuple[bool, Any]:
-    try:
-        return True, fn(payload)
-    except MemoryError:
-        return False, "worker memory limit exceeded"
-    except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"[:2000]
-
-
-def _child_main(conn: Connection, target: str, init: str | None, memory_mb: int) -> None:
-    _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when children stop
-    for name in _THREAD_ENV:
-        os.environ[name] = "1"
-    _limit_memory(memory_mb)
-    fn = _resolve(target)
-    if init:
-        _resolve(init)()
-    conn.send(("ready", os.getpid()))
-    while True:
-        try:
-            chunk = conn.recv()
-        except (EOFError, OSError):
-            return
-        if chunk is None:
-            return
-        for payload in chunk:
-            _reply(conn, _run_one(fn, payload))
-
-
-def _reply(conn: Connection, result: tuple[bool, Any]) -> None:
-    try:
-        conn.send(result)  # pickles fully before writing, so a failure leaves the pipe clean
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        conn.send((False, f"result could not be sent back: {exc!r}"[:2000]))
-
-
-# ---------------------------------------------------------------------------- parent side
+    channel: Channel
+    progress: Any  # shared doubles: [position(chunk, index), start time of that item]
+    chunks: int = 0
 
 
 class ProcessPool:
     """Runs ``target(payload)`` (a ``"module:function"``) in ``size`` spawned children.
 
     ``await pool.map(payloads)`` returns, in order, each target's value or a :class:`Failure`.
-    Concurrent ``map`` calls share the children; the event loop never runs the target itself.
+    Concurrent ``map`` calls share the children fairly; the event loop never runs the target.
+    ``size_of(payload)`` (bytes, roughly) bounds chunks by ``max_chunk_bytes``.
     """
 
     def __init__(
@@ -134,19 +75,26 @@ class ProcessPool:
         init: str | None = None,
         start_timeout_s: float = 120.0,
         max_chunk: int = 32,
+        max_chunk_bytes: int = 1 << 20,
+        max_queue: int = 1 << 18,
+        max_requeues: int = 2,
         spares: int = 1,
+        size_of: Callable[[Any], int] | None = None,
         on_restart: Callable[[FailureKind], None] | None = None,
     ) -> None:
         self.target, self.init = target, init
         self.size, self.deadline_s, self.memory_mb = size, deadline_s, memory_mb
-        self.start_timeout_s, self.max_chunk, self.spares = start_timeout_s, max_chunk, spares
+        self.start_timeout_s, self.spares = start_timeout_s, spares
+        self.max_queue = max_queue
+        self.size_of = size_of
         self.on_restart = on_restart
         self.busy = 0
         self.restarts = 0
+        self.queue = FairQueue(size, max_chunk, max_chunk_bytes, max_requeues)
         self._ctx = multiprocessing.get_context("spawn")
-        self._pending: deque[_Item] = deque()
         self._wakeup: asyncio.Event | None = None
         self._children: list[_Child | None] = [None] * size
+        self._running: list[list[Item]] = [[] for _ in range(size)]
         self._spares: list[_Child] = []  # started and ready, waiting to replace a killed child
         self._all: set[_Child] = set()  # every child not yet reaped, spares included
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,11 +104,15 @@ class ProcessPool:
     @property
     def ready(self) -> int:
         """Children that are alive and accepting work."""
-        return sum(1 for c in self._children if c is not None and c.ready and c.process.is_alive())
+        return sum(1 for c in self._children if c is not None and c.process.is_alive())
 
     @property
     def pids(self) -> list[int]:
         return [c.process.pid for c in self._children if c is not None and c.process.pid]
+
+    def retry_after_s(self) -> int:
+        """A client's fair wait before retrying a refused request: the queue's drain time."""
+        return max(1, min(60, math.ceil(self.queue.queued * self.queue.item_s / self.size)))
 
     async def start(self) -> None:
         self._wakeup = asyncio.Event()
@@ -174,11 +126,20 @@ class ProcessPool:
     async def map(self, payloads: Sequence[Any]) -> list[Any]:
         if self._closed or self._wakeup is None:
             return [Failure("closed", "worker pool is not running")] * len(payloads)
+        queued = self.queue.queued
+        if queued and queued + len(payloads) > self.max_queue:
+            message = f"{queued} tasks are queued (at most {self.max_queue})"
+            raise OverloadedError(message, self.retry_after_s())
         loop = asyncio.get_running_loop()
-        items = [_Item(p, loop.create_future()) for p in payloads]
-        self._pending.extend(items)
+        request = Request()
+        size_of = self.size_of or _no_size
+        items = [Item(p, loop.create_future(), size_of(p), request) for p in payloads]
+        self.queue.add(request, items)
         self._wakeup.set()
-        return list(await asyncio.gather(*(item.future for item in items)))
+        try:
+            return list(await asyncio.gather(*(item.future for item in items)))
+        finally:  # a caller that went away: its queued items leave with it
+            self.queue.withdraw(request)
 
     async def close(self) -> None:
         self._closed = True
@@ -187,12 +148,13 @@ class ProcessPool:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         for child in self._all:
-            with contextlib.suppress(OSError, ValueError):
-                child.conn.send(None)
+            with contextlib.suppress(OSError, TimeoutError):
+                await child.channel.send(None, 0.5)
         await asyncio.gather(*(self._reap(child, grace_s=2.0) for child in list(self._all)))
         self._children, self._spares = [None] * self.size, []
-        while self._pending:
-            _settle(self._pending.popleft(), Failure("closed", "worker pool closed"))
+        closed = Failure("closed", "worker pool closed")
+        for item in [*(i for chunk in self._running for i in chunk), *self.queue.drain()]:
+            _settle(item, closed)
 
     # -- children
 
@@ -200,38 +162,38 @@ class ProcessPool:
         # Spawned from the event-loop thread on purpose: PR_SET_PDEATHSIG fires when the
         # spawning *thread* exits, so a short-lived helper thread would kill the child early.
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        progress = self._ctx.RawArray("d", 2)
         process = self._ctx.Process(
-            target=_child_main,
-            args=(child_conn, self.target, self.init, self.memory_mb),
+            target=child_main,
+            args=(child_conn, self.target, self.init, self.memory_mb, progress),
             name="raas-pool",
             daemon=True,
         )
         process.start()
         child_conn.close()
-        child = _Child(process, parent_conn)
+        child = _Child(process, Channel(parent_conn), progress)
         self._all.add(child)  # from here on close() reaps it, even if we are cancelled
         try:
-            tag, _ = await _recv(parent_conn, self.start_timeout_s)
-            if tag != "ready":
-                raise RuntimeError(f"unexpected start message {tag!r}")
-        except (TimeoutError, EOFError, OSError, RuntimeError) as exc:
+            message = await child.channel.receive(self.start_timeout_s)
+            if not (isinstance(message, tuple) and message[:1] == ("ready",)):
+                raise RuntimeError(f"unexpected start message {message!r}")
+        except (TimeoutError, ChannelClosedError, RuntimeError) as exc:
             await self._reap(child, grace_s=0)
             raise RuntimeError(f"pool child failed to start: {exc!r}") from exc
-        child.ready = True
         return child
 
-    async def _replace(self, index: int, kind: FailureKind) -> None:
+    async def _replace(self, slot: int, kind: FailureKind) -> None:
         """Swap in a warm spare at once (or start a child), then top the spares up."""
-        old, self._children[index] = self._children[index], None
+        old, self._children[slot] = self._children[slot], None
         if old is not None:
             await self._reap(old, grace_s=0)
         self.restarts += 1
         if self.on_restart is not None:
             self.on_restart(kind)
         if self._spares:
-            self._children[index] = self._spares.pop()
+            self._children[slot] = self._spares.pop()
         else:
-            self._children[index] = await self._start_retrying()
+            self._children[slot] = await self._start_retrying()
         if self._refill is None or self._refill.done():
             self._refill = asyncio.create_task(self._refill_spares())
 
@@ -248,129 +210,194 @@ class ProcessPool:
                 await asyncio.sleep(1.0)
 
     async def _reap(self, child: _Child, grace_s: float) -> None:
-        deadline = time.monotonic() + grace_s
-        while child.process.is_alive() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        if child.process.is_alive():
-            child.process.kill()
-        while child.process.exitcode is None:
-            await asyncio.sleep(0.005)
-        child.process.join(timeout=0)
-        child.conn.close()
+        await _stop(child.process, grace_s)
+        child.channel.close()
         self._all.discard(child)
 
     # -- scheduling
 
-    def _take_chunk(self) -> list[_Item]:
-        size = max(1, min(self.max_chunk, len(self._pending) // (2 * self.size)))
-        chunk: list[_Item] = []
-        while self._pending and len(chunk) < size:
-            item = self._pending.popleft()
-            if not item.future.done():  # its request was cancelled
-                chunk.append(item)
-        return chunk
+    def _requeue(self, items: Sequence[Item], suspect: bool = False) -> None:
+        for item in self.queue.requeue(items, suspect):
+            message = f"its worker died {item.requeues} times before it could be scored"
+            _settle(item, Failure("error", message))
+        assert self._wakeup is not None
+        self._wakeup.set()
 
-    async def _serve(self, index: int) -> None:
+    async def _serve(self, slot: int) -> None:
         assert self._wakeup is not None
         while not self._closed:
-            chunk = self._take_chunk()
+            chunk = self.queue.take()
             if not chunk:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            if self._pending:
+            if self.queue:
                 self._wakeup.set()  # let an idle sibling take the next chunk
             self.busy += 1
+            self._running[slot] = chunk
+            started, estimate = time.monotonic(), len(chunk) * self.queue.item_s
             try:
-                await self._run_chunk(index, chunk)
-            except Exception as exc:  # a bug or an unpicklable value fails its chunk, not the pool
-                logger.exception("pool child %d failed a chunk", index)
+                await self._run_chunk(slot, chunk)
+            except Exception as exc:  # a bug fails its chunk, not the pool
+                logger.exception("pool child %d failed a chunk", slot)
                 for item in chunk:
                     _settle(item, Failure("error", f"worker pool error: {exc!r}"[:2000]))
-                await self._replace(index, "error")
+                await self._replace(slot, "error")
             finally:
+                self._running[slot] = []
                 self.busy -= 1
+                self.queue.charge(chunk[0].request, time.monotonic() - started - estimate)
 
-    async def _run_chunk(self, index: int, chunk: list[_Item]) -> None:
-        child = self._children[index]
+    async def _run_chunk(self, slot: int, chunk: list[Item]) -> None:
+        child = self._children[slot]
         if child is None or not child.process.is_alive():
-            await self._replace(index, "crash")
-            child = self._children[index]
+            await self._replace(slot, "crash")
+            child = self._children[slot]
             assert child is not None
-        try:
-            child.conn.send([item.payload for item in chunk])
-        except (OSError, ValueError):
-            self._requeue(chunk)
-            await self._replace(index, "crash")
+        child.chunks += 1
+        data, chunk = _encode(child.chunks, chunk)
+        if not chunk:
             return
-        position = 0
-        while position < len(chunk):
-            position, failure = await self._collect(child, chunk, position)
-            if failure is None:
-                continue
-            if failure.kind == "crash":
-                await self._reap(child, grace_s=0.5)
-                failure = Failure("crash", f"worker died (exit code {child.process.exitcode})")
-            _settle(chunk[position], failure)
-            self._requeue(chunk[position + 1 :])
-            await self._replace(index, failure.kind)
-            return
-
-    async def _collect(
-        self, child: _Child, chunk: list[_Item], position: int
-    ) -> tuple[int, Failure | None]:
-        """Wait up to the deadline for the item at ``position``, then take every result that
-        has arrived (one wake-up for many results). Returns the next position, and why the
-        item there failed if it did."""
+        run = _Run(child, child.chunks, chunk, time.monotonic())
         try:
-            await _readable(child.conn, self.deadline_s)
-            while position < len(chunk) and child.conn.poll():
-                ok, value = child.conn.recv()
-                _settle(chunk[position], value if ok else Failure("error", value))
-                position += 1
-        except TimeoutError:
-            return position, Failure("timeout", f"exceeded the {self.deadline_s:g} s deadline")
-        except (EOFError, OSError):
-            return position, Failure("crash", "worker died")
-        return position, None
+            await child.channel.send_bytes(data, self.deadline_s)
+        except (TimeoutError, ChannelClosedError):
+            self._requeue(chunk, suspect=True)
+            await self._replace(slot, "crash")
+            return
+        await self._collect(slot, run)
 
-    def _requeue(self, items: list[_Item]) -> None:
-        self._pending.extendleft(reversed(items))
-        if items and self._wakeup is not None:
-            self._wakeup.set()
+    async def _collect(self, slot: int, run: _Run) -> None:
+        """Settle results as they arrive until the chunk is done, its running item overruns
+        (kill → ``timeout``), or its child dies (→ ``crash``)."""
+        channel = run.child.channel
+        while run.done < len(run.chunk):
+            _, due = run.running(self.deadline_s)
+            await channel.wait(due - time.monotonic())
+            run.take(channel.messages)
+            if run.done == len(run.chunk):
+                break
+            if channel.closed:
+                await self._fail(slot, run, "crash")
+                return
+            _, due = run.running(self.deadline_s)
+            if time.monotonic() >= due:
+                await self._fail(slot, run, "timeout")
+                return
+        elapsed = time.monotonic() - run.sent_at
+        self.queue.item_s = 0.9 * self.queue.item_s + 0.1 * elapsed / len(run.chunk)
+
+    async def _fail(self, slot: int, run: _Run, kind: Literal["crash", "timeout"]) -> None:
+        """The child is killed (or dead): keep the results it flushed, fail the item it was
+        running, send the others back."""
+        process = run.child.process
+        await _stop(process, grace_s=0.5 if kind == "crash" else 0.0)
+        run.child.channel.drain()
+        run.take(run.child.channel.messages)
+        index, _ = run.running(self.deadline_s)
+        known = run.started(index)
+        if known:
+            message = (
+                f"exceeded the {self.deadline_s:g} s deadline"
+                if kind == "timeout"
+                else f"worker died (exit code {process.exitcode})"
+            )
+            _settle(run.chunk[index], Failure(kind, message))
+            self._requeue(run.chunk[run.done : index] + run.chunk[index + 1 :])
+        else:
+            self._requeue(run.chunk[run.done :], suspect=True)
+        await self._replace(slot, kind)
 
 
-def _settle(item: _Item, value: Any) -> None:
+@dataclass(slots=True, eq=False)
+class _Run:
+    """One chunk on one child: how far its results have come, and what it is running."""
+
+    child: _Child
+    chunk_id: int
+    chunk: list[Item]
+    sent_at: float
+    done: int = 0
+    last_at: float = 0.0
+
+    def take(self, messages: deque[Any]) -> None:
+        while messages:
+            for ok, value in messages.popleft():
+                _settle(self.chunk[self.done], value if ok else Failure("error", value))
+                self.done += 1
+            self.last_at = time.monotonic()
+
+    def running(self, deadline_s: float) -> tuple[int, float]:
+        """The index of the item running now and when it overruns. Before the child reports
+        the next item, that item counts as started at the last sign of life."""
+        position, started = self.child.progress[0], self.child.progress[1]
+        chunk_id, index = split_position(position)
+        if chunk_id != self.chunk_id or index < self.done:
+            return self.done, max(self.sent_at, self.last_at) + deadline_s
+        return index, max(started, self.sent_at) + deadline_s
+
+    def started(self, index: int) -> bool:
+        chunk_id, reported = split_position(self.child.progress[0])
+        return chunk_id == self.chunk_id and reported == index and index >= self.done
+
+
+def _encode(chunk_id: int, chunk: list[Item]) -> tuple[bytes, list[Item]]:
+    """The pickled message for a chunk, and its items; an item whose payload cannot cross to a
+    child fails with ``error`` and is left out."""
+    try:
+        return _dumps(chunk_id, chunk), chunk
+    except Exception:
+        pass
+    good = []
+    for item in chunk:
+        try:
+            pickle.dumps(item.payload, protocol=pickle.HIGHEST_PROTOCOL)
+            good.append(item)
+        except Exception as exc:
+            _settle(item, Failure("error", f"task could not be sent to a worker: {exc!r}"[:2000]))
+    return (_dumps(chunk_id, good) if good else b""), good
+
+
+def _dumps(chunk_id: int, chunk: list[Item]) -> bytes:
+    payloads = [item.payload for item in chunk]
+    return pickle.dumps((chunk_id, payloads), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _no_size(_: Any) -> int:
+    return 0
+
+
+def _settle(item: Item, value: Any) -> None:
     if not item.future.done():
         item.future.set_result(value)
 
 
-async def _recv(conn: Connection, timeout: float) -> Any:
-    """``conn.recv()`` without blocking the event loop; ``TimeoutError`` after ``timeout``."""
-    await _readable(conn, timeout)
-    return conn.recv()
+async def _stop(process: BaseProcess, grace_s: float) -> None:
+    """Wait up to ``grace_s`` for ``process`` to exit, then SIGKILL it; reap it either way."""
+    if not await _exited(process, grace_s):
+        process.kill()
+        await _exited(process, None)
+    process.join()  # its sentinel has closed: the exit is a matter of microseconds
 
 
-async def _readable(conn: Connection, timeout: float) -> None:
-    """Wait until ``conn`` has data (or EOF); ``TimeoutError`` after ``timeout`` seconds.
-
-    A reader callback and a timer on one future: no task per wait, unlike ``wait_for``.
-    """
-    if conn.poll():
-        return
+async def _exited(process: BaseProcess, timeout_s: float | None) -> bool:
+    """Whether ``process`` exits within ``timeout_s`` (its sentinel turns readable at exit)."""
+    if process.exitcode is not None:
+        return True
+    if timeout_s is not None and timeout_s <= 0:
+        return False
     loop = asyncio.get_running_loop()
-    ready: asyncio.Future[bool] = loop.create_future()
-    fd = conn.fileno()
-    loop.add_reader(fd, _resolve_once, ready, True)
-    timer = loop.call_later(timeout, _resolve_once, ready, False)
+    exited: asyncio.Future[bool] = loop.create_future()
+    loop.add_reader(process.sentinel, _resolve, exited, True)
+    timer = None if timeout_s is None else loop.call_later(timeout_s, _resolve, exited, False)
     try:
-        if not await ready:
-            raise TimeoutError
+        return await exited
     finally:
-        loop.remove_reader(fd)
-        timer.cancel()
+        loop.remove_reader(process.sentinel)
+        if timer is not None:
+            timer.cancel()
 
 
-def _resolve_once(future: asyncio.Future[bool], value: bool) -> None:
+def _resolve(future: asyncio.Future[bool], value: bool) -> None:
     if not future.done():
         future.set_result(value)

@@ -22,11 +22,12 @@ from typing import Any
 import httpx
 import orjson
 
-from reward_service.workers.execute import Outcome, Task
+from reward_service.contract import Outcome, Task
 from reward_service.workers.wire import outcome_from_wire, task_to_wire
 
 logger = logging.getLogger("raas.remote")
-RETRY_STATUSES = frozenset({502, 503, 504})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+MAX_WAIT_S = 30.0
 
 
 @dataclass(slots=True, eq=False)
@@ -38,7 +39,9 @@ class Endpoint:
 
 
 class _Retryable(Exception):
-    pass
+    def __init__(self, message: str, wait_s: float = 0.0) -> None:
+        super().__init__(message)
+        self.wait_s = wait_s  # what the worker asked for (Retry-After), at most MAX_WAIT_S
 
 
 class RemoteBackend:
@@ -98,21 +101,23 @@ class RemoteBackend:
 
     async def _run_piece(self, tasks: list[Task]) -> list[Outcome]:
         body = orjson.dumps({"tasks": [task_to_wire(t) for t in tasks]})
-        error = "no healthy worker"
+        error, wait_s = "no healthy worker", 0.0
         for attempt in range(self.attempts):
             if attempt:
                 self.retries += 1
                 if self.on_retry is not None:
                     self.on_retry()
-                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5))
+                backoff = self.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
+                await asyncio.sleep(max(backoff, wait_s))
             endpoint = self._pick()
             if endpoint is None:
                 continue
             try:
                 return await self._post(endpoint, body, len(tasks))
             except _Retryable as exc:
-                error = f"{endpoint.url}: {exc}"
-                self._failed(endpoint)
+                error, wait_s = f"{endpoint.url}: {exc}", exc.wait_s
+                if exc.wait_s == 0.0:  # a busy worker (429) is healthy, only full
+                    self._failed(endpoint)
         return [Outcome("unavailable", error=f"no worker could score it ({error})") for _ in tasks]
 
     async def _post(self, endpoint: Endpoint, body: bytes, expected: int) -> list[Outcome]:
@@ -127,12 +132,16 @@ class RemoteBackend:
         finally:
             endpoint.in_flight -= 1
         if response.status_code in RETRY_STATUSES:
-            raise _Retryable(f"HTTP {response.status_code}")
+            raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
         endpoint.failures = 0
         if response.status_code != 200:
             error = f"worker refused the tasks: HTTP {response.status_code} {response.text[:500]}"
             return [Outcome("error", error=error) for _ in range(expected)]
-        return _outcomes(response.json(), expected)
+        try:
+            payload = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            payload = None
+        return _outcomes(payload, expected)
 
     def _pick(self) -> Endpoint | None:
         healthy = [e for e in self.endpoints if e.healthy]
@@ -162,6 +171,14 @@ class RemoteBackend:
             logger.info("worker %s is back", endpoint.url)
             endpoint.failures = 0
         endpoint.healthy = ok
+
+
+def _retry_after(response: httpx.Response) -> float:
+    """Seconds a 429 asks for (``Retry-After``, capped); 0 for other statuses."""
+    if response.status_code != 429:
+        return 0.0
+    value = response.headers.get("retry-after", "1")
+    return min(MAX_WAIT_S, float(value)) if value.isdigit() else 1.0
 
 
 def _split(tasks: list[Task], pieces: int) -> list[list[Task]]:

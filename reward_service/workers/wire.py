@@ -1,7 +1,8 @@
 """Tasks and outcomes on the wire between the router and remote workers (``POST /v1/tasks``).
 
-The router has already validated every sample; a worker validates again (params against its own
-registry) because a worker is a service of its own and trusts no caller.
+A worker is a service of its own and trusts no caller: it validates every task again (names
+against its own registry, params against the verifier's model) and derives every cache key
+itself from what it validated, so no caller can steer what another request's task reuses.
 """
 
 from __future__ import annotations
@@ -9,11 +10,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from reward_service.registry import VERIFIERS, Context
+from reward_service.contract import Outcome, Task
+from reward_service.registry import VERIFIERS, Context, Params
 from reward_service.schemas import Status
-from reward_service.workers.execute import Outcome, Task
 
 
 class WireContext(BaseModel):
@@ -30,9 +32,9 @@ class WireTask(BaseModel):
     ground_truth: Any = None
     format: StrictStr | None = None
     context: WireContext = WireContext()
-    group_key: StrictStr = ""
     prompt: StrictStr | None = None
     images: list[StrictStr] = Field(default_factory=list)
+    format_only: bool = False
 
 
 class TaskBatch(BaseModel):
@@ -46,10 +48,7 @@ class WireOutcome(BaseModel):
     details: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
-
-
-class OutcomeBatch(BaseModel):
-    outcomes: list[WireOutcome]
+    reflects: bool | None = None
 
 
 def task_to_wire(task: Task) -> dict[str, Any]:
@@ -57,24 +56,29 @@ def task_to_wire(task: Task) -> dict[str, Any]:
         "verifier": task.verifier,
         "params": task.params.model_dump(mode="json"),
         "response": task.response,
-        "ground_truth": task.ground_truth,
+        "ground_truth": orjson.Fragment(task.ground_truth),  # already canonical JSON
         "format": task.format,
         "context": {"step": task.context.step, "total_steps": task.context.total_steps},
-        "group_key": task.group_key,
         "prompt": task.prompt,
         "images": list(task.images),
+        "format_only": task.format_only,
     }
 
 
-def task_from_wire(wire: WireTask) -> Task:
-    """Raises ``UnknownNameError`` or pydantic ``ValidationError`` for a task it cannot run."""
+def task_from_wire(wire: WireTask, params_cache: dict[str, Params] | None = None) -> Task:
+    """Raises ``UnknownNameError`` or pydantic ``ValidationError`` for a task it cannot run.
+    ``params_cache`` (validated params by verifier and params JSON) serves a whole batch."""
     spec = VERIFIERS.get(wire.verifier)
-    params = spec.params.model_validate(wire.params)
+    cache = params_cache if params_cache is not None else {}
+    key = wire.verifier + "\0" + orjson.dumps(wire.params, option=orjson.OPT_SORT_KEYS).decode()
+    if key not in cache:
+        cache[key] = spec.params.model_validate(wire.params)
+    params = cache[key]
     context = Context(wire.context.step, wire.context.total_steps)
-    group = wire.group_key or f"{wire.verifier}\0{wire.params}\0{wire.ground_truth!r}"
+    ground_truth = orjson.dumps(wire.ground_truth, option=orjson.OPT_SORT_KEYS).decode()
     return Task(
-        wire.verifier, params, wire.response, wire.ground_truth, wire.format, context, group,
-        wire.prompt, tuple(wire.images),
+        wire.verifier, params, wire.response, ground_truth, wire.format, context, wire.prompt,
+        tuple(wire.images), wire.format_only,
     )  # fmt: skip
 
 
@@ -86,5 +90,5 @@ def outcome_from_wire(wire: dict[str, Any]) -> Outcome:
     checked = WireOutcome.model_validate(wire)
     return Outcome(
         checked.status, checked.accuracy, checked.format, checked.details, checked.error,
-        checked.seconds,
+        checked.seconds, checked.reflects,
     )  # fmt: skip

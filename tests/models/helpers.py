@@ -7,11 +7,13 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
+
+from reward_service.contract import Task
 from reward_service.models.config import ModelSpec
 from reward_service.registry import Context
 from reward_service.verifiers.bmas import BMASParams
 from reward_service.verifiers.rm import RMParams
-from reward_service.workers.execute import Task
 
 T = TypeVar("T")
 
@@ -25,12 +27,12 @@ def rm_task(
     images: tuple[str, ...] = (), bias: float | None = None, fmt: str | None = None,
 ) -> Task:  # fmt: skip
     params = RMParams(model=model, bias=bias)
-    return Task("rm", params, response, None, fmt, Context(), "rm", prompt, images)
+    return Task("rm", params, response, "null", fmt, Context(), prompt, images)
 
 
 def bmas_task(model: str, response: str, reference: Any, **params: Any) -> Task:
     checked = BMASParams(model=model, **params)
-    return Task("bmas", checked, response, reference, None, Context(), "bmas")
+    return Task("bmas", checked, response, orjson.dumps(reference).decode())
 
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
+from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.models.batcher import Batcher
 from reward_service.models.bt import BTScorer
 from reward_service.models.config import ModelSpec
 from reward_service.models.worker import ModelWorker
-from reward_service.registry import VERIFIERS, Context
-from reward_service.workers.execute import Outcome, Task
+from reward_service.registry import VERIFIERS
 from tests.models.conftest import Tiny
 from tests.models.helpers import bmas_task, rm_task, run, sentence, spec
 
@@ -120,7 +120,7 @@ def test_concurrent_calls_share_forward_passes(tiny: Tiny) -> None:
 
 
 def test_a_rule_verifier_task_is_an_error_here(tiny: Tiny) -> None:
-    math = Task("math", VERIFIERS.get("math").params(), "1", "1", None, Context(), "g")
+    math = Task("math", VERIFIERS.get("math").params(), "1", '"1"')
     (outcomes,), _ = run(with_worker(specs(tiny)[:1], [math]))
     assert outcomes[0].status == "error"
     assert "not a model verifier" in (outcomes[0].error or "")

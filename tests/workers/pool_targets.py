@@ -53,3 +53,10 @@ def thread_env(_: Any) -> str | None:
 
 def unpicklable_result(_: Any) -> Any:
     return lambda: None  # a lambda cannot cross the pipe
+
+
+class DiesOnArrival:
+    """Unpickling it exits the child: a payload that kills before any item has started."""
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return os._exit, (3,)

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import orjson
 import pytest
 
+from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
 from reward_service.registry import VERIFIERS, Context, NoParams, Score, VerifierSpec
 from reward_service.workers import execute
-from reward_service.workers.execute import Task, run_task
+from reward_service.workers.execute import run_task
 
 calls: list[Any] = []
 
@@ -46,12 +48,12 @@ def test_verifiers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(
         items, "t_raise", VerifierSpec("t_raise", raising_verifier, NoParams, None, "")
     )
-    monkeypatch.setattr(execute, "_prepared", execute._Prepared())
+    monkeypatch.setattr(execute, "_prepared", execute._Prepared(entries=16, chars=1 << 20))
     calls.clear()
 
 
 def task(verifier: str, response: str, gt: Any = "g", fmt: str | None = None) -> Task:
-    return Task(verifier, NoParams(), response, gt, fmt, Context(), f"{verifier}:{gt}")
+    return Task(verifier, NoParams(), response, orjson.dumps(gt).decode(), fmt, Context())
 
 
 def test_ok_outcome_carries_accuracy_details_and_time() -> None:

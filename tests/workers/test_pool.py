@@ -13,7 +13,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from reward_service.errors import OverloadedError
 from reward_service.workers.pool import Failure, ProcessPool
+from tests.workers.pool_targets import DiesOnArrival
 
 T = TypeVar("T")
 TARGETS = "tests.workers.pool_targets"
@@ -83,6 +85,69 @@ class TestResults:
         assert run_with_pool("thread_env", lambda pool: pool.map([None])) == ["1"]
 
 
+@pytest.mark.usefixtures("any_loop")
+class TestLargeMessages:
+    """The parent's pipe end is non-blocking under an event loop: a message larger than the
+    pipe's buffer must still cross whole, on uvloop (what ``raas serve`` runs) and asyncio."""
+
+    def test_a_thousand_64kb_items_cross_without_a_restart(self) -> None:
+        payloads = [f"{i:05d}" + "x" * 64_000 for i in range(1024)]
+
+        async def body(pool: ProcessPool) -> tuple[list[Any], int]:
+            return await pool.map(payloads), pool.restarts
+
+        results, restarts = run_with_pool("echo", body)
+        assert results == payloads
+        assert restarts == 0
+
+    def test_a_5mb_payload_and_its_5mb_result_cross_whole(self) -> None:
+        big = "y" * 5_000_000
+
+        async def body(pool: ProcessPool) -> tuple[list[Any], int]:
+            return await pool.map([big, "small"]), pool.restarts
+
+        assert run_with_pool("echo", body) == ([big, "small"], 0)
+
+
+class TestFairShare:
+    def test_a_small_request_is_not_held_behind_another_ones_hanging_items(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[list[Any], int, list[Any], int]:
+            bombs = asyncio.ensure_future(pool.map([30.0] * 16))
+            await asyncio.sleep(0)  # let it queue first
+            small = await pool.map([0.01] * 8)
+            restarts_when_small_done = pool.restarts
+            return small, restarts_when_small_done, await bombs, pool.restarts
+
+        small, restarts_then, bombs, restarts = run_with_pool("sleepy", body, deadline_s=0.5)
+        assert small == [0.01] * 8
+        assert restarts_then <= 2  # at most one deadline per child, not 16 / 2 of them
+        assert bombs == [Failure("timeout", "exceeded the 0.5 s deadline")] * 16
+        assert restarts == 16
+
+    def test_a_full_queue_refuses_with_a_retry_hint(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[int, list[Any]]:
+            first = asyncio.ensure_future(pool.map([0.05] * 20))  # an empty queue takes any size
+            await asyncio.sleep(0)
+            with pytest.raises(OverloadedError) as refused:
+                await pool.map([0.01] * 5)
+            return refused.value.retry_after_s, await first
+
+        retry_after, first = run_with_pool("sleepy", body, size=1, max_queue=10)
+        assert retry_after >= 1
+        assert first == [0.05] * 20
+
+    def test_a_cancelled_request_leaves_the_queue(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[int, list[Any]]:
+            doomed = asyncio.ensure_future(pool.map([0.2] * 50))
+            await asyncio.sleep(0)
+            doomed.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await doomed
+            return pool.queue.queued, await pool.map([0.01])
+
+        assert run_with_pool("sleepy", body, size=1) == (0, [0.01])
+
+
 class TestDeadline:
     @pytest.mark.parametrize("target", ["sleepy", "spin"])
     def test_overrun_is_killed_and_the_rest_succeed(self, target: str) -> None:
@@ -133,6 +198,15 @@ class TestCrashesAndLimits:
         assert all(isinstance(r, Failure) and r.kind == "crash" for r in results)
         assert restarts >= 3
         assert after == [Failure("crash", "worker died (exit code 0)")]
+
+    def test_an_item_that_kills_its_child_before_starting_ends_as_an_error(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[list[Any], int]:
+            return await pool.map([1, DiesOnArrival(), 2, 3]), pool.restarts
+
+        results, restarts = run_with_pool("echo", body, max_requeues=2)
+        message = "its worker died 3 times before it could be scored"
+        assert results == [1, Failure("error", message), 2, 3]
+        assert restarts == 3
 
     def test_address_space_is_capped(self) -> None:
         limit = run_with_pool("address_limit", lambda pool: pool.map([None]), memory_mb=768)

@@ -11,16 +11,15 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-import reward_service.verifiers  # noqa: F401
+from reward_service.contract import Outcome, Task
 from reward_service.registry import VERIFIERS, Context, NoParams
-from reward_service.workers.execute import Outcome, Task
 from reward_service.workers.remote import RemoteBackend
 from tests.live import InThreadServer, LiveServer, free_port
 
 
 def math_task(i: int) -> Task:
     params = VERIFIERS.get("math").params()
-    return Task("math", params, f"\\boxed{{{i}}}", str(i % 3), None, Context(), f"math:{i % 3}")
+    return Task("math", params, f"\\boxed{{{i}}}", f'"{i % 3}"', None, Context())
 
 
 def expected(i: int) -> float:
@@ -82,7 +81,7 @@ def test_503_is_retried_on_another_worker(worker: LiveServer) -> None:
 
 
 def test_4xx_is_not_retried(worker: LiveServer) -> None:
-    bogus = Task("no_such_verifier", NoParams(), "x", None, None, Context(), "g")
+    bogus = Task("no_such_verifier", NoParams(), "x")
     outcomes, backend = asyncio.run(run_remote([worker.url], [bogus]))
     assert outcomes[0].status == "error"
     assert "HTTP 422" in (outcomes[0].error or "")

@@ -1,0 +1,70 @@
+"""The internal contract between the router and its backends: tasks in, outcomes out.
+
+Importing it registers nothing and loads no verifier, so every role can speak it cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from reward_service.registry import Context, Params
+from reward_service.schemas import Status
+
+NO_CONTEXT = Context()
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One unique (verifier, params, response, ground truth, format) to score.
+
+    ``ground_truth`` is the canonical JSON text (sorted keys) of the sample's ground truth: a
+    plain string on the pipe, and with the verifier and its validated params the key under which
+    a worker keeps its parse, so samples sharing a ground truth parse it once.
+    """
+
+    verifier: str
+    params: Params
+    response: str
+    ground_truth: str = "null"
+    format: str | None = None
+    context: Context = NO_CONTEXT
+    prompt: str | None = None  # read by model verifiers only
+    images: tuple[str, ...] = ()  # read by model verifiers only
+    format_only: bool = False  # score the format alone (accuracy left out)
+
+    def __reduce__(self) -> tuple[type[Task], tuple[Any, ...]]:
+        """Pickled as a plain tuple: several times faster than a slots dataclass's state."""
+        return Task, (
+            self.verifier, self.params, self.response, self.ground_truth, self.format,
+            self.context, self.prompt, self.images, self.format_only,
+        )  # fmt: skip
+
+    def group(self) -> tuple[str, Any, str]:
+        """What the parse of the ground truth depends on: tasks with equal groups share it."""
+        params: Any = self.params
+        try:
+            hash(params)
+        except TypeError:  # a params model holding a list or dict
+            params = params.model_dump_json()
+        return self.verifier, params, self.ground_truth
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What became of a task. ``reflects``: whether the response holds a reflection word (for the
+    source summary), when the backend looked."""
+
+    status: Status
+    accuracy: float | None = None
+    format: float | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+    reflects: bool | None = None
+
+    def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
+        return Outcome, (
+            self.status, self.accuracy, self.format, self.details, self.error, self.seconds,
+            self.reflects,
+        )  # fmt: skip

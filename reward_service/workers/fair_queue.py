@@ -1,0 +1,136 @@
+"""The pool's queue: one line per request, least-served first, chunks bounded in items and bytes.
+
+A request (one ``ProcessPool.map`` call) queues its items in a line of its own. ``take`` serves
+the line whose request has had the least child time so far (charged an estimate when a chunk
+leaves, corrected by ``charge`` when it ends), and a new line starts level with the least-served
+one. Requests of equal cost interleave chunk by chunk; a request whose items hang until their
+deadline accumulates time fast, so a small request arriving behind it is served by the next free
+child and finishes within about one deadline, however many hanging items the other holds.
+
+Chunk size follows the line's length (about ``2 × children`` chunks per request, at most
+``max_items``) and stops before ``max_bytes``. An item sent back after its child died without
+saying which item killed it is a *suspect*: it goes out alone next time, and one sent back more
+than ``max_requeues`` times is given up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True, eq=False)
+class Request:
+    items: deque[Item] = field(default_factory=deque)
+    queued: bool = False  # among the lines being served
+    service_s: float = 0.0  # child time charged so far
+
+
+@dataclass(slots=True, eq=False)
+class Item:
+    payload: Any
+    future: asyncio.Future[Any]
+    size: int
+    request: Request
+    requeues: int = 0  # times sent back as a suspect
+
+
+class FairQueue:
+    def __init__(self, children: int, max_items: int, max_bytes: int, max_requeues: int) -> None:
+        self.children, self.max_items, self.max_bytes = children, max_items, max_bytes
+        self.max_requeues = max_requeues
+        self.queued = 0  # items waiting in some line
+        self.item_s = 0.01  # estimated child time per item (the pool keeps it current)
+        self._lines: list[Request] = []
+
+    def __bool__(self) -> bool:
+        return bool(self._lines)
+
+    def charge(self, request: Request, seconds: float) -> None:
+        """Correct a request's account once its chunk has run (``seconds`` may be negative)."""
+        request.service_s += seconds
+
+    def add(self, request: Request, items: Sequence[Item]) -> None:
+        request.items.extend(items)
+        self.queued += len(items)
+        self._rotate_in(request)
+
+    def withdraw(self, request: Request) -> None:
+        """Forget what ``request`` still has queued (its caller went away)."""
+        self.queued -= len(request.items)
+        request.items.clear()
+        if request.queued:
+            request.queued = False
+            self._lines.remove(request)
+
+    def take(self) -> list[Item]:
+        """The next chunk of the least-served request; empty when nothing waits. The request is
+        charged ``item_s`` per item now; the pool corrects that with :meth:`charge`."""
+        while self._lines:
+            request = min(self._lines, key=_served)
+            chunk = self._take_from(request)
+            if not request.items:
+                request.queued = False
+                self._lines.remove(request)
+            if chunk:
+                request.service_s += len(chunk) * self.item_s
+                return chunk
+        return []
+
+    def requeue(self, items: Sequence[Item], suspect: bool = False) -> list[Item]:
+        """Put ``items`` back at the head of their lines, in order; returns the suspects sent
+        back too often, which the caller must settle."""
+        given_up = []
+        for item in reversed(items):
+            if item.future.done():
+                continue
+            if suspect:
+                item.requeues += 1
+                if item.requeues > self.max_requeues:
+                    given_up.append(item)
+                    continue
+            item.request.items.appendleft(item)
+            self.queued += 1
+            self._rotate_in(item.request)
+        return given_up[::-1]
+
+    def drain(self) -> list[Item]:
+        """Everything still queued, removed."""
+        items = [item for request in self._lines for item in request.items]
+        for request in list(self._lines):
+            self.withdraw(request)
+        return items
+
+    def _rotate_in(self, request: Request) -> None:
+        """Start serving a line, level with the least-served one (no credit for time away)."""
+        if request.items and not request.queued:
+            if self._lines:
+                request.service_s = max(request.service_s, min(map(_served, self._lines)))
+            request.queued = True
+            self._lines.append(request)
+
+    def _take_from(self, request: Request) -> list[Item]:
+        items = request.items
+        limit = max(1, min(self.max_items, len(items) // (2 * self.children)))
+        chunk: list[Item] = []
+        size = 0
+        while items and len(chunk) < limit:
+            item = items[0]
+            if chunk and (item.requeues or size + item.size > self.max_bytes):
+                break
+            items.popleft()
+            self.queued -= 1
+            if item.future.done():  # its caller was cancelled
+                continue
+            chunk.append(item)
+            size += item.size
+            if item.requeues:  # a suspect goes alone: if it kills again, it is known
+                break
+        return chunk
+
+
+def _served(request: Request) -> float:
+    return request.service_s

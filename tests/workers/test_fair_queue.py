@@ -1,0 +1,127 @@
+"""The pool's scheduling, on its own: lines served in turn, chunk bounds, suspects, withdrawal."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from reward_service.workers.fair_queue import FairQueue, Item, Request
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+def request(
+    queue: FairQueue, loop: asyncio.AbstractEventLoop, names: list[str], size: int = 1
+) -> tuple[Request, list[Item]]:
+    line = Request()
+    items = [Item(name, loop.create_future(), size, line) for name in names]
+    queue.add(line, items)
+    return line, items
+
+
+def payloads(chunk: list[Item]) -> list[str]:
+    return [item.payload for item in chunk]
+
+
+def test_the_least_served_request_goes_first_not_the_first_come(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    queue = FairQueue(children=1, max_items=2, max_bytes=1 << 20, max_requeues=2)
+    request(queue, loop, [f"a{i}" for i in range(8)])
+    request(queue, loop, ["b0", "b1"])
+    taken = [payloads(queue.take()) for _ in range(4)]
+    assert taken == [["a0", "a1"], ["b0"], ["b1"], ["a2", "a3"]]
+
+
+def test_a_request_whose_items_hang_yields_to_a_newcomer(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=2, max_items=32, max_bytes=1 << 20, max_requeues=2)
+    request(queue, loop, [f"bomb{i}" for i in range(16)])
+    running = [queue.take(), queue.take()]  # both children on hanging items
+    request(queue, loop, [f"b{i}" for i in range(8)])
+    for chunk in running:  # each hung until the 5 s deadline
+        queue.charge(chunk[0].request, 5.0)
+    taken: list[str] = []
+    while len(taken) < 8:
+        taken += payloads(queue.take())
+    assert taken == [f"b{i}" for i in range(8)]  # every one before the next hanging item
+    assert payloads(queue.take())[0].startswith("bomb")
+
+
+def test_a_newcomer_starts_level_with_the_least_served(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=1, max_items=1, max_bytes=1 << 20, max_requeues=2)
+    old, _ = request(queue, loop, ["a0", "a1", "a2", "a3"])
+    queue.take()
+    queue.charge(old, 10.0)
+    new, _ = request(queue, loop, ["b0", "b1"])
+    assert new.service_s == old.service_s  # no credit for having arrived late
+
+
+def test_chunks_follow_the_line_length_and_the_item_cap(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=2, max_items=32, max_bytes=1 << 20, max_requeues=2)
+    request(queue, loop, [str(i) for i in range(400)])
+    sizes = [len(queue.take()) for _ in range(4)]
+    assert sizes == [32, 32, 32, 32]  # 400 // 4 = 100, capped at 32
+    small = FairQueue(children=2, max_items=32, max_bytes=1 << 20, max_requeues=2)
+    request(small, loop, [str(i) for i in range(8)])
+    assert len(small.take()) == 2  # 8 // (2 × 2): a small request is spread over the children
+
+
+def test_chunks_stop_before_the_byte_bound(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=1, max_items=32, max_bytes=1000, max_requeues=2)
+    request(queue, loop, [str(i) for i in range(100)], size=300)
+    assert len(queue.take()) == 3
+    huge = FairQueue(children=1, max_items=32, max_bytes=1000, max_requeues=2)
+    request(huge, loop, ["big", "next"], size=5000)
+    assert payloads(huge.take()) == ["big"]  # an item over the bound still goes, alone
+
+
+def test_requeued_items_return_to_the_head_of_their_line(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=1, max_items=2, max_bytes=1 << 20, max_requeues=2)
+    request(queue, loop, ["a0", "a1", "a2", "a3", "a4", "a5"])
+    chunk = queue.take()
+    assert queue.requeue(chunk) == []
+    assert payloads(queue.take()) == ["a0", "a1"]
+    assert queue.queued == 4
+
+
+def test_a_suspect_goes_alone_and_is_given_up_after_the_limit(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    queue = FairQueue(children=1, max_items=4, max_bytes=1 << 20, max_requeues=2)
+    request(queue, loop, [f"a{i}" for i in range(16)])
+    chunk = queue.take()
+    queue.requeue(chunk, suspect=True)
+    assert payloads(queue.take()) == ["a0"]  # alone
+    suspect = queue.take()
+    assert payloads(suspect) == ["a1"]
+    assert queue.requeue(suspect, suspect=True) == []  # second time back: still allowed
+    again = queue.take()
+    assert queue.requeue(again, suspect=True) == again  # third time: given up
+    assert again[0].requeues == 3
+
+
+def test_a_withdrawn_request_leaves_the_queue(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=1, max_items=4, max_bytes=1 << 20, max_requeues=2)
+    line, _ = request(queue, loop, ["a0", "a1", "a2"])
+    request(queue, loop, ["b0"])
+    queue.withdraw(line)
+    assert queue.queued == 1
+    assert payloads(queue.take()) == ["b0"]
+    assert queue.take() == []
+    assert not queue
+
+
+def test_items_whose_caller_was_cancelled_are_skipped(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=1, max_items=4, max_bytes=1 << 20, max_requeues=2)
+    _, items = request(queue, loop, ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"])
+    items[0].future.cancel()
+    items[2].future.cancel()
+    assert payloads(queue.take()) == ["a1", "a3", "a4", "a5"]
+    assert queue.queued == 2
