@@ -74,6 +74,9 @@ class Metrics:
         self.pool_size = Gauge("raas_pool_size", "Pool children configured.", registry=r)
         self.pool_ready = Gauge("raas_pool_ready", "Pool children alive.", registry=r)
         self.pool_busy = Gauge("raas_pool_busy", "Pool children running a chunk.", registry=r)
+        self.pool_queued = Gauge(
+            "raas_pool_queued", "Tasks waiting for a pool child, all requests.", registry=r
+        )
         self._add_model_metrics(r)
 
     def _add_model_metrics(self, r: CollectorRegistry) -> None:
@@ -132,7 +135,14 @@ class Metrics:
             elif outcome.status == "timeout":
                 self.timeouts.labels(task.verifier).inc()
 
-    def watch_pool(self, size: int, ready: Callable[[], float], busy: Callable[[], float]) -> None:
+    def watch_pool(
+        self,
+        size: int,
+        ready: Callable[[], float],
+        busy: Callable[[], float],
+        queued: Callable[[], float],
+    ) -> None:
         self.pool_size.set(size)
         self.pool_ready.set_function(ready)
         self.pool_busy.set_function(busy)
+        self.pool_queued.set_function(queued)

@@ -20,7 +20,7 @@ def test_metrics_live_on_the_registry_they_are_given() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
     metrics.samples.labels("a", "math", "ok").inc(3)
-    metrics.watch_pool(4, lambda: 3, lambda: 1)
+    metrics.watch_pool(4, lambda: 3, lambda: 1, lambda: 7)
     assert (
         registry.get_sample_value(
             "raas_samples_total", {"data_source": "a", "verifier": "math", "status": "ok"}
@@ -30,4 +30,5 @@ def test_metrics_live_on_the_registry_they_are_given() -> None:
     assert registry.get_sample_value("raas_pool_size") == 4
     assert registry.get_sample_value("raas_pool_ready") == 3
     assert registry.get_sample_value("raas_pool_busy") == 1
+    assert registry.get_sample_value("raas_pool_queued") == 7
     assert Metrics(CollectorRegistry()).registry is not registry  # fresh registries, no clash

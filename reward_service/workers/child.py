@@ -21,6 +21,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 FLUSH_S = 0.02
+NICENESS = 5  # below the router: its event loop (probes, I/O, other requests) never waits on us
 INDEX_BITS = 20  # a chunk holds fewer than 2**20 items
 THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 Result = tuple[bool, Any]  # (True, value) or (False, error message)
@@ -45,6 +46,8 @@ def child_main(
     for name in THREAD_ENV:
         os.environ[name] = "1"
     _limit_memory(memory_mb)
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     fn = resolve(target)
     if init:
         resolve(init)()

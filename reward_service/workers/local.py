@@ -53,7 +53,10 @@ class PoolBackend:
     async def start(self) -> None:
         await self.pool.start()
         if self.metrics is not None:
-            self.metrics.watch_pool(self.pool.size, lambda: self.pool.ready, lambda: self.pool.busy)
+            pool = self.pool
+            self.metrics.watch_pool(
+                pool.size, lambda: pool.ready, lambda: pool.busy, lambda: pool.queue.queued
+            )
 
     async def close(self) -> None:
         await self.pool.close()

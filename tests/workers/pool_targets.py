@@ -60,3 +60,7 @@ class DiesOnArrival:
 
     def __reduce__(self) -> tuple[Any, tuple[int]]:
         return os._exit, (3,)
+
+
+def niceness(_: Any) -> int:
+    return os.nice(0)

@@ -81,6 +81,9 @@ class TestResults:
         results = run_with_pool("unpicklable_result", lambda pool: pool.map([1, 2]))
         assert all(isinstance(r, Failure) and r.kind == "error" for r in results)
 
+    def test_children_yield_the_cpu_to_the_router(self) -> None:
+        assert run_with_pool("niceness", lambda pool: pool.map([None])) == [os.nice(0) + 5]
+
     def test_children_run_single_threaded_math_libraries(self) -> None:
         assert run_with_pool("thread_env", lambda pool: pool.map([None])) == ["1"]
 

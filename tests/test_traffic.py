@@ -1,0 +1,196 @@
+"""Traffic as reasoning RL sends it, through a real ``raas serve`` (uvloop, as shipped).
+
+Long responses in big batches, a sample of megabytes, a batch full of hanging samples beside
+another trainer's small one, a client that gives up, and a body of 200 MB while liveness probes
+keep coming.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.live import LiveServer
+
+DEADLINE_S = 1.0
+MAX_QUEUED = 100
+LIVENESS_TIMEOUT_S = 1.0  # a Kubernetes liveness probe's default timeoutSeconds
+WORDS = "so the total is then we get let us consider wait the value of which means".split()
+
+
+@pytest.fixture(scope="module")
+def busy() -> Iterator[LiveServer]:
+    """A server of its own (its metrics start at zero), with room for 6 MB responses."""
+    live = LiveServer.start(
+        RAAS_SAMPLE_TIMEOUT_S=str(DEADLINE_S),
+        RAAS_MAX_RESPONSE_CHARS="6000000",
+        RAAS_MAX_QUEUED_TASKS=str(MAX_QUEUED),
+    )
+    yield live
+    live.stop()
+
+
+@pytest.fixture(autouse=True)
+def no_child_crashes(busy: LiveServer) -> Iterator[None]:
+    """Whatever a test sends, no pool child may die by itself (killing one at its deadline is a
+    ``timeout`` restart, not a ``crash``)."""
+    yield
+    assert metric(busy, "raas_pool_restarts_total", reason="crash") == 0
+
+
+def metric(server: LiveServer, name: str, **labels: str) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+def reasoning(rng: random.Random, chars: int) -> str:
+    words = rng.choices(WORDS, k=chars // 4 + 1)  # words average more than 3 letters
+    return " ".join(words)[:chars]
+
+
+def choice_sample(rng: random.Random, chars: int, right: bool) -> dict[str, Any]:
+    letter = "B" if right else "C"
+    response = f"<think>\n{reasoning(rng, chars)}\n</think>\n<answer>\n({letter})\n</answer>"
+    return {"verifier": "choice", "response": response, "ground_truth": "B"}
+
+
+def bombs(n: int) -> list[dict[str, Any]]:
+    """Distinct power towers (so none is deduplicated away) that never finish in a child."""
+    return [
+        {"verifier": "math", "response": f"\\boxed{{10^{{10^{{10^{{{10 + i}}}}}}}}}",
+         "ground_truth": "1", "data_source": "bombs"}
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def post(server: LiveServer, samples: list[dict[str, Any]], timeout: float = 300) -> httpx.Response:
+    body = orjson.dumps({"samples": samples})
+    headers = {"content-type": "application/json"}
+    return httpx.post(f"{server.url}/reward", content=body, headers=headers, timeout=timeout)
+
+
+def wait_for(condition: Any, what: str, limit_s: float = 60.0) -> None:
+    """Poll an observable condition (a metric), failing only if it never comes."""
+    give_up = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < give_up, f"never happened: {what}"
+        time.sleep(0.02)
+
+
+def in_background(fn: Any) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+    thread = threading.Thread(target=lambda: out.append(fn()), daemon=True)
+    thread.start()
+    return thread, out
+
+
+def test_a_thousand_16kb_responses_all_score(busy: LiveServer) -> None:
+    rng = random.Random(0)
+    samples = [choice_sample(rng, 16_000, right=i % 3 != 0) for i in range(1024)]
+    results = post(busy, samples).json()["results"]
+    assert [r["status"] for r in results] == ["ok"] * 1024
+    assert [r["reward"] for r in results] == [0.0 if i % 3 == 0 else 1.0 for i in range(1024)]
+
+
+def test_a_5mb_response_is_scored_whole_by_the_pool(busy: LiveServer) -> None:
+    sample = choice_sample(random.Random(1), 5_000_000, right=True)
+    (result,) = post(busy, [sample]).json()["results"]
+    assert (result["status"], result["reward"]) == ("ok", 1.0)
+
+
+def test_a_5mb_response_is_refused_by_default_limits(client: httpx.Client) -> None:
+    sample = choice_sample(random.Random(1), 5_000_000, right=True)
+    (result,) = client.post("/reward", json={"samples": [sample]}).json()["results"]
+    assert result["status"] == "invalid_input"
+    assert "longer than 65536 characters" in result["error"]
+
+
+def test_a_rule_worker_answers_a_5mb_task_and_stays_ready() -> None:
+    worker = LiveServer.start("worker", "rules")
+    try:
+        task = choice_sample(random.Random(2), 5_000_000, right=True)
+        small = choice_sample(random.Random(3), 100, right=True)
+        answer = httpx.post(f"{worker.url}/v1/tasks", json={"tasks": [task, small]}, timeout=60)
+        big, fine = answer.json()["outcomes"]
+        assert big["status"] == "invalid_input"  # the worker applies the limits itself
+        assert (fine["status"], fine["accuracy"]) == ("ok", 1.0)
+        assert httpx.get(f"{worker.url}/readyz", timeout=5).status_code == 200
+    finally:
+        worker.stop()
+
+
+def test_hanging_samples_do_not_hold_back_another_trainer(busy: LiveServer) -> None:
+    before = metric(busy, "raas_timeouts_total", verifier="math")
+    heavy, heavy_out = in_background(lambda: post(busy, bombs(16)))
+    wait_for(lambda: metric(busy, "raas_pool_busy") == 2, "both children on the bombs")
+    small = post(busy, [{"verifier": "math", "response": "\\boxed{4}", "ground_truth": "4"}] * 8)
+    timed_out_meanwhile = metric(busy, "raas_timeouts_total", verifier="math") - before
+    assert [r["reward"] for r in small.json()["results"]] == [1.0] * 8
+    assert heavy.is_alive()  # the bombs are far from done...
+    assert timed_out_meanwhile <= 2  # ...yet the small request waited one deadline at most
+    heavy.join()
+    statuses = {r["status"] for r in heavy_out[0].json()["results"]}
+    assert statuses == {"timeout"}
+
+
+def test_a_full_queue_answers_429_and_a_client_that_leaves_takes_its_work_along(
+    busy: LiveServer,
+) -> None:
+    before = metric(busy, "raas_timeouts_total", verifier="math")
+    flood, flood_out = in_background(lambda: _post_and_give_up(busy, bombs(MAX_QUEUED + 20)))
+    wait_for(lambda: metric(busy, "raas_pool_queued") > MAX_QUEUED - 8, "the flood queued")
+    refused = post(busy, bombs(8))
+    assert refused.status_code == 429
+    assert int(refused.headers["retry-after"]) >= 1
+    flood.join()
+    assert flood_out == ["gave up"]
+    wait_for(lambda: metric(busy, "raas_pool_queued") == 0, "the queue emptied")
+    wait_for(lambda: metric(busy, "raas_pool_busy") == 0, "the children freed")
+    assert metric(busy, "raas_timeouts_total", verifier="math") - before <= 4
+    again = post(busy, [{"verifier": "math", "response": "\\boxed{4}", "ground_truth": "4"}])
+    assert again.json()["results"][0]["reward"] == 1.0
+
+
+def _post_and_give_up(server: LiveServer, samples: list[dict[str, Any]]) -> str:
+    try:
+        post(server, samples, timeout=DEADLINE_S * 2)
+    except httpx.ReadTimeout:
+        return "gave up"  # httpx closes the connection: the server sees the client leave
+    return "answered"
+
+
+def test_liveness_probes_are_answered_while_a_200mb_body_is_handled(busy: LiveServer) -> None:
+    rng = random.Random(4)
+    variants = [choice_sample(rng, 6_000, right=k % 2 == 0) for k in range(64)]
+    samples = [variants[i % 64] for i in range(17_000)]
+    samples.append(choice_sample(rng, 100_000_000, right=True))  # over the limit: not scanned
+    body = orjson.dumps({"samples": samples})
+    assert len(body) > 200_000_000
+    headers = {"content-type": "application/json"}
+    big, big_out = in_background(
+        lambda: httpx.post(f"{busy.url}/reward", content=body, headers=headers, timeout=600)
+    )
+    probes = 0
+    with httpx.Client(base_url=busy.url, timeout=LIVENESS_TIMEOUT_S) as probe:
+        while big.is_alive():
+            assert probe.get("/healthz").status_code == 200  # a ReadTimeout fails the test
+            probes += 1
+            time.sleep(0.05)
+    big.join()
+    results = big_out[0].json()["results"]
+    assert len(results) == len(samples)
+    assert results[2]["reward"] == 1.0 and results[3]["reward"] == 0.0
+    assert results[-1]["status"] == "invalid_input"
+    assert probes >= 5
