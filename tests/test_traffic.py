@@ -23,7 +23,24 @@ from tests.live import LiveServer
 DEADLINE_S = 1.0
 MAX_QUEUED = 100
 LIVENESS_TIMEOUT_S = 1.0  # a Kubernetes liveness probe's default timeoutSeconds
-WORDS = "so the total is then we get let us consider wait the value of which means".split()
+WORDS = [
+    "so",
+    "the",
+    "total",
+    "is",
+    "then",
+    "we",
+    "get",
+    "let",
+    "us",
+    "consider",
+    "wait",
+    "the",
+    "value",
+    "of",
+    "which",
+    "means",
+]
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +208,7 @@ def test_liveness_probes_are_answered_while_a_200mb_body_is_handled(busy: LiveSe
     big.join()
     results = big_out[0].json()["results"]
     assert len(results) == len(samples)
-    assert results[2]["reward"] == 1.0 and results[3]["reward"] == 0.0
+    assert results[2]["reward"] == 1.0
+    assert results[3]["reward"] == 0.0
     assert results[-1]["status"] == "invalid_input"
     assert probes >= 5
