@@ -30,7 +30,9 @@ with V-Triune's own verdicts, quirks included, so Orsta runs can be replayed:
   ``dynamic``, as Orsta was trained), format ``detection_answer``.
 - ``final_reward`` = acc·a/(a+f) + fmt·f/(a+f), a/f the accuracy/format ratios.
 - Where V-Triune scored 0 the answer keeps its numbers but adds ``status``/``error``: an unusable
-  ground truth or a timeout → accuracy 0, format still counted (as V-Triune did); a payload
+  ground truth or a timeout → accuracy 0, format still counted (as V-Triune did; after a timeout
+  the format is scored alone in the pool); a response over ``RAAS_MAX_RESPONSE_CHARS`` →
+  ``invalid_input`` with every reward 0 (never scanned, unlike V-Triune); a payload
   V-Triune's code would have crashed on (unknown verifier, bad ``reward_verifier_parm``, no
   ``step``/``total_steps``, zero ratios) or a grader error → all rewards 0. Every answer carries
   ``status`` (``ok`` …). ``is_training``, ``image_path`` and unknown parm keys are ignored;

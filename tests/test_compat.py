@@ -8,12 +8,16 @@ the native semantics deliberately depart, else the native ``reward``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from reward_service.compat import answer_block
 from tests.conftest import load_vectors
 from tests.live import LiveServer
 
@@ -144,6 +148,48 @@ def test_judge_crashes_become_zeros_with_a_status(
     assert answer["error"]
     assert answer["rewards"]["final_reward"] == 0.0
     assert answer["rewards"]["format_reward"] == 0.0
+
+
+def vtriune_answer_block(text: str) -> str:
+    found = re.search(r"<answer>(.*?)</answer>", text.strip(), re.DOTALL)
+    return found.group(1).strip() if found else ""
+
+
+@given(st.lists(st.sampled_from(["<answer>", "</answer>", "<ans", "wer>", " ", "\n", "x", "1"])))
+def test_answer_block_reads_what_vtriunes_regex_reads(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert answer_block(text) == vtriune_answer_block(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<answer> [1] </answer> <answer>[2]</answer>", "[1]"),  # the first block
+        ("<answer>[1]", ""),  # never closed
+        ("</answer><answer>x</answer>", "x"),
+        ("<answer>" * 16_000 + "[1]", ""),  # 128 KB of openers: quadratic for the lazy regex
+    ],
+)
+def test_answer_block_table(text: str, expected: str) -> None:
+    assert answer_block(text) == expected
+
+
+def test_judge_timeout_still_pays_the_format(server: LiveServer) -> None:
+    # V-Triune scored a timed-out sample accuracy 0 with its format; raas scores the format
+    # alone in the pool once the child that ran the accuracy has been killed
+    bomb = "<think>\nx\n</think>\n<answer>\n\\boxed{10^{10^{10^{10}}}}\n</answer>"
+    answer = judge(server.url, payload(response=bomb, format_ratio=0.1, accuracy_ratio=1.0))
+    assert answer["status"] == "timeout"
+    assert answer["rewards"]["accuracy_reward"] == 0.0
+    assert answer["rewards"]["format_reward"] == 1.0
+
+
+def test_judge_refuses_an_oversized_response_without_scoring_it(server: LiveServer) -> None:
+    huge = "<think>\n" + "x" * 100_000 + "\n</think>\n<answer>\n4\n</answer>"
+    answer = judge(server.url, payload(response=huge))
+    assert answer["status"] == "invalid_input"
+    assert "longer than 65536 characters" in answer["error"]
+    assert answer["rewards"]["format_reward"] == 0.0  # not scanned at all (V-Triune paid it)
 
 
 def test_judge_missing_field_is_422(server: LiveServer) -> None:

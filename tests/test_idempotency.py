@@ -101,6 +101,30 @@ def test_bounded_in_age_and_count(size: int, ttl: float, calls: int) -> None:
     assert asyncio.run(scenario()) == calls
 
 
+def test_bounded_in_bytes_oldest_answers_dropped_first() -> None:
+    async def scenario() -> tuple[int, int, int]:
+        cache, compute = IdempotencyCache(8, 60, max_bytes=20, max_entry_bytes=20), Counter()
+        for key in ("a", "b", "c"):  # three answers of 8 bytes: "a" no longer fits
+            await cache.run(key, b"body", compute)
+        held = cache.bytes
+        await cache.run("c", b"body", compute)  # kept: replayed
+        await cache.run("a", b"body", compute)  # dropped: scored again
+        return held, len(cache), compute.calls
+
+    assert asyncio.run(scenario()) == (16, 2, 4)
+
+
+def test_an_answer_over_the_entry_limit_is_not_kept() -> None:
+    async def scenario() -> tuple[list[tuple[bytes, bool]], int]:
+        cache, compute = IdempotencyCache(8, 60, max_bytes=100, max_entry_bytes=5), Counter()
+        answers = [await cache.run("k", b"body", compute) for _ in range(2)]
+        return answers, cache.bytes
+
+    answers, held = asyncio.run(scenario())
+    assert answers == [(b"answer 1", False), (b"answer 2", False)]
+    assert held == 0
+
+
 def test_no_key_always_scores() -> None:
     async def scenario() -> int:
         cache, compute = IdempotencyCache(8, 60), Counter()
