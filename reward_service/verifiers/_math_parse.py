@@ -14,8 +14,8 @@ from sympy import And, Basic, FiniteSet, nan, zoo
 from reward_service.errors import InvalidInputError
 from reward_service.verifiers import _math_strict as ms
 from reward_service.verifiers._text import (
-    boxed_answers,
-    is_hedge,
+    Boxed,
+    boxed,
     scalar_text,
     without_vision_tokens,
 )
@@ -129,16 +129,22 @@ def strict_gold(ground_truth: Any) -> Gold:
     return Gold([], text, multi=_SEVERAL.search(text) is not None)
 
 
-def strict_answer(region: str, boxes: list[str], *, is_block: bool) -> Answer | None:
-    """What math-verify reads of the final answer; ``None`` for an exponent beyond ±1000."""
-    if boxes and not is_hedge(boxes):
-        raw: str | None = boxes[-1]
-        text = f"\\boxed{{{boxes[-1]}}}"
-    elif not boxes and is_block and not _DELIMITED.search(region):
+def strict_answer(region: str, boxes: Boxed, *, is_block: bool) -> Answer | None:
+    """What math-verify reads of the final answer; ``None`` for an exponent beyond ±1000.
+
+    One boxed value: that box. Several (for a gold of several values): all of them as one list,
+    so ``\\boxed{2} and \\boxed{3}`` is {2, 3} and no box is dropped for being far away."""
+    raw: str | None = None
+    if boxes.answers and not boxes.hedge:
+        raw = boxes.answers[-1]
+        text = f"\\boxed{{{raw}}}"
+    elif boxes.answers:
+        text = "\\boxed{" + ", ".join(boxes.answers) + "}"
+    elif is_block and not _DELIMITED.search(region):
         raw = region.strip()  # <answer>\n4\n</answer>: the block is the answer
         text = f"${raw}$"
     else:
-        raw, text = None, region
+        text = region
     read = ms.scientific(ms.thousands(text))
     return None if read is None else Answer(read, raw)
 
@@ -150,9 +156,9 @@ def strict_pred(text: str) -> list[Any]:
 
 def normal_text(text: str) -> str:
     """A LaTeX answer as a plain string: box, ``$``, ``\\text{}``, spacing and sizing removed."""
-    boxes = boxed_answers(text)
-    if boxes and not is_hedge(boxes):
-        text = boxes[-1]
+    boxes = boxed(text)
+    if boxes.answers and not boxes.hedge:
+        text = boxes.answers[-1]
     text = _TEXT_GROUP.sub(r"\1", text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     return _NOISE.sub("", text).rstrip(".")
 

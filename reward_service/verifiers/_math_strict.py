@@ -46,16 +46,26 @@ _DIGITS = 60  # working precision of numeric comparisons
 _EXACT = 1e-45  # relative difference under which two exact values evaluated to _DIGITS agree
 _SAMPLES = (Rational(2, 7), Rational(13, 11), Rational(-5, 3))  # values tried for variables
 
-_TEXT = re.compile(r"\\(?:text\w*|mbox|mathrm|operatorname)\s*\{([^{}]*)\}")
+_GROUP = re.compile(r"\\(text\w*|math\w+|mbox|hbox|emph|operatorname)\s*\{")
+_MAX_GROUPS = 64
 _DIGIT_IN_TEXT = re.compile(r"(?<![\^_])\d")
-_HEDGE_WORD = re.compile(r"\b(?:or|either|maybe|perhaps|possibly)\b", re.IGNORECASE)
-_WIDE = r"(?:\\(?:quad|qquad|[;: ]|enspace|enskip|medspace|thickspace)|~|\\hspace\*?\{[^{}]*\})"
+_NOT_A_NUMBER = re.compile(r"[^\d\s.,]")
+_HEDGE_WORD = re.compile(
+    r"\b(?:or|either|maybe|perhaps|possibly|probably|likely|unsure|not sure|guess\w*|approx\w*"
+    r"|roughly|around)\b",
+    re.IGNORECASE,
+)
+_BLANK = r"\\[hv]?phantom\{[^{}]*\}|\\(?:text\w*|mbox|mathrm)\s*\{[\s~]*\}|\{\s*\}"
+_WIDE = (
+    r"(?:\\(?:quad|qquad|[;: >]|enspace|enskip|medspace|thickspace|hskip\S*|kern\S*)|~"
+    rf"|\\hspace\*?\{{[^{{}}]*\}}|{_BLANK})"
+)
 _NARROW = r"(?:\\[,!]|\s)"
 _SPACED_VALUES = re.compile(
     rf"(?:[\d}})]\s*(?:{_WIDE}\s*)+[-+]?\s*(?:\d|\\[dt]?frac|\\sqrt))"
     rf"|(?:\d\s*(?:{_NARROW}\s*)+[-+]?\d)"
 )
-_EQUALITY = re.compile(r"\\approx|\\coloneqq|:=|(?<![<>!\\])=")
+_EQUALITY = re.compile(r"\\(?:approx|equiv|doteq|simeq|cong|coloneqq)(?![A-Za-z])|:=|(?<![<>!\\])=")
 _INEQUALITY = re.compile(r"\\(?:[lg]eq?|[lg]t|neq?|[lg]eqslant)\b|[<>]|!=")
 _OPEN, _CLOSE = "([{", ")]}"
 _GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| )\d{3})+(?:\.\d+)?(?![\d.])")
@@ -99,11 +109,22 @@ def decimal_comma(text: str) -> str | None:
 # --- text: several values in one answer -------------------------------------------------------
 
 
+def _groups(answer: str) -> Iterator[tuple[str, str]]:
+    """(command, contents) of the first ``\\text{…}``-like groups, nested braces included."""
+    for found, _ in zip(_GROUP.finditer(answer), range(_MAX_GROUPS), strict=False):
+        depth, end = 1, found.end()
+        while end < len(answer) and depth:
+            depth += {"{": 1, "}": -1}.get(answer[end], 0)
+            end += 1
+        yield found.group(1), answer[found.end() : end - 1]
+
+
 def several_values(answer: str, gold_is_multi: bool) -> str | None:
     """Why ``answer`` holds more than one value, or ``None``."""
-    for text in _TEXT.findall(answer):
-        if _DIGIT_IN_TEXT.search(text):
-            return "a number inside \\text{}"
+    for command, text in _groups(answer):
+        digit = _DIGIT_IN_TEXT.search(text)
+        if digit and (not command.startswith("math") or _NOT_A_NUMBER.search(text)):
+            return "a number inside \\text{}"  # \\mathbf{0} is a number, \\mathbf{(or 3)} two
         if not gold_is_multi and _HEDGE_WORD.search(text):
             return "alternatives inside \\text{}"
     if not gold_is_multi and _SPACED_VALUES.search(thousands(answer)):

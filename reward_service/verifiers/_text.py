@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 
 from reward_service.errors import InvalidInputError
 
 _BRACES = re.compile(r"\\(?:boxed|fbox)\s*\{|\{|\}")
 _OPENS_WITH_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")
+_BARE_BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])\s*(\\[A-Za-z]+|[^\s{}\\$])")
+MAX_BOXES = 64
+"""More boxes than this in one final answer are a hedge (and keep box handling linear)."""
 
 
 def boxed_spans(text: str) -> list[tuple[int, int]]:
@@ -72,30 +76,46 @@ def answer_region(text: str) -> str:
     return after_think(without_vision_tokens(text)) if block is None else block
 
 
-def boxed_answers(region: str) -> list[str]:
-    """Contents of every outermost balanced ``\\boxed{}`` in ``region``, in order, with a box
-    that only wraps another box unwrapped (``\\boxed{\\boxed{4}}`` is ``4``)."""
+@dataclass(frozen=True, slots=True)
+class Boxed:
+    """The boxes of an answer region: ``answers``, the contents of the outermost ones in order
+    (a box that only wraps another unwrapped: ``\\boxed{\\boxed{4}}`` is ``4``); ``hedge``, when
+    the boxes, nested ones included, hold more than one distinct value (whitespace aside), or
+    there are more than ``MAX_BOXES`` of them."""
+
+    answers: list[str]
+    hedge: bool
+
+
+def boxed(region: str) -> Boxed:
+    """The :class:`Boxed` of ``region``; a brace-less ``\\boxed 8`` boxes its one token."""
+    spans = sorted(boxed_spans(region) + [m.span(1) for m in _BARE_BOX.finditer(region)])
+    if len(spans) > MAX_BOXES:
+        return Boxed([], hedge=True)
     answers: list[str] = []
     covered = -1
-    for begin, end in boxed_spans(region):
+    for begin, end in spans:
         if begin > covered:  # not nested inside the previous outermost box
-            answers.append(region[begin:end])
+            answers.append(_unwrapped(region[begin:end]))
             covered = end
-    return [_unwrapped(answer) for answer in answers]
+    values = {_value(region[begin:end]) for begin, end in spans}
+    return Boxed(answers, hedge=len(values) > 1)
 
 
 def _unwrapped(answer: str) -> str:
     while (stripped := answer.strip()) and _OPENS_WITH_BOX.match(stripped):
-        begin, end = boxed_spans(stripped)[0] if boxed_spans(stripped) else (0, -1)
-        if end != len(stripped) - 1:  # unclosed, or more follows the box
+        inner = boxed_spans(stripped)
+        if not inner or inner[0][1] != len(stripped) - 1:  # unclosed, or more follows the box
             break
-        answer = stripped[begin:end]
+        answer = stripped[inner[0][0] : inner[0][1]]
     return answer
 
 
-def is_hedge(boxes: list[str]) -> bool:
-    """More than one distinct value boxed (whitespace aside): ``\\boxed{3} or \\boxed{4}``."""
-    return len({"".join(box.split()) for box in boxes}) > 1
+def _value(content: str) -> str:
+    """A box's value for comparison: no whitespace, no box wrappers (``\\boxed{4}`` is ``4``)."""
+    flat = _OPENS_WITH_BOX.sub("{", "".join(content.split()))
+    depth = min(len(flat) - len(flat.lstrip("{")), len(flat) - len(flat.rstrip("}")))
+    return flat[depth : len(flat) - depth]
 
 
 def final_answer(text: str) -> str | None:
@@ -103,10 +123,10 @@ def final_answer(text: str) -> str | None:
     if there is one, else the region itself. ``None`` when the region boxes several different
     values: a hedge, which every verifier scores 0 (the same value boxed twice is fine)."""
     region = answer_region(text)
-    boxes = boxed_answers(region)
-    if is_hedge(boxes):
+    boxes = boxed(region)
+    if boxes.hedge:
         return None
-    return boxes[-1] if boxes else region
+    return boxes.answers[-1] if boxes.answers else region
 
 
 def missing(response: str, what: str) -> str:

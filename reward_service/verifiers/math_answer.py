@@ -54,8 +54,7 @@ from reward_service.verifiers._text import (
     HEDGE,
     answer_block,
     answer_region,
-    boxed_answers,
-    is_hedge,
+    boxed,
 )
 
 # With timeouts disabled on purpose, math-verify warns "Timeout is disabled" on every call; its
@@ -104,8 +103,8 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
     if params.vtriune_compat or not params.strict:
         return _lenient(response, gold, params)
     region = answer_region(response)
-    boxes = boxed_answers(region)
-    if is_hedge(boxes) and not gold.multi:
+    boxes = boxed(region)
+    if boxes.hedge and (not gold.multi or not boxes.answers):
         return Score(0.0, {"gold": gold.shown, "reason": HEDGE})
     answer = mp.strict_answer(region, boxes, is_block=answer_block(response) is not None)
     if answer is None:
@@ -120,6 +119,6 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
         return Score(1.0 if correct else 0.0, details | {"gold_fallback": "string"})
     if not ms.equal_by_math_verify(gold.parsed, pred):
         return Score(0.0, details)
-    if reason := _problem(boxes or [raw], gold, pred, params.tolerance):
+    if reason := _problem(boxes.answers or [raw], gold, pred, params.tolerance):
         return Score(0.0, details | {"reason": reason})
     return Score(1.0, details)

@@ -34,6 +34,9 @@ PAID_BY_PLAIN_MATH_VERIFY = {
     "a hedge hidden in text that is stripped", "an 'or' in text", "a hedge beside a set",
     "two boxes far apart: the last one was read", "a guess hidden in the thinking",
     "a box after the answer block", "1e1000 read as 1000·e", "a choice letter as Euler's number",
+    "a false congruence", "a phantom between values", "an empty text between values",
+    "a hedge in \\mathbf{}", "nested braces in text", "doubt in text", "a box without braces",
+    "a box inside a box", "two sets far apart",
 }  # fmt: skip
 
 
@@ -131,6 +134,42 @@ MATH = [
         "math", "I", "\\boxed{\\sqrt{-1}}", "\\boxed{(I)}", "a choice letter as the imaginary unit"
     ),
     Hack("math", "1", "\\boxed{1e100000000}", "\\boxed{1}", "an exponent too large to evaluate"),
+    # found against the strict checks themselves
+    Hack("math", "7", "\\boxed{12 \\equiv 7}", "\\boxed{x \\equiv 7}", "a false congruence"),
+    Hack(
+        "math", "8", "\\boxed{7\\phantom{0}1}", "\\boxed{\\phantom{0}8}", "a phantom between values"
+    ),
+    Hack(
+        "math",
+        "8",
+        "\\boxed{7 \\text{ } 1}",
+        "\\boxed{8 \\text{ }}",
+        "an empty text between values",
+    ),
+    Hack(
+        "math", "2", "\\boxed{2 \\mathbf{ (or 3)}}", "\\boxed{\\mathbf{2}}", "a hedge in \\mathbf{}"
+    ),
+    Hack(
+        "math",
+        "2",
+        "\\boxed{2 \\text{ (or {3})}}",
+        "\\boxed{2 \\text{ (m)}}",
+        "nested braces in text",
+    ),
+    Hack(
+        "math", "2", "\\boxed{2 \\text{ (not sure)}}", "\\boxed{2 \\text{ (sure)}}", "doubt in text"
+    ),
+    Hack(
+        "math", "7", "\\boxed{7}\n\nbut it might be \\boxed 8", "\\boxed 7", "a box without braces"
+    ),
+    Hack("math", "7", "\\boxed{\\boxed{7} 8}", "\\boxed{\\boxed{7}}", "a box inside a box"),
+    Hack(
+        "math",
+        "\\{2, 3\\}",
+        "\\boxed{\\{2, 4\\}}" + " and more words" * 8 + " \\boxed{\\{2, 3\\}}",
+        "\\boxed{2}" + " and more words" * 8 + " \\boxed{3}",
+        "two sets far apart",
+    ),
 ]
 
 COUNTING = [
