@@ -34,6 +34,9 @@ VTRIUNE_PRED = [
 ]
 DETAIL_CHARS = 200
 _DELIMITED = re.compile(r"\$|\\\(|\\\[")
+_MATH_SPAN = re.compile(  # an escaped \\$ is a dollar sign, not a delimiter
+    r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL
+)
 _USABLE = re.compile(r"\d|\\[A-Za-z]")
 _SEVERAL = re.compile(r"[,;]|\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b")
 _TEXT_GROUP = re.compile(r"\\(?:text\w*|mbox|mathrm)\s*\{([^{}]*)\}")
@@ -143,10 +146,18 @@ def strict_answer(region: str, boxes: Boxed, *, is_block: bool) -> Answer | None
     elif is_block and not _DELIMITED.search(region):
         raw = region.strip()  # <answer>\n4\n</answer>: the block is the answer
         text = f"${raw}$"
-    else:
-        text = region
+    else:  # prose: math-verify finds the anchored (else last) LaTeX; check the last as written
+        raw, text = _last_math(region), region
     read = ms.scientific(ms.thousands(text))
     return None if read is None else Answer(read, raw)
+
+
+def _last_math(region: str) -> str | None:
+    """The contents of the last ``$…$``, ``$$…$$``, ``\\(…\\)`` or ``\\[…\\]`` in ``region``."""
+    last = None
+    for found in _MATH_SPAN.finditer(region):
+        last = found
+    return None if last is None else next(group for group in last.groups() if group is not None)
 
 
 def strict_pred(text: str) -> list[Any]:

@@ -36,7 +36,8 @@ PAID_BY_PLAIN_MATH_VERIFY = {
     "a box after the answer block", "1e1000 read as 1000·e", "a choice letter as Euler's number",
     "a false congruence", "a phantom between values", "an empty text between values",
     "a hedge in \\mathbf{}", "nested braces in text", "doubt in text", "a box without braces",
-    "a box inside a box", "two sets far apart",
+    "a box inside a box", "two sets far apart", "a hedge in text, no box",
+    "a false equation, no box",
 }  # fmt: skip
 
 
@@ -114,6 +115,20 @@ MATH = [
         "two boxes in the answer block",
     ),
     # reading the wrong place or the wrong way
+    Hack(
+        "math",
+        "2",
+        "The final answer is $2 \\text{ (or maybe 3)}$.",
+        "The final answer is $2$.",
+        "a hedge in text, no box",
+    ),
+    Hack(
+        "math",
+        "7",
+        "The final answer is $12 = 7$.",
+        "The final answer is $x=7$.",
+        "a false equation, no box",
+    ),
     Hack(
         "math",
         "4",
