@@ -1,5 +1,6 @@
-"""How ``math`` reads its two sides: math-verify's parse configs, the gold with its string
-fallback, and the final answer of a response in strict mode."""
+"""How ``math`` reads its two sides: math-verify's parse configs, how numbers are written
+(``1e-7``, ``1 000``, a decimal comma), the gold with its string fallback, and the final answer
+of a response in strict mode."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 from sympy import And, Basic, FiniteSet, nan, zoo
 
 from reward_service.errors import InvalidInputError
-from reward_service.verifiers import _math_strict as ms
 from reward_service.verifiers._text import (
     Boxed,
     boxed,
@@ -41,9 +41,42 @@ _USABLE = re.compile(r"\d|\\[A-Za-z]")
 _SEVERAL = re.compile(r"[,;]|\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b")
 _TEXT_GROUP = re.compile(r"\\(?:text\w*|mbox|mathrm)\s*\{([^{}]*)\}")
 _NOISE = re.compile(r"\\left|\\right|\\[,;:! ]|~|\$|\s")
+_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| )\d{3})+(?:\.\d+)?(?![\d.])")
+_GROUP_SPACE = re.compile(r"\\[,!]|\\ |~| ")
+_SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
+_MAX_EXPONENT = 1000
+_DECIMAL_COMMA = re.compile(r"(-?)(\d+),(\d+)")
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}")
 _LINE_BREAK = re.compile(r"\\+\s*$")  # a trailing \\ (or \) left from a LaTeX table
 _CURRENCY = re.compile(r"\\\$")  # \$10: a dollar sign, not a math delimiter
 _LETTER = re.compile(r"\(?([A-Za-z])\)?")
+
+
+def scientific(text: str) -> str | None:
+    """``4.9e-7`` as ``4.9\\times 10^{-7}`` (a LaTeX parser reads it as 4.9·e − 7, and
+    ``1e1000`` as 1000·e); ``None`` when an exponent exceeds ±1000."""
+    if not any(c in text for c in "eE"):
+        return text
+    if any(abs(int(m.group(2))) > _MAX_EXPONENT for m in _SCIENTIFIC.finditer(text)):
+        return None
+    return _SCIENTIFIC.sub(lambda m: f"{m.group(1)}\\times 10^{{{int(m.group(2))}}}", text)
+
+
+def thousands(text: str) -> str:
+    """``1 000`` or ``12\\,345`` (groups of three after spaces) as one number: 1000, 12345."""
+    return _GROUPED.sub(lambda m: _GROUP_SPACE.sub("", m.group()), text)
+
+
+def decimal_comma(text: str) -> str | None:
+    """A plain ``1,22`` or ``0,111`` (not LaTeX, not a thousands grouping such as ``12,345``) read
+    with a decimal comma, else ``None``: such a gold may be 1.22 or the list 1, 22."""
+    found = _DECIMAL_COMMA.fullmatch(text.strip())
+    if found is None:
+        return None
+    sign, whole, part = found.groups()
+    if _THOUSANDS.fullmatch(whole) and len(part) == 3:
+        return None
+    return f"{sign}{whole}.{part}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +146,7 @@ def _is_multi(value: Any) -> bool:
 
 
 def _strict_parse(text: str) -> list[Any]:
-    latex = _wrapped(ms.scientific(text) or text)
+    latex = _wrapped(scientific(text) or text)
     gold = parse(latex, GOLD_CONFIG, fallback_mode="no_fallback", parsing_timeout=None)
     return gold if gold and _readable(gold[0]) else []
 
@@ -123,7 +156,7 @@ def strict_gold(ground_truth: Any) -> Gold:
     its text when math-verify cannot read it; a plain ``1,22`` is read both ways (the list 1, 22
     and 1.22), and either reading may match."""
     text = _CURRENCY.sub("", _LINE_BREAK.sub("", scalar_text(ground_truth))).strip()
-    decimal = ms.decimal_comma(text)
+    decimal = decimal_comma(text)
     gold = _strict_parse(text) + (_strict_parse(decimal) if decimal else [])
     if gold:
         return Gold(gold, text, multi=any(_is_multi(value) for value in gold))
@@ -148,7 +181,7 @@ def strict_answer(region: str, boxes: Boxed, *, is_block: bool) -> Answer | None
         text = f"${raw}$"
     else:  # prose: math-verify finds the anchored (else last) LaTeX; check the last as written
         raw, text = _last_math(region), region
-    read = ms.scientific(ms.thousands(text))
+    read = scientific(thousands(text))
     return None if read is None else Answer(read, raw)
 
 

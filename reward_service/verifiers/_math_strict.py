@@ -9,10 +9,12 @@ check below names one, and none can turn a 0 into a 1:
   (``0.5000001`` is not 1/2); a decimal for a value it cannot write (1/3, √2, π) must lie within
   the relative ``tolerance``. Expressions in variables are compared at fixed sample points.
 - **relations**: math-verify reduces ``12 = 7`` to its right-hand side; every side of a chain of
-  ``=``/``\\approx`` must agree with the last one, except a first side that is a name (``x = 3``).
-- **several values**: numbers separated only by spacing (``7 \\quad 1`` reads as 8), a number or
-  an "or" inside ``\\text{}`` (``2 \\text{ (or maybe 3)}`` reads as 2) — unless the gold answer
-  itself holds several values, where the set comparison already needs every one.
+  ``=``/``\\approx``/``\\equiv`` must agree with the last one, except a first side that is a
+  name (``x = 3``); an answer with more than 16 of them is rejected unread.
+- **several values**: numbers separated only by spacing (``7 \\quad 1`` reads as 8; ``1 000`` is
+  one number), a number inside ``\\text{}`` (``2 \\text{ (or maybe 3)}`` reads as 2), or a hedge
+  word in it ("or", "maybe", "approximately"…). Spacing and hedge words are allowed when the
+  gold itself holds several values: its set comparison already needs every one.
 
 Everything here runs in a pool child under a hard deadline; huge powers are only ever evaluated
 numerically (``evalf``), never expanded.
@@ -41,6 +43,8 @@ from sympy import (
 from sympy.core.relational import Relational
 from sympy.matrices import MatrixBase
 
+from reward_service.verifiers._math_parse import thousands
+
 _CONFIG = [LatexExtractionConfig()]
 _DIGITS = 60  # working precision of numeric comparisons
 _EXACT = 1e-45  # relative difference under which two exact values evaluated to _DIGITS agree
@@ -66,44 +70,9 @@ _SPACED_VALUES = re.compile(
     rf"|(?:\d\s*(?:{_NARROW}\s*)+[-+]?\d)"
 )
 _EQUALITY = re.compile(r"\\(?:approx|equiv|doteq|simeq|cong|coloneqq)(?![A-Za-z])|:=|(?<![<>!\\])=")
+_MAX_EQUALITIES = 16
 _INEQUALITY = re.compile(r"\\(?:[lg]eq?|[lg]t|neq?|[lg]eqslant)\b|[<>]|!=")
 _OPEN, _CLOSE = "([{", ")]}"
-_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| )\d{3})+(?:\.\d+)?(?![\d.])")
-_GROUP_SPACE = re.compile(r"\\[,!]|\\ |~| ")
-_SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
-_MAX_EXPONENT = 1000
-_DECIMAL_COMMA = re.compile(r"(-?)(\d+),(\d+)")
-_THOUSANDS = re.compile(r"[1-9]\d{0,2}")
-
-
-# --- how numbers are written ------------------------------------------------------------------
-
-
-def scientific(text: str) -> str | None:
-    """``4.9e-7`` as ``4.9\\times 10^{-7}`` (a LaTeX parser reads it as 4.9·e − 7, and
-    ``1e1000`` as 1000·e); ``None`` when an exponent exceeds ±1000."""
-    if not any(c in text for c in "eE"):
-        return text
-    if any(abs(int(m.group(2))) > _MAX_EXPONENT for m in _SCIENTIFIC.finditer(text)):
-        return None
-    return _SCIENTIFIC.sub(lambda m: f"{m.group(1)}\\times 10^{{{int(m.group(2))}}}", text)
-
-
-def thousands(text: str) -> str:
-    """``1 000`` or ``12\\,345`` (groups of three after spaces) as one number: 1000, 12345."""
-    return _GROUPED.sub(lambda m: _GROUP_SPACE.sub("", m.group()), text)
-
-
-def decimal_comma(text: str) -> str | None:
-    """A plain ``1,22`` or ``0,111`` (not LaTeX, not a thousands grouping such as ``12,345``) read
-    with a decimal comma, else ``None``: such a gold may be 1.22 or the list 1, 22."""
-    found = _DECIMAL_COMMA.fullmatch(text.strip())
-    if found is None:
-        return None
-    sign, whole, part = found.groups()
-    if _THOUSANDS.fullmatch(whole) and len(part) == 3:
-        return None
-    return f"{sign}{whole}.{part}"
 
 
 # --- text: several values in one answer -------------------------------------------------------
@@ -127,7 +96,7 @@ def several_values(answer: str, gold_is_multi: bool) -> str | None:
             return "a number inside \\text{}"  # \\mathbf{0} is a number, \\mathbf{(or 3)} two
         if not gold_is_multi and _HEDGE_WORD.search(text):
             return "alternatives inside \\text{}"
-    if not gold_is_multi and _SPACED_VALUES.search(thousands(answer)):
+    if not gold_is_multi and _SPACED_VALUES.search(thousands(answer)):  # 1 000 is one value
         return "several values separated by spacing"
     return None
 
@@ -157,6 +126,8 @@ def _value(latex: str) -> Basic | None:
 
 def relation_problem(answer: str, tolerance: float) -> str | None:
     """Why a chain of equalities in ``answer`` does not hold, or ``None``."""
+    if len(_EQUALITY.findall(answer)) > _MAX_EQUALITIES:  # each side is parsed: keep it bounded
+        return "more relations than can be checked"
     for item in _top_level(answer, ",;"):
         sides = _EQUALITY.split(item)
         if len(sides) < 2 or _INEQUALITY.search(item):
@@ -274,10 +245,11 @@ def agree(a: Any, b: Any, tolerance: float) -> bool:
 
 
 def _comparable(value: Any) -> bool:
+    excluded = Relational | And | Symbol
     return (
         isinstance(value, Basic)
-        and not isinstance(value, Relational | And | Symbol)
-        and bool(getattr(value, "is_Number", False) or value.is_number or value.free_symbols)
+        and not isinstance(value, excluded)
+        and bool(value.is_number or value.free_symbols)
     )
 
 

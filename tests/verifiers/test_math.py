@@ -354,3 +354,13 @@ def test_vtriune_compat_is_never_strict() -> None:
     # /judge replays V-Triune: its rounding verdicts included, whatever strict says
     assert score("\\boxed{0.00000049}", "\\boxed{0.0000004}", vtriune=True) == 1.0
     assert score("\\boxed{12 = 7}", "\\boxed{7}", vtriune=True, strict=True) == 1.0
+
+
+def test_a_long_chain_of_relations_is_rejected_without_parsing_every_side() -> None:
+    start = time.perf_counter()
+    result = verdict("\\boxed{x" + " = 1" * 5_000 + "}", "1")
+    assert (result.accuracy, result.details["reason"]) == (
+        0.0,
+        "more relations than can be checked",
+    )
+    assert time.perf_counter() - start < 5.0
