@@ -8,30 +8,35 @@ Response: the final answer by the rule every verifier shares (``_text.final_answ
 as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0.
 
 Ground truth: a LaTeX string (``\\boxed{4}``, ``\\frac{1}{2}``, ``2\\pi``, ``[1, 2)``, ``B``) or
-a JSON number, wrapped in ``$…$`` when it holds neither ``$`` nor ``\\boxed`` (``2\\pi`` is 2π).
-``1,22`` and ``0,111`` (no thousands grouping) are decimal commas. A gold math-verify cannot read
-(``12:00``, ``x = \\frac12, x = \\frac{-1 \\pm \\sqrt{13}}{4}``) is compared as a normalised string
-(``details.gold_fallback``); one with neither a digit nor a LaTeX command
-(``no-math-here ???``), or empty, is ``invalid_input``.
+a JSON number, wrapped in ``$…$`` when it holds neither ``$`` nor ``\\boxed`` (``2\\pi`` is 2π);
+a trailing ``\\\\`` and ``\\$`` signs are dropped. A plain ``1,22`` or ``0,111`` (not a thousands
+grouping) is read both as a decimal comma and as a list. A one-letter gold (``B``, ``E``, ``I``)
+is a choice: compared as a letter, any case, never as Euler's number or the imaginary unit. A
+gold math-verify cannot read (``12:00``, ``x = \\frac12, x = \\frac{-1 \\pm \\sqrt{13}}{4}``) is
+compared as a normalised string (``details.gold_fallback``); one with neither a digit nor a LaTeX
+command (``no-math-here ???``), or empty, is ``invalid_input``.
 
 Params: ``strict`` (true): after math-verify says equal, reject what only its leniency makes equal
 (``_math_strict``: rounding, ``12 = 7``, ``y = 5 = 7``, ``7 \\quad 1``, ``2 \\text{ (or 3)}``);
-numbers must be equal exactly, or within ``tolerance`` (1e-6, relative) when written as a
-decimal; no case folding (``E`` is a letter, ``e`` Euler's number; one-letter answers still match
-case-insensitively); ``1e-7`` is read as 10⁻⁷. ``strict: false``: plain math-verify on the
-whole response, both sides lower-cased. ``vtriune_compat`` (false): V-Triune's reward server
-exactly, for ``/judge``: both sides lower-cased, the gold unwrapped (a bare ``B`` parses to
-nothing), first matches, no ``strict``.
+exact values must be equal, a decimal within ``tolerance`` (1e-6, relative) of a value it cannot
+write exactly; nothing is lower-cased; ``1e-7`` is read as 10⁻⁷ and ``1 000`` as 1000.
+``strict: false``: plain math-verify on the whole response, both sides lower-cased (the gold
+still wrapped; an unreadable one is ``invalid_input``). ``vtriune_compat`` (false): V-Triune's
+reward server exactly, for ``/judge``: both sides lower-cased, the gold unwrapped (a bare ``B``
+parses to nothing), first matches, never ``strict``.
 
 Formula: accuracy = 1 if math-verify's ``verify(gold, pred)`` holds (and, strict, no check
-objects) else 0. Range: {0, 1}. Details: the extracted answers, and ``reason`` for a rejection.
+objects; a letter gold: the same letter; an unreadable gold: the same normalised string) else 0.
+Range: {0, 1}. Details: the extracted answers, and ``reason`` for a rejection.
 
 Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned in tests):
 - Several different boxed values in the final answer are a hedge and score 0, unless the gold
   answer itself holds several (a set, a list): then the boxes merge into a set that must match.
 - A ``\\boxed{}`` in a closed ``<think>`` block is never read.
 - Units in ``\\text{}`` are dropped, right or wrong (``4\\text{ m}`` matches ``4\\text{ cm}``),
-  and ``4\\%`` matches both 4 and 0.04.
+  and ``4\\%`` matches both 4 and 0.04; a gold ``1,5`` matches both 1.5 and {1, 5}.
+- A number written in prose without LaTeX (``the final answer is 7.78.``) is never read, even
+  after an anchor: peers' tests expect it to be (see ``bench/bench_agreement.py``).
 - ``strict: false`` inherits math-verify's false positives: 6-decimal rounding
   (``0.00000049`` ≡ ``0.0000004``), ``12 = 7`` read as 7, ``7 \\quad 1`` as 8.
 

@@ -259,6 +259,11 @@ def test_strict_rejects_what_math_verify_accepts(
         ("\\boxed{2} and \\boxed{3}", "\\{2, 3\\}"),  # several values for a gold of several
         ("\\boxed{2 \\text{ or } 3}", "\\{2, 3\\}"),
         ("The final answer is $28\\%$. I hope it is correct.", "28\\%"),  # no lower-casing
+        ("The answer is $B$.", "B"),
+        ("\\boxed{1 000}", "1000"),  # thousands spaces: one number
+        ("\\boxed{12\\,345}", "12345"),
+        ("\\boxed{10}", "\\$10"),  # a dollar sign in the gold
+        ("\\boxed{185}", "185\\\\"),  # a line break left at the end of the gold
     ],
 )
 def test_strict_keeps_legitimate_forms(response: str, ground_truth: str) -> None:
