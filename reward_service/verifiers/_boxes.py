@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from reward_service.errors import InvalidInputError
-from reward_service.verifiers._text import final_answer
+from reward_service.verifiers._text import final_answer, missing
 
 Array = npt.NDArray[np.float64]
 Coords = tuple[float, float, float, float]
@@ -132,7 +132,7 @@ def find_box(text: str) -> Coords | None:
     ``[x1, y1, x2, y2]`` or ``(x1, y1, x2, y2)`` anywhere in it (so also inside a ``bbox_2d``
     object), or a region that is nothing but four comma-separated numbers (``\\boxed{1,2,3,4}``).
     """
-    region = final_answer(text)
+    region = final_answer(text) or ""  # several different boxed answers: no box
     match = _BOX.search(region) or _BARE_BOX.fullmatch(region)
     return None if match is None else _floats4(match.groups())
 
@@ -141,14 +141,14 @@ def predicted_box(response: str) -> tuple[Coords | None, str]:
     """The response's box for single-box verifiers, or ``None`` and why there is none."""
     found = find_box(response)
     if found is None:
-        return None, "no box found"
+        return None, missing(response, "box")
     box = as_box(found)
     return box, "" if box is not None else "invalid box"
 
 
 def find_point(text: str) -> tuple[float, float] | None:
     """The first ``[x, y]`` or ``(x, y)`` in the answer region, or ``None``."""
-    match = _POINT.search(final_answer(text))
+    match = _POINT.search(final_answer(text) or "")
     if match is None:
         return None
     x, y = (float(v) for v in match.groups())

@@ -1,7 +1,8 @@
 """``chart``: chart question answering, numbers within a relative tolerance (Mixed-R1 reading).
 
-Response: the answer is the ``<answer>…</answer>`` block if there is one, else the whole text;
-within it, the last ``\\boxed{}`` if there is one.
+Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
+first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
+the ``\\boxed{}`` if there is one.
 
 Ground truth: a number (JSON number or text such as ``1,234.5`` or ``12%``) or a short string.
 
@@ -19,7 +20,7 @@ A comma is a thousands separator only in groups of three (``1,2`` is a string).
 
 Reward-hacking caveats: ``%`` is dropped, not scaled: 12% and 12 are equal, 12% and 0.12 are
 not. A large tolerance pays near misses; keep it small. Spamming several numbers is a string and
-scores 0.
+scores 0, and so do several different boxed answers (a hedge).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._text import final_answer, scalar_text
+from reward_service.verifiers._text import HEDGE, final_answer, scalar_text
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]+)?", re.ASCII)
 _MAX_NUMBER_CHARS = 40
@@ -73,7 +74,10 @@ def within(pred: Decimal, gold: Decimal, tolerance: float) -> bool:
 @verifier("chart", params=ChartParams, prepare=prepare)
 def chart_reward(response: str, ground_truth: Any, params: ChartParams, context: Context) -> Score:
     """A number within a relative tolerance of the ground truth, else an exact string match."""
-    answer = normalise(final_answer(response))
+    found = final_answer(response)
+    if found is None:
+        return Score(0.0, {"reason": HEDGE})
+    answer = normalise(found)
     pred, gold = as_number(answer), as_number(ground_truth)
     if pred is not None and gold is not None:
         correct, numeric = within(pred, gold, params.tolerance), True

@@ -1,7 +1,8 @@
 """``choice``: multiple-choice letters and yes/no (Mixed-R1 matching reward, chosen reading).
 
-Response: the answer is the ``<answer>…</answer>`` block if there is one, else the whole text;
-within it, the last ``\\boxed{}`` if there is one (so ``<answer>\\boxed{B}</answer>`` is B).
+Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
+first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
+the ``\\boxed{}`` if there is one (so ``<answer>\\boxed{B}</answer>`` is B).
 
 Ground truth: an option letter, ``yes``/``no``, or any short string (a number is read as text).
 
@@ -9,12 +10,14 @@ Params: none.
 
 Formula: both sides normalised (strip, lower-case, drop one trailing period; a whole answer of
 the form ``b``, ``(b)``, ``b)``, ``b.``, ``option b`` → ``b``; an answer whose first word is
-yes or no → that word); accuracy = 1 if equal else 0. Range: {0, 1}.
+yes or no, and that does not also hold the other word → that word); accuracy = 1 if equal
+else 0. Range: {0, 1}.
 
 Reward-hacking caveats: listing options (``A B C D``, ``\\boxed{A, B}``) is not a letter form and
 scores 0; ``B. cat`` (letter plus option text) is not reduced to ``b`` either, like ``math``.
-``Yes, no, maybe`` reads as yes (the first word decides), so yes/no hedging must be checked by
-the caller's data, not here. ``\\boxed{\\text{B}}`` is not unwrapped and scores 0.
+An answer holding both yes and no (``Yes, no, maybe``) is a hedge and scores 0, so is the rare
+honest ``No, ... yes ...``. ``\\boxed{\\text{B}}`` is not unwrapped and scores 0. Several
+different boxed answers (``\\boxed{A} \\boxed{B}``) are a hedge and score 0.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._text import final_answer, scalar_text
+from reward_service.verifiers._text import HEDGE, final_answer, scalar_text
 
 _LETTER = re.compile(r"(?:option\s+)?\(?([a-z])\)?")
 _YES_NO = frozenset({"yes", "no"})
@@ -33,13 +36,15 @@ _DETAIL_CHARS = 200
 
 
 def normalise(answer: str) -> str:
-    """Strip, lower-case, drop a trailing period; letter forms → the letter; yes/no first word."""
+    """Strip, lower-case, drop a trailing period; letter forms → the letter; yes/no first word
+    (unless the other one is there too)."""
     text = answer.strip().lower().removesuffix(".").strip()
     if letter := _LETTER.fullmatch(text):
         return letter.group(1)
-    words = text.split(maxsplit=1)
-    first = words[0].strip(string.punctuation) if words else ""
-    return first if first in _YES_NO else text
+    words = [word.strip(string.punctuation) for word in text.split()]
+    if words and words[0] in _YES_NO and (_YES_NO - {words[0]}).isdisjoint(words):
+        return words[0]
+    return text
 
 
 def prepare(ground_truth: Any, params: NoParams) -> str:
@@ -53,5 +58,8 @@ def prepare(ground_truth: Any, params: NoParams) -> str:
 @verifier("choice", prepare=prepare)
 def choice_reward(response: str, ground_truth: Any, params: NoParams, context: Context) -> Score:
     """Option letter or yes/no equal to the ground truth after normalisation (Mixed-R1)."""
-    answer = normalise(final_answer(response))
+    found = final_answer(response)
+    if found is None:
+        return Score(0.0, {"reason": HEDGE})
+    answer = normalise(found)
     return Score(1.0 if answer == ground_truth else 0.0, {"extracted": answer[:_DETAIL_CHARS]})

@@ -1,9 +1,10 @@
 """``counting``: the exact number of objects (MiMo-VL).
 
-Response: the answer is the text after the last ``</think>`` (all of it when there is none);
-within it, the last ``\\boxed{}`` if there is one. It must be a plain integer in ASCII digits
-(surrounding whitespace allowed): ``7``, ``\\boxed{7}``. ``seven``, ``7.``, ``7 apples``, ``7.0``
-and ``٧`` are not, and score 0.
+Response: the final answer, by the rule every verifier shares (``_text.final_answer``): the
+first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
+the ``\\boxed{}`` if there is one. It must be a plain integer in ASCII digits (surrounding
+whitespace allowed): ``7``, ``\\boxed{7}``, ``<answer>\\n7\\n</answer>``. ``seven``, ``7.``,
+``7 apples``, ``7.0`` and ``٧`` are not, and score 0.
 
 Ground truth: a non-negative integer, given as a JSON integer, an integer-valued float (``7.0``)
 or a string of digits (``"7"``, ``"7.0"``); anything else is ``invalid_input``.
@@ -13,8 +14,10 @@ Params: none.
 Formula: accuracy = 1 if the answer equals the count else 0. Range: {0, 1}.
 
 Reward-hacking caveats: a ``\\boxed{}`` inside the ``<think>`` block is ignored when the block is
-closed, so a guess hidden in the reasoning cannot be paid; several boxes after it: only the last
-counts. Answers longer than 18 digits are 0 without parsing (no 60k-digit ``int()``).
+closed, so a guess hidden in the reasoning cannot be paid; several different boxed counts in the
+final answer (``\\boxed{3} or \\boxed{4}``) are a hedge and score 0, whichever is right (the
+same count boxed twice is fine). Answers longer than 18 digits are 0 without parsing (no
+60k-digit ``int()``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._text import after_think, boxed_or_text
+from reward_service.verifiers._text import HEDGE, final_answer
 
 _INTEGER = re.compile(r"[0-9]{1,18}", re.ASCII)
 _INTEGER_TEXT = re.compile(r"([0-9]{1,18})(?:\.0*)?", re.ASCII)
@@ -48,14 +51,12 @@ def prepare(ground_truth: Any, params: NoParams) -> int:
     return count
 
 
-def extract(response: str) -> str:
-    """The last ``\\boxed{}`` after the last ``</think>`` (else that text), stripped."""
-    return boxed_or_text(after_think(response)).strip()
-
-
 @verifier("counting", prepare=prepare)
 def counting_reward(response: str, ground_truth: Any, params: NoParams, context: Context) -> Score:
-    """The integer after the reasoning (in the last ``\\boxed{}`` if any) equals the count."""
-    answer = extract(response)
+    """The final answer (answer block, else after thinking; its box if any) equals the count."""
+    found = final_answer(response)
+    if found is None:
+        return Score(0.0, {"reason": HEDGE})
+    answer = found.strip()
     correct = _INTEGER.fullmatch(answer) is not None and int(answer) == ground_truth
     return Score(1.0 if correct else 0.0, {"extracted": answer[:_DETAIL_CHARS]})

@@ -52,7 +52,7 @@ from reward_service.verifiers._det_match import (
     label_first,
     threshold_scores,
 )
-from reward_service.verifiers._text import answer_block
+from reward_service.verifiers._text import answer_block, without_vision_tokens
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
@@ -175,8 +175,9 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
 
 @format_checker("detection_answer")
 def detection_answer(response: str) -> float:
-    """1 when ``\\n<answer>\\n`` is present, ``\\n</answer>`` occurs once and the first answer
-    block holds a valid box; else 0."""
+    """1 when ``"\\n<answer>\\n"`` occurs, ``"\\n</answer>"`` occurs exactly once (the newlines
+    are part of the tags) and the first answer block holds a valid box; else 0."""
+    response = without_vision_tokens(response)
     if "\n<answer>\n" not in response or response.count("\n</answer>") != 1:
         return 0.0
     block = answer_block(response)

@@ -1,9 +1,10 @@
 """MiMo-VL grounding reward: generalised IoU of one predicted box with one GT box.
 
-Response: the first ``[x1, y1, x2, y2]`` (or ``(…)``) in the answer region: the first
-``<answer>`` block, else the last ``\\boxed{}`` after thinking, else the text after ``</think>``;
-so a JSON ``[{"bbox_2d": [...], "label": ...}]`` gives its first box, and ``\\boxed{1,2,3,4}``
-works too. No box, or an invalid one (x1 > x2, y1 > y2, non-finite, infinite area) → 0.
+Response: the first ``[x1, y1, x2, y2]`` (or ``(…)``) in the final answer
+(``_text.final_answer``: the first ``<answer>`` block, else the text after the last ``</think>``,
+else all of it; its ``\\boxed{}`` if any); so a JSON ``[{"bbox_2d": [...], "label": ...}]``
+gives its first box, and ``\\boxed{1,2,3,4}`` works too. No box, or an invalid one (x1 > x2,
+y1 > y2, non-finite, infinite area) → 0.
 Ground truth: ``[x1, y1, x2, y2]`` with positive area, ``{"bbox_2d": [...]}``, or a string
 holding one; anything else → ``invalid_input``. Both boxes in the same coordinate system.
 Params: ``mapping`` — ``"affine"`` (default): (GIoU + 1)/2; ``"clip"``: max(GIoU, 0).
@@ -11,7 +12,8 @@ Formula: GIoU = IoU − (C − U)/C, C the area of the smallest box enclosing bo
 Range: [0, 1]; with ``affine`` a far-away box still earns up to 0.5, less the farther it is.
 Reward hacking: only the first box counts, so listing many boxes does not help; a box that
 encloses the GT box has no enclosing penalty, so ``affine`` pays even a whole-image box at least
-0.5 — use ``clip`` (or ``iou``) where that floor matters.
+0.5 — use ``clip`` (or ``iou``) where that floor matters. Several different boxed answers are a
+hedge and score 0.
 """
 
 from __future__ import annotations

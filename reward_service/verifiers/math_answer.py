@@ -1,30 +1,44 @@
-"""``math``: the final answer checked by Math-Verify (V-Triune / Orsta math, MiMo-VL reasoning).
+"""``math``: the final answer checked by Math-Verify, then held to strict equality (V-Triune / Orsta
+math, MiMo-VL reasoning).
 
-Response: free text. Its answer is taken by LaTeX extraction only: every ``\\boxed{}`` first,
-then anchored LaTeX such as ``the final answer is $5$``. A bare number with neither a box nor an
-anchor (``so 4``) yields nothing and scores 0.
+Response: the final answer by the rule every verifier shares (``_text.final_answer``): the first
+``<answer>`` block, else the text after the last ``</think>``, else all of it. Inside it, the
+``\\boxed{}`` if any, else anchored LaTeX (``the final answer is $5$``), else unanchored LaTeX
+(``so $4$``); an answer block that is nothing but an answer (``<answer>\\n4\\n</answer>``) is read
+as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0.
 
 Ground truth: a LaTeX string (``\\boxed{4}``, ``\\frac{1}{2}``, ``2\\pi``, ``[1, 2)``, ``B``) or
-a JSON number. It is wrapped in ``$…$`` when it holds neither ``$`` nor ``\\boxed`` (so ``2\\pi``
-is 2π, not 2). A ground truth that parses to no mathematical object is ``invalid_input``.
+a JSON number, wrapped in ``$…$`` when it holds neither ``$`` nor ``\\boxed`` (``2\\pi`` is 2π);
+a trailing ``\\\\`` and ``\\$`` signs are dropped. A plain ``1,22`` or ``0,111`` (not a thousands
+grouping) is read both as a decimal comma and as a list. A one-letter gold (``B``, ``E``, ``I``)
+is a choice: compared as a letter, any case, never as Euler's number or the imaginary unit. A
+gold math-verify cannot read (``12:00``, ``x = \\frac12, x = \\frac{-1 \\pm \\sqrt{13}}{4}``) is
+compared as a normalised string (``details.gold_fallback``); one with neither a digit nor a LaTeX
+command (``no-math-here ???``), or empty, is ``invalid_input``.
 
-Params: ``vtriune_compat`` (false): parse exactly as V-Triune's reward server did, for its
-``/judge`` endpoint — the ground truth unwrapped (a bare ``B`` then parses to nothing), with
-math-verify's default LaTeX + expression extraction, first match; the response with V-Triune's
-normalisation (no ``nits``, no malformed-operator repair, no unanchored LaTeX), first match.
+Params: ``strict`` (true): after math-verify says equal, reject what only its leniency makes equal
+(``_math_strict``: rounding, ``12 = 7``, ``y = 5 = 7``, ``7 \\quad 1``, ``2 \\text{ (or 3)}``);
+exact values must be equal, a decimal within ``tolerance`` (1e-6, relative) of a value it cannot
+write exactly; nothing is lower-cased; ``1e-7`` is read as 10⁻⁷ and ``1 000`` as 1000.
+``strict: false``: plain math-verify on the whole response, both sides lower-cased (the gold
+still wrapped; an unreadable one is ``invalid_input``). ``vtriune_compat`` (false): V-Triune's
+reward server exactly, for ``/judge``: both sides lower-cased, the gold unwrapped (a bare ``B``
+parses to nothing), first matches, never ``strict``.
 
-Formula: both sides lower-cased; accuracy = 1 if ``math_verify.verify(gold, pred)`` else 0.
-Range: {0, 1}. Details: the extracted gold and predicted answers (truncated).
+Formula: accuracy = 1 if math-verify's ``verify(gold, pred)`` holds (and, strict, no check
+objects; a letter gold: the same letter; an unreadable gold: the same normalised string) else 0.
+Range: {0, 1}. Details: the extracted answers, and ``reason`` for a rejection.
 
 Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned in tests):
-- Nearby boxes merge into a set (under 10 characters apart, or under 70 with ``and``, ``or``,
-  ``,`` or ``;`` between them): ``\\boxed{1} \\boxed{2}`` is {1, 2}, which matches neither 1
-  nor 2, so hedging is not paid; boxes further apart: only the last counts.
-- The whole response is read: a ``\\boxed{}`` inside the ``<think>`` block counts when the
-  text after it has none.
+- Several different boxed values in the final answer are a hedge and score 0, unless the gold
+  answer itself holds several (a set, a list): then the boxes merge into a set that must match.
+- A ``\\boxed{}`` in a closed ``<think>`` block is never read.
 - Units in ``\\text{}`` are dropped, right or wrong (``4\\text{ m}`` matches ``4\\text{ cm}``),
-  and ``4\\%`` matches both 4 and 0.04.
-- No fixed numeric tolerance: ``0.333333`` ≡ 1/3, but ``0.3333`` ≢ 1/3 and ``2.0000001`` ≢ 2.
+  and ``4\\%`` matches both 4 and 0.04; a gold ``1,5`` matches both 1.5 and {1, 5}.
+- A number written in prose without LaTeX (``the final answer is 7.78.``) is never read, even
+  after an anchor: peers' tests expect it to be (see ``bench/bench_agreement.py``).
+- ``strict: false`` inherits math-verify's false positives: 6-decimal rounding
+  (``0.00000049`` ≡ ``0.0000004``), ``12 = 7`` read as 7, ``7 \\quad 1`` as 8.
 
 Math-verify's own ``signal.alarm`` timeouts are disabled (they work only on the main thread and
 cannot stop C-level work such as ``10^{10^{10}}``): raas runs every verifier in a child process
@@ -36,76 +50,80 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from latex2sympy2_extended import NormalizationConfig
-from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse, verify
+from pydantic import Field
 
-from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._text import scalar_text
+from reward_service.verifiers import _math_parse as mp
+from reward_service.verifiers import _math_strict as ms
+from reward_service.verifiers._text import (
+    HEDGE,
+    answer_block,
+    answer_region,
+    boxed,
+)
 
 # With timeouts disabled on purpose, math-verify warns "Timeout is disabled" on every call; its
 # other warnings in these two loggers are about those (disabled) timeouts too.
 for _name in ("math_verify.parser", "math_verify.grader"):
     logging.getLogger(_name).setLevel(logging.ERROR)
 
-_GOLD_CONFIG = [LatexExtractionConfig()]
-_PRED_CONFIG = [LatexExtractionConfig(boxed_match_priority=0)]
-_VTRIUNE_GOLD = [LatexExtractionConfig(), ExprExtractionConfig()]  # parse()'s default
-_VTRIUNE_PRED = [
-    LatexExtractionConfig(
-        normalization_config=NormalizationConfig(
-            nits=False, malformed_operators=False, basic_latex=True, boxed="all", units=True
-        ),
-        boxed_match_priority=0,
-        try_extract_without_anchor=False,
-    )
-]
-_DETAIL_CHARS = 200
-
 
 class MathParams(Params):
+    strict: bool = True
+    tolerance: float = Field(default=1e-6, ge=0, le=1, allow_inf_nan=False)
     vtriune_compat: bool = False
 
 
-def _first_match(text: str, config: list[Any]) -> list[Any]:
-    """V-Triune's parse: the first extraction that succeeds, in ``config`` order."""
-    found: list[Any] = parse(text, config, extraction_mode="first_match", parsing_timeout=None)
-    return found
-
-
-def parse_gold(ground_truth: Any, params: MathParams) -> list[Any]:
+def parse_gold(ground_truth: Any, params: MathParams) -> mp.Gold:
     """Math-verify's parse of the ground truth (reused across a GRPO group)."""
-    text = scalar_text(ground_truth).lower()
-    gold: list[Any]
-    if params.vtriune_compat:
-        gold = _first_match(text, _VTRIUNE_GOLD)
-    else:
-        if "$" not in text and "\\boxed" not in text:
-            text = f"${text}$"
-        gold = parse(
-            text, extraction_config=_GOLD_CONFIG, fallback_mode="no_fallback", parsing_timeout=None
-        )
-    if not gold:
-        raise InvalidInputError(f"ground truth {text[:_DETAIL_CHARS]!r} has no math to parse")
-    return gold
+    if params.vtriune_compat or not params.strict:
+        return mp.lenient_gold(ground_truth, vtriune=params.vtriune_compat)
+    return mp.strict_gold(ground_truth)
 
 
-def _shown(parsed: list[Any]) -> str | None:
-    """The extracted string math-verify keeps last in a parse result, truncated."""
-    return str(parsed[-1])[:_DETAIL_CHARS] if parsed else None
+def _lenient(response: str, gold: mp.Gold, params: MathParams) -> Score:
+    pred = mp.lenient_pred(response, vtriune=params.vtriune_compat)
+    correct = ms.equal_by_math_verify(gold.parsed, pred)
+    return Score(1.0 if correct else 0.0, {"gold": gold.shown, "extracted": mp.shown(pred)})
+
+
+def _problem(answers: list[str], gold: mp.Gold, pred: list[Any], tolerance: float) -> str | None:
+    """Why a prediction math-verify accepts is not strictly equal, or ``None``."""
+    for answer in answers:
+        if found := ms.several_values(answer, gold.multi) or ms.relation_problem(answer, tolerance):
+            return found
+    matched = [value for value in gold.parsed if ms.equal_by_math_verify([value], pred)]
+    if any(isinstance(value, str) for value in matched):
+        return None  # the same answer, character for character
+    if any(ms.agree(*ms.unwrapped(value, pred[0]), tolerance) for value in matched):
+        return None
+    return "equal only after rounding"
 
 
 @verifier("math", params=MathParams, prepare=parse_gold)
 def math_reward(response: str, ground_truth: Any, params: MathParams, context: Context) -> Score:
-    """Final answer (``\\boxed{}`` first) equivalent to the LaTeX ground truth (Math-Verify)."""
-    text = response.lower()
-    pred: list[Any]
-    if params.vtriune_compat:
-        pred = _first_match(text, _VTRIUNE_PRED)
-    else:
-        pred = parse(text, extraction_config=_PRED_CONFIG, parsing_timeout=None)
-    correct = bool(pred) and verify(ground_truth, pred, timeout_seconds=None)
-    return Score(
-        1.0 if correct else 0.0,
-        {"gold": _shown(ground_truth), "extracted": _shown(pred)},
-    )
+    """Final answer (answer block, else after thinking; ``\\boxed{}`` first) equal to the LaTeX
+    ground truth by Math-Verify, then strictly (no rounding, no ``12 = 7``, no hedges)."""
+    gold: mp.Gold = ground_truth
+    if params.vtriune_compat or not params.strict:
+        return _lenient(response, gold, params)
+    region = answer_region(response)
+    boxes = boxed(region)
+    if boxes.hedge and (not gold.multi or not boxes.answers):
+        return Score(0.0, {"gold": gold.shown, "reason": HEDGE})
+    answer = mp.strict_answer(region, boxes, is_block=answer_block(response) is not None)
+    if answer is None:
+        return Score(0.0, {"gold": gold.shown, "reason": "exponent beyond ±1000"})
+    pred = mp.strict_pred(answer.text)
+    raw = answer.raw if answer.raw is not None else str(pred[-1]) if pred else ""
+    details: dict[str, Any] = {"gold": gold.shown, "extracted": mp.shown(pred)}
+    if (choice := mp.letter(gold.text)) is not None:  # a choice, not E = e or I = √−1
+        return Score(1.0 if mp.letter(raw) == choice else 0.0, details | {"gold_letter": choice})
+    if not gold.parsed:  # math-verify cannot read the gold: compare strings
+        correct = mp.same_text(raw, gold.text)
+        return Score(1.0 if correct else 0.0, details | {"gold_fallback": "string"})
+    if not ms.equal_by_math_verify(gold.parsed, pred):
+        return Score(0.0, details)
+    if reason := _problem(boxes.answers or [raw], gold, pred, params.tolerance):
+        return Score(0.0, details | {"reason": reason})
+    return Score(1.0, details)

@@ -1,7 +1,8 @@
 """``ocr``: text read from an image, by normalised exact match or ANLS.
 
-Response: the answer is the ``<answer>…</answer>`` block if there is one, else the text after the
-last ``</think>`` (all of it when there is none); within it, the last ``\\boxed{}`` if any.
+Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
+first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
+the ``\\boxed{}`` if there is one.
 
 Ground truth: a string (a number is read as text) or a non-empty list of acceptable strings;
 the best match counts.
@@ -21,6 +22,7 @@ verifier's deadline bounds the cost (status ``timeout``, never a silent 0).
 
 Reward-hacking caveats: ANLS pays partial credit to near misses and to any string of about the
 right length sharing characters with the answer; use ``exact`` where a character matters.
+Several different boxed answers are a hedge and score 0.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._text import final_answer, scalar_text
+from reward_service.verifiers._text import HEDGE, final_answer, scalar_text
 
 _DETAIL_CHARS = 200
 
@@ -91,7 +93,10 @@ def anls(pred: str, gold: str, threshold: float) -> float:
 @verifier("ocr", params=OcrParams, prepare=prepare)
 def ocr_reward(response: str, ground_truth: Any, params: OcrParams, context: Context) -> Score:
     """Normalised exact match (default) or ANLS against the best acceptable answer."""
-    answer = normalise(final_answer(response))
+    found = final_answer(response)
+    if found is None:
+        return Score(0.0, {"reason": HEDGE})
+    answer = normalise(found)
     if params.mode == "exact":
         accuracy = 1.0 if answer in ground_truth else 0.0
     else:

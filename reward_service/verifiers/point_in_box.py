@@ -1,15 +1,17 @@
 """MiMo-VL pointing reward: 1 when the predicted point lies in the GT box, bounds inclusive.
 
-Response: the first ``[x, y]`` or ``(x, y)`` in the answer region: the first ``<answer>``
-block, else the last ``\\boxed{}`` after thinking, else the text after ``</think>`` (so
-``{"point_2d": [x, y]}`` works). No point → 0; non-finite coordinates never fall inside.
+Response: the first ``[x, y]`` or ``(x, y)`` in the final answer (``_text.final_answer``: the
+first ``<answer>`` block, else the text after the last ``</think>``, else all of it; its
+``\\boxed{}`` if any), so ``{"point_2d": [x, y]}`` works. No point → 0; non-finite coordinates
+never fall inside.
 Ground truth: ``[x1, y1, x2, y2]`` (zero width or height allowed), ``{"bbox_2d": [...]}``, or a
 string holding one; anything else → ``invalid_input``.
 Params: none.
 Formula: 1 if x1 ≤ x ≤ x2 and y1 ≤ y ≤ y2 else 0.
 Range: {0, 1}.
 Reward hacking: only the first point counts, so listing points does not help; a response
-that is a box ``[x1, y1, x2, y2]`` holds no ``[x, y]`` pair and scores 0.
+that is a box ``[x1, y1, x2, y2]`` holds no ``[x, y]`` pair and scores 0; several different
+boxed answers are a hedge and score 0.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 
 from reward_service.registry import Context, NoParams, Score, verifier
 from reward_service.verifiers._boxes import Coords, find_point, ground_truth_box
+from reward_service.verifiers._text import missing
 
 
 def prepare(ground_truth: Any, params: NoParams) -> Coords:
@@ -30,7 +33,7 @@ def point_in_box(response: str, ground_truth: Any, params: NoParams, context: Co
     """1 when the first predicted point lies inside the GT box (bounds inclusive), else 0."""
     point = find_point(response)
     if point is None:
-        return Score(0.0, {"reason": "no point found"})
+        return Score(0.0, {"reason": missing(response, "point")})
     x, y = point
     if not (math.isfinite(x) and math.isfinite(y)):
         return Score(0.0, {"reason": "non-finite point"})

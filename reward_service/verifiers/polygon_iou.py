@@ -1,8 +1,9 @@
 """Polygon IoU for quadrilaterals, rotated boxes and general polygons, with shapely.
 
-Response: the first ``<answer>`` block, else the last ``\\boxed{}`` after thinking, else the
-text after ``</think>``, with ``(``/``)`` read as ``[``/``]``; the whole of it is parsed as JSON,
-else the span from its first ``[`` to its last ``]``. Shapes (at most 1,000 vertices):
+Response: the final answer (``_text.final_answer``: the first ``<answer>`` block, else the text
+after the last ``</think>``, else all of it; its ``\\boxed{}`` if any), with ``(``/``)`` read
+as ``[``/``]``; the whole of it is parsed as JSON, else the span from its first ``[`` to its
+last ``]``. Shapes (at most 1,000 vertices):
 
 - ``[[x, y], [x, y], [x, y], ...]`` — a polygon of ≥ 3 vertices in order, either orientation;
 - ``[x1, y1, x2, y2, ..., xn, yn]`` — an even count ≥ 6 of numbers (8: a quadrilateral);
@@ -20,7 +21,8 @@ Params: ``threshold`` τ (default none): IoU below τ scores 0.
 Formula: IoU = area(P ∩ G) / (area(P) + area(G) − area(P ∩ G)).
 Range: [0, 1].
 Reward hacking: a polygon covering the image scores area(G)/area(image); a self-intersecting
-outline is scored by its repaired area, so winding tricks gain nothing.
+outline is scored by its repaired area, so winding tricks gain nothing. Several different boxed
+answers are a hedge and score 0.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from reward_service.verifiers._boxes import (
     finite_floats,
     rescaled,
 )
-from reward_service.verifiers._text import final_answer
+from reward_service.verifiers._text import final_answer, missing
 
 MAX_VERTICES = 1000
 _PARENS = str.maketrans("()", "[]")
@@ -82,7 +84,7 @@ def _rotated_box(cx: float, cy: float, w: float, h: float, angle: float) -> Arra
 
 
 def find_vertices(text: str) -> Array | None:
-    region = final_answer(text).translate(_PARENS).strip()
+    region = (final_answer(text) or "").translate(_PARENS).strip()
     start, end = region.find("["), region.rfind("]")
     for candidate in (region, region[start : end + 1] if 0 <= start < end else ""):
         try:
@@ -118,7 +120,7 @@ def polygon_iou(
     """IoU of a predicted polygon, quadrilateral or rotated box with the GT shape (shapely)."""
     shape = find_vertices(response)
     if shape is None:
-        return Score(0.0, {"reason": "no polygon, quadrilateral or box found"})
+        return Score(0.0, {"reason": missing(response, "polygon, quadrilateral or box")})
     pred, gt = _polygons(shape, ground_truth)
     # GEOS may raise floating-point flags on subnormal coordinates; the results are checked
     with np.errstate(all="ignore"):

@@ -1,9 +1,9 @@
 """MiMo-VL video grounding reward: temporal IoU of a predicted [start, end] with the GT span.
 
-Response: the first ``[mm:ss, mm:ss]`` in the answer region (the first ``<answer>`` block, else
-the last ``\\boxed{}`` after thinking, else the text after ``</think>``): minutes and seconds of
-1–2 digits, seconds below 60, one optional space after the comma. ``[0:12-0:20]``, a reversed
-span (start > end) or no match → 0.
+Response: the first ``[mm:ss, mm:ss]`` in the final answer (``_text.final_answer``: the first
+``<answer>`` block, else the text after the last ``</think>``, else all of it; its ``\\boxed{}``
+if any): minutes and seconds of 1–2 digits, seconds below 60, one optional space after the
+comma. ``[0:12-0:20]``, a reversed span (start > end) or no match → 0.
 Ground truth: ``[start_s, end_s]`` in seconds with start < end, or a ``"[mm:ss, mm:ss]"``
 string; anything else → ``invalid_input``.
 Params: none.
@@ -11,7 +11,7 @@ Formula: inter = max(0, min(e) − max(s)); hull = max(e) − min(s); reward = i
 The hull, not the union, is the denominator: they differ only for disjoint spans, scored 0.
 Range: [0, 1].
 Reward hacking: a span covering the whole video scores GT length / video length, and only the
-first span counts.
+first span counts; several different boxed answers are a hedge and score 0.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from typing import Any
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
 from reward_service.verifiers._boxes import finite_floats
-from reward_service.verifiers._text import final_answer
+from reward_service.verifiers._text import final_answer, missing
 
 _SPAN = re.compile(r"\[(\d{1,2}):([0-5]?\d), ?(\d{1,2}):([0-5]?\d)\]")
 
 
 def find_span(text: str) -> tuple[int, int] | None:
-    """The first ``[mm:ss, mm:ss]`` in the answer region, in seconds."""
-    match = _SPAN.search(final_answer(text))
+    """The first ``[mm:ss, mm:ss]`` in the final answer, in seconds."""
+    match = _SPAN.search(final_answer(text) or "")
     if match is None:
         return None
     m1, s1, m2, s2 = (int(group) for group in match.groups())
@@ -49,7 +49,7 @@ def temporal_iou(response: str, ground_truth: Any, params: NoParams, context: Co
     """Temporal IoU (hull denominator) of the first ``[mm:ss, mm:ss]`` with the GT span."""
     span = find_span(response)
     if span is None:
-        return Score(0.0, {"reason": "no [mm:ss, mm:ss] span found"})
+        return Score(0.0, {"reason": missing(response, "[mm:ss, mm:ss] span")})
     start, end = span
     if start > end:
         return Score(0.0, {"reason": "start after end", "span": span})

@@ -34,7 +34,9 @@ def test_registered() -> None:
         ("<answer>option (b).</answer>", 1.0),
         ("<answer>C</answer>", 0.0),  # a wrong letter
         ("\\boxed{B}", 1.0),  # no answer block: the last box
-        ("\\boxed{B} no wait \\boxed{C}", 0.0),  # … the last one, not any
+        ("\\boxed{B} no wait \\boxed{C}", 0.0),  # several different boxes: a hedge …
+        ("\\boxed{C} no wait \\boxed{B}", 0.0),  # … whichever comes last
+        ("\\boxed{B} so \\boxed{B}", 1.0),  # the same answer twice is no hedge
         ("<answer>\n\\boxed{B}\n</answer>", 1.0),  # a box inside the answer block is unwrapped
         ("<answer>C</answer> \\boxed{B}", 0.0),  # the answer block wins over a later box
         ("<think>maybe A</think>\n<answer>B</answer>", 1.0),  # reasoning is ignored
@@ -64,7 +66,8 @@ def test_letters(response: str, expected: float) -> None:
         ("<answer>No</answer>", "Yes", 0.0),
         ("<answer>Nothing</answer>", "no", 0.0),  # "no" must be a whole word
         ("<answer>yes/no</answer>", "yes", 0.0),  # one token, not the word "yes"
-        ("<answer>Yes, no, maybe</answer>", "yes", 1.0),  # hedging reads as yes (caveat)
+        ("<answer>Yes, no, maybe</answer>", "yes", 0.0),  # both words: a hedge
+        ("<answer>No. Yes.</answer>", "no", 0.0),
         ("<answer>42</answer>", 42, 1.0),  # a numeric ground truth is read as text
         ("<answer>Paris</answer>", "paris", 1.0),  # any other string: normalised equality
         ("<answer>Paris, France</answer>", "paris", 0.0),

@@ -33,8 +33,12 @@ def test_registered() -> None:
         ("7", 1.0),
         ("\\boxed{007}", 1.0),  # compared as integers
         ("\\boxed{8}", 0.0),  # off by one is wrong: no tolerance
-        ("\\boxed{6} \\boxed{7}", 1.0),  # the last box counts …
-        ("\\boxed{7} \\boxed{6}", 0.0),  # … not any box
+        ("\\boxed{6} \\boxed{7}", 0.0),  # several different boxed counts are a hedge …
+        ("\\boxed{7} \\boxed{6}", 0.0),  # … whichever comes last
+        ("\\boxed{7} so \\boxed{7}", 1.0),  # the same count twice is no hedge
+        ("<answer>\n7\n</answer>", 1.0),  # the answer block is the answer (shared rule)
+        ("<answer>\\boxed{7}</answer> \\boxed{6}", 1.0),  # a box after the block is not read
+        ("<|vision_start|><|image_pad|><|vision_end|>\\boxed{7}", 1.0),  # vision tokens dropped
         ("\\boxed{seven}", 0.0),  # spec: words are not counts
         ("\\boxed{7.0}", 0.0),  # exact integers only
         ("7.", 0.0),
@@ -85,6 +89,8 @@ def test_huge_response_is_fast() -> None:
 def test_details_show_the_answer() -> None:
     details = counting_reward("<think>x</think> \\boxed{8}", 7, NoParams(), Context()).details
     assert details == {"extracted": "8"}
+    hedged = counting_reward("\\boxed{7} or \\boxed{8}", 7, NoParams(), Context()).details
+    assert hedged == {"reason": "several different boxed answers"}
 
 
 def test_params_reject_unknown_keys() -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
 
+import reward_service.verifiers  # noqa: F401  (registers detection_answer)
 from reward_service.registry import FORMATS
 from reward_service.verifiers.formats import think_answer
 
@@ -41,3 +43,22 @@ def test_huge_response_is_fast() -> None:
     start = time.perf_counter()
     assert think_answer(response) == 1.0
     assert time.perf_counter() - start < 0.5
+
+
+def test_vision_tokens_do_not_break_the_tags() -> None:
+    # V-Triune decodes without special tokens: a stray <|image_pad|> inside a tag is not there
+    response = "<think>\n<|image_pad|>work\n</think><|vision_end|>\n<answer>\n4\n</answer>"
+    assert think_answer(response) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("name", "tags"),
+    [
+        ("think_answer", ["<think>\n", "\n</think>\n", "\n<answer>\n", "\n</answer>"]),
+        ("detection_answer", ["\n<answer>\n", "\n</answer>"]),
+    ],
+)
+def test_served_summary_names_the_exact_tags(name: str, tags: list[str]) -> None:
+    # GET /v1/verifiers serves the summary: it must spell each tag with its newlines
+    summary = FORMATS.get(name).summary
+    assert all(json.dumps(tag) in summary for tag in tags)

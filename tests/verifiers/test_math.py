@@ -10,16 +10,20 @@ import pytest
 from pydantic import ValidationError
 
 from reward_service.errors import InvalidInputError
-from reward_service.registry import FORMATS, VERIFIERS, Context
+from reward_service.registry import FORMATS, VERIFIERS, Context, Score
 from reward_service.verifiers.math_answer import MathParams, math_reward, parse_gold
 from tests.conftest import load_vectors
 
 TEXT_VERIFIERS = {"math", "choice", "chart", "counting", "ocr"}
 
 
-def score(response: str, ground_truth: Any, *, vtriune: bool = False) -> float:
-    params = MathParams(vtriune_compat=vtriune)
-    return math_reward(response, parse_gold(ground_truth, params), params, Context()).accuracy
+def score(response: str, ground_truth: Any, *, vtriune: bool = False, **params: Any) -> float:
+    return verdict(response, ground_truth, vtriune_compat=vtriune, **params).accuracy
+
+
+def verdict(response: str, ground_truth: Any, **params: Any) -> Score:
+    validated = MathParams(**params)
+    return math_reward(response, parse_gold(ground_truth, validated), validated, Context())
 
 
 def vector_reward(sample: dict[str, Any]) -> float:
@@ -74,12 +78,16 @@ def test_registered() -> None:
         ("\\boxed{1} \\boxed{2}", "\\{1, 2\\}", 1.0),  # … but a set answer does match
         ("\\boxed{1}\n\n\\boxed{2}", "2", 0.0),  # a blank line is still "nearby"
         ("\\boxed{1}. wait, actually \\boxed{2}", "2", 0.0),  # a comma within 70 chars merges
-        ("\\boxed{1}.\n\nSo finally \\boxed{2}", "2", 1.0),  # 15 chars, no separator: last wins
-        ("\\boxed{1}.\n\nSo finally \\boxed{2}", "1", 0.0),  # … and the first is discarded
+        # several different boxes in the final answer are a hedge, however far apart
+        ("\\boxed{1}.\n\nSo finally \\boxed{2}", "2", 0.0),
+        ("\\boxed{1}.\n\nSo finally \\boxed{2}", "1", 0.0),
         ("\\boxed{4} \\boxed{4}", "4", 1.0),  # repeating one answer is not hedging
         ("\\boxed{A} \\boxed{B} \\boxed{C} \\boxed{D}", "B", 0.0),  # option spamming → {a,b,c,d}
-        # a box inside the think block counts when nothing after it is boxed (caveat)
-        ("<think>\\boxed{4}</think> so 5", "4", 1.0),
+        # the final answer: the answer block, else after the thinking (one rule for all verifiers)
+        ("<think>\\boxed{4}</think> so 5", "4", 0.0),  # a box in the thinking is never read
+        ("<think>\\boxed{3}</think>\n\\boxed{4}", "4", 1.0),
+        ("<answer>\\boxed{4}</answer> \\boxed{5}", "4", 1.0),  # a box after the block: not read
+        ("<|vision_start|><|image_pad|><|vision_end|>\\boxed{4}", "4", 1.0),  # tokens dropped
         # units: \text{} is dropped, right or wrong (caveat)
         ("\\boxed{5 \\text{ apples}}", "5", 1.0),
         ("\\boxed{4 \\text{ m}}", "4\\text{ cm}", 1.0),
@@ -102,13 +110,18 @@ def test_registered() -> None:
         ("\\boxed{2\\pi}", "2\\pi", 1.0),
         ("\\boxed{2}", "2\\pi", 0.0),  # unwrapped, 2\pi would truncate to 2
         ("\\boxed{1024}", "2^{10}", 1.0),
-        ("\\boxed{b}", "B", 1.0),  # a bare letter is the symbol b, case-folded
+        ("\\boxed{b}", "B", 1.0),  # a one-letter gold is a choice: any case …
         ("\\boxed{\\text{B}}", "B", 1.0),
+        ("\\boxed{(B)}", "B", 1.0),
+        ("\\boxed{2.718282}", "E", 0.0),  # … and only a letter: E is not Euler's number
+        ("\\boxed{\\sqrt{-1}}", "I", 0.0),  # … nor I the imaginary unit
         # what counts as an answer
         ("The final answer is $5$", "5", 1.0),  # anchored LaTeX
         ("the answer is 5", "5", 0.0),  # anchor without LaTeX: nothing extracted
         ("5", "5", 0.0),  # a bare number → 0 (spec)
-        ("<answer>4</answer>", "4", 0.0),  # an answer block is not LaTeX
+        ("<answer>4</answer>", "4", 1.0),  # an answer block that is only an answer is read …
+        ("<answer>\n\\frac{1}{2}\n</answer>", "0.5", 1.0),  # … as LaTeX
+        ("<answer>so 4</answer>", "4", 0.0),  # … but prose in it is not searched
         ("", "4", 0.0),  # empty response
         ("\\boxed{", "4", 0.0),  # unclosed box
         # ground truth given as a JSON number
@@ -128,7 +141,6 @@ def test_scores(response: str, ground_truth: Any, expected: float) -> None:
     [
         "no-math-here ???",  # spec: no mathematical object → invalid_input, not 0
         "",  # empty
-        "4,",  # a dangling comma parses to nothing in math-verify 0.9.0
         None,
         True,  # a JSON boolean is not the number 1
         [4],
@@ -196,3 +208,164 @@ def test_vtriune_compat_parses_as_vtriune_did(
             score(response, ground_truth, vtriune=True)
     else:
         assert score(response, ground_truth, vtriune=True) == vtriune
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "reason"),
+    [
+        # each is equal to math-verify (strict: false pays it) and rejected by one strict check
+        ("\\boxed{0.00000049}", "0.0000004", "equal only after rounding"),
+        ("\\boxed{10^{-21}}", "10^{-20}", "equal only after rounding"),
+        ("\\boxed{0.5000001}", "\\frac12", "equal only after rounding"),
+        ("\\boxed{x + 1 + 10^{-21}}", "x + 1", "equal only after rounding"),
+        ("\\boxed{(1, 4.5000001)}", "(1, \\frac92)", "equal only after rounding"),
+        ("\\boxed{12 = 7}", "7", "a relation whose sides disagree"),
+        ("\\boxed{\\frac13 \\approx 0.5}", "\\frac13", "a relation whose sides disagree"),
+        ("\\boxed{y = 5 = 7}", "7", "a chain of relations whose sides disagree"),
+        ("\\boxed{x = 5+5+1 = 7 = 11}", "x = 11", "a chain of relations whose sides disagree"),
+        ("\\boxed{7 \\quad 1}", "8", "several values separated by spacing"),
+        ("\\boxed{7 \\; 1}", "8", "several values separated by spacing"),
+        ("\\boxed{2 \\text{ (or maybe 3)}}", "2", "a number inside \\text{}"),
+        ("\\boxed{2 \\text{ or so}}", "2", "alternatives inside \\text{}"),
+    ],
+)
+def test_strict_rejects_what_math_verify_accepts(
+    response: str, ground_truth: str, reason: str
+) -> None:
+    assert score(response, ground_truth, strict=False) == 1.0
+    result = verdict(response, ground_truth)
+    assert (result.accuracy, result.details["reason"]) == (0.0, reason)
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth"),
+    [
+        # legitimate forms the strict checks must keep
+        ("\\boxed{x = 7}", "7"),  # a name on the left
+        ("\\boxed{x = 2 + 5 = 7}", "7"),  # a chain whose sides all agree
+        ("\\boxed{\\frac13 \\approx 0.333333}", "\\frac13"),
+        ("\\boxed{f(x) = (x+1)^2 = x^2 + 2x + 1}", "x^2+2x+1"),
+        ("\\boxed{7 = 11a+c}", "7 = 11a+c"),  # an equation, not a value
+        ("\\boxed{2 \\frac{1}{2}}", "\\frac52"),  # a mixed number
+        ("\\boxed{4 \\text{ m}^2}", "4"),  # a unit
+        ("\\boxed{10,\\!000}", "10000"),  # a thousands separator
+        ("\\boxed{0.333333}", "\\frac13"),  # within the relative tolerance
+        ("\\boxed{1.414214}", "\\sqrt{2}"),
+        ("\\boxed{\\frac{2}{\\sqrt{2}}}", "\\sqrt{2}"),  # exact values: equal exactly
+        ("\\boxed{4\\%}", "4"),  # math-verify's percent reading is kept
+        ("\\boxed{0.04}", "4\\%"),
+        ("\\boxed{4.9e-7}", "4.9 \\times 10^{-7}"),  # scientific notation is 10^k, not e
+        ("\\boxed{1e1000}", "10^{1000}"),
+        ("\\boxed{2} and \\boxed{3}", "\\{2, 3\\}"),  # several values for a gold of several
+        ("\\boxed{2 \\text{ or } 3}", "\\{2, 3\\}"),
+        ("The final answer is $28\\%$. I hope it is correct.", "28\\%"),  # no lower-casing
+        ("The answer is $B$.", "B"),
+        ("\\boxed{1 000}", "1000"),  # thousands spaces: one number
+        ("\\boxed{12\\,345}", "12345"),
+        ("\\boxed{10}", "\\$10"),  # a dollar sign in the gold
+        ("\\boxed{185}", "185\\\\"),  # a line break left at the end of the gold
+    ],
+)
+def test_strict_keeps_legitimate_forms(response: str, ground_truth: str) -> None:
+    assert verdict(response, ground_truth).accuracy == 1.0
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "tolerance", "expected"),
+    [
+        ("\\boxed{0.333333}", "\\frac13", 1e-6, 1.0),  # relative error exactly 1e-6: inclusive
+        ("\\boxed{0.333333}", "\\frac13", 1e-7, 0.0),
+        ("\\boxed{1.414214}", "\\sqrt2", 1e-6, 1.0),
+        ("\\boxed{1.414214}", "\\sqrt2", 1e-8, 0.0),
+        ("\\boxed{0.5}", "\\frac12", 0.0, 1.0),
+        ("\\boxed{0.5000001}", "\\frac12", 1.0, 0.0),  # 1/2 has a decimal: it must be exact
+        ("\\boxed{\\frac13}", "0.3333333333333333", 1e-6, 1.0),  # a JSON float gold of 1/3
+    ],
+)
+def test_tolerance_is_relative(
+    response: str, ground_truth: str, tolerance: float, expected: float
+) -> None:
+    assert score(response, ground_truth, tolerance=tolerance) == expected
+
+
+@pytest.mark.parametrize("tolerance", [-1e-6, 2.0, float("nan")])
+def test_tolerance_must_be_a_fraction(tolerance: float) -> None:
+    with pytest.raises(ValidationError):
+        MathParams(tolerance=tolerance)
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "expected"),
+    [
+        # math-verify cannot read these golds: they are compared as normalised strings
+        ("\\boxed{12:00}", "12:00", 1.0),  # not 12/0
+        ("\\boxed{1:00}", "12:00", 0.0),
+        (
+            "\\boxed{x = \\frac{1}{2}, x = \\frac{-1 \\pm \\sqrt{13}}{4}}",
+            "$$x = \\frac{1}{2}, x = \\frac{-1 \\pm \\sqrt{13}}{4}$$",
+            1.0,
+        ),
+        ("\\boxed{1 - \\frac{1}{\\mathrm{e}}}", "1 - \\frac{1}{\\mathrm{e}}", 1.0),
+        ("\\boxed{1 + \\frac{1}{\\mathrm{e}}}", "1 - \\frac{1}{\\mathrm{e}}", 0.0),
+        ("\\boxed{4,}", "4,", 1.0),
+    ],
+)
+def test_unreadable_gold_is_compared_as_a_string(
+    response: str, ground_truth: str, expected: float
+) -> None:
+    result = verdict(response, ground_truth)
+    assert (result.accuracy, result.details["gold_fallback"]) == (expected, "string")
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [("\\boxed{1.22}", 1.0), ("\\boxed{1, 22}", 1.0), ("\\boxed{1.2}", 0.0), ("\\boxed{122}", 0.0)],
+)
+def test_a_plain_decimal_comma_gold_is_read_both_ways(response: str, expected: float) -> None:
+    assert score(response, "1,22") == expected
+    assert score("\\boxed{12345}", "12,345") == 1.0  # a thousands grouping is not a decimal
+
+
+def test_an_exponent_beyond_a_thousand_is_not_evaluated() -> None:
+    start = time.perf_counter()
+    result = verdict("\\boxed{1e100000000}", "1")
+    assert (result.accuracy, result.details["reason"]) == (0.0, "exponent beyond ±1000")
+    assert time.perf_counter() - start < 5.0
+
+
+def test_hedged_boxes_say_so() -> None:
+    result = verdict("\\boxed{3} or \\boxed{4}", "4")
+    assert (result.accuracy, result.details["reason"]) == (0.0, "several different boxed answers")
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "strict", "plain"),
+    [
+        # strict: false is plain math-verify on the whole response, lower-cased (the old native)
+        ("\\boxed{2.718282}", "E", 0.0, 1.0),  # lower-cased, E becomes Euler's number
+        ("<think>\\boxed{4}</think> so 5", "4", 0.0, 1.0),  # the whole response is read
+        ("\\boxed{1}.\n\nSo finally \\boxed{2}", "2", 0.0, 1.0),  # far-apart boxes: last wins
+        ("<answer>4</answer>", "4", 1.0, 0.0),  # an answer block is not LaTeX
+    ],
+)
+def test_strict_false_is_plain_math_verify(
+    response: str, ground_truth: str, strict: float, plain: float
+) -> None:
+    assert score(response, ground_truth) == strict
+    assert score(response, ground_truth, strict=False) == plain
+
+
+def test_vtriune_compat_is_never_strict() -> None:
+    # /judge replays V-Triune: its rounding verdicts included, whatever strict says
+    assert score("\\boxed{0.00000049}", "\\boxed{0.0000004}", vtriune=True) == 1.0
+    assert score("\\boxed{12 = 7}", "\\boxed{7}", vtriune=True, strict=True) == 1.0
+
+
+def test_a_long_chain_of_relations_is_rejected_without_parsing_every_side() -> None:
+    start = time.perf_counter()
+    result = verdict("\\boxed{x" + " = 1" * 5_000 + "}", "1")
+    assert (result.accuracy, result.details["reason"]) == (
+        0.0,
+        "more relations than can be checked",
+    )
+    assert time.perf_counter() - start < 5.0

@@ -1,0 +1,218 @@
+"""How ``math`` reads its two sides: math-verify's parse configs, how numbers are written
+(``1e-7``, ``1 000``, a decimal comma), the gold with its string fallback, and the final answer
+of a response in strict mode."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from latex2sympy2_extended import NormalizationConfig
+from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
+from sympy import And, Basic, FiniteSet, nan, zoo
+
+from reward_service.errors import InvalidInputError
+from reward_service.verifiers._text import (
+    Boxed,
+    boxed,
+    scalar_text,
+    without_vision_tokens,
+)
+
+GOLD_CONFIG = [LatexExtractionConfig()]
+PRED_CONFIG = [LatexExtractionConfig(boxed_match_priority=0)]
+VTRIUNE_GOLD = [LatexExtractionConfig(), ExprExtractionConfig()]  # parse()'s default
+VTRIUNE_PRED = [
+    LatexExtractionConfig(
+        normalization_config=NormalizationConfig(
+            nits=False, malformed_operators=False, basic_latex=True, boxed="all", units=True
+        ),
+        boxed_match_priority=0,
+        try_extract_without_anchor=False,
+    )
+]
+DETAIL_CHARS = 200
+_DELIMITED = re.compile(r"\$|\\\(|\\\[")
+_MATH_SPAN = re.compile(  # an escaped \\$ is a dollar sign, not a delimiter
+    r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL
+)
+_USABLE = re.compile(r"\d|\\[A-Za-z]")
+_SEVERAL = re.compile(r"[,;]|\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b")
+_TEXT_GROUP = re.compile(r"\\(?:text\w*|mbox|mathrm)\s*\{([^{}]*)\}")
+_NOISE = re.compile(r"\\left|\\right|\\[,;:! ]|~|\$|\s")
+_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| )\d{3})+(?:\.\d+)?(?![\d.])")
+_GROUP_SPACE = re.compile(r"\\[,!]|\\ |~| ")
+_SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
+_MAX_EXPONENT = 1000
+_DECIMAL_COMMA = re.compile(r"(-?)(\d+),(\d+)")
+_THOUSANDS = re.compile(r"[1-9]\d{0,2}")
+_LINE_BREAK = re.compile(r"\\+\s*$")  # a trailing \\ (or \) left from a LaTeX table
+_CURRENCY = re.compile(r"\\\$")  # \$10: a dollar sign, not a math delimiter
+_LETTER = re.compile(r"\(?([A-Za-z])\)?")
+
+
+def scientific(text: str) -> str | None:
+    """``4.9e-7`` as ``4.9\\times 10^{-7}`` (a LaTeX parser reads it as 4.9·e − 7, and
+    ``1e1000`` as 1000·e); ``None`` when an exponent exceeds ±1000."""
+    if not any(c in text for c in "eE"):
+        return text
+    if any(abs(int(m.group(2))) > _MAX_EXPONENT for m in _SCIENTIFIC.finditer(text)):
+        return None
+    return _SCIENTIFIC.sub(lambda m: f"{m.group(1)}\\times 10^{{{int(m.group(2))}}}", text)
+
+
+def thousands(text: str) -> str:
+    """``1 000`` or ``12\\,345`` (groups of three after spaces) as one number: 1000, 12345."""
+    return _GROUPED.sub(lambda m: _GROUP_SPACE.sub("", m.group()), text)
+
+
+def decimal_comma(text: str) -> str | None:
+    """A plain ``1,22`` or ``0,111`` (not LaTeX, not a thousands grouping such as ``12,345``) read
+    with a decimal comma, else ``None``: such a gold may be 1.22 or the list 1, 22."""
+    found = _DECIMAL_COMMA.fullmatch(text.strip())
+    if found is None:
+        return None
+    sign, whole, part = found.groups()
+    if _THOUSANDS.fullmatch(whole) and len(part) == 3:
+        return None
+    return f"{sign}{whole}.{part}"
+
+
+@dataclass(frozen=True, slots=True)
+class Gold:
+    """A prepared ground truth: math-verify's parse (empty: compare ``text`` as a string)."""
+
+    parsed: list[Any]
+    text: str
+    multi: bool  # holds several values (a set, a list, a system): several boxes may answer it
+
+    @property
+    def shown(self) -> str:
+        return shown(self.parsed) or clip(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    text: str  # what math-verify parses
+    raw: str | None  # the answer as written, when it is known without math-verify (a box)
+
+
+def clip(text: str) -> str:
+    return text[:DETAIL_CHARS]
+
+
+def shown(parsed: list[Any]) -> str | None:
+    """The extracted string math-verify keeps last in a parse result, truncated."""
+    return clip(str(parsed[-1])) if parsed else None
+
+
+def _first_match(text: str, config: list[Any]) -> list[Any]:
+    """V-Triune's parse: the first extraction that succeeds, in ``config`` order."""
+    found: list[Any] = parse(text, config, extraction_mode="first_match", parsing_timeout=None)
+    return found
+
+
+def _wrapped(text: str) -> str:
+    return text if "$" in text or "\\boxed" in text else f"${text}$"
+
+
+def lenient_gold(ground_truth: Any, *, vtriune: bool) -> Gold:
+    """The gold as plain math-verify (or V-Triune) reads it: lower-cased, no fallback."""
+    text = scalar_text(ground_truth).lower()
+    if vtriune:
+        gold = _first_match(text, VTRIUNE_GOLD)
+    else:
+        gold = parse(_wrapped(text), GOLD_CONFIG, fallback_mode="no_fallback", parsing_timeout=None)
+    if not gold:
+        raise InvalidInputError(f"ground truth {clip(text)!r} has no math to parse")
+    return Gold(gold, text, multi=False)
+
+
+def lenient_pred(response: str, *, vtriune: bool) -> list[Any]:
+    text = without_vision_tokens(response).lower()
+    if vtriune:
+        return _first_match(text, VTRIUNE_PRED)
+    found: list[Any] = parse(text, PRED_CONFIG, parsing_timeout=None)
+    return found
+
+
+def _readable(value: Any) -> bool:
+    return not isinstance(value, Basic) or not value.has(zoo, nan)  # 12:00 is 12/0
+
+
+def _is_multi(value: Any) -> bool:
+    return (isinstance(value, FiniteSet) and len(value) > 1) or isinstance(value, And)
+
+
+def _strict_parse(text: str) -> list[Any]:
+    latex = _wrapped(scientific(text) or text)
+    gold = parse(latex, GOLD_CONFIG, fallback_mode="no_fallback", parsing_timeout=None)
+    return gold if gold and _readable(gold[0]) else []
+
+
+def strict_gold(ground_truth: Any) -> Gold:
+    """The gold as written (no case folding; a trailing ``\\\\`` and ``\\$`` signs dropped), else
+    its text when math-verify cannot read it; a plain ``1,22`` is read both ways (the list 1, 22
+    and 1.22), and either reading may match."""
+    text = _CURRENCY.sub("", _LINE_BREAK.sub("", scalar_text(ground_truth))).strip()
+    decimal = decimal_comma(text)
+    gold = _strict_parse(text) + (_strict_parse(decimal) if decimal else [])
+    if gold:
+        return Gold(gold, text, multi=any(_is_multi(value) for value in gold))
+    if not _USABLE.search(text):
+        raise InvalidInputError(f"ground truth {clip(text)!r} has no math to parse")
+    return Gold([], text, multi=_SEVERAL.search(text) is not None)
+
+
+def strict_answer(region: str, boxes: Boxed, *, is_block: bool) -> Answer | None:
+    """What math-verify reads of the final answer; ``None`` for an exponent beyond ±1000.
+
+    One boxed value: that box. Several (for a gold of several values): all of them as one list,
+    so ``\\boxed{2} and \\boxed{3}`` is {2, 3} and no box is dropped for being far away."""
+    raw: str | None = None
+    if boxes.answers and not boxes.hedge:
+        raw = boxes.answers[-1]
+        text = f"\\boxed{{{raw}}}"
+    elif boxes.answers:
+        text = "\\boxed{" + ", ".join(boxes.answers) + "}"
+    elif is_block and not _DELIMITED.search(region):
+        raw = region.strip()  # <answer>\n4\n</answer>: the block is the answer
+        text = f"${raw}$"
+    else:  # prose: math-verify finds the anchored (else last) LaTeX; check the last as written
+        raw, text = _last_math(region), region
+    read = scientific(thousands(text))
+    return None if read is None else Answer(read, raw)
+
+
+def _last_math(region: str) -> str | None:
+    """The contents of the last ``$…$``, ``$$…$$``, ``\\(…\\)`` or ``\\[…\\]`` in ``region``."""
+    last = None
+    for found in _MATH_SPAN.finditer(region):
+        last = found
+    return None if last is None else next(group for group in last.groups() if group is not None)
+
+
+def strict_pred(text: str) -> list[Any]:
+    found: list[Any] = parse(text, PRED_CONFIG, parsing_timeout=None)
+    return found
+
+
+def normal_text(text: str) -> str:
+    """A LaTeX answer as a plain string: box, ``$``, ``\\text{}``, spacing and sizing removed."""
+    boxes = boxed(text)
+    if boxes.answers and not boxes.hedge:
+        text = boxes.answers[-1]
+    text = _TEXT_GROUP.sub(r"\1", text).replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
+    return _NOISE.sub("", text).rstrip(".")
+
+
+def same_text(answer: str, gold: str) -> bool:
+    return bool(normal_text(gold)) and normal_text(answer) == normal_text(gold)
+
+
+def letter(text: str) -> str | None:
+    """The one letter ``text`` is (``B``, ``(b)``, ``\\text{B}``, ``B.``), lower-cased, else
+    ``None``."""
+    found = _LETTER.fullmatch(normal_text(text))
+    return found.group(1).lower() if found else None
