@@ -8,18 +8,21 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from reward_service import __version__
-from reward_service.compat import add_compat_routes
+from reward_service.auth import api_keys, guard, internal_headers
+from reward_service.compat import JudgePayload, OpenRLHFRequest, add_compat_routes
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import IdempotencyCache
+from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
+from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, read_body, until_disconnected
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.router import Router, parse_request
-from reward_service.schemas import RewardResponse, VerifierList
+from reward_service.schemas import RewardRequest, RewardResponse, VerifierList
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
 from reward_service.workers.local import PoolBackend, build_pool
@@ -51,6 +54,7 @@ def remote_backend(
         attempts=settings.remote_attempts,
         timeout_s=settings.remote_timeout_s,
         on_retry=lambda: metrics.remote_retries.labels(family).inc(),
+        headers=internal_headers(settings),
     )
 
 
@@ -76,7 +80,7 @@ def model_backend(settings: Settings, metrics: Metrics) -> ModelWorker | RemoteB
 def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
     load_verifiers()
     settings = settings if settings is not None else Settings()
-    metrics = metrics if metrics is not None else Metrics(max_sources=settings.metrics_max_sources)
+    metrics = metrics if metrics is not None else Metrics.for_settings(settings)
     rules = rule_backend(settings, metrics)
     models = model_backend(settings, metrics)
     backends = {"rules": rules} if models is None else {"rules": rules, "model": models}
@@ -104,10 +108,15 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
             ready = ready and (models_ready or isinstance(models, RemoteBackend))
         return body, ready
 
-    app = FastAPI(title="raas", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="raas", version=__version__, lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,
+    )  # fmt: skip
     app.state.settings, app.state.metrics, app.state.rules = settings, metrics, rules
     app.state.models = models
-
+    keyed = [Depends(guard(api_keys(settings)))]
+    add_docs(app, keyed[0].dependency, [RewardRequest, OpenRLHFRequest, JudgePayload])
+    app.add_middleware(RequestIds)
     add_ops_routes(app, settings, metrics, readiness)
 
     idempotency = IdempotencyCache(
@@ -117,7 +126,10 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         settings.idempotency_max_entry_bytes,
     )
 
-    @app.post("/reward", response_model=RewardResponse, tags=["reward"])
+    @app.post(
+        "/reward", response_model=RewardResponse, tags=["reward"], dependencies=keyed,
+        responses=errors(401, 413, 422, 429), openapi_extra=json_body(RewardRequest),
+    )  # fmt: skip
     async def reward(request: Request) -> Response:
         """Score a batch: one result per sample, in request order. A batch retried with the
         same ``Idempotency-Key`` header is answered from memory, not scored twice."""
@@ -135,9 +147,12 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         headers = {"Idempotent-Replayed": "true"} if replayed else None
         return Response(content, media_type="application/json", headers=headers)
 
-    @app.get("/v1/verifiers", response_model=VerifierList, tags=["reward"])
+    @app.get(
+        "/v1/verifiers", response_model=VerifierList, tags=["reward"], dependencies=keyed,
+        responses=errors(401),
+    )  # fmt: skip
     async def verifiers() -> dict[str, Any]:
         return verifier_list()
 
-    add_compat_routes(app, router, settings)  # OpenRLHF's /get_reward, V-Triune's /judge
+    add_compat_routes(app, router, settings, keyed)  # OpenRLHF's /get_reward, V-Triune's /judge
     return app

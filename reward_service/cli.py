@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging.config
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
+from reward_service.logs import log_config
+from reward_service.server import serve
 from reward_service.settings import Settings
 
 AppFactory = Callable[[Settings], FastAPI]
@@ -49,7 +51,7 @@ FACTORIES: dict[str, AppFactory] = {
 def _add_server_options(parser: argparse.ArgumentParser, pool: bool = True) -> None:
     parser.add_argument("--host", help="bind address (RAAS_HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (RAAS_PORT, default 8000)")
-    parser.add_argument("--log-level", dest="log_level", help="uvicorn log level (RAAS_LOG_LEVEL)")
+    parser.add_argument("--log-level", dest="log_level", help="log level (RAAS_LOG_LEVEL)")
     if pool:
         parser.add_argument(
             "--workers", type=int, dest="pool_workers", help="pool children (RAAS_POOL_WORKERS)"
@@ -99,18 +101,10 @@ def tune_gc() -> None:
 
 
 def run(factory: AppFactory, settings: Settings) -> None:
+    logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
     app = factory(settings)
     tune_gc()
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
-    )
-    uvicorn.Server(config).run()
+    serve(app, settings)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

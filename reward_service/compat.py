@@ -28,7 +28,8 @@ with V-Triune's own verdicts, quirks included, so Orsta runs can be replayed:
   normalised by ``image_grid_thw[0]`` (T, H, W) when ``det_verifier_normalized``, the IoU
   threshold from ``RAAS_JUDGE_IOU_THRESHOLD`` (V-Triune's ``DET_IOU_THRESHOLD``; default
   ``dynamic``, as Orsta was trained), format ``detection_answer``.
-- ``final_reward`` = acc·a/(a+f) + fmt·f/(a+f), a/f the accuracy/format ratios.
+- ``final_reward`` = acc·a/(a+f) + fmt·f/(a+f), a/f the accuracy/format ratios, which must be
+  numbers in [0, 10⁶] (else 422), so the final reward stays in [0, 1].
 - Where V-Triune scored 0 the answer keeps its numbers but adds ``status``/``error``: an unusable
   ground truth or a timeout → accuracy 0, format still counted (as V-Triune did; after a timeout
   the format is scored alone in the pool); a response over ``RAAS_MAX_RESPONSE_CHARS`` →
@@ -43,7 +44,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -52,10 +53,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reward_service.errors import RequestError
+from reward_service.openapi import errors, json_body
 from reward_service.ops import json_response, read_body
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.router import Router
-from reward_service.schemas import RewardRequest
+from reward_service.schemas import WEIGHT_MAX, RewardRequest, Status
 from reward_service.settings import Settings
 
 _SPEC_KEYS = ("verifier", "ground_truth", "params", "format", "weights", "data_source", "meta")
@@ -100,8 +102,30 @@ class JudgePayload(BaseModel):
     data_source: str
     reward_verifier: str
     reward_verifier_parm: str
-    format_ratio: float | None = Field(None, allow_inf_nan=False)
-    accuracy_ratio: float | None = Field(None, allow_inf_nan=False)
+    format_ratio: float | None = Field(None, ge=0, le=WEIGHT_MAX, allow_inf_nan=False)
+    accuracy_ratio: float | None = Field(None, ge=0, le=WEIGHT_MAX, allow_inf_nan=False)
+
+
+class OpenRLHFAnswer(BaseModel):
+    rewards: list[float]
+    scores: list[float]
+    extra_logs: dict[str, list[float]]
+    status: list[Status]
+
+
+class JudgeRewards(BaseModel):
+    model_config = ConfigDict(extra="allow")  # the detection terms V-Triune reports
+
+    format_reward: float
+    accuracy_reward: float
+    reflection_reward: float
+    final_reward: float = Field(ge=0, le=1)
+
+
+class JudgeAnswer(BaseModel):
+    rewards: JudgeRewards
+    status: Status
+    error: str | None
 
 
 class Rejected(Exception):
@@ -268,7 +292,7 @@ def judge_answer(
     if a + f == 0:
         accuracy, fmt, a, f = 0.0, 0.0, 1.0, 0.0
         status, error = "invalid_input", "accuracy_ratio + format_ratio is 0"
-    final = accuracy * (a / (a + f)) + fmt * (f / (a + f))
+    final = min(1.0, max(0.0, accuracy * (a / (a + f)) + fmt * (f / (a + f))))
     rewards = {
         "format_reward": fmt, "accuracy_reward": accuracy, "reflection_reward": 0.0,
         "final_reward": final,
@@ -294,8 +318,11 @@ async def judge(router: Router, payload: JudgePayload, settings: Settings) -> di
     return judge_answer(0.0, 0.0, payload, outcome.status, outcome.error)
 
 
-def add_compat_routes(app: FastAPI, router: Router, settings: Settings) -> None:
-    """``POST /get_reward`` (OpenRLHF), ``POST /judge`` and ``GET /`` (V-Triune)."""
+def add_compat_routes(
+    app: FastAPI, router: Router, settings: Settings, dependencies: Sequence[Any] = ()
+) -> None:
+    """``POST /get_reward`` (OpenRLHF), ``POST /judge`` and ``GET /`` (V-Triune, open: it is
+    their proxy's liveness probe); ``dependencies`` guard the scoring routes."""
     VERIFIERS.get(settings.openrlhf_verifier)  # a misconfiguration fails at start, by name
     if settings.openrlhf_format is not None:
         FORMATS.get(settings.openrlhf_format)
@@ -305,7 +332,12 @@ def add_compat_routes(app: FastAPI, router: Router, settings: Settings) -> None:
     async def root() -> dict[str, str]:
         return {"message": "Reward Judge Server"}  # what V-Triune's proxy probes for
 
-    @app.post("/get_reward", tags=["compat"])
+    guarded = list(dependencies)
+
+    @app.post(
+        "/get_reward", tags=["compat"], dependencies=guarded, response_model=OpenRLHFAnswer,
+        responses=errors(401, 413, 422, 429), openapi_extra=json_body(OpenRLHFRequest),
+    )  # fmt: skip
     async def get_reward(request: Request) -> Response:
         start = time.perf_counter()
         body = _validated(OpenRLHFRequest, _json(await read_body(request, settings.max_body_bytes)))
@@ -314,7 +346,10 @@ def add_compat_routes(app: FastAPI, router: Router, settings: Settings) -> None:
         latency.labels("/get_reward").observe(time.perf_counter() - start)
         return json_response(openrlhf_response(results))
 
-    @app.post("/judge", tags=["compat"])
+    @app.post(
+        "/judge", tags=["compat"], dependencies=guarded, response_model=JudgeAnswer,
+        responses=errors(401, 413, 422, 429), openapi_extra=json_body(JudgePayload),
+    )  # fmt: skip
     async def judge_route(request: Request) -> Response:
         start = time.perf_counter()
         payload = _validated(JudgePayload, _json(await read_body(request, settings.max_body_bytes)))

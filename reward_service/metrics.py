@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 if TYPE_CHECKING:
     from reward_service.contract import Outcome, Task
+    from reward_service.settings import Settings
 
 OTHER_SOURCE = "__other__"
 _REWARD_BUCKETS = tuple(i / 10 for i in range(11))
@@ -19,13 +23,54 @@ _TOKEN_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576)
 _EFFICIENCY_BUCKETS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
 
 
-class Metrics:
-    """Every metric raas exports. ``data_source`` labels are capped: trainers choose them."""
+class SourceLabels:
+    """``data_source`` → its label value; trainers choose sources, so their number is bounded.
 
-    def __init__(self, registry: CollectorRegistry | None = None, max_sources: int = 256) -> None:
+    With an allow-list (``RAAS_METRICS_SOURCES``) the listed sources keep their own label and every
+    other is ``__other__``. Without one, ``max_sources`` slots are recycled by recency: a new
+    source takes the slot of the one seen longest ago, whose series are then dropped (Prometheus
+    sees that source's counters end; ``rate()`` over them stays right). A source that finds every
+    slot taken by sources of its own batch is counted as ``__other__``.
+    """
+
+    def __init__(self, max_sources: int, allowed: Sequence[str] = ()) -> None:
+        self.max_sources, self.allowed = max_sources, frozenset(allowed)
+        self._recent: OrderedDict[str, None] = OrderedDict()
+
+    def assign(self, sources: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+        """Labels for one batch's sources, and the sources whose slots were recycled."""
+        wanted = dict.fromkeys(sources)
+        if self.allowed:
+            return {s: s if s in self.allowed else OTHER_SOURCE for s in wanted}, []
+        labels, evicted = {}, []
+        for source in wanted:
+            if source in self._recent:
+                self._recent.move_to_end(source)
+            elif len(self._recent) >= self.max_sources:
+                oldest = next(iter(self._recent))
+                if oldest in wanted:  # every slot is held by this batch
+                    labels[source] = OTHER_SOURCE
+                    continue
+                del self._recent[oldest]
+                evicted.append(oldest)
+            self._recent[source] = None
+            labels[source] = source
+        return labels, evicted
+
+
+class Metrics:
+    """Every metric raas exports. ``data_source`` labels are bounded: trainers choose them."""
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        max_sources: int = 256,
+        sources: Sequence[str] = (),
+    ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
         self.max_sources = max_sources
-        self._sources: set[str] = set()
+        self._labels = SourceLabels(max_sources, sources)
+        self._series: dict[str, set[tuple[str, str]]] = {}  # label → its (verifier, status)
         r = self.registry
         self.samples = Counter(
             "raas_samples", "Samples scored.", ["data_source", "verifier", "status"], registry=r
@@ -79,6 +124,10 @@ class Metrics:
         )
         self._add_model_metrics(r)
 
+    @classmethod
+    def for_settings(cls, settings: Settings) -> Metrics:
+        return cls(max_sources=settings.metrics_max_sources, sources=settings.metrics_sources)
+
     def _add_model_metrics(self, r: CollectorRegistry) -> None:
         """Model workers: queue depth (what GPU autoscaling watches) and how batches are formed."""
         model = ["model"]
@@ -119,13 +168,33 @@ class Metrics:
         self.model_forward_seconds.labels(model).observe(seconds)
 
     def source(self, data_source: str) -> str:
-        """The label for ``data_source``: itself for the first ``max_sources`` seen, else other."""
-        if data_source in self._sources:
-            return data_source
-        if len(self._sources) < self.max_sources:
-            self._sources.add(data_source)
-            return data_source
-        return OTHER_SOURCE
+        """The label for ``data_source`` (see :class:`SourceLabels`)."""
+        return self._assign([data_source])[data_source]
+
+    def _assign(self, sources: Iterable[str]) -> dict[str, str]:
+        labels, evicted = self._labels.assign(sources)
+        for source in evicted:
+            for verifier, status in self._series.pop(source, ()):
+                self.samples.remove(source, verifier, status)
+            with contextlib.suppress(KeyError):
+                self.reward.remove(source)
+        return labels
+
+    def record_samples(
+        self, counts: Mapping[tuple[str, str, str], int], rewards: Mapping[str, Sequence[float]]
+    ) -> None:
+        """Samples per (data_source, verifier, status), and the rewards of ok samples by source
+        (a reward that is not a finite number is never recorded)."""
+        labels = self._assign([source for source, _, _ in counts])
+        for (source, verifier, status), count in counts.items():
+            label = labels[source]
+            self.samples.labels(label, verifier, status).inc(count)
+            self._series.setdefault(label, set()).add((verifier, status))
+        for source, values in rewards.items():
+            histogram = self.reward.labels(labels.get(source) or self.source(source))
+            for value in values:
+                if math.isfinite(value):
+                    histogram.observe(value)
 
     def observe_tasks(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> None:
         """Per unique task: verifier time (where it ran to an answer) and timeouts."""

@@ -8,12 +8,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel, ConfigDict
 
+from reward_service.auth import guard, metrics_keys
 from reward_service.errors import OverloadedError, RequestError
 from reward_service.metrics import Metrics
+from reward_service.openapi import errors
 from reward_service.settings import Settings
 
 Readiness = Callable[[], tuple[dict[str, Any], bool]]
@@ -22,6 +25,10 @@ T = TypeVar("T")
 
 class BodyTooLargeError(Exception):
     pass
+
+
+class BodyTimeoutError(Exception):
+    """The request body stalled or took too long to arrive."""
 
 
 class ClientGoneError(Exception):
@@ -58,15 +65,28 @@ async def _disconnected(request: Request) -> None:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
+    """The body, at most ``limit`` bytes (else :class:`BodyTooLargeError`). A body that stalls
+    for ``RAAS_BODY_IDLE_TIMEOUT_S`` or takes over ``RAAS_BODY_TIMEOUT_S`` in all raises
+    :class:`BodyTimeoutError` (uvicorn has no body timeout of its own), so a client that stops
+    mid-body does not hold its connection and buffers for ever."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLargeError
+    settings: Settings = request.app.state.settings
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.body_timeout_s
+    idle = settings.body_idle_timeout_s
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(min(loop.time() + idle, deadline)) as timer:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLargeError
+                chunks.append(chunk)
+                timer.reschedule(min(loop.time() + idle, deadline))
+    except TimeoutError:
+        raise BodyTimeoutError from None
     return b"".join(chunks)
 
 
@@ -74,7 +94,7 @@ def add_ops_routes(
     app: FastAPI, settings: Settings, metrics: Metrics, readiness: Readiness
 ) -> None:
     """``/healthz`` (alive), ``/readyz`` (``readiness()`` says ready, else 503), ``/metrics``,
-    and the 422 / 413 / 429 error shapes."""
+    and the 422 / 413 / 408 / 429 error shapes."""
 
     @app.exception_handler(RequestError)
     async def request_error(_: Request, exc: RequestError) -> Response:
@@ -95,17 +115,33 @@ def add_ops_routes(
         msg = f"body over {settings.max_body_bytes} bytes"
         return json_response({"detail": [{"loc": ["body"], "msg": msg, "type": "too_large"}]}, 413)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.exception_handler(BodyTimeoutError)
+    async def too_slow(_: Request, __: BodyTimeoutError) -> Response:
+        msg = "the request body stalled or took too long; the connection is closed"
+        detail = [{"loc": ["body"], "msg": msg, "type": "timeout"}]
+        return json_response({"detail": detail}, 408, {"Connection": "close"})
+
+    @app.get("/healthz", tags=["ops"], response_model=Health)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get("/readyz", tags=["ops"], response_model=Health, responses={503: {"model": Health}})
     async def readyz() -> Response:
+        """Whether this process can score; what it knows of its backends (never their URLs)."""
         body, ready = readiness()
         return json_response(
             {"status": "ready" if ready else "not ready", **body}, 200 if ready else 503
         )
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics", tags=["ops"], dependencies=[Depends(guard(metrics_keys(settings)))],
+        response_class=PlainTextResponse, responses=errors(401),
+    )  # fmt: skip
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class Health(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str

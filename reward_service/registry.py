@@ -23,9 +23,10 @@ P = TypeVar("P", bound="Params")
 
 
 class Params(BaseModel):
-    """Base of every verifier's params model: unknown keys are rejected, values are frozen."""
+    """Base of every verifier's params model: unknown keys are rejected, values are frozen,
+    and a float must be finite."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class NoParams(Params):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 
 from reward_service.contract import Outcome, Task
 from reward_service.errors import OverloadedError, RequestError, UnknownNameError
+from reward_service.limits import prompt_too_long
 from reward_service.metrics import Metrics
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
 from reward_service.schemas import RewardRequest, Sample
@@ -110,8 +112,8 @@ class Router:
         plan = await self._plan(samples, Context(request.step, request.total_steps))
         scored = await self._dispatch(plan.tasks)
         outcomes = [
-            plan.early[index] if task_index is None else scored[task_index]
-            for index, task_index in enumerate(plan.task_index)
+            _vetted(sample, plan.early[index] if task_index is None else scored[task_index])
+            for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
         ]
         self._record(samples, outcomes, plan, scored)
         return outcomes
@@ -125,7 +127,7 @@ class Router:
             await _yield_every(index)
             checked = self._params(sample, index, params_cache, errors)
             gt_key = _json_key(sample.ground_truth)
-            early = self._precheck(sample, gt_key) if checked else None
+            early = self._precheck(sample, gt_key, checked[0]) if checked else None
             if checked is None or early is not None or gt_key is None:
                 plan.task_index.append(None)
                 if early is not None:
@@ -163,7 +165,12 @@ class Router:
             field = "verifier" if exc.kind == "verifier" else "format"
             errors.append({"loc": [*where, field], "msg": str(exc), "type": "unknown_name"})
             return None
-        key = (sample.verifier, orjson.dumps(sample.params, option=orjson.OPT_SORT_KEYS).decode())
+        try:
+            text = orjson.dumps(sample.params, option=orjson.OPT_SORT_KEYS).decode()
+        except orjson.JSONEncodeError as exc:  # an integer past 64 bits
+            errors.append({"loc": [*where, "params"], "msg": str(exc), "type": "not_serialisable"})
+            return None
+        key = (sample.verifier, text)
         if key not in cache:
             try:
                 cache[key] = spec.params.model_validate(sample.params)
@@ -175,13 +182,15 @@ class Router:
             return None
         return spec, found, key[1]
 
-    def _precheck(self, sample: Sample, gt_key: str | None) -> Outcome | None:
+    def _precheck(self, sample: Sample, gt_key: str | None, spec: VerifierSpec) -> Outcome | None:
         if len(sample.response) > (limit := self.settings.max_response_chars):
             return Outcome("invalid_input", error=f"response longer than {limit} characters")
         if gt_key is None:
             return Outcome("invalid_input", error="ground_truth is not JSON-serialisable")
         if len(gt_key) > (limit := self.settings.max_ground_truth_chars):
             return Outcome("invalid_input", error=f"ground_truth longer than {limit} characters")
+        if spec.backend != "rules" and sample.prompt is not None:
+            return prompt_too_long(sample.prompt, self.settings)
         return None
 
     async def format_alone(self, sample: Sample) -> float | None:
@@ -261,12 +270,7 @@ class Router:
             counts[(sample.data_source, sample.verifier, outcome.status)] += 1
             if (reward := combined(sample, outcome)) is not None:
                 rewards.setdefault(sample.data_source, []).append(reward)
-        for (source, verifier, status), count in counts.items():
-            m.samples.labels(m.source(source), verifier, status).inc(count)
-        for source, values in rewards.items():
-            histogram = m.reward.labels(m.source(source))
-            for value in values:
-                histogram.observe(value)
+        m.record_samples(counts, rewards)
         m.observe_tasks(plan.tasks, scored)
 
 
@@ -278,13 +282,34 @@ def _json_key(value: Any) -> str | None:
 
 
 def combined(sample: Sample, outcome: Outcome) -> float | None:
-    """``(w_acc·acc + w_fmt·fmt) / (w_acc + w_fmt)`` for an ``ok`` outcome, else ``None``."""
+    """``(w_acc·acc + w_fmt·fmt) / (w_acc + w_fmt)`` for an ``ok`` outcome, else ``None``;
+    ``None`` too when a component or the result is not a number in [0, 1]."""
     if outcome.status != "ok" or outcome.accuracy is None:
         return None
     if outcome.format is None:
-        return outcome.accuracy
-    w = sample.weights
-    return (w.accuracy * outcome.accuracy + w.format * outcome.format) / (w.accuracy + w.format)
+        reward = outcome.accuracy
+    else:
+        w = sample.weights
+        reward = (w.accuracy * outcome.accuracy + w.format * outcome.format) / (
+            w.accuracy + w.format
+        )
+        reward = reward if _unit(outcome.format) else math.nan
+    return reward if _unit(outcome.accuracy) and _unit(reward) else None
+
+
+def _unit(value: float) -> bool:
+    return isinstance(value, float | int) and 0.0 <= value <= 1.0  # False for NaN
+
+
+def _vetted(sample: Sample, outcome: Outcome) -> Outcome:
+    """An ``ok`` outcome whose reward is not a number in [0, 1] (a broken backend) is an
+    ``error``: it is neither answered as a reward nor recorded in the metrics."""
+    if outcome.status != "ok" or combined(sample, outcome) is not None:
+        return outcome
+    error = f"the backend's scores are not numbers in [0, 1]: {outcome.accuracy!r}, " + repr(
+        outcome.format
+    )
+    return Outcome("error", error=error, seconds=outcome.seconds)
 
 
 def _result(sample: Sample, outcome: Outcome) -> dict[str, Any]:

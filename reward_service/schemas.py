@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+
+ID_MIN, ID_MAX = -(2**63), 2**64 - 1  # what fits 64 bits, signed or not (what orjson writes)
+WEIGHT_MAX = 1e6  # larger weights add nothing but overflow: only their ratio matters
+SampleId = StrictStr | Annotated[int, Field(ge=ID_MIN, le=ID_MAX)]
 
 Status = Literal["ok", "invalid_input", "timeout", "error", "unavailable"]
 STATUSES: tuple[Status, ...] = ("ok", "invalid_input", "timeout", "error", "unavailable")
@@ -15,8 +19,8 @@ class Weights(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    accuracy: float = Field(1.0, ge=0, allow_inf_nan=False)
-    format: float = Field(0.0, ge=0, allow_inf_nan=False)
+    accuracy: float = Field(1.0, ge=0, le=WEIGHT_MAX, allow_inf_nan=False)
+    format: float = Field(0.0, ge=0, le=WEIGHT_MAX, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _positive_sum(self) -> Weights:
@@ -29,11 +33,11 @@ DEFAULT_WEIGHTS = Weights()
 
 
 class Sample(BaseModel):
-    """One rollout to score."""
+    """One rollout to score. ``id``: a string or an integer that fits 64 bits, echoed back."""
 
     model_config = ConfigDict(extra="forbid")
 
-    id: StrictStr | int | None = None
+    id: SampleId | None = None
     data_source: StrictStr = Field("default", min_length=1, max_length=256)
     prompt: StrictStr | None = None
     response: StrictStr
@@ -50,12 +54,12 @@ class RewardRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     samples: list[Sample]
-    step: int | None = Field(None, ge=0)
-    total_steps: int | None = Field(None, ge=1)
+    step: int | None = Field(None, ge=0, le=ID_MAX)
+    total_steps: int | None = Field(None, ge=1, le=ID_MAX)
 
 
 class SampleResult(BaseModel):
-    id: str | int | None = None
+    id: SampleId | None = None
     reward: float | None
     status: Status
     components: dict[str, float] = Field(default_factory=dict)
@@ -94,3 +98,15 @@ class VerifierInfo(BaseModel):
 
 class VerifierList(BaseModel):
     verifiers: list[VerifierInfo]
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: a list naming where and what (422, 413, 429), or one message (401)."""
+
+    detail: list[ErrorItem] | str

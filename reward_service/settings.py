@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reward_service.models.config import ModelSpec, unique_names
@@ -28,6 +28,20 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     log_level: str = "info"
+    log_format: Literal["json", "text"] = "json"
+
+    # access (reward_service.auth): unset, nothing is asked for
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    internal_token: SecretStr | None = None
+    metrics_need_key: bool = False
+
+    # the HTTP server (reward_service.server): what one client can hold
+    max_connections: int = Field(1024, ge=1)  # beyond: 503 at once (uvicorn limit_concurrency)
+    keep_alive_s: float = Field(5.0, gt=0)
+    header_timeout_s: float = Field(10.0, gt=0)  # a request's headers must arrive within this
+    body_idle_timeout_s: float = Field(10.0, gt=0)  # a body that stalls this long gets 408
+    body_timeout_s: float = Field(600.0, gt=0)  # a whole body must arrive within this
+    shutdown_grace_s: float = Field(10.0, ge=0)  # SIGTERM: in-flight work may finish in this
 
     pool_workers: int = Field(default_factory=_usable_cores, ge=1, le=512)
     pool_spares: int = Field(1, ge=0, le=64)
@@ -42,8 +56,10 @@ class Settings(BaseSettings):
     max_ground_truth_chars: int = Field(65_536, ge=1)
     max_samples: int = Field(65_536, ge=1)
     max_body_bytes: int = Field(768 * 1024 * 1024, ge=1024)  # 65,536 long CoTs: 562 MiB
+    max_prompt_chars: int = Field(65_536, ge=1)  # model verifiers (rm, bmas) read the prompt
 
     metrics_max_sources: int = Field(256, ge=1)
+    metrics_sources: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     idempotency_cache_size: int = Field(512, ge=0)  # 0 turns Idempotency-Key replay off
     idempotency_ttl_s: float = Field(300.0, gt=0)
@@ -68,6 +84,16 @@ class Settings(BaseSettings):
         """``RAAS_MODELS='[{"name": "rm", "path": "/models/rm", "kind": "bt"}]'`` (JSON)."""
         return unique_names(value)
 
+    @field_validator("api_keys", "internal_token")
+    @classmethod
+    def _long_secrets(cls, value: Any) -> Any:
+        """A short key is a guessable key."""
+        secrets = value if isinstance(value, list) else [value]
+        for secret in secrets:
+            if secret is not None and len(secret.get_secret_value()) < 16:
+                raise ValueError("API keys and the internal token need at least 16 characters")
+        return value
+
     @field_validator("judge_iou_threshold")
     @classmethod
     def _vtriune_threshold(cls, value: str | float) -> str | float:
@@ -76,8 +102,9 @@ class Settings(BaseSettings):
             raise ValueError(f"a number must be one of {VTRIUNE_IOU_THRESHOLDS}")
         return value
 
-    @field_validator("rule_workers", "model_workers", mode="before")
+    @field_validator("rule_workers", "model_workers", "api_keys", "metrics_sources", mode="before")
     @classmethod
     def _url_list(cls, value: Any) -> Any:
-        """``RAAS_RULE_WORKERS=http://a:8001,http://b:8001`` (commas or whitespace)."""
+        """``RAAS_RULE_WORKERS=http://a:8001,http://b:8001`` (commas or whitespace); the same
+        for ``RAAS_API_KEYS`` and ``RAAS_METRICS_SOURCES``."""
         return value.replace(",", " ").split() if isinstance(value, str) else value

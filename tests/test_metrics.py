@@ -5,15 +5,49 @@ from prometheus_client import CollectorRegistry
 from reward_service.metrics import OTHER_SOURCE, Metrics
 
 
-def test_data_source_labels_are_capped() -> None:
-    metrics = Metrics(CollectorRegistry(), max_sources=2)
-    assert [metrics.source(s) for s in ("a", "b", "a", "c", "b")] == [
-        "a",
-        "b",
-        "a",
-        OTHER_SOURCE,
-        "b",
-    ]
+def samples(registry: CollectorRegistry, source: str, verifier: str = "math") -> float | None:
+    labels = {"data_source": source, "verifier": verifier, "status": "ok"}
+    return registry.get_sample_value("raas_samples_total", labels)
+
+
+class TestSourceLabels:
+    def test_slots_are_recycled_by_recency(self) -> None:
+        metrics = Metrics(CollectorRegistry(), max_sources=2)
+        # c takes b's slot (a was seen after b), then b takes a's
+        assert [metrics.source(s) for s in ("a", "b", "a", "c", "b")] == ["a", "b", "a", "c", "b"]
+
+    def test_a_later_source_gets_its_own_label_and_the_oldest_series_go(self) -> None:
+        registry = CollectorRegistry()
+        metrics = Metrics(registry, max_sources=256)
+        for i in range(256):
+            metrics.record_samples({(f"junk-{i}", "math", "ok"): 1}, {f"junk-{i}": [1.0]})
+        metrics.record_samples({("mm_math", "math", "ok"): 3}, {"mm_math": [0.5, 1.0, 1.0]})
+        assert samples(registry, "mm_math") == 3
+        assert registry.get_sample_value("raas_reward_count", {"data_source": "mm_math"}) == 3
+        assert samples(registry, "junk-0") is None  # its slot went to mm_math
+        assert registry.get_sample_value("raas_reward_count", {"data_source": "junk-0"}) is None
+        assert samples(registry, "junk-1") == 1
+        assert samples(registry, OTHER_SOURCE) is None
+
+    def test_sources_beyond_the_slots_within_one_batch_are_other(self) -> None:
+        registry = CollectorRegistry()
+        metrics = Metrics(registry, max_sources=2)
+        metrics.record_samples({(s, "math", "ok"): 1 for s in ("a", "b", "c")}, {})
+        assert [samples(registry, s) for s in ("a", "b", "c", OTHER_SOURCE)] == [1, 1, None, 1]
+
+    def test_an_allow_list_keeps_listed_sources_only(self) -> None:
+        registry = CollectorRegistry()
+        metrics = Metrics(registry, max_sources=1, sources=["mm_math", "ocr"])
+        metrics.record_samples({(s, "math", "ok"): 1 for s in ("x", "mm_math", "ocr", "y")}, {})
+        assert [samples(registry, s) for s in ("mm_math", "ocr", OTHER_SOURCE)] == [1, 1, 2]
+        assert samples(registry, "x") is None
+
+    def test_non_finite_rewards_are_never_recorded(self) -> None:
+        registry = CollectorRegistry()
+        metrics = Metrics(registry)
+        metrics.record_samples({("a", "math", "ok"): 3}, {"a": [1.0, float("nan"), float("inf")]})
+        assert registry.get_sample_value("raas_reward_sum", {"data_source": "a"}) == 1.0
+        assert registry.get_sample_value("raas_reward_count", {"data_source": "a"}) == 1
 
 
 def test_metrics_live_on_the_registry_they_are_given() -> None:

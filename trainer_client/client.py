@@ -139,6 +139,12 @@ def _all_of(pieces: list[Future[list[ScoredSample]]]) -> Future[ScoredBatch]:
     return batch
 
 
+def auth_header(api_key: str | None = None) -> dict[str, str]:
+    """``Authorization`` for ``api_key``, else for ``$RAAS_API_KEY``; none when neither is set."""
+    key = api_key if api_key is not None else os.environ.get("RAAS_API_KEY")
+    return {"authorization": f"Bearer {key}"} if key else {}
+
+
 def _shutdown(executor: ThreadPoolExecutor, http: httpx.Client) -> None:
     executor.shutdown(wait=False, cancel_futures=True)
     http.close()
@@ -157,13 +163,15 @@ class RewardClient:
         connect_timeout_s: float = 10.0,
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
+        api_key: str | None = None,
     ) -> None:
         """``max_batch`` keeps each request small enough to be scored and retried cheaply (a
         lost 512-sample piece costs one resend, not the whole rollout); ``max_concurrency``
         bounds the connections one trainer process opens; ``timeout_s`` is how long raas may
         take to answer a piece (a hard math sample can take the server's full deadline);
         ``connect_timeout_s`` is short because a connect that slow will not succeed — the
-        retry will."""
+        retry will. ``api_key`` (default: the ``RAAS_API_KEY`` environment variable) is sent as
+        ``Authorization: Bearer <key>`` to a raas started with ``RAAS_API_KEYS``."""
         if max_batch < 1 or max_concurrency < 1:
             raise ValueError("max_batch and max_concurrency must be at least 1")
         self.url = url.rstrip("/")
@@ -177,7 +185,7 @@ class RewardClient:
             base_url=self.url,
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
             limits=limits,
-            headers=dict(headers or {}),
+            headers={**auth_header(api_key), **(headers or {})},
         )
         self._executor = ThreadPoolExecutor(max_concurrency, thread_name_prefix="raas-client")
         self._pid = os.getpid()

@@ -79,14 +79,16 @@ class RaasRewardFunction:
         format_checker: str | None = None,
         weights: Mapping[str, float] | None = None,
         client_options: Mapping[str, Any] | None = None,
+        api_key: str | None = None,
     ) -> None:
+        """``api_key``: for a raas started with ``RAAS_API_KEYS`` (default ``$RAAS_API_KEY``)."""
         self.url = url
         self.__name__ = name  # TRL logs rewards/<__name__>/mean
         self.defaults: dict[str, Any] = {
             "verifier": verifier, "data_source": data_source, "params": dict(params or {}),
             "format": format_checker, "weights": dict(weights) if weights else None,
         }  # fmt: skip
-        self.client_options = dict(client_options or {})
+        self.client_options = {"api_key": api_key, **(client_options or {})}
         self._client: RewardClient | None = None
         self._client_pid = -1
 

@@ -5,7 +5,8 @@ extra_info, **reward_kwargs)``; its ``batch`` reward manager calls
 ``compute_score(data_sources=…, solution_strs=…, ground_truths=…, extra_infos=…,
 **reward_kwargs)`` — point ``custom_reward_function.name`` at :func:`compute_score` or
 :func:`compute_score_batch` (one HTTP request per batch: use it) and set
-``custom_reward_function.reward_kwargs.url`` (or ``RAAS_URL``).
+``custom_reward_function.reward_kwargs.url`` (or ``RAAS_URL``), and ``reward_kwargs.api_key`` (or
+``RAAS_API_KEY``) for a raas that asks for one.
 
 The verifier comes from ``extra_info["verifier"]`` when present (with ``params``, ``format``,
 ``weights`` beside it: sample-level formatting), else from :data:`DATA_SOURCE_VERIFIERS`, else
@@ -43,17 +44,17 @@ DATA_SOURCE_VERIFIERS: dict[str, str] = {
     "hiyouga/geometry3k": "math",
 }
 _SPEC_KEYS = ("params", "format", "weights")
-_clients: dict[tuple[str, int], RewardClient] = {}
+_clients: dict[tuple[str, str | None, int], RewardClient] = {}
 
 Score = float | dict[str, Any]
 
 
-def client_for(url: str | None) -> RewardClient:
-    """One client per URL and process: verl calls from Ray workers that may fork."""
+def client_for(url: str | None, api_key: str | None = None) -> RewardClient:
+    """One client per URL, key and process: verl calls from Ray workers that may fork."""
     url = url or os.environ.get("RAAS_URL", "http://127.0.0.1:8000")
-    key = (url, os.getpid())
+    key = (url, api_key, os.getpid())
     if key not in _clients:
-        _clients[key] = RewardClient(url)
+        _clients[key] = RewardClient(url, api_key=api_key)
     return _clients[key]
 
 
@@ -105,6 +106,7 @@ def compute_score_batch(
     extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
     *,
     url: str | None = None,
+    api_key: str | None = None,
     default_verifier: str | None = None,
     on_failure: Literal["zero", "raise"] = "zero",
     failure_score: float = 0.0,
@@ -121,7 +123,7 @@ def compute_score_batch(
             data_sources, solution_strs, ground_truths, infos, strict=True
         )
     ]
-    batch = client_for(url).score_sync(samples, step=step, total_steps=total_steps)
+    batch = client_for(url, api_key).score_sync(samples, step=step, total_steps=total_steps)
     return [_as_score(r, on_failure, failure_score, return_dict) for r in batch.results]
 
 

@@ -21,6 +21,6 @@ def create_model_app(settings: Settings | None = None, metrics: Metrics | None =
     """The models in ``RAAS_MODELS`` (none: every task is ``unavailable``)."""
     load_verifiers(MODEL_MODULES)
     settings = settings if settings is not None else Settings()
-    metrics = metrics if metrics is not None else Metrics(max_sources=settings.metrics_max_sources)
+    metrics = metrics if metrics is not None else Metrics.for_settings(settings)
     worker = ModelWorker(settings.models, metrics)
     return create_worker_app("raas model worker", worker, settings, metrics)

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ import httpx
 import orjson
 
 from reward_service.contract import Outcome, Task
+from reward_service.logs import request_id_header
 from reward_service.workers.wire import outcome_from_wire, task_to_wire
 
 logger = logging.getLogger("raas.remote")
@@ -59,7 +60,9 @@ class RemoteBackend:
         eject_after: int = 2,
         health_interval_s: float = 2.0,
         on_retry: Callable[[], None] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
+        """``headers`` go with every call (the internal token)."""
         if not urls:
             raise ValueError("RemoteBackend needs at least one worker URL")
         self.endpoints = [Endpoint(url.rstrip("/")) for url in urls]
@@ -71,6 +74,7 @@ class RemoteBackend:
         )
         self.retries = 0
         self.on_retry = on_retry
+        self.headers = {"content-type": "application/json", **(headers or {})}
         self._timeout = httpx.Timeout(timeout_s, connect=5.0)
         self._client: httpx.AsyncClient | None = None
         self._health: asyncio.Task[None] | None = None
@@ -89,7 +93,8 @@ class RemoteBackend:
             await self._client.aclose()
 
     def readiness(self) -> tuple[dict[str, Any], bool]:
-        workers = {e.url: {"healthy": e.healthy, "in_flight": e.in_flight} for e in self.endpoints}
+        """Per worker, in configured order: healthy and pieces in flight (URLs stay private)."""
+        workers = [{"healthy": e.healthy, "in_flight": e.in_flight} for e in self.endpoints]
         return {"workers": workers}, any(e.healthy for e in self.endpoints)
 
     async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
@@ -124,8 +129,9 @@ class RemoteBackend:
         assert self._client is not None, "RemoteBackend.start() was not awaited"
         endpoint.in_flight += 1
         try:
+            headers = {**self.headers, **request_id_header()}
             response = await self._client.post(
-                endpoint.url + self.path, content=body, headers={"content-type": "application/json"}
+                endpoint.url + self.path, content=body, headers=headers
             )
         except httpx.TransportError as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from exc

@@ -13,20 +13,31 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from fastapi import FastAPI, Request
+import orjson
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from reward_service import __version__
+from reward_service.auth import guard, internal_keys
 from reward_service.contract import Outcome, Task
 from reward_service.errors import RequestError, UnknownNameError
+from reward_service.limits import prompt_too_long
+from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
+from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, json_response, read_body
-from reward_service.registry import Params
+from reward_service.registry import VERIFIERS, Params
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
 from reward_service.workers.local import PoolBackend, build_pool
-from reward_service.workers.wire import TaskBatch, WireTask, outcome_to_wire, task_from_wire
+from reward_service.workers.wire import (
+    OutcomeBatch,
+    TaskBatch,
+    WireTask,
+    outcome_to_wire,
+    task_from_wire,
+)
 
 
 class WorkerBackend(Protocol):
@@ -53,6 +64,8 @@ def _too_big(task: Task, settings: Settings) -> Outcome | None:
         return Outcome("invalid_input", error=f"response longer than {limit} characters")
     if len(task.ground_truth) > (limit := settings.max_ground_truth_chars):
         return Outcome("invalid_input", error=f"ground_truth longer than {limit} characters")
+    if task.prompt is not None and VERIFIERS.get(task.verifier).backend != "rules":
+        return prompt_too_long(task.prompt, settings)
     return None
 
 
@@ -68,10 +81,13 @@ def _task(
         task = task_from_wire(wire, cache)
         return _too_big(task, settings) or task
     except UnknownNameError as exc:
-        raise RequestError([_error([*where, "verifier"], str(exc), "unknown_name")]) from None
+        field = "verifier" if exc.kind == "verifier" else "format"
+        raise RequestError([_error([*where, field], str(exc), "unknown_name")]) from None
     except ValidationError as exc:
         errors = [_error([*where, "params", *e["loc"]], e["msg"], e["type"]) for e in exc.errors()]
         raise RequestError(errors) from None
+    except orjson.JSONEncodeError as exc:  # an integer past 64 bits in params or ground truth
+        raise RequestError([_error(where, str(exc), "not_serialisable")]) from None
 
 
 def create_worker_app(
@@ -85,13 +101,23 @@ def create_worker_app(
         finally:
             await backend.close()
 
-    app = FastAPI(title=title, version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title=title, version=__version__, lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,
+    )  # fmt: skip
     app.state.settings, app.state.metrics, app.state.backend = settings, metrics, backend
+    check = guard(internal_keys(settings))
+    add_docs(app, check, [TaskBatch])
+    app.add_middleware(RequestIds)
     add_ops_routes(app, settings, metrics, backend.readiness)
 
-    @app.post("/v1/tasks", tags=["worker"])
+    @app.post(
+        "/v1/tasks", tags=["worker"], dependencies=[Depends(check)], response_model=OutcomeBatch,
+        responses=errors(401, 413, 422, 429), openapi_extra=json_body(TaskBatch),
+    )  # fmt: skip
     async def tasks(request: Request) -> Response:
-        """Score tasks a router already validated and deduplicated; outcomes in order."""
+        """Score tasks for a router (``RAAS_INTERNAL_TOKEN`` as its bearer token when set);
+        each is validated again here, and outcomes come back in order."""
         start = time.perf_counter()
         parsed = parse_tasks(await read_body(request, settings.max_body_bytes), settings)
         batch = [task for task in parsed if isinstance(task, Task)]
@@ -109,6 +135,6 @@ def create_rules_app(settings: Settings | None = None, metrics: Metrics | None =
     """``raas worker rules``: the sandboxed process pool."""
     load_verifiers()
     settings = settings if settings is not None else Settings()
-    metrics = metrics if metrics is not None else Metrics(max_sources=settings.metrics_max_sources)
+    metrics = metrics if metrics is not None else Metrics.for_settings(settings)
     backend = PoolBackend(build_pool(settings, metrics), metrics)
     return create_worker_app("raas rule worker", backend, settings, metrics)

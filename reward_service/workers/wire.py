@@ -14,13 +14,13 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from reward_service.contract import Outcome, Task
-from reward_service.registry import VERIFIERS, Context, Params
-from reward_service.schemas import Status
+from reward_service.registry import FORMATS, VERIFIERS, Context, Params
+from reward_service.schemas import ID_MAX, Status
 
 
 class WireContext(BaseModel):
-    step: int | None = Field(None, ge=0)
-    total_steps: int | None = Field(None, ge=1)
+    step: int | None = Field(None, ge=0, le=ID_MAX)
+    total_steps: int | None = Field(None, ge=1, le=ID_MAX)
 
 
 class WireTask(BaseModel):
@@ -51,6 +51,10 @@ class WireOutcome(BaseModel):
     reflects: bool | None = None
 
 
+class OutcomeBatch(BaseModel):
+    outcomes: list[WireOutcome]
+
+
 def task_to_wire(task: Task) -> dict[str, Any]:
     return {
         "verifier": task.verifier,
@@ -69,6 +73,8 @@ def task_from_wire(wire: WireTask, params_cache: dict[str, Params] | None = None
     """Raises ``UnknownNameError`` or pydantic ``ValidationError`` for a task it cannot run.
     ``params_cache`` (validated params by verifier and params JSON) serves a whole batch."""
     spec = VERIFIERS.get(wire.verifier)
+    if wire.format is not None:
+        FORMATS.get(wire.format)
     cache = params_cache if params_cache is not None else {}
     key = wire.verifier + "\0" + orjson.dumps(wire.params, option=orjson.OPT_SORT_KEYS).decode()
     if key not in cache:

@@ -1,0 +1,61 @@
+"""The OpenAPI document and the docs pages, behind the same guard as the API they describe.
+
+Scoring routes read their body themselves (pydantic-core parses and validates bytes in one
+pass), so FastAPI cannot see their request models: :func:`add_docs` writes them into the
+document, with the error answers every route may give, so that a client generator or a fuzzer
+(schemathesis, in the tests) knows the whole contract.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from reward_service.auth import Guard
+from reward_service.schemas import ErrorBody
+
+_REF = "#/components/schemas/{model}"
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each code answered with an :class:`ErrorBody`."""
+    return {code: {"model": ErrorBody} for code in codes}
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra=`` for a route that reads ``model`` from its raw body."""
+    schema = {"$ref": _REF.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _document(app: FastAPI, models: list[type[BaseModel]]) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        _, definitions = models_json_schema([(m, "validation") for m in models], ref_template=_REF)
+        known = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name, definition in definitions.get("$defs", {}).items():
+            known.setdefault(name, definition)
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def add_docs(app: FastAPI, check: Guard, bodies: list[type[BaseModel]]) -> None:
+    """``GET /openapi.json`` and ``GET /docs`` behind ``check``. Build the app with
+    ``openapi_url=None, docs_url=None, redoc_url=None`` so FastAPI adds no open copies."""
+    app.openapi = lambda: _document(app, bodies)  # type: ignore[method-assign]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(check)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(check)])
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} — API")

@@ -1,0 +1,82 @@
+"""The HTTP server every role runs: uvicorn, bounded in what one client can hold.
+
+- ``RAAS_MAX_CONNECTIONS``: connections and requests at once; past it uvicorn answers 503 at once
+  (clients retry), so a flood costs a refusal, not memory.
+- ``RAAS_HEADER_TIMEOUT_S``: a request's headers must arrive within this of the connection
+  opening (or of the previous response): uvicorn alone keeps a half-sent request for ever.
+- ``RAAS_BODY_IDLE_TIMEOUT_S`` / ``RAAS_BODY_TIMEOUT_S``: the body, in ``ops.read_body`` (408).
+- ``RAAS_KEEP_ALIVE_S``: an idle keep-alive connection is closed after this.
+- SIGTERM: stop accepting, let requests in flight finish for ``RAAS_SHUTDOWN_GRACE_S``, cancel
+  the rest, then close the backends (pool children are killed; they also die with the process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from reward_service.logs import log_config
+from reward_service.settings import Settings
+
+
+class _HeaderDeadline(HttpToolsProtocol):
+    """httptools' protocol with a deadline for each request's headers."""
+
+    header_timeout_s = 10.0
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_headers_complete(self) -> None:
+        self._disarm()
+        super().on_headers_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.header_timeout_s, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _headers_late(self) -> None:
+        self._deadline = None
+        if (self.cycle is None or self.cycle.response_complete) and not self.transport.is_closing():
+            self.transport.close()
+
+
+def protocol(header_timeout_s: float) -> type[asyncio.Protocol]:
+    return type("HeaderDeadline", (_HeaderDeadline,), {"header_timeout_s": header_timeout_s})
+
+
+def config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "loop": "uvloop",
+        "http": protocol(settings.header_timeout_s),
+        "limit_concurrency": settings.max_connections,
+        "timeout_keep_alive": settings.keep_alive_s,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        "log_config": log_config(settings.log_level, settings.log_format),
+        "log_level": settings.log_level, "access_log": False,
+    }  # fmt: skip
+    return uvicorn.Config(app, **(options | overrides))
+
+
+def serve(app: FastAPI, settings: Settings) -> None:
+    uvicorn.Server(config(app, settings)).run()
