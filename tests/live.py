@@ -11,7 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import IO, Self
 
 import httpx
 import uvicorn
@@ -46,12 +46,18 @@ class LiveServer:
 
     @classmethod
     def start(
-        cls, *role: str, port: int | None = None, wait: bool = True, **env: str
+        cls,
+        *role: str,
+        port: int | None = None,
+        wait: bool = True,
+        log: IO[bytes] | None = None,
+        **env: str,
     ) -> LiveServer:
+        """``log``: where its stderr (the log lines) goes; the test's stderr by default."""
         port = port or free_port()
         environ = {**os.environ, "RAAS_POOL_WORKERS": "2", "RAAS_LOG_LEVEL": "warning", **env}
         command = [sys.executable, "-m", "reward_service.cli", *(role or ("serve",))]
-        process = subprocess.Popen([*command, "--port", str(port)], env=environ)
+        process = subprocess.Popen([*command, "--port", str(port)], env=environ, stderr=log)
         server = cls(f"http://127.0.0.1:{port}", process)
         if wait:
             server.wait_ready()

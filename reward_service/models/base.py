@@ -24,10 +24,17 @@ RawT = TypeVar("RawT")
 
 @dataclass(frozen=True, slots=True)
 class Item:
-    """One task ready for a forward pass; ``tokens`` is what padding is charged on."""
+    """One task ready for a forward pass; ``tokens`` is what padding is charged on, ``nbytes``
+    what it holds while it waits (the batcher's queue is bounded in both)."""
 
     tokens: int
     data: Any
+    nbytes: int = 0
+
+
+def ids_bytes(*rows: Sequence[int]) -> int:
+    """Memory of token-id lists: a pointer and an int object per id, and the list itself."""
+    return sum(64 + 36 * len(row) for row in rows)
 
 
 class Scorer(Protocol[RawT]):

@@ -8,7 +8,8 @@ holding the oldest item (so nothing starves), leaving the rest to merge with new
 
 The first item of a batch waits at most ``max_wait_s`` for company, less once a full budget is
 waiting. The forward pass runs on an executor thread (torch releases the GIL), never on the
-event loop. The queue is bounded: items beyond ``max_queue`` are refused at once with
+event loop. The queue is bounded in items and bytes: past ``max_queue`` items or
+``max_queue_bytes`` (what waiting token ids and pixel tensors hold) an item is refused at once with
 ``unavailable``, which tells a trainer to back off rather than to learn from a 0.
 """
 
@@ -96,6 +97,10 @@ def buckets(ascending: Sequence[int], budget: int) -> list[range]:
     return runs
 
 
+def _nbytes(item: HasTokens) -> int:
+    return int(getattr(item, "nbytes", 0))
+
+
 class Batcher(Generic[ItemT, ResultT]):
     """Merges items across callers into token-budgeted batches for ``forward``."""
 
@@ -107,17 +112,22 @@ class Batcher(Generic[ItemT, ResultT]):
         max_tokens: int,
         max_wait_s: float,
         max_queue: int,
+        max_queue_bytes: int | None = None,
         executor: Executor | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        """``max_queue_bytes`` bounds what waiting items hold, by their ``nbytes`` (items
+        without one count 0); an item that finds the queue empty is always taken."""
         self.name, self.forward = name, forward
         self.max_tokens, self.max_wait_s, self.max_queue = max_tokens, max_wait_s, max_queue
+        self.max_queue_bytes = max_queue_bytes
         self.metrics = metrics
         self.stats = BatchStats()
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix=f"raas-{name}")
         self._pending: list[_Entry[ItemT, ResultT]] = []  # arrival order
         self._pending_tokens = 0
+        self._pending_bytes = 0
         self._seq = 0
         self._arrived = asyncio.Event()
         self._consumer: asyncio.Task[None] | None = None
@@ -137,7 +147,7 @@ class Batcher(Generic[ItemT, ResultT]):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
         self._fail(self._pending, Failed("unavailable", "the model worker is shutting down"))
-        self._pending, self._pending_tokens = [], 0
+        self._pending, self._pending_tokens, self._pending_bytes = [], 0, 0
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -153,6 +163,7 @@ class Batcher(Generic[ItemT, ResultT]):
             else:
                 self._pending.append(_Entry(item, self._seq, loop.time(), future))
                 self._pending_tokens += item.tokens
+                self._pending_bytes += _nbytes(item)
                 self._seq += 1
             slots.append(future)
         self._arrived.set()
@@ -163,13 +174,17 @@ class Batcher(Generic[ItemT, ResultT]):
             return Failed(
                 "invalid_input", f"{item.tokens} tokens do not fit a batch of {self.max_tokens}"
             )
-        if len(self._pending) >= self.max_queue:
+        full = len(self._pending) >= self.max_queue
+        limit = self.max_queue_bytes
+        if limit is not None and self._pending and self._pending_bytes + _nbytes(item) > limit:
+            full = True
+        if full:
             if self.metrics is not None:
                 self.metrics.model_rejected.labels(self.name).inc()
             return Failed(
                 "unavailable",
-                f"model {self.name!r} is overloaded: {self.max_queue} items already queued; "
-                "retry later or add model workers",
+                f"model {self.name!r} is overloaded: {len(self._pending)} items "
+                f"({self._pending_bytes} bytes) already queued; retry later or add model workers",
             )
         return None
 
@@ -199,7 +214,7 @@ class Batcher(Generic[ItemT, ResultT]):
         """Remove and return the length bucket that holds the oldest live item."""
         live = [entry for entry in self._pending if not entry.future.done()]
         if not live:
-            self._pending, self._pending_tokens = [], 0
+            self._pending, self._pending_tokens, self._pending_bytes = [], 0, 0
             return []
         order = sorted(range(len(live)), key=lambda i: (live[i].item.tokens, live[i].seq))
         runs = buckets([live[i].item.tokens for i in order], self.max_tokens)
@@ -208,6 +223,7 @@ class Batcher(Generic[ItemT, ResultT]):
         picked = {order[k] for k in run}
         self._pending = [entry for i, entry in enumerate(live) if i not in picked]
         self._pending_tokens = sum(entry.item.tokens for entry in self._pending)
+        self._pending_bytes = sum(_nbytes(entry.item) for entry in self._pending)
         return [live[order[k]] for k in run]
 
     async def _run(self, batch: list[_Entry[ItemT, ResultT]]) -> None:

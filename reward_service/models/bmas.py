@@ -15,7 +15,7 @@ from transformers import AutoModel, PreTrainedTokenizerBase
 
 from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
-from reward_service.models.base import Item, check_length
+from reward_service.models.base import Item, check_length, ids_bytes
 from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer, resolve_device, resolve_dtype
 from reward_service.registry import Score
@@ -87,7 +87,7 @@ class BMASScorer:
         response, reference = self._ids(task.response), self._ids(reference_text)
         longest = max(len(response), len(reference))
         check_length(self.spec, longest)
-        return Item(longest, (response, reference))
+        return Item(longest, (response, reference), ids_bytes(response, reference))
 
     def forward(self, items: list[Item]) -> list[PrecisionRecall]:
         results: list[PrecisionRecall] = []

@@ -26,7 +26,15 @@ from transformers import (
 
 from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
-from reward_service.models.base import Item, chat_ids, check_length, pad, positions, sigmoid_reward
+from reward_service.models.base import (
+    Item,
+    chat_ids,
+    check_length,
+    ids_bytes,
+    pad,
+    positions,
+    sigmoid_reward,
+)
 from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer, load_weights, resolve_device
 from reward_service.registry import Score
@@ -47,7 +55,7 @@ class TextRM:
         if not ids:
             raise InvalidInputError("the formatted sample has no tokens to score")
         check_length(self.spec, len(ids))
-        return Item(len(ids), ids)
+        return Item(len(ids), ids, ids_bytes(ids))
 
     def reward(self, task: Task, raw: float) -> Score:
         if not math.isfinite(raw):

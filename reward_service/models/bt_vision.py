@@ -30,7 +30,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
-from reward_service.models.base import Item, check_length, messages, pad
+from reward_service.models.base import Item, check_length, ids_bytes, messages, pad
 from reward_service.models.bt import TextRM
 from reward_service.models.config import ModelSpec
 from reward_service.models.images import load_images
@@ -128,7 +128,8 @@ class VisionScorer(TextRM):
         ids = [int(i) for i in encoded["input_ids"][0]]
         check_length(self.spec, len(ids))
         extras = {k: v for k, v in encoded.items() if k not in ("input_ids", "attention_mask")}
-        return Item(len(ids), (ids, extras))
+        pixels = sum(v.nelement() * v.element_size() for v in extras.values() if torch.is_tensor(v))
+        return Item(len(ids), (ids, extras), ids_bytes(ids) + pixels)
 
     def forward(self, items: list[Item]) -> list[float]:
         ids, mask = pad([item.data[0] for item in items], self.pad_id, self.side)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 ModelKind = Literal["bt", "bt_vision", "bmas"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
+ImageFormat = Literal["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"]
 
 #: Which model kinds each model verifier can use.
 KINDS_FOR_VERIFIER: dict[str, frozenset[str]] = {
@@ -39,6 +40,7 @@ class ModelSpec(BaseModel):
     max_input_tokens: int = Field(4_096, ge=1)
     max_wait_ms: float = Field(5.0, ge=0, le=10_000)
     max_queue: int = Field(4_096, ge=1)
+    max_queue_bytes: int = Field(1 << 30, ge=1)  # what waiting items hold (ids, pixel tensors)
     bias: float = Field(0.0, allow_inf_nan=False)
     padding_side: Literal["left", "right"] | None = None
     trust_remote_code: bool = False
@@ -46,6 +48,8 @@ class ModelSpec(BaseModel):
     max_images: int = Field(8, ge=0)
     max_image_bytes: int = Field(20 * 1024 * 1024, ge=1)
     max_image_pixels: int = Field(4096 * 4096, ge=1)
+    # Pillow opens only these (its names); others never reach a decoder (EPS, PSD, TIFF, …)
+    image_formats: tuple[ImageFormat, ...] = ("PNG", "JPEG", "WEBP", "GIF", "BMP")
     remote_url: str | None = Field(None, pattern=r"^https?://")
     remote_model: str | None = None
     remote_timeout_s: float = Field(120.0, gt=0)

@@ -4,7 +4,8 @@ An image string is, in this order: a ``data:image/…;base64,…`` URI; bare bas
 like an image file (PNG, JPEG, GIF, WebP, BMP); otherwise a path relative to the model's
 ``image_root``. A path is resolved (symlinks included) and must stay inside the root, so
 ``../../etc/passwd`` or a link pointing out is ``invalid_input``, never read. Encoded size and
-pixel count are checked before the pixels are decoded.
+pixel count are checked before the pixels are decoded, and only the model's ``image_formats``
+(PNG, JPEG, WebP, GIF, BMP by default) are handed to a decoder.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import binascii
 import io
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from reward_service.errors import InvalidInputError
 from reward_service.models.config import ModelSpec
@@ -73,7 +74,7 @@ def _read_path(ref: str, spec: ModelSpec) -> bytes:
 
 def _decode(data: bytes, spec: ModelSpec) -> Image.Image:
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=spec.image_formats) as image:
             if image.width * image.height > spec.max_image_pixels:
                 raise InvalidInputError(
                     f"image of {image.width}×{image.height} pixels; at most "
@@ -82,6 +83,9 @@ def _decode(data: bytes, spec: ModelSpec) -> Image.Image:
             return image.convert("RGB")
     except InvalidInputError:
         raise
+    except UnidentifiedImageError:
+        accepted = ", ".join(spec.image_formats)
+        raise InvalidInputError(f"image cannot be decoded as one of {accepted}") from None
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise InvalidInputError(f"image cannot be decoded: {exc}") from None
 

@@ -127,7 +127,8 @@ class ModelWorker:
             model.batcher = Batcher(
                 spec.name, scorer.forward,
                 max_tokens=spec.max_tokens_per_batch, max_wait_s=spec.max_wait_ms / 1000,
-                max_queue=spec.max_queue, executor=self._executor(spec), metrics=self.metrics,
+                max_queue=spec.max_queue, max_queue_bytes=spec.max_queue_bytes,
+                executor=self._executor(spec), metrics=self.metrics,
             )  # fmt: skip
             model.batcher.start()
             model.state = "loaded"

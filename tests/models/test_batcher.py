@@ -129,6 +129,37 @@ def test_a_full_queue_refuses_the_rest_with_unavailable() -> None:
     assert "overloaded" in second[3].message
 
 
+@dataclass(frozen=True)
+class SizedJob(Job):
+    nbytes: int = 0
+
+
+def test_the_queue_is_bounded_in_bytes_and_a_lone_item_is_always_taken() -> None:
+    forward = Recorder()
+    forward.gate.clear()
+
+    async def main() -> tuple[list[Any], list[Any]]:
+        b = batcher(forward, max_queue=100, max_queue_bytes=1000, max_wait_s=0.0)
+        b.start()
+        try:
+            first = asyncio.create_task(b.submit([SizedJob(4, 1, nbytes=5000)]))  # alone: taken
+            while not forward.entered.is_set():
+                await asyncio.sleep(0.001)
+            jobs = [SizedJob(4, v, nbytes=400) for v in range(2, 6)]
+            second = asyncio.create_task(b.submit(jobs))
+            await asyncio.sleep(0.05)
+            forward.gate.set()
+            return await first, await second
+        finally:
+            await b.close()
+
+    first, second = run(main())
+    assert first == [2]
+    assert second[:2] == [4, 6]  # 400 + 400 fit 1000 bytes; a third would not
+    assert all(isinstance(r, Failed) and r.status == "unavailable" for r in second[2:])
+    assert "800 bytes" in second[2].message
+
+
 def test_a_lone_item_waits_max_wait_and_no_longer() -> None:
     async def main() -> float:
         b = batcher(Recorder(), max_wait_s=0.3, max_tokens=1000)

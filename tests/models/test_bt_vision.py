@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,28 @@ class TestImageInputs:
     ) -> None:
         with pytest.raises(InvalidInputError, match=match):
             self.score(tiny, image, image_root=str(root))
+
+    @staticmethod
+    def encoded(fmt: str) -> str:
+        buffer = io.BytesIO()
+        Image.new("RGB", (8, 8), (10, 200, 30)).save(buffer, format=fmt)
+        return data_uri(buffer.getvalue())
+
+    @pytest.mark.parametrize("fmt", ["TIFF", "ICO", "PPM"])
+    def test_formats_outside_the_accepted_list_never_reach_a_decoder(
+        self, tiny: Tiny, fmt: str
+    ) -> None:
+        with pytest.raises(InvalidInputError, match="as one of PNG, JPEG, WEBP, GIF, BMP"):
+            self.score(tiny, self.encoded(fmt))
+
+    @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP"])
+    def test_accepted_formats_decode(self, tiny: Tiny, fmt: str) -> None:
+        assert math.isfinite(self.score(tiny, self.encoded(fmt)))
+
+    def test_the_accepted_list_is_a_setting(self, tiny: Tiny) -> None:
+        assert math.isfinite(self.score(tiny, self.encoded("TIFF"), image_formats=["TIFF"]))
+        with pytest.raises(InvalidInputError, match="as one of TIFF"):
+            self.score(tiny, self.encoded("PNG"), image_formats=["TIFF"])
 
     def test_paths_need_an_image_root(self, tiny: Tiny) -> None:
         with pytest.raises(InvalidInputError, match="no image_root"):
