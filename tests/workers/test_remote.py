@@ -132,3 +132,39 @@ def test_worker_rejects_malformed_tasks_with_422(worker: LiveServer) -> None:
     bad_params = {"verifier": "chart", "response": "1", "params": {"tolerance": -1}}
     response = httpx.post(f"{worker.url}/v1/tasks", json={"tasks": [bad_params]})
     assert response.json()["detail"][0]["loc"] == ["tasks", 0, "params", "tolerance"]
+
+
+class Garbled(InThreadServer):
+    """A stand-in worker answering 200 with what is not an outcome list."""
+
+    def __init__(self, body: bytes) -> None:
+        self.app = FastAPI()
+
+        @self.app.post("/v1/tasks")
+        async def tasks() -> Response:
+            return Response(body, media_type="application/json")
+
+        @self.app.get("/readyz")
+        async def readyz() -> dict[str, str]:
+            return {"status": "ready"}
+
+        super().__init__()
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"<html>proxy error</html>", "malformed body"),  # not JSON at all
+        (b'{"outcomes": [{"status": "ok"}, {"status": "ok"}]}', "malformed body"),  # 2 for 1
+        (b'{"outcomes": [{"status": "fine"}]}', "bad outcome"),
+        (b'{"outcomes": [{"status": "ok", "accuracy": "high"}]}', "bad outcome"),
+        (b"[]", "malformed body"),
+    ],
+)
+def test_a_malformed_answer_becomes_per_sample_errors(body: bytes, match: str) -> None:
+    with Garbled(body) as bad:
+        # two tasks go as two pieces (a worker gets at least two): each piece fails alone
+        outcomes, backend = asyncio.run(run_remote([bad.url], [math_task(1), math_task(2)]))
+    assert [o.status for o in outcomes] == ["error", "error"]
+    assert all(match in (o.error or "") for o in outcomes)
+    assert backend.retries == 0
