@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from reward_service.models.config import ModelSpec, unique_names
 
+PLACEHOLDER = "REPLACE-ME"  # what the deployment files hold until secrets are filled in
 VTRIUNE_IOU_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99)
 
 
@@ -84,14 +85,24 @@ class Settings(BaseSettings):
         """``RAAS_MODELS='[{"name": "rm", "path": "/models/rm", "kind": "bt"}]'`` (JSON)."""
         return unique_names(value)
 
+    @field_validator("internal_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
     @field_validator("api_keys", "internal_token")
     @classmethod
-    def _long_secrets(cls, value: Any) -> Any:
-        """A short key is a guessable key."""
+    def _real_secrets(cls, value: Any) -> Any:
+        """A short key is a guessable key; a placeholder from the deployment files is public."""
         secrets = value if isinstance(value, list) else [value]
-        for secret in secrets:
-            if secret is not None and len(secret.get_secret_value()) < 16:
+        for secret in (s.get_secret_value() for s in secrets if s is not None):
+            if len(secret) < 16:
                 raise ValueError("API keys and the internal token need at least 16 characters")
+            if secret.upper().startswith(PLACEHOLDER):
+                raise ValueError(
+                    f"a {PLACEHOLDER} placeholder is not a secret: generate one with "
+                    "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+                )
         return value
 
     @field_validator("judge_iou_threshold")

@@ -132,7 +132,7 @@ def test_matches_compares_whole_keys() -> None:
     assert not matches("é" + KEY, keys)
 
 
-@pytest.mark.parametrize("short", ["", "x" * 15])
+@pytest.mark.parametrize("short", ["x", "x" * 15])
 def test_short_secrets_are_refused_at_start(short: str) -> None:
     with pytest.raises(ValueError, match="16 characters"):
         Settings(api_keys=[short])
@@ -146,3 +146,11 @@ def test_keys_come_from_the_environment_comma_separated(monkeypatch: pytest.Monk
     settings = Settings()
     assert [k.get_secret_value() for k in settings.api_keys] == [KEY, OTHER_KEY]
     assert KEY not in repr(settings)
+
+
+def test_deployment_placeholders_are_refused_and_an_empty_token_is_unset() -> None:
+    with pytest.raises(ValueError, match="placeholder"):
+        Settings(api_keys=["REPLACE-ME-with-a-random-key"])
+    with pytest.raises(ValueError, match="placeholder"):
+        Settings(internal_token="replace-me-with-a-random-token")
+    assert Settings(internal_token="").internal_token is None
