@@ -32,7 +32,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
 from reward_service.errors import OverloadedError
-from reward_service.workers.channel import Channel, ChannelClosedError
+from reward_service.workers.channel import Channel, ChannelClosedError, widen
 from reward_service.workers.child import child_main, split_position
 from reward_service.workers.fair_queue import FairQueue, Item, Request
 
@@ -162,6 +162,8 @@ class ProcessPool:
         # Spawned from the event-loop thread on purpose: PR_SET_PDEATHSIG fires when the
         # spawning *thread* exits, so a short-lived helper thread would kill the child early.
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        widen(parent_conn)
+        widen(child_conn)
         progress = self._ctx.RawArray("d", 2)
         process = self._ctx.Process(
             target=child_main,
