@@ -98,10 +98,8 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
-def run(factory: AppFactory, settings: Settings) -> None:
-    app = factory(settings)
-    tune_gc()
-    config = uvicorn.Config(
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -110,7 +108,12 @@ def run(factory: AppFactory, settings: Settings) -> None:
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
     )
-    uvicorn.Server(config).run()
+
+
+def run(factory: AppFactory, settings: Settings) -> None:
+    app = factory(settings)
+    tune_gc()
+    uvicorn.Server(server_config(app, settings)).run()
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -130,15 +130,16 @@ class ProcessPool:
         if queued and queued + len(payloads) > self.max_queue:
             message = f"{queued} tasks are queued (at most {self.max_queue})"
             raise OverloadedError(message, self.retry_after_s())
-        loop = asyncio.get_running_loop()
-        request = Request()
+        request = Request.of(len(payloads), asyncio.get_running_loop())
         size_of = self.size_of or _no_size
-        items = [Item(p, loop.create_future(), size_of(p), request) for p in payloads]
+        items = [Item(p, size_of(p), request, i) for i, p in enumerate(payloads)]
         self.queue.add(request, items)
         self._wakeup.set()
         try:
-            return list(await asyncio.gather(*(item.future for item in items)))
+            await request.done
+            return request.results
         finally:  # a caller that went away: its queued items leave with it
+            request.closed = not request.done.done()
             self.queue.withdraw(request)
 
     async def close(self) -> None:
@@ -154,7 +155,7 @@ class ProcessPool:
         self._children, self._spares = [None] * self.size, []
         closed = Failure("closed", "worker pool closed")
         for item in [*(i for chunk in self._running for i in chunk), *self.queue.drain()]:
-            _settle(item, closed)
+            item.settle(closed)
 
     # -- children
 
@@ -221,7 +222,7 @@ class ProcessPool:
     def _requeue(self, items: Sequence[Item], suspect: bool = False) -> None:
         for item in self.queue.requeue(items, suspect):
             message = f"its worker died {item.requeues} times before it could be scored"
-            _settle(item, Failure("error", message))
+            item.settle(Failure("error", message))
         assert self._wakeup is not None
         self._wakeup.set()
 
@@ -243,7 +244,7 @@ class ProcessPool:
             except Exception as exc:  # a bug fails its chunk, not the pool
                 logger.exception("pool child %d failed a chunk", slot)
                 for item in chunk:
-                    _settle(item, Failure("error", f"worker pool error: {exc!r}"[:2000]))
+                    item.settle(Failure("error", f"worker pool error: {exc!r}"[:2000]))
                 await self._replace(slot, "error")
             finally:
                 self._running[slot] = []
@@ -304,7 +305,7 @@ class ProcessPool:
                 if kind == "timeout"
                 else f"worker died (exit code {process.exitcode})"
             )
-            _settle(run.chunk[index], Failure(kind, message))
+            run.chunk[index].settle(Failure(kind, message))
             self._requeue(run.chunk[run.done : index] + run.chunk[index + 1 :])
         else:
             self._requeue(run.chunk[run.done :], suspect=True)
@@ -325,7 +326,7 @@ class _Run:
     def take(self, messages: deque[Any]) -> None:
         while messages:
             for ok, value in messages.popleft():
-                _settle(self.chunk[self.done], value if ok else Failure("error", value))
+                self.chunk[self.done].settle(value if ok else Failure("error", value))
                 self.done += 1
             self.last_at = time.monotonic()
 
@@ -356,7 +357,7 @@ def _encode(chunk_id: int, chunk: list[Item]) -> tuple[bytes, list[Item]]:
             pickle.dumps(item.payload, protocol=pickle.HIGHEST_PROTOCOL)
             good.append(item)
         except Exception as exc:
-            _settle(item, Failure("error", f"task could not be sent to a worker: {exc!r}"[:2000]))
+            item.settle(Failure("error", f"task could not be sent to a worker: {exc!r}"[:2000]))
     return (_dumps(chunk_id, good) if good else b""), good
 
 
@@ -367,11 +368,6 @@ def _dumps(chunk_id: int, chunk: list[Item]) -> bytes:
 
 def _no_size(_: Any) -> int:
     return 0
-
-
-def _settle(item: Item, value: Any) -> None:
-    if not item.future.done():
-        item.future.set_result(value)
 
 
 async def _stop(process: BaseProcess, grace_s: float) -> None:

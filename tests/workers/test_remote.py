@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from reward_service.contract import Outcome, Task
 from reward_service.registry import VERIFIERS, Context, NoParams
-from reward_service.workers.remote import RemoteBackend
+from reward_service.workers.remote import RemoteBackend, _split
 from tests.live import InThreadServer, LiveServer, free_port
 
 
@@ -132,3 +132,11 @@ def test_worker_rejects_malformed_tasks_with_422(worker: LiveServer) -> None:
     bad_params = {"verifier": "chart", "response": "1", "params": {"tolerance": -1}}
     response = httpx.post(f"{worker.url}/v1/tasks", json={"tasks": [bad_params]})
     assert response.json()["detail"][0]["loc"] == ["tasks", 0, "params", "tolerance"]
+
+
+def test_pieces_are_bounded_in_tasks_and_bytes() -> None:
+    tasks = [math_task(i) for i in range(10)]
+    assert [len(p) for p in _split(tasks, 2, 10**9)] == [5, 5]
+    big = [Task("math", NoParams(), "x" * 400) for _ in range(5)]
+    assert [len(p) for p in _split(big, 1, 1000)] == [2, 2, 1]
+    assert [len(p) for p in _split(big, 1, 10)] == [1, 1, 1, 1, 1]  # one over the bound: alone
