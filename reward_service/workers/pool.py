@@ -123,6 +123,11 @@ class ProcessPool:
         self._spares = list(started[self.size :])
         self._tasks = [asyncio.create_task(self._serve(i)) for i in range(self.size)]
 
+    async def refilled(self) -> None:
+        """Return once every slot has a child and the spares are topped up again."""
+        while self._refill is not None and not self._refill.done():
+            await asyncio.shield(self._refill)
+
     async def map(self, payloads: Sequence[Any]) -> list[Any]:
         if self._closed or self._wakeup is None:
             return [Failure("closed", "worker pool is not running")] * len(payloads)
@@ -291,14 +296,15 @@ class ProcessPool:
         self.queue.item_s = 0.9 * self.queue.item_s + 0.1 * elapsed / len(run.chunk)
 
     async def _fail(self, slot: int, run: _Run, kind: Literal["crash", "timeout"]) -> None:
-        """The child is killed (or dead): keep the results it flushed, fail the item it was
-        running, send the others back."""
+        """The child is killed (or dead): keep the results it flushed, put a spare in its place,
+        then fail the item it was running and send the others back."""
         process = run.child.process
         await _stop(process, grace_s=0.5 if kind == "crash" else 0.0)
         run.child.channel.drain()
         run.take(run.child.channel.messages)
         index, _ = run.running(self.deadline_s)
         known = run.started(index)
+        await self._replace(slot, kind)
         if known:
             message = (
                 f"exceeded the {self.deadline_s:g} s deadline"
@@ -309,7 +315,6 @@ class ProcessPool:
             self._requeue(run.chunk[run.done : index] + run.chunk[index + 1 :])
         else:
             self._requeue(run.chunk[run.done :], suspect=True)
-        await self._replace(slot, kind)
 
 
 @dataclass(slots=True, eq=False)
