@@ -40,6 +40,10 @@ class Task:
             self.context, self.prompt, self.images, self.format_only,
         )  # fmt: skip
 
+    def size(self) -> int:
+        """Roughly the bytes it takes on a pipe or the wire (chunks and pieces are bounded by)."""
+        return len(self.response) + len(self.ground_truth) + len(self.prompt or "")
+
     def group(self) -> tuple[str, Any, str]:
         """What the parse of the ground truth depends on: tasks with equal groups share it."""
         params: Any = self.params

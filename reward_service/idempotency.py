@@ -49,7 +49,9 @@ class IdempotencyCache:
         ttl_s: float,
         max_bytes: int = 256 * 1024 * 1024,
         max_entry_bytes: int = 64 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self.clock = clock
         self.max_entries, self.ttl_s = max_entries, ttl_s
         self.max_bytes, self.max_entry_bytes = max_bytes, max_entry_bytes
         self.bytes = 0  # held by finished answers
@@ -67,7 +69,7 @@ class IdempotencyCache:
             return await compute(), False
         _check_key(key)
         digest = hashlib.blake2b(body, digest_size=16).digest()
-        now = time.monotonic()
+        now = self.clock()
         self._expire(now)
         entry = self._entries.get(key)
         if entry is not None:

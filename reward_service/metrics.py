@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections import Counter as Tally
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -198,11 +199,19 @@ class Metrics:
 
     def observe_tasks(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> None:
         """Per unique task: verifier time (where it ran to an answer) and timeouts."""
+        seconds: dict[str, list[float]] = {}
+        timeouts: Tally[str] = Tally()
         for task, outcome in zip(tasks, outcomes, strict=True):
             if outcome.status in ("ok", "invalid_input"):
-                self.verifier_latency.labels(task.verifier).observe(outcome.seconds)
+                seconds.setdefault(task.verifier, []).append(outcome.seconds)
             elif outcome.status == "timeout":
-                self.timeouts.labels(task.verifier).inc()
+                timeouts[task.verifier] += 1
+        for verifier, values in seconds.items():
+            histogram = self.verifier_latency.labels(verifier)
+            for value in values:
+                histogram.observe(value)
+        for verifier, count in timeouts.items():
+            self.timeouts.labels(verifier).inc(count)
 
     def watch_pool(
         self,

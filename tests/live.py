@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -27,6 +28,27 @@ def free_port() -> int:
 def children_of(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def wait_exited(pids: list[int], give_up_s: float = 30.0) -> list[int]:
+    """Block until every process in ``pids`` has exited (pidfds turn readable at exit, no
+    polling); returns those still alive when ``give_up_s`` ran out."""
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except ProcessLookupError:
+            continue
+    try:
+        end = time.monotonic() + give_up_s
+        waiting = list(fds)
+        while waiting and (left := end - time.monotonic()) > 0:
+            ready, _, _ = select.select(waiting, [], [], left)
+            waiting = [fd for fd in waiting if fd not in ready]
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return [pid for pid in pids if is_alive(pid)]
 
 
 def is_alive(pid: int) -> bool:

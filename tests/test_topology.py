@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -143,6 +142,12 @@ def test_reward_model_samples_go_to_the_model_worker(topology: Topology) -> None
     assert results[1]["reward"] == 1.0
 
 
+async def busy(client: httpx.AsyncClient, worker: str) -> bool:
+    text = (await client.get(f"{worker}/metrics")).text
+    found = re.search(r"^raas_pool_busy (\S+)$", text, re.M)
+    return found is not None and float(found.group(1)) > 0
+
+
 def test_killing_a_rule_worker_mid_stream_loses_nothing(topology: Topology) -> None:
     samples, expected = batch(1000)
     router = topology.live["router"].url
@@ -155,13 +160,13 @@ def test_killing_a_rule_worker_mid_stream_loses_nothing(topology: Topology) -> N
                 return list((await client.post("/reward", json=body)).json()["results"])
 
             requests = [asyncio.create_task(one()) for _ in range(6)]
-            await asyncio.sleep(0.5)  # requests are in flight on both workers
+            workers = [topology.live[name].url for name in ("rules-1", "rules-2")]
+            while not all([await busy(client, url) for url in workers]):
+                await asyncio.sleep(0.02)  # poll until both workers are scoring
             topology.live["rules-1"].stop(signal.SIGKILL)
             return list(await asyncio.gather(*requests))
 
-    start = time.monotonic()
     for results in asyncio.run(stream()):
         check(results, samples, expected)
-    assert time.monotonic() - start < 240
     metrics = httpx.get(f"{router}/metrics").text
     assert re.search(r'raas_remote_retries_total\{backend="rules"\} [1-9]', metrics)

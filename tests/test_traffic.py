@@ -23,24 +23,10 @@ from tests.live import LiveServer
 DEADLINE_S = 1.0
 MAX_QUEUED = 100
 LIVENESS_TIMEOUT_S = 1.0  # a Kubernetes liveness probe's default timeoutSeconds
-WORDS = [
-    "so",
-    "the",
-    "total",
-    "is",
-    "then",
-    "we",
-    "get",
-    "let",
-    "us",
-    "consider",
-    "wait",
-    "the",
-    "value",
-    "of",
-    "which",
-    "means",
-]
+WORDS = (
+    "so", "the", "total", "is", "then", "we", "get", "let", "us", "consider", "wait", "the",
+    "value", "of", "which", "means",
+)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

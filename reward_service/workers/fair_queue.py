@@ -21,21 +21,51 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+_PENDING: Any = object()
+
 
 @dataclass(slots=True, eq=False)
 class Request:
-    items: deque[Item] = field(default_factory=deque)
+    """One ``map`` call: its results fill in as items settle, and ``done`` resolves with the
+    last (one future per request, not one per item)."""
+
+    done: asyncio.Future[None]
+    results: list[Any]
+    remaining: int
+    items: deque[Item] = field(default_factory=deque)  # waiting to be taken
     queued: bool = False  # among the lines being served
+    closed: bool = False  # its caller has gone: nothing more is run or settled for it
     service_s: float = 0.0  # child time charged so far
+
+    @classmethod
+    def of(cls, size: int, loop: asyncio.AbstractEventLoop) -> Request:
+        done = loop.create_future()
+        if size == 0:
+            done.set_result(None)
+        return cls(done, [_PENDING] * size, size)
 
 
 @dataclass(slots=True, eq=False)
 class Item:
     payload: Any
-    future: asyncio.Future[Any]
     size: int
     request: Request
+    index: int
     requeues: int = 0  # times sent back as a suspect
+
+    @property
+    def settled(self) -> bool:
+        return self.request.closed or self.request.results[self.index] is not _PENDING
+
+    def settle(self, value: Any) -> None:
+        """Record this item's value (the first one given wins)."""
+        if self.settled:
+            return
+        request = self.request
+        request.results[self.index] = value
+        request.remaining -= 1
+        if request.remaining == 0 and not request.done.done():
+            request.done.set_result(None)
 
 
 class FairQueue:
@@ -59,7 +89,7 @@ class FairQueue:
         self._rotate_in(request)
 
     def withdraw(self, request: Request) -> None:
-        """Forget what ``request`` still has queued (its caller went away)."""
+        """Forget what ``request`` still has queued (it is done, or its caller went away)."""
         self.queued -= len(request.items)
         request.items.clear()
         if request.queued:
@@ -85,7 +115,7 @@ class FairQueue:
         back too often, which the caller must settle."""
         given_up = []
         for item in reversed(items):
-            if item.future.done():
+            if item.settled:
                 continue
             if suspect:
                 item.requeues += 1
@@ -123,7 +153,7 @@ class FairQueue:
                 break
             items.popleft()
             self.queued -= 1
-            if item.future.done():  # its caller was cancelled
+            if item.settled:  # its caller went away
                 continue
             chunk.append(item)
             size += item.size

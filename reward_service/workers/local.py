@@ -27,14 +27,9 @@ def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
         max_chunk_bytes=settings.max_chunk_bytes,
         max_queue=settings.max_queued_tasks,
         spares=settings.pool_spares,
-        size_of=task_size,
+        size_of=Task.size,
         on_restart=lambda kind: metrics.restarts.labels(kind).inc(),
     )
-
-
-def task_size(task: Task) -> int:
-    """Roughly the bytes a task takes on the pipe."""
-    return len(task.response) + len(task.ground_truth) + len(task.prompt or "")
 
 
 def as_outcome(value: Outcome | Failure) -> Outcome:

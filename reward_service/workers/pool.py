@@ -32,7 +32,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
 from reward_service.errors import OverloadedError
-from reward_service.workers.channel import Channel, ChannelClosedError
+from reward_service.workers.channel import Channel, ChannelClosedError, widen
 from reward_service.workers.child import child_main, split_position
 from reward_service.workers.fair_queue import FairQueue, Item, Request
 
@@ -123,6 +123,11 @@ class ProcessPool:
         self._spares = list(started[self.size :])
         self._tasks = [asyncio.create_task(self._serve(i)) for i in range(self.size)]
 
+    async def refilled(self) -> None:
+        """Return once every slot has a child and the spares are topped up again."""
+        while self._refill is not None and not self._refill.done():
+            await asyncio.shield(self._refill)
+
     async def map(self, payloads: Sequence[Any]) -> list[Any]:
         if self._closed or self._wakeup is None:
             return [Failure("closed", "worker pool is not running")] * len(payloads)
@@ -130,15 +135,16 @@ class ProcessPool:
         if queued and queued + len(payloads) > self.max_queue:
             message = f"{queued} tasks are queued (at most {self.max_queue})"
             raise OverloadedError(message, self.retry_after_s())
-        loop = asyncio.get_running_loop()
-        request = Request()
+        request = Request.of(len(payloads), asyncio.get_running_loop())
         size_of = self.size_of or _no_size
-        items = [Item(p, loop.create_future(), size_of(p), request) for p in payloads]
+        items = [Item(p, size_of(p), request, i) for i, p in enumerate(payloads)]
         self.queue.add(request, items)
         self._wakeup.set()
         try:
-            return list(await asyncio.gather(*(item.future for item in items)))
+            await request.done
+            return request.results
         finally:  # a caller that went away: its queued items leave with it
+            request.closed = not request.done.done()
             self.queue.withdraw(request)
 
     async def close(self) -> None:
@@ -154,7 +160,7 @@ class ProcessPool:
         self._children, self._spares = [None] * self.size, []
         closed = Failure("closed", "worker pool closed")
         for item in [*(i for chunk in self._running for i in chunk), *self.queue.drain()]:
-            _settle(item, closed)
+            item.settle(closed)
 
     # -- children
 
@@ -162,6 +168,8 @@ class ProcessPool:
         # Spawned from the event-loop thread on purpose: PR_SET_PDEATHSIG fires when the
         # spawning *thread* exits, so a short-lived helper thread would kill the child early.
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        widen(parent_conn)
+        widen(child_conn)
         progress = self._ctx.RawArray("d", 2)
         process = self._ctx.Process(
             target=child_main,
@@ -219,7 +227,7 @@ class ProcessPool:
     def _requeue(self, items: Sequence[Item], suspect: bool = False) -> None:
         for item in self.queue.requeue(items, suspect):
             message = f"its worker died {item.requeues} times before it could be scored"
-            _settle(item, Failure("error", message))
+            item.settle(Failure("error", message))
         assert self._wakeup is not None
         self._wakeup.set()
 
@@ -241,7 +249,7 @@ class ProcessPool:
             except Exception as exc:  # a bug fails its chunk, not the pool
                 logger.exception("pool child %d failed a chunk", slot)
                 for item in chunk:
-                    _settle(item, Failure("error", f"worker pool error: {exc!r}"[:2000]))
+                    item.settle(Failure("error", f"worker pool error: {exc!r}"[:2000]))
                 await self._replace(slot, "error")
             finally:
                 self._running[slot] = []
@@ -288,25 +296,25 @@ class ProcessPool:
         self.queue.item_s = 0.9 * self.queue.item_s + 0.1 * elapsed / len(run.chunk)
 
     async def _fail(self, slot: int, run: _Run, kind: Literal["crash", "timeout"]) -> None:
-        """The child is killed (or dead): keep the results it flushed, fail the item it was
-        running, send the others back."""
+        """The child is killed (or dead): keep the results it flushed, put a spare in its place,
+        then fail the item it was running and send the others back."""
         process = run.child.process
         await _stop(process, grace_s=0.5 if kind == "crash" else 0.0)
         run.child.channel.drain()
         run.take(run.child.channel.messages)
         index, _ = run.running(self.deadline_s)
         known = run.started(index)
+        await self._replace(slot, kind)
         if known:
             message = (
                 f"exceeded the {self.deadline_s:g} s deadline"
                 if kind == "timeout"
                 else f"worker died (exit code {process.exitcode})"
             )
-            _settle(run.chunk[index], Failure(kind, message))
+            run.chunk[index].settle(Failure(kind, message))
             self._requeue(run.chunk[run.done : index] + run.chunk[index + 1 :])
         else:
             self._requeue(run.chunk[run.done :], suspect=True)
-        await self._replace(slot, kind)
 
 
 @dataclass(slots=True, eq=False)
@@ -323,7 +331,7 @@ class _Run:
     def take(self, messages: deque[Any]) -> None:
         while messages:
             for ok, value in messages.popleft():
-                _settle(self.chunk[self.done], value if ok else Failure("error", value))
+                self.chunk[self.done].settle(value if ok else Failure("error", value))
                 self.done += 1
             self.last_at = time.monotonic()
 
@@ -354,7 +362,7 @@ def _encode(chunk_id: int, chunk: list[Item]) -> tuple[bytes, list[Item]]:
             pickle.dumps(item.payload, protocol=pickle.HIGHEST_PROTOCOL)
             good.append(item)
         except Exception as exc:
-            _settle(item, Failure("error", f"task could not be sent to a worker: {exc!r}"[:2000]))
+            item.settle(Failure("error", f"task could not be sent to a worker: {exc!r}"[:2000]))
     return (_dumps(chunk_id, good) if good else b""), good
 
 
@@ -365,11 +373,6 @@ def _dumps(chunk_id: int, chunk: list[Item]) -> bytes:
 
 def _no_size(_: Any) -> int:
     return 0
-
-
-def _settle(item: Item, value: Any) -> None:
-    if not item.future.done():
-        item.future.set_result(value)
 
 
 async def _stop(process: BaseProcess, grace_s: float) -> None:

@@ -54,6 +54,7 @@ class RemoteBackend:
         *,
         path: str = "/v1/tasks",
         piece_size: int = 256,
+        piece_bytes: int = 16 * 1024 * 1024,
         attempts: int = 4,
         backoff_s: float = 0.1,
         timeout_s: float = 300.0,
@@ -67,6 +68,7 @@ class RemoteBackend:
             raise ValueError("RemoteBackend needs at least one worker URL")
         self.endpoints = [Endpoint(url.rstrip("/")) for url in urls]
         self.path, self.piece_size, self.attempts = path, piece_size, attempts
+        self.piece_bytes = piece_bytes
         self.backoff_s, self.eject_after, self.health_interval_s = (
             backoff_s,
             eject_after,
@@ -98,9 +100,8 @@ class RemoteBackend:
         return {"workers": workers}, any(e.healthy for e in self.endpoints)
 
     async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
-        pieces = _split(
-            list(tasks), max(2 * len(self.endpoints), math.ceil(len(tasks) / self.piece_size))
-        )
+        count = max(2 * len(self.endpoints), math.ceil(len(tasks) / self.piece_size))
+        pieces = _split(list(tasks), count, self.piece_bytes)
         scored = await asyncio.gather(*(self._run_piece(piece) for piece in pieces))
         return [outcome for piece in scored for outcome in piece]
 
@@ -187,10 +188,23 @@ def _retry_after(response: httpx.Response) -> float:
     return min(MAX_WAIT_S, float(value)) if value.isdigit() else 1.0
 
 
-def _split(tasks: list[Task], pieces: int) -> list[list[Task]]:
-    """Contiguous pieces (tasks arrive sorted by ground truth: neighbours share a parse)."""
+def _split(tasks: list[Task], pieces: int, max_bytes: int) -> list[list[Task]]:
+    """Contiguous pieces (tasks arrive sorted by ground truth: neighbours share a parse), about
+    ``pieces`` of them, none over ``max_bytes`` unless a single task is."""
     size = max(1, math.ceil(len(tasks) / max(1, pieces)))
-    return [tasks[i : i + size] for i in range(0, len(tasks), size)]
+    out: list[list[Task]] = []
+    piece: list[Task] = []
+    held = 0
+    for task in tasks:
+        weight = task.size()
+        if piece and (len(piece) == size or held + weight > max_bytes):
+            out.append(piece)
+            piece, held = [], 0
+        piece.append(task)
+        held += weight
+    if piece:
+        out.append(piece)
+    return out
 
 
 def _outcomes(payload: Any, expected: int) -> list[Outcome]:

@@ -20,8 +20,8 @@ def loop() -> Iterator[asyncio.AbstractEventLoop]:
 def request(
     queue: FairQueue, loop: asyncio.AbstractEventLoop, names: list[str], size: int = 1
 ) -> tuple[Request, list[Item]]:
-    line = Request()
-    items = [Item(name, loop.create_future(), size, line) for name in names]
+    line = Request.of(len(names), loop)
+    items = [Item(name, size, line, i) for i, name in enumerate(names)]
     queue.add(line, items)
     return line, items
 
@@ -118,10 +118,27 @@ def test_a_withdrawn_request_leaves_the_queue(loop: asyncio.AbstractEventLoop) -
     assert not queue
 
 
-def test_items_whose_caller_was_cancelled_are_skipped(loop: asyncio.AbstractEventLoop) -> None:
+def test_settled_items_are_neither_taken_nor_requeued(loop: asyncio.AbstractEventLoop) -> None:
     queue = FairQueue(children=1, max_items=4, max_bytes=1 << 20, max_requeues=2)
-    _, items = request(queue, loop, ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"])
-    items[0].future.cancel()
-    items[2].future.cancel()
-    assert payloads(queue.take()) == ["a1", "a3", "a4", "a5"]
-    assert queue.queued == 2
+    line, items = request(queue, loop, ["a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7"])
+    items[0].settle("early")
+    items[2].settle("early")
+    chunk = queue.take()
+    assert payloads(chunk) == ["a1", "a3", "a4", "a5"]
+    chunk[0].settle("done")
+    assert queue.requeue(chunk) == []
+    assert payloads(queue.take()) == ["a3", "a4"]  # a1 settled: not sent again
+    line.closed = True  # its caller went away
+    assert queue.take() == []
+
+
+def test_a_request_is_done_when_its_last_item_settles(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=1, max_items=4, max_bytes=1 << 20, max_requeues=2)
+    line, items = request(queue, loop, ["a", "b"])
+    items[1].settle(2)
+    items[1].settle(3)  # the first value given wins
+    assert not line.done.done()
+    items[0].settle(1)
+    assert line.done.done()
+    assert line.results == [1, 2]
+    assert Request.of(0, loop).done.done()

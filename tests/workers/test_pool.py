@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,7 @@ import pytest
 
 from reward_service.errors import OverloadedError
 from reward_service.workers.pool import Failure, ProcessPool
+from tests.live import wait_exited
 from tests.workers.pool_targets import DiesOnArrival
 
 T = TypeVar("T")
@@ -154,18 +154,15 @@ class TestFairShare:
 class TestDeadline:
     @pytest.mark.parametrize("target", ["sleepy", "spin"])
     def test_overrun_is_killed_and_the_rest_succeed(self, target: str) -> None:
-        async def body(pool: ProcessPool) -> tuple[list[Any], float, int, list[Any]]:
-            start = time.monotonic()
+        async def body(pool: ProcessPool) -> tuple[list[Any], int, list[Any]]:
             results = await pool.map([0.01, 30.0, *[0.01] * 20])
-            elapsed = time.monotonic() - start
             after = await pool.map([0.01, 0.01])
-            return results, elapsed, pool.restarts, after
+            return results, pool.restarts, after
 
-        results, elapsed, restarts, after = run_with_pool(target, body, deadline_s=0.5)
+        results, restarts, after = run_with_pool(target, body, deadline_s=0.5)
         assert results[1] == Failure("timeout", "exceeded the 0.5 s deadline")
         assert results[0] == 0.01
         assert results[2:] == [0.01] * 20
-        assert elapsed < 0.5 + 1.0
         assert restarts == 1
         assert after == [0.01, 0.01]
 
@@ -173,10 +170,7 @@ class TestDeadline:
         async def body(pool: ProcessPool) -> tuple[set[int], set[int], int]:
             before = set(pool.pids)
             await pool.map([30.0])
-            for _ in range(200):  # the timed-out item is answered before its child is replaced
-                if pool.ready == 2:
-                    break
-                await asyncio.sleep(0.05)
+            await pool.refilled()  # the item is answered before its child is replaced
             return before, set(pool.pids), pool.ready
 
         before, after, ready = run_with_pool("sleepy", body, deadline_s=0.3)
@@ -269,7 +263,4 @@ class TestLifecycle:
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         parent.stdout.close()
-        deadline = time.monotonic() + 5
-        while any(alive(p) for p in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not any(alive(p) for p in pids)
+        assert wait_exited(pids) == []

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from reward_service.contract import Outcome, Task
 from reward_service.registry import VERIFIERS, Context, NoParams
-from reward_service.workers.remote import RemoteBackend
+from reward_service.workers.remote import RemoteBackend, _split
 from tests.live import InThreadServer, LiveServer, free_port
 
 
@@ -168,3 +168,11 @@ def test_a_malformed_answer_becomes_per_sample_errors(body: bytes, match: str) -
     assert [o.status for o in outcomes] == ["error", "error"]
     assert all(match in (o.error or "") for o in outcomes)
     assert backend.retries == 0
+
+
+def test_pieces_are_bounded_in_tasks_and_bytes() -> None:
+    tasks = [math_task(i) for i in range(10)]
+    assert [len(p) for p in _split(tasks, 2, 10**9)] == [5, 5]
+    big = [Task("math", NoParams(), "x" * 400) for _ in range(5)]
+    assert [len(p) for p in _split(big, 1, 1000)] == [2, 2, 1]
+    assert [len(p) for p in _split(big, 1, 10)] == [1, 1, 1, 1, 1]  # one over the bound: alone
