@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from reward_service.auth import Guard
+from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.schemas import ErrorBody
 
 _REF = "#/components/schemas/{model}"
@@ -34,6 +35,21 @@ def json_body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
 
 
+def _name_fields(schemas: dict[str, Any]) -> None:
+    """``verifier`` and ``format`` fields list the registered names (generated clients and
+    fuzzers then send names that exist; the server still checks every name itself)."""
+    names = {"verifier": sorted(VERIFIERS), "format": sorted(FORMATS)}
+    for schema in schemas.values():
+        for field, known in names.items():
+            found = schema.get("properties", {}).get(field)
+            if found is None or not known:
+                continue
+            if "anyOf" in found:  # optional: a name or null
+                found["anyOf"] = [{"type": "string", "enum": known}, {"type": "null"}]
+            elif found.get("type") == "string":
+                found["enum"] = known
+
+
 def _document(app: FastAPI, models: list[type[BaseModel]]) -> dict[str, Any]:
     if app.openapi_schema is None:
         schema = get_openapi(
@@ -43,6 +59,7 @@ def _document(app: FastAPI, models: list[type[BaseModel]]) -> dict[str, Any]:
         known = schema.setdefault("components", {}).setdefault("schemas", {})
         for name, definition in definitions.get("$defs", {}).items():
             known.setdefault(name, definition)
+        _name_fields({name: known[name] for name in definitions.get("$defs", {})})
         app.openapi_schema = schema
     return app.openapi_schema
 
