@@ -73,18 +73,31 @@ class Ledger:
         self.attempts = 0
         self.retries = 0
         self.replayed = 0
+        self.lost = 0
         self.duplicates_sent = 0
         self.duplicates_identical = 0
         self.latencies: list[float] = []
         self.failures: list[str] = []
 
 
-def post(http: httpx.Client, body: bytes, key: str, ledger: Ledger) -> httpx.Response:
+def lose_answer(http: httpx.Client, body: bytes, key: str, ledger: Ledger) -> None:
+    """Send the batch and hang up before the answer (a trainer's timeout or a dropped link)."""
+    with ledger.lock:
+        ledger.attempts += 1
+        ledger.lost += 1
+    headers = {**AUTH, "idempotency-key": key}
+    with contextlib.suppress(httpx.TimeoutException, httpx.TransportError):
+        http.post("/reward", content=body, headers=headers, timeout=httpx.Timeout(5, read=0.001))
+
+
+def post(
+    http: httpx.Client, body: bytes, key: str, ledger: Ledger, retry: bool = False
+) -> httpx.Response:
     """One batch until it is answered, every attempt with the same key."""
     for attempt in range(30):
         with ledger.lock:
             ledger.attempts += 1
-            ledger.retries += attempt > 0
+            ledger.retries += attempt > 0 or retry
         try:
             response = http.post("/reward", content=body, headers={**AUTH, "idempotency-key": key})
         except httpx.TransportError:
@@ -117,8 +130,10 @@ def check(
                 ledger.wrong_rewards += 1
 
 
-def client_loop(index: int, until: float, size: int, dup_share: float, url: str,
-                ledger: Ledger) -> None:  # fmt: skip
+def client_loop(
+    index: int, until: float, size: int, shares: tuple[float, float], url: str, ledger: Ledger
+) -> None:
+    dup_share, lost_share = shares
     rng = random.Random(index)
     with httpx.Client(base_url=url, timeout=120) as http:
         number = 0
@@ -131,7 +146,10 @@ def client_loop(index: int, until: float, size: int, dup_share: float, url: str,
             if duplicate:  # the same delivery twice, at once
                 thread = threading.Thread(target=_post_into, args=(twin, http, body, key, ledger))
                 thread.start()
-            response = post(http, body, key, ledger)
+            lost = rng.random() < lost_share
+            if lost:
+                lose_answer(http, body, key, ledger)
+            response = post(http, body, key, ledger, retry=lost)
             if duplicate:
                 thread.join()
             with ledger.lock:
@@ -170,9 +188,11 @@ class Chaos:
                 self.kill_child()
 
     def kill_child(self) -> None:
+        """A running child dies while its warm spare is up (a child dying while the last one
+        restarts is a worker down, which the worker kill covers)."""
         worker = self.rng.choice(self.workers)
         children = [p for p in children_of(worker.process.pid) if is_alive(p) and is_pool(p)]
-        if children:
+        if len(children) >= 2:
             signal_pid(self.rng.choice(children))
             self.children_killed += 1
 
@@ -198,10 +218,10 @@ def signal_pid(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and its children, in MB."""
+def rss_mb(pid: int, children: bool = True) -> float:
+    """Resident memory of ``pid`` (and its children), in MB."""
     total = 0
-    for p in [pid, *children_of(pid)]:
+    for p in [pid, *(children_of(pid) if children else [])]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
@@ -245,6 +265,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--duplicates", type=float, default=0.2, help="share sent twice at once")
+    parser.add_argument("--lost", type=float, default=0.1, help="share whose answer is lost")
     args = parser.parse_args()
 
     worker_env = {"RAAS_INTERNAL_TOKEN": TOKEN, "RAAS_POOL_WORKERS": "1",
@@ -255,12 +276,15 @@ def main() -> None:
         RAAS_RULE_WORKERS=",".join(w.url for w in workers), RAAS_REMOTE_ATTEMPTS="6",
     )  # fmt: skip
     ledger, chaos = Ledger(), Chaos(workers, worker_env, seed=11)
-    memory: dict[str, list[tuple[float, float]]] = {"router": [], "worker": []}
+    memory: dict[str, list[tuple[float, float]]] = {
+        "router": [], "worker_process": [], "worker_with_children": [],
+    }  # fmt: skip
     start = time.monotonic()
     until = start + args.seconds
     clients = [
-        threading.Thread(target=client_loop, args=(i, until, args.batch, args.duplicates,
-                                                   router.url, ledger))
+        threading.Thread(target=client_loop, args=(i, until, args.batch,
+                                                   (args.duplicates, args.lost), router.url,
+                                                   ledger))
         for i in range(args.clients)
     ]  # fmt: skip
     chaos_thread = threading.Thread(target=chaos.run)
@@ -270,7 +294,9 @@ def main() -> None:
         while any(t.is_alive() for t in clients):
             now = time.monotonic() - start
             memory["router"].append((now, rss_mb(router.process.pid)))
-            memory["worker"].append((now, rss_mb(chaos.workers[0].process.pid)))
+            worker = chaos.workers[0].process.pid
+            memory["worker_process"].append((now, rss_mb(worker, children=False)))
+            memory["worker_with_children"].append((now, rss_mb(worker)))
             time.sleep(2.0)
         chaos.stop.set()
         chaos_thread.join()
@@ -289,6 +315,7 @@ def main() -> None:
             "clients": args.clients,
             "batch": args.batch,
             "duplicate_share": args.duplicates,
+            "lost_share": args.lost,
             "rule_workers": 2,
             "pool_children_per_worker": 1,
         },
@@ -302,6 +329,7 @@ def main() -> None:
         "scored_twice": counted - ledger.samples_sent,
         "http_attempts": ledger.attempts,
         "client_retries": ledger.retries,
+        "answers_lost_then_retried": ledger.lost,
         "duplicate_deliveries": ledger.duplicates_sent,
         "duplicate_answers_identical": ledger.duplicates_identical,
         "answers_replayed": ledger.replayed,
