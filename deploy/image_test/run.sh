@@ -61,9 +61,10 @@ events_logger = "file"
 EOF
 export CONTAINERS_STORAGE_CONF=$WORK/storage.conf CONTAINERS_CONF=$WORK/containers.conf
 cleanup() {
+  podman pod rm -a -f > /dev/null 2>&1 || true
   podman rm -a -f -t 5 > /dev/null 2>&1 || true
   if [ "${RAAS_IMAGE_KEEP:-0}" != 1 ]; then
-    podman system reset -f > /dev/null 2>&1 || true
+    podman rmi -a -f > /dev/null 2>&1 || true  # unmounts its layers: then the storage can go
     rm -rf "$WORK"
   fi
 }
