@@ -19,7 +19,6 @@ WORKDIR /src
 RUN python -m venv /opt/raas
 COPY pyproject.toml README.md ./
 COPY reward_service ./reward_service
-COPY trainer_client ./trainer_client
 
 FROM build AS build-cpu
 ARG TORCH_VERSION

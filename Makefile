@@ -2,23 +2,57 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# torch first and pinned, so that no extra pulls another build. PyPI's Linux wheel is the CUDA
-# build; on a machine without a GPU: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
-TORCH ?= torch==2.13.0
-TORCH_INDEX ?=
+PIP := $(BIN)/python -m pip
+# torch is installed first, pinned and by itself, so that no extra pulls another build. Where
+# nvidia-smi sees a GPU: PyPI's build (CUDA); elsewhere the CPU build (`+cpu`: a local wheel pip
+# is configured with, else PyTorch's CPU index). Force one with TORCH_BUILD=cpu or cuda.
+TORCH_VERSION ?= 2.13.0
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+TORCH_BUILD ?= $(if $(shell nvidia-smi -L 2>/dev/null | grep -m1 GPU),cuda,cpu)
+CLIENT := ./clients/python
 
-.PHONY: install serve test lint bench clean
+.PHONY: install install-serve install-models serve test lint image-test bench clean
 
+# everything, for development and tests: server, reward models, client, raas-train, dev tools
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) "$(TORCH)"
-	$(BIN)/python -m pip install --quiet -e ".[dev,models,train]"
+$(VENV)/.installed: pyproject.toml $(CLIENT)/pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e "$(CLIENT)[train]" -e ".[dev,models]"
 	touch $@
 
-serve: install
+# `raas serve` alone: the router and its rule pool (no torch, no extras)
+install-serve: $(VENV)/.serve
+
+$(VENV)/.serve: pyproject.toml $(VENV)/.pip
+	$(PIP) install --quiet -e .
+	touch $@
+
+# + reward-model workers (`rm`, `bmas`): torch for this machine, transformers
+install-models: $(VENV)/.models
+
+$(VENV)/.models: pyproject.toml $(VENV)/.torch
+	$(PIP) install --quiet -e ".[models]"
+	touch $@
+
+$(VENV)/.pip:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	touch $@
+
+$(VENV)/.torch: $(VENV)/.pip
+ifeq ($(TORCH_BUILD),cuda)
+	$(PIP) install --quiet "torch==$(TORCH_VERSION)"
+else
+	if $(PIP) install --quiet --dry-run --no-index --no-deps "torch==$(TORCH_VERSION)+cpu" \
+	    >/dev/null 2>&1; then \
+	  $(PIP) install --quiet "torch==$(TORCH_VERSION)+cpu"; \
+	else \
+	  $(PIP) install --quiet --extra-index-url $(TORCH_CPU_INDEX) "torch==$(TORCH_VERSION)+cpu"; \
+	fi
+endif
+	touch $@
+
+serve: install-serve
 	$(BIN)/raas serve
 
 lint: install
@@ -28,6 +62,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# the Dockerfile's cpu image built and run without a Docker engine (deploy/image_test/run.sh)
+image-test: install
+	bash deploy/image_test/run.sh
 
 bench: install
 	$(BIN)/python bench/bench_math.py

@@ -116,6 +116,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(healthcheck(settings))
     if role == "model" and not settings.models:
         raise SystemExit("raas worker model: no models configured; set RAAS_MODELS (JSON list)")
+    if role in ("model", "serve") and settings.models:
+        from reward_service.models.devices import device_problems
+
+        if problems := device_problems(settings.models):
+            raise SystemExit(f"raas: refusing to start: {'; '.join(problems)}")
     run(FACTORIES[role], settings)
 
 

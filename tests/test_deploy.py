@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -70,20 +71,68 @@ def test_kubernetes_manifests_validate_against_the_schemas(target: str) -> None:
         kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
 
 
+def tool(name: str) -> str:
+    """A tool installed with the dev extra (beside this interpreter), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else shutil.which(name) or name
+
+
 def test_dockerfile_passes_hadolint() -> None:
-    hadolint = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
-    result = subprocess.run([hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True)
+    result = subprocess.run(
+        [tool("hadolint"), str(ROOT / "Dockerfile")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_compose_file_is_valid_for_docker_compose() -> None:
-    command = ["docker-compose"] if shutil.which("docker-compose") else ["docker", "compose"]
+def compose_spec_errors(path: Path) -> str:
+    """check-jsonschema against the Compose Specification's schema: "" when the file is valid."""
     result = subprocess.run(
-        [*command, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"],
+        [tool("check-jsonschema"), "--builtin-schema", "vendor.compose-spec", str(path)],
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 0, result.stderr
+    return "" if result.returncode == 0 else result.stdout + result.stderr
+
+
+def test_compose_file_is_valid_against_the_compose_spec(tmp_path: Path) -> None:
+    assert compose_spec_errors(ROOT / "docker-compose.yml") == ""
+    broken = compose()
+    broken["services"]["router"]["ports"] = 8000  # the check can fail
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(broken))
+    assert "is not of type 'array'" in compose_spec_errors(tmp_path / "broken.yml")
+
+
+def test_loopback_override_merges_into_a_valid_stack_on_loopback(tmp_path: Path) -> None:
+    """The image test's override (podman-compose's own merge): the raas services on distinct
+    loopback ports, the model worker on the cpu image without a GPU, nothing else changed."""
+    ports = {"ROUTER": "18000", "RULES_1": "18001", "RULES_2": "18011", "MODEL": "18002"}
+    env = {f"RAAS_TEST_{k}_PORT": v for k, v in ports.items()} | {"RAAS_TEST_MODELS": "/m"}
+    merged_text = subprocess.run(
+        [
+            tool("podman-compose"), "--dry-run", "-f", str(ROOT / "docker-compose.yml"),
+            "-f", str(ROOT / "deploy/image_test/compose.loopback.yml"), "config",
+        ],
+        capture_output=True, text=True, check=True, env={**os.environ, **env},
+    ).stdout  # fmt: skip
+    (tmp_path / "merged.yml").write_text(merged_text)
+    assert compose_spec_errors(tmp_path / "merged.yml") == ""
+    merged, base = yaml.safe_load(merged_text)["services"], compose()["services"]
+    assert set(merged) == {"router", "rules-1", "rules-2", "model"}
+    for name, service in merged.items():
+        assert service["network_mode"] == "host"
+        assert service["environment"]["RAAS_HOST"] == "127.0.0.1"
+        assert service["command"] == base[name]["command"]
+        assert service["healthcheck"] == base[name]["healthcheck"]
+        assert service["image"] == "raas:cpu"
+        assert "ports" not in service or service["ports"] == []
+    router = merged["router"]["environment"]
+    assert router["RAAS_RULE_WORKERS"] == "http://127.0.0.1:18001,http://127.0.0.1:18011"
+    assert router["RAAS_MODEL_WORKERS"] == "http://127.0.0.1:18002"
+    assert merged["model"]["volumes"] == ["/m:/models:ro"]
+    assert "deploy" not in merged["model"] or not merged["model"]["deploy"]
+    assert (
+        merged["model"]["environment"]["RAAS_MODELS"] == base["model"]["environment"]["RAAS_MODELS"]
+    )
 
 
 def test_grafana_dashboard_queries_only_exported_metrics() -> None:
