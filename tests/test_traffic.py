@@ -18,7 +18,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
 
 DEADLINE_S = 1.0
 MAX_QUEUED = 100

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from devtools.live import wait_exited
 from reward_service.errors import OverloadedError
 from reward_service.workers.pool import Failure, ProcessPool
-from tests.live import wait_exited
 from tests.workers.pool_targets import DiesOnArrival
 
 T = TypeVar("T")
