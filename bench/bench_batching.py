@@ -39,6 +39,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from devtools.tiny import save_bt  # noqa: E402
 from reward_service.contract import Task  # noqa: E402
 from reward_service.models.base import Item  # noqa: E402
 from reward_service.models.batcher import Batcher  # noqa: E402
@@ -46,7 +47,6 @@ from reward_service.models.bt import BTScorer  # noqa: E402
 from reward_service.models.config import ModelSpec  # noqa: E402
 from reward_service.registry import Context  # noqa: E402
 from reward_service.verifiers.rm import RMParams  # noqa: E402
-from tests.models.tiny import save_bt  # noqa: E402
 
 VOCAB = 2000
 SIZES = {  # model shapes: small enough for CPU; ~0.36B non-embedding parameters on a GPU

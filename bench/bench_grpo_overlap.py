@@ -38,12 +38,12 @@ from typing import Any
 import torch
 from _harness import ROOT, machine, write
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
+from devtools.toy import arithmetic_rows, save_toy
 from trainer_client import RewardClient
 from trainer_client.grpo import GRPOConfig, GRPOTrainer
 from trainer_client.grpo.config import RewardMode
 from trainer_client.grpo.data import PromptSampler, reward_sample
-from trainer_client.grpo.toy import arithmetic_rows, save_toy
 
 MODES: tuple[RewardMode, ...] = ("none", "after", "overlap")
 PROMPTS, GROUP, NEW_TOKENS, HIDDEN, LAYERS = 8, 8, 32, 256, 4

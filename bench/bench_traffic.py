@@ -31,10 +31,10 @@ from _harness import ROOT, as_task, machine, write
 from prometheus_client.parser import text_string_to_metric_families
 from workload import TASKS, batch
 
+from devtools.live import LiveServer
 from reward_service.registry import Context
 from reward_service.settings import Settings
 from reward_service.workers.execute import run_task
-from tests.live import LiveServer
 
 BATCH = 512
 DEADLINE_S = 5.0

@@ -1,6 +1,6 @@
 """GRPO with raas rewards raises the reward of a tiny model on one-digit arithmetic, on CPU.
 
-The task, model and tokenizer are built locally (``trainer_client.grpo.toy``): prompts ``7+5=``
+The task, model and tokenizer are built locally (``devtools.toy``): prompts ``7+5=``
 and ``7-5=`` (data sources ``add`` and ``sub``), answers scored by raas's ``math`` verifier on
 ``\\boxed{12}``. Warm start: 400 supervised steps on *noisy* answers — half of them replaced by a
 neighbour (±1) — so the policy writes the format and is right about a third of the time. GRPO
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from _harness import ROOT, machine, write
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
+from devtools.toy import arithmetic_rows, save_toy
 from trainer_client.grpo import GRPOConfig, GRPOTrainer
-from trainer_client.grpo.toy import arithmetic_rows, save_toy
 
 WARM_STEPS, NOISE, HIDDEN = 400, 0.5, 128
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import uvloop
 
+from devtools.live import LiveServer
 from reward_service.verifiers import load_verifiers
-from tests.live import LiveServer
 
 VECTORS = Path(__file__).parent / "vectors" / "rewards.jsonl"
 

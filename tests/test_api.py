@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.live import LiveServer, is_alive, wait_exited
 from reward_service.registry import FORMATS, VERIFIERS
 from tests.conftest import load_vectors
-from tests.live import LiveServer, is_alive, wait_exited
 
 PATHOLOGICAL = {
     "response": "\\boxed{10^{10^{10^{10}}}}",

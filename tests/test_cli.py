@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
+from devtools.live import LiveServer, free_port
 from reward_service.cli import _parser
-from tests.live import LiveServer, free_port
 
 
 def healthcheck(port: int) -> int:

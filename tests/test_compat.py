@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devtools.live import LiveServer
 from reward_service.compat import answer_block
 from tests.conftest import load_vectors
-from tests.live import LiveServer
 
 VTRIUNE_VERIFIERS = {"math": "mathverify", "detection": "detection"}
 RATIO_NAMES = {

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.live import LiveServer
 from reward_service.errors import RequestError
 from reward_service.idempotency import IdempotencyCache
-from tests.live import LiveServer
 
 
 class Counter:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ["torch", "transformers", "fastapi", "math_verify", "shapely", "sympy", "uvicorn"]

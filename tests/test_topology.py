@@ -18,9 +18,9 @@ import httpx
 import pytest
 import yaml
 
+from devtools.live import LiveServer, free_port
+from devtools.tiny import save_bt
 from tests.conftest import load_vectors
-from tests.live import LiveServer, free_port
-from tests.models.tiny import save_bt
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("rules-1", "rules-2", "model", "router")  # in start order

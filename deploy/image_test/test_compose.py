@@ -25,8 +25,8 @@ import pytest
 import yaml
 from containers import Container, logger, podman, public_vectors, single_step, wait_ready
 
-from tests.live import free_port
-from tests.models.tiny import save_bt
+from devtools.live import free_port
+from devtools.tiny import save_bt
 from tests.test_api import PATHOLOGICAL
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from containers import Container, logger, podman, public_vectors, single_step, wait_ready
 
-from tests.live import free_port
+from devtools.live import free_port
 
 VECTORS = public_vectors()
 

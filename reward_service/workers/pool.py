@@ -144,7 +144,7 @@ class ProcessPool:
             await request.done
             return request.results
         finally:  # a caller that went away: its queued items leave with it
-            request.closed = not request.done.done()
+            request.closed = request.remaining > 0
             self.queue.withdraw(request)
 
     async def close(self) -> None:

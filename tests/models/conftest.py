@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.models.tiny import save_bt, save_vision
+from devtools.tiny import save_bt, save_vision
 
 
 @dataclass(frozen=True)

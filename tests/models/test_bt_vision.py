@@ -14,11 +14,11 @@ import torch
 from PIL import Image
 from transformers import AutoModel, AutoProcessor
 
+from devtools.tiny import data_uri, png
 from reward_service.errors import InvalidInputError
 from reward_service.models.bt_vision import VisionRewardModel, VisionScorer
 from tests.models.conftest import Tiny
 from tests.models.helpers import rm_task, sentence, spec
-from tests.models.tiny import data_uri, png
 
 TOLERANCE = 1e-5
 

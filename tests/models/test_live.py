@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from devtools.live import LiveServer
+from devtools.tiny import data_uri, png
 from reward_service.models.bt import BTScorer
-from tests.live import LiveServer
 from tests.models.conftest import Tiny
 from tests.models.helpers import rm_task, sentence, spec
-from tests.models.tiny import data_uri, png
 
 pytestmark = pytest.mark.slow
 

@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from transformers import AutoModelForSequenceClassification
 
+from devtools.live import InThreadServer, free_port
 from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.models.bt import BTScorer
 from reward_service.models.remote import scores
 from reward_service.models.worker import ModelWorker
-from tests.live import InThreadServer, free_port
 from tests.models.conftest import Tiny
 from tests.models.helpers import rm_task, run, sentence, spec
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from tests.live import free_port
+from devtools.live import free_port
 
 
 @dataclass

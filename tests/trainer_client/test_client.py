@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.live import LiveServer, free_port
+from devtools.live import LiveServer, free_port
 from tests.trainer_client.flaky import FlakyProxy
 from trainer_client import (
     RequestRejectedError,

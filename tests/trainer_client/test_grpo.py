@@ -13,7 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
+from devtools.toy import arithmetic_rows, build_model, build_tokenizer, save_toy
 from trainer_client.grpo.cli import main
 from trainer_client.grpo.data import load_rows, reward_sample
 from trainer_client.grpo.loss import (
@@ -24,7 +25,6 @@ from trainer_client.grpo.loss import (
     token_logprobs,
 )
 from trainer_client.grpo.metrics import read_log
-from trainer_client.grpo.toy import arithmetic_rows, build_model, build_tokenizer, save_toy
 
 
 class TestAdvantages:

@@ -14,9 +14,9 @@ import pytest
 from datasets import Dataset
 from trl import GRPOConfig, GRPOTrainer
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
+from devtools.toy import arithmetic_rows, build_model, build_tokenizer
 from trainer_client import RaasRewardFunction
-from trainer_client.grpo.toy import arithmetic_rows, build_model, build_tokenizer
 
 
 def samples_scored(url: str, source: str) -> float:

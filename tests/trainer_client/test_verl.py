@@ -7,7 +7,7 @@ import logging
 import numpy as np
 import pytest
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
 from trainer_client import RewardServiceError, compute_score, compute_score_batch
 from trainer_client.verl import DATA_SOURCE_VERIFIERS
 

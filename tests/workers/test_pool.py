@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 
 import pytest
 
+from devtools.live import wait_exited
 from reward_service.errors import OverloadedError
 from reward_service.workers.pool import Failure, ProcessPool
-from tests.live import wait_exited
 from tests.workers.pool_targets import DiesOnArrival
 
 T = TypeVar("T")
@@ -139,16 +139,20 @@ class TestFairShare:
         assert retry_after >= 1
         assert first == [0.05] * 20
 
-    def test_a_cancelled_request_leaves_the_queue(self) -> None:
-        async def body(pool: ProcessPool) -> tuple[int, list[Any]]:
-            doomed = asyncio.ensure_future(pool.map([0.2] * 50))
-            await asyncio.sleep(0)
+    def test_a_cancelled_request_leaves_the_queue_even_from_a_running_chunk(self) -> None:
+        async def body(pool: ProcessPool) -> tuple[int, list[Any], int, int]:
+            doomed = asyncio.ensure_future(pool.map([30.0] * 10))  # chunks of 5 hanging items
+            while pool.busy == 0:
+                await asyncio.sleep(0.01)  # poll until the child runs the first chunk
             doomed.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await doomed
-            return pool.queue.queued, await pool.map([0.01])
+            queued_then = pool.queue.queued
+            after = await pool.map([0.01])  # served once the running item times out
+            return queued_then, after, pool.queue.queued, pool.restarts
 
-        assert run_with_pool("sleepy", body, size=1) == (0, [0.01])
+        # the 4 items after the killed one are not sent back: their caller is gone
+        assert run_with_pool("sleepy", body, size=1, deadline_s=0.5) == (0, [0.01], 0, 1)
 
 
 class TestDeadline:

@@ -11,10 +11,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import Response
 
+from devtools.live import InThreadServer, LiveServer, free_port
 from reward_service.contract import Outcome, Task
 from reward_service.registry import VERIFIERS, Context, NoParams
 from reward_service.workers.remote import RemoteBackend, _split
-from tests.live import InThreadServer, LiveServer, free_port
 
 
 def math_task(i: int) -> Task:
