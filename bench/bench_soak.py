@@ -36,7 +36,7 @@ import httpx
 import orjson
 from _harness import ROOT, machine, write
 
-from tests.live import LiveServer, children_of, is_alive
+from devtools.live import LiveServer, children_of, is_alive
 
 KEY, TOKEN = "soak-api-key-0123456789", "soak-internal-token-0123456789"
 AUTH = {"authorization": f"Bearer {KEY}", "content-type": "application/json"}

@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from devtools.live import free_port
 from reward_service.app import create_app
 from reward_service.auth import matches, presented
 from reward_service.metrics import Metrics
 from reward_service.settings import Settings
-from tests.live import free_port
 
 KEY, OTHER_KEY, TOKEN = (
     "trainer-key-0123456789",

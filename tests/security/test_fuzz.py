@@ -20,7 +20,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
 
 KEY, TOKEN = "trainer-key-0123456789", "internal-token-0123456789"
 CHECKS = [

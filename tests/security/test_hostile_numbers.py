@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from devtools.live import InThreadServer
 from reward_service.app import create_app
 from reward_service.compat import JudgePayload, judge_answer
 from reward_service.contract import Outcome
@@ -21,7 +22,6 @@ from reward_service.metrics import Metrics
 from reward_service.router import combined
 from reward_service.schemas import Sample
 from reward_service.settings import Settings
-from tests.live import InThreadServer
 
 SAMPLE: dict[str, Any] = {"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}
 

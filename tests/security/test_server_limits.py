@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.live import LiveServer, is_alive
+from devtools.live import LiveServer, is_alive
 
 GIVE_UP_S = 60.0  # generous: polls end as soon as the condition holds
 PATHOLOGICAL = {"response": "\\boxed{10^{10^{10^{10}}}}", "ground_truth": "1", "verifier": "math"}

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.live import LiveServer
+from devtools.live import LiveServer
 from trainer_client import RaasRewardFunction, RequestRejectedError, RewardClient
 from trainer_client.verl import compute_score_batch
 
