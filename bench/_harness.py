@@ -12,6 +12,7 @@ import platform
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,38 +36,49 @@ def as_task(sample: dict[str, Any], context: Context) -> Task:
     )
 
 
-def loop_rate(
-    batch: list[dict[str, Any]], rounds: int, context: Context
-) -> tuple[float, list[float]]:
-    """Samples/s of ``run_task`` called in a plain loop on one core."""
+@dataclass
+class Comparison:
+    """Samples/s of the same batch through ``run_task`` in a plain loop on one core and through
+    one ``POST /reward`` to a real ``raas serve``, medians over rounds taken in turn (a noisy
+    machine slows both sides of a round alike)."""
+
+    loop: float
+    service: float
+    loop_accuracy: list[float]
+    service_accuracy: list[float]
+
+
+def compare(
+    batch: list[dict[str, Any]], rounds: int, workers: int, context: Context, **extra: Any
+) -> Comparison:
     tasks = [as_task(s, context) for s in batch]
-    accuracies = [run_task(t).accuracy for t in tasks[:64]]  # warm-up
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        accuracies = [run_task(t).accuracy for t in tasks]
-        times.append(time.perf_counter() - start)
-    return len(batch) / statistics.median(times), [float(a or 0) for a in accuracies]
-
-
-def service_rate(
-    batch: list[dict[str, Any]], rounds: int, workers: int, **extra: Any
-) -> tuple[float, list[float]]:
-    """Samples/s of one ``POST /reward`` of the whole batch to a real ``raas serve``."""
+    body = _body(batch, extra)
     server = LiveServer.start(RAAS_POOL_WORKERS=str(workers))
     try:
         with httpx.Client(base_url=server.url, timeout=300) as client:
-            warm = client.post("/reward", content=_body(batch[:64], extra), headers=_JSON)
-            warm.raise_for_status()
-            times, accuracies = [], []
+            for task in tasks[:64]:  # warm-up, both sides
+                run_task(task)
+            client.post(
+                "/reward", content=_body(batch[:64], extra), headers=_JSON
+            ).raise_for_status()
+            loops, services = [], []
             for _ in range(rounds):
                 start = time.perf_counter()
-                response = client.post("/reward", content=_body(batch, extra), headers=_JSON)
-                times.append(time.perf_counter() - start)
-                accuracies = [r["components"]["accuracy"] for r in response.json()["results"]]
+                loop_accuracy = [float(run_task(t).accuracy or 0) for t in tasks]
+                loops.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                response = client.post("/reward", content=body, headers=_JSON)
+                services.append(time.perf_counter() - start)
+                response.raise_for_status()
+                results = response.json()["results"]
+                service_accuracy = [r["components"]["accuracy"] for r in results]
     finally:
         server.stop()
-    return len(batch) / statistics.median(times), accuracies
+    n = len(batch)
+    return Comparison(
+        n / statistics.median(loops), n / statistics.median(services), loop_accuracy,
+        service_accuracy,
+    )  # fmt: skip
 
 
 _JSON = {"content-type": "application/json"}

@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from _harness import ROOT, loop_rate, machine, service_rate, write
+from _harness import ROOT, compare, machine, write
 
 from reward_service.registry import Context
 from reward_service.settings import Settings
@@ -69,9 +69,9 @@ def main() -> None:
     batch = samples(args.samples)
     workers = Settings().pool_workers
     context = Context(step=30, total_steps=100)
-    loop, loop_accuracy = loop_rate(batch, args.rounds, context)
-    service, service_accuracy = service_rate(batch, args.rounds, workers, step=30, total_steps=100)
-    assert loop_accuracy == service_accuracy, "service and loop disagree on rewards"
+    result = compare(batch, args.rounds, workers, context, step=30, total_steps=100)
+    assert result.loop_accuracy == result.service_accuracy, "service and loop disagree"
+    loop, service, service_accuracy = result.loop, result.service, result.service_accuracy
     write(
         {
             "benchmark": "detection 10 GT x 10 pred, all terms incl. mAP: service vs loop",

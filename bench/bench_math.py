@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from _harness import ROOT, loop_rate, machine, service_rate, write
+from _harness import ROOT, compare, machine, write
 
 from reward_service.registry import Context
 from reward_service.settings import Settings
@@ -49,8 +49,9 @@ def main() -> None:
     args = parser.parse_args()
     batch = samples()
     workers = Settings().pool_workers
-    loop, loop_accuracy = loop_rate(batch, args.rounds, Context())
-    service, service_accuracy = service_rate(batch, args.rounds, workers)
+    result = compare(batch, args.rounds, workers, Context())
+    loop, service = result.loop, result.service
+    loop_accuracy, service_accuracy = result.loop_accuracy, result.service_accuracy
     assert loop_accuracy == service_accuracy, "service and loop disagree on rewards"
     write(
         {

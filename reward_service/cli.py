@@ -8,7 +8,6 @@ worker (the models in ``RAAS_MODELS``; one per GPU, chosen with ``CUDA_VISIBLE_D
 from __future__ import annotations
 
 import argparse
-import gc
 import logging.config
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -17,6 +16,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from reward_service.gc_policy import tune_gc
 from reward_service.logs import log_config
 from reward_service.server import config as server_config
 from reward_service.settings import Settings
@@ -91,14 +91,6 @@ def _settings(args: argparse.Namespace) -> Settings:
         if (value := getattr(args, key, None)) is not None
     }
     return Settings(**overrides)
-
-
-def tune_gc() -> None:
-    """A batch builds objects by the million: collect young objects every 50,000 allocations
-    rather than 700, and leave what start-up built (registries, parsers, the app) out of every
-    collection. On a 1,024-sample batch this cuts the router's event-loop time by a fifth."""
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def run(factory: AppFactory, settings: Settings) -> None:

