@@ -69,6 +69,8 @@ image-test: install
 
 bench: install
 	$(BIN)/python bench/bench_math.py
+	$(BIN)/python bench/bench_detection.py
+	$(BIN)/python bench/bench_traffic.py
 	$(BIN)/python bench/bench_batching.py
 	$(BIN)/python bench/bench_grpo_overlap.py
 	$(BIN)/python bench/bench_agreement.py
