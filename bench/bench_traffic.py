@@ -32,9 +32,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from workload import TASKS, batch
 
 from devtools.live import LiveServer
+from reward_service.pool.execute import run_task
 from reward_service.registry import Context
 from reward_service.settings import Settings
-from reward_service.workers.execute import run_task
 
 BATCH = 512
 DEADLINE_S = 5.0

@@ -13,20 +13,22 @@ from fastapi.responses import Response
 
 from reward_service import __version__
 from reward_service.auth import api_keys, guard, internal_headers
-from reward_service.compat import JudgePayload, OpenRLHFRequest, add_compat_routes
+from reward_service.compat.openrlhf import OpenRLHFRequest
+from reward_service.compat.routes import add_compat_routes
+from reward_service.compat.vtriune import JudgePayload
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import IdempotencyCache
 from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, read_body, until_disconnected
+from reward_service.pool.backend import PoolBackend, build_pool
 from reward_service.registry import FORMATS, VERIFIERS
+from reward_service.remote.backend import RemoteBackend
 from reward_service.router import Router, parse_request
 from reward_service.schemas import RewardRequest, RewardResponse, VerifierList
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
-from reward_service.workers.local import PoolBackend, build_pool
-from reward_service.workers.remote import RemoteBackend
 
 if TYPE_CHECKING:
     from reward_service.models.worker import ModelWorker

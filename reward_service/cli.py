@@ -31,13 +31,13 @@ def _router_app(settings: Settings) -> FastAPI:
 
 
 def _rules_app(settings: Settings) -> FastAPI:
-    from reward_service.workers.service import create_rules_app
+    from reward_service.remote.worker import create_rules_app
 
     return create_rules_app(settings)
 
 
 def _model_app(settings: Settings) -> FastAPI:
-    from reward_service.models.app import create_model_app
+    from reward_service.remote.worker import create_model_app
 
     return create_model_app(settings)
 

@@ -51,6 +51,15 @@ class Task:
         return self.verifier, self.params_key or self.params.model_dump_json(), self.ground_truth
 
 
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a task produced no value, as the pool or a model batcher reports it: the status its
+    sample gets and the message it carries."""
+
+    status: Status
+    message: str
+
+
 @dataclass(slots=True)
 class Outcome:
     """What became of a task. ``reflects``: whether the response holds a reflection word (for the
@@ -63,6 +72,13 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     reflects: bool | None = None
+
+    @classmethod
+    def of(cls, value: Outcome | Failure) -> Outcome:
+        """An outcome as it is, or the outcome of a failure."""
+        if isinstance(value, Failure):
+            return cls(value.status, error=value.message)
+        return value
 
     def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
         return Outcome, (

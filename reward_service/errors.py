@@ -1,17 +1,32 @@
-"""Errors raised inside raas.
+"""Every error raas raises on purpose, and the helpers that turn failures into text.
 
 ``RaasError``
  ├── ``InvalidInputError``   a sample cannot be scored as given → status ``invalid_input``
  ├── ``UnknownNameError``    no verifier / format checker of that name → HTTP 422
  ├── ``RequestError``        a request is malformed → HTTP 422 naming sample index and field
- └── ``OverloadedError``     more work is queued than the service accepts → HTTP 429
+ ├── ``Rejected``            a V-Triune payload its own server would have crashed on → zeros
+ ├── ``BodyTooLargeError``   a request body over ``RAAS_MAX_BODY_BYTES`` → HTTP 413
+ ├── ``BodyTimeoutError``    a request body that stalled or took too long → HTTP 408
+ ├── ``ClientGoneError``     the client hung up before its answer → the work is dropped
+ ├── ``OverloadedError``     more work is queued than the service accepts → HTTP 429
+ └── ``ModelUnavailableError`` a forward pass that cannot run now → status ``unavailable``
 
-Timeouts and crashes are not exceptions a verifier raises: the pool observes them from outside.
+Timeouts and crashes are not exceptions a verifier raises: the pool observes them from outside
+and reports a :class:`~reward_service.contract.Failure`. Two more stay inside the module that
+raises them: the pool's ``ChannelClosedError`` (an ``OSError``: a child's pipe is gone) and the
+remote backend's ``_Retryable``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+MAX_REPORTED = 100  # validation errors listed in one 422
+MAX_MESSAGE = 2000  # characters of one sample's ``error``
+M = TypeVar("M", bound=BaseModel)
 
 
 class RaasError(Exception):
@@ -37,9 +52,47 @@ class RequestError(RaasError):
         self.errors = errors
 
 
+class BodyTooLargeError(RaasError):
+    pass
+
+
+class BodyTimeoutError(RaasError):
+    """A request body stalled for ``RAAS_BODY_IDLE_TIMEOUT_S`` or took ``RAAS_BODY_TIMEOUT_S``."""
+
+
+class ClientGoneError(RaasError):
+    """The client closed its connection before its answer was ready."""
+
+
+class ModelUnavailableError(RaasError):
+    """Raised by a forward pass that cannot run now (a remote server is down): ``unavailable``."""
+
+
 class OverloadedError(RaasError):
     """The queue is full; the client should retry after ``retry_after_s`` seconds."""
 
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+def error_text(exc: BaseException, prefix: str = "") -> str:
+    """``[prefix: ]Type: message`` of an unexpected exception, bounded: a sample's ``error``."""
+    text = f"{type(exc).__name__}: {exc}"
+    return (f"{prefix}: {text}" if prefix else text)[:MAX_MESSAGE]
+
+
+def validation_errors(exc: ValidationError, prefix: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """pydantic's errors as 422 details (``loc``, ``msg``, ``type``) under ``prefix``."""
+    return [
+        {"loc": [*prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False)[:MAX_REPORTED]
+    ]
+
+
+def validated(model: type[M], data: Any, prefix: Sequence[Any] = ()) -> M:
+    """``model`` from ``data``, or the :class:`RequestError` (422) naming the bad fields."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestError(validation_errors(exc, prefix)) from None

@@ -14,25 +14,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
 from reward_service.auth import guard, metrics_keys
-from reward_service.errors import OverloadedError, RequestError
+from reward_service.errors import (
+    BodyTimeoutError,
+    BodyTooLargeError,
+    ClientGoneError,
+    OverloadedError,
+    RequestError,
+)
 from reward_service.metrics import Metrics
 from reward_service.openapi import errors
 from reward_service.settings import Settings
 
 Readiness = Callable[[], tuple[dict[str, Any], bool]]
 T = TypeVar("T")
-
-
-class BodyTooLargeError(Exception):
-    pass
-
-
-class BodyTimeoutError(Exception):
-    """The request body stalled or took too long to arrive."""
-
-
-class ClientGoneError(Exception):
-    """The client closed its connection before its answer was ready."""
 
 
 def json_response(
@@ -62,6 +56,14 @@ async def _disconnected(request: Request) -> None:
     """Return when the ASGI server reports the client gone (the body has been read already)."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of a body, or the 422 :class:`RequestError` saying why it is none."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RequestError([{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]) from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:

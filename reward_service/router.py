@@ -18,7 +18,14 @@ import orjson
 from pydantic import ValidationError
 
 from reward_service.contract import Outcome, Task
-from reward_service.errors import OverloadedError, RequestError, UnknownNameError
+from reward_service.errors import (
+    MAX_REPORTED,
+    OverloadedError,
+    RequestError,
+    UnknownNameError,
+    error_text,
+    validation_errors,
+)
 from reward_service.limits import prompt_too_long
 from reward_service.metrics import Metrics
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
@@ -27,7 +34,6 @@ from reward_service.settings import Settings
 from reward_service.summary import by_source, reflects
 
 logger = logging.getLogger("raas.router")
-_MAX_REPORTED_ERRORS = 100
 _SLICE = 2048
 
 
@@ -60,19 +66,10 @@ def parse_request(body: bytes) -> RewardRequest:
     try:
         return RewardRequest.model_validate_json(body)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        errors = validation_errors(exc)
         if errors and errors[0]["type"] == "json_invalid":
-            raise RequestError(
-                [{"loc": ["body"], "msg": errors[0]["msg"], "type": "json_invalid"}]
-            ) from None
-        raise RequestError(_errors(errors, ())) from None
-
-
-def _errors(errors: Sequence[Any], prefix: tuple[Any, ...]) -> list[dict[str, Any]]:
-    return [
-        {"loc": [*prefix, *e["loc"]], "msg": e["msg"], "type": e["type"]}
-        for e in errors[:_MAX_REPORTED_ERRORS]
-    ]
+            errors = [{**errors[0], "loc": ["body"]}]
+        raise RequestError(errors) from None
 
 
 async def _yield_every(index: int) -> None:
@@ -152,7 +149,7 @@ class Router:
                 ))  # fmt: skip
             plan.task_index.append(unique[key])
         if errors:
-            raise RequestError(errors[:_MAX_REPORTED_ERRORS])
+            raise RequestError(errors[:MAX_REPORTED])
         return plan
 
     def _params(
@@ -182,10 +179,10 @@ class Router:
                 params = spec.params.model_validate(sample.params)
                 cache[key] = (params, params.model_dump_json())
             except ValidationError as exc:
-                cache[key] = [dict(e) for e in exc.errors(include_url=False)]
+                cache[key] = validation_errors(exc)
         found = cache[key]
         if isinstance(found, list):
-            errors.extend(_errors(found, (*where, "params")))
+            errors.extend({**e, "loc": [*where, "params", *e["loc"]]} for e in found)
             return None
         return spec, *found
 
@@ -253,7 +250,7 @@ class Router:
             raise
         except Exception as exc:  # a backend bug fails its tasks, never the batch
             logger.exception("the %s backend failed", backend)
-            return [Outcome("error", error=f"{backend} backend failed: {exc!r}"[:2000])] * len(
+            return [Outcome("error", error=error_text(exc, f"{backend} backend failed"))] * len(
                 tasks
             )
         if len(outcomes) != len(tasks):

@@ -1,4 +1,8 @@
-"""Service settings, read from ``RAAS_*`` environment variables (or passed in by tests)."""
+"""Service settings, read from ``RAAS_*`` environment variables (or passed in by tests).
+
+Pydantic only: this module and the two it reads (``model_spec``, ``compat.settings``) import
+nothing else, so any role can read its settings before it loads anything heavy.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import os
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
-from reward_service.models.config import ModelSpec, unique_names
+from reward_service.compat.settings import CompatSettings
+from reward_service.model_spec import ModelSpec, unique_names
 
 PLACEHOLDER = "REPLACE-ME"  # what the deployment files hold until secrets are filled in
-VTRIUNE_IOU_THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 0.99)
 
 
 def _usable_cores() -> int:
@@ -21,8 +25,9 @@ def _usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-class Settings(BaseSettings):
-    """Every knob of the router and its embedded rule pool; names map to ``RAAS_<NAME>``."""
+class Settings(CompatSettings):
+    """Every knob of every role (the compat endpoints' in :class:`CompatSettings`); names map
+    to ``RAAS_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="RAAS_", frozen=True)
 
@@ -66,10 +71,6 @@ class Settings(BaseSettings):
     idempotency_ttl_s: float = Field(300.0, gt=0)
     idempotency_cache_bytes: int = Field(256 * 1024 * 1024, ge=0)
     idempotency_max_entry_bytes: int = Field(64 * 1024 * 1024, ge=0)
-    judge_iou_threshold: Literal["average", "dynamic"] | float = "dynamic"  # V-Triune /judge
-    openrlhf_verifier: str = "math"  # what OpenRLHF's /get_reward labels are checked with
-    openrlhf_format: str | None = None
-    openrlhf_format_weight: float = Field(0.1, ge=0, allow_inf_nan=False)
 
     rule_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
     remote_timeout_s: float = Field(300.0, gt=0)
@@ -103,14 +104,6 @@ class Settings(BaseSettings):
                     f"a {PLACEHOLDER} placeholder is not a secret: generate one with "
                     "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )
-        return value
-
-    @field_validator("judge_iou_threshold")
-    @classmethod
-    def _vtriune_threshold(cls, value: str | float) -> str | float:
-        """V-Triune's detection verifier knows these IoU thresholds only."""
-        if isinstance(value, float) and value not in VTRIUNE_IOU_THRESHOLDS:
-            raise ValueError(f"a number must be one of {VTRIUNE_IOU_THRESHOLDS}")
         return value
 
     @field_validator("rule_workers", "model_workers", "api_keys", "metrics_sources", mode="before")

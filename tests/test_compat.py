@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devtools.live import LiveServer
-from reward_service.compat import answer_block
+from reward_service.compat.vtriune import answer_block
 from tests.conftest import load_vectors
 
 VTRIUNE_VERIFIERS = {"math": "mathverify", "detection": "detection"}

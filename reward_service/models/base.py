@@ -16,7 +16,7 @@ from transformers import PreTrainedTokenizerBase
 
 from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
-from reward_service.models.config import ModelSpec
+from reward_service.model_spec import ModelSpec
 from reward_service.registry import Score
 
 RawT = TypeVar("RawT")

@@ -23,8 +23,9 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from reward_service.contract import Failure
+from reward_service.errors import MAX_MESSAGE, ModelUnavailableError, error_text
 from reward_service.metrics import Metrics
-from reward_service.schemas import Status
 
 
 class HasTokens(Protocol):
@@ -34,18 +35,6 @@ class HasTokens(Protocol):
 
 ItemT = TypeVar("ItemT", bound=HasTokens)
 ResultT = TypeVar("ResultT")
-
-
-class ModelUnavailableError(Exception):
-    """Raised by a forward pass that cannot run now (a remote server is down): ``unavailable``."""
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """An item that got no result: its status and why."""
-
-    status: Status
-    message: str
 
 
 @dataclass(slots=True)
@@ -69,7 +58,7 @@ class _Entry(Generic[ItemT, ResultT]):
     item: ItemT
     seq: int
     arrived: float
-    future: asyncio.Future[ResultT | Failed]
+    future: asyncio.Future[ResultT | Failure]
 
 
 MIN_EFFICIENCY = 0.92  # real / padded tokens a bucket keeps once it is worth a forward pass
@@ -146,17 +135,17 @@ class Batcher(Generic[ItemT, ResultT]):
             self._consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._consumer
-        self._fail(self._pending, Failed("unavailable", "the model worker is shutting down"))
+        self._fail(self._pending, Failure("unavailable", "the model worker is shutting down"))
         self._pending, self._pending_tokens, self._pending_bytes = [], 0, 0
         if self._own_executor:
             self._executor.shutdown(wait=False, cancel_futures=True)
 
-    async def submit(self, items: Sequence[ItemT]) -> list[ResultT | Failed]:
+    async def submit(self, items: Sequence[ItemT]) -> list[ResultT | Failure]:
         """Queue ``items`` and wait for their results, in order; refusals come back at once."""
         loop = asyncio.get_running_loop()
-        slots: list[asyncio.Future[ResultT | Failed]] = []
+        slots: list[asyncio.Future[ResultT | Failure]] = []
         for item in items:
-            future: asyncio.Future[ResultT | Failed] = loop.create_future()
+            future: asyncio.Future[ResultT | Failure] = loop.create_future()
             refusal = self._refusal(item)
             if refusal is not None:
                 future.set_result(refusal)
@@ -169,9 +158,9 @@ class Batcher(Generic[ItemT, ResultT]):
         self._arrived.set()
         return list(await asyncio.gather(*slots))
 
-    def _refusal(self, item: ItemT) -> Failed | None:
+    def _refusal(self, item: ItemT) -> Failure | None:
         if item.tokens > self.max_tokens:
-            return Failed(
+            return Failure(
                 "invalid_input", f"{item.tokens} tokens do not fit a batch of {self.max_tokens}"
             )
         full = len(self._pending) >= self.max_queue
@@ -181,7 +170,7 @@ class Batcher(Generic[ItemT, ResultT]):
         if full:
             if self.metrics is not None:
                 self.metrics.model_rejected.labels(self.name).inc()
-            return Failed(
+            return Failure(
                 "unavailable",
                 f"model {self.name!r} is overloaded: {len(self._pending)} items "
                 f"({self._pending_bytes} bytes) already queued; retry later or add model workers",
@@ -235,10 +224,10 @@ class Batcher(Generic[ItemT, ResultT]):
             if len(results) != len(items):
                 raise RuntimeError(f"forward returned {len(results)} results for {len(items)}")
         except ModelUnavailableError as exc:
-            self._fail(batch, Failed("unavailable", f"model {self.name!r}: {exc}"[:2000]))
+            self._fail(batch, Failure("unavailable", f"model {self.name!r}: {exc}"[:MAX_MESSAGE]))
             return
         except Exception as exc:
-            self._fail(batch, Failed("error", f"{type(exc).__name__}: {exc}"[:2000]))
+            self._fail(batch, Failure("error", error_text(exc)))
             return
         finally:
             self._record(items, time.perf_counter() - start)
@@ -259,7 +248,7 @@ class Batcher(Generic[ItemT, ResultT]):
             self.metrics.observe_model_batch(self.name, rows, tokens, padded, seconds)
 
     @staticmethod
-    def _fail(entries: Sequence[_Entry[ItemT, ResultT]], failure: Failed) -> None:
+    def _fail(entries: Sequence[_Entry[ItemT, ResultT]], failure: Failure) -> None:
         for entry in entries:
             if not entry.future.done():
                 entry.future.set_result(failure)

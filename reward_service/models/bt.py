@@ -26,6 +26,7 @@ from transformers import (
 
 from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
+from reward_service.model_spec import ModelSpec
 from reward_service.models.base import (
     Item,
     chat_ids,
@@ -35,7 +36,6 @@ from reward_service.models.base import (
     positions,
     sigmoid_reward,
 )
-from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer, load_weights, resolve_device
 from reward_service.registry import Score
 from reward_service.verifiers.rm import RMParams

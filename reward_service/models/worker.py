@@ -22,12 +22,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reward_service.contract import Outcome, Task
-from reward_service.errors import InvalidInputError
+from reward_service.contract import Failure, Outcome, Task
+from reward_service.errors import MAX_MESSAGE, InvalidInputError, error_text
 from reward_service.metrics import Metrics
+from reward_service.model_spec import KINDS_FOR_VERIFIER, ModelSpec
 from reward_service.models.base import Item, Scorer
-from reward_service.models.batcher import Batcher, Failed
-from reward_service.models.config import KINDS_FOR_VERIFIER, ModelSpec
+from reward_service.models.batcher import Batcher
 from reward_service.registry import FORMATS, VERIFIERS
 
 logger = logging.getLogger("raas.models")
@@ -44,7 +44,7 @@ def build_scorer(spec: ModelSpec) -> Scorer[Any]:
 
         return VisionScorer.load(spec)
     if spec.remote_url is not None:
-        from reward_service.models.remote import RemoteScorer
+        from reward_service.models.vllm import RemoteScorer
 
         return RemoteScorer.load(spec)
     from reward_service.models.bt import BTScorer
@@ -120,7 +120,7 @@ class ModelWorker:
         try:
             scorer = await asyncio.to_thread(build_scorer, spec)
         except Exception as exc:
-            model.state, model.error = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+            model.state, model.error = "failed", error_text(exc)
             logger.error("model %s (%s) failed to load: %s", spec.name, spec.path, model.error)
         else:
             model.scorer = scorer
@@ -205,16 +205,16 @@ def _prepare_all(scorer: Scorer[Any], tasks: list[Task]) -> list[Item | Outcome]
         try:
             prepared.append(scorer.prepare(task))
         except InvalidInputError as exc:
-            prepared.append(Outcome("invalid_input", error=str(exc)[:2000]))
+            prepared.append(Outcome("invalid_input", error=str(exc)[:MAX_MESSAGE]))
         except Exception as exc:
-            prepared.append(Outcome("error", error=f"{type(exc).__name__}: {exc}"[:2000]))
+            prepared.append(Outcome("error", error=error_text(exc)))
     return prepared
 
 
 def _finish(scorer: Scorer[Any], task: Task, raw: Any) -> Outcome:
     """A raw model result → the outcome (reward, format score, details)."""
-    if isinstance(raw, Failed):
-        return Outcome(raw.status, error=raw.message)
+    if isinstance(raw, Failure):
+        return Outcome.of(raw)
     try:
         score = scorer.reward(task, raw)
         accuracy = float(score.accuracy)
@@ -222,5 +222,5 @@ def _finish(scorer: Scorer[Any], task: Task, raw: Any) -> Outcome:
             raise ValueError(f"reward {accuracy!r} outside [0, 1]")
         fmt = None if task.format is None else float(FORMATS.get(task.format).fn(task.response))
     except Exception as exc:
-        return Outcome("error", error=f"{type(exc).__name__}: {exc}"[:2000])
+        return Outcome("error", error=error_text(exc))
     return Outcome("ok", accuracy, fmt, score.details)

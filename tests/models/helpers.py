@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import orjson
 
 from reward_service.contract import Task
-from reward_service.models.config import ModelSpec
+from reward_service.model_spec import ModelSpec
 from reward_service.registry import Context
 from reward_service.verifiers.bmas import BMASParams
 from reward_service.verifiers.rm import RMParams

@@ -15,13 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from reward_service.contract import Failure
+from reward_service.errors import ModelUnavailableError
 from reward_service.metrics import Metrics
 from reward_service.models.batcher import (
     MIN_EFFICIENCY,
     MIN_FILL,
     Batcher,
-    Failed,
-    ModelUnavailableError,
     buckets,
 )
 from tests.models.helpers import run
@@ -124,7 +124,7 @@ def test_a_full_queue_refuses_the_rest_with_unavailable() -> None:
     first, second = run(main())
     assert first == [2]
     assert second[:3] == [4, 6, 8]
-    assert all(isinstance(r, Failed) for r in second[3:])
+    assert all(isinstance(r, Failure) for r in second[3:])
     assert all(r.status == "unavailable" for r in second[3:])
     assert "overloaded" in second[3].message
 
@@ -156,7 +156,7 @@ def test_the_queue_is_bounded_in_bytes_and_a_lone_item_is_always_taken() -> None
     first, second = run(main())
     assert first == [2]
     assert second[:2] == [4, 6]  # 400 + 400 fit 1000 bytes; a third would not
-    assert all(isinstance(r, Failed) and r.status == "unavailable" for r in second[2:])
+    assert all(isinstance(r, Failure) and r.status == "unavailable" for r in second[2:])
     assert "800 bytes" in second[2].message
 
 
@@ -233,7 +233,7 @@ def test_a_failing_forward_fails_its_batch_only() -> None:
             await b.close()
 
     first, second, third = run(main())
-    assert first == [Failed("error", "RuntimeError: CUDA out of memory")]
+    assert first == [Failure("error", "RuntimeError: CUDA out of memory")]
     assert second[0].status == "unavailable"
     assert "server down" in second[0].message
     assert third == [2]
@@ -284,7 +284,7 @@ def test_oversized_items_are_refused_and_close_fails_waiting_items() -> None:
 
     too_big, waiting = run(main())
     assert too_big[0].status == "invalid_input"
-    assert waiting[0] == Failed("unavailable", "the model worker is shutting down")
+    assert waiting[0] == Failure("unavailable", "the model worker is shutting down")
 
 
 def test_queue_depth_and_batch_shapes_are_exported() -> None:

@@ -18,7 +18,7 @@ from devtools.live import InThreadServer, free_port
 from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.models.bt import BTScorer
-from reward_service.models.remote import scores
+from reward_service.models.vllm import scores
 from reward_service.models.worker import ModelWorker
 from tests.models.conftest import Tiny
 from tests.models.helpers import rm_task, run, sentence, spec

@@ -11,9 +11,9 @@ from prometheus_client import CollectorRegistry
 
 from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
+from reward_service.model_spec import ModelSpec
 from reward_service.models.batcher import Batcher
 from reward_service.models.bt import BTScorer
-from reward_service.models.config import ModelSpec
 from reward_service.models.worker import ModelWorker
 from reward_service.registry import VERIFIERS
 from tests.models.conftest import Tiny

@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry
 
 from devtools.live import InThreadServer
 from reward_service.app import create_app
-from reward_service.compat import JudgePayload, judge_answer
+from reward_service.compat.vtriune import JudgePayload, judge_answer
 from reward_service.contract import Outcome
 from reward_service.metrics import Metrics
 from reward_service.router import combined

@@ -15,8 +15,8 @@ from reward_service.app import create_app
 from reward_service.contract import Outcome, Task
 from reward_service.errors import RequestError
 from reward_service.metrics import Metrics
+from reward_service.remote.worker import parse_tasks
 from reward_service.settings import Settings
-from reward_service.workers.service import parse_tasks
 
 LIMITS = Settings(max_prompt_chars=100, max_response_chars=200, max_ground_truth_chars=50)
 RM = {"verifier": "rm", "params": {"model": "rm"}, "response": "fine"}

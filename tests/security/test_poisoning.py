@@ -22,7 +22,7 @@ import pytest
 from devtools.live import LiveServer
 from reward_service.contract import Task
 from reward_service.registry import VERIFIERS, Context
-from reward_service.workers.remote import RemoteBackend
+from reward_service.remote.backend import RemoteBackend
 
 KEY, TOKEN = "trainer-key-0123456789", "internal-token-0123456789"
 MARKER = "ROLLOUT-TEXT-THAT-MUST-NOT-BE-LOGGED"

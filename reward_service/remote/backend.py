@@ -24,7 +24,7 @@ import orjson
 
 from reward_service.contract import Outcome, Task
 from reward_service.logs import request_id_header
-from reward_service.workers.wire import outcome_from_wire, task_to_wire
+from reward_service.remote.wire import outcome_from_wire, task_to_wire
 
 logger = logging.getLogger("raas.remote")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})

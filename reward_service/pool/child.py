@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from reward_service.errors import error_text
 from reward_service.gc_policy import tune_gc
 
 FLUSH_S = 0.02
@@ -92,7 +93,7 @@ def run_one(fn: Callable[[Any], Any], payload: Any) -> Result:
     except MemoryError:
         return False, "worker memory limit exceeded"
     except Exception as exc:
-        return False, f"{type(exc).__name__}: {exc}"[:2000]
+        return False, error_text(exc)
 
 
 def resolve(target: str) -> Callable[..., Any]:
@@ -111,7 +112,7 @@ def _reply(conn: Connection, results: list[Result]) -> None:
             try:
                 conn.send([result])
             except Exception as exc:
-                conn.send([(False, f"result could not be sent back: {exc!r}"[:2000])])
+                conn.send([(False, error_text(exc, "result could not be sent back"))])
 
 
 def _die_with_parent() -> None:

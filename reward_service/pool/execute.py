@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from reward_service.contract import Outcome, Task
-from reward_service.errors import InvalidInputError
+from reward_service.errors import InvalidInputError, error_text
 from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec
 from reward_service.summary import reflects
 from reward_service.verifiers import load_verifiers
@@ -109,7 +109,7 @@ def run_task(task: Task) -> Outcome:
     except MemoryError:
         outcome.status, outcome.error = "error", "worker memory limit exceeded"
     except Exception as exc:
-        outcome.status, outcome.error = "error", f"{type(exc).__name__}: {exc}"[:2000]
+        outcome.status, outcome.error = "error", error_text(exc)
     if outcome.status != "ok":
         outcome.accuracy, outcome.details = None, {}
     outcome.seconds = time.perf_counter() - start

@@ -1,7 +1,7 @@
 """A worker as a service of its own: a backend behind ``POST /v1/tasks``.
 
 ``raas worker rules`` serves the process pool and ``raas worker model`` the reward models through
-this one app; routers reach either with :class:`~reward_service.workers.remote.RemoteBackend`.
+this one app; routers reach either with :class:`~reward_service.remote.backend.RemoteBackend`.
 A worker keeps no state between requests, so it scales by replicas. It trusts no caller: every
 task is validated again against its own registry.
 """
@@ -21,17 +21,15 @@ from pydantic import ValidationError
 from reward_service import __version__
 from reward_service.auth import guard, internal_keys
 from reward_service.contract import Outcome, Task
-from reward_service.errors import RequestError, UnknownNameError
+from reward_service.errors import RequestError, UnknownNameError, validation_errors
 from reward_service.limits import prompt_too_long
 from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, json_response, read_body
+from reward_service.pool.backend import PoolBackend, build_pool
 from reward_service.registry import VERIFIERS
-from reward_service.settings import Settings
-from reward_service.verifiers import load_verifiers
-from reward_service.workers.local import PoolBackend, build_pool
-from reward_service.workers.wire import (
+from reward_service.remote.wire import (
     OutcomeBatch,
     ParamsCache,
     TaskBatch,
@@ -39,6 +37,8 @@ from reward_service.workers.wire import (
     outcome_to_wire,
     task_from_wire,
 )
+from reward_service.settings import Settings
+from reward_service.verifiers import MODEL_MODULES, load_verifiers
 
 
 class WorkerBackend(Protocol):
@@ -54,8 +54,7 @@ def parse_tasks(body: bytes, settings: Settings) -> list[Task | Outcome]:
     try:
         wires = TaskBatch.model_validate_json(body).tasks
     except ValidationError as exc:
-        errors = exc.errors()[:100]
-        raise RequestError([_error(list(e["loc"]), e["msg"], e["type"]) for e in errors]) from None
+        raise RequestError(validation_errors(exc)) from None
     cache: ParamsCache = {}
     return [_task(index, wire, settings, cache) for index, wire in enumerate(wires)]
 
@@ -83,8 +82,7 @@ def _task(index: int, wire: WireTask, settings: Settings, cache: ParamsCache) ->
         field = "verifier" if exc.kind == "verifier" else "format"
         raise RequestError([_error([*where, field], str(exc), "unknown_name")]) from None
     except ValidationError as exc:
-        errors = [_error([*where, "params", *e["loc"]], e["msg"], e["type"]) for e in exc.errors()]
-        raise RequestError(errors) from None
+        raise RequestError(validation_errors(exc, [*where, "params"])) from None
     except orjson.JSONEncodeError as exc:  # an integer past 64 bits in params or ground truth
         raise RequestError([_error(where, str(exc), "not_serialisable")]) from None
 
@@ -137,3 +135,17 @@ def create_rules_app(settings: Settings | None = None, metrics: Metrics | None =
     metrics = metrics if metrics is not None else Metrics.for_settings(settings)
     backend = PoolBackend(build_pool(settings, metrics), metrics)
     return create_worker_app("raas rule worker", backend, settings, metrics)
+
+
+def create_model_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
+    """``raas worker model``: the models in ``RAAS_MODELS``, one worker per GPU (pin it with
+    ``CUDA_VISIBLE_DEVICES``); none configured, every task is ``unavailable``. It loads only the
+    model verifiers and format checkers (no sympy, no shapely)."""
+    from reward_service.models.worker import ModelWorker  # needs torch: only in this role
+
+    load_verifiers(MODEL_MODULES)
+    settings = settings if settings is not None else Settings()
+    metrics = metrics if metrics is not None else Metrics.for_settings(settings)
+    return create_worker_app(
+        "raas model worker", ModelWorker(settings.models, metrics), settings, metrics
+    )

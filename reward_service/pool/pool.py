@@ -31,22 +31,16 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
-from reward_service.errors import OverloadedError
-from reward_service.workers.channel import Channel, ChannelClosedError, widen
-from reward_service.workers.child import child_main, split_position
-from reward_service.workers.fair_queue import FairQueue, Item, Request
+from reward_service.contract import Failure
+from reward_service.errors import OverloadedError, error_text
+from reward_service.pool.channel import Channel, ChannelClosedError, widen
+from reward_service.pool.child import child_main, split_position
+from reward_service.pool.fair_queue import FairQueue, Item, Request
+from reward_service.schemas import Status
 
 logger = logging.getLogger("raas.pool")
 
-FailureKind = Literal["timeout", "crash", "error", "closed"]
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """Why an item produced no value."""
-
-    kind: FailureKind
-    message: str
+RestartReason = Literal["timeout", "crash", "error"]  # killed at the deadline / died / a bug
 
 
 @dataclass(slots=True, eq=False)
@@ -80,7 +74,7 @@ class ProcessPool:
         max_requeues: int = 2,
         spares: int = 1,
         size_of: Callable[[Any], int] | None = None,
-        on_restart: Callable[[FailureKind], None] | None = None,
+        on_restart: Callable[[RestartReason], None] | None = None,
     ) -> None:
         self.target, self.init = target, init
         self.size, self.deadline_s, self.memory_mb = size, deadline_s, memory_mb
@@ -130,7 +124,7 @@ class ProcessPool:
 
     async def map(self, payloads: Sequence[Any]) -> list[Any]:
         if self._closed or self._wakeup is None:
-            return [Failure("closed", "worker pool is not running")] * len(payloads)
+            return [Failure("unavailable", "worker pool is not running")] * len(payloads)
         queued = self.queue.queued
         if queued and queued + len(payloads) > self.max_queue:
             message = f"{queued} tasks are queued (at most {self.max_queue})"
@@ -158,7 +152,7 @@ class ProcessPool:
                 await child.channel.send(None, 0.5)
         await asyncio.gather(*(self._reap(child, grace_s=2.0) for child in list(self._all)))
         self._children, self._spares = [None] * self.size, []
-        closed = Failure("closed", "worker pool closed")
+        closed = Failure("unavailable", "worker pool closed")
         for item in [*(i for chunk in self._running for i in chunk), *self.queue.drain()]:
             item.settle(closed)
 
@@ -190,7 +184,7 @@ class ProcessPool:
             raise RuntimeError(f"pool child failed to start: {exc!r}") from exc
         return child
 
-    async def _replace(self, slot: int, kind: FailureKind) -> None:
+    async def _replace(self, slot: int, kind: RestartReason) -> None:
         """Swap in a warm spare at once (or start a child), then top the spares up."""
         old, self._children[slot] = self._children[slot], None
         if old is not None:
@@ -249,7 +243,7 @@ class ProcessPool:
             except Exception as exc:  # a bug fails its chunk, not the pool
                 logger.exception("pool child %d failed a chunk", slot)
                 for item in chunk:
-                    item.settle(Failure("error", f"worker pool error: {exc!r}"[:2000]))
+                    item.settle(Failure("error", error_text(exc, "worker pool error")))
                 await self._replace(slot, "error")
             finally:
                 self._running[slot] = []
@@ -311,7 +305,8 @@ class ProcessPool:
                 if kind == "timeout"
                 else f"worker died (exit code {process.exitcode})"
             )
-            run.chunk[index].settle(Failure(kind, message))
+            status: Status = "timeout" if kind == "timeout" else "error"
+            run.chunk[index].settle(Failure(status, message))
             self._requeue(run.chunk[run.done : index] + run.chunk[index + 1 :])
         else:
             self._requeue(run.chunk[run.done :], suspect=True)
@@ -362,7 +357,7 @@ def _encode(chunk_id: int, chunk: list[Item]) -> tuple[bytes, list[Item]]:
             pickle.dumps(item.payload, protocol=pickle.HIGHEST_PROTOCOL)
             good.append(item)
         except Exception as exc:
-            item.settle(Failure("error", f"task could not be sent to a worker: {exc!r}"[:2000]))
+            item.settle(Failure("error", error_text(exc, "task could not be sent to a worker")))
     return (_dumps(chunk_id, good) if good else b""), good
 
 

@@ -10,9 +10,9 @@ import pytest
 
 from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
+from reward_service.pool import execute
+from reward_service.pool.execute import run_task
 from reward_service.registry import VERIFIERS, Context, NoParams, Score, VerifierSpec
-from reward_service.workers import execute
-from reward_service.workers.execute import run_task
 
 calls: list[Any] = []
 

@@ -13,12 +13,13 @@ from typing import Any, TypeVar
 import pytest
 
 from devtools.live import wait_exited
+from reward_service.contract import Failure
 from reward_service.errors import OverloadedError
-from reward_service.workers.pool import Failure, ProcessPool
-from tests.workers.pool_targets import DiesOnArrival
+from reward_service.pool.pool import ProcessPool
+from tests.pool.pool_targets import DiesOnArrival
 
 T = TypeVar("T")
-TARGETS = "tests.workers.pool_targets"
+TARGETS = "tests.pool.pool_targets"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -74,12 +75,12 @@ class TestResults:
 
         bad, good = run_with_pool("echo", body)
         assert isinstance(bad[0], Failure)
-        assert bad[0].kind == "error"
+        assert bad[0].status == "error"
         assert good == [1]
 
     def test_an_unpicklable_result_is_an_error_not_a_hang(self) -> None:
         results = run_with_pool("unpicklable_result", lambda pool: pool.map([1, 2]))
-        assert all(isinstance(r, Failure) and r.kind == "error" for r in results)
+        assert all(isinstance(r, Failure) and r.status == "error" for r in results)
 
     def test_children_yield_the_cpu_to_the_router(self) -> None:
         assert run_with_pool("niceness", lambda pool: pool.map([None])) == [os.nice(0) + 5]
@@ -196,9 +197,10 @@ class TestCrashesAndLimits:
 
         # die(0) exits the child: no value, no exception, the pipe just closes
         results, after, restarts = run_with_pool("die", body)
-        assert all(isinstance(r, Failure) and r.kind == "crash" for r in results)
+        assert all(isinstance(r, Failure) and r.status == "error" for r in results)
+        assert all("worker died" in r.message for r in results)
         assert restarts >= 3
-        assert after == [Failure("crash", "worker died (exit code 0)")]
+        assert after == [Failure("error", "worker died (exit code 0)")]
 
     def test_an_item_that_kills_its_child_before_starting_ends_as_an_error(self) -> None:
         async def body(pool: ProcessPool) -> tuple[list[Any], int]:
@@ -239,7 +241,7 @@ class TestLifecycle:
             await pool.close()
             return await pool.map([1, 2])
 
-        assert asyncio.run(main()) == [Failure("closed", "worker pool is not running")] * 2
+        assert asyncio.run(main()) == [Failure("unavailable", "worker pool is not running")] * 2
 
     def test_children_die_with_a_killed_parent(self, tmp_path: Path) -> None:
         script = tmp_path / "parent.py"
@@ -247,7 +249,7 @@ class TestLifecycle:
             textwrap.dedent(f"""
             import asyncio, sys
             sys.path.insert(0, {str(ROOT)!r})
-            from reward_service.workers.pool import ProcessPool
+            from reward_service.pool.pool import ProcessPool
 
             async def main():
                 pool = ProcessPool("{TARGETS}:sleepy", size=2, deadline_s=60)

@@ -24,10 +24,10 @@ from typing import Any
 
 import httpx
 
+from reward_service.errors import ModelUnavailableError
+from reward_service.model_spec import ModelSpec
 from reward_service.models.base import Item
-from reward_service.models.batcher import ModelUnavailableError
 from reward_service.models.bt import TextRM
-from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer
 
 

@@ -1,16 +1,4 @@
-"""Other trainers' reward protocols, translated onto the same router as ``POST /reward``.
-
-**OpenRLHF** (``--remote_rm_url http://raas:8000/get_reward``): ``POST /get_reward`` takes
-``{"query": [prompt+response, …], "prompts": […], "labels": […]}`` and answers
-``{"rewards": […], "scores": […], "extra_logs": {name: […]}}``, one float per query. The
-response is the query with its prompt prefix removed (the whole query when it does not start
-with the prompt). A label is the ground truth for ``RAAS_OPENRLHF_VERIFIER`` (format checker
-``RAAS_OPENRLHF_FORMAT`` at weight ``RAAS_OPENRLHF_FORMAT_WEIGHT``), or, when it is a JSON
-object with a ``verifier`` key, the sample's own reward spec (sample-level formatting).
-``rewards`` is the combined reward (advantages), ``scores`` the accuracy alone (OpenRLHF's
-dynamic filtering). OpenRLHF builds tensors from these lists and cannot take ``null``: a sample
-raas could not score gets 0.0 there, and ``extra_logs.raas_unscored`` (1.0 for it) plus a
-top-level ``status`` list say so — watch that curve.
+"""V-Triune's reward server protocol (``/judge``), reproducing its verdicts on the router.
 
 **V-Triune** (its reward proxy pointed at raas): ``GET /`` answers its liveness probe and
 ``POST /judge`` takes its one-sample payload (``response``, ``prompt``, ``answer``,
@@ -44,23 +32,22 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from reward_service.errors import RequestError
+from reward_service.compat.settings import CompatSettings
+from reward_service.errors import RaasError, RequestError, validated
 from reward_service.openapi import errors, json_body
-from reward_service.ops import json_response, read_body
-from reward_service.registry import FORMATS, VERIFIERS
+from reward_service.ops import json_response, parse_json, read_body
 from reward_service.router import Router
 from reward_service.schemas import WEIGHT_MAX, RewardRequest, Status
-from reward_service.settings import Settings
+from reward_service.verifiers.detection import AVERAGE_THRESHOLDS
 
-_SPEC_KEYS = ("verifier", "ground_truth", "params", "format", "weights", "data_source", "meta")
 _JUDGE_VERIFIERS = {
     "mathverify": ("math", "think_answer"), "detection": ("detection", "detection_answer"),
 }  # fmt: skip
@@ -72,22 +59,6 @@ _TERMS = {
     "label_first": "iou_score_max_label", "iou_first": "iou_score_max_iou",
     "map": "map_score", "map50": "map50_score", "map75": "map75_score",
 }  # fmt: skip
-
-
-class OpenRLHFRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
-
-    query: list[str]
-    prompts: list[str] | None = None
-    labels: list[Any] | None = None
-
-    @model_validator(mode="after")
-    def _same_lengths(self) -> OpenRLHFRequest:
-        for name in ("prompts", "labels"):
-            given = getattr(self, name)
-            if given is not None and len(given) != len(self.query):
-                raise ValueError(f"{name} has {len(given)} items for {len(self.query)} queries")
-        return self
 
 
 class JudgePayload(BaseModel):
@@ -106,13 +77,6 @@ class JudgePayload(BaseModel):
     accuracy_ratio: float | None = Field(None, ge=0, le=WEIGHT_MAX, allow_inf_nan=False)
 
 
-class OpenRLHFAnswer(BaseModel):
-    rewards: list[float]
-    scores: list[float]
-    extra_logs: dict[str, list[float]]
-    status: list[Status]
-
-
 class JudgeRewards(BaseModel):
     model_config = ConfigDict(extra="allow")  # the detection terms V-Triune reports
 
@@ -128,68 +92,8 @@ class JudgeAnswer(BaseModel):
     error: str | None
 
 
-class Rejected(Exception):
+class Rejected(RaasError):
     """A V-Triune payload its own server would have crashed on: all rewards 0."""
-
-
-def _validated(model: type[BaseModel], data: Any) -> Any:
-    """``model`` from ``data``, or the 422 :class:`RequestError` naming the bad field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)[:100]
-        raise RequestError(
-            [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in errors]
-        ) from None
-
-
-def _json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise RequestError([{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]) from None
-
-
-# --- OpenRLHF -------------------------------------------------------------------------------
-
-
-def response_part(query: str, prompt: str | None) -> str:
-    """OpenRLHF's query is prompt + response: the response is what follows the prompt."""
-    return query[len(prompt) :] if prompt and query.startswith(prompt) else query
-
-
-def openrlhf_samples(request: OpenRLHFRequest, settings: Settings) -> list[dict[str, Any]]:
-    samples = []
-    for index, query in enumerate(request.query):
-        prompt = request.prompts[index] if request.prompts is not None else None
-        label = request.labels[index] if request.labels is not None else None
-        sample: dict[str, Any] = {
-            "data_source": "openrlhf", "prompt": prompt, "response": response_part(query, prompt),
-            "verifier": settings.openrlhf_verifier, "ground_truth": label,
-        }  # fmt: skip
-        if settings.openrlhf_format is not None:
-            sample["format"] = settings.openrlhf_format
-            sample["weights"] = {"accuracy": 1.0, "format": settings.openrlhf_format_weight}
-        if isinstance(label, Mapping) and "verifier" in label:  # a per-sample reward spec
-            sample.update({key: label[key] for key in _SPEC_KEYS if key in label})
-        samples.append(sample)
-    return samples
-
-
-def openrlhf_response(results: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [r["status"] == "ok" for r in results]
-    rewards = [r["reward"] if good else 0.0 for r, good in zip(results, ok, strict=True)]
-    scores = [r["components"].get("accuracy", 0.0) for r in results]
-    logs: dict[str, list[float]] = {
-        "accuracy": scores, "raas_unscored": [0.0 if good else 1.0 for good in ok],
-    }  # fmt: skip
-    if any("format" in r["components"] for r in results):
-        logs["format"] = [r["components"].get("format", 0.0) for r in results]
-    status = [r["status"] for r in results]
-    return {"rewards": rewards, "scores": scores, "extra_logs": logs, "status": status}
-
-
-# --- V-Triune -------------------------------------------------------------------------------
 
 
 def _ratio(value: Any, key: str) -> float:
@@ -201,7 +105,7 @@ def _ratio(value: Any, key: str) -> float:
     return float(value) if 0.0 <= value <= 1.0 else 0.0
 
 
-def _detection_params(parm: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def _detection_params(parm: dict[str, Any], settings: CompatSettings) -> dict[str, Any]:
     ratios = parm.get("det_reward_ratio") or {}
     if not isinstance(ratios, dict):
         raise Rejected("det_reward_ratio must be an object")
@@ -240,7 +144,7 @@ def answer_block(text: str) -> str:
     return text[start + len("<answer>") : end].strip() if end >= 0 else ""
 
 
-def judge_request(payload: JudgePayload, settings: Settings) -> RewardRequest:
+def judge_request(payload: JudgePayload, settings: CompatSettings) -> RewardRequest:
     """The native request that reproduces V-Triune's verdict for ``payload``."""
     if payload.reward_verifier not in _JUDGE_VERIFIERS:
         raise Rejected(f"unknown reward_verifier {payload.reward_verifier!r}")
@@ -300,7 +204,7 @@ def judge_answer(
     return {"rewards": rewards, "status": status, "error": error}
 
 
-async def judge(router: Router, payload: JudgePayload, settings: Settings) -> dict[str, Any]:
+async def judge(router: Router, payload: JudgePayload, settings: CompatSettings) -> dict[str, Any]:
     try:
         request = judge_request(payload, settings)
         outcome = (await router.run(request))[0]
@@ -318,33 +222,21 @@ async def judge(router: Router, payload: JudgePayload, settings: Settings) -> di
     return judge_answer(0.0, 0.0, payload, outcome.status, outcome.error)
 
 
-def add_compat_routes(
-    app: FastAPI, router: Router, settings: Settings, dependencies: Sequence[Any] = ()
-) -> None:
-    """``POST /get_reward`` (OpenRLHF), ``POST /judge`` and ``GET /`` (V-Triune, open: it is
-    their proxy's liveness probe); ``dependencies`` guard the scoring routes."""
-    VERIFIERS.get(settings.openrlhf_verifier)  # a misconfiguration fails at start, by name
-    if settings.openrlhf_format is not None:
-        FORMATS.get(settings.openrlhf_format)
+def add_vtriune_routes(
+    app: FastAPI, router: Router, settings: CompatSettings, max_body_bytes: int,
+    dependencies: Sequence[Any],
+) -> None:  # fmt: skip
+    """``POST /judge``, and ``GET /`` (open: it is V-Triune's proxy's liveness probe). A
+    ``RAAS_JUDGE_IOU_THRESHOLD`` V-Triune does not know fails here, at start."""
+    threshold = settings.judge_iou_threshold
+    if isinstance(threshold, float) and threshold not in AVERAGE_THRESHOLDS:
+        raise ValueError(f"RAAS_JUDGE_IOU_THRESHOLD must be a V-Triune threshold: {threshold}")
     latency = router.metrics.request_latency
+    guarded = list(dependencies)
 
     @app.get("/", include_in_schema=False)
     async def root() -> dict[str, str]:
         return {"message": "Reward Judge Server"}  # what V-Triune's proxy probes for
-
-    guarded = list(dependencies)
-
-    @app.post(
-        "/get_reward", tags=["compat"], dependencies=guarded, response_model=OpenRLHFAnswer,
-        responses=errors(401, 413, 422, 429), openapi_extra=json_body(OpenRLHFRequest),
-    )  # fmt: skip
-    async def get_reward(request: Request) -> Response:
-        start = time.perf_counter()
-        body = _validated(OpenRLHFRequest, _json(await read_body(request, settings.max_body_bytes)))
-        reward_request = _validated(RewardRequest, {"samples": openrlhf_samples(body, settings)})
-        results = (await router.score(reward_request))["results"]
-        latency.labels("/get_reward").observe(time.perf_counter() - start)
-        return json_response(openrlhf_response(results))
 
     @app.post(
         "/judge", tags=["compat"], dependencies=guarded, response_model=JudgeAnswer,
@@ -352,7 +244,7 @@ def add_compat_routes(
     )  # fmt: skip
     async def judge_route(request: Request) -> Response:
         start = time.perf_counter()
-        payload = _validated(JudgePayload, _json(await read_body(request, settings.max_body_bytes)))
+        payload = validated(JudgePayload, parse_json(await read_body(request, max_body_bytes)))
         answer = await judge(router, payload, settings)
         latency.labels("/judge").observe(time.perf_counter() - start)
         return json_response(answer)

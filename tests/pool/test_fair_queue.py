@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from reward_service.workers.fair_queue import FairQueue, Item, Request
+from reward_service.pool.fair_queue import FairQueue, Item, Request
 
 
 @pytest.fixture

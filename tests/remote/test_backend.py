@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from devtools.live import InThreadServer, LiveServer, free_port
 from reward_service.contract import Outcome, Task
 from reward_service.registry import VERIFIERS, Context, NoParams
-from reward_service.workers.remote import RemoteBackend, _split
+from reward_service.remote.backend import RemoteBackend, _split
 
 
 def math_task(i: int) -> Task:

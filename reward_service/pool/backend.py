@@ -7,12 +7,11 @@ from typing import Any
 
 from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
+from reward_service.pool.pool import ProcessPool
 from reward_service.settings import Settings
-from reward_service.workers.pool import Failure, ProcessPool
 
-RULE_TARGET = "reward_service.workers.execute:run_task"
-RULE_WARM_UP = "reward_service.workers.execute:warm_up"
-_FAILURE_STATUS = {"timeout": "timeout", "closed": "unavailable"}
+RULE_TARGET = "reward_service.pool.execute:run_task"
+RULE_WARM_UP = "reward_service.pool.execute:warm_up"
 
 
 def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
@@ -30,12 +29,6 @@ def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
         size_of=Task.size,
         on_restart=lambda kind: metrics.restarts.labels(kind).inc(),
     )
-
-
-def as_outcome(value: Outcome | Failure) -> Outcome:
-    if isinstance(value, Outcome):
-        return value
-    return Outcome(_FAILURE_STATUS.get(value.kind, "error"), error=value.message)  # type: ignore[arg-type]
 
 
 class PoolBackend:
@@ -57,7 +50,7 @@ class PoolBackend:
         await self.pool.close()
 
     async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
-        return [as_outcome(value) for value in await self.pool.map(tasks)]
+        return [Outcome.of(value) for value in await self.pool.map(tasks)]
 
     def readiness(self) -> tuple[dict[str, Any], bool]:
         return {"pool": {"size": self.pool.size, "ready": self.pool.ready}}, self.pool.ready > 0
