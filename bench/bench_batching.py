@@ -46,7 +46,7 @@ from reward_service.models.base import Item  # noqa: E402
 from reward_service.models.batcher import Batcher  # noqa: E402
 from reward_service.models.bt import BTScorer  # noqa: E402
 from reward_service.registry import Context  # noqa: E402
-from reward_service.verifiers.rm import RMParams  # noqa: E402
+from reward_service.verifiers.model.rm import RMParams  # noqa: E402
 
 VOCAB = 2000
 SIZES = {  # model shapes: small enough for CPU; ~0.36B non-embedding parameters on a GPU

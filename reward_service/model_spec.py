@@ -13,12 +13,6 @@ ModelKind = Literal["bt", "bt_vision", "bmas"]
 DType = Literal["auto", "float32", "bfloat16", "float16"]
 ImageFormat = Literal["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"]
 
-#: Which model kinds each model verifier can use.
-KINDS_FOR_VERIFIER: dict[str, frozenset[str]] = {
-    "rm": frozenset({"bt", "bt_vision"}),
-    "bmas": frozenset({"bmas"}),
-}
-
 
 class ModelSpec(BaseModel):
     """A model: where it is, what it is, where it runs and how its batches are formed.

@@ -9,6 +9,7 @@ without harming the service. A format checker is ``(response) -> float`` in [0, 
 from __future__ import annotations
 
 import inspect
+import math
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -53,20 +54,25 @@ class Score:
 
 
 VerifyFn = Callable[[str, Any, Any, Context], Score]
+ModelRewardFn = Callable[[Any, Any, Any], Score]  # (raw model output, params, model spec)
 PrepareFn = Callable[[Any, Any], Any]
 FormatFn = Callable[[str], float]
 
 
 @dataclass(frozen=True, slots=True)
 class VerifierSpec:
-    """``backend`` names where it runs: ``"rules"`` (the process pool) or ``"model"``."""
+    """``backend`` names where it runs. ``"rules"``: the process pool calls
+    ``fn(response, ground_truth, params, context)``. ``"model"``: a model worker whose model is
+    of one of ``kinds`` runs the forward pass and ``fn(raw, params, model_spec)`` maps its raw
+    output to the score."""
 
     name: str
-    fn: VerifyFn
+    fn: Callable[..., Score]  # a VerifyFn (rules) or a ModelRewardFn (model)
     params: type[Params]
     prepare: PrepareFn | None
     summary: str
     backend: str = "rules"
+    kinds: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,18 +140,28 @@ def verifier(
     return register
 
 
-def model_verifier(name: str, *, params: type[Params]) -> Callable[[VerifyFn], VerifyFn]:
-    """Register ``fn`` as verifier ``name`` served by model workers, not the rule pool.
+def model_verifier(
+    name: str, *, params: type[Params], kinds: tuple[str, ...]
+) -> Callable[[ModelRewardFn], ModelRewardFn]:
+    """Register ``fn(raw, params, model_spec) -> Score`` as verifier ``name``, served by model
+    workers, not the rule pool: a worker holding a model of one of ``kinds`` runs the forward
+    pass (batched across requests), and ``fn`` turns one raw output into the reward."""
 
-    ``fn`` is never called by the pool; its docstring documents the reward and it raises if a
-    task reaches it by mistake. Model workers batch these tasks across requests on the GPU.
-    """
-
-    def register(fn: VerifyFn) -> VerifyFn:
-        VERIFIERS.add(name, VerifierSpec(name, fn, params, None, summary_of(fn), "model"))
+    def register(fn: ModelRewardFn) -> ModelRewardFn:
+        spec = VerifierSpec(name, fn, params, None, summary_of(fn), "model", frozenset(kinds))
+        VERIFIERS.add(name, spec)
         return fn
 
     return register
+
+
+def unit_interval(value: float, what: str) -> float:
+    """``value`` as a float if it is a number in [0, 1], else ``ValueError`` naming ``what``:
+    a verifier's or a model's score outside the range is a bug, never a reward."""
+    value = float(value)
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"{what} returned {value!r}, outside [0, 1]")
+    return value
 
 
 def format_checker(name: str) -> Callable[[FormatFn], FormatFn]:

@@ -11,6 +11,7 @@ import pytest
 import uvloop
 
 from devtools.live import LiveServer
+from reward_service.schemas import RewardResponse
 from reward_service.verifiers import load_verifiers
 
 VECTORS = Path(__file__).parent / "vectors" / "rewards.jsonl"
@@ -44,7 +45,17 @@ def server() -> Iterator[LiveServer]:
     live.stop()
 
 
+def reward_answers_match_the_schema(response: httpx.Response) -> None:
+    """Every ``/reward`` answer a test receives is checked against ``RewardResponse``: the shape
+    the router builds and the one it documents cannot drift apart."""
+    request = response.request
+    if request.method == "POST" and request.url.path == "/reward" and response.status_code == 200:
+        response.read()
+        RewardResponse.model_validate_json(response.content)
+
+
 @pytest.fixture
 def client(server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server.url, timeout=60) as http:
+    hooks = {"response": [reward_answers_match_the_schema]}
+    with httpx.Client(base_url=server.url, timeout=60, event_hooks=hooks) as http:
         yield http

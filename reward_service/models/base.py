@@ -17,7 +17,6 @@ from transformers import PreTrainedTokenizerBase
 from reward_service.contract import Task
 from reward_service.errors import InvalidInputError
 from reward_service.model_spec import ModelSpec
-from reward_service.registry import Score
 
 RawT = TypeVar("RawT")
 
@@ -45,11 +44,8 @@ class Scorer(Protocol[RawT]):
         ...
 
     def forward(self, items: list[Item]) -> list[RawT]:
-        """Score a batch; results in the order of ``items``."""
-        ...
-
-    def reward(self, task: Task, raw: RawT) -> Score:
-        """The reward in [0, 1] and its details, from one raw result."""
+        """Score a batch; raw results in the order of ``items``, which the task's model verifier
+        (``VerifierSpec.fn``) maps to rewards."""
         ...
 
 
@@ -109,8 +105,3 @@ def positions(mask: torch.Tensor) -> torch.Tensor:
     """Position ids that start at 0 on each row's first real token, whatever the padding side
     (absolute-position models would otherwise see a left-padded row shifted)."""
     return (mask.cumsum(-1) - 1).clamp(min=0)
-
-
-def sigmoid_reward(score: float, bias: float) -> float:
-    """sigmoid(score − bias), computed without overflow for large |score − bias|."""
-    return float(torch.sigmoid(torch.tensor(score - bias, dtype=torch.float64)))

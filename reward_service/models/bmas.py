@@ -7,8 +7,6 @@ transformer. A batch is a loop of small cosine matrices on the model's device.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import orjson
 import torch
 from transformers import AutoModel, PreTrainedTokenizerBase
@@ -18,27 +16,8 @@ from reward_service.errors import InvalidInputError
 from reward_service.model_spec import ModelSpec
 from reward_service.models.base import Item, check_length, ids_bytes
 from reward_service.models.loading import load_tokenizer, resolve_device, resolve_dtype
-from reward_service.registry import Score
-from reward_service.verifiers.bmas import BMASParams
 
 PrecisionRecall = tuple[float, float] | None  # None: one side has no tokens
-
-
-def clamp(value: float, mode: Literal["zero", "affine"]) -> float:
-    return max(value, 0.0) if mode == "zero" else (value + 1.0) / 2.0
-
-
-def bmas_value(
-    precision: float, recall: float, combine: Literal["mean", "f1"], mode: Literal["zero", "affine"]
-) -> float:
-    """REWARD_SPEC's BMAS from P and R: ``mean`` clamps (P + R)/2; ``f1`` is the harmonic mean
-    of the clamped P and R (a harmonic mean needs non-negative terms)."""
-    if combine == "mean":
-        value = clamp((precision + recall) / 2.0, mode)
-    else:
-        p, r = clamp(precision, mode), clamp(recall, mode)
-        value = 2.0 * p * r / (p + r) if p + r > 0 else 0.0
-    return min(max(value, 0.0), 1.0)
 
 
 def similarity(table: torch.Tensor, response: list[int], reference: list[int]) -> torch.Tensor:
@@ -102,11 +81,3 @@ class BMASScorer:
                 p, r = pr.double().cpu().tolist()
                 results.append((p, r))
         return results
-
-    def reward(self, task: Task, raw: PrecisionRecall) -> Score:
-        if raw is None:
-            return Score(0.0, {"precision": 0.0, "recall": 0.0, "empty": True})
-        params = task.params
-        assert isinstance(params, BMASParams)
-        value = bmas_value(raw[0], raw[1], params.combine, params.clamp)
-        return Score(value, {"precision": raw[0], "recall": raw[1]})

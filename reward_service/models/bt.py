@@ -14,7 +14,6 @@ an unbatched forward pass would (tests check 1e-5 in float32).
 from __future__ import annotations
 
 import inspect
-import math
 from typing import Literal
 
 import torch
@@ -34,15 +33,12 @@ from reward_service.models.base import (
     ids_bytes,
     pad,
     positions,
-    sigmoid_reward,
 )
 from reward_service.models.loading import load_tokenizer, load_weights, resolve_device
-from reward_service.registry import Score
-from reward_service.verifiers.rm import RMParams
 
 
 class TextRM:
-    """Preparation and reward mapping shared by the local and the remote (vLLM) BT model."""
+    """Preparation shared by the local and the remote (vLLM) BT model."""
 
     def __init__(self, spec: ModelSpec, tokenizer: PreTrainedTokenizerBase) -> None:
         self.spec, self.tokenizer = spec, tokenizer
@@ -56,15 +52,6 @@ class TextRM:
             raise InvalidInputError("the formatted sample has no tokens to score")
         check_length(self.spec, len(ids))
         return Item(len(ids), ids, ids_bytes(ids))
-
-    def reward(self, task: Task, raw: float) -> Score:
-        if not math.isfinite(raw):
-            raise ValueError(f"model {self.spec.name!r} returned a non-finite score {raw!r}")
-        params = task.params
-        bias = self.spec.bias
-        if isinstance(params, RMParams) and params.bias is not None:
-            bias = params.bias
-        return Score(sigmoid_reward(raw, bias), {"score": raw, "bias": bias})
 
 
 class BTScorer(TextRM):

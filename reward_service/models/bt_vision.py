@@ -79,7 +79,7 @@ AutoModel.register(VisionRewardConfig, VisionRewardModel, exist_ok=True)
 
 
 class VisionScorer(TextRM):
-    """Preparation decodes and bounds the images; ``reward`` is the text RM's sigmoid."""
+    """Preparation decodes and bounds the images; the forward pass scores text and images."""
 
     def __init__(
         self, spec: ModelSpec, processor: ProcessorMixin, model: VisionRewardModel

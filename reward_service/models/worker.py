@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
-import math
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -25,31 +25,28 @@ from typing import Any, Literal
 from reward_service.contract import Failure, Outcome, Task
 from reward_service.errors import MAX_MESSAGE, InvalidInputError, error_text
 from reward_service.metrics import Metrics
-from reward_service.model_spec import KINDS_FOR_VERIFIER, ModelSpec
+from reward_service.model_spec import ModelSpec
 from reward_service.models.base import Item, Scorer
 from reward_service.models.batcher import Batcher
-from reward_service.registry import FORMATS, VERIFIERS
+from reward_service.registry import FORMATS, VERIFIERS, unit_interval
 
 logger = logging.getLogger("raas.models")
 
 
+#: Which class loads each model kind (module in ``reward_service.models``, class); a ``bt`` model
+#: with a ``remote_url`` is served by a vLLM server instead.
+SCORERS = {"bt": "bt:BTScorer", "bt_vision": "bt_vision:VisionScorer", "bmas": "bmas:BMASScorer"}
+REMOTE_SCORER = "vllm:RemoteScorer"
+
+
 def build_scorer(spec: ModelSpec) -> Scorer[Any]:
     """Load ``spec``'s model (blocking: run it on a thread)."""
-    if spec.kind == "bmas":
-        from reward_service.models.bmas import BMASScorer
-
-        return BMASScorer.load(spec)
-    if spec.kind == "bt_vision":
-        from reward_service.models.bt_vision import VisionScorer
-
-        return VisionScorer.load(spec)
-    if spec.remote_url is not None:
-        from reward_service.models.vllm import RemoteScorer
-
-        return RemoteScorer.load(spec)
-    from reward_service.models.bt import BTScorer
-
-    return BTScorer.load(spec)
+    target = REMOTE_SCORER if spec.remote_url is not None else SCORERS[spec.kind]
+    module, _, name = target.partition(":")
+    scorer: Scorer[Any] = getattr(
+        importlib.import_module(f"reward_service.models.{module}"), name
+    ).load(spec)
+    return scorer
 
 
 @dataclass(slots=True, eq=False)
@@ -173,7 +170,7 @@ class ModelWorker:
             error = f"no model {name!r} is configured here; configured: {known}"
             return name, Outcome("unavailable", error=error)
         kind = self.models[name].spec.kind
-        kinds = KINDS_FOR_VERIFIER.get(task.verifier, frozenset())
+        kinds = VERIFIERS.get(task.verifier).kinds
         if kind not in kinds:
             error = f"verifier {task.verifier!r} needs a model of kind {' or '.join(sorted(kinds))}"
             return name, Outcome("invalid_input", error=f"{error}; {name!r} is {kind!r}")
@@ -212,15 +209,17 @@ def _prepare_all(scorer: Scorer[Any], tasks: list[Task]) -> list[Item | Outcome]
 
 
 def _finish(scorer: Scorer[Any], task: Task, raw: Any) -> Outcome:
-    """A raw model result → the outcome (reward, format score, details)."""
+    """A raw model result → the outcome: the model verifier's reward, the format score."""
     if isinstance(raw, Failure):
         return Outcome.of(raw)
     try:
-        score = scorer.reward(task, raw)
-        accuracy = float(score.accuracy)
-        if not (math.isfinite(accuracy) and 0.0 <= accuracy <= 1.0):
-            raise ValueError(f"reward {accuracy!r} outside [0, 1]")
-        fmt = None if task.format is None else float(FORMATS.get(task.format).fn(task.response))
+        score = VERIFIERS.get(task.verifier).fn(raw, task.params, scorer.spec)
+        accuracy = unit_interval(score.accuracy, f"verifier {task.verifier!r}")
+        fmt = None
+        if task.format is not None:
+            fmt = unit_interval(
+                FORMATS.get(task.format).fn(task.response), f"format {task.format!r}"
+            )
     except Exception as exc:
         return Outcome("error", error=error_text(exc))
     return Outcome("ok", accuracy, fmt, score.details)

@@ -8,7 +8,6 @@ caller can make a worker reuse a parse under another ground truth.
 
 from __future__ import annotations
 
-import math
 import time
 from collections import OrderedDict
 from typing import Any
@@ -17,7 +16,7 @@ import orjson
 
 from reward_service.contract import Outcome, Task
 from reward_service.errors import InvalidInputError, error_text
-from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec
+from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec, unit_interval
 from reward_service.summary import reflects
 from reward_service.verifiers import load_verifiers
 
@@ -62,13 +61,6 @@ def _parse(spec: VerifierSpec, task: Task) -> Any:
 _prepared = _Prepared(_PREPARED_ENTRIES, _PREPARED_CHARS)
 
 
-def _unit_interval(value: float, what: str) -> float:
-    value = float(value)
-    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-        raise ValueError(f"{what} returned {value!r}, outside [0, 1]")
-    return value
-
-
 def _plain_json(details: dict[str, Any]) -> dict[str, Any]:
     """Details as plain JSON types (numpy scalars included), so the response always serialises."""
     if not details:
@@ -81,7 +73,7 @@ def _plain_json(details: dict[str, Any]) -> dict[str, Any]:
 def _format(task: Task) -> float | None:
     if task.format is None:
         return None
-    return _unit_interval(FORMATS.get(task.format).fn(task.response), f"format {task.format!r}")
+    return unit_interval(FORMATS.get(task.format).fn(task.response), f"format {task.format!r}")
 
 
 def _score(task: Task, outcome: Outcome) -> None:
@@ -90,9 +82,11 @@ def _score(task: Task, outcome: Outcome) -> None:
     if task.format_only:
         return
     spec = VERIFIERS.get(task.verifier)
+    if spec.backend != "rules":
+        raise ValueError(f"{task.verifier!r} is scored by model workers, not the rule pool")
     ground_truth = _prepared.fetch(spec, task)
     score = spec.fn(task.response, ground_truth, task.params, task.context)
-    outcome.accuracy = _unit_interval(score.accuracy, f"verifier {task.verifier!r}")
+    outcome.accuracy = unit_interval(score.accuracy, f"verifier {task.verifier!r}")
     outcome.details = _plain_json(score.details)
 
 

@@ -11,11 +11,11 @@ from dataclasses import asdict
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter
 
 from reward_service.contract import Outcome, Task
 from reward_service.registry import FORMATS, VERIFIERS, Context, Params
-from reward_service.schemas import ID_MAX, Status
+from reward_service.schemas import ID_MAX
 
 
 class WireContext(BaseModel):
@@ -41,18 +41,11 @@ class TaskBatch(BaseModel):
     tasks: list[WireTask]
 
 
-class WireOutcome(BaseModel):
-    status: Status
-    accuracy: float | None = None
-    format: float | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
-    error: str | None = None
-    seconds: float = 0.0
-    reflects: bool | None = None
-
-
 class OutcomeBatch(BaseModel):
-    outcomes: list[WireOutcome]
+    """A worker's answer: the contract's :class:`Outcome` per task, in order (pydantic validates
+    the dataclass itself: one shape, not a mirror of it)."""
+
+    outcomes: list[Outcome]
 
 
 def task_to_wire(task: Task) -> dict[str, Any]:
@@ -97,9 +90,9 @@ def outcome_to_wire(outcome: Outcome) -> dict[str, Any]:
     return asdict(outcome)
 
 
-def outcome_from_wire(wire: dict[str, Any]) -> Outcome:
-    checked = WireOutcome.model_validate(wire)
-    return Outcome(
-        checked.status, checked.accuracy, checked.format, checked.details, checked.error,
-        checked.seconds, checked.reflects,
-    )  # fmt: skip
+_OUTCOME = TypeAdapter(Outcome)
+
+
+def outcome_from_wire(wire: Any) -> Outcome:
+    """A worker's outcome, checked (``ValidationError`` if it is not one)."""
+    return _OUTCOME.validate_python(wire)

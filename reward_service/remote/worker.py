@@ -38,7 +38,7 @@ from reward_service.remote.wire import (
     task_from_wire,
 )
 from reward_service.settings import Settings
-from reward_service.verifiers import MODEL_MODULES, load_verifiers
+from reward_service.verifiers import load_verifiers
 
 
 class WorkerBackend(Protocol):
@@ -143,7 +143,7 @@ def create_model_app(settings: Settings | None = None, metrics: Metrics | None =
     model verifiers and format checkers (no sympy, no shapely)."""
     from reward_service.models.worker import ModelWorker  # needs torch: only in this role
 
-    load_verifiers(MODEL_MODULES)
+    load_verifiers(models_only=True)
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics.for_settings(settings)
     return create_worker_app(

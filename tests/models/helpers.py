@@ -11,9 +11,9 @@ import orjson
 
 from reward_service.contract import Task
 from reward_service.model_spec import ModelSpec
-from reward_service.registry import Context
-from reward_service.verifiers.bmas import BMASParams
-from reward_service.verifiers.rm import RMParams
+from reward_service.registry import VERIFIERS, Context, Score
+from reward_service.verifiers.model.bmas import BMASParams
+from reward_service.verifiers.model.rm import RMParams
 
 T = TypeVar("T")
 
@@ -46,3 +46,8 @@ WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "a
 def sentence(n: int, offset: int = 0) -> str:
     """``n`` words from the corpus (one token each)."""
     return " ".join(WORDS[(offset + i) % len(WORDS)] for i in range(n))
+
+
+def reward(scorer: Any, task: Task, raw: Any) -> Score:
+    """The task's model verifier applied to a raw forward-pass result, as a worker does."""
+    return VERIFIERS.get(task.verifier).fn(raw, task.params, scorer.spec)

@@ -9,9 +9,10 @@ import pytest
 from transformers import AutoModel, AutoTokenizer
 
 from reward_service.errors import InvalidInputError
-from reward_service.models.bmas import BMASScorer, bmas_value
+from reward_service.models.bmas import BMASScorer
+from reward_service.verifiers.model.bmas import bmas_value
 from tests.models.conftest import Tiny
-from tests.models.helpers import bmas_task, spec
+from tests.models.helpers import bmas_task, reward, spec
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +22,7 @@ def scorer(tiny: Tiny) -> BMASScorer:
 
 def score(scorer: BMASScorer, response: str, reference: Any, **params: Any) -> float:
     task = bmas_task("b", response, reference, **params)
-    return scorer.reward(task, scorer.forward([scorer.prepare(task)])[0]).accuracy
+    return reward(scorer, task, scorer.forward([scorer.prepare(task)])[0]).accuracy
 
 
 def numpy_bmas(path: Any, response: str, reference: str) -> tuple[float, float]:
@@ -73,7 +74,7 @@ class TestDefinition:
         expected_p, expected_r = numpy_bmas(tiny.llama, response, reference)
         assert (p, r) == pytest.approx((expected_p, expected_r), abs=1e-6)
         assert p != pytest.approx(r)  # a pair where the two directions differ
-        details = scorer.reward(task, (p, r)).details  # type: ignore[arg-type]
+        details = reward(scorer, task, (p, r)).details
         assert details == {"precision": p, "recall": r}
 
     def test_special_tokens_are_removed(self, scorer: BMASScorer) -> None:

@@ -15,7 +15,7 @@ from reward_service.errors import InvalidInputError
 from reward_service.models.base import Item
 from reward_service.models.bt import BTScorer
 from tests.models.conftest import Tiny
-from tests.models.helpers import rm_task, sentence, spec
+from tests.models.helpers import reward, rm_task, sentence, spec
 
 TOLERANCE = 1e-5
 
@@ -103,14 +103,14 @@ class TestReward:
         self, tiny: Tiny, raw: float, spec_bias: float, param_bias: float | None, expected: float
     ) -> None:
         scorer = BTScorer.load(spec("m", tiny.llama, bias=spec_bias))
-        score = scorer.reward(rm_task("m", "x", bias=param_bias), raw)
+        score = reward(scorer, rm_task("m", "x", bias=param_bias), raw)
         assert score.accuracy == pytest.approx(expected, abs=1e-12)
         assert score.details["score"] == raw
 
     def test_a_non_finite_score_is_an_error(self, tiny: Tiny) -> None:
         scorer = BTScorer.load(spec("m", tiny.llama))
         with pytest.raises(ValueError, match="non-finite"):
-            scorer.reward(rm_task("m", "x"), math.nan)
+            reward(scorer, rm_task("m", "x"), math.nan)
 
 
 def test_a_model_with_more_than_one_label_is_refused(tiny: Tiny) -> None:

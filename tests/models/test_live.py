@@ -16,7 +16,7 @@ from devtools.live import LiveServer
 from devtools.tiny import data_uri, png
 from reward_service.models.bt import BTScorer
 from tests.models.conftest import Tiny
-from tests.models.helpers import rm_task, sentence, spec
+from tests.models.helpers import reward, rm_task, sentence, spec
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def expected_rm(tiny: Tiny) -> float:
     """The reward computed in this process, unbatched."""
     scorer = BTScorer.load(spec("rm", tiny.llama))
     task = rm_task("rm", ANSWER, PROMPT)
-    return scorer.reward(task, scorer.forward([scorer.prepare(task)])[0]).accuracy
+    return reward(scorer, task, scorer.forward([scorer.prepare(task)])[0]).accuracy
 
 
 def post(url: str, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ from reward_service.models.bt import BTScorer
 from reward_service.models.worker import ModelWorker
 from reward_service.registry import VERIFIERS
 from tests.models.conftest import Tiny
-from tests.models.helpers import bmas_task, rm_task, run, sentence, spec
+from tests.models.helpers import bmas_task, reward, rm_task, run, sentence, spec
 
 
 def specs(tiny: Tiny) -> list[ModelSpec]:
@@ -73,7 +73,7 @@ def test_the_reward_is_the_sigmoid_of_the_models_score(tiny: Tiny) -> None:
     scorer = BTScorer.load(spec("rm", tiny.llama))
     raw = scorer.forward([scorer.prepare(task)])[0]
     assert outcomes[0].details["score"] == pytest.approx(raw, abs=1e-5)
-    assert outcomes[0].accuracy == pytest.approx(scorer.reward(task, raw).accuracy, abs=1e-6)
+    assert outcomes[0].accuracy == pytest.approx(reward(scorer, task, raw).accuracy, abs=1e-6)
 
 
 def test_a_failed_load_is_reported_and_the_others_serve(tiny: Tiny) -> None:

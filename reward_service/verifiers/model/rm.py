@@ -29,11 +29,12 @@ near the median score of your data.
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 from pydantic import Field
 
-from reward_service.registry import Context, Params, Score, model_verifier
+from reward_service.model_spec import ModelSpec
+from reward_service.registry import Params, Score, model_verifier
 
 
 class RMParams(Params):
@@ -41,7 +42,18 @@ class RMParams(Params):
     bias: float | None = Field(None, allow_inf_nan=False)
 
 
-@model_verifier("rm", params=RMParams)
-def rm_reward(response: str, ground_truth: Any, params: RMParams, context: Context) -> Score:
+@model_verifier("rm", params=RMParams, kinds=("bt", "bt_vision"))
+def rm_reward(score: float, params: RMParams, model: ModelSpec) -> Score:
     """Bradley–Terry reward model score mapped by sigmoid(score − bias) (MiMo-VL RLHF)."""
-    raise RuntimeError("rm is scored by model workers; the rule pool must never receive it")
+    if not math.isfinite(score):
+        raise ValueError(f"model {model.name!r} returned a non-finite score {score!r}")
+    bias = model.bias if params.bias is None else params.bias
+    return Score(sigmoid(score - bias), {"score": score, "bias": bias})
+
+
+def sigmoid(x: float) -> float:
+    """1 / (1 + e^−x) without overflow for large |x|."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    exp = math.exp(x)
+    return exp / (1.0 + exp)

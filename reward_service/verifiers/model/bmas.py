@@ -27,20 +27,45 @@ length or format check and prefer verifiable rewards wherever an answer can be c
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
-from reward_service.registry import Context, Params, Score, model_verifier
+from reward_service.model_spec import ModelSpec
+from reward_service.registry import Params, Score, model_verifier
+
+Clamp = Literal["zero", "affine"]
 
 
 class BMASParams(Params):
     model: str = Field(min_length=1, max_length=128)
     combine: Literal["mean", "f1"] = "mean"
-    clamp: Literal["zero", "affine"] = "zero"
+    clamp: Clamp = "zero"
 
 
-@model_verifier("bmas", params=BMASParams)
-def bmas_reward(response: str, ground_truth: Any, params: BMASParams, context: Context) -> Score:
+@model_verifier("bmas", params=BMASParams, kinds=("bmas",))
+def bmas_reward(
+    precision_recall: tuple[float, float] | None, params: BMASParams, model: ModelSpec
+) -> Score:
     """Bidirectional max-average cosine of token embeddings vs the reference (Mixed-R1)."""
-    raise RuntimeError("bmas is scored by model workers; the rule pool must never receive it")
+    if precision_recall is None:  # one side had no tokens
+        return Score(0.0, {"precision": 0.0, "recall": 0.0, "empty": True})
+    p, r = precision_recall
+    return Score(bmas_value(p, r, params.combine, params.clamp), {"precision": p, "recall": r})
+
+
+def clamp(value: float, mode: Clamp) -> float:
+    return max(value, 0.0) if mode == "zero" else (value + 1.0) / 2.0
+
+
+def bmas_value(
+    precision: float, recall: float, combine: Literal["mean", "f1"], mode: Clamp
+) -> float:
+    """REWARD_SPEC's BMAS from P and R: ``mean`` clamps (P + R)/2; ``f1`` is the harmonic mean
+    of the clamped P and R (a harmonic mean needs non-negative terms)."""
+    if combine == "mean":
+        value = clamp((precision + recall) / 2.0, mode)
+    else:
+        p, r = clamp(precision, mode), clamp(recall, mode)
+        value = 2.0 * p * r / (p + r) if p + r > 0 else 0.0
+    return min(max(value, 0.0), 1.0)
