@@ -53,7 +53,7 @@ def compare(
 ) -> Comparison:
     tasks = [as_task(s, context) for s in batch]
     body = _body(batch, extra)
-    server = LiveServer.start(RAAS_POOL_WORKERS=str(workers))
+    server = LiveServer.start(RAAS_POOL_WORKERS=str(workers), RAAS_POOL_SPARES="1")
     try:
         with httpx.Client(base_url=server.url, timeout=300) as client:
             for task in tasks[:64]:  # warm-up, both sides

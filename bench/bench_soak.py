@@ -268,7 +268,7 @@ def main() -> None:
     parser.add_argument("--lost", type=float, default=0.1, help="share whose answer is lost")
     args = parser.parse_args()
 
-    worker_env = {"RAAS_INTERNAL_TOKEN": TOKEN, "RAAS_POOL_WORKERS": "1",
+    worker_env = {"RAAS_INTERNAL_TOKEN": TOKEN, "RAAS_POOL_WORKERS": "1", "RAAS_POOL_SPARES": "1",
                   "RAAS_SAMPLE_TIMEOUT_S": "5"}  # fmt: skip
     workers = [LiveServer.start("worker", "rules", **worker_env) for _ in range(2)]
     router = LiveServer.start(

@@ -184,7 +184,9 @@ def main() -> None:
             ("mixed", TASKS, 4), ("mixed", TASKS, 16)]  # fmt: skip
     if args.quick:
         plan = plan[:4]
-    server = LiveServer.start(RAAS_POOL_WORKERS=str(cores), RAAS_SAMPLE_TIMEOUT_S=str(DEADLINE_S))
+    server = LiveServer.start(
+        RAAS_POOL_WORKERS=str(cores), RAAS_POOL_SPARES="1", RAAS_SAMPLE_TIMEOUT_S=str(DEADLINE_S)
+    )
     rows: list[dict[str, Any]] = []
     try:
         httpx.post(f"{server.url}/reward", json={"samples": batch(rng, 64)}, timeout=120)  # warm

@@ -75,9 +75,12 @@ class LiveServer:
         log: IO[bytes] | None = None,
         **env: str,
     ) -> LiveServer:
-        """``log``: where its stderr (the log lines) goes; the test's stderr by default."""
+        """``log``: where its stderr (the log lines) goes; the test's stderr by default. Two pool
+        children and no warm spare unless ``env`` says otherwise: a spare only speeds up the
+        replacement of a killed child, and spawning one costs each start a second."""
         port = port or free_port()
-        environ = {**os.environ, "RAAS_POOL_WORKERS": "2", "RAAS_LOG_LEVEL": "warning", **env}
+        base = {"RAAS_POOL_WORKERS": "2", "RAAS_POOL_SPARES": "0", "RAAS_LOG_LEVEL": "warning"}
+        environ = {**os.environ, **base, **env}
         command = [sys.executable, "-m", "reward_service.cli", *(role or ("serve",))]
         process = subprocess.Popen([*command, "--port", str(port)], env=environ, stderr=log)
         server = cls(f"http://127.0.0.1:{port}", process)

@@ -11,14 +11,14 @@ import pytest
 
 from devtools.live import LiveServer, is_alive, wait_exited
 from reward_service.registry import FORMATS, VERIFIERS
-from tests.conftest import load_vectors
+from tests.conftest import SHARED_DEADLINE_S, load_vectors
 
 PATHOLOGICAL = {
     "response": "\\boxed{10^{10^{10^{10}}}}",
     "ground_truth": "\\boxed{1}",
     "verifier": "math",
 }
-DEADLINE_S = 5.0  # the default RAAS_SAMPLE_TIMEOUT_S
+DEADLINE_S = SHARED_DEADLINE_S  # the shared test server's RAAS_SAMPLE_TIMEOUT_S
 
 
 def math_sample(i: int) -> dict[str, Any]:

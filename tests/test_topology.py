@@ -72,7 +72,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")  # one stack for the module; the kill test runs last
 def topology(models: Path) -> Iterator[Topology]:
     topology = Topology(models)
     try:

@@ -36,6 +36,7 @@ def busy() -> Iterator[LiveServer]:
         RAAS_SAMPLE_TIMEOUT_S=str(DEADLINE_S),
         RAAS_MAX_RESPONSE_CHARS="6000000",
         RAAS_MAX_QUEUED_TASKS=str(MAX_QUEUED),
+        RAAS_POOL_SPARES="1",  # as shipped: killed children are replaced from a warm spare
     )
     yield live
     live.stop()
@@ -136,7 +137,8 @@ def test_a_rule_worker_answers_a_5mb_task_and_stays_ready() -> None:
 
 def test_hanging_samples_do_not_hold_back_another_trainer(busy: LiveServer) -> None:
     before = metric(busy, "raas_timeouts_total", verifier="math")
-    heavy, heavy_out = in_background(lambda: post(busy, bombs(16)))
+    # the bomb-laden trainer gives up after a while: its other bombs are then dropped, unrun
+    heavy, heavy_out = in_background(lambda: _post_and_give_up(busy, bombs(16), DEADLINE_S * 4))
     wait_for(lambda: metric(busy, "raas_pool_busy") == 2, "both children on the bombs")
     small = post(busy, [{"verifier": "math", "response": "\\boxed{4}", "ground_truth": "4"}] * 8)
     timed_out_meanwhile = metric(busy, "raas_timeouts_total", verifier="math") - before
@@ -144,8 +146,7 @@ def test_hanging_samples_do_not_hold_back_another_trainer(busy: LiveServer) -> N
     assert heavy.is_alive()  # the bombs are far from done...
     assert timed_out_meanwhile <= 2  # ...yet the small request waited one deadline at most
     heavy.join()
-    statuses = {r["status"] for r in heavy_out[0].json()["results"]}
-    assert statuses == {"timeout"}
+    assert heavy_out == ["gave up"]
 
 
 def test_a_full_queue_answers_429_and_a_client_that_leaves_takes_its_work_along(
@@ -173,9 +174,11 @@ def test_a_full_queue_answers_429_and_a_client_that_leaves_takes_its_work_along(
     assert again.json()["results"][0]["reward"] == 1.0
 
 
-def _post_and_give_up(server: LiveServer, samples: list[dict[str, Any]]) -> str:
+def _post_and_give_up(
+    server: LiveServer, samples: list[dict[str, Any]], after_s: float = DEADLINE_S * 3
+) -> str:
     try:
-        post(server, samples, timeout=DEADLINE_S * 3)
+        post(server, samples, timeout=after_s)
     except httpx.ReadTimeout:
         return "gave up"  # httpx closes the connection: the server sees the client leave
     return "answered"

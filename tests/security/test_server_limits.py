@@ -132,7 +132,7 @@ def post_in_background(url: str, samples: list[dict[str, str]]) -> dict[str, obj
 
 class TestGracefulShutdown:
     def test_sigterm_lets_the_request_in_flight_finish_then_kills_the_children(self) -> None:
-        live = LiveServer.start(RAAS_SAMPLE_TIMEOUT_S="3", RAAS_SHUTDOWN_GRACE_S="60")
+        live = LiveServer.start(RAAS_SAMPLE_TIMEOUT_S="1", RAAS_SHUTDOWN_GRACE_S="60")
         children = live.pool_pids
         outcome = post_in_background(live.url, [EASY, PATHOLOGICAL, EASY])
         poll(lambda: busy_children(live) >= 1, "the batch to reach the pool")
