@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
 from typing import Any
 
-import httpx
 import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
 
-from devtools.live import LiveServer
+from devtools.inproc import app_client
 from reward_service.errors import RequestError
 from reward_service.idempotency import IdempotencyCache
 
@@ -150,40 +150,37 @@ def test_no_key_always_scores() -> None:
 # --- over HTTP --------------------------------------------------------------------------
 
 
-def scored_total(client: httpx.Client) -> float:
-    text = client.get("/metrics").text
-    return sum(float(v) for v in re.findall(r"^raas_samples_total\{[^}]*\} (\S+)$", text, re.M))
+def scored(registry: CollectorRegistry) -> float:
+    value = registry.get_sample_value(
+        "raas_samples_total", {"data_source": "default", "verifier": "math", "status": "ok"}
+    )
+    return value or 0.0
 
 
-def post(client: httpx.Client, body: dict[str, Any], key: str) -> httpx.Response:
+def post(client: TestClient, body: dict[str, Any], key: str) -> Any:
     return client.post("/reward", json=body, headers={"Idempotency-Key": key})
 
 
-def test_a_retried_batch_is_replayed_not_rescored(client: httpx.Client) -> None:
-    body = {"samples": [{"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}]}
-    key = uuid.uuid4().hex
-    before = scored_total(client)
-    first, second = post(client, body, key), post(client, body, key)
-    assert first.status_code == second.status_code == 200
-    assert second.content == first.content
-    assert second.headers["idempotent-replayed"] == "true"
-    assert "idempotent-replayed" not in first.headers
-    assert scored_total(client) - before == 1
-    other = {"samples": [{"response": "\\boxed{5}", "ground_truth": "4", "verifier": "math"}]}
-    conflict = post(client, other, key)
+BODY = {"samples": [{"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}]}
+
+
+def test_a_retried_batch_is_replayed_not_rescored() -> None:
+    with app_client() as (client, registry):
+        key = uuid.uuid4().hex
+        first, second = post(client, BODY, key), post(client, BODY, key)
+        assert first.status_code == second.status_code == 200
+        assert second.content == first.content
+        assert second.headers["idempotent-replayed"] == "true"
+        assert "idempotent-replayed" not in first.headers
+        assert scored(registry) == 1
+        other = {"samples": [{**BODY["samples"][0], "response": "\\boxed{5}"}]}
+        conflict = post(client, other, key)
     assert conflict.status_code == 422
     assert conflict.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
 
 
 def test_settings_turn_it_off() -> None:
-    live = LiveServer.start(RAAS_IDEMPOTENCY_CACHE_SIZE="0", RAAS_POOL_WORKERS="1")
-    try:
-        with httpx.Client(base_url=live.url, timeout=60) as http:
-            body = {
-                "samples": [{"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}]
-            }
-            post(http, body, "k")
-            assert "idempotent-replayed" not in post(http, body, "k").headers
-            assert scored_total(http) == 2
-    finally:
-        live.stop()
+    with app_client(idempotency_cache_size=0) as (client, registry):
+        post(client, BODY, "k")
+        assert "idempotent-replayed" not in post(client, BODY, "k").headers
+    assert scored(registry) == 2
