@@ -75,7 +75,8 @@ class VLLMGenerator:
     """A vLLM engine colocated on the training GPU; weights pushed in after each update.
 
     The engine runs in this process (``external_launcher``), so the trainer can hand it new
-    weights in place, as TRL's colocate mode does. Not exercised by the CPU test suite.
+    weights in place, as TRL's colocate mode does. vLLM needs CUDA: the CPU suite runs this class
+    against a stand-in module with vLLM's interface (``tests/trainer_client/test_vllm_rollout``).
     """
 
     def __init__(self, config: GRPOConfig, tokenizer: PreTrainedTokenizerBase) -> None:
@@ -110,10 +111,17 @@ class VLLMGenerator:
         ]
 
     def sync_weights(self, model: PreTrainedModel) -> None:
-        engine_model: Any = self.llm.llm_engine.model_executor.driver_worker.model_runner.model
+        engine_model = _engine_model(self.llm)
         for name, param in model.named_parameters():
             engine_model.load_weights([(name, param.data)])
         self.llm.reset_prefix_cache()  # cached prefixes hold the old weights' KV
+
+
+def _engine_model(llm: Any) -> Any:
+    """The model inside an in-process vLLM engine. vLLM has no public "load these weights" for
+    a colocated engine; this is the path TRL 1.16's colocate mode uses
+    (``trl/generation/vllm_generation.py``), the one place raas depends on vLLM's internals."""
+    return llm.llm_engine.model_executor.driver_worker.model_runner.model
 
 
 def _free_port() -> int:
