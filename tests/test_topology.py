@@ -20,6 +20,7 @@ import yaml
 
 from devtools.live import LiveServer, free_port
 from devtools.tiny import save_bt
+from devtools.vectors import check, expected_rewards
 from tests.conftest import load_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,7 +90,7 @@ def batch(extra_math: int) -> tuple[list[dict[str, Any]], list[Any]]:
         v for v in load_vectors() if v.get("step", 1) == 1 and v.get("total_steps", 100) == 100
     ]
     samples = [vector["sample"] for vector in vectors]
-    expected = [v["expect"].get("reward", v["expect"].get("status")) for v in vectors]
+    expected = expected_rewards(vectors)
     for i in range(extra_math):
         math = {
             "id": i,
@@ -100,18 +101,6 @@ def batch(extra_math: int) -> tuple[list[dict[str, Any]], list[Any]]:
         samples.append(math)
         expected.append(1.0 if i < 50 else 0.0)
     return samples, expected
-
-
-def check(
-    results: list[dict[str, Any]], samples: list[dict[str, Any]], expected: list[Any]
-) -> None:
-    assert [r["id"] for r in results] == [s["id"] for s in samples]  # none lost, none duplicated
-    for result, want in zip(results, expected, strict=True):
-        if isinstance(want, str):
-            assert result["status"] == want, result
-        else:
-            assert result["status"] == "ok", result
-            assert result["reward"] == pytest.approx(want, abs=1e-5)
 
 
 def test_router_with_remote_workers_scores_the_vectors(topology: Topology) -> None:

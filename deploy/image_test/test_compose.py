@@ -27,6 +27,7 @@ from containers import Container, logger, podman, public_vectors, single_step, w
 
 from devtools.live import free_port
 from devtools.tiny import save_bt
+from devtools.vectors import check, expected_rewards
 from tests.test_api import PATHOLOGICAL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,22 +159,6 @@ def reward(stack: Stack, samples: list[dict[str, Any]], **extra: Any) -> list[di
     response = httpx.post(f"{stack.url('router')}/reward", json=body, timeout=300)
     assert response.status_code == 200, response.text
     return list(response.json()["results"])
-
-
-def expected_rewards(vectors: list[dict[str, Any]]) -> list[Any]:
-    return [v["expect"].get("reward", v["expect"].get("status")) for v in vectors]
-
-
-def check(
-    results: list[dict[str, Any]], samples: list[dict[str, Any]], expected: list[Any]
-) -> None:
-    assert [r["id"] for r in results] == [s["id"] for s in samples]  # none lost, none duplicated
-    for result, want in zip(results, expected, strict=True):
-        if isinstance(want, str):
-            assert result["status"] == want, result
-        else:
-            assert result["status"] == "ok", result
-            assert result["reward"] == pytest.approx(want, abs=1e-5)
 
 
 def single_math(i: int, truth: int | None = None) -> dict[str, Any]:
