@@ -23,6 +23,7 @@ import httpx
 import orjson
 
 from reward_service.contract import Outcome, Task
+from reward_service.errors import error_text
 from reward_service.logs import request_id_header
 from reward_service.remote.wire import outcome_from_wire, task_to_wire
 
@@ -62,10 +63,13 @@ class RemoteBackend:
         health_interval_s: float = 2.0,
         on_retry: Callable[[], None] | None = None,
         headers: Mapping[str, str] | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``headers`` go with every call (the internal token)."""
+        """``headers`` go with every call (the internal token); ``transport`` replaces the
+        network (httpx's seam for tests)."""
         if not urls:
             raise ValueError("RemoteBackend needs at least one worker URL")
+        self._transport = transport
         self.endpoints = [Endpoint(url.rstrip("/")) for url in urls]
         self.path, self.piece_size, self.attempts = path, piece_size, attempts
         self.piece_bytes = piece_bytes
@@ -83,7 +87,9 @@ class RemoteBackend:
 
     async def start(self) -> None:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        self._client = httpx.AsyncClient(timeout=self._timeout, limits=limits)
+        self._client = httpx.AsyncClient(
+            timeout=self._timeout, limits=limits, transport=self._transport
+        )
         self._health = asyncio.create_task(self._watch_health())
 
     async def close(self) -> None:
@@ -135,7 +141,10 @@ class RemoteBackend:
                 endpoint.url + self.path, content=body, headers=headers
             )
         except httpx.TransportError as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from exc
+            raise _Retryable(error_text(exc)) from exc
+        except Exception as exc:  # seen: anyio on uvloop, a connection to a worker that just died
+            # ("'NoneType' object has no attribute 'getpeername'"): no answer came, so retry
+            raise _Retryable(error_text(exc)) from exc
         finally:
             endpoint.in_flight -= 1
         if response.status_code in RETRY_STATUSES:
@@ -172,7 +181,9 @@ class RemoteBackend:
         assert self._client is not None
         try:
             ok = (await self._client.get(endpoint.url + "/readyz", timeout=2.0)).status_code == 200
-        except httpx.HTTPError:
+        except (
+            Exception
+        ):  # any failure to get an answer (see _post): not ready, and the watch goes on
             ok = False
         if ok and not endpoint.healthy:
             logger.info("worker %s is back", endpoint.url)

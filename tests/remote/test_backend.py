@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -176,3 +177,34 @@ def test_pieces_are_bounded_in_tasks_and_bytes() -> None:
     big = [Task("math", NoParams(), "x" * 400) for _ in range(5)]
     assert [len(p) for p in _split(big, 1, 1000)] == [2, 2, 1]
     assert [len(p) for p in _split(big, 1, 10)] == [1, 1, 1, 1, 1]  # one over the bound: alone
+
+
+def test_an_unexpected_failure_before_any_answer_is_retried_not_fatal() -> None:
+    """Seen on uvloop: a connection to a worker dying as it is opened raises an AttributeError
+    from deep in anyio, not an httpx error. No answer came, so the piece is sent again."""
+    calls: list[str] = []
+
+    def worker(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/readyz":
+            return httpx.Response(200)
+        calls.append(request.url.host)
+        if len(calls) == 1:
+            raise AttributeError("'NoneType' object has no attribute 'getpeername'")
+        tasks = orjson.loads(request.content)["tasks"]
+        return httpx.Response(
+            200, json={"outcomes": [{"status": "ok", "accuracy": 1.0}] * len(tasks)}
+        )
+
+    async def main() -> tuple[list[Outcome], int]:
+        backend = RemoteBackend(
+            ["http://a", "http://b"], backoff_s=0.0, transport=httpx.MockTransport(worker)
+        )
+        await backend.start()
+        try:
+            return await backend.run([math_task(1)]), backend.retries
+        finally:
+            await backend.close()
+
+    outcomes, retries = asyncio.run(main())
+    assert [(o.status, o.accuracy) for o in outcomes] == [("ok", 1.0)]
+    assert retries == 1
