@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from reward_service.errors import (
 from reward_service.limits import prompt_too_long
 from reward_service.metrics import Metrics
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
+from reward_service.results import result, vetted
 from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
 from reward_service.summary import by_source, reflects
@@ -92,10 +92,10 @@ class Router:
         for index, (sample, (outcome, reward)) in enumerate(
             zip(request.samples, judged, strict=True)
         ):
-            result = _result(sample, outcome, reward)
-            results.append(result)
+            answer = result(sample, outcome, reward)
+            results.append(answer)
             rows.append(
-                (sample.data_source, len(sample.response), self._reflects(sample, outcome), result)
+                (sample.data_source, len(sample.response), self._reflects(sample, outcome), answer)
             )
             await _yield_every(index)
         return {"results": results, "summary": {"by_source": by_source(rows)}}
@@ -115,7 +115,7 @@ class Router:
         plan = await self._plan(samples, Context(request.step, request.total_steps))
         scored = await self._dispatch(plan.tasks)
         judged = [
-            _vetted(sample, plan.early[index] if task_index is None else scored[task_index])
+            vetted(sample, plan.early[index] if task_index is None else scored[task_index])
             for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
         ]
         self._record(samples, judged, plan, scored)
@@ -283,50 +283,3 @@ def _json_key(value: Any) -> str | None:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     except TypeError:
         return None
-
-
-def combined(sample: Sample, outcome: Outcome) -> float | None:
-    """``(w_acc·acc + w_fmt·fmt) / (w_acc + w_fmt)`` for an ``ok`` outcome, else ``None``;
-    ``None`` too when a component or the result is not a number in [0, 1]."""
-    if outcome.status != "ok" or outcome.accuracy is None:
-        return None
-    if outcome.format is None:
-        reward = outcome.accuracy
-    else:
-        w = sample.weights
-        reward = (w.accuracy * outcome.accuracy + w.format * outcome.format) / (
-            w.accuracy + w.format
-        )
-        reward = reward if _unit(outcome.format) else math.nan
-    return reward if _unit(outcome.accuracy) and _unit(reward) else None
-
-
-def _unit(value: float) -> bool:
-    return isinstance(value, float | int) and 0.0 <= value <= 1.0  # False for NaN
-
-
-def _vetted(sample: Sample, outcome: Outcome) -> tuple[Outcome, float | None]:
-    """The outcome and its reward. An ``ok`` outcome whose reward is not a number in [0, 1] (a
-    broken backend) is an ``error``: neither answered as a reward nor recorded in the metrics."""
-    reward = combined(sample, outcome)
-    if outcome.status != "ok" or reward is not None:
-        return outcome, reward
-    error = f"the backend's scores are not numbers in [0, 1]: {outcome.accuracy!r}, " + repr(
-        outcome.format
-    )
-    return Outcome("error", error=error, seconds=outcome.seconds), None
-
-
-def _result(sample: Sample, outcome: Outcome, reward: float | None) -> dict[str, Any]:
-    if reward is None:
-        return {
-            "id": sample.id, "reward": None, "status": outcome.status, "components": {},
-            "details": outcome.details, "error": outcome.error or outcome.status,
-        }  # fmt: skip
-    components = {"accuracy": outcome.accuracy}
-    if outcome.format is not None:
-        components["format"] = outcome.format
-    return {
-        "id": sample.id, "reward": reward, "status": "ok", "components": components,
-        "details": outcome.details, "error": None,
-    }  # fmt: skip

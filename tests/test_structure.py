@@ -15,7 +15,8 @@ from prometheus_client import CollectorRegistry
 from reward_service.contract import Outcome, Task
 from reward_service.errors import OverloadedError
 from reward_service.metrics import Metrics
-from reward_service.router import Router, _result
+from reward_service.results import result
+from reward_service.router import Router
 from reward_service.schemas import RewardRequest, Sample, SampleResult
 from reward_service.settings import Settings
 from trainer_client.client import ScoredSample
@@ -72,9 +73,9 @@ def sample(**fields: object) -> Sample:
 )
 def test_a_result_has_exactly_the_schemas_fields(outcome: Outcome) -> None:
     reward = 0.9 if outcome.status == "ok" else None
-    result = _result(sample(id=3), outcome, reward)
-    assert set(result) == set(SampleResult.model_fields)
-    assert SampleResult.model_validate(result).id == 3
+    answer = result(sample(id=3), outcome, reward)
+    assert set(answer) == set(SampleResult.model_fields)
+    assert SampleResult.model_validate(answer).id == 3
 
 
 def test_the_client_reads_the_same_result_fields() -> None:

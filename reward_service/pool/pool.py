@@ -23,32 +23,21 @@ import contextlib
 import logging
 import math
 import multiprocessing
-import pickle
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from multiprocessing.process import BaseProcess
 from typing import Any, Literal
 
 from reward_service.contract import Failure
 from reward_service.errors import OverloadedError, error_text
 from reward_service.pool.channel import Channel, ChannelClosedError, widen
-from reward_service.pool.child import child_main, split_position
+from reward_service.pool.child import child_main
 from reward_service.pool.fair_queue import FairQueue, Item, Request
+from reward_service.pool.run import Child, Run, encode, stop
 from reward_service.schemas import Status
 
 logger = logging.getLogger("raas.pool")
 
 RestartReason = Literal["timeout", "crash", "error"]  # killed at the deadline / died / a bug
-
-
-@dataclass(slots=True, eq=False)
-class _Child:
-    process: BaseProcess
-    channel: Channel
-    progress: Any  # shared doubles: [position(chunk, index), start time of that item]
-    chunks: int = 0
 
 
 class ProcessPool:
@@ -87,10 +76,10 @@ class ProcessPool:
         self.queue = FairQueue(size, max_chunk, max_chunk_bytes, max_requeues)
         self._ctx = multiprocessing.get_context("spawn")
         self._wakeup: asyncio.Event | None = None
-        self._children: list[_Child | None] = [None] * size
+        self._children: list[Child | None] = [None] * size
         self._running: list[list[Item]] = [[] for _ in range(size)]
-        self._spares: list[_Child] = []  # started and ready, waiting to replace a killed child
-        self._all: set[_Child] = set()  # every child not yet reaped, spares included
+        self._spares: list[Child] = []  # started and ready, waiting to replace a killed child
+        self._all: set[Child] = set()  # every child not yet reaped, spares included
         self._tasks: list[asyncio.Task[None]] = []
         self._refill: asyncio.Task[None] | None = None
         self._closed = False
@@ -158,7 +147,7 @@ class ProcessPool:
 
     # -- children
 
-    async def _start_child(self) -> _Child:
+    async def _start_child(self) -> Child:
         # Spawned from the event-loop thread on purpose: PR_SET_PDEATHSIG fires when the
         # spawning *thread* exits, so a short-lived helper thread would kill the child early.
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
@@ -173,7 +162,7 @@ class ProcessPool:
         )
         process.start()
         child_conn.close()
-        child = _Child(process, Channel(parent_conn), progress)
+        child = Child(process, Channel(parent_conn), progress)
         self._all.add(child)  # from here on close() reaps it, even if we are cancelled
         try:
             message = await child.channel.receive(self.start_timeout_s)
@@ -203,7 +192,7 @@ class ProcessPool:
         while not self._closed and len(self._spares) < self.spares:
             self._spares.append(await self._start_retrying())
 
-    async def _start_retrying(self) -> _Child:
+    async def _start_retrying(self) -> Child:
         while True:
             try:
                 return await self._start_child()
@@ -211,8 +200,8 @@ class ProcessPool:
                 logger.exception("pool child failed to start; retrying in 1 s")
                 await asyncio.sleep(1.0)
 
-    async def _reap(self, child: _Child, grace_s: float) -> None:
-        await _stop(child.process, grace_s)
+    async def _reap(self, child: Child, grace_s: float) -> None:
+        await stop(child.process, grace_s)
         child.channel.close()
         self._all.discard(child)
 
@@ -257,10 +246,10 @@ class ProcessPool:
             child = self._children[slot]
             assert child is not None
         child.chunks += 1
-        data, chunk = _encode(child.chunks, chunk)
+        data, chunk = encode(child.chunks, chunk)
         if not chunk:
             return
-        run = _Run(child, child.chunks, chunk, time.monotonic())
+        run = Run(child, child.chunks, chunk, time.monotonic())
         try:
             await child.channel.send_bytes(data, self.deadline_s)
         except (TimeoutError, ChannelClosedError):
@@ -269,7 +258,7 @@ class ProcessPool:
             return
         await self._collect(slot, run)
 
-    async def _collect(self, slot: int, run: _Run) -> None:
+    async def _collect(self, slot: int, run: Run) -> None:
         """Settle results as they arrive until the chunk is done, its running item overruns
         (kill → ``timeout``), or its child dies (→ ``crash``)."""
         channel = run.child.channel
@@ -289,11 +278,11 @@ class ProcessPool:
         elapsed = time.monotonic() - run.sent_at
         self.queue.item_s = 0.9 * self.queue.item_s + 0.1 * elapsed / len(run.chunk)
 
-    async def _fail(self, slot: int, run: _Run, kind: Literal["crash", "timeout"]) -> None:
+    async def _fail(self, slot: int, run: Run, kind: Literal["crash", "timeout"]) -> None:
         """The child is killed (or dead): keep the results it flushed, put a spare in its place,
         then fail the item it was running and send the others back."""
         process = run.child.process
-        await _stop(process, grace_s=0.5 if kind == "crash" else 0.0)
+        await stop(process, grace_s=0.5 if kind == "crash" else 0.0)
         run.child.channel.drain()
         run.take(run.child.channel.messages)
         index, _ = run.running(self.deadline_s)
@@ -312,90 +301,5 @@ class ProcessPool:
             self._requeue(run.chunk[run.done :], suspect=True)
 
 
-@dataclass(slots=True, eq=False)
-class _Run:
-    """One chunk on one child: how far its results have come, and what it is running."""
-
-    child: _Child
-    chunk_id: int
-    chunk: list[Item]
-    sent_at: float
-    done: int = 0
-    last_at: float = 0.0
-
-    def take(self, messages: deque[Any]) -> None:
-        while messages:
-            for ok, value in messages.popleft():
-                self.chunk[self.done].settle(value if ok else Failure("error", value))
-                self.done += 1
-            self.last_at = time.monotonic()
-
-    def running(self, deadline_s: float) -> tuple[int, float]:
-        """The index of the item running now and when it overruns. Before the child reports
-        the next item, that item counts as started at the last sign of life."""
-        position, started = self.child.progress[0], self.child.progress[1]
-        chunk_id, index = split_position(position)
-        if chunk_id != self.chunk_id or index < self.done:
-            return self.done, max(self.sent_at, self.last_at) + deadline_s
-        return index, max(started, self.sent_at) + deadline_s
-
-    def started(self, index: int) -> bool:
-        chunk_id, reported = split_position(self.child.progress[0])
-        return chunk_id == self.chunk_id and reported == index and index >= self.done
-
-
-def _encode(chunk_id: int, chunk: list[Item]) -> tuple[bytes, list[Item]]:
-    """The pickled message for a chunk, and its items; an item whose payload cannot cross to a
-    child fails with ``error`` and is left out."""
-    try:
-        return _dumps(chunk_id, chunk), chunk
-    except Exception:
-        pass
-    good = []
-    for item in chunk:
-        try:
-            pickle.dumps(item.payload, protocol=pickle.HIGHEST_PROTOCOL)
-            good.append(item)
-        except Exception as exc:
-            item.settle(Failure("error", error_text(exc, "task could not be sent to a worker")))
-    return (_dumps(chunk_id, good) if good else b""), good
-
-
-def _dumps(chunk_id: int, chunk: list[Item]) -> bytes:
-    payloads = [item.payload for item in chunk]
-    return pickle.dumps((chunk_id, payloads), protocol=pickle.HIGHEST_PROTOCOL)
-
-
 def _no_size(_: Any) -> int:
     return 0
-
-
-async def _stop(process: BaseProcess, grace_s: float) -> None:
-    """Wait up to ``grace_s`` for ``process`` to exit, then SIGKILL it; reap it either way."""
-    if not await _exited(process, grace_s):
-        process.kill()
-        await _exited(process, None)
-    process.join()  # its sentinel has closed: the exit is a matter of microseconds
-
-
-async def _exited(process: BaseProcess, timeout_s: float | None) -> bool:
-    """Whether ``process`` exits within ``timeout_s`` (its sentinel turns readable at exit)."""
-    if process.exitcode is not None:
-        return True
-    if timeout_s is not None and timeout_s <= 0:
-        return False
-    loop = asyncio.get_running_loop()
-    exited: asyncio.Future[bool] = loop.create_future()
-    loop.add_reader(process.sentinel, _resolve, exited, True)
-    timer = None if timeout_s is None else loop.call_later(timeout_s, _resolve, exited, False)
-    try:
-        return await exited
-    finally:
-        loop.remove_reader(process.sentinel)
-        if timer is not None:
-            timer.cancel()
-
-
-def _resolve(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)

@@ -19,7 +19,7 @@ from reward_service.app import create_app
 from reward_service.compat.vtriune import JudgePayload, judge_answer
 from reward_service.contract import Outcome
 from reward_service.metrics import Metrics
-from reward_service.router import combined
+from reward_service.results import combined
 from reward_service.schemas import Sample
 from reward_service.settings import Settings
 
