@@ -19,19 +19,12 @@ import pytest
 import yaml
 
 from devtools.live import LiveServer, free_port
+from devtools.stack import RM_SAMPLE, SERVICES
 from devtools.tiny import save_bt
 from devtools.vectors import check, expected_rewards
 from tests.conftest import load_vectors
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVICES = ("rules-1", "rules-2", "model", "router")  # in start order
-RM_SAMPLE = {
-    "id": "rm",
-    "verifier": "rm",
-    "params": {"model": "rm"},
-    "prompt": "2+2?",
-    "response": "4",
-}
 
 
 class Topology:

@@ -26,21 +26,14 @@ import yaml
 from containers import Container, logger, podman, public_vectors, single_step, wait_ready
 
 from devtools.live import free_port
+from devtools.stack import RM_SAMPLE, SERVICES
 from devtools.tiny import save_bt
 from devtools.vectors import check, expected_rewards
 from tests.test_api import PATHOLOGICAL
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "raas-image-test"
-SERVICES = ("rules-1", "rules-2", "model", "router")
 PORT_VARIABLES = {name: f"RAAS_TEST_{name.upper().replace('-', '_')}_PORT" for name in SERVICES}
-RM_SAMPLE = {
-    "id": "rm",
-    "verifier": "rm",
-    "params": {"model": "rm"},
-    "prompt": "2+2?",
-    "response": "4",
-}
 
 
 @dataclass
