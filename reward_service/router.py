@@ -25,7 +25,7 @@ from reward_service.errors import (
     error_text,
     validation_errors,
 )
-from reward_service.limits import prompt_too_long
+from reward_service.limits import too_big
 from reward_service.metrics import Metrics
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
 from reward_service.results import result, vetted
@@ -137,8 +137,13 @@ class Router:
                     plan.early[index] = early
                 continue
             spec, params, params_key = checked
-            key: tuple[Any, ...] = (sample.verifier, params_key, gt_key, sample.format)
-            key += (sample.response,)
+            key: tuple[Any, ...] = (
+                sample.verifier,
+                params_key,
+                gt_key,
+                sample.format,
+                sample.response,
+            )
             if spec.backend != "rules":  # model verifiers also read the prompt and images
                 key = (*key, sample.prompt, *sample.images)
             if key not in unique:
@@ -187,15 +192,10 @@ class Router:
         return spec, *found
 
     def _precheck(self, sample: Sample, gt_key: str | None, spec: VerifierSpec) -> Outcome | None:
-        if len(sample.response) > (limit := self.settings.max_response_chars):
-            return Outcome("invalid_input", error=f"response longer than {limit} characters")
         if gt_key is None:
             return Outcome("invalid_input", error="ground_truth is not JSON-serialisable")
-        if len(gt_key) > (limit := self.settings.max_ground_truth_chars):
-            return Outcome("invalid_input", error=f"ground_truth longer than {limit} characters")
-        if spec.backend != "rules" and sample.prompt is not None:
-            return prompt_too_long(sample.prompt, self.settings)
-        return None
+        reads_prompt = spec.backend != "rules"
+        return too_big(sample.response, gt_key, sample.prompt, reads_prompt, self.settings)
 
     async def format_alone(self, sample: Sample) -> float | None:
         """The format score of a sample whose accuracy could not be had (``/judge`` counts it as
@@ -250,9 +250,8 @@ class Router:
             raise
         except Exception as exc:  # a backend bug fails its tasks, never the batch
             logger.exception("the %s backend failed", backend)
-            return [Outcome("error", error=error_text(exc, f"{backend} backend failed"))] * len(
-                tasks
-            )
+            error = error_text(exc, f"{backend} backend failed")
+            return [Outcome("error", error=error) for _ in tasks]
         if len(outcomes) != len(tasks):
             error = f"{backend} backend answered {len(outcomes)} outcomes for {len(tasks)} tasks"
             return [Outcome("error", error=error) for _ in tasks]

@@ -22,7 +22,7 @@ from reward_service import __version__
 from reward_service.auth import guard, internal_keys
 from reward_service.contract import Outcome, Task
 from reward_service.errors import RequestError, UnknownNameError, validation_errors
-from reward_service.limits import prompt_too_long
+from reward_service.limits import too_big
 from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
@@ -59,16 +59,6 @@ def parse_tasks(body: bytes, settings: Settings) -> list[Task | Outcome]:
     return [_task(index, wire, settings, cache) for index, wire in enumerate(wires)]
 
 
-def _too_big(task: Task, settings: Settings) -> Outcome | None:
-    if len(task.response) > (limit := settings.max_response_chars):
-        return Outcome("invalid_input", error=f"response longer than {limit} characters")
-    if len(task.ground_truth) > (limit := settings.max_ground_truth_chars):
-        return Outcome("invalid_input", error=f"ground_truth longer than {limit} characters")
-    if task.prompt is not None and VERIFIERS.get(task.verifier).backend != "rules":
-        return prompt_too_long(task.prompt, settings)
-    return None
-
-
 def _error(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
     return {"loc": loc, "msg": msg, "type": kind}
 
@@ -77,7 +67,10 @@ def _task(index: int, wire: WireTask, settings: Settings, cache: ParamsCache) ->
     where: list[Any] = ["tasks", index]
     try:
         task = task_from_wire(wire, cache)
-        return _too_big(task, settings) or task
+        reads_prompt = VERIFIERS.get(task.verifier).backend != "rules"
+        return (
+            too_big(task.response, task.ground_truth, task.prompt, reads_prompt, settings) or task
+        )
     except UnknownNameError as exc:
         field = "verifier" if exc.kind == "verifier" else "format"
         raise RequestError([_error([*where, field], str(exc), "unknown_name")]) from None
