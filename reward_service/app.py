@@ -25,6 +25,7 @@ from reward_service.ops import add_ops_routes, read_body, until_disconnected
 from reward_service.pool.backend import PoolBackend, build_pool
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.remote.backend import RemoteBackend
+from reward_service.route_spec import RouteList
 from reward_service.router import Router, parse_request
 from reward_service.schemas import RewardRequest, RewardResponse, VerifierList
 from reward_service.settings import Settings
@@ -155,6 +156,15 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     )  # fmt: skip
     async def verifiers() -> dict[str, Any]:
         return verifier_list()
+
+    @app.get(
+        "/v1/routes", response_model=RouteList, tags=["reward"], dependencies=keyed,
+        responses=errors(401), response_model_exclude_none=True,
+    )  # fmt: skip
+    async def routes() -> dict[str, Any]:
+        """The server's routes by ``data_source`` (``RAAS_ROUTES``), in the order they are
+        tried: a sample without a ``verifier`` gets the first that matches."""
+        return {"routes": router.routes.ordered()}
 
     add_compat_routes(app, router, settings, keyed)  # OpenRLHF's /get_reward, V-Triune's /judge
     return app

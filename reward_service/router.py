@@ -29,6 +29,7 @@ from reward_service.limits import too_big
 from reward_service.metrics import Metrics
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
 from reward_service.results import result, vetted
+from reward_service.routes import RouteTable
 from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
 from reward_service.summary import by_source, reflects
@@ -84,6 +85,7 @@ class Router:
         self.settings = settings
         self.backends = dict(backends)  # "rules" → the pool or rule workers, "model" → models
         self.metrics = metrics
+        self.routes = RouteTable(settings.routes)
 
     async def score(self, request: RewardRequest) -> dict[str, Any]:
         """The ``/reward`` answer: one result per sample in request order, and the summary."""
@@ -149,7 +151,7 @@ class Router:
             if key not in unique:
                 unique[key] = len(plan.tasks)
                 plan.tasks.append(Task(
-                    sample.verifier, params, sample.response, gt_key, sample.format, context,
+                    spec.name, params, sample.response, gt_key, sample.format, context,
                     sample.prompt, tuple(sample.images), params_key=params_key,
                 ))  # fmt: skip
             plan.task_index.append(unique[key])
@@ -165,8 +167,12 @@ class Router:
         errors: list[dict[str, Any]],
     ) -> tuple[VerifierSpec, Params, str] | None:
         where = ("samples", index)
+        if not self.routes.apply(sample):
+            errors.append(self.routes.missing(sample, index))
+            return None
+        verifier = sample.verifier or ""  # set: routed above
         try:
-            spec = VERIFIERS.get(sample.verifier)
+            spec = VERIFIERS.get(verifier)
             if sample.format is not None:
                 FORMATS.get(sample.format)
         except UnknownNameError as exc:
@@ -178,7 +184,7 @@ class Router:
         except orjson.JSONEncodeError as exc:  # an integer past 64 bits
             errors.append({"loc": [*where, "params"], "msg": str(exc), "type": "not_serialisable"})
             return None
-        key = (sample.verifier, text)
+        key = (verifier, text)
         if key not in cache:
             try:
                 params = spec.params.model_validate(sample.params)
@@ -203,7 +209,11 @@ class Router:
         if sample.format is None or len(sample.response) > self.settings.max_response_chars:
             return None
         task = Task(
-            sample.verifier, NoParams(), sample.response, format=sample.format, format_only=True
+            sample.verifier or "",
+            NoParams(),
+            sample.response,
+            format=sample.format,
+            format_only=True,
         )
         outcome = (await self._run_on("rules", [task]))[0]
         return outcome.format
@@ -270,7 +280,7 @@ class Router:
         counts: Counter[tuple[str, str, str]] = Counter()
         rewards: dict[str, list[float]] = {}
         for sample, (outcome, reward) in zip(samples, judged, strict=True):
-            counts[(sample.data_source, sample.verifier, outcome.status)] += 1
+            counts[(sample.data_source, sample.verifier or "", outcome.status)] += 1
             if reward is not None:
                 rewards.setdefault(sample.data_source, []).append(reward)
         m.record_samples(counts, rewards)

@@ -33,7 +33,9 @@ DEFAULT_WEIGHTS = Weights()
 
 
 class Sample(BaseModel):
-    """One rollout to score. ``id``: a string or an integer that fits 64 bits, echoed back."""
+    """One rollout to score. ``id``: a string or an integer that fits 64 bits, echoed back.
+    ``verifier`` may be left out where the server's routes (``RAAS_ROUTES``) map the sample's
+    ``data_source`` to a reward spec; the fields a sample gives override the route's."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -42,7 +44,7 @@ class Sample(BaseModel):
     prompt: StrictStr | None = None
     response: StrictStr
     ground_truth: Any = None
-    verifier: StrictStr = Field(min_length=1, max_length=128)
+    verifier: StrictStr | None = Field(None, min_length=1, max_length=128)
     params: dict[str, Any] = Field(default_factory=dict)
     format: StrictStr | None = Field(None, max_length=128)
     weights: Weights = DEFAULT_WEIGHTS

@@ -1,7 +1,8 @@
 """Service settings, read from ``RAAS_*`` environment variables (or passed in by tests).
 
-Pydantic only: this module and the two it reads (``model_spec``, ``compat.settings``) import
-nothing else, so any role can read its settings before it loads anything heavy.
+Pydantic only: this module and those it reads (``model_spec``, ``route_spec``, ``schemas``,
+``compat.settings``) import nothing else (PyYAML for a routes file), so any role can read its
+settings before it loads anything heavy.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from reward_service.compat.settings import CompatSettings
 from reward_service.model_spec import ModelSpec, unique_names
+from reward_service.route_spec import Route, read_routes
 
 PLACEHOLDER = "REPLACE-ME"  # what the deployment files hold until secrets are filled in
 
@@ -80,13 +82,23 @@ class Settings(CompatSettings):
     models: list[ModelSpec] = Field(default_factory=list)
     model_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # routing by task type (reward_service.route_spec): a file path or inline JSON
+    routes: Annotated[list[Route], NoDecode] = Field(default_factory=list)
+    # response length in tokens in the summary and metrics: a tokenizer.json (or its folder)
+    tokenizer: str | None = None
+
     @field_validator("models")
     @classmethod
     def _unique_models(cls, value: list[ModelSpec]) -> list[ModelSpec]:
         """``RAAS_MODELS='[{"name": "rm", "path": "/models/rm", "kind": "bt"}]'`` (JSON)."""
         return unique_names(value)
 
-    @field_validator("internal_token", mode="before")
+    @field_validator("routes", mode="before")
+    @classmethod
+    def _read_routes(cls, value: Any) -> Any:
+        return read_routes(value)
+
+    @field_validator("internal_token", "tokenizer", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -37,6 +37,7 @@ logger = logging.getLogger("raas.models")
 #: with a ``remote_url`` is served by a vLLM server instead.
 SCORERS = {"bt": "bt:BTScorer", "bt_vision": "bt_vision:VisionScorer", "bmas": "bmas:BMASScorer"}
 REMOTE_SCORER = "vllm:RemoteScorer"
+TEXT_ONLY_KINDS = frozenset({"bt"})  # judge a reply to a prompt they cannot fully see
 
 
 def build_scorer(spec: ModelSpec) -> Scorer[Any]:
@@ -174,6 +175,13 @@ class ModelWorker:
         if kind not in kinds:
             error = f"verifier {task.verifier!r} needs a model of kind {' or '.join(sorted(kinds))}"
             return name, Outcome("invalid_input", error=f"{error}; {name!r} is {kind!r}")
+        if task.images and kind in TEXT_ONLY_KINDS and not getattr(task.params, "ignore_images", 0):
+            error = (
+                f"model {name!r} ({kind}) reads text only and this sample has {len(task.images)} "
+                "image(s): score it with a bt_vision model (a route's with_images variant), or "
+                "set params.ignore_images"
+            )
+            return name, Outcome("invalid_input", error=error)
         return name, None
 
     async def _score(self, model: LoadedModel, tasks: list[Task]) -> list[Outcome]:

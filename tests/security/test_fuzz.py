@@ -31,8 +31,9 @@ EXAMPLES = 40  # per operation: bounded for CI's two cores
 LIMITS = {"RAAS_POOL_WORKERS": "1", "RAAS_SAMPLE_TIMEOUT_S": "2"}
 ROUTER_OPERATIONS = [
     ("POST", "/reward"), ("POST", "/get_reward"), ("POST", "/judge"), ("GET", "/v1/verifiers"),
-    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+    ("GET", "/v1/routes"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
 ]  # fmt: skip
+CATCH_ALL = '[{"data_source": "*", "verifier": "math"}]'
 WORKER_OPERATIONS = [("POST", "/v1/tasks"), ("GET", "/healthz"), ("GET", "/readyz"),
                      ("GET", "/metrics")]  # fmt: skip
 
@@ -45,7 +46,8 @@ def load(live: LiveServer, secret: str) -> BaseSchema:
 
 @pytest.fixture(scope="module")
 def router_api() -> Iterator[BaseSchema]:
-    live = LiveServer.start(RAAS_API_KEYS=KEY, **LIMITS)
+    # routes on: a fuzzed sample without a verifier takes the catch-all (math) path
+    live = LiveServer.start(RAAS_API_KEYS=KEY, RAAS_ROUTES=CATCH_ALL, **LIMITS)
     yield load(live, KEY)
     live.stop()
 

@@ -11,7 +11,10 @@ or bare) or paths under the model's ``image_root``.
 Ground truth: ignored (a BT reward model is reference-free).
 
 Params: ``model`` (a configured model of kind ``bt`` or ``bt_vision``), ``bias`` (subtracted
-from the score before the sigmoid; default: the model's configured ``bias``, else 0).
+from the score before the sigmoid; default: the model's configured ``bias``, else 0),
+``ignore_images`` (false): a text-only (``bt``) model given a sample with images answers
+``invalid_input`` — it would judge the reply without seeing what it is about — unless this is
+set; route such samples to a ``bt_vision`` model instead (a route's ``with_images`` variant).
 
 Formula: s = the model's scalar score of the chat-formatted conversation;
 accuracy = sigmoid(s − bias). Range: (0, 1); ``details.score`` is s, so a trainer can
@@ -40,6 +43,7 @@ from reward_service.registry import Params, Score, model_verifier
 class RMParams(Params):
     model: str = Field(min_length=1, max_length=128)
     bias: float | None = Field(None, allow_inf_nan=False)
+    ignore_images: bool = False
 
 
 @model_verifier("rm", params=RMParams, kinds=("bt", "bt_vision"))
