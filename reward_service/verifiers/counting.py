@@ -56,7 +56,8 @@ def counting_reward(response: str, ground_truth: Any, params: NoParams, context:
     """The final answer (answer block, else after thinking; its box if any) equals the count."""
     found = final_answer(response)
     if found is None:
-        return Score(0.0, {"reason": HEDGE})
+        return Score(0.0, {"reason": HEDGE, "parsed": False})
     answer = found.strip()
-    correct = _INTEGER.fullmatch(answer) is not None and int(answer) == ground_truth
-    return Score(1.0 if correct else 0.0, {"extracted": answer[:_DETAIL_CHARS]})
+    parsed = _INTEGER.fullmatch(answer) is not None
+    details = {"extracted": answer[:_DETAIL_CHARS], "parsed": parsed}
+    return Score(1.0 if parsed and int(answer) == ground_truth else 0.0, details)

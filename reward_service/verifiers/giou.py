@@ -9,6 +9,7 @@ Ground truth: ``[x1, y1, x2, y2]`` with positive area, ``{"bbox_2d": [...]}``, o
 holding one; anything else → ``invalid_input``. Both boxes in the same coordinate system.
 Params: ``mapping`` — ``"affine"`` (default): (GIoU + 1)/2; ``"clip"``: max(GIoU, 0).
 Formula: GIoU = IoU − (C − U)/C, C the area of the smallest box enclosing both, U the union.
+Details: ``giou``, and for the source summary ``parsed`` and the plain ``iou``.
 Range: [0, 1]; with ``affine`` a far-away box still earns up to 0.5, less the farther it is.
 Reward hacking: only the first box counts, so listing many boxes does not help; a box that
 encloses the GT box has no enclosing penalty, so ``affine`` pays even a whole-image box at least
@@ -20,8 +21,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
+
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._boxes import Coords, giou, ground_truth_box, predicted_box
+from reward_service.verifiers._boxes import (
+    Coords,
+    giou,
+    ground_truth_box,
+    iou_matrix,
+    predicted_box,
+)
 
 
 class GiouParams(Params):
@@ -37,7 +46,9 @@ def giou_reward(response: str, ground_truth: Any, params: GiouParams, context: C
     """Generalised IoU of the first predicted box with the GT box, mapped to [0, 1]."""
     box, reason = predicted_box(response)
     if box is None:
-        return Score(0.0, {"reason": reason})
+        return Score(0.0, {"reason": reason, "parsed": False})
     value = giou(box, ground_truth)
     mapped = (value + 1.0) / 2.0 if params.mapping == "affine" else max(value, 0.0)
-    return Score(min(max(mapped, 0.0), 1.0), {"giou": value, "box": box})
+    iou = float(iou_matrix(np.array([box]), np.array([ground_truth]))[0, 0])
+    details = {"giou": value, "iou": iou, "box": box, "parsed": True}
+    return Score(min(max(mapped, 0.0), 1.0), details)

@@ -7,8 +7,12 @@ else all of it; its ``\\boxed{}`` if any); JSON ``bbox_2d`` objects, bare lists 
 area) → 0.
 Ground truth: ``[x1, y1, x2, y2]`` with positive area, ``{"bbox_2d": [...]}``, or a string
 holding one; anything else → ``invalid_input``.
-Params: ``threshold`` τ (default none): IoU below τ scores 0.
+Params: ``threshold`` τ (default none): IoU below τ scores 0; ``"dynamic"``: τ rises with
+training progress by ``dynamic_schedule`` as detection's does (``_schedule``: pairs
+[r_max, τ] against r = step/total_steps; V-Triune's default 0.85 → 0.95 → 0.99).
 Formula: IoU = area(P ∩ G)/area(P ∪ G), plain ratio (no +1 pixel); IoU if IoU ≥ τ else 0.
+Details (for the source summary): ``parsed`` (a valid box was found), ``iou``, ``threshold``
+(τ in effect, when one is set).
 Range: [0, 1].
 Reward hacking: only the first box counts; a box covering the image scores area(G)/area(image);
 several different boxed answers are a hedge and score 0.
@@ -16,17 +20,19 @@ several different boxed answers are a hedge and score 0.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
 from reward_service.registry import Context, Params, Score, verifier
 from reward_service.verifiers._boxes import Coords, ground_truth_box, iou_matrix, predicted_box
+from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, dynamic_tau
 
 
 class IouParams(Params):
-    threshold: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] | Literal["dynamic"] | None = None
+    dynamic_schedule: Schedule = DEFAULT_SCHEDULE
 
 
 def prepare(ground_truth: Any, params: IouParams) -> Coords:
@@ -36,9 +42,13 @@ def prepare(ground_truth: Any, params: IouParams) -> Coords:
 @verifier("iou", params=IouParams, prepare=prepare)
 def iou_reward(response: str, ground_truth: Any, params: IouParams, context: Context) -> Score:
     """IoU of the first predicted box with the GT box (0 below the optional threshold)."""
+    tau = params.threshold
+    if tau == "dynamic":
+        tau = dynamic_tau(params.dynamic_schedule, context)
+    shown = {} if tau is None else {"threshold": tau}
     box, reason = predicted_box(response)
     if box is None:
-        return Score(0.0, {"reason": reason})
+        return Score(0.0, {"reason": reason, "parsed": False, **shown})
     value = float(iou_matrix(np.array([box]), np.array([ground_truth]))[0, 0])
-    passed = params.threshold is None or value >= params.threshold
-    return Score(value if passed else 0.0, {"iou": value, "box": box})
+    passed = tau is None or value >= tau
+    return Score(value if passed else 0.0, {"iou": value, "box": box, "parsed": True, **shown})

@@ -33,9 +33,10 @@ def point_in_box(response: str, ground_truth: Any, params: NoParams, context: Co
     """1 when the first predicted point lies inside the GT box (bounds inclusive), else 0."""
     point = find_point(response)
     if point is None:
-        return Score(0.0, {"reason": missing(response, "point")})
+        return Score(0.0, {"reason": missing(response, "point"), "parsed": False})
     x, y = point
     if not (math.isfinite(x) and math.isfinite(y)):
-        return Score(0.0, {"reason": "non-finite point"})
+        return Score(0.0, {"reason": "non-finite point", "parsed": False})
     x1, y1, x2, y2 = ground_truth
-    return Score(1.0 if x1 <= x <= x2 and y1 <= y <= y2 else 0.0, {"point": point})
+    inside = x1 <= x <= x2 and y1 <= y <= y2
+    return Score(1.0 if inside else 0.0, {"point": point, "parsed": True})

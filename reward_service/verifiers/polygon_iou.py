@@ -120,7 +120,9 @@ def polygon_iou(
     """IoU of a predicted polygon, quadrilateral or rotated box with the GT shape (shapely)."""
     shape = find_vertices(response)
     if shape is None:
-        return Score(0.0, {"reason": missing(response, "polygon, quadrilateral or box")})
+        return Score(
+            0.0, {"reason": missing(response, "polygon, quadrilateral or box"), "parsed": False}
+        )
     pred, gt = _polygons(shape, ground_truth)
     # GEOS may raise floating-point flags on subnormal coordinates; the results are checked
     with np.errstate(all="ignore"):
@@ -131,12 +133,13 @@ def polygon_iou(
             area = float(pred.area)
             inter = float(pred.intersection(gt).area) if area > 0 else 0.0
         except GEOSException as exc:  # not expected for valid inputs; a reason beats a crash
-            return Score(0.0, {"reason": f"geometry error: {exc}"})
+            return Score(0.0, {"reason": f"geometry error: {exc}", "parsed": True})
     if not area > 0:
-        return Score(0.0, {"reason": "zero-area polygon", "repaired": repaired})
+        return Score(0.0, {"reason": "zero-area polygon", "repaired": repaired, "parsed": True})
     iou = inter / (area + float(gt.area) - inter)
     if not math.isfinite(iou):
-        return Score(0.0, {"reason": "geometry error: non-finite area", "repaired": repaired})
+        reason = "geometry error: non-finite area"
+        return Score(0.0, {"reason": reason, "repaired": repaired, "parsed": True})
     iou = min(max(iou, 0.0), 1.0)
     passed = params.threshold is None or iou >= params.threshold
-    return Score(iou if passed else 0.0, {"iou": iou, "repaired": repaired})
+    return Score(iou if passed else 0.0, {"iou": iou, "repaired": repaired, "parsed": True})

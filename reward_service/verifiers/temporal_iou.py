@@ -49,11 +49,11 @@ def temporal_iou(response: str, ground_truth: Any, params: NoParams, context: Co
     """Temporal IoU (hull denominator) of the first ``[mm:ss, mm:ss]`` with the GT span."""
     span = find_span(response)
     if span is None:
-        return Score(0.0, {"reason": missing(response, "[mm:ss, mm:ss] span")})
+        return Score(0.0, {"reason": missing(response, "[mm:ss, mm:ss] span"), "parsed": False})
     start, end = span
     if start > end:
-        return Score(0.0, {"reason": "start after end", "span": span})
+        return Score(0.0, {"reason": "start after end", "span": span, "parsed": False})
     gt_start, gt_end = ground_truth
     inter = max(0.0, min(end, gt_end) - max(start, gt_start))
     hull = max(end, gt_end) - min(start, gt_start)
-    return Score(inter / hull, {"span": span})
+    return Score(inter / hull, {"span": span, "iou": inter / hull, "parsed": True})

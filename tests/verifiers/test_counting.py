@@ -88,9 +88,11 @@ def test_huge_response_is_fast() -> None:
 
 def test_details_show_the_answer() -> None:
     details = counting_reward("<think>x</think> \\boxed{8}", 7, NoParams(), Context()).details
-    assert details == {"extracted": "8"}
+    assert details == {"extracted": "8", "parsed": True}
     hedged = counting_reward("\\boxed{7} or \\boxed{8}", 7, NoParams(), Context()).details
-    assert hedged == {"reason": "several different boxed answers"}
+    assert hedged == {"reason": "several different boxed answers", "parsed": False}
+    words = counting_reward("\\boxed{seven}", 7, NoParams(), Context()).details
+    assert words == {"extracted": "seven", "parsed": False}
 
 
 def test_params_reject_unknown_keys() -> None:

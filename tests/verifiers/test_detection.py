@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from reward_service.errors import InvalidInputError
 from reward_service.registry import FORMATS, VERIFIERS, Context
 from reward_service.verifiers.detection import (
+    AVERAGE_THRESHOLDS,
     DetectionParams,
     detection,
     detection_answer,
@@ -321,11 +322,36 @@ def test_details() -> None:
     assert result.details["terms"] == pytest.approx(
         {"label_first": 0.902, "iou_first": 0.902, "map": 0.8, "map50": 1.0, "map75": 1.0}
     )
+    # for the source summary: parsed, the threshold in effect, the matched IoU, mAP and mAP50
+    assert result.details["parsed"] is True
+    assert result.details["threshold"] == 0.85
+    assert result.details["iou"] == pytest.approx(0.86)
+    assert (result.details["map"], result.details["map50"]) == pytest.approx((0.8, 1.0))
     json.dumps(result.details)  # details travel as JSON
     average = DetectionParams(iou_threshold="average")
-    assert detection(GT_DOG, prepare(GT_DOG, average), average, Context()).details["tau"] == (
-        "average"
-    )
+    averaged = detection(GT_DOG, prepare(GT_DOG, average), average, Context()).details
+    assert averaged["tau"] == "average"
+    assert averaged["threshold"] == pytest.approx(sum(AVERAGE_THRESHOLDS) / 11)
+    assert "map" not in averaged  # neither weighted nor monitored
+
+
+@pytest.mark.parametrize(
+    ("params", "response", "expected"),
+    [
+        ({}, GT_DOG, {"parsed": True, "iou": 1.0, "threshold": 0.85}),
+        ({}, "no boxes here", {"parsed": False, "threshold": 0.85}),
+        ({"iou_first": 1.0, "label_first": 0.0}, GT_DOG, {"parsed": True, "iou": 1.0}),
+        ({"label_first": 0.0, "map": 1.0}, GT_DOG, {"iou": 1.0, "map": 1.0, "map50": 1.0}),
+        ({"monitor_map": True}, GT_DOG, {"iou": 1.0, "map": 1.0, "map50": 1.0}),
+        ({"iou_threshold": 0.5}, GT_DOG, {"threshold": 0.5}),
+    ],
+)
+def test_monitoring_details(
+    params: dict[str, Any], response: str, expected: dict[str, Any]
+) -> None:
+    p = DetectionParams(**params)
+    details = detection(response, prepare(GT_DOG, p), p, Context()).details
+    assert {key: details.get(key) for key in expected} == pytest.approx(expected)
 
 
 THINK = "<think>\nreasoning\n</think>\n"

@@ -49,7 +49,34 @@ def test_details() -> None:
     p = IouParams(threshold=0.9)
     result = iou_reward("[0,0,100,50]", prepare(GT, p), p, Context())
     assert result.accuracy == 0.0
-    assert result.details == {"iou": 0.5, "box": (0.0, 0.0, 100.0, 50.0)}
+    assert result.details == {
+        "iou": 0.5, "box": (0.0, 0.0, 100.0, 50.0), "parsed": True, "threshold": 0.9,
+    }  # fmt: skip
+    unparsed = iou_reward("no box", prepare(GT, p), p, Context()).details
+    assert (unparsed["parsed"], unparsed["threshold"]) == (False, 0.9)
+
+
+@pytest.mark.parametrize(
+    ("step", "total", "tau", "reward"),
+    [
+        (None, None, 0.85, 0.9),  # no progress: the schedule's first τ
+        (10, 100, 0.85, 0.9),
+        (20, 100, 0.95, 0.0),  # τ rose past the box's IoU of 0.9
+        (99, 100, 0.99, 0.0),
+    ],
+)
+def test_dynamic_threshold(step: int | None, total: int | None, tau: float, reward: float) -> None:
+    p = IouParams(threshold="dynamic")
+    result = iou_reward("[0,0,100,90]", prepare(GT, p), p, Context(step, total))
+    assert result.details["threshold"] == tau
+    assert result.accuracy == pytest.approx(reward)
+
+
+def test_dynamic_schedule_is_checked() -> None:
+    with pytest.raises(ValidationError):
+        IouParams(threshold="dynamic", dynamic_schedule=((0.5, 0.9), (1.0, 0.5)))
+    p = IouParams(threshold="dynamic", dynamic_schedule=((1.0, 0.5),))
+    assert iou_reward("[0,0,100,60]", prepare(GT, p), p, Context(5, 10)).accuracy == 0.6
 
 
 @pytest.mark.parametrize("ground_truth", [[0, 0, 100, 0], [0, 0, 100], "none", None])
