@@ -62,8 +62,8 @@ class Failure:
 
 @dataclass(slots=True)
 class Outcome:
-    """What became of a task. ``reflects``: whether the response holds a reflection word (for the
-    source summary), when the backend looked."""
+    """What became of a task. For the source summary, when the backend looked: ``reflects``,
+    whether the response holds a reflection word; ``tokens``, its length in tokens."""
 
     status: Status
     accuracy: float | None = None
@@ -72,6 +72,7 @@ class Outcome:
     error: str | None = None
     seconds: float = 0.0
     reflects: bool | None = None
+    tokens: int | None = None
 
     @classmethod
     def of(cls, value: Outcome | Failure) -> Outcome:
@@ -83,5 +84,5 @@ class Outcome:
     def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
         return Outcome, (
             self.status, self.accuracy, self.format, self.details, self.error, self.seconds,
-            self.reflects,
+            self.reflects, self.tokens,
         )  # fmt: skip

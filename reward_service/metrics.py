@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import math
 from collections import Counter as Tally
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -22,6 +23,18 @@ _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 _BATCH_BUCKETS = (1, 4, 16, 64, 256, 1024, 4096, 16384, 65536)
 _TOKEN_BUCKETS = (256, 1024, 4096, 16384, 65536, 262144, 1048576)
 _EFFICIENCY_BUCKETS = (0.25, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0)
+_CHAR_BUCKETS = (64, 256, 1024, 4096, 8192, 16384, 32768, 65536)
+_LENGTH_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384)
+
+
+@dataclass(slots=True)
+class Monitored:
+    """One batch's values for one source: response lengths, and the perception values of its
+    ``ok`` samples (``reward_service.summary.perception``)."""
+
+    chars: list[int] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list)
+    perception: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
 
 class SourceLabels:
@@ -123,11 +136,47 @@ class Metrics:
         self.pool_queued = Gauge(
             "raas_pool_queued", "Tasks waiting for a pool child, all requests.", registry=r
         )
+        self._add_source_metrics(r)
         self._add_model_metrics(r)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Metrics:
         return cls(max_sources=settings.metrics_max_sources, sources=settings.metrics_sources)
+
+    def _add_source_metrics(self, r: CollectorRegistry) -> None:
+        """Source-level monitoring (V-Triune): response length, and for perception sources the
+        IoU, mAP, the IoU threshold in effect and the share of answers that parsed."""
+        source = ["data_source"]
+        self.response_chars = Histogram(
+            "raas_response_chars", "Response length in characters.", source,
+            buckets=_CHAR_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.response_tokens = Histogram(
+            "raas_response_tokens", "Response length in tokens (with RAAS_TOKENIZER).", source,
+            buckets=_LENGTH_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.perception = {
+            name: Histogram(
+                f"raas_perception_{name}", text, source, buckets=_REWARD_BUCKETS, registry=r
+            )
+            for name, text in (
+                ("iou", "IoU of ok perception samples (detection: matched IoU per GT box)."),
+                ("map", "COCO mAP@[.5:.95] of ok detection samples, where computed."),
+                ("map50", "COCO mAP@.5 of ok detection samples, where computed."),
+            )
+        }
+        self.perception_threshold = Gauge(
+            "raas_perception_threshold", "IoU threshold in effect in the latest batch.", source,
+            registry=r,
+        )  # fmt: skip
+        self.perception_answers = Counter(
+            "raas_perception_answers", "Perception answers, by whether the verifier could read "
+            "them.", [*source, "parsed"], registry=r,
+        )  # fmt: skip
+        self._per_source = [
+            self.reward, self.response_chars, self.response_tokens, *self.perception.values(),
+            self.perception_threshold,
+        ]  # fmt: skip
 
     def _add_model_metrics(self, r: CollectorRegistry) -> None:
         """Model workers: queue depth (what GPU autoscaling watches) and how batches are formed."""
@@ -177,8 +226,12 @@ class Metrics:
         for source in evicted:
             for verifier, status in self._series.pop(source, ()):
                 self.samples.remove(source, verifier, status)
-            with contextlib.suppress(KeyError):
-                self.reward.remove(source)
+            for metric in self._per_source:
+                with contextlib.suppress(KeyError):
+                    metric.remove(source)
+            for parsed in ("true", "false"):
+                with contextlib.suppress(KeyError):
+                    self.perception_answers.remove(source, parsed)
         return labels
 
     def record_samples(
@@ -196,6 +249,22 @@ class Metrics:
             for value in values:
                 if math.isfinite(value):
                     histogram.observe(value)
+
+    def record_monitoring(self, sources: Mapping[str, Monitored]) -> None:
+        """Lengths and perception values per source (labels bounded as for the samples)."""
+        labels = self._assign(sources)
+        for source, seen in sources.items():
+            label = labels[source]
+            _observe(self.response_chars, label, seen.chars)
+            _observe(self.response_tokens, label, seen.tokens)
+            for name, histogram in self.perception.items():
+                _observe(histogram, label, seen.perception.get(name, ()))
+            if thresholds := seen.perception.get("threshold"):
+                self.perception_threshold.labels(label).set(thresholds[-1])
+            if parsed := seen.perception.get("parsed"):
+                yes = int(sum(parsed))
+                self.perception_answers.labels(label, "true").inc(yes)
+                self.perception_answers.labels(label, "false").inc(len(parsed) - yes)
 
     def observe_tasks(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> None:
         """Per unique task: verifier time (where it ran to an answer) and timeouts."""
@@ -224,3 +293,11 @@ class Metrics:
         self.pool_ready.set_function(ready)
         self.pool_busy.set_function(busy)
         self.pool_queued.set_function(queued)
+
+
+def _observe(histogram: Histogram, label: str, values: Sequence[float]) -> None:
+    """No series for a source until it has a value."""
+    if values:
+        child = histogram.labels(label)
+        for value in values:
+            child.observe(value)

@@ -26,13 +26,13 @@ from reward_service.errors import (
     validation_errors,
 )
 from reward_service.limits import too_big
-from reward_service.metrics import Metrics
+from reward_service.metrics import Metrics, Monitored
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
 from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
 from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
-from reward_service.summary import by_source, reflects
+from reward_service.summary import by_source, perception, reflects
 
 logger = logging.getLogger("raas.router")
 _SLICE = 2048
@@ -96,8 +96,9 @@ class Router:
         ):
             answer = result(sample, outcome, reward)
             results.append(answer)
+            reflecting = self._reflects(sample, outcome)
             rows.append(
-                (sample.data_source, len(sample.response), self._reflects(sample, outcome), answer)
+                (sample.data_source, len(sample.response), reflecting, outcome.tokens, answer)
             )
             await _yield_every(index)
         return {"results": results, "summary": {"by_source": by_source(rows)}}
@@ -279,11 +280,21 @@ class Router:
         m.deduplicated.inc(sum(i is not None for i in plan.task_index) - len(plan.tasks))
         counts: Counter[tuple[str, str, str]] = Counter()
         rewards: dict[str, list[float]] = {}
+        monitored: dict[str, Monitored] = {}
         for sample, (outcome, reward) in zip(samples, judged, strict=True):
             counts[(sample.data_source, sample.verifier or "", outcome.status)] += 1
+            seen = monitored.get(sample.data_source) or monitored.setdefault(
+                sample.data_source, Monitored()
+            )
+            seen.chars.append(len(sample.response))
+            if outcome.tokens is not None:
+                seen.tokens.append(outcome.tokens)
             if reward is not None:
                 rewards.setdefault(sample.data_source, []).append(reward)
+                for name, value in perception(outcome.details).items():
+                    seen.perception[name].append(value)
         m.record_samples(counts, rewards)
+        m.record_monitoring(monitored)
         m.observe_tasks(plan.tasks, scored)
 
 

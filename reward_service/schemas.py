@@ -69,17 +69,31 @@ class SampleResult(BaseModel):
     error: str | None = None
 
 
+class PerceptionSummary(BaseModel):
+    """Means over a source's ``ok`` perception samples; ``None`` where no verifier reported it."""
+
+    iou_mean: float | None
+    map_mean: float | None
+    map50_mean: float | None
+    threshold: float | None  # the IoU threshold in effect (its mean over the samples)
+    parsed_ratio: float | None  # share of answers the verifier could read
+
+
 class SourceSummary(BaseModel):
-    """V-Triune's source-level monitoring for one ``data_source`` of a batch."""
+    """V-Triune's source-level monitoring for one ``data_source`` of a batch. ``n`` holds each
+    mean's count (see ``reward_service.summary``), so summaries of pieces merge exactly."""
 
     count: int
     status_counts: dict[str, int]
     reward_mean: float | None
     component_means: dict[str, float]
-    response_length_mean: float
+    response_length_mean: float  # characters
+    response_tokens_mean: float | None  # with RAAS_TOKENIZER, over the responses counted
     reflection_ratio: float | None  # None when no response of the source was examined
     reflection_ratio_correct: float | None
     reflection_ratio_incorrect: float | None
+    perception: PerceptionSummary | None  # for sources scored by perception verifiers
+    n: dict[str, int]
 
 
 class Summary(BaseModel):

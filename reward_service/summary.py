@@ -5,10 +5,19 @@ scan runs where the sample is scored (a pool child), not on the router's event l
 response over the size limit is not scanned: the reflection ratios are over the responses that
 were. A response counts as correct when its accuracy is at least 0.5: exact for 0/1 verifiers,
 and the usual hit threshold for continuous ones such as IoU.
+
+Perception verifiers (``iou``, ``giou``, ``detection``, ``point_in_box``, ``polygon_iou``,
+``temporal_iou``, ``counting``) report in their details whether the answer parsed and, where
+they apply, the IoU, mAP, mAP50 and the IoU threshold in effect; their means over ``ok`` samples
+make a source's ``perception`` block. Every mean comes with its count in ``n`` (keyed
+``reward``, each component, ``response_tokens``, ``reflection``, ``reflection_correct``,
+``reflection_incorrect``, ``iou``, ``map``, ``map50``, ``threshold``, ``parsed``), so the
+summaries of a batch sent in pieces merge exactly (the client does).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,64 +56,106 @@ def _word_char(char: str) -> bool:
     return char.isalnum() or char == "_"
 
 
+PERCEPTION = ("iou", "map", "map50", "threshold")
+
+
+def perception(details: dict[str, Any]) -> dict[str, float]:
+    """The monitoring values a perception verifier reports in its details (``parsed`` as 0/1,
+    ``iou``, ``map``, ``map50``, ``threshold``); empty for other verifiers."""
+    found = {key: float(details[key]) for key in PERCEPTION if _number(details.get(key))}
+    if isinstance(parsed := details.get("parsed"), bool):
+        found["parsed"] = float(parsed)
+    return found
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass(slots=True)
+class _Mean:
+    total: float = 0.0
+    n: int = 0
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.n += 1
+
+    @property
+    def mean(self) -> float | None:
+        return self.total / self.n if self.n else None
+
+
 @dataclass(slots=True)
 class _Source:
     count: int = 0
     statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
-    rewards: list[float] = field(default_factory=list)
-    components: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    reward: _Mean = field(default_factory=_Mean)
+    components: dict[str, _Mean] = field(default_factory=lambda: defaultdict(_Mean))
     length_total: int = 0
-    examined: int = 0
-    reflecting: int = 0
-    correct: list[bool] = field(default_factory=list)  # for ok samples that were examined
-    correct_reflecting: list[bool] = field(default_factory=list)
+    tokens: _Mean = field(default_factory=_Mean)
+    reflection: _Mean = field(default_factory=_Mean)
+    by_correctness: dict[bool, _Mean] = field(
+        default_factory=lambda: {True: _Mean(), False: _Mean()}
+    )  # reflection among examined ok samples, correct and not
+    perception: dict[str, _Mean] = field(default_factory=lambda: defaultdict(_Mean))
 
-    def add(self, length: int, reflecting: bool | None, result: dict[str, Any]) -> None:
+    def add(self, length: int, reflecting: bool | None, tokens: int | None, result: Result) -> None:
         self.count += 1
         self.statuses[result["status"]] += 1
         self.length_total += length
+        if tokens is not None:
+            self.tokens.add(tokens)
         if reflecting is not None:
-            self.examined += 1
-            self.reflecting += reflecting
+            self.reflection.add(reflecting)
         if result["status"] != "ok":
             return
-        self.rewards.append(result["reward"])
+        self.reward.add(result["reward"])
         for name, value in result["components"].items():
-            self.components[name].append(value)
+            self.components[name].add(value)
         if reflecting is not None:
-            self.correct.append(result["components"]["accuracy"] >= CORRECT_AT)
-            self.correct_reflecting.append(reflecting)
+            self.by_correctness[result["components"]["accuracy"] >= CORRECT_AT].add(reflecting)
+        for name, value in perception(result["details"]).items():
+            self.perception[name].add(value)
 
     def render(self) -> dict[str, Any]:
+        means = {
+            "reward": self.reward, **self.components, "response_tokens": self.tokens,
+            "reflection": self.reflection, "reflection_correct": self.by_correctness[True],
+            "reflection_incorrect": self.by_correctness[False], **self.perception,
+        }  # fmt: skip
         return {
             "count": self.count,
             "status_counts": {k: v for k, v in self.statuses.items() if v},
-            "reward_mean": _mean(self.rewards),
-            "component_means": {k: _mean(v) for k, v in self.components.items()},
+            "reward_mean": self.reward.mean,
+            "component_means": {k: v.mean for k, v in self.components.items()},
             "response_length_mean": self.length_total / self.count,
-            "reflection_ratio": self.reflecting / self.examined if self.examined else None,
-            "reflection_ratio_correct": self._ratio(True),
-            "reflection_ratio_incorrect": self._ratio(False),
+            "response_tokens_mean": self.tokens.mean,
+            "reflection_ratio": self.reflection.mean,
+            "reflection_ratio_correct": self.by_correctness[True].mean,
+            "reflection_ratio_incorrect": self.by_correctness[False].mean,
+            "perception": self._perception(),
+            "n": {name: mean.n for name, mean in means.items() if mean.n},
         }
 
-    def _ratio(self, correct: bool) -> float | None:
-        flags = [
-            r for c, r in zip(self.correct, self.correct_reflecting, strict=True) if c == correct
-        ]
-        return _mean([float(f) for f in flags])
+    def _perception(self) -> dict[str, float | None] | None:
+        if not self.perception:
+            return None
+        p = self.perception
+        return {
+            "iou_mean": p["iou"].mean, "map_mean": p["map"].mean, "map50_mean": p["map50"].mean,
+            "threshold": p["threshold"].mean, "parsed_ratio": p["parsed"].mean,
+        }  # fmt: skip
 
 
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
-
-
-Row = tuple[str, int, bool | None, dict[str, Any]]
+Result = dict[str, Any]
+Row = tuple[str, int, bool | None, int | None, Result]
 
 
 def by_source(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
-    """``rows`` are (data_source, response length, reflects or None if not examined, result
-    dict) in request order."""
+    """``rows`` are (data_source, response length in characters, reflects or None if not
+    examined, length in tokens or None if not counted, result dict) in request order."""
     sources: dict[str, _Source] = defaultdict(_Source)
-    for data_source, length, reflecting, result in rows:
-        sources[data_source].add(length, reflecting, result)
+    for data_source, length, reflecting, tokens, result in rows:
+        sources[data_source].add(length, reflecting, tokens, result)
     return {name: source.render() for name, source in sources.items()}

@@ -66,3 +66,25 @@ def test_metrics_live_on_the_registry_they_are_given() -> None:
     assert registry.get_sample_value("raas_pool_busy") == 1
     assert registry.get_sample_value("raas_pool_queued") == 7
     assert Metrics(CollectorRegistry()).registry is not registry  # fresh registries, no clash
+
+
+def test_a_recycled_source_drops_its_monitoring_series() -> None:
+    from reward_service.metrics import Monitored
+
+    registry = CollectorRegistry()
+    metrics = Metrics(registry, max_sources=1)
+    seen = Monitored(chars=[10], tokens=[3])
+    seen.perception.update({"iou": [0.5], "threshold": [0.9], "parsed": [1.0, 0.0]})
+    metrics.record_monitoring({"det": seen})
+    assert registry.get_sample_value("raas_perception_threshold", {"data_source": "det"}) == 0.9
+    answers = {"data_source": "det", "parsed": "false"}
+    assert registry.get_sample_value("raas_perception_answers_total", answers) == 1
+    metrics.record_monitoring({"other": Monitored(chars=[5])})  # takes det's only slot
+    for name in (
+        "raas_perception_threshold",
+        "raas_perception_iou_count",
+        "raas_response_chars_count",
+    ):
+        assert registry.get_sample_value(name, {"data_source": "det"}) is None, name
+    assert registry.get_sample_value("raas_perception_answers_total", answers) is None
+    assert registry.get_sample_value("raas_response_chars_count", {"data_source": "other"}) == 1

@@ -7,13 +7,13 @@ import pytest
 from reward_service.summary import by_source, reflects
 
 
-def ok(reward: float, accuracy: float, fmt: float | None = None) -> dict[str, Any]:
+def ok(reward: float, accuracy: float, fmt: float | None = None, **details: Any) -> dict[str, Any]:
     components = {"accuracy": accuracy} | ({} if fmt is None else {"format": fmt})
-    return {"status": "ok", "reward": reward, "components": components}
+    return {"status": "ok", "reward": reward, "components": components, "details": details}
 
 
 def failed(status: str) -> dict[str, Any]:
-    return {"status": status, "reward": None, "components": {}}
+    return {"status": status, "reward": None, "components": {}, "details": {}}
 
 
 @pytest.mark.parametrize(
@@ -32,8 +32,10 @@ def test_reflection_words(text: str, expected: bool) -> None:
     assert reflects(text) is expected
 
 
-def row(source: str, response: str, result: dict[str, Any]) -> tuple[Any, ...]:
-    return source, len(response), reflects(response), result
+def row(
+    source: str, response: str, result: dict[str, Any], tokens: int | None = None
+) -> tuple[Any, ...]:
+    return source, len(response), reflects(response), tokens, result
 
 
 def test_source_level_summary() -> None:
@@ -68,7 +70,7 @@ def test_source_with_no_ok_sample_has_no_means() -> None:
 
 def test_responses_not_examined_are_left_out_of_the_reflection_ratios() -> None:
     rows = [
-        ("s", 10**8, None, failed("invalid_input")),  # over the size limit: never scanned
+        ("s", 10**8, None, None, failed("invalid_input")),  # over the size limit: never scanned
         row("s", "wait", ok(1.0, 1.0)),
         row("s", "no", ok(0.0, 0.0)),
     ]
@@ -76,4 +78,45 @@ def test_responses_not_examined_are_left_out_of_the_reflection_ratios() -> None:
     assert summary["count"] == 3
     assert summary["reflection_ratio"] == 0.5
     assert summary["reflection_ratio_correct"] == 1.0
-    assert by_source([("s", 10**8, None, failed("invalid_input"))])["s"]["reflection_ratio"] is None
+    unscanned = by_source([("s", 10**8, None, None, failed("invalid_input"))])["s"]
+    assert unscanned["reflection_ratio"] is None
+    assert unscanned["n"] == {}
+
+
+def test_perception_block_and_counts() -> None:
+    rows = [
+        row("det", "a", ok(0.8, 0.8, parsed=True, iou=0.9, threshold=0.85, map=0.5, map50=1.0)),
+        row("det", "b", ok(0.0, 0.0, parsed=False, threshold=0.85)),
+        row("det", "c", ok(0.4, 0.4, parsed=True, iou=0.3, threshold=0.95)),
+        row("det", "d", failed("timeout")),
+        row("math", "e", ok(1.0, 1.0, gold="4")),
+    ]
+    summary = by_source(rows)
+    det = summary["det"]["perception"]
+    assert det["parsed_ratio"] == pytest.approx(2 / 3)  # over the ok samples
+    assert det["iou_mean"] == pytest.approx(0.6)
+    assert det["threshold"] == pytest.approx((0.85 + 0.85 + 0.95) / 3)
+    assert (det["map_mean"], det["map50_mean"]) == (0.5, 1.0)
+    assert summary["det"]["n"] == {
+        "reward": 3, "accuracy": 3, "reflection": 4, "reflection_correct": 1,
+        "reflection_incorrect": 2,
+        "parsed": 3, "iou": 2, "threshold": 3, "map": 1, "map50": 1,
+    }  # fmt: skip
+    assert summary["math"]["perception"] is None
+
+
+@pytest.mark.parametrize(
+    "details",
+    [{"iou": "0.5"}, {"iou": float("nan")}, {"iou": True}, {"parsed": 1}, {"threshold": None}],
+)
+def test_only_real_values_are_monitored(details: dict[str, Any]) -> None:
+    assert by_source([row("s", "r", ok(1.0, 1.0, **details))])["s"]["perception"] is None
+
+
+def test_tokens_mean_over_the_counted_responses() -> None:
+    rows = [row("s", "abc", ok(1.0, 1.0), tokens=3), row("s", "abcdefg", ok(1.0, 1.0), tokens=5),
+            row("s", "x" * 9, failed("error"))]  # fmt: skip
+    summary = by_source(rows)["s"]
+    assert summary["response_tokens_mean"] == 4.0
+    assert summary["n"]["response_tokens"] == 2
+    assert summary["response_length_mean"] == (3 + 7 + 9) / 3

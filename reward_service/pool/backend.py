@@ -9,15 +9,20 @@ from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.pool.pool import ProcessPool
 from reward_service.settings import Settings
+from reward_service.tokens import load_tokenizer
 
 RULE_TARGET = "reward_service.pool.execute:run_task"
 RULE_WARM_UP = "reward_service.pool.execute:warm_up"
 
 
 def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
+    """The rule pool; a tokenizer that cannot load stops the service here, not in a child."""
+    if settings.tokenizer is not None:
+        load_tokenizer(settings.tokenizer)
     return ProcessPool(
         RULE_TARGET,
         init=RULE_WARM_UP,
+        init_args=(settings.tokenizer,),
         size=settings.pool_workers,
         deadline_s=settings.sample_timeout_s,
         memory_mb=settings.worker_memory_mb,

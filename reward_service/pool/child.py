@@ -41,7 +41,12 @@ def split_position(value: float) -> tuple[int, int]:
 
 
 def child_main(
-    conn: Connection, target: str, init: str | None, memory_mb: int, progress: Any
+    conn: Connection,
+    target: str,
+    init: str | None,
+    init_args: tuple[Any, ...],
+    memory_mb: int,
+    progress: Any,
 ) -> None:
     """The child process: set itself up, say ready, then serve chunks until told to stop."""
     _die_with_parent()
@@ -53,7 +58,7 @@ def child_main(
         os.nice(NICENESS)
     fn = resolve(target)
     if init:
-        resolve(init)()
+        resolve(init)(*init_args)
     tune_gc()
     conn.send(("ready", os.getpid()))
     while True:

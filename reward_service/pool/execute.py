@@ -18,6 +18,7 @@ from reward_service.contract import Outcome, Task
 from reward_service.errors import InvalidInputError, error_text
 from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec, unit_interval
 from reward_service.summary import reflects
+from reward_service.tokens import count_tokens, load_tokenizer
 from reward_service.verifiers import load_verifiers
 
 load_verifiers()  # this module is what pool children run
@@ -59,6 +60,7 @@ def _parse(spec: VerifierSpec, task: Task) -> Any:
 
 
 _prepared = _Prepared(_PREPARED_ENTRIES, _PREPARED_CHARS)
+_tokenizer: Any = None  # RAAS_TOKENIZER, loaded by warm_up
 
 
 def _plain_json(details: dict[str, Any]) -> dict[str, Any]:
@@ -94,6 +96,8 @@ def run_task(task: Task) -> Outcome:
     """Score one task; every failure becomes a status with a message."""
     start = time.perf_counter()
     outcome = Outcome("ok", reflects=reflects(task.response))
+    if _tokenizer is not None and not task.format_only:
+        outcome.tokens = count_tokens(_tokenizer, task.response)
     try:
         _score(task, outcome)
     except InvalidInputError as exc:
@@ -110,8 +114,12 @@ def run_task(task: Task) -> Outcome:
     return outcome
 
 
-def warm_up() -> None:
-    """Run math-verify once so its lazy imports happen before the child reports ready."""
+def warm_up(tokenizer: str | None = None) -> None:
+    """Load the tokenizer if one is configured, and run math-verify once so its lazy imports
+    happen before the child reports ready."""
+    global _tokenizer
+    if tokenizer is not None:
+        _tokenizer = load_tokenizer(tokenizer)
     if "math" in VERIFIERS:
         spec = VERIFIERS.get("math")
         run_task(Task("math", spec.params(), "\\boxed{1}", '"1"', None, Context()))

@@ -45,7 +45,8 @@ class ProcessPool:
 
     ``await pool.map(payloads)`` returns, in order, each target's value or a :class:`Failure`.
     Concurrent ``map`` calls share the children fairly; the event loop never runs the target.
-    ``size_of(payload)`` (bytes, roughly) bounds chunks by ``max_chunk_bytes``.
+    ``size_of(payload)`` (bytes, roughly) bounds chunks by ``max_chunk_bytes``. ``init`` (a
+    ``"module:function"``) runs in each child before it reports ready, called with ``init_args``.
     """
 
     def __init__(
@@ -56,6 +57,7 @@ class ProcessPool:
         deadline_s: float,
         memory_mb: int = 4096,
         init: str | None = None,
+        init_args: tuple[Any, ...] = (),
         start_timeout_s: float = 120.0,
         max_chunk: int = 32,
         max_chunk_bytes: int = 1 << 20,
@@ -65,7 +67,7 @@ class ProcessPool:
         size_of: Callable[[Any], int] | None = None,
         on_restart: Callable[[RestartReason], None] | None = None,
     ) -> None:
-        self.target, self.init = target, init
+        self.target, self.init, self.init_args = target, init, init_args
         self.size, self.deadline_s, self.memory_mb = size, deadline_s, memory_mb
         self.start_timeout_s, self.spares = start_timeout_s, spares
         self.max_queue = max_queue
@@ -156,7 +158,7 @@ class ProcessPool:
         progress = self._ctx.RawArray("d", 2)
         process = self._ctx.Process(
             target=child_main,
-            args=(child_conn, self.target, self.init, self.memory_mb, progress),
+            args=(child_conn, self.target, self.init, self.init_args, self.memory_mb, progress),
             name="raas-pool",
             daemon=True,
         )
