@@ -5,6 +5,8 @@
     batch = await client.score(samples, step=12, total_steps=460)     # from any event loop
     future = client.submit(samples)                                   # keep generating meanwhile
     rewards = batch.rewards                                           # float, or None if unscored
+    batch.summary                      # per data_source: reward, accuracy, IoU, threshold, …
+    batch.scalars()                    # {"reward/mm_math": 0.61, "iou/det": 0.7, …} to log
 
 A sample is the wire dict of ``POST /reward`` (``response``, ``verifier``, ``ground_truth``, …).
 Batches above ``max_batch`` samples are split and sent concurrently (at most
@@ -40,6 +42,7 @@ import httpx
 import orjson
 
 from trainer_client.retry import RETRY_ERRORS, RetryPolicy
+from trainer_client.summary import BySource, merge, scalars
 
 Sample = Mapping[str, Any]
 
@@ -77,11 +80,21 @@ class ScoredSample:
 
 @dataclass(frozen=True, slots=True)
 class ScoredBatch:
+    """The results in input order, and raas's per-``data_source`` summary of the whole batch
+    (merged over its pieces): counts, reward and component means, response length, reflection
+    ratios, and for perception sources IoU, mAP, the IoU threshold in effect and the share of
+    answers that parsed (see ``summary.by_source`` in the README)."""
+
     results: list[ScoredSample]
+    summary: BySource = field(default_factory=dict)
 
     @property
     def rewards(self) -> list[float | None]:
         return [r.reward for r in self.results]
+
+    def scalars(self, prefix: str = "") -> dict[str, float]:
+        """The summary flattened for a logger: ``{"<prefix>reward/<source>": …}``."""
+        return scalars(self.summary, prefix)
 
     def __len__(self) -> int:
         return len(self.results)
@@ -114,13 +127,17 @@ def _scored(result: Mapping[str, Any]) -> ScoredSample:
     )
 
 
-def _all_of(pieces: list[Future[list[ScoredSample]]]) -> Future[ScoredBatch]:
-    """One future for the pieces of a batch: their results in order, or the first error."""
+Piece = tuple[list[ScoredSample], BySource]
+
+
+def _all_of(pieces: list[Future[Piece]]) -> Future[ScoredBatch]:
+    """One future for the pieces of a batch: their results in order with their summaries
+    merged, or the first error."""
     batch: Future[ScoredBatch] = Future()
     remaining = [len(pieces)]
     lock = threading.Lock()
 
-    def settle(_: Future[list[ScoredSample]]) -> None:
+    def settle(_: Future[Piece]) -> None:
         with lock:
             remaining[0] -= 1
             if remaining[0] or not batch.set_running_or_notify_cancel():
@@ -130,7 +147,9 @@ def _all_of(pieces: list[Future[list[ScoredSample]]]) -> Future[ScoredBatch]:
         if failed is not None:
             batch.set_exception(failed)
         else:
-            batch.set_result(ScoredBatch([r for p in pieces for r in p.result()]))
+            done = [p.result() for p in pieces]
+            results = [r for piece_results, _ in done for r in piece_results]
+            batch.set_result(ScoredBatch(results, merge(summary for _, summary in done)))
 
     if not pieces:
         batch.set_result(ScoredBatch([]))
@@ -248,12 +267,15 @@ class RewardClient:
 
     # --- on a worker thread ---------------------------------------------------------------
 
-    def _piece(self, samples: list[Sample], schedule: dict[str, int]) -> list[ScoredSample]:
+    def _piece(self, samples: list[Sample], schedule: dict[str, int]) -> Piece:
         body = orjson.dumps({"samples": samples, **schedule}, option=orjson.OPT_SERIALIZE_NUMPY)
-        results = self._post(body)["results"]
+        answer = self._post(body)
+        results = answer["results"]
         if len(results) != len(samples):
             raise RewardServiceError(f"{len(results)} results for {len(samples)} samples")
-        return [_scored(r) for r in results]
+        summary = answer.get("summary")
+        by_source = summary.get("by_source") if isinstance(summary, dict) else None
+        return [_scored(r) for r in results], by_source if isinstance(by_source, dict) else {}
 
     def _post(self, body: bytes) -> dict[str, Any]:
         """One piece, retried under the policy with one idempotency key."""

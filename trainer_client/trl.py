@@ -19,9 +19,12 @@ column             meaning (a missing column falls back to the constructor's def
 Conversational completions (lists of ``{"role", "content"}`` messages, content possibly a list
 of ``{"type": "text", "text"}`` parts) are scored on their text. ``step``/``total_steps`` come from
 TRL's trainer state, so schedules such as the dynamic IoU threshold follow training. An
-unscorable sample is ``None`` (masked, not punished). The object holds configuration only and
-opens its :class:`RewardClient` lazily in each process, so it pickles into data-parallel and
-dataloader workers.
+unscorable sample is ``None`` (masked, not punished). Through TRL's ``log_metric`` it logs
+``<name>/unscored_fraction`` and raas's per-source curves, ``<name>/<metric>/<data_source>``
+(reward, accuracy, format, response length, reflection ratio, unscored, and for perception
+sources IoU, mAP, the IoU threshold in effect and the parsed share). The object holds
+configuration only and opens its :class:`RewardClient` lazily in each process, so it pickles
+into data-parallel and dataloader workers.
 """
 
 from __future__ import annotations
@@ -142,4 +145,6 @@ class RaasRewardFunction:
         if log_metric is not None and len(batch):
             unscored = sum(not r.ok for r in batch.results)
             log_metric(f"{self.__name__}/unscored_fraction", unscored / len(batch))
+            for key, value in batch.scalars(f"{self.__name__}/").items():
+                log_metric(key, value)
         return batch.rewards

@@ -48,6 +48,9 @@ def test_grpo_trainer_runs_real_steps_with_raas(server: LiveServer, tmp_path: Pa
     assert len(logged) == 2  # TRL logged our reward each step …
     assert all(0.0 <= entry["rewards/raas/mean"] <= 1.0 for entry in logged)
     assert samples_scored(server.url, "trl_test") - before == 2 * 4  # … which raas scored
+    curves = [entry for entry in trainer.state.log_history if "raas/reward/trl_test" in entry]
+    assert len(curves) == 2  # and the per-source summary reached TRL's logs
+    assert all("raas/reflection_ratio/trl_test" in entry for entry in curves)
 
 
 def test_rows_carry_their_own_spec_and_conversations_are_read(server: LiveServer) -> None:
@@ -70,7 +73,11 @@ def test_rows_carry_their_own_spec_and_conversations_are_read(server: LiveServer
         log_extra=lambda *_: None,
     )
     assert rewards == [1.0, 1.0, None]  # None: TRL masks it (NaN), never a silent 0
-    assert metrics == {"mixed/unscored_fraction": pytest.approx(1 / 3)}
+    assert metrics["mixed/unscored_fraction"] == pytest.approx(1 / 3)
+    assert metrics["mixed/unscored/trl"] == pytest.approx(1 / 3)  # the per-source curves
+    assert metrics["mixed/reward/trl"] == 1.0
+    assert metrics["mixed/accuracy/trl"] == 1.0
+    assert metrics["mixed/response_length/trl"] == pytest.approx((12 + 18 + 9) / 3)
     assert reward.__name__ == "mixed"
 
 

@@ -1,0 +1,122 @@
+"""The per-source summary raas sends with each answer, merged over the pieces of a batch and
+flattened into the scalars a trainer logs.
+
+raas gives every mean with its count (``n``), so a batch split into pieces merges exactly: each
+mean is Σ mean·n / Σ n over the pieces. An answer without ``n`` (an older raas) is weighted by
+the source's sample count, which is exact for the response length and close for the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+BySource = dict[str, dict[str, Any]]
+
+# summary field (or perception field) → its key in ``n``
+_MEANS = {
+    "reward_mean": "reward",
+    "response_tokens_mean": "response_tokens",
+    "reflection_ratio": "reflection",
+    "reflection_ratio_correct": "reflection_correct",
+    "reflection_ratio_incorrect": "reflection_incorrect",
+}
+_PERCEPTION = {
+    "iou_mean": "iou", "map_mean": "map", "map50_mean": "map50", "threshold": "threshold",
+    "parsed_ratio": "parsed",
+}  # fmt: skip
+# flattened scalar name → where it is read
+_SCALARS = {
+    "reward": ("reward_mean",),
+    "accuracy": ("component_means", "accuracy"),
+    "format": ("component_means", "format"),
+    "response_length": ("response_length_mean",),
+    "response_tokens": ("response_tokens_mean",),
+    "reflection_ratio": ("reflection_ratio",),
+    "reflection_ratio_correct": ("reflection_ratio_correct",),
+    "reflection_ratio_incorrect": ("reflection_ratio_incorrect",),
+    "iou": ("perception", "iou_mean"),
+    "map": ("perception", "map_mean"),
+    "map50": ("perception", "map50_mean"),
+    "threshold": ("perception", "threshold"),
+    "parsed": ("perception", "parsed_ratio"),
+}
+
+
+class _Pooled:
+    """Σ value·n and Σ n for each mean of one source."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.status: dict[str, int] = {}
+        self.sums: dict[str, list[float]] = {}  # key → [Σ value·n, Σ n]
+
+    def add(self, summary: Mapping[str, Any]) -> None:
+        count = int(summary.get("count", 0))
+        self.count += count
+        for status, k in (summary.get("status_counts") or {}).items():
+            self.status[status] = self.status.get(status, 0) + int(k)
+        n: Mapping[str, int] = summary.get("n") or {}
+        self._mean("length", summary.get("response_length_mean"), count)
+        for name, key in _MEANS.items():
+            self._mean(key, summary.get(name), n.get(key, count))
+        for name, value in (summary.get("component_means") or {}).items():
+            self._mean(f"component:{name}", value, n.get(name, count))
+        for name, key in _PERCEPTION.items():
+            self._mean(key, (summary.get("perception") or {}).get(name), n.get(key, count))
+
+    def _mean(self, key: str, value: Any, weight: int) -> None:
+        if isinstance(value, int | float) and weight > 0:
+            pooled = self.sums.setdefault(key, [0.0, 0.0])
+            pooled[0] += float(value) * weight
+            pooled[1] += weight
+
+    def get(self, key: str) -> float | None:
+        pooled = self.sums.get(key)
+        return pooled[0] / pooled[1] if pooled and pooled[1] else None
+
+    def render(self) -> dict[str, Any]:
+        perception = {name: self.get(key) for name, key in _PERCEPTION.items()}
+        components = {
+            key.split(":", 1)[1]: self.get(key) for key in self.sums if key.startswith("component:")
+        }
+        return {
+            "count": self.count,
+            "status_counts": dict(self.status),
+            "component_means": components,
+            "response_length_mean": self.get("length"),
+            **{name: self.get(key) for name, key in _MEANS.items()},
+            "perception": perception if any(v is not None for v in perception.values()) else None,
+            "n": {
+                key.removeprefix("component:"): int(pooled[1])
+                for key, pooled in self.sums.items()
+                if key != "length"
+            },
+        }
+
+
+def merge(pieces: Iterable[Mapping[str, Mapping[str, Any]]]) -> BySource:
+    """``summary.by_source`` of several answers (the pieces of one batch) as one."""
+    pooled: dict[str, _Pooled] = {}
+    for by_source in pieces:
+        for source, summary in by_source.items():
+            pooled.setdefault(source, _Pooled()).add(summary)
+    return {source: p.render() for source, p in pooled.items()}
+
+
+def scalars(by_source: Mapping[str, Mapping[str, Any]], prefix: str = "") -> dict[str, float]:
+    """``{"<prefix>reward/<source>": …, "<prefix>iou/<source>": …, "<prefix>unscored/<source>":
+    …}``: every mean the summary has for each source, for a trainer's logger."""
+    out: dict[str, float] = {}
+    for source, summary in sorted(by_source.items()):
+        for name, path in _SCALARS.items():
+            value: Any = summary
+            for step in path:
+                value = value.get(step) if isinstance(value, Mapping) else None
+            if isinstance(value, int | float):
+                out[f"{prefix}{name}/{source}"] = float(value)
+        count = summary.get("count") or 0
+        if count:
+            ok = (summary.get("status_counts") or {}).get("ok", 0)
+            out[f"{prefix}unscored/{source}"] = 1.0 - ok / count
+    return out
