@@ -78,6 +78,44 @@ def arithmetic_rows(seed: int = 0) -> list[dict[str, Any]]:
     return rows
 
 
+GRID, SIDE = 10, 40  # grounding: an object in cell (a, b) has the box [10a, 10b, 10a+40, 10b+40]
+
+
+def grounding_rows(seed: int = 0) -> list[dict[str, Any]]:
+    """``box 3,7=`` → ``\\boxed{[30,70,70,110]}``: a toy grounding task (data source
+    ``grounding``) whose answers earn a continuous IoU. No verifier: the server routes it."""
+    rows = [
+        {"prompt": f"box {a},{b}=", "ground_truth": box(a, b), "data_source": "grounding"}
+        for a in range(10)
+        for b in range(10)
+    ]
+    random.Random(seed).shuffle(rows)
+    return rows
+
+
+def box(a: int, b: int) -> list[int]:
+    return [GRID * a, GRID * b, GRID * a + SIDE, GRID * b + SIDE]
+
+
+def answer_text(row: dict[str, Any], rng: random.Random, noise: float, reflect: float) -> str:
+    """The supervised answer of ``row``: with probability ``noise`` a near miss (a number ±1, a
+    box shifted by one cell on one axis: IoU 0.6), and with probability ``reflect`` (apart)
+    prefixed by ``wait, ``."""
+    truth = row["ground_truth"]
+    if isinstance(truth, list):
+        coords = list(truth)
+        if rng.random() < noise:
+            axis, shift = rng.choice((0, 1)), rng.choice((-GRID, GRID))
+            coords[axis] += shift
+            coords[axis + 2] += shift
+        answer = "[" + ",".join(str(c) for c in coords) + "]"
+    else:
+        value = int(truth)
+        answer = str(abs(value + rng.choice((-1, 1))) if rng.random() < noise else value)
+    prefix = "wait, " if reflect and rng.random() < reflect else ""  # no draw: same stream
+    return f"{prefix}{BOXED}{answer}}}"
+
+
 def warm_start(
     model: LlamaForCausalLM,
     tokenizer: PreTrainedTokenizerFast,
@@ -87,9 +125,11 @@ def warm_start(
     learning_rate: float = 3e-3,
     noise: float = 0.0,
     seed: int = 0,
+    reflect: float = 0.0,
 ) -> float:
     """Supervised steps on ``prompt`` → ``\\boxed{answer}<eos>`` (loss on the answer only),
-    the answer replaced by a neighbour (±1) with probability ``noise``; returns the last loss."""
+    the answer a near miss with probability ``noise`` and prefixed by ``wait, `` with
+    probability ``reflect`` (:func:`answer_text`); returns the last loss."""
     rng = random.Random(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
     model.train()
@@ -99,10 +139,8 @@ def warm_start(
         ids, labels = [], []
         for row in batch:
             prompt = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
-            value = int(row["ground_truth"])
-            if rng.random() < noise:
-                value = abs(value + rng.choice((-1, 1)))
-            answer = tokenizer(f"{BOXED}{value}}}", add_special_tokens=False)
+            text = answer_text(row, rng, noise, reflect)
+            answer = tokenizer(text, add_special_tokens=False)
             target = [*answer["input_ids"], tokenizer.eos_token_id]
             ids.append(prompt + target)
             labels.append([-100] * len(prompt) + target)
@@ -124,12 +162,16 @@ def save_toy(
     hidden: int = 64,
     layers: int = 2,
     seed: int = 0,
+    rows: list[dict[str, Any]] | None = None,
+    reflect: float = 0.0,
 ) -> Path:
-    """Build, optionally warm-start, and save the tiny model with its tokenizer."""
+    """Build, optionally warm-start (on ``rows``, by default the arithmetic ones), and save the
+    tiny model with its tokenizer."""
     tokenizer = build_tokenizer()
     model = build_model(tokenizer, hidden, layers, seed)
     if warm_steps:
-        warm_start(model, tokenizer, arithmetic_rows(seed), warm_steps, noise=noise, seed=seed)
+        rows = arithmetic_rows(seed) if rows is None else rows
+        warm_start(model, tokenizer, rows, warm_steps, noise=noise, seed=seed, reflect=reflect)
     directory.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(directory)
     tokenizer.save_pretrained(directory)
