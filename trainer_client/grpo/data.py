@@ -2,10 +2,11 @@
 
 A row (one JSONL line or Parquet row) has ``prompt`` — a string, or a list of chat messages
 rendered with the tokenizer's chat template — and the raas sample fields that say how its
-responses are scored: ``verifier`` (default ``math``), ``ground_truth`` (or ``solution`` /
-``answer``), ``data_source`` (default ``default``; metrics are per source), ``params``,
-``format``, ``weights``, ``images``, ``meta``. One file can therefore mix tasks, each row with
-its own verifier — the V-Triune way.
+responses are scored: ``verifier``, ``ground_truth`` (or ``solution`` / ``answer``),
+``data_source`` (default ``default``; metrics are per source), ``params``, ``format``,
+``weights``, ``images``, ``meta``. One file can therefore mix tasks, each row with its own
+verifier — the V-Triune way — or name none and let the server's routes (``RAAS_ROUTES``) pick
+the reward spec by ``data_source``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-_PASSED = ("params", "format", "weights", "images", "meta")
+_PASSED = ("verifier", "params", "format", "weights", "images", "meta")
 
 
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -52,7 +53,6 @@ def reward_sample(row: dict[str, Any], prompt: str, response: str) -> dict[str, 
     truth = next((row[k] for k in ("ground_truth", "solution", "answer") if k in row), None)
     sample: dict[str, Any] = {
         "data_source": str(row.get("data_source") or "default"),
-        "verifier": row.get("verifier") or "math",
         "ground_truth": truth,
         "prompt": prompt,
         "response": response,
