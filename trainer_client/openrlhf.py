@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -45,25 +44,33 @@ def _env_int(name: str) -> int | None:
     return int(value) if value else None
 
 
-@dataclass
 class OpenRLHFReward:
-    """``reward_func`` for one raas: posts to ``/get_reward`` with the counted step."""
+    """``reward_func`` for one raas: posts to ``/get_reward`` with the counted step. (A plain
+    class: OpenRLHF runs this file as a module missing from ``sys.modules``, where a dataclass
+    cannot resolve its annotations.)"""
 
-    url: str
-    api_key: str | None = None
-    total_steps: int | None = None
-    samples_per_step: int | None = None
-    start_step: int = 0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout_s: float = 180.0  # OpenRLHF's own for its HTTP reward call
-
-    def __post_init__(self) -> None:
-        if self.total_steps is not None and self.samples_per_step is None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        total_steps: int | None = None,
+        samples_per_step: int | None = None,
+        start_step: int = 0,
+        retry: RetryPolicy | None = None,
+        timeout_s: float = 180.0,  # OpenRLHF's own for its HTTP reward call
+    ) -> None:
+        if total_steps is not None and samples_per_step is None:
             raise ValueError(
                 "RAAS_TOTAL_STEPS needs RAAS_SAMPLES_PER_STEP: OpenRLHF scores one sample per "
                 "call (rollout_batch_size × n_samples_per_prompt ÷ vllm_num_engines)"
             )
-        self._http = httpx.Client(timeout=self.timeout_s, headers=auth_header(self.api_key))
+        self.url, self.total_steps = url, total_steps
+        self.samples_per_step, self.start_step = samples_per_step, start_step
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.Client(timeout=timeout_s, headers=auth_header(api_key))
+
+    def close(self) -> None:
+        self._http.close()
 
     def counter(self) -> StepCounter:
         key = ("openrlhf", self.url, self.total_steps)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
+import trainer_client.verl
 from devtools.live import LiveServer
+from tests.trainer_client.by_path import load_by_path
 from trainer_client import RewardServiceError, compute_score, compute_score_batch
 from trainer_client.verl import DATA_SOURCE_VERIFIERS
 
@@ -70,16 +73,25 @@ def detection_rows(split: str, count: int = 2) -> dict[str, list[Any]]:
     }  # fmt: skip
 
 
+def load_as_verl_does() -> Callable[..., list[Any]]:
+    """verl's ``load_extern_object``: the file run as a fresh module, once per reward manager."""
+    path = trainer_client.verl.__file__
+    module = load_by_path(path, f"custom_module_{hash(path)}")
+    function: Callable[..., list[Any]] = module.compute_score_batch
+    return function
+
+
 def test_batch_manager_run_advances_the_schedule(server: LiveServer) -> None:
     # verl passes no step: each training call of the batch manager is one step (its size is the
     # step's samples); validation rows (split "test", as verl's preprocessors write) read the
-    # step without advancing it
+    # step without advancing it. reward_fn and val_reward_fn each load the file.
+    reward_fn, val_reward_fn = load_as_verl_does(), load_as_verl_does()
     kwargs = {"url": server.url, "total_steps": 10}
-    assert compute_score_batch(**detection_rows("test"), **kwargs) == [EARLY, EARLY]
+    assert val_reward_fn(**detection_rows("test"), **kwargs) == [EARLY, EARLY]
     train, validation = [], []
     for _ in range(4):  # steps 0..3: r = 0, 0.1 (τ 0.85), 0.2, 0.3 (τ 0.95, 0.99)
-        train.append(compute_score_batch(**detection_rows("train"), **kwargs)[0])
-        validation.append(compute_score_batch(**detection_rows("test", 3), **kwargs)[0])
+        train.append(reward_fn(**detection_rows("train"), **kwargs)[0])
+        validation.append(val_reward_fn(**detection_rows("test", 3), **kwargs)[0])
     assert train == [EARLY, EARLY, 0.0, 0.0]
     assert validation == [EARLY, 0.0, 0.0, 0.0]  # the step after each training call
 
