@@ -291,12 +291,27 @@ def test_get_reward_format_setting() -> None:
         live.stop()
 
 
+def test_get_reward_takes_the_step_for_schedules(server: LiveServer) -> None:
+    # a box of IoU 0.9: right while detection's dynamic τ is 0.85 (r ≤ 0.1), wrong at 0.95
+    label = {"verifier": "detection", "ground_truth": [{"bbox_2d": [0, 0, 100, 100], "label": "c"}]}
+    body = {"query": ['<answer>[{"bbox_2d": [0, 0, 100, 90], "label": "c"}]</answer>'],
+            "labels": [label]}  # fmt: skip
+    early, late, unsent = (
+        get_reward(server.url, {**body, **schedule}).json()["scores"]
+        for schedule in ({"step": 1, "total_steps": 10}, {"step": 2, "total_steps": 10}, {})
+    )
+    right = [pytest.approx(0.93)]  # matched at τ 0.85, less the box terms' shortfall
+    assert (early, late, unsent) == (right, [0.0], right)  # OpenRLHF's own body: r = 0
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
         ({"query": ["a", "b"], "labels": ["1"]}, []),
         ({"prompts": ["a"]}, ["query"]),
         ({"query": [1]}, ["query", 0]),
+        ({"query": ["a"], "step": -1}, ["step"]),
+        ({"query": ["a"], "total_steps": 0}, ["total_steps"]),
     ],
 )
 def test_get_reward_malformed_is_422(

@@ -19,6 +19,19 @@ verl cannot take ``None``: a sample raas could not score becomes ``failure_score
 with a logged warning, or raises :class:`~trainer_client.RewardServiceError` with
 ``on_failure="raise"``. With ``return_dict=True`` each score is
 ``{"score", "acc", "raas_ok"}``, which verl logs per key, so unscored samples stay visible.
+
+**The training step.** No verl reward manager passes it: the legacy managers (``naive``,
+``dapo``, ``batch``) and the reward loop (``verl/experimental/reward_loop``) call the function
+with the rows' ``data_source``, response, ground truth and ``extra_info`` (the dataset's column
+plus ``num_turns`` and ``rollout_reward_scores``) and the static ``reward_kwargs``; verl's
+``global_steps`` stays in ``DataProto.meta_info``. So with ``reward_kwargs.total_steps`` set, the
+step is counted here (:mod:`trainer_client.progress`): each training call advances a per-process
+count of scored samples, ``step = start_step + samples before // samples_per_step``.
+``samples_per_step`` defaults to the size of the first training call — exact for the ``batch``
+manager, which scores a whole step in one call; per-sample calls (``naive``, ``dapo``, the reward
+loop) must set it. Rows whose ``extra_info["split"]`` names a validation split (verl's example
+preprocessors write ``"test"``) read the step without advancing it. ``reward_kwargs.step`` fixes
+the step instead.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from trainer_client.client import RewardClient, RewardServiceError, ScoredSample
+from trainer_client.progress import counter_for
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +58,7 @@ DATA_SOURCE_VERIFIERS: dict[str, str] = {
     "hiyouga/geometry3k": "math",
 }
 _SPEC_KEYS = ("params", "format", "weights")
+VALIDATION_SPLITS = frozenset({"test", "val", "valid", "validation", "eval", "dev"})
 _clients: dict[tuple[str, str | None, int], RewardClient] = {}
 
 Score = float | dict[str, Any]
@@ -99,6 +114,28 @@ def _as_score(
     return {"score": reward, "acc": result.components.get("accuracy", 0.0), "raas_ok": result.ok}
 
 
+def is_validation(extra_infos: Sequence[Mapping[str, Any] | None]) -> bool:
+    """Every row marked as validation data (``extra_info["split"]``): the step does not advance."""
+    splits = [str((info or {}).get("split", "")).lower() for info in extra_infos]
+    return bool(splits) and all(split in VALIDATION_SPLITS for split in splits)
+
+
+def training_step(
+    extra_infos: Sequence[Mapping[str, Any] | None],
+    url: str | None,
+    *,
+    step: int | None,
+    total_steps: int | None,
+    samples_per_step: int | None,
+    start_step: int,
+) -> int | None:
+    """``step`` when given; else, with ``total_steps``, this process's count of training steps."""
+    if step is not None or total_steps is None:
+        return step
+    counter = counter_for(("verl", url, total_steps), samples_per_step, start_step)
+    return counter.step(len(extra_infos), training=not is_validation(extra_infos))
+
+
 def compute_score_batch(
     data_sources: Sequence[str],
     solution_strs: Sequence[str],
@@ -113,6 +150,8 @@ def compute_score_batch(
     return_dict: bool = False,
     step: int | None = None,
     total_steps: int | None = None,
+    samples_per_step: int | None = None,
+    start_step: int = 0,
     **_: Any,
 ) -> list[Score]:
     """verl's batched signature: one score per row, one request (split if large) per call."""
@@ -123,6 +162,10 @@ def compute_score_batch(
             data_sources, solution_strs, ground_truths, infos, strict=True
         )
     ]
+    step = training_step(
+        infos, url, step=step, total_steps=total_steps, samples_per_step=samples_per_step,
+        start_step=start_step,
+    )  # fmt: skip
     batch = client_for(url, api_key).score_sync(samples, step=step, total_steps=total_steps)
     return [_as_score(r, on_failure, failure_score, return_dict) for r in batch.results]
 
@@ -134,7 +177,14 @@ def compute_score(
     extra_info: Mapping[str, Any] | None = None,
     **kwargs: Any,
 ) -> Score:
-    """verl's per-sample signature (one request per call: prefer the batched variant)."""
+    """verl's per-sample signature (one request per call: prefer the batched variant). Counting
+    steps needs ``samples_per_step``: one call is one sample, not one step."""
+    counted = kwargs.get("total_steps") is not None and kwargs.get("step") is None
+    if counted and kwargs.get("samples_per_step") is None:
+        raise ValueError(
+            "per-sample scoring with total_steps needs reward_kwargs samples_per_step (the "
+            "training samples this process scores per step; see trainer_client.verl)"
+        )
     return compute_score_batch(
         [data_source], [solution_str], [ground_truth], [extra_info], **kwargs
     )[0]

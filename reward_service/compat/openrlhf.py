@@ -13,6 +13,11 @@ object with a ``verifier`` key, the sample's own reward spec (sample-level forma
 dynamic filtering). OpenRLHF builds tensors from these lists and cannot take ``null``: a sample
 raas could not score gets 0.0 there, and ``extra_logs.raas_unscored`` (1.0 for it) plus a
 top-level ``status`` list say so — watch that curve.
+
+OpenRLHF posts no step (its body is those three lists), so schedules such as detection's
+dynamic IoU threshold stay at their first value under ``--remote_rm_url http://…/get_reward``.
+The body may carry ``step`` and ``total_steps`` as ``/reward``'s do; :mod:`trainer_client.openrlhf`
+(OpenRLHF's Python-file ``reward_func`` mode) counts the step on the trainer side and sends them.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reward_service.compat.settings import CompatSettings
 from reward_service.errors import validated
@@ -31,7 +36,7 @@ from reward_service.openapi import errors, json_body
 from reward_service.ops import json_response, parse_json, read_body
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.router import Router
-from reward_service.schemas import RewardRequest, Status
+from reward_service.schemas import ID_MAX, RewardRequest, Status
 
 _SPEC_KEYS = ("verifier", "ground_truth", "params", "format", "weights", "data_source", "meta")
 
@@ -42,6 +47,8 @@ class OpenRLHFRequest(BaseModel):
     query: list[str]
     prompts: list[str] | None = None
     labels: list[Any] | None = None
+    step: int | None = Field(None, ge=0, le=ID_MAX)  # not OpenRLHF's: raas' reward_func sends it
+    total_steps: int | None = Field(None, ge=1, le=ID_MAX)
 
     @model_validator(mode="after")
     def _same_lengths(self) -> OpenRLHFRequest:
@@ -113,7 +120,10 @@ def add_openrlhf_route(
     async def get_reward(request: Request) -> Response:
         start = time.perf_counter()
         body = validated(OpenRLHFRequest, parse_json(await read_body(request, max_body_bytes)))
-        reward_request = validated(RewardRequest, {"samples": openrlhf_samples(body, settings)})
+        schedule = {"step": body.step, "total_steps": body.total_steps}
+        reward_request = validated(
+            RewardRequest, {"samples": openrlhf_samples(body, settings), **schedule}
+        )
         results = (await router.score(reward_request))["results"]
         latency.labels("/get_reward").observe(time.perf_counter() - start)
         return json_response(openrlhf_response(results))

@@ -15,6 +15,7 @@ import torch
 
 from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, build_model, build_tokenizer, save_toy
+from trainer_client.client import ScoredSample
 from trainer_client.grpo.cli import main
 from trainer_client.grpo.data import load_rows, reward_sample
 from trainer_client.grpo.loss import (
@@ -25,6 +26,9 @@ from trainer_client.grpo.loss import (
     token_logprobs,
 )
 from trainer_client.grpo.metrics import read_log
+from trainer_client.grpo.refill import Collected, collect, refill_size
+from trainer_client.grpo.rollout import Rollout
+from trainer_client.grpo.trainer import Group
 
 
 class TestAdvantages:
@@ -45,6 +49,63 @@ class TestAdvantages:
         assert group_advantages([1.0, 1.0], eps=1e-6) == [0.0, 0.0]
 
 
+def scored_group(*outcomes: tuple[float, float]) -> Group:
+    """A group of (accuracy, format) rollouts, combined 0.9/0.1 as a reward spec would."""
+    results = [
+        ScoredSample(0.9 * acc + 0.1 * fmt, "ok", {"accuracy": acc, "format": fmt})
+        for acc, fmt in outcomes
+    ]
+    return Group({}, "p", [Rollout([1], [2], "x", False) for _ in outcomes], results)
+
+
+class TestDynamicSampling:
+    def test_the_filter_looks_at_accuracy_not_the_reward(self) -> None:
+        all_wrong = scored_group((0.0, 1.0), (0.0, 0.0), (0.0, 0.5))
+        assert has_signal(all_wrong.rewards)  # the format term makes the rewards differ …
+        assert not all_wrong.has_signal  # … but nothing was right: no signal
+        assert scored_group((1.0, 1.0), (0.0, 1.0)).has_signal
+        unscored = Group({}, "p", [], [ScoredSample(None, "timeout"), ScoredSample(1.0, "ok")])
+        assert unscored.accuracies == [None, 1.0]
+
+    @staticmethod
+    def rounds(keep: list[list[bool]]) -> tuple[list[int], Collected[tuple[int, bool]]]:
+        """Rounds whose groups have signal as ``keep`` says; the sizes asked for, the result."""
+        asked: list[int] = []
+        outcomes = iter(keep)
+
+        def roll_out(count: int) -> list[tuple[int, bool]]:
+            asked.append(count)
+            flags = next(outcomes)
+            assert len(flags) == count  # a round rolls out exactly the prompts asked for
+            return [(len(asked) * 100 + i, flag) for i, flag in enumerate(flags)]
+
+        return asked, collect(roll_out, 4, 3, lambda group: group[1])
+
+    def test_refills_until_the_step_has_its_groups_then_truncates(self) -> None:
+        first = [True, False, False, False]  # 1 of 4 kept: 3 missing at rate 1/4 → 12, cap 4
+        asked, got = self.rounds([first, [True, True, False, True]])
+        assert asked == [4, 4]
+        assert got.kept == [(100, True), (200, True), (201, True), (203, True)]
+        assert (len(got.generated), got.with_signal, got.refill_rounds) == (8, 4, 1)
+
+    def test_the_rounds_are_bounded(self) -> None:
+        none = [False] * 4
+        asked, got = self.rounds([none, none, none, none, none])
+        assert asked == [4, 4, 4, 4]  # the first round and max_refill_rounds = 3 more
+        assert got.kept == []
+        assert got.refill_rounds == 3
+
+    def test_a_full_first_round_needs_no_refill(self) -> None:
+        asked, got = self.rounds([[True, True, True, True]])
+        assert asked == [4]
+        assert got.refill_rounds == 0
+
+    def test_refill_size(self) -> None:
+        assert refill_size(missing=2, kept=6, generated=8, cap=16) == 3  # 2 at a keep rate of 3/4
+        assert refill_size(missing=10, kept=1, generated=8, cap=16) == 16  # capped
+        assert refill_size(missing=3, kept=0, generated=16, cap=16) == 16  # no rate yet
+
+
 class TestLoss:
     @staticmethod
     def batch(advantages: list[float], lengths: list[int]) -> tuple[torch.Tensor, object]:
@@ -54,7 +115,7 @@ class TestLoss:
     def test_completion_mask_covers_the_completion_tokens_only(self) -> None:
         _, batch = self.batch([1.0, -1.0], [3, 1])
         # logits at t predict token t+1: prompt [1, 2] → positions 1..3 predict the completion
-        assert batch.completion_mask.tolist() == [[0, 1, 1, 1], [0, 1, 0, 0]]  # type: ignore[attr-defined]
+        assert batch.completion_mask.tolist() == [[0, 1, 1, 1], [0, 1, 0, 0]]
 
     def test_token_mean_weighs_every_token_equally(self) -> None:
         _, batch = self.batch([1.0, -1.0], [3, 1])
@@ -137,7 +198,8 @@ def scored(url: str, source: str) -> float:
 
 
 def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Path) -> None:
-    save_toy(tmp_path / "model", warm_steps=30, hidden=32)
+    # warm-started far enough that about half the groups have signal: refills find the rest
+    save_toy(tmp_path / "model", warm_steps=150, hidden=32)
     rows = [{**r, "data_source": f"smoke_{r['data_source']}"} for r in arithmetic_rows()]
     (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     before = sum(scored(server.url, f"smoke_{s}") for s in ("add", "sub"))
@@ -146,7 +208,7 @@ def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Pat
         "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "2",
         "--prompts-per-step", "4", "--group-size", "4", "--max-new-tokens", "6",
         "--learning-rate", "1e-3", "--updates-per-step", "2", "--micro-batch-size", "5",
-        "--beta", "0.01", "--torch-threads", "1",
+        "--beta", "0.01", "--torch-threads", "1", "--max-refill-rounds", "4",
     ])  # fmt: skip
     run = tmp_path / "run"
     log = read_log(run / "metrics.jsonl")
@@ -158,9 +220,17 @@ def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Pat
         for source in sources:
             assert 0.0 <= entry[f"accuracy/{source}"] <= 1.0
             assert entry[f"response_length/{source}"] > 0
-        assert entry["groups/kept"] + entry["groups/zero_variance"] == 4
-    # every rollout went to raas: 2 steps × 4 prompts × 4 completions
-    assert sum(scored(server.url, f"smoke_{s}") for s in ("add", "sub")) - before == 32
+        groups = {key.split("/")[1]: value for key, value in entry.items() if "groups/" in key}
+        assert groups["generated"] == groups["kept"] + groups["no_signal"] + groups["surplus"]
+        assert groups["kept"] == 4 or groups["refill_rounds"] == 4  # full, or out of rounds
+    refilled = [e for e in log if e["groups/refill_rounds"] > 0 and e["groups/kept"] == 4]
+    assert refilled  # a step whose first round fell short was filled by refills …
+    for entry in refilled:  # … and its update took every rollout of exactly 4 groups
+        assert entry["sequences"] == 4 * 4
+    # every rollout went to raas, the refills' too: 4 completions per generated group
+    generated = sum(entry["groups/generated"] for entry in log)
+    assert generated > 2 * 4
+    assert sum(scored(server.url, f"smoke_{s}") for s in ("add", "sub")) - before == 4 * generated
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / "reward_curve_all.png").stat().st_size > 0
     assert (run / "final" / "config.json").exists()

@@ -35,9 +35,16 @@ class GRPOConfig:
     advantage_eps: float = 1e-6  # (r − mean) / (std + eps): a finite advantage for tiny std
     updates_per_step: int = 1  # optimizer steps per rollout batch (> 1: the clip matters)
     micro_batch_size: int = 64  # sequences per forward/backward; the loss is still one token-mean
-    # DAPO's dynamic sampling: a group whose rewards are all equal has zero advantage for every
-    # token and only dilutes the token-mean; it is dropped from the update.
+    # DAPO's dynamic sampling: a group whose rollouts are all right or all wrong (accuracy; a
+    # format term must not keep an all-wrong group) has ~zero advantage for every token and only
+    # dilutes the token-mean; it is dropped, and more prompts are rolled out in up to
+    # max_refill_rounds extra rounds until prompts_per_step groups have signal (DAPO's
+    # max_num_gen_batches). Each round samples the missing groups at the keep rate so far (at
+    # most prompts_per_step), so 3 rounds fill, in expectation, a step whose groups have signal
+    # as rarely as 1 in 4, and cap its generation at 4× a plain step's; past them the update
+    # takes what there is.
     dynamic_sampling: bool = True
+    max_refill_rounds: int = 3
     # How rewards are fetched: "overlap" sends each group as soon as it is generated, while
     # later groups are generated; "after" sends the whole rollout at the end (the usual way,
     # for comparison); "none" draws random rewards locally (the no-reward floor, for benchmarks).
@@ -58,3 +65,5 @@ class GRPOConfig:
             raise ValueError("need 0 ≤ eps_low < 1 and eps_high ≥ 0")
         if min(self.steps, self.prompts_per_step, self.updates_per_step, self.micro_batch_size) < 1:
             raise ValueError("steps, prompts_per_step, updates_per_step, micro_batch_size ≥ 1")
+        if self.max_refill_rounds < 0:
+            raise ValueError("max_refill_rounds must not be negative")

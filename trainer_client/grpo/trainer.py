@@ -3,8 +3,10 @@
 One step: for each of B prompts, sample G completions and — in ``overlap`` mode — hand the group
 to :meth:`RewardClient.submit` at once, which scores it on the client's worker threads while the
 next group is generated here; by the time the last group is generated the earlier rewards are
-back, so the step waits only for the last group's round trip. Then group-normalised
-advantages, dynamic sampling (groups without reward variance dropped), and
+back, so the step waits only for the last group's round trip. Then dynamic sampling: groups
+whose rollouts are all right or all wrong (accuracy, not the combined reward) are dropped and
+more prompts rolled out — overlapped the same way — for up to ``max_refill_rounds`` rounds until
+``prompts_per_step`` groups have signal (:mod:`.refill`); group-normalised advantages, and
 ``updates_per_step`` optimizer steps of the token-mean clip-higher loss (:mod:`.loss`), each
 accumulated over micro-batches. Metrics per ``data_source`` go to JSONL and TensorBoard.
 """
@@ -35,6 +37,7 @@ from trainer_client.grpo.loss import (
     token_logprobs,
 )
 from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics
+from trainer_client.grpo.refill import Collected, collect
 from trainer_client.grpo.rollout import Rollout, make_generator
 
 logger = logging.getLogger("raas-train")
@@ -51,6 +54,15 @@ class Group:
     def rewards(self) -> list[float | None]:
         return [r.reward for r in self.results]
 
+    @property
+    def accuracies(self) -> list[float | None]:
+        """What dynamic sampling looks at: a format term must not keep an all-wrong group."""
+        return [r.components.get("accuracy", r.reward) if r.ok else None for r in self.results]
+
+    @property
+    def has_signal(self) -> bool:
+        return has_signal(self.accuracies)
+
 
 def _chunks(items: list[Any], count: int) -> list[list[Any]]:
     """``items`` in ``count`` nearly equal consecutive parts (fewer if there are fewer items)."""
@@ -58,6 +70,19 @@ def _chunks(items: list[Any], count: int) -> list[list[Any]]:
     size, extra = divmod(len(items), count)
     bounds = [i * size + min(i, extra) for i in range(count + 1)]
     return [items[bounds[i] : bounds[i + 1]] for i in range(count)]
+
+
+def group_counts(collected: Collected[Group]) -> dict[str, float]:
+    """``groups/…``; with dynamic sampling generated = kept + no_signal + surplus (groups with
+    signal past ``prompts_per_step``)."""
+    no_signal = sum(not group.has_signal for group in collected.generated)
+    return {
+        "groups/generated": float(len(collected.generated)),
+        "groups/kept": float(len(collected.kept)),
+        "groups/no_signal": float(no_signal),
+        "groups/surplus": float(collected.with_signal - len(collected.kept)),
+        "groups/refill_rounds": float(collected.refill_rounds),
+    }
 
 
 class GRPOTrainer:
@@ -123,24 +148,44 @@ class GRPOTrainer:
 
     def step(self, step: int) -> dict[str, float]:
         start = time.perf_counter()
-        groups, timings = self.rollout(self.sampler.take(self.config.prompts_per_step), step)
-        signal = [g for g in groups if has_signal(g.rewards)]
-        kept = signal if self.config.dynamic_sampling else groups
+        collected, timings = self.collect(step)
         update_start = time.perf_counter()
-        stats = self.update(kept)
+        stats = self.update(collected.kept)
         self.generator.sync_weights(self.model)
         scores = [
             (str(g.row.get("data_source") or "default"), s.reward,
              s.components.get("accuracy") if s.ok else None, len(r.completion_ids))
-            for g in groups for r, s in zip(g.rollouts, g.results, strict=True)
+            for g in collected.generated for r, s in zip(g.rollouts, g.results, strict=True)
         ]  # fmt: skip
         end = time.perf_counter()
         return {
-            **source_metrics(scores), **stats, **timings,
-            "groups/kept": float(len(kept)),
-            "groups/zero_variance": float(len(groups) - len(signal)),
+            **source_metrics(scores), **stats, **timings, **group_counts(collected),
             "time/update": end - update_start, "time/step": end - start,
         }  # fmt: skip
+
+    def collect(self, step: int) -> tuple[Collected[Group], dict[str, float]]:
+        """The step's groups: refilled until ``prompts_per_step`` have signal (dynamic
+        sampling), else the first round's as they are."""
+        timings = {"time/generate": 0.0, "time/reward_wait": 0.0}
+
+        def roll_out(count: int) -> list[Group]:
+            groups, spent = self.rollout(self.sampler.take(count), step)
+            for key, value in spent.items():
+                timings[key] += value
+            return groups
+
+        target = self.config.prompts_per_step
+        if not self.config.dynamic_sampling:
+            return collect(roll_out, target, 0, lambda group: True), timings
+        collected = collect(
+            roll_out, target, self.config.max_refill_rounds, lambda group: group.has_signal
+        )
+        if len(collected.kept) < target:
+            logger.info(
+                "step %d: %d of %d groups with signal after %d refill rounds; updating on those",
+                step, len(collected.kept), target, collected.refill_rounds,
+            )  # fmt: skip
+        return collected, timings
 
     # --- rollout and rewards ---------------------------------------------------------------
 
@@ -244,6 +289,7 @@ class GRPOTrainer:
             self.optimizer.step()
         out = {
             "loss": totals["loss"], "grad_norm": totals["grad_norm"], "tokens": totals["tokens"],
+            "sequences": float(sum(len(batch.advantages) for mini in plan for batch in mini)),
             "clip_fraction": totals["clip_tokens"] / max(totals["tokens"], 1.0),
         }  # fmt: skip
         if self.reference is not None:
