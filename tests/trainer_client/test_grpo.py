@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from devtools.live import LiveServer
-from devtools.toy import arithmetic_rows, build_model, build_tokenizer, save_toy
+from devtools.toy import arithmetic_rows, build_model, build_tokenizer, grounding_rows, save_toy
 from trainer_client.client import ScoredSample
 from trainer_client.grpo.cli import main
 from trainer_client.grpo.data import load_rows, reward_sample
@@ -234,3 +234,40 @@ def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Pat
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
     assert (run / "reward_curve_all.png").stat().st_size > 0
     assert (run / "final" / "config.json").exists()
+    assert all("reflection_ratio/smoke_add" in entry for entry in log)  # raas's summary, too
+
+
+SCHEDULE = [[0.5, 0.5], [1.0, 0.75]]
+ROUTES = [
+    {"data_source": "add", "verifier": "math"},
+    {"data_source": "grounding", "verifier": "iou",
+     "params": {"threshold": "dynamic", "dynamic_schedule": SCHEDULE}},
+]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_routed_mixed_sources_log_raas_curves(tmp_path: Path) -> None:
+    """Rows name no verifier: the server routes them by data_source, and raas's per-source
+    summary (the threshold in effect, IoU, reflection ratio) reaches raas-train's log."""
+    rows = [{k: v for k, v in r.items() if k != "verifier"} for r in arithmetic_rows()]
+    rows = [r for r in rows if r["data_source"] == "add"][:20] + grounding_rows()[:20]
+    save_toy(tmp_path / "model", warm_steps=40, hidden=32, rows=rows, reflect=0.5)
+    (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    server = LiveServer.start(RAAS_POOL_WORKERS="1", RAAS_ROUTES=json.dumps(ROUTES))
+    try:
+        main([
+            "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data.jsonl"),
+            "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "3",
+            "--prompts-per-step", "4", "--group-size", "4", "--max-new-tokens", "18",
+            "--torch-threads", "1", "--no-dynamic-sampling", "--no-save-model",
+        ])  # fmt: skip
+    finally:
+        server.stop()
+    log = read_log(tmp_path / "run" / "metrics.jsonl")
+    by_step = {e["step"]: e["threshold/grounding"] for e in log if "threshold/grounding" in e}
+    # grounding was routed to iou, whose dynamic threshold rose with the step (r = step/3)
+    assert by_step == {0: 0.5, 1: 0.5, 2: 0.75}
+    assert all("threshold/add" not in e for e in log)  # math has none
+    assert any("reflection_ratio/add" in e for e in log)
+    assert any("parsed/grounding" in e for e in log)
+    assert (tmp_path / "run" / "monitoring_grounding.png").stat().st_size > 0

@@ -1,17 +1,23 @@
-"""Per-step metrics to JSONL and TensorBoard, per ``data_source``, and reward-curve plots.
+"""Per-step metrics to JSONL and TensorBoard, per ``data_source``, and curve plots.
 
 Each step writes one JSON line ``{"step": n, "reward/<source>": …, "accuracy/<source>": …,
-"response_length/<source>": …, "unscored/<source>": …, "loss": …, …}``; the same scalars go to
-TensorBoard under ``<output_dir>/tensorboard``. :func:`plot_curves` draws one PNG per source.
+"response_length/<source>": …, "unscored/<source>": …, "loss": …, …}``: reward, accuracy,
+response length (tokens) and unscored fraction over the step's rollouts, and from raas's
+per-source summary (merged over the step's requests) the format score, reflection ratios and,
+for perception sources, ``iou/``, ``map/``, ``map50/``, the IoU ``threshold/`` in effect and the
+``parsed/`` share. The same scalars go to TensorBoard under ``<output_dir>/tensorboard``.
+:func:`plot_curves` draws a reward curve per source and a monitoring panel per source.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from trainer_client.summary import scalars
 
 Scores = list[tuple[str, float | None, float | None, int]]  # source, reward, accuracy, length
 
@@ -36,6 +42,15 @@ def source_metrics(scores: Scores) -> dict[str, float]:
     if every:
         out["reward/all"] = sum(every) / len(every)
     return out
+
+
+_LOCAL = ("reward/", "accuracy/", "unscored/", "response_length/")  # from the rollouts above
+MONITORED = ("format", "reflection_ratio", "iou", "map", "map50", "threshold", "parsed")
+
+
+def summary_metrics(by_source: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """raas's summary scalars that the rollouts' own metrics do not already give."""
+    return {k: v for k, v in scalars(by_source).items() if not k.startswith(_LOCAL)}
 
 
 class MetricsLog:
@@ -74,7 +89,8 @@ def _sources(records: Iterable[dict[str, Any]]) -> list[str]:
 
 def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
     """``reward_curve_<source>.png`` per source (and ``all``): the per-step mean reward and its
-    moving average over ``smooth`` steps."""
+    moving average over ``smooth`` steps; ``monitoring_<source>.png`` where raas's summary gave
+    more for that source (threshold, IoU, mAP, parsed share, reflection ratio, format)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,12 +99,10 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
     records = read_log(log_path)
     written = []
     for source in _sources(records):
-        steps = [r["step"] for r in records if f"reward/{source}" in r]
-        rewards = [r[f"reward/{source}"] for r in records if f"reward/{source}" in r]
+        steps, rewards = _series(records, f"reward/{source}")
         figure, axis = plt.subplots(figsize=(6, 3.5))
         axis.plot(steps, rewards, alpha=0.35, label="mean reward")
-        window = [rewards[max(0, i - smooth + 1) : i + 1] for i in range(len(rewards))]
-        axis.plot(steps, [sum(w) / len(w) for w in window], label=f"moving average ({smooth})")
+        axis.plot(steps, _moving(rewards, smooth), label=f"moving average ({smooth})")
         axis.set(xlabel="GRPO step", ylabel="reward", title=f"raas-train · {source}", ylim=(0, 1))
         axis.grid(alpha=0.3)
         axis.legend(loc="lower right")
@@ -97,4 +111,33 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
         figure.savefig(path, dpi=110)
         plt.close(figure)
         written.append(path)
+        monitored = [name for name in MONITORED if f"{name}/{source}" in _keys(records)]
+        if monitored:
+            figure, axis = plt.subplots(figsize=(6, 3.5))
+            for name in monitored:
+                steps, values = _series(records, f"{name}/{source}")
+                shown = values if name == "threshold" else _moving(values, smooth)
+                axis.plot(steps, shown, label=name)
+            axis.set(xlabel="GRPO step", title=f"raas summary · {source}", ylim=(0, 1.02))
+            axis.grid(alpha=0.3)
+            axis.legend(loc="lower right", fontsize=8)
+            figure.tight_layout()
+            path = out_dir / f"monitoring_{source}.png"
+            figure.savefig(path, dpi=110)
+            plt.close(figure)
+            written.append(path)
     return written
+
+
+def _keys(records: list[dict[str, Any]]) -> set[str]:
+    return {key for record in records for key in record}
+
+
+def _series(records: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:
+    points = [(r["step"], r[name]) for r in records if name in r]
+    return [step for step, _ in points], [value for _, value in points]
+
+
+def _moving(values: list[float], size: int) -> list[float]:
+    windows = [values[max(0, i - size + 1) : i + 1] for i in range(len(values))]
+    return [sum(w) / len(w) for w in windows]

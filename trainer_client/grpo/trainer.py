@@ -36,9 +36,10 @@ from trainer_client.grpo.loss import (
     policy_loss,
     token_logprobs,
 )
-from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics
+from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics, summary_metrics
 from trainer_client.grpo.refill import Collected, collect
 from trainer_client.grpo.rollout import Rollout, make_generator
+from trainer_client.summary import BySource, merge
 
 logger = logging.getLogger("raas-train")
 
@@ -49,6 +50,7 @@ class Group:
     prompt: str
     rollouts: list[Rollout]
     results: list[ScoredSample] = field(default_factory=list)
+    summary: BySource = field(default_factory=dict)  # raas's per-source summary of its scoring
 
     @property
     def rewards(self) -> list[float | None]:
@@ -157,9 +159,11 @@ class GRPOTrainer:
              s.components.get("accuracy") if s.ok else None, len(r.completion_ids))
             for g in collected.generated for r, s in zip(g.rollouts, g.results, strict=True)
         ]  # fmt: skip
+        summary = merge(group.summary for group in collected.generated)
         end = time.perf_counter()
         return {
-            **source_metrics(scores), **stats, **timings, **group_counts(collected),
+            **source_metrics(scores), **summary_metrics(summary),
+            **stats, **timings, **group_counts(collected),
             "time/update": end - update_start, "time/step": end - start,
         }  # fmt: skip
 
@@ -213,7 +217,8 @@ class GRPOTrainer:
         generated = time.perf_counter()
         if mode == "overlap":
             for group, future in zip(groups, pending, strict=True):
-                group.results = future.result().results
+                scored = future.result()
+                group.results, group.summary = scored.results, scored.summary
         elif mode == "after":
             batch = self.client.score_sync(
                 [s for g in groups for s in self._samples(g)], **schedule
@@ -221,6 +226,8 @@ class GRPOTrainer:
             for index, group in enumerate(groups):
                 size = len(group.rollouts)
                 group.results = batch.results[index * size : (index + 1) * size]
+            if groups:
+                groups[0].summary = batch.summary  # the whole batch's: merged, the same
         else:  # the no-reward floor: random rewards, same update path
             for group in groups:
                 group.results = [self._random_result() for _ in group.rollouts]
