@@ -284,3 +284,42 @@ def test_example_route_file_routes_and_scores(
         expected = (accuracy + format_weight * fmt) / (1.0 + format_weight)
         assert result["reward"] == pytest.approx(expected), result
     assert {r["id"].rsplit(":", 1)[0] for r in results} == set(cases)
+
+
+def test_trainer_adapters_leave_the_verifier_to_the_routes(
+    routed_server: LiveServer, tmp_path: Path
+) -> None:
+    """verl rows of a data source it knows no verifier for, and raas-train rows without one,
+    go without a verifier; the server's routes score them. verl logs the batch's summary."""
+    from trainer_client.grpo.data import reward_sample
+    from trainer_client.verl import compute_score_batch
+
+    log = tmp_path / "raas_summary.jsonl"
+    box = [{"bbox_2d": [10, 10, 50, 50], "label": "cat"}]
+    scores = compute_score_batch(
+        ["my/mm_math", "det_v3"], [think("\\boxed{4}"), f"<answer>{json.dumps(box)}</answer>"],
+        ["4", box], url=routed_server.url, summary_path=str(log), step=1, total_steps=10,
+    )  # fmt: skip
+    assert scores == [1.0, 1.0]  # "*_math" with its format weight, "det_*" detection
+    (line,) = [json.loads(text) for text in log.read_text().splitlines()]
+    assert line["step"] == 1
+    assert line["split"] == "train"
+    assert line["threshold/det_v3"] == 0.5
+    assert line["reward/my/mm_math"] == 1.0
+    sample = reward_sample({"prompt": "q", "ground_truth": "4", "data_source": "x"}, "q", "r")
+    assert "verifier" not in sample
+
+
+def test_openrlhf_labels_naming_a_routed_source(routed_server: LiveServer) -> None:
+    box = [{"bbox_2d": [10, 10, 50, 50], "label": "cat"}]
+    body = {
+        "query": ["q:" + f"<answer>{json.dumps(box)}</answer>", "q:" + think("\\boxed{4}"),
+                  "q:\\boxed{4}"],
+        "prompts": ["q:", "q:", "q:"],
+        "labels": [{"data_source": "det_v3", "ground_truth": box},
+                   {"data_source": "mm_math", "ground_truth": "4"}, "4"],
+    }  # fmt: skip
+    answer = httpx.post(f"{routed_server.url}/get_reward", json=body).json()
+    assert answer["status"] == ["ok", "ok", "ok"]
+    assert answer["rewards"] == [1.0, 1.0, 1.0]
+    assert answer["extra_logs"]["format"] == [0.0, 1.0, 0.0]  # the mm_math route's checker

@@ -10,10 +10,17 @@ extra_info, **reward_kwargs)``; its ``batch`` reward manager calls
 
 The verifier comes from ``extra_info["verifier"]`` when present (with ``params``, ``format``,
 ``weights`` beside it: sample-level formatting), else from :data:`DATA_SOURCE_VERIFIERS`, else
-from ``reward_kwargs.default_verifier``; a data source matched by none is an error naming the
-three ways to fix it (verl's own dispatcher raises too — silently scoring with the wrong
-verifier would be worse). raas verifiers read their own documented response format (``math``:
-the ``\\boxed{}`` or anchored answer).
+from ``reward_kwargs.default_verifier``; a data source matched by none is sent without one, for
+the server's routes (``RAAS_ROUTES``) to pick its reward spec by ``data_source`` — a raas with no
+route for it refuses the batch (:class:`~trainer_client.RequestRejectedError` naming its
+routes), never scores it with a guessed verifier. raas verifiers read their own documented
+response format (``math``: the ``\\boxed{}`` or anchored answer).
+
+**Per-source curves.** verl logs what ``return_dict`` gives per sample for validation, per data
+source. For training, each call logs raas's summary of the batch (reward, accuracy, reflection
+ratio, unscored share and, for perception sources, IoU, mAP, the IoU threshold in effect) at
+INFO level, and with ``reward_kwargs.summary_path`` appends it to that JSONL file as
+``{"step", "split", "reward/<source>", …}`` (one line per call) for plotting.
 
 verl cannot take ``None``: a sample raas could not score becomes ``failure_score`` (default 0.0)
 with a logged warning, or raises :class:`~trainer_client.RewardServiceError` with
@@ -36,12 +43,13 @@ the step instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from trainer_client.client import RewardClient, RewardServiceError, ScoredSample
+from trainer_client.client import RewardClient, RewardServiceError, ScoredBatch, ScoredSample
 from trainer_client.progress import counter_for
 
 logger = logging.getLogger(__name__)
@@ -83,16 +91,11 @@ def verl_sample(
     """The raas wire sample for one verl row."""
     extra = extra_info or {}
     verifier = extra.get("verifier") or DATA_SOURCE_VERIFIERS.get(data_source) or default_verifier
-    if verifier is None:
-        raise ValueError(
-            f"no raas verifier for data_source {data_source!r}: set extra_info['verifier'], add "
-            "it to trainer_client.verl.DATA_SOURCE_VERIFIERS, or pass reward_kwargs "
-            "default_verifier"
-        )
     sample = {
         "data_source": str(data_source), "response": solution_str, "ground_truth": ground_truth,
-        "verifier": verifier,
     }  # fmt: skip
+    if verifier is not None:  # else the server's routes decide by data_source
+        sample["verifier"] = verifier
     sample.update({key: extra[key] for key in _SPEC_KEYS if extra.get(key) is not None})
     return sample
 
@@ -152,6 +155,7 @@ def compute_score_batch(
     total_steps: int | None = None,
     samples_per_step: int | None = None,
     start_step: int = 0,
+    summary_path: str | None = None,
     **_: Any,
 ) -> list[Score]:
     """verl's batched signature: one score per row, one request (split if large) per call."""
@@ -167,7 +171,22 @@ def compute_score_batch(
         start_step=start_step,
     )  # fmt: skip
     batch = client_for(url, api_key).score_sync(samples, step=step, total_steps=total_steps)
+    log_summary(batch, step, "val" if is_validation(infos) else "train", summary_path)
     return [_as_score(r, on_failure, failure_score, return_dict) for r in batch.results]
+
+
+def log_summary(batch: ScoredBatch, step: int | None, split: str, path: str | None) -> None:
+    """raas's per-source summary of one call: to the log, and as a JSONL line to ``path``."""
+    values = batch.scalars()
+    if not values:
+        return
+    logger.info(
+        "raas %s step %s: %s", split, step, " ".join(f"{k}={v:.4g}" for k, v in values.items())
+    )
+    if path is not None:
+        line = json.dumps({"step": step, "split": split, **values})
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
 
 def compute_score(

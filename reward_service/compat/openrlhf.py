@@ -36,9 +36,12 @@ from reward_service.openapi import errors, json_body
 from reward_service.ops import json_response, parse_json, read_body
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.router import Router
+from reward_service.routes import RouteTable
 from reward_service.schemas import ID_MAX, RewardRequest, Status
 
-_SPEC_KEYS = ("verifier", "ground_truth", "params", "format", "weights", "data_source", "meta")
+_SPEC_KEYS = (
+    "verifier", "ground_truth", "params", "format", "weights", "data_source", "images", "meta",
+)  # fmt: skip
 
 
 class OpenRLHFRequest(BaseModel):
@@ -71,7 +74,12 @@ def response_part(query: str, prompt: str | None) -> str:
     return query[len(prompt) :] if prompt and query.startswith(prompt) else query
 
 
-def openrlhf_samples(request: OpenRLHFRequest, settings: CompatSettings) -> list[dict[str, Any]]:
+def openrlhf_samples(
+    request: OpenRLHFRequest, settings: CompatSettings, routes: RouteTable | None = None
+) -> list[dict[str, Any]]:
+    """One ``/reward`` sample per query. A label object with a ``verifier`` is the sample's own
+    spec; one with a ``data_source`` the server routes (``RAAS_ROUTES``) takes its route's
+    spec, the ``RAAS_OPENRLHF_*`` defaults otherwise."""
     samples = []
     for index, query in enumerate(request.query):
         prompt = request.prompts[index] if request.prompts is not None else None
@@ -83,10 +91,23 @@ def openrlhf_samples(request: OpenRLHFRequest, settings: CompatSettings) -> list
         if settings.openrlhf_format is not None:
             sample["format"] = settings.openrlhf_format
             sample["weights"] = {"accuracy": 1.0, "format": settings.openrlhf_format_weight}
-        if isinstance(label, Mapping) and "verifier" in label:  # a per-sample reward spec
+        if isinstance(label, Mapping) and ("verifier" in label or "data_source" in label):
+            if "verifier" not in label and _routed(label, routes):
+                for key in ("verifier", "format", "weights"):
+                    sample.pop(key, None)
             sample.update({key: label[key] for key in _SPEC_KEYS if key in label})
         samples.append(sample)
     return samples
+
+
+def _routed(label: Mapping[str, Any], routes: RouteTable | None) -> bool:
+    source = label.get("data_source")
+    images = bool(label.get("images"))
+    return (
+        routes is not None
+        and isinstance(source, str)
+        and routes.spec_for(source, images) is not None
+    )
 
 
 def openrlhf_response(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -122,7 +143,7 @@ def add_openrlhf_route(
         body = validated(OpenRLHFRequest, parse_json(await read_body(request, max_body_bytes)))
         schedule = {"step": body.step, "total_steps": body.total_steps}
         reward_request = validated(
-            RewardRequest, {"samples": openrlhf_samples(body, settings), **schedule}
+            RewardRequest, {"samples": openrlhf_samples(body, settings, router.routes), **schedule}
         )
         results = (await router.score(reward_request))["results"]
         latency.labels("/get_reward").observe(time.perf_counter() - start)

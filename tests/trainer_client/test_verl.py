@@ -12,7 +12,12 @@ import pytest
 import trainer_client.verl
 from devtools.live import LiveServer
 from tests.trainer_client.by_path import load_by_path
-from trainer_client import RewardServiceError, compute_score, compute_score_batch
+from trainer_client import (
+    RequestRejectedError,
+    RewardServiceError,
+    compute_score,
+    compute_score_batch,
+)
 from trainer_client.verl import DATA_SOURCE_VERIFIERS
 
 
@@ -39,8 +44,10 @@ def test_batched_signature_with_sample_level_specs(server: LiveServer) -> None:
     assert scores == [1.0, 1.0, 0.0]
 
 
-def test_unknown_data_source_names_the_fixes(server: LiveServer) -> None:
-    with pytest.raises(ValueError, match="extra_info\\['verifier'\\]"):
+def test_unknown_data_source_is_left_to_the_routes(server: LiveServer) -> None:
+    """No verifier found here: the sample goes without one, and a raas without routes refuses
+    it by name (``tests/test_routes.py`` scores one through routes)."""
+    with pytest.raises(RequestRejectedError, match="RAAS_ROUTES"):
         compute_score("some/dataset", "\\boxed{1}", "1", url=server.url)
     assert compute_score("some/dataset", "\\boxed{1}", "1", url=server.url,
                          default_verifier="math") == 1.0  # fmt: skip
