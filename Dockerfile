@@ -34,6 +34,8 @@ RUN pip install --no-cache-dir "torch==${TORCH_VERSION}" \
     && pip install --no-cache-dir ".[models]"
 
 FROM base AS runtime
+# example routes by task type: RAAS_ROUTES=/etc/raas/routes/orsta.yaml (or mount your own)
+COPY routes /etc/raas/routes
 ENV RAAS_HOST=0.0.0.0 \
     RAAS_PORT=8000 \
     HF_HUB_OFFLINE=1

@@ -13,6 +13,7 @@ from containers import Container, logger, podman, public_vectors, single_step, w
 from devtools.live import free_port
 
 VECTORS = public_vectors()
+ROUTES = "/etc/raas/routes/orsta.yaml"  # shipped in the image; no vector's data_source matches
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def container(image: str) -> Iterator[Container]:
     podman(
         "run", "-d", "--name", name, "--network", "host",
         "-e", "RAAS_HOST=127.0.0.1", "-e", f"RAAS_PORT={port}", "-e", "RAAS_POOL_WORKERS=2",
-        image,
+        "-e", f"RAAS_ROUTES={ROUTES}", image,
     )  # fmt: skip
     running = Container(name, f"http://127.0.0.1:{port}")
     try:
@@ -91,3 +92,12 @@ def test_all_vectors_in_one_batch_through_the_container(container: Container) ->
         "container: %d reference vectors one by one and %d in one batch, all as expected",
         len(VECTORS), len(vectors),
     )  # fmt: skip
+
+
+def test_the_shipped_routes_score_samples_without_a_verifier(container: Container) -> None:
+    routes = httpx.get(f"{container.url}/v1/routes", timeout=10).json()["routes"]
+    assert len(routes) == 8
+    think = "<think>\nsum\n</think>\n<answer>\n\\boxed{4}\n</answer>"
+    body = {"samples": [{"data_source": "orsta/math_mm", "response": think, "ground_truth": "4"}]}
+    (result,) = httpx.post(f"{container.url}/reward", json=body, timeout=60).json()["results"]
+    assert result["components"] == {"accuracy": 1.0, "format": 1.0}
