@@ -13,11 +13,12 @@ CLIENT := ./clients/python
 
 .PHONY: install install-serve install-models serve test lint image-test bench clean
 
-# everything, for development and tests: server, reward models, client, raas-train, dev tools
+# everything, for development and tests: server, reward models, client, raas-train, dev tools,
+# offline scoring and curation (raas score / filter / report)
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml $(CLIENT)/pyproject.toml $(VENV)/.torch
-	$(PIP) install --quiet -e "$(CLIENT)[train]" -e ".[dev,models]"
+	$(PIP) install --quiet -e "$(CLIENT)[train]" -e ".[dev,models,offline]"
 	touch $@
 
 # `raas serve` alone: the router and its rule pool (no torch, no extras)
