@@ -63,6 +63,7 @@ def _filter_parser(commands: Any) -> None:
     hard.add_argument("--metric", choices=("pass", "mean"), default="pass",
                       help="pass rate (accuracy ≥ 0.5) or mean reward per prompt")  # fmt: skip
     hard.add_argument("--band", default="(0,1)", help="kept values: (0,1) open, [0.2,0.8] closed")
+    hard.add_argument("--response-column", default="response", help="dropped from prompt rows")
     hard.add_argument("--keep", choices=("prompts", "rollouts"), default="prompts",
                       help="one row per kept prompt, or all its rollouts")  # fmt: skip
 
@@ -74,6 +75,7 @@ def add_commands(commands: Any) -> None:
     report.add_argument("input", type=Path, help="a raas score output")
     report.add_argument("--out", type=Path, required=True, help="folder for report.md and PNGs")
     report.add_argument("--group-by", help="a prompt column: adds the pass-rate histogram")
+    report.add_argument("--response-column", default="response")
 
 
 def _parquet(*paths: Path) -> tuple[str, ...]:
@@ -151,7 +153,7 @@ def report(args: argparse.Namespace) -> None:
     require("report", "matplotlib", *_parquet(args.input))
     from reward_service.offline.report import write_report
 
-    path = write_report(args.input, args.out, args.group_by)
+    path = write_report(args.input, args.out, args.group_by, args.response_column)
     sys.stderr.write(f"raas report: {path}\n")
 
 

@@ -134,7 +134,7 @@ def _parquet_batches(path: Path, start: int, size: int) -> Iterator[list[Row]]:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, bytes | bytearray | memoryview):
         return base64.b64encode(bytes(value)).decode("ascii")
     if isinstance(value, Decimal):
@@ -143,7 +143,7 @@ def _default(value: Any) -> Any:
 
 
 def jsonl_line(row: Row) -> bytes:
-    return orjson.dumps(row, default=_default, option=orjson.OPT_APPEND_NEWLINE)
+    return orjson.dumps(row, default=json_default, option=orjson.OPT_APPEND_NEWLINE)
 
 
 class Sink(Protocol):
@@ -265,7 +265,7 @@ class ParquetSink:
         for row in rows:
             for name in self.json_columns:
                 if row.get(name) is not None:
-                    row[name] = orjson.dumps(row[name], default=_default).decode()
+                    row[name] = orjson.dumps(row[name], default=json_default).decode()
         if self.schema is None:
             inferred = pa.Table.from_pylist([_without(r, self._extra.names) for r in rows])
             self.schema = self._full(inferred.schema)
