@@ -16,9 +16,11 @@ and a restart skips exactly that many input rows:
   done the parts are copied into ``OUT``, one row group each, and removed. Parts are cut at the
   same rows in a resumed run, so it writes the same bytes as an uninterrupted one.
 - Column types in Parquet: a Parquet input's own plus the result columns; from JSONL, what pyarrow
-  infers from the first part (a later row that does not fit stops the run with a message; keys
-  absent from the first part are not kept: write JSONL for rows of varying shape). Columns named in
-  ``json_columns`` (free-form objects) are stored as JSON text in Parquet.
+  infers from the first part, a column whose values mix types there (``ground_truth`` as text for
+  one task and boxes for another) as JSON text (named in the schema's ``raas.json_columns``
+  metadata). A later row that does not fit stops the run with a message, and keys absent from the
+  first part are not kept: write JSONL for rows whose shape varies along the file. Columns named
+  in ``json_columns`` (free-form objects) are stored as JSON text in Parquet.
 - JSONL is written by orjson, keys in the row's order, bytes as base64 text.
 """
 
@@ -37,6 +39,7 @@ import orjson
 Row = dict[str, Any]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+JSON_META = b"raas.json_columns"  # JSONL columns of mixed types, kept as JSON text in Parquet
 
 
 class TableError(Exception):
@@ -248,7 +251,26 @@ class ParquetSink:
             raise TableError(f"{self.parts}: parts of another size than --part-rows")
         if files:
             self.schema = pq.read_schema(files[0])
+            mixed = (self.schema.metadata or {}).get(JSON_META, b"[]")
+            self.json_columns = (*self.json_columns, *orjson.loads(mixed))
         return sum(sizes)
+
+    def _inferred(self, rows: list[Row]) -> Any:
+        """Columns of the first part: pyarrow's type, or JSON text where values mix types."""
+        import pyarrow as pa
+
+        names = dict.fromkeys(k for row in rows for k in row if k not in self._extra.names)
+        fields, mixed = [], []
+        for name in names:
+            try:
+                found = pa.array([row.get(name) for row in rows]).type
+            except (pa.ArrowInvalid, pa.ArrowTypeError):
+                found = pa.string()
+                mixed.append(name)
+            fields.append(pa.field(name, pa.string() if pa.types.is_null(found) else found))
+        self.json_columns = (*self.json_columns, *mixed)
+        meta = {JSON_META: orjson.dumps(mixed)}
+        return pa.schema([*fields, *self._extra], metadata=meta)
 
     def write(self, rows: list[Row]) -> None:
         if self.complete:
@@ -262,13 +284,12 @@ class ParquetSink:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        if self.schema is None:
+            self.schema = self._inferred(rows)
         for row in rows:
             for name in self.json_columns:
                 if row.get(name) is not None:
                     row[name] = orjson.dumps(row[name], default=json_default).decode()
-        if self.schema is None:
-            inferred = pa.Table.from_pylist([_without(r, self._extra.names) for r in rows])
-            self.schema = self._full(inferred.schema)
         try:
             table = pa.Table.from_pylist(rows, schema=self.schema)
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -307,11 +328,6 @@ class ParquetSink:
         os.replace(temporary, self.path)
         shutil.rmtree(self.parts)
         self.complete = True
-
-
-def _without(row: Row, names: Iterable[str]) -> Row:
-    drop = set(names)
-    return {key: value for key, value in row.items() if key not in drop}
 
 
 def open_sink(
