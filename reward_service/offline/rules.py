@@ -4,7 +4,8 @@ No response is needed and nothing is scored: each row's spec is read as ``raas s
 (``spec.to_sample``: raas's columns, V-Triune's ``reward_model``), and the first rule that holds
 names why it is dropped:
 
-- ``unverifiable``: no ground truth, or (detection) none the verifier can read;
+- ``unverifiable``: no ground truth, a verifier raas does not have, or (detection) no box the
+  verifier can read (a row without a verifier is left to the server's routes);
 - ``choice_or_true_false``: a task that needs open answers (``--open-verifiers``: math, chart,
   counting, ocr) whose answer is an option letter (A–H) or yes/no/true/false, or whose prompt
   lists options (lines ``A.``/``(A)``/``A:`` and ``B…``) — a 1-in-4 guess pays too often;
@@ -135,7 +136,7 @@ def judge_row(row: Row, rules: Rules) -> tuple[str, str | None, int]:
         return str(row.get("data_source") or "default"), "unverifiable", 0
     source = str(sample.get("data_source") or "default")
     ground_truth, verifier = sample.get("ground_truth"), sample.get("verifier")
-    if ground_truth is None or str(ground_truth).strip() == "":
+    if ground_truth is None or str(ground_truth).strip() == "" or verifier not in _known():
         return source, "unverifiable", 0
     if verifier == "detection":
         areas = box_areas(ground_truth)
@@ -144,6 +145,15 @@ def judge_row(row: Row, rules: Rules) -> tuple[str, str | None, int]:
         answer = answer_text(ground_truth)
         return source, _open_answer_reason(answer, prompt_text(row.get("prompt")), rules), 0
     return source, None, 0
+
+
+def _known() -> set[str | None]:
+    """Registered verifiers, and ``None``: a row left to the server's routes."""
+    from reward_service.registry import VERIFIERS
+    from reward_service.verifiers import load_verifiers
+
+    load_verifiers()
+    return {None, *VERIFIERS}
 
 
 def _rank(seed: int, index: int) -> bytes:

@@ -50,11 +50,19 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 
 def write_parquet(path: Path, rows: list[dict[str, Any]], row_group_size: int = 1000) -> Path:
-    """Columns as pyarrow infers them; ``ground_truth`` and ``weights`` as JSON text (mixed)."""
-    table = [{**row, "ground_truth": json.dumps(row["ground_truth"]),
-              "weights": json.dumps(row.get("weights"))} for row in rows]  # fmt: skip
+    """Columns as pyarrow infers them; detection's ground truth as its ``<answer>`` text, so
+    that the column is text for every task."""
+    table = [{**row, "ground_truth": _text(row["ground_truth"])} for row in rows]
     pq.write_table(pa.Table.from_pylist(table), path, row_group_size=row_group_size)
     return path
+
+
+def _text(ground_truth: Any) -> str:
+    return (
+        ground_truth
+        if isinstance(ground_truth, str)
+        else f"<answer>{json.dumps(ground_truth)}</answer>"
+    )
 
 
 VTRIUNE_SCHEMA = pa.schema([
@@ -79,7 +87,10 @@ VTRIUNE_SCHEMA = pa.schema([
 
 MATH_RIGHT = "<think>\nhalf of it\n</think>\n<answer>\n\\boxed{\\frac{1}{2}}\n</answer>"
 DET_GT = '<answer>[{"bbox_2d": [100, 100, 300, 300], "label": "dog"}]</answer>'
-DET_RIGHT = '<think>\nthere\n</think>\n<answer>\n[{"bbox_2d": [100, 100, 300, 300], "label": "dog"}]\n</answer>'
+DET_RIGHT = (
+    '<think>\nthere\n</think>\n<answer>\n[{"bbox_2d": [100, 100, 300, 300], "label": "dog"}]\n'
+    "</answer>"
+)
 
 
 def vtriune_rows() -> list[dict[str, Any]]:
