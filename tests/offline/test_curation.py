@@ -1,4 +1,4 @@
-"""``raas filter rules``, ``raas filter difficulty`` and ``raas report`` through the command line."""
+"""``raas filter rules``, ``raas filter difficulty`` and ``raas report`` from the command line."""
 
 from __future__ import annotations
 

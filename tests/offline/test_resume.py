@@ -1,4 +1,4 @@
-"""A ``raas score`` killed mid-run (SIGKILL), then resumed, writes what an uninterrupted run does."""
+"""A ``raas score`` killed (SIGKILL) mid-run, then resumed, writes what an uninterrupted one does."""
 
 from __future__ import annotations
 
