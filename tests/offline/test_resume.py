@@ -1,4 +1,4 @@
-"""A ``raas score`` killed (SIGKILL) mid-run, then resumed, writes what an uninterrupted one does."""
+"""A ``raas score`` killed (SIGKILL) mid-run, then resumed, writes what an unbroken one does."""
 
 from __future__ import annotations
 
