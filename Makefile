@@ -75,6 +75,7 @@ bench: install
 	$(BIN)/python bench/bench_batching.py
 	$(BIN)/python bench/bench_grpo_overlap.py
 	$(BIN)/python bench/bench_agreement.py
+	$(BIN)/python bench/bench_offline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

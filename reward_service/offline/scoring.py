@@ -288,7 +288,7 @@ async def run(job: Job, scorer: Scorer) -> Report:
         sink.write(rows)
         statuses.update(row["raas_status"] for row in rows)
         bar.update(len(rows))
-        bar.set_postfix({k: statuses[k] for k in sorted(statuses)}, refresh=False)
+        bar.set_postfix_str(" ".join(f"{k}={statuses[k]}" for k in sorted(statuses)), refresh=False)
 
     try:
         while (rows := await asyncio.to_thread(next, batches, None)) is not None:
