@@ -80,20 +80,18 @@ def main() -> None:
                    check=True)  # fmt: skip
     service = json.loads((args.out / "traffic.json").read_text())
     mixed = next(r for r in service["rows"] if r["scenario"] == "mixed" and r["trainers"] == 1)
-    write(
-        {
-            "benchmark": "raas score over rollouts of mixed tasks",
-            "machine": machine(), "rows": args.rows, "input_bytes": source.stat().st_size,
-            "in_process": local, "against_raas_serve": remote, "parquet_output": parquet,
-            "remote_output_identical_to_in_process": same,
-            "service_mixed_1_trainer_samples_per_s": mixed["samples_per_s"],
-            "in_process_vs_service": round(local["rows_per_s"] / mixed["samples_per_s"], 3),
-            "peak_rss_mb_largest_process": round(
-                resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-            ),
-        },  # fmt: skip
-        args.out / "offline_score.json",
-    )
+    result = {
+        "benchmark": "raas score over rollouts of mixed tasks",
+        "machine": machine(), "rows": args.rows, "input_bytes": source.stat().st_size,
+        "in_process": local, "against_raas_serve": remote, "parquet_output": parquet,
+        "remote_output_identical_to_in_process": same,
+        "service_mixed_1_trainer_samples_per_s": mixed["samples_per_s"],
+        "in_process_vs_service": round(local["rows_per_s"] / mixed["samples_per_s"], 3),
+        "peak_rss_mb_largest_process": round(
+            resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        ),
+    }  # fmt: skip
+    write(result, args.out / "offline_score.json")
 
 
 if __name__ == "__main__":

@@ -70,17 +70,15 @@ def main() -> None:
     subprocess.run([*RAAS, "report", str(scored), "--out", str(out / "report"),
                     "--group-by", "prompt"], check=True)  # fmt: skip
     filtered = json.loads((out / "filter" / "filter.json").read_text())
-    write(
-        {
-            "benchmark": "difficulty filter on the toy GRPO task, k = 8",
-            "machine": machine(), "prompts": len(rows) // K, "rollouts": len(rows), "k": K,
-            "warm_start_s": round(warm_s, 1), "generate_s": round(generate_s, 1),
-            "score": json.loads((work / "summary.json").read_text()),
-            "filter": filtered["total"], "by_source": filtered["by_source"],
-            "pass_rates": filtered["pass_rates"],
-        },  # fmt: skip
-        out / "toy_filter.json",
-    )
+    result = {
+        "benchmark": "difficulty filter on the toy GRPO task, k = 8",
+        "machine": machine(), "prompts": len(rows) // K, "rollouts": len(rows), "k": K,
+        "warm_start_s": round(warm_s, 1), "generate_s": round(generate_s, 1),
+        "score": json.loads((work / "summary.json").read_text()),
+        "filter": filtered["total"], "by_source": filtered["by_source"],
+        "pass_rates": filtered["pass_rates"],
+    }  # fmt: skip
+    write(result, out / "toy_filter.json")
 
 
 if __name__ == "__main__":
