@@ -3,10 +3,11 @@
 Datasets are scored through the same router (in-process pool, or a deployed raas over HTTP), so
 curation uses the verdicts that training will get.
 
-- ``tables``: rows streamed in and out of JSONL and Parquet files; the resumable output.
+- ``tables``: rows streamed in from JSONL and Parquet; ``sinks``: written out, resumably.
 - ``spec``: a dataset row → a ``/reward`` sample (raas's fields, V-Triune's ``reward_model``,
   or nothing but ``data_source`` for the server's routes).
-- ``scoring``: ``raas score``: batches in flight, a 422 split per row, progress, resume.
+- ``scoring``: ``raas score``: batches in flight, a 422 split per row, progress, resume;
+  ``scorers``: the router in this process, or a deployed raas through the trainer client.
 - ``rules``: V-Triune's rule-based filters; ``difficulty``: the pass-rate band over k rollouts.
 - ``report``: per-source Markdown and PNG plots of a scored (or filtered) file.
 - ``commands``: the argparse side, importing nothing heavy until a command runs.

@@ -121,7 +121,8 @@ def score(args: argparse.Namespace) -> None:
 
 
 async def _score_with(job: Any, args: argparse.Namespace, settings: Any) -> Any:
-    from reward_service.offline.scoring import RemoteScorer, local_scorer, run
+    from reward_service.offline.scorers import RemoteScorer, local_scorer
+    from reward_service.offline.scoring import run
 
     if not args.url:
         async with local_scorer(settings, args.step, args.total_steps) as scorer:

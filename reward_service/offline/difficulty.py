@@ -26,7 +26,8 @@ import orjson
 
 from reward_service.offline.report import write_filter_report
 from reward_service.offline.scoring import RESULT_COLUMNS
-from reward_service.offline.tables import Row, json_default, open_sink, parquet_schema, read_batches
+from reward_service.offline.sinks import open_sink
+from reward_service.offline.tables import Row, json_default, parquet_schema, read_batches
 
 REASONS = ("too_hard", "too_easy", "unscored")
 STATS = ("raas_pass_rate", "raas_reward_mean", "raas_rollouts")

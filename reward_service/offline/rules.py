@@ -34,8 +34,9 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.offline.report import write_filter_report
+from reward_service.offline.sinks import open_sink
 from reward_service.offline.spec import Mapping, SpecError, to_sample
-from reward_service.offline.tables import Row, open_sink, parquet_schema, read_batches
+from reward_service.offline.tables import Row, parquet_schema, read_batches
 
 REASONS = (
     "unverifiable", "choice_or_true_false", "answer_symbols", "answer_too_long",

@@ -2,9 +2,7 @@
 
 Rows are read in batches (512) and a few batches (4) are in flight at once, so the pool always has
 work while the next batch is read and the last one written. A batch is scored by the router itself
-(:class:`LocalScorer`: the pool and model backends ``create_app`` would build, so verdicts equal
-the service's) or by a deployed raas (:class:`RemoteScorer`: ``trainer_client.RewardClient``,
-retries with idempotency keys, 429 honoured, ``$RAAS_API_KEY``).
+or by a deployed raas (``scorers``: the same verdicts either way).
 
 **No row is lost.** Each row's sample is validated alone first (a bad spec is ``invalid_input``
 with pydantic's message). The router refuses a whole request (422) for a sample whose verifier,
@@ -16,37 +14,26 @@ batch ``unavailable``; a rejected API key (401/403) stops the run (resume it wit
 Written per row: the input row as read, then ``raas_row`` (its position in the input),
 ``raas_verifier`` (as sent; ``None`` when routed by ``data_source``), ``raas_reward``,
 ``raas_status``, ``raas_error``, ``raas_components``, ``raas_details`` (objects in JSONL, JSON text
-in Parquet). See ``tables`` for how a killed run resumes to the same bytes.
+in Parquet). See ``sinks`` for how a killed run resumes to the same bytes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections import Counter, deque
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from reward_service.errors import OverloadedError, RequestError, validation_errors
+from reward_service.errors import validation_errors
+from reward_service.offline.sinks import JsonlSink, Sink, open_sink
 from reward_service.offline.spec import Mapping, SpecError, to_sample
-from reward_service.offline.tables import (
-    JsonlSink,
-    Row,
-    Sink,
-    TableError,
-    count_rows,
-    open_sink,
-    parquet_schema,
-    read_batches,
-)
-from reward_service.schemas import RewardRequest, Sample
-from reward_service.settings import Settings
+from reward_service.offline.tables import Row, TableError, count_rows, parquet_schema, read_batches
+from reward_service.schemas import Sample
 
 RESULT_COLUMNS = (
     "raas_row", "raas_verifier", "raas_reward", "raas_status", "raas_error", "raas_components",
@@ -73,74 +60,6 @@ class Scorer(Protocol):
 
 def failure(status: str, error: str) -> Result:
     return {"reward": None, "status": status, "components": {}, "details": {}, "error": error}
-
-
-class LocalScorer:
-    """The router ``create_app`` builds, without HTTP: same backends, same verdicts."""
-
-    def __init__(self, router: Any, step: int | None, total_steps: int | None) -> None:
-        self.router, self.step, self.total_steps = router, step, total_steps
-
-    async def score(self, samples: list[Sample]) -> list[Result]:
-        request = RewardRequest(samples=samples, step=self.step, total_steps=self.total_steps)
-        while True:
-            try:
-                answer = await self.router.score(request)
-            except RequestError as exc:
-                raise Refused(exc.errors) from None
-            except OverloadedError as exc:  # other work shares the pool: wait as a client would
-                await asyncio.sleep(exc.retry_after_s)
-                continue
-            return list(answer["results"])
-
-
-@asynccontextmanager
-async def local_scorer(
-    settings: Settings, step: int | None, total_steps: int | None
-) -> AsyncIterator[LocalScorer]:
-    from reward_service.app import model_backend, rule_backend
-    from reward_service.metrics import Metrics
-    from reward_service.router import Router
-    from reward_service.verifiers import load_verifiers
-
-    load_verifiers()
-    metrics = Metrics.for_settings(settings)
-    rules, models = rule_backend(settings, metrics), model_backend(settings, metrics)
-    backends: dict[str, Any] = {"rules": rules}
-    if models is not None:
-        backends["model"] = models
-    await rules.start()
-    try:
-        if models is not None:
-            await models.start()
-        yield LocalScorer(Router(settings, backends, metrics), step, total_steps)
-    finally:
-        if models is not None:
-            await models.close()
-        await rules.close()
-
-
-class RemoteScorer:
-    """A deployed raas through the trainer client (one request per batch: ``max_batch``)."""
-
-    def __init__(self, client: Any, step: int | None, total_steps: int | None) -> None:
-        self.client, self.step, self.total_steps = client, step, total_steps
-
-    async def score(self, samples: list[Sample]) -> list[Result]:
-        from trainer_client.client import RequestRejectedError, RewardServiceError
-
-        wire = [s.model_dump(mode="json", exclude_unset=True) for s in samples]
-        try:
-            batch = await self.client.score(wire, step=self.step, total_steps=self.total_steps)
-        except RequestRejectedError as exc:
-            if exc.status_code not in (413, 422):
-                raise
-            detail = exc.detail if isinstance(exc.detail, list) else []
-            errors = [d for d in detail if isinstance(d, dict)] or [{"msg": str(exc)}]
-            raise Refused(errors) from None
-        except RewardServiceError as exc:  # unreachable through every retry, or a broken answer
-            return [failure("unavailable", str(exc)) for _ in samples]
-        return [dataclasses.asdict(result) for result in batch.results]
 
 
 def _named(errors: list[dict[str, Any]], size: int) -> dict[int, str]:

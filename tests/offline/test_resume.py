@@ -13,7 +13,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from reward_service.offline.scoring import Job, Report, local_scorer, run
+from reward_service.offline.scorers import local_scorer
+from reward_service.offline.scoring import Job, Report, run
 from reward_service.settings import Settings
 from tests.offline.data import mixed_rows, write_parquet
 

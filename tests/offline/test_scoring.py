@@ -14,16 +14,8 @@ import pytest
 
 from devtools.live import LiveServer
 from reward_service.offline import require
-from reward_service.offline.scoring import (
-    Job,
-    Refused,
-    RemoteScorer,
-    Report,
-    failure,
-    local_scorer,
-    run,
-    score_samples,
-)
+from reward_service.offline.scorers import RemoteScorer, local_scorer
+from reward_service.offline.scoring import Job, Refused, Report, failure, run, score_samples
 from reward_service.offline.spec import Mapping
 from reward_service.schemas import Sample
 from reward_service.settings import Settings

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from reward_service.offline.tables import JsonlSink, count_rows, read_batches
+from reward_service.offline.sinks import JsonlSink
+from reward_service.offline.tables import count_rows, read_batches
 
 
 @pytest.mark.parametrize("start", [0, 1, 99, 100, 101, 250, 300])
