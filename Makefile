@@ -13,11 +13,12 @@ CLIENT := ./clients/python
 
 .PHONY: install install-serve install-models serve test lint image-test bench clean
 
-# everything, for development and tests: server, reward models, client, raas-train, dev tools
+# everything, for development and tests: server, reward models, client, raas-train, dev tools,
+# offline scoring and curation (raas score / filter / report)
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml $(CLIENT)/pyproject.toml $(VENV)/.torch
-	$(PIP) install --quiet -e "$(CLIENT)[train]" -e ".[dev,models]"
+	$(PIP) install --quiet -e "$(CLIENT)[train]" -e ".[dev,models,offline]"
 	touch $@
 
 # `raas serve` alone: the router and its rule pool (no torch, no extras)
@@ -74,6 +75,7 @@ bench: install
 	$(BIN)/python bench/bench_batching.py
 	$(BIN)/python bench/bench_grpo_overlap.py
 	$(BIN)/python bench/bench_agreement.py
+	$(BIN)/python bench/bench_offline.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,8 @@
 ``raas serve`` runs the router (with its embedded rule pool unless ``RAAS_RULE_WORKERS`` is set);
 ``raas worker rules`` runs a rule worker for remote routers; ``raas worker model`` runs a model
 worker (the models in ``RAAS_MODELS``; one per GPU, chosen with ``CUDA_VISIBLE_DEVICES``).
+``raas score``, ``raas filter`` and ``raas report`` score and curate datasets offline
+(``reward_service.offline``; the ``offline`` extra).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi import FastAPI
 
 from reward_service.gc_policy import tune_gc
 from reward_service.logs import log_config
+from reward_service.offline.commands import OFFLINE_COMMANDS, add_commands, run_command
 from reward_service.server import config as server_config
 from reward_service.settings import Settings
 
@@ -72,6 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_server_options(model, pool=False)
     check = commands.add_parser("healthcheck", help="exit 0 if the local server's /healthz is ok")
     check.add_argument("--port", type=int, help="port (RAAS_PORT, default 8000)")
+    add_commands(commands)
     return parser
 
 
@@ -102,6 +106,9 @@ def run(factory: AppFactory, settings: Settings) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.command in OFFLINE_COMMANDS:
+        run_command(args)
+        return
     role = getattr(args, "role", None) or args.command
     settings = _settings(args)
     if role == "healthcheck":

@@ -42,8 +42,9 @@ def imported_after(code: str) -> list[str]:
         "from reward_service.remote.worker import create_model_app\n"
         "from reward_service.settings import Settings\n"
         "create_model_app(Settings())",
+        "from reward_service.cli import _parser\n_parser()",
     ],
-    ids=["router", "contract", "settings", "model-worker"],
+    ids=["router", "contract", "settings", "model-worker", "cli-with-offline-commands"],
 )
 def test_these_load_no_sympy_shapely_or_math_verify(code: str) -> None:
     assert imported_after(code) == []

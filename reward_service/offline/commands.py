@@ -1,0 +1,170 @@
+"""The command-line side of ``raas score``, ``raas filter`` and ``raas report``.
+
+Only argparse at import time: ``raas serve`` loads this module too, and the offline extra
+(pyarrow, tqdm, matplotlib) is checked when a command runs, with the install hint if missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from reward_service.offline import require
+
+OFFLINE_COMMANDS = ("score", "filter", "report")
+
+
+def _score_parser(commands: Any) -> None:
+    score = commands.add_parser(
+        "score", help="score a JSONL or Parquet dataset, resumably (rows already in OUT skipped)"
+    )
+    score.add_argument("input", type=Path, help="rows with a response and their reward spec")
+    score.add_argument("--out", type=Path, required=True, help="scored rows (.jsonl, .parquet)")
+    score.add_argument("--url", help="a deployed raas (default: the pool in this process)")
+    score.add_argument("--api-key", help="for --url (default $RAAS_API_KEY)")
+    score.add_argument("--response-column", default="response")
+    score.add_argument("--step", type=int, help="training step, for scheduled rewards")
+    score.add_argument("--total-steps", type=int, help="with --step")
+    score.add_argument("--workers", type=int, help="pool children (RAAS_POOL_WORKERS)")
+    score.add_argument("--batch-size", type=int, default=512, help="rows per request")
+    score.add_argument("--inflight", type=int, default=4, help="requests scored at once")
+    score.add_argument("--part-rows", type=int, default=2048, help="rows per Parquet row group")
+    score.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
+    score.add_argument("--no-progress", action="store_true", help="no progress bar")
+    score.add_argument("--summary", type=Path, help="write the run's numbers as JSON here")
+
+
+def _filter_parser(commands: Any) -> None:
+    curate = commands.add_parser("filter", help="curate a dataset: rule-based or by difficulty")
+    modes = curate.add_subparsers(dest="mode", required=True)
+    rules = modes.add_parser("rules", help="V-Triune's rule-based filters on prompts + answers")
+    rules.add_argument("input", type=Path)
+    rules.add_argument("--out", type=Path, required=True)
+    rules.add_argument("--report", type=Path, help="folder for report.md and plots")
+    rules.add_argument("--open-verifiers", default="math,chart,counting,ocr",
+                       help="tasks that need open answers (comma-separated verifiers)")  # fmt: skip
+    rules.add_argument("--max-answer-chars", type=int, default=20)
+    rules.add_argument("--answer-symbols", default="=[]();", help="answers holding any are dropped")
+    rules.add_argument("--max-boxes", type=int, default=10)
+    rules.add_argument("--max-box-area", type=float, default=0.5, help="share of the image")
+    rules.add_argument("--single-box-share", type=float,
+                       help="target share of single-box items among detection items")  # fmt: skip
+    rules.add_argument("--seed", type=int, default=0, help="which items the box ratio keeps")
+    hard = modes.add_parser("difficulty", help="keep prompts whose pass rate is in a band")
+    hard.add_argument("input", type=Path, help="a raas score output of k rollouts per prompt")
+    hard.add_argument("--out", type=Path, required=True)
+    hard.add_argument("--report", type=Path, help="folder for report.md and plots")
+    hard.add_argument("--group-by", default="prompt", help="the column naming a rollout's prompt")
+    hard.add_argument("--metric", choices=("pass", "mean"), default="pass",
+                      help="pass rate (accuracy ≥ 0.5) or mean reward per prompt")  # fmt: skip
+    hard.add_argument("--band", default="(0,1)", help="kept values: (0,1) open, [0.2,0.8] closed")
+    hard.add_argument("--response-column", default="response", help="dropped from prompt rows")
+    hard.add_argument("--keep", choices=("prompts", "rollouts"), default="prompts",
+                      help="one row per kept prompt, or all its rollouts")  # fmt: skip
+
+
+def add_commands(commands: Any) -> None:
+    _score_parser(commands)
+    _filter_parser(commands)
+    report = commands.add_parser("report", help="per-source Markdown and plots of a scored file")
+    report.add_argument("input", type=Path, help="a raas score output")
+    report.add_argument("--out", type=Path, required=True, help="folder for report.md and PNGs")
+    report.add_argument("--group-by", help="a prompt column: adds the pass-rate histogram")
+    report.add_argument("--response-column", default="response")
+
+
+def _parquet(*paths: Path) -> tuple[str, ...]:
+    return ("pyarrow",) if any(p.suffix.lower() in (".parquet", ".pq") for p in paths) else ()
+
+
+def _event_loop() -> asyncio.Runner:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.Runner()
+    return asyncio.Runner(loop_factory=uvloop.new_event_loop)
+
+
+def score(args: argparse.Namespace) -> None:
+    require("score", "tqdm", *_parquet(args.input, args.out))
+    if args.url:
+        require("score --url", "trainer_client")
+    from reward_service.offline.scoring import Job
+    from reward_service.offline.spec import Mapping
+    from reward_service.settings import Settings
+
+    settings = Settings(**({"pool_workers": args.workers} if args.workers else {}))
+    how = Mapping(args.response_column, args.step, args.total_steps, settings)
+    job = Job(
+        args.input, args.out, how, args.batch_size, args.inflight, args.part_rows,
+        args.overwrite, not args.no_progress,
+    )  # fmt: skip
+    with _event_loop() as runner:
+        report = runner.run(_score_with(job, args, settings))
+    numbers = {
+        "rows": report.total, "already_written": report.already, "scored": report.scored,
+        "seconds": round(report.seconds, 3), "rows_per_s": round(report.rate, 1),
+        "statuses": dict(sorted(report.statuses.items())),
+    }  # fmt: skip
+    if args.summary:
+        args.summary.write_text(json.dumps(numbers, indent=2) + "\n")
+    statuses = ", ".join(f"{k} {v}" for k, v in numbers["statuses"].items()) or "nothing new"
+    sys.stderr.write(
+        f"raas score: {report.scored} rows in {report.seconds:.1f} s ({report.rate:.0f} rows/s); "
+        f"{statuses}; {args.out}\n"
+    )
+
+
+async def _score_with(job: Any, args: argparse.Namespace, settings: Any) -> Any:
+    from reward_service.offline.scorers import RemoteScorer, local_scorer
+    from reward_service.offline.scoring import run
+
+    if not args.url:
+        async with local_scorer(settings, args.step, args.total_steps) as scorer:
+            return await run(job, scorer)
+    from trainer_client.client import RewardClient
+
+    client = RewardClient(
+        args.url, max_batch=args.batch_size, max_concurrency=args.inflight, api_key=args.api_key
+    )
+    try:
+        return await run(job, RemoteScorer(client, args.step, args.total_steps))
+    finally:
+        await client.aclose()
+
+
+def filter_rows(args: argparse.Namespace) -> None:
+    require("filter", *_parquet(args.input, args.out), *(("matplotlib",) if args.report else ()))
+    if args.mode == "rules":
+        from reward_service.offline.rules import run_rules
+
+        run_rules(args)
+    else:
+        from reward_service.offline.difficulty import run_difficulty
+
+        run_difficulty(args)
+
+
+def report(args: argparse.Namespace) -> None:
+    require("report", "matplotlib", *_parquet(args.input))
+    from reward_service.offline.report import write_report
+
+    path = write_report(args.input, args.out, args.group_by, args.response_column)
+    sys.stderr.write(f"raas report: {path}\n")
+
+
+def run_command(args: argparse.Namespace) -> None:
+    """Run an offline command; a file problem exits with its message, not a traceback."""
+    from reward_service.offline.tables import TableError
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    handlers = {"score": score, "filter": filter_rows, "report": report}
+    try:
+        handlers[args.command](args)
+    except (TableError, FileNotFoundError) as exc:
+        raise SystemExit(f"raas {args.command}: {exc}") from None

@@ -1,0 +1,90 @@
+"""Where ``raas score`` sends its batches: the router in this process, or a deployed raas.
+
+:func:`local_scorer` builds the backends ``create_app`` builds (``rule_backend``,
+``model_backend``) and the :class:`~reward_service.router.Router` over them, so offline verdicts
+equal the service's; a 422 (``RequestError``) becomes :class:`Refused`, a 429 is waited out.
+:class:`RemoteScorer` uses ``trainer_client.RewardClient`` (one request per batch, so a 422's
+sample indices are the batch's): 413/422 become :class:`Refused`; a raas unreachable through every
+retry makes the batch ``unavailable``; other 4xx (a wrong API key) stop the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from reward_service.errors import OverloadedError, RequestError
+from reward_service.offline.scoring import Refused, Result, failure
+from reward_service.schemas import RewardRequest, Sample
+from reward_service.settings import Settings
+
+
+class LocalScorer:
+    """The router ``create_app`` builds, without HTTP: same backends, same verdicts."""
+
+    def __init__(self, router: Any, step: int | None, total_steps: int | None) -> None:
+        self.router, self.step, self.total_steps = router, step, total_steps
+
+    async def score(self, samples: list[Sample]) -> list[Result]:
+        request = RewardRequest(samples=samples, step=self.step, total_steps=self.total_steps)
+        while True:
+            try:
+                answer = await self.router.score(request)
+            except RequestError as exc:
+                raise Refused(exc.errors) from None
+            except OverloadedError as exc:  # other work shares the pool: wait as a client would
+                await asyncio.sleep(exc.retry_after_s)
+                continue
+            return list(answer["results"])
+
+
+@asynccontextmanager
+async def local_scorer(
+    settings: Settings, step: int | None, total_steps: int | None
+) -> AsyncIterator[LocalScorer]:
+    from reward_service.app import model_backend, rule_backend
+    from reward_service.metrics import Metrics
+    from reward_service.router import Router
+    from reward_service.verifiers import load_verifiers
+
+    load_verifiers()
+    metrics = Metrics.for_settings(settings)
+    rules, models = rule_backend(settings, metrics), model_backend(settings, metrics)
+    backends: dict[str, Any] = {"rules": rules}
+    if models is not None:
+        backends["model"] = models
+    await rules.start()
+    try:
+        if models is not None:
+            await models.start()
+        yield LocalScorer(Router(settings, backends, metrics), step, total_steps)
+    finally:
+        if models is not None:
+            await models.close()
+        await rules.close()
+
+
+class RemoteScorer:
+    """A deployed raas through the trainer client (one request per batch: ``max_batch``)."""
+
+    def __init__(self, client: Any, step: int | None, total_steps: int | None) -> None:
+        self.client, self.step, self.total_steps = client, step, total_steps
+
+    async def score(self, samples: list[Sample]) -> list[Result]:
+        from trainer_client.client import RequestRejectedError, RewardServiceError
+
+        wire = [s.model_dump(mode="json", exclude_unset=True) for s in samples]
+        try:
+            batch = await self.client.score(wire, step=self.step, total_steps=self.total_steps)
+        except RequestRejectedError as exc:
+            if exc.status_code not in (413, 422):
+                raise
+            detail = exc.detail if isinstance(exc.detail, list) else []
+            errors = [d for d in detail if isinstance(d, dict)] or [{"msg": str(exc)}]
+            raise Refused(errors) from None
+        except RewardServiceError as exc:  # unreachable through every retry, or a broken answer
+            return [failure("unavailable", str(exc)) for _ in samples]
+        return [dataclasses.asdict(result) for result in batch.results]
