@@ -46,11 +46,12 @@ def result(sample: Sample, outcome: Outcome, reward: float | None) -> dict[str, 
         return {
             "id": sample.id, "reward": None, "status": outcome.status, "components": {},
             "details": outcome.details, "error": outcome.error or outcome.status,
+            "verifier": sample.verifier,
         }  # fmt: skip
     components = {"accuracy": outcome.accuracy}
     if outcome.format is not None:
         components["format"] = outcome.format
     return {
         "id": sample.id, "reward": reward, "status": "ok", "components": components,
-        "details": outcome.details, "error": None,
+        "details": outcome.details, "error": None, "verifier": sample.verifier,
     }  # fmt: skip

@@ -61,12 +61,15 @@ class RewardRequest(BaseModel):
 
 
 class SampleResult(BaseModel):
+    """One sample's result. ``verifier``: what scored it (a routed sample's route's)."""
+
     id: SampleId | None = None
     reward: float | None
     status: Status
     components: dict[str, float] = Field(default_factory=dict)
     details: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
+    verifier: str | None = None
 
 
 class PerceptionSummary(BaseModel):

@@ -187,6 +187,7 @@ def test_live_routes_and_scores(routed_server: LiveServer) -> None:
     assert [r["status"] for r in results] == ["ok"] * 3
     assert results[0]["components"] == {"accuracy": 1.0, "format": 1.0}
     assert results[1]["details"]["tau"] == 0.5  # the route's params reached the verifier
+    assert [r["verifier"] for r in results] == ["math", "detection", "math"]  # what was chosen
     assert results[2]["components"] == {"accuracy": 0.0, "format": 1.0}
     assert set(answer["summary"]["by_source"]) == {"mm_math", "det_v3"}
 

@@ -72,6 +72,7 @@ class ScoredSample:
     details: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     id: str | int | None = None
+    verifier: str | None = None  # what scored it: a routed sample's route's verifier
 
     @property
     def ok(self) -> bool:
@@ -124,6 +125,7 @@ def _scored(result: Mapping[str, Any]) -> ScoredSample:
         details=result.get("details") or {},
         error=result.get("error"),
         id=result.get("id"),
+        verifier=result.get("verifier"),
     )
 
 

@@ -12,7 +12,7 @@ is split in halves down to the one sample. A remote raas unreachable through eve
 batch ``unavailable``; a rejected API key (401/403) stops the run (resume it with the right key).
 
 Written per row: the input row as read, then ``raas_row`` (its position in the input),
-``raas_verifier`` (as sent; ``None`` when routed by ``data_source``), ``raas_reward``,
+``raas_verifier`` (as sent, else the one the server's route chose), ``raas_reward``,
 ``raas_status``, ``raas_error``, ``raas_components``, ``raas_details`` (objects in JSONL, JSON text
 in Parquet). See ``sinks`` for how a killed run resumes to the same bytes.
 """
@@ -122,7 +122,7 @@ async def score_rows(rows: list[Row], first: int, scorer: Scorer, how: Mapping) 
     for index, (row, (_, verifier, early)) in enumerate(zip(rows, checked, strict=True)):
         result = early if early is not None else next(scored)
         out.append({
-            **row, "raas_row": first + index, "raas_verifier": verifier,
+            **row, "raas_row": first + index, "raas_verifier": verifier or result.get("verifier"),
             "raas_reward": result.get("reward"), "raas_status": result.get("status"),
             "raas_error": result.get("error"), "raas_components": result.get("components") or {},
             "raas_details": result.get("details") or {},

@@ -197,3 +197,27 @@ def test_without_the_offline_extra_the_command_says_what_to_install() -> None:
 
 def test_mapping_is_the_default_for_a_job() -> None:
     assert Job(Path("a.jsonl"), Path("b.jsonl")).how == Mapping()
+
+
+def test_rows_without_a_verifier_take_the_servers_routes(tmp_path: Path) -> None:
+    """Routed by ``data_source``: scored by the route's verifier, which the output names."""
+    rows = [
+        {"data_source": "grounding", "response": "[0, 0, 10, 10]", "ground_truth": [0, 0, 10, 20]},
+        {"data_source": "math", "response": "\\boxed{4}", "ground_truth": "4"},
+        {"data_source": "unrouted", "response": "\\boxed{4}", "ground_truth": "4"},
+    ]
+    job = Job(write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl", progress=False)
+    routes = [{"data_source": "grounding", "verifier": "iou"},
+              {"data_source": "math", "verifier": "math"}]  # fmt: skip
+
+    async def score() -> None:
+        settings = Settings(pool_workers=1, pool_spares=0, routes=routes)
+        async with local_scorer(settings, None, None) as scorer:
+            await run(job, scorer)
+
+    asyncio.run(score())
+    out = read_jsonl(job.out)
+    assert [r["raas_verifier"] for r in out] == ["iou", "math", None]
+    assert [r["raas_reward"] for r in out] == [0.5, 1.0, None]
+    assert out[2]["raas_status"] == "invalid_input"
+    assert "no route matches data_source 'unrouted'" in out[2]["raas_error"]
