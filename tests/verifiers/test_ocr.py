@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -84,19 +83,16 @@ def test_levenshtein(a: str, b: str, distance: int) -> None:
 
 
 def test_anls_skips_hopeless_lengths() -> None:
-    # 64k characters against 11: ratio < 0.5 proves s < 0.5 without the 700k-cell DP
-    start = time.perf_counter()
+    # 64k characters against 11: ratio < 0.5 proves s < 0.5 without the 700k-cell DP (its cost:
+    # bench/bench_hostile.py)
     assert anls("x" * 64_000, "hello world", 0.5) == 0.0
     assert score("hello world " * 5_000, mode="anls") == 0.0
-    assert time.perf_counter() - start < 0.1
 
 
 def test_long_near_miss_is_cheap() -> None:
     # a long shared prefix/suffix is trimmed before the DP
     text = "lorem ipsum " * 5_000
-    start = time.perf_counter()
     assert anls(text + "a" + text, text + "b" + text, 0.5) == pytest.approx(1 - 1 / 120_001)
-    assert time.perf_counter() - start < 0.5
 
 
 @pytest.mark.parametrize("ground_truth", ["", "   ", [], ["ok", ""], None, True, [None], {"a": 1}])
