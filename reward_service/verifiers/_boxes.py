@@ -205,6 +205,11 @@ def iou_matrix(pred: Array, gt: Array) -> Array:
     return out
 
 
+def pair_iou(pred: Coords, gt: Coords) -> float:
+    """IoU of one box with another (:func:`iou_matrix`'s rule)."""
+    return float(iou_matrix(np.array([pred]), np.array([gt]))[0, 0])
+
+
 def giou(pred: Coords, gt: Coords) -> float:
     """Generalised IoU in [-1, 1]: IoU − (hull − union) / hull, hull the enclosing box."""
     p, g = (a.tolist() for a in rescaled(np.array(pred), np.array(gt)))

@@ -21,14 +21,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import numpy as np
-
 from reward_service.registry import Context, Params, Score, verifier
 from reward_service.verifiers._boxes import (
     Coords,
     giou,
     ground_truth_box,
-    iou_matrix,
+    pair_iou,
     predicted_box,
 )
 
@@ -49,6 +47,5 @@ def giou_reward(response: str, ground_truth: Any, params: GiouParams, context: C
         return Score(0.0, {"reason": reason, "parsed": False})
     value = giou(box, ground_truth)
     mapped = (value + 1.0) / 2.0 if params.mapping == "affine" else max(value, 0.0)
-    iou = float(iou_matrix(np.array([box]), np.array([ground_truth]))[0, 0])
-    details = {"giou": value, "iou": iou, "box": box, "parsed": True}
+    details = {"giou": value, "iou": pair_iou(box, ground_truth), "box": box, "parsed": True}
     return Score(min(max(mapped, 0.0), 1.0), details)

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import numpy as np
 from pydantic import Field
 
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._boxes import Coords, ground_truth_box, iou_matrix, predicted_box
+from reward_service.verifiers._boxes import Coords, ground_truth_box, pair_iou, predicted_box
 from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, dynamic_tau
 
 
@@ -49,6 +48,6 @@ def iou_reward(response: str, ground_truth: Any, params: IouParams, context: Con
     box, reason = predicted_box(response)
     if box is None:
         return Score(0.0, {"reason": reason, "parsed": False, **shown})
-    value = float(iou_matrix(np.array([box]), np.array([ground_truth]))[0, 0])
+    value = pair_iou(box, ground_truth)
     passed = tau is None or value >= tau
     return Score(value if passed else 0.0, {"iou": value, "box": box, "parsed": True, **shown})
