@@ -30,7 +30,7 @@ from _harness import ROOT, machine, write
 from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, grounding_rows, save_toy
 from trainer_client.grpo import GRPOConfig, GRPOTrainer
-from trainer_client.grpo.metrics import read_log
+from trainer_client.grpo.metrics import moving_average, read_log, series
 
 WARM_STEPS, NOISE, REFLECT, HIDDEN = 600, 0.5, 0.3, 128
 SCHEDULE = [[0.3, 0.5], [0.6, 0.6], [1.0, 0.75]]
@@ -62,12 +62,11 @@ def plot(records: list[dict[str, Any]], path: Path, smooth: int = 10) -> None:
         for source in SOURCES:
             names = [f"{metric}/{source}"] + ([f"iou/{source}"] if metric == "threshold" else [])
             for name in names:
-                points = [(r["step"], r[name]) for r in records if name in r]
-                if not points:
+                steps, values = series(records, name)
+                if not steps:
                     continue
-                steps, values = zip(*points, strict=True)
                 if metric != "threshold":
-                    values = moving(values, smooth)
+                    values = moving_average(values, smooth)
                 style = "--" if name.startswith("iou/") else "-"
                 axis.plot(steps, values, style, label=name)
         axis.set(xlabel="GRPO step", title=title, ylim=(0, 1.02))
@@ -77,11 +76,6 @@ def plot(records: list[dict[str, Any]], path: Path, smooth: int = 10) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-
-
-def moving(values: tuple[float, ...], size: int) -> tuple[float, ...]:
-    windows = [values[max(0, i - size + 1) : i + 1] for i in range(len(values))]
-    return tuple(sum(w) / len(w) for w in windows)
 
 
 def window_mean(records: list[dict[str, Any]], name: str, first: bool, size: int = 20) -> float:

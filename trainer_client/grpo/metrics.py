@@ -99,10 +99,10 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
     records = read_log(log_path)
     written = []
     for source in _sources(records):
-        steps, rewards = _series(records, f"reward/{source}")
+        steps, rewards = series(records, f"reward/{source}")
         figure, axis = plt.subplots(figsize=(6, 3.5))
         axis.plot(steps, rewards, alpha=0.35, label="mean reward")
-        axis.plot(steps, _moving(rewards, smooth), label=f"moving average ({smooth})")
+        axis.plot(steps, moving_average(rewards, smooth), label=f"moving average ({smooth})")
         axis.set(xlabel="GRPO step", ylabel="reward", title=f"raas-train · {source}", ylim=(0, 1))
         axis.grid(alpha=0.3)
         axis.legend(loc="lower right")
@@ -115,8 +115,8 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
         if monitored:
             figure, axis = plt.subplots(figsize=(6, 3.5))
             for name in monitored:
-                steps, values = _series(records, f"{name}/{source}")
-                shown = values if name == "threshold" else _moving(values, smooth)
+                steps, values = series(records, f"{name}/{source}")
+                shown = values if name == "threshold" else moving_average(values, smooth)
                 axis.plot(steps, shown, label=name)
             axis.set(xlabel="GRPO step", title=f"raas summary · {source}", ylim=(0, 1.02))
             axis.grid(alpha=0.3)
@@ -133,11 +133,13 @@ def _keys(records: list[dict[str, Any]]) -> set[str]:
     return {key for record in records for key in record}
 
 
-def _series(records: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:
+def series(records: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:
+    """The steps that logged ``name``, and its values there."""
     points = [(r["step"], r[name]) for r in records if name in r]
     return [step for step, _ in points], [value for _, value in points]
 
 
-def _moving(values: list[float], size: int) -> list[float]:
+def moving_average(values: list[float], size: int) -> list[float]:
+    """Each value's mean with the ``size − 1`` before it (fewer at the start)."""
     windows = [values[max(0, i - size + 1) : i + 1] for i in range(len(values))]
     return [sum(w) / len(w) for w in windows]
