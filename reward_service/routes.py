@@ -36,9 +36,6 @@ class RouteTable:
         self._globs = [route for route in self.routes if route.is_glob]
         self._found: dict[tuple[str, bool], RouteSpec | None] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.routes)
-
     def ordered(self) -> list[Route]:
         """The routes in the order they are tried: exact ones, then globs in file order."""
         return [*self._exact.values(), *self._globs]
