@@ -15,7 +15,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from reward_service.compat.settings import CompatSettings
 from reward_service.model_spec import ModelSpec, unique_names
-from reward_service.route_spec import Route, read_routes
+from reward_service.route_spec import MAX_ROUTES, Route, read_routes
 
 PLACEHOLDER = "REPLACE-ME"  # what the deployment files hold until secrets are filled in
 
@@ -83,7 +83,7 @@ class Settings(CompatSettings):
     model_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # routing by task type (reward_service.route_spec): a file path or inline JSON
-    routes: Annotated[list[Route], NoDecode] = Field(default_factory=list)
+    routes: Annotated[list[Route], NoDecode] = Field(default_factory=list, max_length=MAX_ROUTES)
     # response length in tokens in the summary and metrics: a tokenizer.json (or its folder)
     tokenizer: str | None = None
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from devtools.inproc import app_client
 from devtools.live import LiveServer
-from reward_service.route_spec import Route
+from reward_service.route_spec import MAX_ROUTES, Route
 from reward_service.routes import RouteTable
 from reward_service.schemas import Sample
 from reward_service.settings import Settings
@@ -153,6 +153,14 @@ def test_settings_read_yaml_json_and_inline(tmp_path: Path) -> None:
         Settings(routes=str(tmp_path / "missing.yaml"))
     with pytest.raises(ValidationError, match="extra"):
         Settings(routes=json.dumps([{"data_source": "a", "verifier": "math", "colour": 1}]))
+
+
+def test_the_number_of_routes_is_bounded_in_every_form() -> None:
+    many = [{"data_source": f"s{i}", "verifier": "math"} for i in range(MAX_ROUTES + 1)]
+    for given in (many, json.dumps(many), json.dumps({"routes": many})):
+        with pytest.raises(ValidationError, match=str(MAX_ROUTES)):
+            Settings(routes=given)
+    assert len(Settings(routes=many[:MAX_ROUTES]).routes) == MAX_ROUTES
 
 
 def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
