@@ -22,11 +22,12 @@ from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, read_body, until_disconnected
+from reward_service.parsing import parse_in_pieces
 from reward_service.pool.backend import PoolBackend, build_pool
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.remote.backend import RemoteBackend
 from reward_service.route_spec import RouteList
-from reward_service.router import Router, parse_request
+from reward_service.router import Router
 from reward_service.schemas import RewardRequest, RewardResponse, VerifierList
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
@@ -140,7 +141,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         body = await read_body(request, settings.max_body_bytes)
 
         async def score() -> bytes:
-            return orjson.dumps(await router.score(parse_request(body)))
+            return orjson.dumps(await router.score(await parse_in_pieces(body)))
 
         key = request.headers.get(IDEMPOTENCY)
         work = idempotency.run(key, body, score)

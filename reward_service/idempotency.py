@@ -61,7 +61,7 @@ class IdempotencyCache:
         return len(self._entries)
 
     async def run(
-        self, key: str | None, body: bytes, compute: Callable[[], Awaitable[bytes]]
+        self, key: str | None, body: bytes | bytearray, compute: Callable[[], Awaitable[bytes]]
     ) -> tuple[bytes, bool]:
         """``compute()``'s bytes, or those of an earlier request with ``key``; the flag says
         whether they were replayed. No key (or a cache of size 0): always computes."""

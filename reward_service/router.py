@@ -32,7 +32,7 @@ from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
 from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
-from reward_service.summary import by_source, perception, reflects
+from reward_service.summary import SourceSummaries, perception, reflects
 
 logger = logging.getLogger("raas.router")
 _SLICE = 2048
@@ -58,21 +58,6 @@ class _Plan:
     tasks: list[Task]
 
 
-def parse_request(body: bytes) -> RewardRequest:
-    """Bytes → request, or :class:`RequestError` naming what is wrong and where.
-
-    pydantic-core parses and validates in one pass, about twice as fast as ``orjson.loads``
-    followed by ``model_validate`` (``bench/bench_parse.py``); orjson serialises responses.
-    """
-    try:
-        return RewardRequest.model_validate_json(body)
-    except ValidationError as exc:
-        errors = validation_errors(exc)
-        if errors and errors[0]["type"] == "json_invalid":
-            errors = [{**errors[0], "loc": ["body"]}]
-        raise RequestError(errors) from None
-
-
 async def _yield_every(index: int) -> None:
     if index % _SLICE == _SLICE - 1:
         await asyncio.sleep(0)
@@ -90,18 +75,16 @@ class Router:
     async def score(self, request: RewardRequest) -> dict[str, Any]:
         """The ``/reward`` answer: one result per sample in request order, and the summary."""
         judged = await self._judge(request)
-        results, rows = [], []
+        results, summary = [], SourceSummaries()
         for index, (sample, (outcome, reward)) in enumerate(
             zip(request.samples, judged, strict=True)
         ):
             answer = result(sample, outcome, reward)
             results.append(answer)
-            reflecting = self._reflects(sample, outcome)
-            rows.append(
-                (sample.data_source, len(sample.response), reflecting, outcome.tokens, answer)
-            )
+            reflects = self._reflects(sample, outcome)
+            summary.add(sample.data_source, len(sample.response), reflects, outcome.tokens, answer)
             await _yield_every(index)
-        return {"results": results, "summary": {"by_source": by_source(rows)}}
+        return {"results": results, "summary": {"by_source": summary.render()}}
 
     async def run(self, request: RewardRequest) -> list[Outcome]:
         """One outcome per sample, in request order, with the metrics recorded."""
@@ -121,7 +104,7 @@ class Router:
             vetted(sample, plan.early[index] if task_index is None else scored[task_index])
             for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
         ]
-        self._record(samples, judged, plan, scored)
+        await self._record(samples, judged, plan, scored)
         return judged
 
     async def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
@@ -268,16 +251,27 @@ class Router:
             return [Outcome("error", error=error) for _ in tasks]
         return outcomes
 
-    def _record(
+    async def _record(
         self,
         samples: Sequence[Sample],
         judged: list[tuple[Outcome, float | None]],
         plan: _Plan,
         scored: list[Outcome],
     ) -> None:
+        """The batch's metrics, ``_SLICE`` samples (then tasks) at a time."""
         m = self.metrics
         m.batch_size.observe(len(samples))
         m.deduplicated.inc(sum(i is not None for i in plan.task_index) - len(plan.tasks))
+        for lo in range(0, len(samples), _SLICE):
+            self._record_samples(samples[lo : lo + _SLICE], judged[lo : lo + _SLICE])
+            await asyncio.sleep(0)
+        for lo in range(0, len(plan.tasks), _SLICE):
+            m.observe_tasks(plan.tasks[lo : lo + _SLICE], scored[lo : lo + _SLICE])
+            await asyncio.sleep(0)
+
+    def _record_samples(
+        self, samples: Sequence[Sample], judged: list[tuple[Outcome, float | None]]
+    ) -> None:
         counts: Counter[tuple[str, str, str]] = Counter()
         rewards: dict[str, list[float]] = {}
         monitored: dict[str, Monitored] = {}
@@ -293,9 +287,8 @@ class Router:
                 rewards.setdefault(sample.data_source, []).append(reward)
                 for name, value in perception(outcome.details).items():
                     seen.perception[name].append(value)
-        m.record_samples(counts, rewards)
-        m.record_monitoring(monitored)
-        m.observe_tasks(plan.tasks, scored)
+        self.metrics.record_samples(counts, rewards)
+        self.metrics.record_monitoring(monitored)
 
 
 def _json_key(value: Any) -> str | None:

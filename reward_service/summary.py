@@ -152,10 +152,28 @@ Result = dict[str, Any]
 Row = tuple[str, int, bool | None, int | None, Result]
 
 
+class SourceSummaries:
+    """``summary.by_source`` of a batch, a sample at a time in request order."""
+
+    def __init__(self) -> None:
+        self._sources: dict[str, _Source] = defaultdict(_Source)
+
+    def add(
+        self, data_source: str, length: int, reflecting: bool | None, tokens: int | None,
+        result: Result,
+    ) -> None:  # fmt: skip
+        """``length`` in characters; ``reflecting`` None if not examined, ``tokens`` None if
+        not counted."""
+        self._sources[data_source].add(length, reflecting, tokens, result)
+
+    def render(self) -> dict[str, dict[str, Any]]:
+        return {name: source.render() for name, source in self._sources.items()}
+
+
 def by_source(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
     """``rows`` are (data_source, response length in characters, reflects or None if not
     examined, length in tokens or None if not counted, result dict) in request order."""
-    sources: dict[str, _Source] = defaultdict(_Source)
-    for data_source, length, reflecting, tokens, result in rows:
-        sources[data_source].add(length, reflecting, tokens, result)
-    return {name: source.render() for name, source in sources.items()}
+    summaries = SourceSummaries()
+    for row in rows:
+        summaries.add(*row)
+    return summaries.render()

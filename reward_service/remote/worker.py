@@ -48,7 +48,7 @@ class WorkerBackend(Protocol):
     def readiness(self) -> tuple[dict[str, Any], bool]: ...
 
 
-def parse_tasks(body: bytes, settings: Settings) -> list[Task | Outcome]:
+def parse_tasks(body: bytes | bytearray, settings: Settings) -> list[Task | Outcome]:
     """The tasks of a ``POST /v1/tasks`` body, checked as the router checks samples: a task
     over the size limits is answered ``invalid_input`` here, never sent to the pool."""
     try:
