@@ -1,14 +1,14 @@
 """Big ``/reward`` bodies: how long the router's event loop stops while it reads and parses one.
 
 In process (uvloop and the router's garbage-collector policy; a task that wakes every
-millisecond records the longest gap): a body of
-6 KB chains of thought parsed in one ``model_validate_json`` call and in pieces
-(``reward_service.parsing``), at 32 MB, 256 MB and 760 MB (the default ``RAAS_MAX_BODY_BYTES``
-is 768 MiB), and a 256 MB body collected from its chunks by one join or a growing buffer.
-Then through a real ``raas serve``: the slowest ``/healthz`` answer while a body is sent and
-scored: 256 MB of 6 KB chains; ``tests/test_traffic.py``'s body (33,000 chains beside one
-response of 10 MB); and 6 KB chains beside one response of 100 MB, which is one piece (a sample
-is never cut, so the largest sample bounds the stall).
+millisecond records the longest gap): a body of 6 KB chains of thought parsed in one
+``model_validate_json`` call and in pieces (``reward_service.parsing``), at 32 MB, 256 MB and
+760 MB (the default ``RAAS_MAX_BODY_BYTES`` is 768 MiB), and a 256 MB body collected from its
+chunks by one join or a growing buffer. Then through a real ``raas serve``: the slowest
+``/healthz`` answer while a body is sent (from another process) and scored: 256 MB of 6 KB
+chains, without and with an ``Idempotency-Key`` (the body is hashed); ``tests/test_traffic.py``'s
+body (33,000 chains beside one response of 10 MB); and 6 KB chains beside one response of
+100 MB, which is one piece (a sample is never cut, so the largest sample bounds the stall).
 
     python bench/bench_big_body.py [--rounds 3]
 
@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
-import threading
+import tempfile
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +32,7 @@ import orjson
 import uvloop
 from _harness import ROOT, machine, write
 
-from devtools.live import LiveServer
+from devtools.live import LiveServer, post_elsewhere
 from reward_service.gc_policy import tune_gc
 from reward_service.parsing import parse_in_pieces, parse_request
 
@@ -111,30 +113,28 @@ def buffering(raw: bytes, chunk: int = 65_536) -> dict[str, Any]:
             "longest_append_s": round(longest, 4)}  # fmt: skip
 
 
-def slowest_probe(server: LiveServer, raw: bytes) -> dict[str, Any]:
-    out: list[httpx.Response] = []
-    post = threading.Thread(
-        target=lambda: out.append(
-            httpx.post(f"{server.url}/reward", content=raw, timeout=600,
-                       headers={"content-type": "application/json"})
-        )
-    )  # fmt: skip
-    start = time.perf_counter()
-    post.start()
-    probes = []
-    with httpx.Client(base_url=server.url, timeout=30) as probe:
-        while post.is_alive():
-            sent = time.perf_counter()
-            probe.get("/healthz").raise_for_status()
-            probes.append(time.perf_counter() - sent)
-            time.sleep(0.02)
-    post.join()
-    out[0].raise_for_status()
-    return {
-        "request_s": round(time.perf_counter() - start, 2),
-        "probes": len(probes),
-        "slowest_probe_s": round(max(probes), 3),
-    }
+def slowest_probe(server: LiveServer, raw: bytes, key: bool) -> dict[str, Any]:
+    """The body sent from another process (``post_elsewhere``: this one only probes)."""
+    headers = {"content-type": "application/json"}
+    if key:
+        headers["idempotency-key"] = uuid.uuid4().hex
+    with tempfile.TemporaryDirectory() as tmp:
+        body, answer = Path(tmp, "body.json"), Path(tmp, "answer.json")
+        body.write_bytes(raw)
+        start = time.perf_counter()
+        sender = post_elsewhere(f"{server.url}/reward", body, answer, headers)
+        probes = []
+        with httpx.Client(base_url=server.url, timeout=30) as probe:
+            while sender.poll() is None:
+                sent = time.perf_counter()
+                probe.get("/healthz").raise_for_status()
+                probes.append(time.perf_counter() - sent)
+                time.sleep(0.02)
+        took = time.perf_counter() - start
+        if sender.wait() != 0:
+            raise RuntimeError("the body was not scored")
+    return {"request_s": round(took, 2), "probes": len(probes),
+            "slowest_probe_s": round(max(probes), 3)}  # fmt: skip
 
 
 def main() -> None:
@@ -151,13 +151,15 @@ def main() -> None:
     server = LiveServer.start(RAAS_MAX_RESPONSE_CHARS="6000000", RAAS_POOL_SPARES="1")
     try:
         live = {}
+        chains = body(256 * MB)
         bodies = {
-            "6 KB chains": body(256 * MB),
-            "test_traffic's: 6 KB chains and a 10 MB sample": body(211 * MB, 10 * MB),
-            "6 KB chains and a 100 MB sample": body(256 * MB, 100 * MB),
+            "6 KB chains": (chains, False),
+            "6 KB chains, with an Idempotency-Key": (chains, True),
+            "test_traffic's: 6 KB chains and a 10 MB sample": (body(211 * MB, 10 * MB), False),
+            "6 KB chains and a 100 MB sample": (body(256 * MB, 100 * MB), False),
         }
-        for name, raw in bodies.items():
-            runs = [slowest_probe(server, raw) for _ in range(args.rounds)]
+        for name, (raw, key) in bodies.items():
+            runs = [slowest_probe(server, raw, key) for _ in range(args.rounds)]
             live[name] = {"body_mb": round(len(raw) / MB), "runs": runs}
             print(name, runs, flush=True)
     finally:

@@ -59,6 +59,28 @@ def is_alive(pid: int) -> bool:
         return False
 
 
+_SEND = """
+import sys, urllib.request
+url, body, answer, *headers = sys.argv[1:]
+request = urllib.request.Request(url, data=open(body, "rb").read(), method="POST")
+for header in headers:
+    request.add_header(*header.split(": ", 1))
+with urllib.request.urlopen(request, timeout=600) as response:
+    open(answer, "wb").write(response.read())
+"""
+
+
+def post_elsewhere(
+    url: str, body: Path, answer: Path, headers: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    """POST ``body``'s bytes to ``url`` from another process and write the answer's bytes to
+    ``answer`` (a status over 399 exits non-zero). Sent with urllib (one ``sendall``): a sender
+    in the test's own process would hold its GIL, and httpx's sync client copies what is left
+    of a body after each ``send`` (seconds for 200 MB), so a probe would time the sender."""
+    lines = [f"{name}: {value}" for name, value in headers.items()]
+    return subprocess.Popen([sys.executable, "-c", _SEND, url, str(body), str(answer), *lines])
+
+
 @dataclass
 class LiveServer:
     """A ``raas`` role (``serve`` by default) as a real process on 127.0.0.1."""

@@ -95,6 +95,23 @@ def test_the_same_key_with_another_body_is_refused() -> None:
     asyncio.run(scenario())
 
 
+def test_large_bodies_hashed_off_the_loop_are_told_apart_by_their_last_byte() -> None:
+    body = bytearray(b"x" * 3_000_000)  # over the size hashed in a thread
+    other = bytearray(body)
+    other[-1:] = b"y"
+
+    async def scenario() -> None:
+        cache, compute = IdempotencyCache(8, 60), Counter()
+        await cache.run("k", body, compute)
+        assert await cache.run("k", bytes(body), compute) == (b"answer 1", True)
+        with pytest.raises(RequestError) as info:
+            await cache.run("k", other, compute)
+        assert info.value.errors[0]["type"] == "idempotency_conflict"
+        assert compute.calls == 1
+
+    asyncio.run(scenario())
+
+
 @pytest.mark.parametrize(
     ("size", "ttl", "calls"), [(8, 5.0, 2), (1, 60, 2), (0, 60, 2), (8, 60, 1)]
 )

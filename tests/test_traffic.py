@@ -11,6 +11,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -18,7 +19,7 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from devtools.live import LiveServer
+from devtools.live import LiveServer, post_elsewhere
 
 DEADLINE_S = 1.0
 MAX_QUEUED = 100
@@ -184,25 +185,26 @@ def _post_and_give_up(
     return "answered"
 
 
-def test_liveness_probes_are_answered_while_a_200mb_body_is_handled(busy: LiveServer) -> None:
+def test_liveness_probes_are_answered_while_a_200mb_body_is_handled(
+    busy: LiveServer, tmp_path: Path
+) -> None:
     rng = random.Random(4)
     variants = [choice_sample(rng, 6_000, right=k % 2 == 0) for k in range(64)]
     samples = [variants[i % 64] for i in range(33_000)]
     samples.append(choice_sample(rng, 10_000_000, right=True))  # over the limit: not scanned
-    body = orjson.dumps({"samples": samples})
-    assert len(body) > 200_000_000  # parsed in pieces; a sample is one piece (bench_big_body)
+    body, answer = tmp_path / "body.json", tmp_path / "answer.json"
+    body.write_bytes(orjson.dumps({"samples": samples}))
+    assert body.stat().st_size > 200_000_000  # parsed in pieces; a sample is one piece
     headers = {"content-type": "application/json"}
-    big, big_out = in_background(
-        lambda: httpx.post(f"{busy.url}/reward", content=body, headers=headers, timeout=600)
-    )
+    sender = post_elsewhere(f"{busy.url}/reward", body, answer, headers)
     probes = 0
     with httpx.Client(base_url=busy.url, timeout=LIVENESS_TIMEOUT_S) as probe:
-        while big.is_alive():
+        while sender.poll() is None:
             assert probe.get("/healthz").status_code == 200  # a ReadTimeout fails the test
             probes += 1
             time.sleep(0.05)
-    big.join()
-    results = big_out[0].json()["results"]
+    assert sender.wait() == 0
+    results = orjson.loads(answer.read_bytes())["results"]
     assert len(results) == len(samples)
     assert results[2]["reward"] == 1.0
     assert results[3]["reward"] == 0.0
