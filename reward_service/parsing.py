@@ -80,7 +80,8 @@ async def in_pieces(body: bytes | bytearray, piece_bytes: int) -> RewardRequest 
                 start, after = found.end(), found.end() + piece_bytes
             except ValidationError as exc:
                 miscuts += 1
-                if exc.errors()[0]["type"] != "json_invalid" or miscuts > _MAX_MISCUTS:
+                first = exc.errors(include_url=False, include_input=False)[0]
+                if first["type"] != "json_invalid" or miscuts > _MAX_MISCUTS:
                     return None  # a real error (the whole parse reports it), or too many
                 after = found.end()  # the next candidate
         await asyncio.sleep(0)

@@ -81,8 +81,9 @@ class Router:
         ):
             answer = result(sample, outcome, reward)
             results.append(answer)
-            reflects = self._reflects(sample, outcome)
-            summary.add(sample.data_source, len(sample.response), reflects, outcome.tokens, answer)
+            reflecting = self._reflects(sample, outcome)
+            length = len(sample.response)
+            summary.add(sample.data_source, length, reflecting, outcome.tokens, answer)
             await _yield_every(index)
         return {"results": results, "summary": {"by_source": summary.render()}}
 
