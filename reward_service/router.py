@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -275,12 +275,10 @@ class Router:
     ) -> None:
         counts: Counter[tuple[str, str, str]] = Counter()
         rewards: dict[str, list[float]] = {}
-        monitored: dict[str, Monitored] = {}
+        monitored: defaultdict[str, Monitored] = defaultdict(Monitored)
         for sample, (outcome, reward) in zip(samples, judged, strict=True):
             counts[(sample.data_source, sample.verifier or "", outcome.status)] += 1
-            seen = monitored.get(sample.data_source) or monitored.setdefault(
-                sample.data_source, Monitored()
-            )
+            seen = monitored[sample.data_source]
             seen.chars.append(len(sample.response))
             if outcome.tokens is not None:
                 seen.tokens.append(outcome.tokens)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -149,7 +148,6 @@ class _Source:
 
 
 Result = dict[str, Any]
-Row = tuple[str, int, bool | None, int | None, Result]
 
 
 class SourceSummaries:
@@ -168,12 +166,3 @@ class SourceSummaries:
 
     def render(self) -> dict[str, dict[str, Any]]:
         return {name: source.render() for name, source in self._sources.items()}
-
-
-def by_source(rows: Iterable[Row]) -> dict[str, dict[str, Any]]:
-    """``rows`` are (data_source, response length in characters, reflects or None if not
-    examined, length in tokens or None if not counted, result dict) in request order."""
-    summaries = SourceSummaries()
-    for row in rows:
-        summaries.add(*row)
-    return summaries.render()

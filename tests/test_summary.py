@@ -4,7 +4,18 @@ from typing import Any
 
 import pytest
 
-from reward_service.summary import by_source, reflects
+from reward_service.summary import SourceSummaries, reflects
+
+Row = tuple[str, int, bool | None, int | None, dict[str, Any]]
+
+
+def by_source(rows: list[Row]) -> dict[str, dict[str, Any]]:
+    """The summary of ``rows`` (source, length, reflecting, tokens, result), as the router adds
+    them."""
+    summaries = SourceSummaries()
+    for row in rows:
+        summaries.add(*row)
+    return summaries.render()
 
 
 def ok(reward: float, accuracy: float, fmt: float | None = None, **details: Any) -> dict[str, Any]:
