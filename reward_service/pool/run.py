@@ -95,11 +95,11 @@ async def exited(process: BaseProcess, timeout_s: float | None) -> bool:
     if timeout_s is not None and timeout_s <= 0:
         return False
     loop = asyncio.get_running_loop()
-    exited: asyncio.Future[bool] = loop.create_future()
-    loop.add_reader(process.sentinel, resolve, exited, True)
-    timer = None if timeout_s is None else loop.call_later(timeout_s, resolve, exited, False)
+    answer: asyncio.Future[bool] = loop.create_future()
+    loop.add_reader(process.sentinel, resolve, answer, True)
+    timer = None if timeout_s is None else loop.call_later(timeout_s, resolve, answer, False)
     try:
-        return await exited
+        return await answer
     finally:
         loop.remove_reader(process.sentinel)
         if timer is not None:

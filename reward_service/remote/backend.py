@@ -140,10 +140,9 @@ class RemoteBackend:
             response = await self._client.post(
                 endpoint.url + self.path, content=body, headers=headers
             )
-        except httpx.TransportError as exc:
-            raise _Retryable(error_text(exc)) from exc
-        except Exception as exc:  # seen: anyio on uvloop, a connection to a worker that just died
-            # ("'NoneType' object has no attribute 'getpeername'"): no answer came, so retry
+        except Exception as exc:  # no answer came, so retry: httpx's transport errors, and
+            # (seen: anyio on uvloop, a connection to a worker that just died) "'NoneType' object
+            # has no attribute 'getpeername'"
             raise _Retryable(error_text(exc)) from exc
         finally:
             endpoint.in_flight -= 1
@@ -181,9 +180,7 @@ class RemoteBackend:
         assert self._client is not None
         try:
             ok = (await self._client.get(endpoint.url + "/readyz", timeout=2.0)).status_code == 200
-        except (
-            Exception
-        ):  # any failure to get an answer (see _post): not ready, and the watch goes on
+        except Exception:  # no answer (see _post): not ready, and the watch goes on
             ok = False
         if ok and not endpoint.healthy:
             logger.info("worker %s is back", endpoint.url)
