@@ -79,7 +79,9 @@ def add_commands(commands: Any) -> None:
 
 
 def _parquet(*paths: Path) -> tuple[str, ...]:
-    return ("pyarrow",) if any(p.suffix.lower() in (".parquet", ".pq") for p in paths) else ()
+    from reward_service.offline.tables import is_parquet
+
+    return ("pyarrow",) if any(is_parquet(p) for p in paths) else ()
 
 
 def _event_loop() -> asyncio.Runner:

@@ -27,7 +27,13 @@ import orjson
 from reward_service.offline.report import write_filter_report
 from reward_service.offline.scoring import RESULT_COLUMNS
 from reward_service.offline.sinks import open_sink
-from reward_service.offline.tables import Row, json_default, parquet_schema, read_batches
+from reward_service.offline.tables import (
+    Row,
+    is_parquet,
+    json_default,
+    parquet_schema,
+    read_batches,
+)
 
 REASONS = ("too_hard", "too_easy", "unscored")
 STATS = ("raas_pass_rate", "raas_reward_mean", "raas_rollouts")
@@ -120,7 +126,7 @@ def decide(group: Group, metric: str, band: Band) -> str | None:
 
 def _schemas(args: argparse.Namespace) -> tuple[Any, Any]:
     """The output's Parquet columns: the input's (less the rollout's own in prompts mode)."""
-    if not str(args.out).endswith((".parquet", ".pq")):
+    if not is_parquet(args.out):
         return None, None
     import pyarrow as pa
 
@@ -130,14 +136,14 @@ def _schemas(args: argparse.Namespace) -> tuple[Any, Any]:
     ])  # fmt: skip
     base = parquet_schema(args.input)
     if base is not None and args.keep == "prompts":
-        dropped = {args.response_column, *RESULT_COLUMNS}
+        dropped = _rollout_columns(args.response_column)
         base = pa.schema([f for f in base if f.name not in dropped])
     return base, extra
 
 
-def _prompt_row(row: Row, response_column: str) -> Row:
-    dropped = {response_column, *RESULT_COLUMNS}
-    return {key: value for key, value in row.items() if key not in dropped}
+def _rollout_columns(response_column: str) -> frozenset[str]:
+    """What a prompt row leaves out of its first rollout's row."""
+    return frozenset({response_column, *RESULT_COLUMNS})
 
 
 def run_difficulty(args: argparse.Namespace) -> None:
@@ -146,6 +152,7 @@ def run_difficulty(args: argparse.Namespace) -> None:
     verdicts = {key: decide(group, args.metric, band) for key, group in groups.items()}
     base, extra = _schemas(args)
     sink = open_sink(args.out, base, extra, fresh=True)
+    dropped = _rollout_columns(args.response_column)
     for batch in read_batches(args.input, 0, 1024):
         kept = []
         for row in batch:
@@ -154,7 +161,9 @@ def run_difficulty(args: argparse.Namespace) -> None:
             if verdicts[key] is not None or (args.keep == "prompts" and group.written):
                 continue
             group.written = True
-            out = _prompt_row(row, args.response_column) if args.keep == "prompts" else row
+            out = row
+            if args.keep == "prompts":
+                out = {key: value for key, value in row.items() if key not in dropped}
             kept.append({**out, **group.stats()})
         sink.write(kept)
     sink.finish()

@@ -36,7 +36,7 @@ from reward_service.errors import InvalidInputError
 from reward_service.offline.report import write_filter_report
 from reward_service.offline.sinks import open_sink
 from reward_service.offline.spec import Mapping, SpecError, to_sample
-from reward_service.offline.tables import Row, parquet_schema, read_batches
+from reward_service.offline.tables import Row, is_parquet, parquet_schema, read_batches
 
 REASONS = (
     "unverifiable", "choice_or_true_false", "answer_symbols", "answer_too_long",
@@ -217,7 +217,7 @@ def run_rules(args: argparse.Namespace) -> None:
 
 
 def _no_columns(out: Any) -> Any:
-    if str(out).endswith((".parquet", ".pq")):
+    if is_parquet(out):
         import pyarrow as pa
 
         return pa.schema([])

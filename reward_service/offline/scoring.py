@@ -32,7 +32,14 @@ from pydantic import ValidationError
 from reward_service.errors import validation_errors
 from reward_service.offline.sinks import JsonlSink, Sink, open_sink
 from reward_service.offline.spec import Mapping, SpecError, to_sample
-from reward_service.offline.tables import Row, TableError, count_rows, parquet_schema, read_batches
+from reward_service.offline.tables import (
+    Row,
+    TableError,
+    count_rows,
+    is_parquet,
+    parquet_schema,
+    read_batches,
+)
 from reward_service.schemas import Sample
 
 RESULT_COLUMNS = (
@@ -168,7 +175,7 @@ class Report:
 
 
 def open_output(job: Job) -> Sink:
-    extra = result_schema() if job.out.suffix.lower() in (".parquet", ".pq") else None
+    extra = result_schema() if is_parquet(job.out) else None
     sink = open_sink(
         job.out, parquet_schema(job.source), extra, part_rows=job.part_rows,
         json_columns=JSON_COLUMNS, fresh=job.overwrite,

@@ -27,11 +27,14 @@ class TableError(Exception):
     """A file raas cannot read or continue (said in words for the command line)."""
 
 
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in PARQUET_SUFFIXES
+
+
 def kind(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix in JSONL_SUFFIXES:
+    if path.suffix.lower() in JSONL_SUFFIXES:
         return "jsonl"
-    if suffix in PARQUET_SUFFIXES:
+    if is_parquet(path):
         return "parquet"
     raise TableError(f"{path}: unknown format; name it .jsonl or .parquet")
 
