@@ -124,7 +124,8 @@ def is_validation(extra_infos: Sequence[Mapping[str, Any] | None]) -> bool:
 
 
 def training_step(
-    extra_infos: Sequence[Mapping[str, Any] | None],
+    count: int,
+    validation: bool,
     url: str | None,
     *,
     step: int | None,
@@ -132,11 +133,12 @@ def training_step(
     samples_per_step: int | None,
     start_step: int,
 ) -> int | None:
-    """``step`` when given; else, with ``total_steps``, this process's count of training steps."""
+    """``step`` when given; else, with ``total_steps``, this process's count of training steps
+    (a call of ``count`` samples; a validation call does not advance it)."""
     if step is not None or total_steps is None:
         return step
     counter = counter_for(("verl", url, total_steps), samples_per_step, start_step)
-    return counter.step(len(extra_infos), training=not is_validation(extra_infos))
+    return counter.step(count, training=not validation)
 
 
 def compute_score_batch(
@@ -166,12 +168,13 @@ def compute_score_batch(
             data_sources, solution_strs, ground_truths, infos, strict=True
         )
     ]
+    validation = is_validation(infos)
     step = training_step(
-        infos, url, step=step, total_steps=total_steps, samples_per_step=samples_per_step,
-        start_step=start_step,
+        len(infos), validation, url, step=step, total_steps=total_steps,
+        samples_per_step=samples_per_step, start_step=start_step,
     )  # fmt: skip
     batch = client_for(url, api_key).score_sync(samples, step=step, total_steps=total_steps)
-    log_summary(batch, step, "val" if is_validation(infos) else "train", summary_path)
+    log_summary(batch, step, "val" if validation else "train", summary_path)
     return [_as_score(r, on_failure, failure_score, return_dict) for r in batch.results]
 
 

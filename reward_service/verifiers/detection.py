@@ -55,10 +55,9 @@ from reward_service.verifiers._det_match import (
     label_first,
     threshold_scores,
 )
-from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, dynamic_tau
+from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, Unit, dynamic_tau
 from reward_service.verifiers._text import answer_block, without_vision_tokens
 
-Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Size = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 

@@ -20,17 +20,15 @@ several different boxed answers are a hedge and score 0.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-
-from pydantic import Field
+from typing import Any, Literal
 
 from reward_service.registry import Context, Params, Score, verifier
 from reward_service.verifiers._boxes import Coords, ground_truth_box, pair_iou, predicted_box
-from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, dynamic_tau
+from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, Unit, dynamic_tau
 
 
 class IouParams(Params):
-    threshold: Annotated[float, Field(ge=0.0, le=1.0)] | Literal["dynamic"] | None = None
+    threshold: Unit | Literal["dynamic"] | None = None
     dynamic_schedule: Schedule = DEFAULT_SCHEDULE
 
 
