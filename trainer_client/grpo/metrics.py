@@ -97,6 +97,7 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
     import matplotlib.pyplot as plt
 
     records = read_log(log_path)
+    logged = {key for record in records for key in record}
     written = []
     for source in _sources(records):
         steps, rewards = series(records, f"reward/{source}")
@@ -111,7 +112,7 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
         figure.savefig(path, dpi=110)
         plt.close(figure)
         written.append(path)
-        monitored = [name for name in MONITORED if f"{name}/{source}" in _keys(records)]
+        monitored = [name for name in MONITORED if f"{name}/{source}" in logged]
         if monitored:
             figure, axis = plt.subplots(figsize=(6, 3.5))
             for name in monitored:
@@ -127,10 +128,6 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
             plt.close(figure)
             written.append(path)
     return written
-
-
-def _keys(records: list[dict[str, Any]]) -> set[str]:
-    return {key for record in records for key in record}
 
 
 def series(records: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:
