@@ -11,7 +11,7 @@ TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_BUILD ?= $(if $(shell nvidia-smi -L 2>/dev/null | grep -m1 GPU),cuda,cpu)
 CLIENT := ./clients/python
 
-.PHONY: install install-serve install-models serve test lint image-test bench clean
+.PHONY: install install-serve install-models trainer-envs serve test lint image-test bench clean
 
 # everything, for development and tests: server, reward models, client, raas-train, dev tools,
 # offline scoring and curation (raas score / filter / report)
@@ -61,7 +61,12 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-test: lint
+# each trainer's current release in its own venv (.trainer-envs/): tests/trainers/ drive raas
+# through the trainers' own code (devtools/trainer_envs.py)
+trainer-envs: install
+	$(BIN)/python -m devtools.trainer_envs
+
+test: lint trainer-envs
 	$(BIN)/pytest
 
 # the Dockerfile's cpu image built and run without a Docker engine (deploy/image_test/run.sh)
@@ -78,4 +83,4 @@ bench: install
 	$(BIN)/python bench/bench_offline.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .trainer-envs .pytest_cache .mypy_cache .ruff_cache
