@@ -119,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown := [name for name in names if name not in RECIPES]:
         parser.error(f"no trainer environment {unknown}; there are {list(RECIPES)}")
     for name in names:
-        print(f"trainer environment {name}: {build(RECIPES[name])}", file=sys.stderr)
+        sys.stderr.write(f"trainer environment {name}: {build(RECIPES[name])}\n")
 
 
 if __name__ == "__main__":
