@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.settings import Settings
+from tests.trainers.readme import readme_blocks
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -37,3 +38,12 @@ def test_quick_start_names_the_commands_ci_runs() -> None:
     assert re.search(r"^make test$", ci, re.M)
     assert "make serve" in README
     assert "make test" in README
+
+
+def test_every_trainer_config_in_the_readme_is_replayed_by_a_test() -> None:
+    """Each ``<!-- trainer-config: NAME -->`` block is read by a test under ``tests/trainers/``
+    (``readme_block("NAME")``), which runs it against the trainer's pinned release."""
+    tests = Path(__file__).parent / "trainers"
+    used = "\n".join(path.read_text() for path in tests.rglob("test_*.py"))
+    unreplayed = [name for name in readme_blocks() if f'readme_block("{name}")' not in used]
+    assert not unreplayed, f"README trainer configs no test replays: {unreplayed}"
