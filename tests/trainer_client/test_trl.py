@@ -87,7 +87,7 @@ def test_picklable_and_reconnects_in_the_new_process(server: LiveServer) -> None
     call: dict[str, Any] = {"prompts": ["p"], "completions": ["\\boxed{4}"], "ground_truth": ["4"]}
     first = reward(**call)
     clone = pickle.loads(pickle.dumps(reward))
-    assert clone._client is None  # configuration travels, the live pool does not
+    assert clone._local is None  # configuration travels, the live pool does not
     assert clone(**call) == first == [pytest.approx(0.5)]  # accuracy 1, format 0
 
 
