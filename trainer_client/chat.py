@@ -16,6 +16,10 @@ assistant with thinking               ``"<think>\\n" + thinking + "\\n</think>\\
                                       (thinking stripped of surrounding whitespace), the
                                       layout of ``think_answer`` and of the answer parsers
                                       (``final_answer``: after the last ``</think>``)
+… with no content and no tool call    ``"<think>\\n" + thinking``: left open, because TRL's
+                                      parsers also fill ``reasoning_content`` from a think
+                                      the length budget cut short, and a closing tag the
+                                      model may never have written must earn no format
 assistant ``tool_calls``              left out: a call is an action, and its arguments
                                       (numbers, boxes) must not be read as an answer
 ``tool`` (and ``user``/``system``)    left out: not written by the policy
@@ -62,9 +66,14 @@ def _thinking(message: Mapping[str, Any]) -> str:
 
 
 def turn_text(message: Mapping[str, Any]) -> str:
-    """One assistant message as raas reads it: its thinking in ``<think>`` tags, then content."""
+    """One assistant message as raas reads it: its thinking in ``<think>`` tags, then content
+    (a think with nothing after it may have been cut short: it stays open)."""
     thinking, content = _thinking(message), content_text(message.get("content"))
-    return f"<think>\n{thinking}\n</think>\n{content}" if thinking else content
+    if not thinking:
+        return content
+    if not content and not message.get("tool_calls"):
+        return f"<think>\n{thinking}"
+    return f"<think>\n{thinking}\n</think>\n{content}"
 
 
 def _messages(value: Any, what: str) -> list[Mapping[str, Any]]:
