@@ -236,7 +236,8 @@ class _RaasReward:
             for key, value in values.items():
                 call.log_metric(key, value)
         else:
-            self._warn_once("log_metric", _NO_LOG_METRIC.format(path=self.summary_path))
+            where = f"and to {self.summary_path}" if self.summary_path else _NO_SUMMARY_PATH
+            self._warn_once("log_metric", _NO_LOG_METRIC + where)
             log_summary(logger, values, call.step, "train", self.summary_path)
         return rewards
 
@@ -259,8 +260,9 @@ _NO_STATE_COUNTED = (
 )
 _NO_LOG_METRIC = (
     "TRL passed no log_metric (AsyncGRPOTrainer does not): raas's per-source curves go to the "
-    "logger trainer_client.trl at INFO and to summary_path ({path})"
+    "logger trainer_client.trl at INFO "
 )
+_NO_SUMMARY_PATH = "only; set summary_path= to keep them in a JSONL file"
 
 
 def _rows(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:
