@@ -170,8 +170,9 @@ class _RaasReward:
             local.client = RewardClient(self.url, **self.client_options)
         return local.client
 
-    def sample(self, prompt: Any, completion: Any, row: Mapping[str, Any], encode: ImageEncoder
-               ) -> dict[str, Any]:  # fmt: skip
+    def sample(
+        self, prompt: Any, completion: Any, row: Mapping[str, Any], encode: ImageEncoder
+    ) -> dict[str, Any]:
         """The wire sample for one completion; raises ``ValueError``/``TypeError`` saying why
         it cannot be sent."""
         if "ground_truth" not in row and "solution" in row:
@@ -230,16 +231,19 @@ class _RaasReward:
         if call.log_extra is not None:
             call.log_extra(f"{self.__name__}_status", [status_at[i] for i in range(call.size)])
         unscored = sum(reward is None for reward in rewards) / call.size if call.size else 0.0
-        values = {f"{self.__name__}/unscored_fraction": unscored,
-                  **batch.scalars(f"{self.__name__}/")}  # fmt: skip
+        self._log(call, {f"{self.__name__}/unscored_fraction": unscored,
+                         **batch.scalars(f"{self.__name__}/")})  # fmt: skip
+        return rewards
+
+    def _log(self, call: _Call, values: dict[str, float]) -> None:
+        """Through TRL's ``log_metric``; without one, to the log and ``summary_path``."""
         if call.log_metric is not None:
             for key, value in values.items():
                 call.log_metric(key, value)
-        else:
-            where = f"and to {self.summary_path}" if self.summary_path else _NO_SUMMARY_PATH
-            self._warn_once("log_metric", _NO_LOG_METRIC + where)
-            log_summary(logger, values, call.step, "train", self.summary_path)
-        return rewards
+            return
+        where = f"and to {self.summary_path}" if self.summary_path else _NO_SUMMARY_PATH
+        self._warn_once("log_metric", _NO_LOG_METRIC + where)
+        log_summary(logger, values, call.step, "train", self.summary_path)
 
     def _warn_once(self, what: str, message: str) -> None:
         local = self.local
