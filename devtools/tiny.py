@@ -1,4 +1,5 @@
-"""Tiny reward models built from configs and saved with ``save_pretrained`` (tests, benchmark).
+"""Tiny reward models, and a vision-language policy that writes in their vocabulary, built from
+configs and saved with ``save_pretrained`` (tests, benchmark).
 
 Nothing is downloaded: a word-level tokenizer is trained on a small in-memory corpus, wrapped as
 a ``PreTrainedTokenizerFast`` with pad/unk/bos/eos, an image placeholder and a chat template,
