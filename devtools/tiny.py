@@ -1,4 +1,5 @@
-"""Tiny reward models built from configs and saved with ``save_pretrained`` (tests, benchmark).
+"""Tiny reward models, and a vision-language policy that writes in their vocabulary, built from
+configs and saved with ``save_pretrained`` (tests, benchmark).
 
 Nothing is downloaded: a word-level tokenizer is trained on a small in-memory corpus, wrapped as
 a ``PreTrainedTokenizerFast`` with pad/unk/bos/eos, an image placeholder and a chat template,
@@ -23,6 +24,7 @@ from transformers import (
     GPT2Config,
     LlamaConfig,
     LlavaConfig,
+    LlavaForConditionalGeneration,
     LlavaProcessor,
     PreTrainedTokenizerFast,
 )
@@ -100,34 +102,53 @@ def save_bt(
     return directory
 
 
-def save_vision(directory: Path, seed: int = 0) -> Path:
-    """A Llava backbone (tiny CLIP vision tower, tiny Llama) with a scalar head, and its processor
-    (32×32 images, 8×8 patches: 17 image tokens each)."""
-    tokenizer = build_tokenizer()
-    image_token = tokenizer.convert_tokens_to_ids("<image>")
+def _llava(tokenizer: PreTrainedTokenizerFast, eos: bool = False) -> LlavaConfig:
+    """A tiny CLIP vision tower (32×32 images, 8×8 patches: 17 image tokens) and a tiny Llama."""
     vision = CLIPVisionConfig(
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
         image_size=32, patch_size=8, projection_dim=32,
     )  # fmt: skip
+    ends = {"eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id}
     text = LlamaConfig(
         vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
         num_attention_heads=4, num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id,
-        max_position_embeddings=1024,
+        max_position_embeddings=1024, **(ends if eos else {}),
     )  # fmt: skip
-    backbone = LlavaConfig(
-        vision_config=vision, text_config=text, image_token_index=image_token,
+    return LlavaConfig(
+        vision_config=vision, text_config=text,
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_layer=-1, vision_feature_select_strategy="full",
     )  # fmt: skip
-    torch.manual_seed(seed)
-    model = VisionRewardModel(VisionRewardConfig(backbone_config=backbone))
-    _seeded_head(model, model.score, seed)
-    processor = LlavaProcessor(
+
+
+def _llava_processor(tokenizer: PreTrainedTokenizerFast) -> LlavaProcessor:
+    return LlavaProcessor(
         image_processor=_image_processor(), tokenizer=tokenizer, patch_size=8,
         num_additional_image_tokens=1, vision_feature_select_strategy="full",
         image_token="<image>", chat_template=CHAT_TEMPLATE,
     )  # fmt: skip
+
+
+def save_vision(directory: Path, seed: int = 0) -> Path:
+    """A Llava backbone (tiny CLIP vision tower, tiny Llama) with a scalar head, and its processor
+    (32×32 images, 8×8 patches: 17 image tokens each)."""
+    tokenizer = build_tokenizer()
+    torch.manual_seed(seed)
+    model = VisionRewardModel(VisionRewardConfig(backbone_config=_llava(tokenizer)))
+    _seeded_head(model, model.score, seed)
     model.save_pretrained(directory)
-    processor.save_pretrained(directory)
+    _llava_processor(tokenizer).save_pretrained(directory)
+    return directory
+
+
+def save_vlm_policy(directory: Path, seed: int = 0) -> Path:
+    """A vision-language policy for TRL's ``GRPOTrainer``: ``LlavaForConditionalGeneration``
+    on the same tiny backbone, ending at ``</s>``, and its processor. It writes words of the
+    shared vocabulary, so the tiny reward models read its answers."""
+    tokenizer = build_tokenizer()
+    torch.manual_seed(seed)
+    LlavaForConditionalGeneration(_llava(tokenizer, eos=True)).save_pretrained(directory)
+    _llava_processor(tokenizer).save_pretrained(directory)
     return directory
 
 

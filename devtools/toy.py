@@ -21,6 +21,7 @@ from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
 
 SPECIAL = ("<pad>", "<eos>", "<unk>")
 BOXED = "\\boxed{"
+QWEN3_TAGS = ("think", "tool_call", "tool_response")
 CHAT_TEMPLATE = (
     "{% for message in messages %}{{ message['content'] }}{% endfor %}"
     "{% if add_generation_prompt %}{% endif %}"
@@ -40,6 +41,21 @@ def build_tokenizer() -> PreTrainedTokenizerFast:
     )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
+
+
+def build_chat_tokenizer() -> PreTrainedTokenizerFast:
+    """The character tokenizer with Qwen3's chat template, its special tokens (``<|im_end|>``
+    ends a turn; ``<think>``, ``<tool_call>``, … are one token each) and the response template
+    TRL sets for it, so TRL's ``parse_response`` splits a reply into ``reasoning_content``,
+    ``content`` and ``tool_calls`` as it does for Qwen3."""
+    from trl.chat_template_utils import add_response_schema, qwen3_chat_template
+
+    tokenizer = build_tokenizer()
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>"]})
+    tokenizer.add_tokens([f"<{s}{tag}>" for tag in QWEN3_TAGS for s in ("", "/")])
+    tokenizer.eos_token = "<|im_end|>"
+    tokenizer.chat_template = qwen3_chat_template
+    return add_response_schema(tokenizer)
 
 
 def build_model(

@@ -16,10 +16,11 @@ from trainer_client.client import (
     ScoredSample,
 )
 from trainer_client.retry import RetryPolicy
-from trainer_client.trl import RaasRewardFunction
+from trainer_client.trl import AsyncRaasRewardFunction, RaasRewardFunction
 from trainer_client.verl import compute_score, compute_score_batch
 
 __all__ = [
+    "AsyncRaasRewardFunction",
     "ClientStats",
     "RaasRewardFunction",
     "RequestRejectedError",

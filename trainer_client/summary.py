@@ -8,6 +8,8 @@ the source's sample count, which is exact for the response length and close for 
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -120,3 +122,18 @@ def scalars(by_source: Mapping[str, Mapping[str, Any]], prefix: str = "") -> dic
             ok = (summary.get("status_counts") or {}).get("ok", 0)
             out[f"{prefix}unscored/{source}"] = 1.0 - ok / count
     return out
+
+
+def log_summary(
+    log: logging.Logger, values: Mapping[str, float], step: int | None, split: str, path: str | None
+) -> None:
+    """One call's scalars (:func:`scalars`), for trainers that take no metrics from a reward
+    function: a line on ``log`` at INFO, and with ``path`` a JSONL line ``{"step", "split",
+    "reward/<source>", …}`` appended there for plotting."""
+    if not values:
+        return
+    line = " ".join(f"{key}={value:.4g}" for key, value in values.items())
+    log.info("raas %s step %s: %s", split, step, line)
+    if path is not None:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"step": step, "split": split, **values}) + "\n")

@@ -43,14 +43,14 @@ the step instead.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from trainer_client.client import RewardClient, RewardServiceError, ScoredBatch, ScoredSample
+from trainer_client.client import RewardClient, RewardServiceError, ScoredSample
 from trainer_client.progress import counter_for
+from trainer_client.summary import log_summary
 
 logger = logging.getLogger(__name__)
 
@@ -174,22 +174,8 @@ def compute_score_batch(
         samples_per_step=samples_per_step, start_step=start_step,
     )  # fmt: skip
     batch = client_for(url, api_key).score_sync(samples, step=step, total_steps=total_steps)
-    log_summary(batch, step, "val" if validation else "train", summary_path)
+    log_summary(logger, batch.scalars(), step, "val" if validation else "train", summary_path)
     return [_as_score(r, on_failure, failure_score, return_dict) for r in batch.results]
-
-
-def log_summary(batch: ScoredBatch, step: int | None, split: str, path: str | None) -> None:
-    """raas's per-source summary of one call: to the log, and as a JSONL line to ``path``."""
-    values = batch.scalars()
-    if not values:
-        return
-    logger.info(
-        "raas %s step %s: %s", split, step, " ".join(f"{k}={v:.4g}" for k, v in values.items())
-    )
-    if path is not None:
-        line = json.dumps({"step": step, "split": split, **values})
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(line + "\n")
 
 
 def compute_score(

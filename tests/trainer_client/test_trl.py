@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import pickle
 import re
@@ -10,13 +12,16 @@ from types import SimpleNamespace
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 from datasets import Dataset
+from PIL import Image
 from trl import GRPOConfig, GRPOTrainer
+from trl.trainer.utils import is_async_callable
 
 from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, build_model, build_tokenizer
-from trainer_client import RaasRewardFunction
+from trainer_client import AsyncRaasRewardFunction, RaasRewardFunction
 
 
 def samples_scored(url: str, source: str) -> float:
@@ -87,7 +92,7 @@ def test_picklable_and_reconnects_in_the_new_process(server: LiveServer) -> None
     call: dict[str, Any] = {"prompts": ["p"], "completions": ["\\boxed{4}"], "ground_truth": ["4"]}
     first = reward(**call)
     clone = pickle.loads(pickle.dumps(reward))
-    assert clone._client is None  # configuration travels, the live pool does not
+    assert clone._local is None  # configuration travels, the live pool does not
     assert clone(**call) == first == [pytest.approx(0.5)]  # accuracy 1, format 0
 
 
@@ -97,3 +102,72 @@ def test_tokenizer_logs_no_warnings(caplog: pytest.LogCaptureFixture) -> None:
         ids = tokenizer("7+5=\\boxed{12}", add_special_tokens=False)["input_ids"]
     assert tokenizer.decode(ids) == "7+5=\\boxed{12}"
     assert len(ids) == 4 + 1 + 2 + 1  # "\\boxed{" is one token
+
+
+def test_async_function_sends_what_the_sync_one_sends(server: LiveServer) -> None:
+    """TRL awaits the async one (``is_async_callable``) and calls the other; same answers."""
+    thought = {"role": "assistant", "content": "\\boxed{4}", "reasoning_content": "2+2"}
+    rows: dict[str, Any] = {
+        "prompts": [[{"role": "user", "content": "q"}]] * 3,
+        "completions": [[thought], [{"role": "assistant", "content": "\\boxed{5}"}], "\\boxed{4}"],
+        "ground_truth": ["4", "4", "4"],
+        "trainer_state": SimpleNamespace(global_step=1, max_steps=2),
+    }  # fmt: skip
+    sync, asynchronous = RaasRewardFunction(server.url), AsyncRaasRewardFunction(server.url)
+    assert not is_async_callable(sync)
+    assert is_async_callable(asynchronous)
+    awaited = asyncio.run(asynchronous(**rows))
+    assert awaited == sync(**rows) == [1.0, 0.0, 1.0]
+
+
+def test_a_sample_that_cannot_be_sent_is_none_and_named(
+    server: LiveServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    big = Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    reward = RaasRewardFunction(server.url, max_image_bytes=4096)  # big's PNG is ~12 kB
+    extra: dict[str, list[Any]] = {}
+    metrics: dict[str, float] = {}
+    state = SimpleNamespace(global_step=0, max_steps=1)
+    with caplog.at_level(logging.WARNING, logger="trainer_client.trl"):
+        rewards = reward(
+            prompts=["p"] * 3, completions=["\\boxed{4}"] * 3, image=[None, big, None],
+            ground_truth=["4", "4", "no-math ???"], log_extra=extra.__setitem__,
+            trainer_state=state, log_metric=metrics.__setitem__,
+        )  # fmt: skip
+    assert rewards == [1.0, None, None]  # the others are still scored
+    assert "1 of 3 samples not sent to raas (reward None); sample 1: Image" in caplog.text
+    assert extra["raas_status"][0] == "ok"
+    assert extra["raas_status"][1].startswith("not sent: ImageEncodingError: image of")
+    assert extra["raas_status"][2].startswith("invalid_input: ")
+    assert metrics["raas/unscored_fraction"] == pytest.approx(2 / 3)
+
+
+def test_without_trainer_state_or_log_metric_it_says_so_once(
+    server: LiveServer, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """What AsyncGRPOTrainer passes: no trainer state, no log_metric. Without a step count the
+    schedule stays at its first value (the dynamic IoU threshold at its start), and the warning
+    says so once per process; the curves go to the log and the summary file."""
+    path = tmp_path / "curves.jsonl"
+    reward = RaasRewardFunction(server.url, verifier="iou", params={"threshold": "dynamic"},
+                                data_source="det", summary_path=str(path))  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="trainer_client.trl"):
+        for _ in range(3):
+            assert reward(prompts=["p"], completions=["[0, 0, 10, 9]"],
+                          ground_truth=[[0, 0, 10, 10]], completion_ids=[[1]]) == [0.9]  # fmt: skip
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 2, warnings
+    assert "no trainer_state" in warnings[0]
+    assert "set total_steps= and samples_per_step=" in warnings[0]
+    assert "no log_metric" in warnings[1]
+    assert str(path) in warnings[1]
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["step"] for line in lines] == [None] * 3
+    assert [line["raas/threshold/det"] for line in lines] == [0.85] * 3  # the first value
+    assert sum("raas train step None: raas/unscored_fraction=0" in r.getMessage()
+               for r in caplog.records) == 3  # fmt: skip
+    clone = pickle.loads(pickle.dumps(reward))  # a spawned rollout process warns again, once
+    with caplog.at_level(logging.WARNING, logger="trainer_client.trl"):
+        caplog.clear()
+        clone(prompts=["p"], completions=["[0, 0, 10, 9]"], ground_truth=[[0, 0, 10, 10]])
+    assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
