@@ -64,6 +64,11 @@ def pyenv_python(version: str) -> str:
     return str(found[-1]) if found else shutil.which(f"python{version}") or f"python{version}"
 
 
+_NEMO_GYM_IMPORTS = (
+    "openai==2.44.0", "aiohttp>=3.14.4", "orjson>=3.11.6", "fastapi", "uvicorn", "httptools",
+    "itsdangerous", "omegaconf", "hydra-core", "rich", "requests", "yappi>=1.7.6", "pydot",
+    "pandas", "scipy>=1.14.1", "wandb>=0.30.0",
+)  # fmt: skip
 _RECIPES = (
     # verl's reward loop and config: ray, hydra, tensordict, transformers < 5.11 come with it
     Recipe("verl", ("verl==0.9.1",), torch=True),
@@ -75,11 +80,7 @@ _RECIPES = (
     # for its version only (nemo_gym.global_config reads it at import)
     Recipe(
         "nemo_gym",
-        (
-            "openai==2.44.0", "aiohttp>=3.14.4", "orjson>=3.11.6", "fastapi", "uvicorn",
-            "httptools", "itsdangerous", "omegaconf", "hydra-core", "rich", "requests",
-            "yappi>=1.7.6", "pydot", "pandas", "scipy>=1.14.1", "wandb>=0.30.0",
-        ),
+        _NEMO_GYM_IMPORTS,
         no_deps=("nemo-gym==0.7.0", "ray==2.60.0"),
         python=pyenv_python("3.13"),
         ignore_requires_python=True,
