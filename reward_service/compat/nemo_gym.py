@@ -38,6 +38,7 @@ that is not a verify request, or a reward spec that does not validate, is 422.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -194,7 +195,9 @@ def _seeded(seed: GymSeed) -> Response:
     if seed.resources_session_id is None:
         return json_response({})  # an agent's legacy seed: BaseSeedSessionResponse
     response = json_response({"resources_session_id": seed.resources_session_id})
-    response.set_cookie(SESSION_COOKIE, seed.resources_session_id, httponly=True)
+    # the id may hold any character; a cookie value may not: its digest stands for it
+    digest = hashlib.sha256(seed.resources_session_id.encode("utf-8", "surrogatepass")).hexdigest()
+    response.set_cookie(SESSION_COOKIE, digest[:32], httponly=True)
     return response
 
 
