@@ -40,13 +40,16 @@ class Recipe:
     ``no_deps`` without them: a trainer whose declared dependencies cannot install on a CPU
     machine (flash-attn, deepspeed's CUDA ops) is installed alone and given, in
     ``requirements``, what the code paths under test import. ``torch``: the CPU build is
-    installed first, so that no requirement pulls PyPI's CUDA build."""
+    installed first, so that no requirement pulls PyPI's CUDA build. ``ignore_requires_python``:
+    the ``no_deps`` packages install on an interpreter older than they declare (nemo-gym wants
+    Python ≥ 3.13.14; the machine has 3.13.0)."""
 
     name: str
     requirements: tuple[str, ...]
     no_deps: tuple[str, ...] = ()
     torch: bool = False
     python: str = field(default=sys.executable)
+    ignore_requires_python: bool = False
 
     def digest(self) -> str:
         recipe = asdict(self) | {"torch_version": TORCH_VERSION if self.torch else None}
@@ -54,9 +57,34 @@ class Recipe:
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
+def pyenv_python(version: str) -> str:
+    """The newest pyenv interpreter ``version`` (e.g. ``3.13``) here, else ``pythonX.Y`` on PATH."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    found = sorted(root.glob(f"{version}.*/bin/python{version}"))
+    return str(found[-1]) if found else shutil.which(f"python{version}") or f"python{version}"
+
+
+_NEMO_GYM_IMPORTS = (
+    "openai==2.44.0", "aiohttp>=3.14.4", "orjson>=3.11.6", "fastapi", "uvicorn", "httptools",
+    "itsdangerous", "omegaconf", "hydra-core", "rich", "requests", "yappi>=1.7.6", "pydot",
+    "pandas", "scipy>=1.14.1", "wandb>=0.30.0",
+)  # fmt: skip
 _RECIPES = (
     # verl's reward loop and config: ray, hydra, tensordict, transformers < 5.11 come with it
     Recipe("verl", ("verl==0.9.1",), torch=True),
+    # slime (GitHub only, not installable here): what its remote_rm and rm hub run on, aiohttp
+    # and PIL; raas-client's trainer_client.slime is called with slime's Sample fields
+    Recipe("slime", ("aiohttp==3.14.5", "pillow==13.0.0")),
+    # NeMo Gym 0.7.0 on Python 3.13 without its service stack (ray, mlflow, mcp, vLLM): its
+    # ServerClient, resources-server models and SimpleAgent import with these; ray is there
+    # for its version only (nemo_gym.global_config reads it at import)
+    Recipe(
+        "nemo_gym",
+        _NEMO_GYM_IMPORTS,
+        no_deps=("nemo-gym==0.7.0", "ray==2.60.0"),
+        python=pyenv_python("3.13"),
+        ignore_requires_python=True,
+    ),
 )
 RECIPES = {value.name: value for value in _RECIPES}
 
@@ -102,7 +130,8 @@ def build(value: Recipe) -> Path:
         _install_torch(value.name)
     _pip(value.name, *value.requirements, str(CLIENT))
     if value.no_deps:
-        _pip(value.name, "--no-deps", *value.no_deps)
+        lax = ["--ignore-requires-python"] if value.ignore_requires_python else []
+        _pip(value.name, "--no-deps", *lax, *value.no_deps)
     _stamp(value.name).write_text(value.digest())
     return python_of(value.name)
 

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
+from pydantic import BaseModel
 
 from reward_service import __version__
 from reward_service.auth import api_keys, guard, internal_headers
+from reward_service.compat.nemo_gym import GymSeed, GymSession, GymVerifyRequest
 from reward_service.compat.openrlhf import OpenRLHFRequest
 from reward_service.compat.routes import add_compat_routes
+from reward_service.compat.slime import SlimePayload
 from reward_service.compat.vtriune import JudgePayload
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import IdempotencyCache
@@ -119,7 +122,8 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     app.state.settings, app.state.metrics, app.state.rules = settings, metrics, rules
     app.state.models = models
     keyed = [Depends(guard(api_keys(settings)))]
-    add_docs(app, keyed[0].dependency, [RewardRequest, OpenRLHFRequest, JudgePayload])
+    bodies: list[type[BaseModel]] = [RewardRequest, OpenRLHFRequest, JudgePayload, SlimePayload]
+    add_docs(app, keyed[0].dependency, [*bodies, GymVerifyRequest, GymSeed, GymSession])
     app.add_middleware(RequestIds)
     add_ops_routes(app, settings, metrics, readiness)
 
@@ -167,5 +171,5 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
         tried: a sample without a ``verifier`` gets the first that matches."""
         return {"routes": router.routes.ordered()}
 
-    add_compat_routes(app, router, settings, keyed)  # OpenRLHF's /get_reward, V-Triune's /judge
+    add_compat_routes(app, router, settings, keyed)  # OpenRLHF, V-Triune, slime, NeMo Gym
     return app

@@ -23,13 +23,14 @@ The body may carry ``step`` and ``total_steps`` as ``/reward``'s do; :mod:`train
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from reward_service.compat.labels import with_label
 from reward_service.compat.settings import CompatSettings
 from reward_service.errors import validated
 from reward_service.openapi import errors, json_body
@@ -38,10 +39,6 @@ from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.router import Router
 from reward_service.routes import RouteTable
 from reward_service.schemas import ID_MAX, RewardRequest, Status
-
-_SPEC_KEYS = (
-    "verifier", "ground_truth", "params", "format", "weights", "data_source", "images", "meta",
-)  # fmt: skip
 
 
 class OpenRLHFRequest(BaseModel):
@@ -86,28 +83,13 @@ def openrlhf_samples(
         label = request.labels[index] if request.labels is not None else None
         sample: dict[str, Any] = {
             "data_source": "openrlhf", "prompt": prompt, "response": response_part(query, prompt),
-            "verifier": settings.openrlhf_verifier, "ground_truth": label,
+            "verifier": settings.openrlhf_verifier,
         }  # fmt: skip
         if settings.openrlhf_format is not None:
             sample["format"] = settings.openrlhf_format
             sample["weights"] = {"accuracy": 1.0, "format": settings.openrlhf_format_weight}
-        if isinstance(label, Mapping) and ("verifier" in label or "data_source" in label):
-            if "verifier" not in label and _routed(label, routes):
-                for key in ("verifier", "format", "weights"):
-                    sample.pop(key, None)
-            sample.update({key: label[key] for key in _SPEC_KEYS if key in label})
-        samples.append(sample)
+        samples.append(with_label(sample, label, routes))
     return samples
-
-
-def _routed(label: Mapping[str, Any], routes: RouteTable | None) -> bool:
-    source = label.get("data_source")
-    images = bool(label.get("images"))
-    return (
-        routes is not None
-        and isinstance(source, str)
-        and routes.spec_for(source, images) is not None
-    )
 
 
 def openrlhf_response(results: list[dict[str, Any]]) -> dict[str, Any]:

@@ -30,8 +30,10 @@ CHECKS = [
 EXAMPLES = 40  # per operation: bounded for CI's two cores
 LIMITS = {"RAAS_POOL_WORKERS": "1", "RAAS_SAMPLE_TIMEOUT_S": "2"}
 ROUTER_OPERATIONS = [
-    ("POST", "/reward"), ("POST", "/get_reward"), ("POST", "/judge"), ("GET", "/v1/verifiers"),
-    ("GET", "/v1/routes"), ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"),
+    ("POST", "/reward"), ("POST", "/get_reward"), ("POST", "/judge"), ("POST", "/slime"),
+    ("POST", "/verify"), ("POST", "/seed_session"), ("POST", "/close_session"),
+    ("GET", "/v1/verifiers"), ("GET", "/v1/routes"), ("GET", "/healthz"), ("GET", "/readyz"),
+    ("GET", "/metrics"),
 ]  # fmt: skip
 CATCH_ALL = '[{"data_source": "*", "verifier": "math"}]'
 WORKER_OPERATIONS = [("POST", "/v1/tasks"), ("GET", "/healthz"), ("GET", "/readyz"),
