@@ -57,6 +57,16 @@ class Recipe:
 _RECIPES = (
     # verl's reward loop and config: ray, hydra, tensordict, transformers < 5.11 come with it
     Recipe("verl", ("verl==0.9.1",), torch=True),
+    # OpenRLHF pins flash-attn (no CPU build) and deepspeed: installed alone, with what its
+    # rollout path imports — remote-RM client (utils/agent.py: aiohttp), experience handling
+    # (trainer/ppo_utils: ray), utils/__init__ (sympy, pylatexenc), VLM prompts (transformers'
+    # Qwen processors over PIL). vLLM (GPU only) is stubbed by the drivers (drivers/_openrlhf.py)
+    Recipe(
+        "openrlhf",
+        ("transformers==5.15.0", "ray==2.55.0", "aiohttp", "sympy", "pylatexenc", "pillow"),
+        no_deps=("openrlhf==0.11.2",),
+        torch=True,
+    ),
 )
 RECIPES = {value.name: value for value in _RECIPES}
 
