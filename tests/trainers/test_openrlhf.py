@@ -5,6 +5,7 @@ experience path on what comes back, its processor-expanded vision prompts."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -30,12 +31,6 @@ def raas_rewards(server: LiveServer, samples: list[dict[str, Any]]) -> list[floa
     return [result["reward"] for result in answer["results"]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="REPRODUCES issue 19's crash, fixed next: /get_reward's extra_logs keys "
-    "differ between samples and OpenRLHF's split_experience_batch raises 'ValueError: Size of "
-    "info[format] (2) does not match batch_size (3)'",
-)
 def test_mixed_extra_logs_pass_openrlhfs_experience_split(
     driver: Driver, server: LiveServer
 ) -> None:
@@ -59,5 +54,60 @@ def test_mixed_extra_logs_pass_openrlhfs_experience_split(
         {"response": "\\boxed{4}", "verifier": "math", "ground_truth": "no-math-here ???"},
     ])  # fmt: skip
     assert expected[2] is None  # raas could not score it: OpenRLHF holds 0.0, flagged
-    assert [item["reward"] for item in items] == [[expected[0]], [expected[1]], [0.0]]
+    held = [item["reward"][0] for item in items]  # float32 tensors in OpenRLHF
+    assert held == pytest.approx([expected[0], expected[1], 0.0], rel=1e-6)
     assert [item["info"]["raas_unscored"] for item in items] == [[0.0], [0.0], [1.0]]
+
+
+INSTRUCTIONS = (
+    "<image>How many apples? Think in <think>\n...\n</think>\n then answer in <answer>\n...\n"
+    "</answer>, for example <answer>\n\\boxed{9}\n</answer>."
+)
+
+
+@pytest.fixture(scope="module")
+def formatted() -> Iterator[LiveServer]:
+    """A raas whose ``/get_reward`` scores the ``think_answer`` format, at weight 1."""
+    live = LiveServer.start(RAAS_OPENRLHF_FORMAT="think_answer", RAAS_OPENRLHF_FORMAT_WEIGHT="1")
+    yield live
+    live.stop()
+
+
+def test_vision_prompts_expanded_by_the_processor_are_stripped(
+    driver: Driver, formatted: LiveServer
+) -> None:
+    """Qwen-VL prompts through OpenRLHF's processor path: the decoded query holds one
+    ``<|image_pad|>`` per merged patch where the prompt has one, and ends with ``<|im_end|>``;
+    raas scores what follows the prompt, as if sent alone, and says so where the prompt is
+    missing (OpenRLHF cut a long text prompt to fit ``max_length``)."""
+    long_prompt = "Count the apples. " * 40
+    samples = [
+        {"input": INSTRUCTIONS, "label": "4", "response": THINK, "image": True},
+        {"input": INSTRUCTIONS, "label": "4", "response": THINK.replace("{4}", "{9}"),
+         "image": True},
+        {"input": "<image>Which is red? A or B", "response": "B", "image": True,
+         "label": {"verifier": "choice", "ground_truth": "B"}},
+        {"input": long_prompt, "label": "4", "response": THINK, "max_length": 300,
+         "max_new_tokens": 100},
+    ]  # fmt: skip
+    before = counted(formatted, "raas_samples_total", data_source="openrlhf")
+    report = rollout(driver, formatted, samples, vision=True)
+    assert counted(formatted, "raas_samples_total", data_source="openrlhf") == before + 4
+    queries = [sample["query"] for sample in report["samples"]]
+    prompts = [sample["prompt"] for sample in report["samples"]]
+    assert [p.count("<|image_pad|>") for p in prompts[:3]] == [1, 1, 1]
+    assert [q.count("<|image_pad|>") for q in queries[:3]] == [16, 16, 16]  # 112² px, 14² patches
+    assert all(q.endswith("<|im_end|>") for q in queries)
+    assert not queries[3].startswith(prompts[3])  # OpenRLHF kept the prompt's last tokens
+    both = {"format": "think_answer", "weights": {"accuracy": 1.0, "format": 1.0}}
+    expected = raas_rewards(formatted, [
+        {"response": THINK, "verifier": "math", "ground_truth": "4", **both},
+        {"response": THINK.replace("{4}", "{9}"), "verifier": "math", "ground_truth": "4", **both},
+        {"response": "B", "verifier": "choice", "ground_truth": "B", **both},
+    ])  # fmt: skip
+    assert expected == [1.0, 0.5, pytest.approx(0.5)]  # the prompt's tags and \boxed{9} unread
+    items = report["items"]
+    held = [item["reward"][0] for item in items]
+    assert held == pytest.approx([*expected, 0.0], rel=1e-6)
+    assert [item["info"]["raas_unscored"] for item in items] == [[0.0]] * 3 + [[1.0]]
+    assert [item["info"]["format"] for item in items] == [[1.0], [1.0], [0.0], [0.0]]

@@ -88,7 +88,10 @@ def qwen_vl_processor() -> Any:
         def __init__(self, image_processor: Any, tokenizer: Any, chat_template: str) -> None:
             super().__init__(image_processor, tokenizer, None, chat_template=chat_template)
 
-    return ImageOnlyProcessor(Qwen2VLImageProcessorPil(), qwen_tokenizer(), CHAT_TEMPLATE)
+    processor = ImageOnlyProcessor(Qwen2VLImageProcessorPil(), qwen_tokenizer(), CHAT_TEMPLATE)
+    for name in ("pad_token", "pad_token_id", "eos_token", "eos_token_id"):  # as get_tokenizer
+        setattr(processor, name, getattr(processor.tokenizer, name))
+    return processor
 
 
 def image(seed: int = 0, size: int = 112) -> Any:
@@ -123,7 +126,8 @@ def build_prompt(data: dict[str, Any], args: Any, tokenizer: Any) -> tuple[str, 
 
 
 class ScriptedEngine:
-    """The policy's stand-in: each ``generate`` answers the next scripted turn."""
+    """The policy's stand-in: each ``generate`` answers the next scripted turn, cut at
+    ``sampling_params.max_tokens`` as vLLM cuts it."""
 
     def __init__(self, tokenizer: Any, turns: Sequence[str]) -> None:
         self.tokenizer, self.turns, self.prompts = tokenizer, list(turns), []
@@ -134,15 +138,20 @@ class ScriptedEngine:
         text = self.turns.pop(0)
         tokenizer = getattr(self.tokenizer, "tokenizer", self.tokenizer)
         ids = tokenizer(text=text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        output = SimpleNamespace(token_ids=ids, text=text, finish_reason="stop", logprobs=None)
+        cut = ids[: sampling_params.max_tokens]
+        finish = "stop" if len(cut) == len(ids) else "length"
+        text = tokenizer.decode(cut, skip_special_tokens=True)
+        output = SimpleNamespace(token_ids=cut, text=text, finish_reason=finish, logprobs=None)
         return SimpleNamespace(outputs=[output])
 
 
 def execute(executor: Any, prompt: str, label: Any, turns: Sequence[str], tokenizer: Any,
-            images: Any = None, max_length: int = 4096) -> dict[str, Any]:  # fmt: skip
-    """One sample through ``executor.execute`` as ``RolloutRayActor.generate_responses`` runs it."""
+            images: Any = None, max_length: int = 4096,
+            max_new_tokens: int | None = None) -> dict[str, Any]:  # fmt: skip
+    """One sample through ``executor.execute`` as ``RolloutRayActor.generate_responses`` runs it
+    (``max_new_tokens``: ``--rollout.max_new_tokens``, ``max_length``: ``--data.max_len``)."""
     engine = ScriptedEngine(tokenizer, turns)
-    params = SimpleNamespace(max_tokens=None, logprobs=None)  # vLLM's SamplingParams' two reads
+    params = SimpleNamespace(max_tokens=max_new_tokens, logprobs=None)  # SamplingParams' reads
     output: dict[str, Any] = asyncio.run(executor.execute(
         prompt=prompt, label=label, sampling_params=params, max_length=max_length,
         hf_tokenizer=tokenizer, llm_engine=engine, images=images,

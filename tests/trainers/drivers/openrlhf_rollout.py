@@ -1,7 +1,8 @@
 """Samples through OpenRLHF 0.11.2's single-turn rollout and experience path, against raas.
 
 ``openrlhf_rollout.py SPEC_JSON``: ``SPEC`` = ``{"remote_url": [...], "vision": bool,
-"samples": [{"input", "label", "response", "image": bool, "max_length": int}]}``. Each sample's
+"samples": [{"input", "label", "response", "image": bool, "max_length": int,
+"max_new_tokens": int}]}``. Each sample's
 dataset row becomes its prompt through OpenRLHF's ``preprocess_data`` (the chat template, an
 ``<image>`` tag as an image part), ``SingleTurnAgentExecutor(remote_url)`` tokenises it (a
 vision processor expands the image), has the scripted policy answer, decodes the query and
@@ -27,10 +28,10 @@ ARGS = SimpleNamespace(data=SimpleNamespace(
 def rollout(executor: Any, tokenizer: Any, sample: dict[str, Any]) -> dict[str, Any]:
     prompt, label = _openrlhf.build_prompt(sample, ARGS, tokenizer)
     images = [_openrlhf.image()] if sample.get("image") else None
-    length = sample.get("max_length", 4096)
     output = _openrlhf.execute(
-        executor, prompt, label, [sample["response"]], tokenizer, images, length
-    )
+        executor, prompt, label, [sample["response"]], tokenizer, images,
+        sample.get("max_length", 4096), sample.get("max_new_tokens"),
+    )  # fmt: skip
     query = tokenizer.decode(output["observation_tokens"], skip_special_tokens=False)
     return {"output": output, "prompt": prompt, "query": query}
 
