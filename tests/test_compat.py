@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -318,12 +319,17 @@ def test_any_expanded_qwen_prompt_is_found(parts: list[tuple[str, int]], tail: s
     assert response_of(query, prompt) == answer
 
 
-def test_a_long_run_of_tokens_is_read_in_linear_time() -> None:
-    pads = "<|image_pad|>" * 100_000
-    assert response_of("<|vision_start|>" + pads + "x", "<|vision_start|><|image_pad|>") == "x"
-    hostile = "4" + "<|im_end|>" * 100_000
-    assert response_of("Q" + hostile, "Q") == "4"
-    assert response_of("Q" + "<|im_end|>" * 100_000 + "4", "Q<|im_end|>") == "4"
+def test_long_runs_of_tokens_are_read_in_linear_time() -> None:
+    """300,000 tokens (3 MB, far inside the body limit) in a run: well under a second each,
+    where reading them by copying (quadratic) took minutes."""
+    n = 300_000
+    start = time.perf_counter()
+    assert response_of("<|vision_start|>" + "<|image_pad|>" * n + "x",
+                       "<|vision_start|><|image_pad|>") == "x"  # fmt: skip
+    assert response_of("Q4" + "<|im_end|>" * n, "Q") == "4"
+    assert response_of("Q" + "<|im_end|>" * n + "4", "Q<|im_end|>") == "4"
+    assert response_of("Q" + "<|im_end|>" * n, "<|a|>" * n) is None
+    assert time.perf_counter() - start < 10
 
 
 def test_get_reward_scores_the_response_after_the_prompt(server: LiveServer) -> None:

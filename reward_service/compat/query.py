@@ -35,70 +35,47 @@ _END_OF_TURN = re.compile(
 )
 _END_WINDOW = 96  # an end-of-turn token and the whitespace after it are shorter than this
 
-Piece = str | list[str]  # text, or a run of adjacent special tokens
 
-
-def prompt_pieces(prompt: str) -> list[Piece]:
-    """``prompt`` as alternating text and runs of adjacent special tokens."""
-    pieces: list[Piece] = []
-    end = 0
-    for match in _SPECIAL.finditer(prompt):
-        if match.start() > end:
-            pieces.append(prompt[end : match.start()])
-        last = pieces[-1] if pieces else None
-        if isinstance(last, list) and match.start() == end:
-            last.append(match.group())
-        else:
-            pieces.append([match.group()])
-        end = match.end()
-    if end < len(prompt):
-        pieces.append(prompt[end:])
-    return pieces
-
-
-def _run_at(query: str, at: int) -> list[re.Match[str]]:
-    run = []
-    while match := _SPECIAL.match(query, at):
-        run.append(match)
-        at = match.end()
-    return run
-
-
-def _after_run(query: str, at: int, wanted: list[str], final: bool) -> int | None:
-    """Where the query's special-token run at ``at`` ends, if it holds ``wanted`` in order; for
-    the prompt's final piece, after the last wanted token and its repeats."""
-    run, found = _run_at(query, at), 0
-    for index, match in enumerate(run):
-        if found < len(wanted) and match.group() == wanted[found]:
-            found += 1
-            if found == len(wanted) and final:
-                while index + 1 < len(run) and run[index + 1].group() == match.group():
-                    index += 1
-                return run[index].end()
-    return run[-1].end() if run and found == len(wanted) else None
+def _after_run(query: str, q: int, prompt: str, p: int) -> tuple[int, int] | None:
+    """The ends of the special-token runs at ``q`` in the query and ``p`` in the prompt, if the
+    query's holds the prompt's in order; where the prompt's run ends the prompt, the query's is
+    read up to the last of its tokens and that token's repeats. One pass, no copies: a query
+    may hold a run of millions of tokens."""
+    want, last = _SPECIAL.match(prompt, p), ""
+    while token := _SPECIAL.match(query, q):
+        if want is not None and token.group() == want.group():
+            last, p = want.group(), want.end()
+            want = _SPECIAL.match(prompt, p)
+        elif want is None and p == len(prompt) and token.group() != last:
+            break  # the response's
+        q = token.end()
+    return None if want is not None else (q, p)
 
 
 def response_start(query: str, prompt: str) -> int | None:
     """The index in ``query`` where the response begins, ``None`` if ``prompt`` is not there."""
-    pieces, at = prompt_pieces(prompt), 0
-    for index, piece in enumerate(pieces):
-        if isinstance(piece, str):
-            if not query.startswith(piece, at):
+    p = q = 0
+    while p < len(prompt):
+        if _SPECIAL.match(prompt, p):
+            ends = _after_run(query, q, prompt, p)
+            if ends is None:
                 return None
-            at += len(piece)
-        else:
-            found = _after_run(query, at, piece, final=index == len(pieces) - 1)
-            if found is None:
-                return None
-            at = found
-    return at
+            q, p = ends
+            continue
+        special = _SPECIAL.search(prompt, p)
+        end = special.start() if special else len(prompt)
+        if not query.startswith(prompt[p:end], q):
+            return None
+        q, p = q + end - p, end
+    return q
 
 
 def without_end_of_turn(response: str) -> str:
     """``response`` less the end-of-turn tokens it ends with (and the whitespace among them)."""
-    while match := _END_OF_TURN.search(response, max(0, len(response) - _END_WINDOW)):
-        response = response[: match.start()]
-    return response
+    end = len(response)  # moved back, not sliced: a response of many such tokens stays linear
+    while match := _END_OF_TURN.search(response, max(0, end - _END_WINDOW), end):
+        end = match.start()
+    return response[:end]
 
 
 def response_of(query: str, prompt: str | None) -> str | None:
