@@ -83,6 +83,27 @@ def _stamp(name: str) -> Path:
     return env_dir(name) / ".recipe"
 
 
+def _client_stamp(name: str) -> Path:
+    return env_dir(name) / ".client"
+
+
+def client_digest() -> str:
+    """raas-client's sources. An environment holds an installed copy of them, so a change to
+    ``trainer_client`` reinstalls it there (else the tests would run the old client)."""
+    digest = hashlib.sha256()
+    sources = [*sorted((CLIENT / "trainer_client").rglob("*.py")), CLIENT / "pyproject.toml"]
+    for path in sources:
+        digest.update(str(path.relative_to(CLIENT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _refresh_client(name: str) -> None:
+    stamp, current = _client_stamp(name), client_digest()
+    if not stamp.exists() or stamp.read_text() != current:
+        _pip(name, "--no-deps", "--force-reinstall", str(CLIENT))
+        stamp.write_text(current)
+
+
 def is_current(value: Recipe) -> bool:
     stamp = _stamp(value.name)
     return stamp.exists() and stamp.read_text() == value.digest()
@@ -101,8 +122,10 @@ def _install_torch(name: str) -> None:
 
 
 def build(value: Recipe) -> Path:
-    """Build ``value``'s environment unless it is current; returns its Python."""
+    """Build ``value``'s environment unless it is current (raas-client reinstalled if its
+    sources changed); returns its Python."""
     if is_current(value):
+        _refresh_client(value.name)
         return python_of(value.name)
     where = env_dir(value.name)
     shutil.rmtree(where, ignore_errors=True)
@@ -114,6 +137,7 @@ def build(value: Recipe) -> Path:
     if value.no_deps:
         _pip(value.name, "--no-deps", *value.no_deps)
     _stamp(value.name).write_text(value.digest())
+    _client_stamp(value.name).write_text(client_digest())
     return python_of(value.name)
 
 
