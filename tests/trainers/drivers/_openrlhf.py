@@ -145,6 +145,18 @@ class ScriptedEngine:
         return SimpleNamespace(outputs=[output])
 
 
+def executor_for(remote_url: list[str] | None, agent_func_path: str | None) -> Any:
+    """The executor a ``RolloutRayActor`` makes: the agent file's ``AgentExecutor``, loaded by
+    OpenRLHF's ``_load_agent_executor``, else ``SingleTurnAgentExecutor(remote_url)``."""
+    if agent_func_path:
+        from openrlhf.trainer.ray.vllm_engine import _load_agent_executor
+
+        return _load_agent_executor(agent_func_path)
+    from openrlhf.utils.agent import SingleTurnAgentExecutor
+
+    return SingleTurnAgentExecutor(remote_url)
+
+
 def execute(executor: Any, prompt: str, label: Any, turns: Sequence[str], tokenizer: Any,
             images: Any = None, max_length: int = 4096,
             max_new_tokens: int | None = None) -> dict[str, Any]:  # fmt: skip
@@ -159,7 +171,7 @@ def execute(executor: Any, prompt: str, label: Any, turns: Sequence[str], tokeni
     return output
 
 
-def experiences(outputs: list[dict[str, Any]], tokenizer: Any, max_length: int = 4096) -> Any:
+def experiences(outputs: list[dict[str, Any]], tokenizer: Any, max_length: int = 8192) -> Any:
     """The executors' outputs through OpenRLHF's experience path: one ``Experience`` each
     (``SamplesGenerator._process_response_into_experience``), concatenated into a micro-batch
     (``RemoteExperienceMaker.split_rollout_samples``), split again (``NaiveReplayBuffer.append``)
@@ -177,6 +189,43 @@ def experiences(outputs: list[dict[str, Any]], tokenizer: Any, max_length: int =
     items = split_experience_batch(batch)
     make_experience_batch(items)
     return items
+
+
+def rollouts(executor: Any, args: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Dataset rows (keys as ``args.data``; ``turns``: the policy's scripted turns) through
+    ``executor`` and the experience path. A vision processor tokenises when
+    ``--data.max_images_per_prompt`` > 0 (a VLM run), Qwen's tokenizer otherwise."""
+    vision = args.data.max_images_per_prompt > 0
+    tokenizer = qwen_vl_processor() if vision else qwen_tokenizer()
+    outputs, report = [], []
+    for row in rows:
+        prompt, label = build_prompt(row, args, tokenizer)
+        images = [image()] if row.get(args.data.image_key) else None
+        output = execute(
+            executor, prompt, label, row["turns"], tokenizer, images,
+            row.get("max_len", args.data.max_len), args.rollout.max_new_tokens,
+        )  # fmt: skip
+        outputs.append(output)
+        query = tokenizer.decode(output["observation_tokens"], skip_special_tokens=False)
+        report.append({"prompt": prompt, "query": query, "reward": _plain(output["reward"]),
+                       "extra_logs": _plain(output["extra_logs"])})  # fmt: skip
+    result: dict[str, Any] = {"samples": report}
+    try:
+        items = experiences(outputs, tokenizer)
+    except (ValueError, TypeError, KeyError) as exc:
+        result["experience_error"] = f"{type(exc).__name__}: {exc}"
+    else:
+        result["items"] = [item_view(item) for item in items]
+    return result
+
+
+def _plain(value: Any) -> Any:
+    """JSON for what an executor returns (floats, lists, tensors in the agent's logs)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
 
 
 def item_view(item: Any) -> dict[str, Any]:

@@ -1,18 +1,20 @@
-"""Samples through OpenRLHF 0.11.2's single-turn rollout and experience path, against raas.
+"""Dataset rows through OpenRLHF 0.11.2's rollout and experience path, against raas.
 
-``openrlhf_rollout.py SPEC_JSON``: ``SPEC`` = ``{"remote_url": [...], "vision": bool,
-"samples": [{"input", "label", "response", "image": bool, "max_length": int,
-"max_new_tokens": int}]}``. Each sample's
-dataset row becomes its prompt through OpenRLHF's ``preprocess_data`` (the chat template, an
-``<image>`` tag as an image part), ``SingleTurnAgentExecutor(remote_url)`` tokenises it (a
-vision processor expands the image), has the scripted policy answer, decodes the query and
-fetches the reward from ``remote_url`` (raas's ``/get_reward``, or a reward file) as in a run;
-then the outputs go through the experience path (``_openrlhf.experiences``). Prints what the
-rollouts and the trainer's experience items hold, or where that path raised.
+``openrlhf_rollout.py SPEC_JSON``. ``SPEC``: what scores — ``"remote_url": [...]``, or
+``"reward_module": name`` (its installed file as the URL), or ``"agent_func_path": path`` —
+and ``"rows": [{"input", "label", "turns": [...], "image": bool, "max_len": int}]``,
+``"vision": bool``, ``"max_new_tokens": int``. Each row becomes its prompt through OpenRLHF's
+``preprocess_data`` (the chat template; an ``<image>`` tag an image part), the executor a
+``RolloutRayActor`` would make runs it (the processor expands the image, the scripted policy
+answers, the query is decoded and scored by ``remote_url`` — raas's ``/get_reward`` or a
+reward file — or by the agent), and the outputs go through the experience path
+(``_openrlhf.experiences``). Prints what the rollouts and the trainer's experience items hold,
+or where that path raised.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from types import SimpleNamespace
@@ -20,40 +22,21 @@ from typing import Any
 
 import _openrlhf
 
-ARGS = SimpleNamespace(data=SimpleNamespace(
-    apply_chat_template=True, input_template=None, input_key="input", label_key="label",
-))  # fmt: skip
-
-
-def rollout(executor: Any, tokenizer: Any, sample: dict[str, Any]) -> dict[str, Any]:
-    prompt, label = _openrlhf.build_prompt(sample, ARGS, tokenizer)
-    images = [_openrlhf.image()] if sample.get("image") else None
-    output = _openrlhf.execute(
-        executor, prompt, label, [sample["response"]], tokenizer, images,
-        sample.get("max_length", 4096), sample.get("max_new_tokens"),
-    )  # fmt: skip
-    query = tokenizer.decode(output["observation_tokens"], skip_special_tokens=False)
-    return {"output": output, "prompt": prompt, "query": query}
-
 
 def main(spec: dict[str, Any]) -> dict[str, Any]:
     _openrlhf.stub_vllm()
-    from openrlhf.utils.agent import SingleTurnAgentExecutor
-
-    tokenizer = _openrlhf.qwen_vl_processor() if spec.get("vision") else _openrlhf.qwen_tokenizer()
-    executor = SingleTurnAgentExecutor(spec["remote_url"])
-    done = [rollout(executor, tokenizer, sample) for sample in spec["samples"]]
-    report: dict[str, Any] = {"samples": [{
-        "prompt": d["prompt"], "query": d["query"], "reward": d["output"]["reward"],
-        "scores": d["output"]["scores"], "extra_logs": d["output"]["extra_logs"],
-    } for d in done]}  # fmt: skip
-    try:
-        items = _openrlhf.experiences([d["output"] for d in done], tokenizer)
-    except (ValueError, TypeError, KeyError) as exc:
-        report["experience_error"] = f"{type(exc).__name__}: {exc}"
-    else:
-        report["items"] = [_openrlhf.item_view(item) for item in items]
-    return report
+    args = SimpleNamespace(
+        data=SimpleNamespace(
+            apply_chat_template=True, input_template=None, input_key="input", label_key="label",
+            image_key="image", max_images_per_prompt=int(spec.get("vision", False)), max_len=4096,
+        ),
+        rollout=SimpleNamespace(max_new_tokens=spec.get("max_new_tokens")),
+    )  # fmt: skip
+    remote_url = spec.get("remote_url")
+    if "reward_module" in spec:
+        remote_url = [importlib.import_module(spec["reward_module"]).__file__]
+    executor = _openrlhf.executor_for(remote_url, spec.get("agent_func_path"))
+    return _openrlhf.rollouts(executor, args, spec["rows"])
 
 
 if __name__ == "__main__":
