@@ -1,7 +1,7 @@
 """What the OpenRLHF drivers share: OpenRLHF 0.11.2's own rollout path on a CPU machine.
 
 Everything here is OpenRLHF's or transformers' code, but for two stand-ins, each for a part
-that needs a GPU:
+that needs a GPU (and a chat template in Qwen's layout, since no model is downloaded):
 - ``vllm``: OpenRLHF pins vllm 0.29.0, which has no CPU build (it pins a CUDA torch). The
   modules below import ``SamplingParams``, ``TokensPrompt`` and ``random_uuid`` at import time
   and none of the code under test calls them, so ``vllm`` is a module holding those names,
@@ -21,6 +21,7 @@ transformers' video processors need torchvision, which has no CPU build for this
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import sys
 import types
@@ -101,6 +102,7 @@ def image(seed: int = 0, size: int = 112) -> Any:
     return Image.new("RGB", (size, size), (40 * seed % 256, 90, 160))
 
 
+@functools.cache
 def openrlhf_module(relative: str, name: str) -> ModuleType:
     """An OpenRLHF source file loaded alone: ``openrlhf/datasets/__init__.py`` imports HF
     ``datasets`` for the SFT and reward-model datasets, which the prompt path does not use."""
@@ -231,7 +233,7 @@ def _plain(value: Any) -> Any:
 def item_view(item: Any) -> dict[str, Any]:
     """What the trainer holds for one sample: reward, score and the logged ``info``."""
     return {
-        "reward": item.rewards.flatten().tolist(),
-        "score": item.scores.flatten().tolist(),
+        "reward": None if item.rewards is None else item.rewards.flatten().tolist(),
+        "score": None if item.scores is None else item.scores.flatten().tolist(),
         "info": {key: value.flatten().tolist() for key, value in item.info.items()},
     }
