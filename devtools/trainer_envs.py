@@ -85,6 +85,16 @@ _RECIPES = (
         python=pyenv_python("3.13"),
         ignore_requires_python=True,
     ),
+    # OpenRLHF pins flash-attn (no CPU build) and deepspeed: installed alone, with what its
+    # rollout path imports — remote-RM client (utils/agent.py: aiohttp), experience handling
+    # (trainer/ppo_utils: ray), utils/__init__ (sympy, pylatexenc), VLM prompts (transformers'
+    # Qwen processors over PIL). vLLM (GPU only) is stubbed by the drivers (drivers/_openrlhf.py)
+    Recipe(
+        "openrlhf",
+        ("transformers==5.15.0", "ray==2.55.0", "aiohttp", "sympy", "pylatexenc", "pillow"),
+        no_deps=("openrlhf==0.11.2",),
+        torch=True,
+    ),
 )
 RECIPES = {value.name: value for value in _RECIPES}
 
@@ -99,6 +109,27 @@ def python_of(name: str) -> Path:
 
 def _stamp(name: str) -> Path:
     return env_dir(name) / ".recipe"
+
+
+def _client_stamp(name: str) -> Path:
+    return env_dir(name) / ".client"
+
+
+def client_digest() -> str:
+    """raas-client's sources. An environment holds an installed copy of them, so a change to
+    ``trainer_client`` reinstalls it there (else the tests would run the old client)."""
+    digest = hashlib.sha256()
+    sources = [*sorted((CLIENT / "trainer_client").rglob("*.py")), CLIENT / "pyproject.toml"]
+    for path in sources:
+        digest.update(str(path.relative_to(CLIENT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _refresh_client(name: str) -> None:
+    stamp, current = _client_stamp(name), client_digest()
+    if not stamp.exists() or stamp.read_text() != current:
+        _pip(name, "--no-deps", "--force-reinstall", str(CLIENT))
+        stamp.write_text(current)
 
 
 def is_current(value: Recipe) -> bool:
@@ -119,8 +150,10 @@ def _install_torch(name: str) -> None:
 
 
 def build(value: Recipe) -> Path:
-    """Build ``value``'s environment unless it is current; returns its Python."""
+    """Build ``value``'s environment unless it is current (raas-client reinstalled if its
+    sources changed); returns its Python."""
     if is_current(value):
+        _refresh_client(value.name)
         return python_of(value.name)
     where = env_dir(value.name)
     shutil.rmtree(where, ignore_errors=True)
@@ -133,6 +166,7 @@ def build(value: Recipe) -> Path:
         lax = ["--ignore-requires-python"] if value.ignore_requires_python else []
         _pip(value.name, "--no-deps", *lax, *value.no_deps)
     _stamp(value.name).write_text(value.digest())
+    _client_stamp(value.name).write_text(client_digest())
     return python_of(value.name)
 
 

@@ -1,4 +1,5 @@
-"""OpenRLHF's ``/get_reward`` and V-Triune's ``/judge`` over a live server.
+"""OpenRLHF's ``/get_reward`` and V-Triune's ``/judge`` over a live server, and where the
+response begins in OpenRLHF's decoded query (``reward_service.compat.query``).
 
 The V-Triune check sends every math and detection reward vector in V-Triune's own payload form
 (what its trainer's reward proxy posts) and expects V-Triune's verdict: ``expect.vtriune`` where
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devtools.live import LiveServer
+from reward_service.compat.openrlhf import LOG_KEYS, NOT_LOCATED
+from reward_service.compat.query import response_of
 from reward_service.compat.vtriune import answer_block
 from tests.conftest import load_vectors
 
@@ -252,6 +256,82 @@ def get_reward(url: str, body: dict[str, Any]) -> httpx.Response:
     return httpx.post(f"{url}/get_reward", json=body, timeout=60)
 
 
+FORMATTED = {"verifier": "math", "ground_truth": "4", "format": "think_answer",
+             "weights": {"accuracy": 1, "format": 1}}  # fmt: skip
+QWEN_PROMPT = (
+    "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>How many? Answer in <answer>"
+    "</answer>, e.g. <answer>9</answer>.<|im_end|>\n<|im_start|>assistant\n"
+)
+QWEN_QUERY = QWEN_PROMPT.replace("<|image_pad|>", "<|image_pad|>" * 64)
+
+
+@pytest.mark.parametrize(
+    ("query", "prompt", "response"),
+    [
+        ("Q: 2+2? A: 4", "Q: 2+2? A:", " 4"),  # text: the prompt, then the response
+        ("<answer>4</answer>", None, "<answer>4</answer>"),  # no prompt: all of it
+        ("<answer>4</answer>", "", "<answer>4</answer>"),
+        # Qwen-VL: one <|image_pad|> in the prompt, one per merged patch in the query
+        (QWEN_QUERY + "<answer>4</answer><|im_end|>", QWEN_PROMPT, "<answer>4</answer>"),
+        (QWEN_QUERY + "4<|im_end|><|endoftext|>", QWEN_PROMPT, "4"),  # end-of-turn tokens off
+        (QWEN_QUERY + "4\n<|im_end|>\n", QWEN_PROMPT, "4\n"),
+        (QWEN_QUERY + "<|im_end|>", QWEN_PROMPT, ""),  # an empty response
+        # Gemma 4: the image token → begin-of-image, the image token × N, end-of-image
+        (
+            "<|turn>user\n<boi><|image|><|image|><|image|><eoi>Count.<turn|>\n<|turn>model\n7<turn|>",
+            "<|turn>user\n<|image|>Count.<turn|>\n<|turn>model\n",
+            "7",
+        ),
+        # the prompt ends in a placeholder: its repeats are the prompt's, the rest the response's
+        ("x<|image_pad|><|image_pad|><think>\n1</think>4", "x<|image_pad|>", "<think>\n1</think>4"),
+        ("a<think>\n</think>B", "a<think>", "\n</think>B"),
+        ("<|im_start|>x<|im_end|></answer>", "<|im_start|>x<|im_end|>", "</answer>"),
+        # not the prompt: cut by OpenRLHF (left-truncated), other text, text in the expansion
+        ("2+2? A: 4<|im_end|>", "Q: 2+2? A:", None),
+        (QWEN_QUERY.replace("How", "Why") + "4", QWEN_PROMPT, None),
+        (QWEN_QUERY.replace("<|vision_end|>", "text<|vision_end|>") + "4", QWEN_PROMPT, None),
+        (QWEN_QUERY.replace("<|vision_start|>", "") + "4", QWEN_PROMPT, None),  # a token missing
+        (QWEN_PROMPT[:-3], QWEN_PROMPT, None),  # shorter than its prompt
+    ],
+)
+def test_response_of_the_query(query: str, prompt: str | None, response: str | None) -> None:
+    assert response_of(query, prompt) == response
+
+
+PLAIN = st.text(st.characters(exclude_characters="<>|"), max_size=30)
+
+
+@given(
+    parts=st.lists(st.tuples(PLAIN, st.integers(0, 300)), min_size=1, max_size=4),
+    tail=PLAIN,
+    answer=PLAIN,
+)
+def test_any_expanded_qwen_prompt_is_found(parts: list[tuple[str, int]], tail: str,
+                                           answer: str) -> None:  # fmt: skip
+    """Text and images in any order, each image expanded to any number of pads (0: none)."""
+    image = "<|vision_start|><|image_pad|><|vision_end|>"
+    prompt = "".join(text + (image if pads else "") for text, pads in parts) + tail
+    expanded = "".join(
+        text + (image.replace("<|image_pad|>", "<|image_pad|>" * pads) if pads else "")
+        for text, pads in parts
+    )
+    query = expanded + tail + answer + "<|im_end|>"
+    assert response_of(query, prompt) == answer
+
+
+def test_long_runs_of_tokens_are_read_in_linear_time() -> None:
+    """300,000 tokens (3 MB, far inside the body limit) in a run: well under a second each,
+    where reading them by copying (quadratic) took minutes."""
+    n = 300_000
+    start = time.perf_counter()
+    assert response_of("<|vision_start|>" + "<|image_pad|>" * n + "x",
+                       "<|vision_start|><|image_pad|>") == "x"  # fmt: skip
+    assert response_of("Q4" + "<|im_end|>" * n, "Q") == "4"
+    assert response_of("Q" + "<|im_end|>" * n + "4", "Q<|im_end|>") == "4"
+    assert response_of("Q" + "<|im_end|>" * n, "<|a|>" * n) is None
+    assert time.perf_counter() - start < 10
+
+
 def test_get_reward_scores_the_response_after_the_prompt(server: LiveServer) -> None:
     prompts = ["Q: \\boxed{9}? A:", "Q: 2+2? A:", "Q: 3+3? A:"]
     responses = [" \\boxed{4}", " \\boxed{4}", " \\boxed{5}"]
@@ -275,6 +355,52 @@ def test_get_reward_labels_may_carry_their_own_spec(server: LiveServer) -> None:
     assert answer["rewards"] == [1.0, 0.0]  # OpenRLHF cannot take null: 0.0 …
     assert answer["extra_logs"]["raas_unscored"] == [0.0, 1.0]  # … flagged
     assert answer["status"] == ["ok", "invalid_input"]
+    assert answer["errors"] == [None, "ground truth 'no-math-here ???' has no math to parse"]
+
+
+@pytest.mark.parametrize(
+    ("query", "label"),
+    [
+        ("<think>\nx\n</think>\n<answer>\n4\n</answer>", FORMATTED),
+        ("\\boxed{4}", "4"),  # no format score
+        ("\\boxed{4}", "no-math-here ???"),  # unscorable
+        ("cut", "4"),  # its prompt is not in the query
+    ],
+    ids=["format", "no-format", "unscored", "not-located"],
+)
+def test_get_reward_logs_every_key_for_every_sample(
+    server: LiveServer, query: str, label: Any
+) -> None:
+    """OpenRLHF batches the logs of samples from separate requests by key: one sample per
+    request must still carry them all."""
+    prompt = "Q:" if query != "cut" else "Q: something"
+    answer = get_reward(server.url, {"query": [prompt + query], "prompts": [prompt],
+                                     "labels": [label]}).json()  # fmt: skip
+    assert tuple(answer["extra_logs"]) == LOG_KEYS
+    assert all(len(values) == 1 for values in answer["extra_logs"].values())
+
+
+def test_get_reward_masks_say_which_values_are_neutral(server: LiveServer) -> None:
+    body = {
+        "query": [
+            "Q:<think>\nx\n</think>\n\\boxed{4}",
+            "Q:\\boxed{5}",
+            "Q:\\boxed{4}",
+            "\\boxed{4}",
+        ],
+        "prompts": ["Q:", "Q:", "Q:", "Q: 2+2?"],
+        "labels": [FORMATTED, "4", "no-math-here ???", "4"],
+    }
+    answer = get_reward(server.url, body).json()
+    assert answer["extra_logs"] == {
+        "accuracy": [1.0, 0.0, 0.0, 0.0],
+        "format": [0.5, 0.0, 0.0, 0.0],
+        "raas_unscored": [0.0, 0.0, 1.0, 1.0],
+        "raas_no_format": [0.0, 1.0, 1.0, 1.0],
+    }
+    assert answer["rewards"] == [0.75, 0.0, 0.0, 0.0]
+    assert answer["status"] == ["ok", "ok", "invalid_input", "invalid_input"]
+    assert answer["errors"][3] == NOT_LOCATED
 
 
 def test_get_reward_format_setting() -> None:

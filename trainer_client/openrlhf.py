@@ -1,24 +1,27 @@
 """raas as OpenRLHF's Python-file reward function, which sends the training step.
 
-OpenRLHF's remote reward call posts ``{"query", "prompts", "labels"}`` and nothing else — no
-step, no episode (``openrlhf/utils/agent.py``, ``SingleTurnAgentExecutor._fetch_rewards_via_http``)
-— so over ``--remote_rm_url http://raas:8000/get_reward`` a schedule (detection's dynamic IoU
-threshold) stays at its first value. Given a ``.py`` path instead, OpenRLHF loads it and calls
-``reward_func(queries, prompts, labels)`` in each vLLM engine actor, one sample per call. This
-file is that function:
+OpenRLHF 0.11.2's HTTP reward call posts ``{"query", "prompts", "labels"}`` and nothing else —
+no step, no episode (``openrlhf/utils/agent.py``, ``SingleTurnAgentExecutor``) — so over
+``--reward.remote_url http://raas:8000/get_reward`` a schedule (detection's dynamic IoU
+threshold) stays at its first value. Given a ``.py`` path instead, OpenRLHF loads the file
+(``spec_from_file_location("reward_func", path)``, not in ``sys.modules``) in each vLLM engine
+actor and calls ``reward_func(queries, prompts, labels)`` in a thread, one sample per call,
+taking ``rewards``, ``scores`` and ``extra_logs`` from what it returns. This file is that
+function:
 
-    --remote_rm_url /…/site-packages/trainer_client/openrlhf.py
+    --reward.remote_url /…/site-packages/trainer_client/openrlhf.py
 
 It counts the samples its process has scored (:mod:`trainer_client.progress`) and posts them to
-raas's ``/get_reward`` with ``step`` and ``total_steps``, so the translation (prompt stripping,
-``RAAS_OPENRLHF_*`` verifier and format, labels carrying their own spec) stays on the server.
-Set in the trainer's environment (``ray job submit --runtime-env-json '{"env_vars": …}'``):
+raas's ``/get_reward`` with ``step`` and ``total_steps``, so the translation (the prompt found
+in the decoded query, ``RAAS_OPENRLHF_*`` verifier and format, labels carrying their own spec,
+the same ``extra_logs`` keys for every sample) stays on the server. Set in the trainer's
+environment (``ray job submit --runtime-env-json '{"env_vars": …}'``):
 
 - ``RAAS_URL`` (default ``http://127.0.0.1:8000``) and ``RAAS_API_KEY`` when raas asks for one;
 - ``RAAS_TOTAL_STEPS``: the run's training steps (without it no step is sent);
-- ``RAAS_SAMPLES_PER_STEP``: samples *one engine* scores per step, ``rollout_batch_size ×
-  n_samples_per_prompt ÷ vllm_num_engines`` (OpenRLHF spreads prompts over the engines by
-  their pending load, so the split is even to within a group);
+- ``RAAS_SAMPLES_PER_STEP``: samples *one engine* scores per step, ``--rollout.batch_size ×
+  --rollout.n_samples_per_prompt ÷ --vllm.num_engines`` (OpenRLHF spreads prompts over the
+  engines by their pending load, so the split is even to within a group);
 - ``RAAS_START_STEP`` when resuming.
 
 The count is an estimate of the step: OpenRLHF does not tell evaluation samples or dynamic
@@ -123,15 +126,21 @@ class OpenRLHFReward:
         )  # fmt: skip
 
 
+UNSCORED_LOGS = {"accuracy": 0.0, "format": 0.0, "raas_unscored": 1.0, "raas_no_format": 1.0}
+"""``/get_reward``'s ``extra_logs`` for a sample raas did not score (its keys are the same for
+every sample, as OpenRLHF's experience batching needs): what the agent gives a turn it does not
+send to raas."""
+
 _rewards: dict[tuple[int, tuple[str | None, ...]], OpenRLHFReward] = {}
 _ENV = ("RAAS_URL", "RAAS_API_KEY", "RAAS_TOTAL_STEPS", "RAAS_SAMPLES_PER_STEP", "RAAS_START_STEP")
 
 
 def reward_func(
-    queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]
+    queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any], **_: Any
 ) -> dict[str, Any]:
-    """OpenRLHF's ``reward_func(queries, prompts, labels)``: ``{"rewards", "scores",
-    "extra_logs"}`` as ``/get_reward`` answers, configured from the environment."""
+    """OpenRLHF's ``reward_func(queries, prompts, labels, **kwargs)``: ``{"rewards", "scores",
+    "extra_logs"}`` (lists, one value per query) as ``/get_reward`` answers, configured from the
+    environment. Keyword arguments a later OpenRLHF may pass are ignored."""
     key = (os.getpid(), tuple(os.environ.get(name) for name in _ENV))
     if key not in _rewards:
         _rewards[key] = OpenRLHFReward.from_env()

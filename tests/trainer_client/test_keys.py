@@ -1,12 +1,11 @@
-"""The trainer side sends the API key: the client, the TRL and verl adapters, and OpenRLHF's
-plain URL (its requests turn ``http://user:key@host`` into Basic auth)."""
+"""The trainer side sends the API key: the client and the TRL and verl adapters. (OpenRLHF's
+client, which takes the key in its URL as Basic auth, in ``tests/trainers/test_openrlhf.py``.)"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from devtools.live import LiveServer
 from trainer_client import RaasRewardFunction, RequestRejectedError, RewardClient
@@ -50,13 +49,3 @@ def test_the_trl_and_verl_adapters_send_it(keyed: LiveServer) -> None:
     scores = compute_score_batch(["x"], ["\\boxed{4}"], ["4"], [{"verifier": "math"}],
                                  url=keyed.url, api_key=KEY)  # fmt: skip
     assert scores == [1.0]
-
-
-def test_openrlhf_puts_the_key_in_its_remote_rm_url(keyed: LiveServer) -> None:
-    url = keyed.url.replace("http://", f"http://raas:{KEY}@") + "/get_reward"
-    body = {"query": ["\\boxed{4}"], "prompts": [""], "labels": ["4"]}
-    answer = requests.post(url, json=body, headers={"Content-Type": "application/json"}, timeout=60)
-    assert answer.status_code == 200
-    assert answer.json()["rewards"] == [1.0]
-    bare = requests.post(keyed.url + "/get_reward", json=body, timeout=60)
-    assert bare.status_code == 401
