@@ -54,10 +54,12 @@ class Recipe:
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
-_RECIPES = (
-    # verl's reward loop and config: ray, hydra, tensordict, transformers < 5.11 come with it
-    Recipe("verl", ("verl==0.9.1",), torch=True),
-)
+# verl, and ray and transformers (< 5.11) pinned at what its tests ran on; its agent loop
+# (verl.experimental.agent_loop) also imports cachetools, fastapi and uvicorn, which verl lists
+# only in its `verl-core` extra (beside vLLM's GPU stack)
+_VERL = ("verl==0.9.1", "ray[default]==2.60.0", "transformers==5.10.4")
+_VERL_AGENT_LOOP = ("cachetools==8.0.3", "fastapi==0.165.0", "uvicorn==0.55.0")
+_RECIPES = (Recipe("verl", (*_VERL, *_VERL_AGENT_LOOP), torch=True),)
 RECIPES = {value.name: value for value in _RECIPES}
 
 

@@ -1,0 +1,102 @@
+"""raas as verl's reward manager — loaded by verl, and only by verl (it imports verl).
+
+verl 0.9.1 loads it through its own config::
+
+    reward.reward_manager.source=importlib
+    reward.reward_manager.name=RaasRewardManager
+    reward.reward_manager.module.path=pkg://trainer_client.verl_manager
+    +reward.reward_kwargs.url=http://raas:8000   # trainer_client.verl.VerlSettings
+
+Each reward-loop worker builds one :class:`RaasRewardManager` and awaits :meth:`run_single` per
+sample; the samples it awaits within ``batch_window_s`` go to raas together. Leave
+``reward.custom_reward_function.path`` unset: the manager calls raas itself (a function set there
+is handed to it by verl and not used). It does not compute rewards with a verl-side reward model
+(``reward.reward_model.enable``): raas serves the reward models.
+
+What it sends, per sample (see :mod:`trainer_client.verl` for the spec, the step and the keys it
+returns): the response decoded from the rollout's valid response tokens without special tokens,
+as verl's own managers decode it; the prompt as the text of the user messages of ``raw_prompt``
+(the chat verl rolled out from) — not the decoded prompt tokens, which carry the chat template
+and one placeholder token per image patch, while raas's reward models apply their own template
+to the prompt as the user turn — falling back to the decoded prompt tokens where a rollout has no
+``raw_prompt``; and the images of ``raw_prompt``, as verl's dataset put them there (PIL images,
+bytes, paths).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from verl import DataProto
+from verl.experimental.reward_loop.reward_manager.base import RewardManagerBase
+
+from trainer_client.batching import SampleBatcher
+from trainer_client.verl import (
+    VerlSettings,
+    batcher_for,
+    is_validation,
+    reward_of,
+    rollout_step,
+    schedule,
+    verl_sample,
+)
+
+
+def settings_of(config: DictConfig) -> VerlSettings:
+    """``reward.reward_kwargs``; ``total_steps`` defaults to ``trainer.total_training_steps``."""
+    values = OmegaConf.to_container(config.reward.get("reward_kwargs") or {}, resolve=True)
+    assert isinstance(values, dict)
+    total = config.trainer.get("total_training_steps")
+    if values.get("total_steps") is None and total is not None:
+        values["total_steps"] = int(total)
+    return VerlSettings.of({str(key): value for key, value in values.items()})
+
+
+class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # verl is untyped here
+    """verl's ``RewardManagerBase`` backed by raas (see the module docstring)."""
+
+    def __init__(
+        self,
+        config: DictConfig,
+        tokenizer: Any,
+        compute_score: Any = None,
+        reward_router_address: str | None = None,
+        reward_model_tokenizer: Any = None,
+    ) -> None:
+        super().__init__(config, tokenizer, compute_score)
+        self.settings = settings_of(config)
+
+    @property
+    def batcher(self) -> SampleBatcher:
+        return batcher_for(self.settings)
+
+    async def run_single(self, data: DataProto) -> dict[str, Any]:
+        """One rollout's reward: ``{"reward_score", "reward_extra_info"}``."""
+        item = data[-1:][0]  # a multi-output rollout is scored on its last sequence, as verl's
+        columns: Mapping[str, Any] = item.non_tensor_batch
+        extra = columns.get("extra_info") or {}
+        sample = verl_sample(
+            columns["data_source"], self._response(item), columns["reward_model"]["ground_truth"],
+            extra, self.settings.default_verifier, messages=columns.get("raw_prompt"),
+        )  # fmt: skip
+        if "prompt" not in sample and (prompt := self._prompt(item)):
+            sample["prompt"] = prompt
+        step = rollout_step(columns.get("tool_extra_fields"), columns)
+        split = "val" if is_validation(extra) else "train"
+        result = await self.batcher.score(sample, **schedule(step, self.settings), group=split)
+        reward, info = reward_of(result, self.settings)
+        return {"reward_score": reward, "reward_extra_info": info}
+
+    def _response(self, item: Any) -> str:
+        responses = item.batch["responses"]
+        valid = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
+        text: str = self.tokenizer.decode(responses[:valid], skip_special_tokens=True)
+        return text
+
+    def _prompt(self, item: Any) -> str:
+        prompts = item.batch["prompts"]
+        mask = item.batch["attention_mask"][: prompts.shape[-1]].bool()
+        text: str = self.tokenizer.decode(prompts[mask], skip_special_tokens=True)
+        return text
