@@ -366,3 +366,57 @@ def test_compute_score_on_a_batch_goes_without_step_prompt_images(
     assert held["rewards"] == pytest.approx(
         [expected_reward(r) for r in truth], abs=MODEL_TOLERANCE
     )
+
+
+# --- what verl makes of the configs ---------------------------------------------------------------
+
+# the README's verl config before 0.9.1, in override form (``batch`` and ``compute_score_batch``
+# are gone: the nearest that still exist)
+LEGACY = [
+    "reward_model.reward_manager=naive", "custom_reward_function.path=pkg://trainer_client.verl",
+    "custom_reward_function.name=compute_score", "+custom_reward_function.reward_kwargs.url=http://raas:8000",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def configs(policy: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    manager = command_overrides("verl-reward-manager")
+    spec = tmp_path_factory.mktemp("configs") / "spec.json"
+    spec.write_text(json.dumps({"tokenizer": str(policy), "configs": {
+        "manager": manager,
+        "function": command_overrides("verl-compute-score"),
+        "legacy": LEGACY,
+        "misspelt": [*manager, "+reward.reward_kwargs.totalsteps=460"],
+    }}))  # fmt: skip
+    return run_driver("verl", "verl_config.py", str(spec))
+
+
+@pytest.mark.parametrize("entry", ["main_ppo", "fully_async"])
+def test_both_entry_points_load_the_readme_configs(configs: dict[str, Any], entry: str) -> None:
+    """``main_ppo`` reads the ``reward.*`` keys as given; ``fully_async_main`` first applies
+    ``migrate_legacy_reward_impl``, which leaves them be."""
+    manager = configs["manager"][entry]
+    assert manager["manager"] == "trainer_client.verl_manager.RaasRewardManager"
+    assert "url='http://raas:8000'" in manager["settings"]
+    assert "total_steps=460" in manager["settings"]
+    function = configs["function"][entry]
+    assert function["manager"].endswith(".NaiveRewardManager")
+    assert (function["function"], function["awaited"]) == (
+        "trainer_client.verl.compute_score",
+        True,
+    )
+
+
+def test_the_legacy_keys_are_dropped_by_main_ppo(configs: dict[str, Any]) -> None:
+    """Why the README changed: 0.9.1's ``main_ppo`` never migrates the top-level
+    ``custom_reward_function``, so verl scores with its own grader and raas is never called;
+    only the fully asynchronous trainer maps it."""
+    legacy = configs["legacy"]
+    assert legacy["main_ppo"]["custom_path"] is None
+    assert legacy["main_ppo"]["function"] == "verl.utils.reward_score.default_compute_score"
+    assert legacy["fully_async"]["function"] == "trainer_client.verl.compute_score"
+
+
+def test_a_misspelt_setting_stops_the_worker(configs: dict[str, Any]) -> None:
+    for entry in ("main_ppo", "fully_async"):
+        assert "unknown raas setting(s) ['totalsteps']" in configs["misspelt"][entry]["error"]
