@@ -92,9 +92,30 @@ def _install_torch(name: str) -> None:
     _pip(name, cpu, *([] if found else ["--extra-index-url", TORCH_CPU_INDEX]))
 
 
+def client_digest() -> str:
+    """The installed client's sources: an environment holds a copy (a wheel, as a trainer
+    installs it), which must follow every edit of ``trainer_client`` or the tests would drive
+    yesterday's adapter."""
+    digest = hashlib.sha256()
+    for path in sorted([*(CLIENT / "trainer_client").rglob("*.py"), CLIENT / "pyproject.toml"]):
+        digest.update(str(path.relative_to(CLIENT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _refresh_client(name: str) -> None:
+    """Reinstall the client alone (seconds) when its sources changed since the last install."""
+    stamp = env_dir(name) / ".client"
+    current = client_digest()
+    if not stamp.exists() or stamp.read_text() != current:
+        _pip(name, "--no-deps", "--force-reinstall", str(CLIENT))
+        stamp.write_text(current)
+
+
 def build(value: Recipe) -> Path:
-    """Build ``value``'s environment unless it is current; returns its Python."""
+    """Build ``value``'s environment unless it is current (its client refreshed); returns its
+    Python."""
     if is_current(value):
+        _refresh_client(value.name)
         return python_of(value.name)
     where = env_dir(value.name)
     shutil.rmtree(where, ignore_errors=True)
@@ -103,6 +124,7 @@ def build(value: Recipe) -> Path:
     if value.torch:
         _install_torch(value.name)
     _pip(value.name, *value.requirements, str(CLIENT))
+    (where / ".client").write_text(client_digest())
     if value.no_deps:
         _pip(value.name, "--no-deps", *value.no_deps)
     _stamp(value.name).write_text(value.digest())

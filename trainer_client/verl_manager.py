@@ -10,8 +10,8 @@ verl 0.9.1 loads it through its own config::
 Each reward-loop worker builds one :class:`RaasRewardManager` and awaits :meth:`run_single` per
 sample; the samples it awaits within ``batch_window_s`` go to raas together. Leave
 ``reward.custom_reward_function.path`` unset: the manager calls raas itself (a function set there
-is handed to it by verl and not used). It does not compute rewards with a verl-side reward model
-(``reward.reward_model.enable``): raas serves the reward models.
+is not called; a warning says so). ``reward.reward_model.enable`` is refused: verl would then
+score with its own reward model and never call the manager — raas serves the reward models.
 
 What it sends, per sample (see :mod:`trainer_client.verl` for the spec, the step and the keys it
 returns): the response decoded from the rollout's valid response tokens without special tokens,
@@ -25,6 +25,7 @@ bytes, paths).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -43,15 +44,33 @@ from trainer_client.verl import (
     verl_sample,
 )
 
+logger = logging.getLogger(__name__)
+
 
 def settings_of(config: DictConfig) -> VerlSettings:
     """``reward.reward_kwargs``; ``total_steps`` defaults to ``trainer.total_training_steps``."""
-    values = OmegaConf.to_container(config.reward.get("reward_kwargs") or {}, resolve=True)
+    given = config.reward.get("reward_kwargs")
+    values = OmegaConf.to_container(given, resolve=True) if given is not None else {}
     assert isinstance(values, dict)
     total = config.trainer.get("total_training_steps")
     if values.get("total_steps") is None and total is not None:
         values["total_steps"] = int(total)
     return VerlSettings.of({str(key): value for key, value in values.items()})
+
+
+def check_reward_config(config: DictConfig) -> None:
+    """Refuse the one setting under which verl would never call this manager, and say what it
+    does not use."""
+    custom = config.reward.custom_reward_function.get("path")
+    if config.reward.reward_model.get("enable") and not custom:
+        raise ValueError(
+            "reward.reward_model.enable is set: verl's reward-loop workers would score with that "
+            "model and never call RaasRewardManager; raas serves reward models itself (the `rm` "
+            "verifier), so leave reward.reward_model disabled"
+        )
+    if custom:
+        logger.warning("RaasRewardManager scores with raas; reward.custom_reward_function %s is "
+                       "not called", custom)  # fmt: skip
 
 
 class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # verl is untyped here
@@ -67,6 +86,7 @@ class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # verl is unt
     ) -> None:
         super().__init__(config, tokenizer, compute_score)
         self.settings = settings_of(config)
+        check_reward_config(config)
 
     @property
     def batcher(self) -> SampleBatcher:

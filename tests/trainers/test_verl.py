@@ -387,6 +387,7 @@ def configs(policy: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "function": command_overrides("verl-compute-score"),
         "legacy": LEGACY,
         "misspelt": [*manager, "+reward.reward_kwargs.totalsteps=460"],
+        "verl_rm": [*manager, "reward.reward_model.enable=true"],
     }}))  # fmt: skip
     return run_driver("verl", "verl_config.py", str(spec))
 
@@ -417,6 +418,15 @@ def test_the_legacy_keys_are_dropped_by_main_ppo(configs: dict[str, Any]) -> Non
     assert legacy["fully_async"]["function"] == "trainer_client.verl.compute_score"
 
 
-def test_a_misspelt_setting_stops_the_worker(configs: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("config", "error"),
+    [
+        ("misspelt", "unknown raas setting(s) ['totalsteps']"),
+        ("verl_rm", "never call RaasRewardManager"),  # verl would score with its own model
+    ],
+)
+def test_a_config_that_cannot_work_stops_the_worker(
+    configs: dict[str, Any], config: str, error: str
+) -> None:
     for entry in ("main_ppo", "fully_async"):
-        assert "unknown raas setting(s) ['totalsteps']" in configs["misspelt"][entry]["error"]
+        assert error in configs[config][entry]["error"]
