@@ -73,12 +73,13 @@ def math_rows(first: int, step: int) -> list[dict[str, Any]]:
     for i in range(first, first + 40):
         answer = i * 3 + 1
         given = answer if i % 2 == 0 else answer + 1
-        if i % 5 == 0:  # a hacking attempt: the right answer boxed early, a wrong one last
+        hack = i % 5 == 0  # the right answer boxed early, a wrong one last: not a right answer
+        if hack:
             early, last = f"\\boxed{{{answer}}}", f"\\boxed{{{answer + 2}}}"
             text = f"Maybe {early}? {reasoning(i, 8)} So the answer is {last}."
         else:
             text = f"{reasoning(i)} Therefore the answer is \\boxed{{{given}}}."
-        rows.append(row(i, step, "math_dapo", text, str(answer)))
+        rows.append({**row(i, step, "math_dapo", text, str(answer)), "hack": hack})
     for i in range(first + 40, first + 60):  # sample-level spec with a format check
         answer = i + 5
         given = answer if i % 3 else answer - 1
@@ -191,9 +192,10 @@ def policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return save_policy_tokenizer(tmp_path_factory.mktemp("policy"), texts)
 
 
-def command_overrides(name: str) -> list[str]:
-    """The overrides of the README's ``python3 -m verl.trainer.main_ppo`` command ``name``."""
-    argv = shlex.split(readme_block(name).replace("\\\n", " "))
+def command_overrides(command: str) -> list[str]:
+    """The overrides of a README ``python3 -m verl.trainer.main_ppo`` command (split as bash
+    splits it)."""
+    argv = shlex.split(command.replace("\\\n", " "))
     assert argv[: len(MAIN_PPO)] == MAIN_PPO, argv
     return argv[len(MAIN_PPO) :]
 
@@ -244,7 +246,9 @@ def run_verl(raas: LiveServer, policy: Path, tmp: Path, overrides: list[str], se
 
 @pytest.fixture(scope="module")
 def manager(raas: LiveServer, policy: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    overrides = command_overrides("verl-reward-manager") + shlex.split(readme_block("verl-gdpo"))
+    overrides = command_overrides(readme_block("verl-reward-manager")) + shlex.split(
+        readme_block("verl-gdpo")
+    )
     return run_verl(
         raas, policy, tmp_path_factory.mktemp("manager"), overrides, "reward.reward_kwargs"
     )
@@ -252,7 +256,9 @@ def manager(raas: LiveServer, policy: Path, tmp_path_factory: pytest.TempPathFac
 
 @pytest.fixture(scope="module")
 def function(raas: LiveServer, policy: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
-    overrides = command_overrides("verl-compute-score") + shlex.split(readme_block("verl-gdpo"))
+    overrides = command_overrides(readme_block("verl-compute-score")) + shlex.split(
+        readme_block("verl-gdpo")
+    )
     settings = "reward.custom_reward_function.reward_kwargs"
     return run_verl(raas, policy, tmp_path_factory.mktemp("function"), overrides, settings)
 
@@ -290,6 +296,7 @@ def test_the_rewards_verl_holds_are_raas_answers(raas: LiveServer, manager: Run,
         expected = [expected_extra(r)[key] for r in truth]
         assert held["extra"][key] == pytest.approx(expected, abs=MODEL_TOLERANCE), key
     assert len({r["status"] for r in truth}) == 2  # ok and invalid_input both among them
+    assert {held["rewards"][i] for i, r in enumerate(ROWS) if r.get("hack")} == {0.0}
     assert 0 < sum(held["extra"]["format"]) < sum(held["extra"]["acc"])
 
 
@@ -380,11 +387,11 @@ LEGACY = [
 
 @pytest.fixture(scope="module")
 def configs(policy: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    manager = command_overrides("verl-reward-manager")
+    manager = command_overrides(readme_block("verl-reward-manager"))
     spec = tmp_path_factory.mktemp("configs") / "spec.json"
     spec.write_text(json.dumps({"tokenizer": str(policy), "configs": {
         "manager": manager,
-        "function": command_overrides("verl-compute-score"),
+        "function": command_overrides(readme_block("verl-compute-score")),
         "legacy": LEGACY,
         "misspelt": [*manager, "+reward.reward_kwargs.totalsteps=460"],
         "verl_rm": [*manager, "reward.reward_model.enable=true"],
