@@ -123,8 +123,9 @@ def build(value: Recipe) -> Path:
     _pip(value.name, "--upgrade", "pip")
     if value.torch:
         _install_torch(value.name)
+    client = client_digest()  # before the install: an edit made meanwhile is installed next time
     _pip(value.name, *value.requirements, str(CLIENT))
-    (where / ".client").write_text(client_digest())
+    (where / ".client").write_text(client)
     if value.no_deps:
         _pip(value.name, "--no-deps", *value.no_deps)
     _stamp(value.name).write_text(value.digest())

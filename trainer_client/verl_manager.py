@@ -15,12 +15,12 @@ score with its own reward model and never call the manager — raas serves the r
 
 What it sends, per sample (see :mod:`trainer_client.verl` for the spec, the step and the keys it
 returns): the response decoded from the rollout's valid response tokens without special tokens,
-as verl's own managers decode it; the prompt as the text of the user messages of ``raw_prompt``
-(the chat verl rolled out from) — not the decoded prompt tokens, which carry the chat template
-and one placeholder token per image patch, while raas's reward models apply their own template
-to the prompt as the user turn — falling back to the decoded prompt tokens where a rollout has no
-``raw_prompt``; and the images of ``raw_prompt``, as verl's dataset put them there (PIL images,
-bytes, paths).
+as verl's own managers decode it; the prompt as the text of the user messages of ``raw_prompt``,
+the chat verl rolled out from (every 0.9.1 path to a reward manager carries it: the agent loop
+generates from it) — not the decoded prompt tokens, which carry the chat template and one
+placeholder token per image patch, while raas's reward models apply their own template to the
+prompt as the user turn; and the images of ``raw_prompt``, as verl's dataset put them there (PIL
+images, bytes, paths).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def check_reward_config(config: DictConfig) -> None:
                        "not called", custom)  # fmt: skip
 
 
-class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # verl is untyped here
+class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # no verl where mypy runs
     """verl's ``RewardManagerBase`` backed by raas (see the module docstring)."""
 
     def __init__(
@@ -101,8 +101,6 @@ class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # verl is unt
             columns["data_source"], self._response(item), columns["reward_model"]["ground_truth"],
             extra, self.settings.default_verifier, messages=columns.get("raw_prompt"),
         )  # fmt: skip
-        if "prompt" not in sample and (prompt := self._prompt(item)):
-            sample["prompt"] = prompt
         step = rollout_step(columns.get("tool_extra_fields"), columns)
         split = "val" if is_validation(extra) else "train"
         result = await self.batcher.score(sample, **schedule(step, self.settings), group=split)
@@ -113,10 +111,4 @@ class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # verl is unt
         responses = item.batch["responses"]
         valid = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
         text: str = self.tokenizer.decode(responses[:valid], skip_special_tokens=True)
-        return text
-
-    def _prompt(self, item: Any) -> str:
-        prompts = item.batch["prompts"]
-        mask = item.batch["attention_mask"][: prompts.shape[-1]].bool()
-        text: str = self.tokenizer.decode(prompts[mask], skip_special_tokens=True)
         return text
