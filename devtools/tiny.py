@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
     AutoModelForSequenceClassification,
     CLIPVisionConfig,
@@ -27,6 +27,7 @@ from transformers import (
     LlavaForConditionalGeneration,
     LlavaProcessor,
     PreTrainedTokenizerFast,
+    Qwen2Config,
 )
 
 from reward_service.models.bt_vision import VisionRewardConfig, VisionRewardModel
@@ -170,3 +171,41 @@ def png(seed: int, size: tuple[int, int] = (32, 32)) -> bytes:
 
 def data_uri(data: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+POLICY_SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|image_pad|>"]
+POLICY_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'image' %}<|image_pad|>{% elif c['type'] == 'text' %}{{ c['text'] }}"
+    "{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def save_policy_tokenizer(directory: Path, corpus: list[str]) -> Path:
+    """A policy's tokenizer as a trainer loads it: byte-level BPE (any text round-trips through
+    encode and decode, as with Qwen's), ChatML special tokens and template, trained on
+    ``corpus``; beside it the ``config.json`` of a tiny Qwen2 causal LM (no weights), which
+    trainers read for the architecture."""
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=1000, special_tokens=POLICY_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )  # fmt: skip
+    tokenizer.train_from_iterator(corpus, trainer)
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>", "<|image_pad|>"],
+    )  # fmt: skip
+    fast.chat_template = POLICY_TEMPLATE
+    fast.save_pretrained(directory)
+    Qwen2Config(
+        vocab_size=len(fast), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, architectures=["Qwen2ForCausalLM"],
+        eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
+    ).save_pretrained(directory)  # fmt: skip
+    return directory

@@ -69,9 +69,13 @@ _NEMO_GYM_IMPORTS = (
     "itsdangerous", "omegaconf", "hydra-core", "rich", "requests", "yappi>=1.7.6", "pydot",
     "pandas", "scipy>=1.14.1", "wandb>=0.30.0",
 )  # fmt: skip
+# verl, and ray and transformers (< 5.11) pinned at what its tests ran on; its agent loop
+# (verl.experimental.agent_loop) also imports cachetools, fastapi and uvicorn, which verl lists
+# only in its `verl-core` extra (beside vLLM's GPU stack)
+_VERL = ("verl==0.9.1", "ray[default]==2.60.0", "transformers==5.10.4")
+_VERL_AGENT_LOOP = ("cachetools==8.0.3", "fastapi==0.165.0", "uvicorn==0.55.0")
 _RECIPES = (
-    # verl's reward loop and config: ray, hydra, tensordict, transformers < 5.11 come with it
-    Recipe("verl", ("verl==0.9.1",), torch=True),
+    Recipe("verl", (*_VERL, *_VERL_AGENT_LOOP), torch=True),
     # slime (GitHub only, not installable here): what its remote_rm and rm hub run on, aiohttp
     # and PIL; raas-client's trainer_client.slime is called with slime's Sample fields
     Recipe("slime", ("aiohttp==3.14.5", "pillow==13.0.0")),
@@ -125,9 +129,17 @@ def client_digest() -> str:
     return digest.hexdigest()
 
 
+def _clean_client_build() -> None:
+    """pip builds the client in its folder, and setuptools' ``build/lib`` keeps files deleted
+    from the sources since: without this, a removed module would still be installed."""
+    for stale in (CLIENT / "build", *CLIENT.glob("*.egg-info")):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def _refresh_client(name: str) -> None:
     stamp, current = _client_stamp(name), client_digest()
     if not stamp.exists() or stamp.read_text() != current:
+        _clean_client_build()
         _pip(name, "--no-deps", "--force-reinstall", str(CLIENT))
         stamp.write_text(current)
 
@@ -150,8 +162,8 @@ def _install_torch(name: str) -> None:
 
 
 def build(value: Recipe) -> Path:
-    """Build ``value``'s environment unless it is current (raas-client reinstalled if its
-    sources changed); returns its Python."""
+    """Build ``value``'s environment unless it is current (its client refreshed); returns its
+    Python."""
     if is_current(value):
         _refresh_client(value.name)
         return python_of(value.name)
@@ -161,12 +173,14 @@ def build(value: Recipe) -> Path:
     _pip(value.name, "--upgrade", "pip")
     if value.torch:
         _install_torch(value.name)
+    client = client_digest()  # before the install: an edit made meanwhile is installed next time
+    _clean_client_build()
     _pip(value.name, *value.requirements, str(CLIENT))
     if value.no_deps:
         lax = ["--ignore-requires-python"] if value.ignore_requires_python else []
         _pip(value.name, "--no-deps", *lax, *value.no_deps)
     _stamp(value.name).write_text(value.digest())
-    _client_stamp(value.name).write_text(client_digest())
+    _client_stamp(value.name).write_text(client)
     return python_of(value.name)
 
 

@@ -26,7 +26,7 @@ CLIENT_DISTRIBUTIONS = {  # httpx, orjson and what httpx needs, nothing else
 }
 PROBE = """
 import importlib.metadata, importlib.util, json, sys
-from trainer_client import RaasRewardFunction, RewardClient, compute_score_batch
+from trainer_client import RaasRewardFunction, RewardClient, compute_score
 present = [m for m in sys.argv[2].split(",") if importlib.util.find_spec(m) is not None]
 samples = [
     {"id": "right", "verifier": "math", "response": "\\\\boxed{4}", "ground_truth": "4"},

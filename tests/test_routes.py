@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -301,14 +302,20 @@ def test_trainer_adapters_leave_the_verifier_to_the_routes(
     """verl rows of a data source it knows no verifier for, and raas-train rows without one,
     go without a verifier; the server's routes score them. verl logs the batch's summary."""
     from trainer_client.grpo.data import reward_sample
-    from trainer_client.verl import compute_score_batch
+    from trainer_client.verl import compute_score
 
     log = tmp_path / "raas_summary.jsonl"
     box = [{"bbox_2d": [10, 10, 50, 50], "label": "cat"}]
-    scores = compute_score_batch(
-        ["my/mm_math", "det_v3"], [think("\\boxed{4}"), f"<answer>{json.dumps(box)}</answer>"],
-        ["4", box], url=routed_server.url, summary_path=str(log), step=1, total_steps=10,
-    )  # fmt: skip
+    settings = {"url": routed_server.url, "summary_path": str(log), "total_steps": 10}
+
+    async def rollouts() -> list[Any]:  # awaited together, as verl's reward loop does
+        return await asyncio.gather(
+            compute_score("my/mm_math", think("\\boxed{4}"), "4", {"global_steps": 1}, **settings),
+            compute_score("det_v3", f"<answer>{json.dumps(box)}</answer>", box,
+                          {"global_steps": 1}, **settings),
+        )  # fmt: skip
+
+    scores = [result["score"] for result in asyncio.run(rollouts())]
     assert scores == [1.0, 1.0]  # "*_math" with its format weight, "det_*" detection
     (line,) = [json.loads(text) for text in log.read_text().splitlines()]
     assert line["step"] == 1

@@ -1,7 +1,8 @@
 """The trainer side of raas: a reward client and adapters for the trainers people use.
 
 Importing this package pulls in neither torch nor FastAPI (``trainer_client.grpo``, the GRPO
-trainer, needs torch and is imported only when asked for).
+trainer, needs torch and is imported only when asked for; ``trainer_client.verl_manager`` imports
+verl and is loaded by verl alone).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from trainer_client.client import (
 )
 from trainer_client.retry import RetryPolicy
 from trainer_client.trl import AsyncRaasRewardFunction, RaasRewardFunction
-from trainer_client.verl import compute_score, compute_score_batch
+from trainer_client.verl import compute_score
 
 __all__ = [
     "AsyncRaasRewardFunction",
@@ -31,5 +32,4 @@ __all__ = [
     "ScoredBatch",
     "ScoredSample",
     "compute_score",
-    "compute_score_batch",
 ]

@@ -1,5 +1,5 @@
 """Chat messages as raas reads them: the text the policy wrote, its thinking where raas looks
-for it, and nothing a tool wrote.
+for it, and nothing a tool wrote; a prompt's user text and images.
 
 A trainer that parses its model's output (TRL's ``parse_response`` with a response template, as
 it does for tool calling) hands over messages, not text: an assistant turn's thinking is moved out
@@ -32,6 +32,10 @@ see every turn's content (``final_answer``: the first ``<answer>`` block, else w
 last ``</think>``, the last turn's content), and the reflection ratio and response length cover
 every turn's thinking.
 A plain string (a trainer without a response template) is the response as it is.
+
+A prompt is read the same way for every trainer (TRL's conversational rows, verl's
+``raw_prompt``, slime's chat prompts): :func:`prompt_text` is its user messages' text,
+:func:`prompt_images` its image parts as the trainer holds them.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 THINKING_KEYS = ("reasoning_content", "thinking")  # the names TRL's response templates use
+PROMPT_ROLES = frozenset({"user"})
 
 
 def content_text(content: Any) -> str:
@@ -95,27 +100,44 @@ def response_text(completion: Any) -> str:
     return "\n".join(turn for turn in turns if turn)
 
 
-def prompt_text(prompt: Any) -> str:
-    """A prompt (a string or messages) as raas's ``prompt``: every message's text, in order,
-    one per line (image parts left out; they travel as the sample's ``images``)."""
-    if isinstance(prompt, str):
-        return prompt
-    texts = [content_text(message.get("content")) for message in _messages(prompt, "a prompt")]
-    return "\n".join(text for text in texts if text)
+def prompt_text(prompt: Any, roles: frozenset[str] = PROMPT_ROLES) -> str | None:
+    """A prompt (a string or messages) as raas's ``prompt``: the text of its user messages,
+    joined by blank lines; ``None`` when there is none. raas's reward models chat-format the
+    prompt as the user turn, so a system prompt (the trainer's instructions to the policy) is
+    left out, and so are image parts (they travel as the sample's ``images``)."""
+    if prompt is None or isinstance(prompt, str):
+        return prompt or None
+    texts = [
+        content_text(message.get("content"))
+        for message in _messages(prompt, "a prompt")
+        if message.get("role") in roles
+    ]
+    return "\n\n".join(text for text in texts if text) or None
 
 
-def _is_image(part: Any) -> bool:
-    return isinstance(part, Mapping) and part.get("type") == "image" and "image" in part
+def _image_of(part: Any) -> Any:
+    """The image an image part holds, or ``None``: ``{"type": "image", "image": …}`` (TRL,
+    🤗 datasets; verl adds the file's ``bytes`` beside the decoded image, and those are sent, so
+    raas sees the very file) or ``{"type": "image_url", "image_url": {"url": …}}`` (OpenAI)."""
+    if not isinstance(part, Mapping):
+        return None
+    if part.get("type") == "image":
+        return next((part[k] for k in ("bytes", "image", "path") if part.get(k) is not None), None)
+    if part.get("type") == "image_url":
+        url = part.get("image_url")
+        return url.get("url") if isinstance(url, Mapping) else url
+    return None
 
 
 def prompt_images(prompt: Any) -> list[Any]:
-    """The images in a prompt's messages (``{"type": "image", "image": …}`` parts), in order."""
-    if isinstance(prompt, str):
+    """The images in a prompt's messages, in order, as the trainer holds them (encode them with
+    :class:`trainer_client.images.ImageEncoder`)."""
+    if prompt is None or isinstance(prompt, str):
         return []
-    return [
-        part["image"]
+    found = (
+        _image_of(part)
         for message in _messages(prompt, "a prompt")
         if not isinstance(message.get("content"), str | None)
         for part in message["content"]
-        if _is_image(part) and part["image"] is not None
-    ]
+    )
+    return [image for image in found if image is not None]

@@ -1,14 +1,14 @@
 """The training step, counted on the trainer side for trainers that never tell their reward
-function which step it is (verl's reward managers, OpenRLHF's ``reward_func``).
+function which step it is (OpenRLHF's ``reward_func``; verl stamps its rollouts with the step,
+which :mod:`trainer_client.verl` reads instead).
 
 A :class:`StepCounter` counts the training samples this process has scored; the step of a call
 is ``start_step + samples before it // samples_per_step``. Validation calls read the step and
 do not advance it. The router stays stateless: the step travels in each request, as from TRL or
 ``raas-train``.
 
-The counters live here, in a module imported the ordinary way, because verl and OpenRLHF load a
-reward-function file by path, each time as a fresh module: state kept in that file would be
-lost (verl's train and validation reward functions would each count their own).
+The counters live here, in a module imported the ordinary way, because OpenRLHF loads a
+reward-function file by path, as a fresh module: state kept in that file would be lost.
 """
 
 from __future__ import annotations

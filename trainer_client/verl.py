@@ -1,56 +1,68 @@
-"""raas as verl's custom reward function.
+"""raas as verl's reward (verl 0.9.1: the reward loop, ``verl/experimental/reward_loop``).
 
-verl's per-sample reward managers call ``compute_score(data_source, solution_str, ground_truth,
-extra_info, **reward_kwargs)``; its ``batch`` reward manager calls
-``compute_score(data_sources=…, solution_strs=…, ground_truths=…, extra_infos=…,
-**reward_kwargs)`` — point ``custom_reward_function.name`` at :func:`compute_score` or
-:func:`compute_score_batch` (one HTTP request per batch: use it) and set
-``custom_reward_function.reward_kwargs.url`` (or ``RAAS_URL``), and ``reward_kwargs.api_key`` (or
-``RAAS_API_KEY``) for a raas that asks for one.
+verl scores in its reward-loop workers (``reward.num_workers`` Ray actors, 8 by default): each
+awaits its reward manager's ``run_single`` once per sample, concurrently on the worker's event
+loop — streamed from the agent loop as rollouts finish, or for a chunk of a batch at once. Two
+ways to put raas there, both under verl's ``reward`` config:
 
-The verifier comes from ``extra_info["verifier"]`` when present (with ``params``, ``format``,
-``weights`` beside it: sample-level formatting), else from :data:`DATA_SOURCE_VERIFIERS`, else
-from ``reward_kwargs.default_verifier``; a data source matched by none is sent without one, for
-the server's routes (``RAAS_ROUTES``) to pick its reward spec by ``data_source`` — a raas with no
-route for it refuses the batch (:class:`~trainer_client.RequestRejectedError` naming its
-routes), never scores it with a guessed verifier. raas verifiers read their own documented
-response format (``math``: the ``\\boxed{}`` or anchored answer).
+- :class:`trainer_client.verl_manager.RaasRewardManager` (``reward.reward_manager.source:
+  importlib``, settings in ``reward.reward_kwargs``): raas's own reward manager. It reads the
+  rollout straight from verl's ``DataProto``: the response, the prompt's text and images (so
+  ``rm``, the image reward models and ``with_images`` routes apply), and the step. Use it.
+- :func:`compute_score` (``reward.custom_reward_function``, settings in its ``reward_kwargs``):
+  an async function for verl's own ``naive``, ``dapo`` or ``gdpo`` manager, which awaits it per
+  sample. Under ``naive`` it also gets the step, prompt and images (``naive`` merges the rollout's
+  fields into ``extra_info``); ``dapo`` and ``gdpo`` pass neither.
 
-**Per-source curves.** verl logs what ``return_dict`` gives per sample for validation, per data
-source. For training, each call logs raas's summary of the batch (reward, accuracy, reflection
-ratio, unscored share and, for perception sources, IoU, mAP, the IoU threshold in effect) at
-INFO level, and with ``reward_kwargs.summary_path`` appends it to that JSONL file as
-``{"step", "split", "reward/<source>", …}`` (one line per call) for plotting.
+Either way the samples a worker awaits within ``batch_window_s`` go to raas as one request
+(:class:`~trainer_client.batching.SampleBatcher`), not one request or thread per sample.
 
-verl cannot take ``None``: a sample raas could not score becomes ``failure_score`` (default 0.0)
-with a logged warning, or raises :class:`~trainer_client.RewardServiceError` with
-``on_failure="raise"``. With ``return_dict=True`` each score is
-``{"score", "acc", "raas_ok"}``, which verl logs per key, so unscored samples stay visible.
+**Reward spec.** The verifier comes from ``extra_info["verifier"]`` (with ``params``, ``format``,
+``weights`` beside it), else :data:`DATA_SOURCE_VERIFIERS`, else ``default_verifier``; a data
+source matched by none is sent without one, for the server's routes (``RAAS_ROUTES``) to score
+by ``data_source`` — a raas with no route for it refuses the request, naming its routes.
 
-**The training step.** No verl reward manager passes it: the legacy managers (``naive``,
-``dapo``, ``batch``) and the reward loop (``verl/experimental/reward_loop``) call the function
-with the rows' ``data_source``, response, ground truth and ``extra_info`` (the dataset's column
-plus ``num_turns`` and ``rollout_reward_scores``) and the static ``reward_kwargs``; verl's
-``global_steps`` stays in ``DataProto.meta_info``. So with ``reward_kwargs.total_steps`` set, the
-step is counted here (:mod:`trainer_client.progress`): each training call advances a per-process
-count of scored samples, ``step = start_step + samples before // samples_per_step``.
-``samples_per_step`` defaults to the size of the first training call — exact for the ``batch``
-manager, which scores a whole step in one call; per-sample calls (``naive``, ``dapo``, the reward
-loop) must set it. Rows whose ``extra_info["split"]`` names a validation split (verl's example
-preprocessors write ``"test"``) read the step without advancing it. ``reward_kwargs.step`` fixes
-the step instead.
+**What verl holds.** verl cannot take ``None``. Each sample's ``reward_extra_info`` has the same
+keys, :data:`EXTRA_INFO_KEYS` — ``acc`` (raas's accuracy component: verl's validation reports
+it as ``val-core/<source>/acc``), ``format`` (the format component; 0.0 where the spec has no
+format check) and ``raas_ok`` (1.0 scored, 0.0 not) — because verl builds its columns from the
+first sample's keys, and GDPO's ``algorithm.gdpo_reward_keys: [acc, format]`` needs them on
+every sample. A sample raas could not score gets ``failure_score`` (0.0) as its reward and
+``acc``/``format`` 0.0, with ``raas_ok`` 0.0 to mask it and a logged warning; with
+``on_failure: raise`` it stops training instead.
+
+**The step** is the policy version verl's rollout servers stamp on each rollout,
+``global_steps`` in its extra fields (vLLM, SGLang and TensorRT-LLM servers alike): the number of
+weight updates the policy that wrote the response has had, 0 for the first step's rollouts and
+for validation before training. It reaches the reward manager in the rollout's
+``tool_extra_fields`` (streamed scoring) or as a ``global_steps`` column (a batch scored after
+the rollout), and ``compute_score`` through ``extra_info`` under ``naive``. Nothing is counted
+here. With ``total_steps`` (the manager's default: ``trainer.total_training_steps``) raas gets
+``step``/``total_steps``, so schedules such as the dynamic IoU threshold follow training; where
+verl passes no step (``dapo``/``gdpo`` with ``compute_score``, an agent loop whose server stamps
+none) the request goes without one — raas's schedules stay at their start — and a warning says so
+once per worker.
+
+**Curves.** Each request's per-source summary (reward, accuracy, reflection ratio, unscored share,
+and IoU, mAP and the IoU threshold for perception sources) is logged at INFO and, with
+``summary_path``, appended to that JSONL file as ``{"step", "split", "reward/<source>", …}``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
-from trainer_client.client import RewardClient, RewardServiceError, ScoredSample
-from trainer_client.progress import counter_for
-from trainer_client.summary import log_summary
+from trainer_client.batching import Key, SampleBatcher
+from trainer_client.chat import prompt_images, prompt_text
+from trainer_client.client import RewardClient, RewardServiceError, ScoredBatch, ScoredSample
+from trainer_client.images import ImageEncoder, ImageEncodingError
 
 logger = logging.getLogger(__name__)
 
@@ -65,15 +77,53 @@ DATA_SOURCE_VERIFIERS: dict[str, str] = {
     "openai/gsm8k": "math",  # the model must box its final number (raas `math`)
     "hiyouga/geometry3k": "math",
 }
-_SPEC_KEYS = ("params", "format", "weights")
+EXTRA_INFO_KEYS = ("acc", "format", "raas_ok")
 VALIDATION_SPLITS = frozenset({"test", "val", "valid", "validation", "eval", "dev"})
+# keyword arguments verl itself adds to compute_score's call, not raas settings
+VERL_CALL_KWARGS = frozenset({"reward_router_address", "reward_model_tokenizer"})
+_SPEC_KEYS = ("params", "format", "weights")
 _clients: dict[tuple[str, str | None, int], RewardClient] = {}
+_batchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[VerlSettings, SampleBatcher]]
+_batchers = weakref.WeakKeyDictionary()
+_warned: set[str] = set()
 
-Score = float | dict[str, Any]
+Score = float | dict[str, float]
+
+
+@dataclass(frozen=True)
+class VerlSettings:
+    """raas's settings in verl's config (``reward.reward_kwargs`` for the manager,
+    ``reward.custom_reward_function.reward_kwargs`` for :func:`compute_score`)."""
+
+    url: str | None = None  # default: $RAAS_URL, else http://127.0.0.1:8000
+    api_key: str | None = None  # default: $RAAS_API_KEY
+    default_verifier: str | None = None
+    total_steps: int | None = None
+    on_failure: Literal["zero", "raise"] = "zero"
+    failure_score: float = 0.0
+    return_dict: bool = True  # compute_score: the score with EXTRA_INFO_KEYS, else the float
+    summary_path: str | None = None
+    max_batch: int = 256
+    batch_window_s: float = 0.05
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any], ignore: Iterable[str] = ()) -> VerlSettings:
+        """From a config mapping; a key raas does not know is an error (a misspelt
+        ``total_steps`` would otherwise freeze the schedules without a word)."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known - set(ignore))
+        if unknown:
+            raise ValueError(f"unknown raas setting(s) {unknown} for verl; known: {sorted(known)}")
+        settings = cls(**{key: value for key, value in values.items() if key in known})
+        if settings.on_failure not in ("zero", "raise"):
+            raise ValueError(f"on_failure must be 'zero' or 'raise', not {settings.on_failure!r}")
+        if settings.total_steps is not None and int(settings.total_steps) < 1:
+            raise ValueError("total_steps must be at least 1")
+        return settings
 
 
 def client_for(url: str | None, api_key: str | None = None) -> RewardClient:
-    """One client per URL, key and process: verl calls from Ray workers that may fork."""
+    """One client per URL, key and process (verl's reward workers are Ray actor processes)."""
     url = url or os.environ.get("RAAS_URL", "http://127.0.0.1:8000")
     key = (url, api_key, os.getpid())
     if key not in _clients:
@@ -81,118 +131,168 @@ def client_for(url: str | None, api_key: str | None = None) -> RewardClient:
     return _clients[key]
 
 
+def batcher_for(settings: VerlSettings) -> SampleBatcher:
+    """The running event loop's batcher for ``settings`` (a verl reward worker has one loop)."""
+    loop = asyncio.get_running_loop()
+    per_loop = _batchers.setdefault(loop, {})
+    if settings not in per_loop:
+        per_loop[settings] = SampleBatcher(
+            client_for(settings.url, settings.api_key),
+            max_batch=settings.max_batch,
+            window_s=settings.batch_window_s,
+            on_batch=lambda batch, key: report(batch, key, settings),
+        )
+    return per_loop[settings]
+
+
+def plain(value: Any) -> Any:
+    """``value`` with numpy arrays and scalars (a parquet column's types) as Python values."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars, without importing numpy
+    if callable(tolist) and not isinstance(value, str | bytes):
+        return plain(tolist())
+    return value
+
+
 def verl_sample(
-    data_source: str,
+    data_source: Any,
     solution_str: str,
     ground_truth: Any,
     extra_info: Mapping[str, Any] | None,
     default_verifier: str | None = None,
+    *,
+    messages: Any = None,
+    encode: ImageEncoder | None = None,
 ) -> dict[str, Any]:
-    """The raas wire sample for one verl row."""
+    """The raas wire sample for one verl row; ``messages``: its prompt (verl's ``raw_prompt``).
+    Raises :class:`~trainer_client.images.ImageEncodingError` for an image raas would refuse."""
     extra = extra_info or {}
-    verifier = extra.get("verifier") or DATA_SOURCE_VERIFIERS.get(data_source) or default_verifier
-    sample = {
-        "data_source": str(data_source), "response": solution_str, "ground_truth": ground_truth,
+    verifier = extra.get("verifier") or DATA_SOURCE_VERIFIERS.get(str(data_source))
+    sample: dict[str, Any] = {
+        "data_source": str(data_source), "response": solution_str,
+        "ground_truth": plain(ground_truth),
     }  # fmt: skip
-    if verifier is not None:  # else the server's routes decide by data_source
-        sample["verifier"] = verifier
-    sample.update({key: extra[key] for key in _SPEC_KEYS if extra.get(key) is not None})
+    if verifier or default_verifier:  # else the server's routes decide by data_source
+        sample["verifier"] = str(verifier or default_verifier)
+    sample.update({key: plain(extra[key]) for key in _SPEC_KEYS if extra.get(key) is not None})
+    messages = plain(messages)
+    if (prompt := prompt_text(messages)) is not None:
+        sample["prompt"] = prompt
+    if images := prompt_images(messages):
+        sample["images"] = [(encode or ImageEncoder())(image) for image in images]
     return sample
 
 
-def _as_score(
-    result: ScoredSample, on_failure: Literal["zero", "raise"], failure_score: float, as_dict: bool
-) -> Score:
+def rollout_step(*sources: Mapping[str, Any] | None) -> int | None:
+    """The first ``global_steps`` among ``sources`` that is a step (an integer ≥ 0)."""
+    for source in sources:
+        value = source.get("global_steps") if isinstance(source, Mapping) else None
+        value = plain(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return None
+
+
+def is_validation(extra_info: Mapping[str, Any] | None) -> bool:
+    """A row marked as validation data (``extra_info["split"]``, as verl's preprocessors write)."""
+    return str((extra_info or {}).get("split", "")).lower() in VALIDATION_SPLITS
+
+
+def reward_of(result: ScoredSample, settings: VerlSettings) -> tuple[float, dict[str, float]]:
+    """What verl holds for one sample: its reward and :data:`EXTRA_INFO_KEYS`."""
     if result.ok and result.reward is not None:
-        reward = result.reward
-    elif on_failure == "raise":
+        components = result.components
+        info = {"acc": components.get("accuracy", 0.0), "format": components.get("format", 0.0)}
+        return result.reward, {**info, "raas_ok": 1.0}
+    if settings.on_failure == "raise":
         raise RewardServiceError(f"raas could not score a sample: {result.status}: {result.error}")
-    else:
+    return settings.failure_score, {"acc": 0.0, "format": 0.0, "raas_ok": 0.0}
+
+
+def warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logger.warning(message)
+
+
+def schedule(step: int | None, settings: VerlSettings) -> dict[str, int | None]:
+    """``step`` and ``total_steps`` for the request; warns once when a schedule cannot advance."""
+    if step is None and settings.total_steps is not None:
+        warn_once(
+            "raas: verl passed no global_steps with this rollout (see trainer_client.verl); "
+            "requests go without a step, so raas's schedules stay at their start"
+        )
+    return {"step": step, "total_steps": settings.total_steps}
+
+
+def report(batch: ScoredBatch, key: Key, settings: VerlSettings) -> None:
+    """After each request: a warning for unscored samples and the per-source summary."""
+    step, _, split = key
+    failed = [result for result in batch.results if not result.ok]
+    if failed and settings.on_failure == "zero":
+        first = failed[0]
         logger.warning(
-            "raas %s (%s): scored %s for verl", result.status, result.error, failure_score
-        )
-        reward = failure_score
-    if not as_dict:
-        return reward
-    return {"score": reward, "acc": result.components.get("accuracy", 0.0), "raas_ok": result.ok}
+            "raas could not score %d of %d samples (first: %s: %s); verl gets %s with raas_ok 0",
+            len(failed), len(batch), first.status, first.error, settings.failure_score,
+        )  # fmt: skip
+    log_summary(batch, step, split, settings.summary_path)
 
 
-def is_validation(extra_infos: Sequence[Mapping[str, Any] | None]) -> bool:
-    """Every row marked as validation data (``extra_info["split"]``): the step does not advance."""
-    splits = [str((info or {}).get("split", "")).lower() for info in extra_infos]
-    return bool(splits) and all(split in VALIDATION_SPLITS for split in splits)
+def log_summary(batch: ScoredBatch, step: int | None, split: str, path: str | None) -> None:
+    """raas's per-source summary of one request: to the log, and as a JSONL line to ``path``."""
+    values = batch.scalars()
+    if not values:
+        return
+    logger.info(
+        "raas %s step %s: %s", split, step, " ".join(f"{k}={v:.4g}" for k, v in values.items())
+    )
+    if path is not None:
+        line = json.dumps({"step": step, "split": split, **values})
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
 
 
-def training_step(
-    count: int,
-    validation: bool,
-    url: str | None,
-    *,
+async def score_row(
+    settings: VerlSettings,
+    sample_of: Callable[[], dict[str, Any]],
     step: int | None,
-    total_steps: int | None,
-    samples_per_step: int | None,
-    start_step: int,
-) -> int | None:
-    """``step`` when given; else, with ``total_steps``, this process's count of training steps
-    (a call of ``count`` samples; a validation call does not advance it)."""
-    if step is not None or total_steps is None:
-        return step
-    counter = counter_for(("verl", url, total_steps), samples_per_step, start_step)
-    return counter.step(count, training=not validation)
+    extra: Mapping[str, Any],
+) -> tuple[float, dict[str, float]]:
+    """One row's reward and extra info, through this process's batcher; a row whose image raas
+    would refuse is unscored here (``invalid_input``), never sent."""
+    try:
+        sample = sample_of()
+    except ImageEncodingError as exc:
+        return reward_of(ScoredSample(None, "invalid_input", error=f"image: {exc}"), settings)
+    split = "val" if is_validation(extra) else "train"
+    result = await batcher_for(settings).score(sample, **schedule(step, settings), group=split)
+    return reward_of(result, settings)
 
 
-def compute_score_batch(
-    data_sources: Sequence[str],
-    solution_strs: Sequence[str],
-    ground_truths: Sequence[Any],
-    extra_infos: Sequence[Mapping[str, Any] | None] | None = None,
-    *,
-    url: str | None = None,
-    api_key: str | None = None,
-    default_verifier: str | None = None,
-    on_failure: Literal["zero", "raise"] = "zero",
-    failure_score: float = 0.0,
-    return_dict: bool = False,
-    step: int | None = None,
-    total_steps: int | None = None,
-    samples_per_step: int | None = None,
-    start_step: int = 0,
-    summary_path: str | None = None,
-    **_: Any,
-) -> list[Score]:
-    """verl's batched signature: one score per row, one request (split if large) per call."""
-    infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
-    samples = [
-        verl_sample(source, solution, truth, info, default_verifier)
-        for source, solution, truth, info in zip(
-            data_sources, solution_strs, ground_truths, infos, strict=True
-        )
-    ]
-    validation = is_validation(infos)
-    step = training_step(
-        len(infos), validation, url, step=step, total_steps=total_steps,
-        samples_per_step=samples_per_step, start_step=start_step,
-    )  # fmt: skip
-    batch = client_for(url, api_key).score_sync(samples, step=step, total_steps=total_steps)
-    log_summary(logger, batch.scalars(), step, "val" if validation else "train", summary_path)
-    return [_as_score(r, on_failure, failure_score, return_dict) for r in batch.results]
-
-
-def compute_score(
+async def compute_score(
     data_source: str,
     solution_str: str,
     ground_truth: Any,
     extra_info: Mapping[str, Any] | None = None,
-    **kwargs: Any,
+    **reward_kwargs: Any,
 ) -> Score:
-    """verl's per-sample signature (one request per call: prefer the batched variant). Counting
-    steps needs ``samples_per_step``: one call is one sample, not one step."""
-    counted = kwargs.get("total_steps") is not None and kwargs.get("step") is None
-    if counted and kwargs.get("samples_per_step") is None:
-        raise ValueError(
-            "per-sample scoring with total_steps needs reward_kwargs samples_per_step (the "
-            "training samples this process scores per step; see trainer_client.verl)"
-        )
-    return compute_score_batch(
-        [data_source], [solution_str], [ground_truth], [extra_info], **kwargs
-    )[0]
+    """verl's per-sample reward function: ``reward.custom_reward_function.name: compute_score``.
+
+    Returns ``{"score", "acc", "format", "raas_ok"}`` (``return_dict: false``: the score alone,
+    which verl logs as ``acc``). Under ``naive`` verl's ``extra_info`` carries the rollout's
+    ``global_steps`` and ``raw_prompt`` (prompt and images); see the module docstring."""
+    settings = VerlSettings.of(reward_kwargs, ignore=VERL_CALL_KWARGS)
+    extra = extra_info or {}
+    reward, info = await score_row(
+        settings,
+        lambda: verl_sample(
+            data_source, solution_str, ground_truth, extra, settings.default_verifier,
+            messages=extra.get("raw_prompt"),
+        ),
+        rollout_step(extra),
+        extra,
+    )  # fmt: skip
+    return {"score": reward, **info} if settings.return_dict else reward

@@ -122,7 +122,7 @@ IMAGE_A, IMAGE_B = object(), object()
         ("7+5=", "7+5=", []),
         (
             [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
-            "Be brief.\nHi",
+            "Hi",  # the trainer's instructions to the policy are not the question
             [],
         ),
         # as TRL builds a VLM prompt from the dataset's images
@@ -150,3 +150,38 @@ IMAGE_A, IMAGE_B = object(), object()
 def test_prompt_text_and_images(prompt: Any, text: str, images: list[Any]) -> None:
     assert prompt_text(prompt) == text
     assert prompt_images(prompt) == images
+
+
+@pytest.mark.parametrize(
+    ("messages", "prompt"),
+    [
+        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+          {"role": "user", "content": "c"}], "a\n\nc"),
+        ([{"role": "user", "content": [{"type": "image", "image": "x.png"}]}], None),
+        ([{"role": "system", "content": "only instructions"}], None),
+        ("a bare prompt", "a bare prompt"),
+        ("", None),
+        (None, None),
+    ],
+)  # fmt: skip
+def test_prompt_text_is_the_user_turns(messages: Any, prompt: str | None) -> None:
+    assert prompt_text(messages) == prompt
+
+
+def test_prompt_images_in_order_whatever_their_form() -> None:
+    png = b"\x89PNG\r\n\x1a\n..."
+    uri = "data:image/png;base64,AAAA"
+    messages = [
+        {"role": "system", "content": "Look closely."},
+        {"role": "user", "content": [
+            {"type": "image", "bytes": png, "image": IMAGE_A},  # verl's parquet rows: the bytes
+            {"type": "text", "text": "and"},
+            {"type": "image", "image": IMAGE_B},  # TRL, 🤗 datasets
+            {"type": "image_url", "image_url": {"url": uri}},  # OpenAI style
+            {"type": "image", "path": "cats/1.png"},  # for the model's image_root
+        ]},
+    ]  # fmt: skip
+    assert prompt_images(messages) == [png, IMAGE_B, uri, "cats/1.png"]
+    assert prompt_images("text only") == []
+    assert prompt_images([{"role": "user", "content": "no parts"}]) == []
+    assert prompt_images(None) == []

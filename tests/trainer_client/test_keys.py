@@ -3,13 +3,14 @@ client, which takes the key in its URL as Basic auth, in ``tests/trainers/test_o
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
 
 from devtools.live import LiveServer
 from trainer_client import RaasRewardFunction, RequestRejectedError, RewardClient
-from trainer_client.verl import compute_score_batch
+from trainer_client.verl import compute_score
 
 KEY = "trainer-key-0123456789"
 SAMPLES = [{"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}]
@@ -46,6 +47,6 @@ def test_without_a_key_the_batch_is_rejected_not_retried(
 def test_the_trl_and_verl_adapters_send_it(keyed: LiveServer) -> None:
     reward = RaasRewardFunction(keyed.url, api_key=KEY)
     assert reward(["2+2?"], ["\\boxed{4}"], ground_truth=["4"]) == [1.0]
-    scores = compute_score_batch(["x"], ["\\boxed{4}"], ["4"], [{"verifier": "math"}],
-                                 url=keyed.url, api_key=KEY)  # fmt: skip
-    assert scores == [1.0]
+    score = asyncio.run(compute_score("x", "\\boxed{4}", "4", {"verifier": "math"},
+                                      url=keyed.url, api_key=KEY, return_dict=False))  # fmt: skip
+    assert score == 1.0

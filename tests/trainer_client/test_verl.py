@@ -1,122 +1,208 @@
-"""The verl adapter against a live server, called the way verl's reward managers call it."""
+"""The verl adapter's own rules, and ``compute_score`` against a live server called the way
+verl 0.9.1's ``naive`` manager awaits it (keyword arguments, ``reward_kwargs`` merged in).
+
+verl itself runs in ``tests/trainers/test_verl.py``; these tests need no verl."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
 
-import trainer_client.verl
 from devtools.live import LiveServer
-from tests.trainer_client.by_path import load_by_path
-from trainer_client import (
-    RequestRejectedError,
-    RewardServiceError,
-    compute_score,
-    compute_score_batch,
+from tests.trainers.conftest import requests_to
+from trainer_client import RequestRejectedError, RewardServiceError, ScoredSample, compute_score
+from trainer_client.verl import (
+    DATA_SOURCE_VERIFIERS,
+    VerlSettings,
+    plain,
+    reward_of,
+    rollout_step,
+    verl_sample,
 )
-from trainer_client.verl import DATA_SOURCE_VERIFIERS
+
+BOXED_HALF = "so \\boxed{\\frac{1}{2}}"
+
+
+@pytest.mark.parametrize(
+    ("sources", "step"),
+    [
+        (({"global_steps": 3},), 3),
+        (({"global_steps": np.int64(7)},), 7),  # a numpy column value
+        (({"global_steps": np.array(5)},), 5),
+        (({"global_steps": None}, {"global_steps": 2}), 2),  # the first that has one
+        (({"global_steps": 4}, {"global_steps": 9}), 4),  # the rollout's own before the column
+        (({"global_steps": -1},), None),  # verl's "unknown" marker is no step
+        (({"global_steps": True},), None),
+        (({"global_steps": "3"},), None),
+        ((None, {}), None),
+        ((), None),
+    ],
+)
+def test_the_step_is_what_verl_stamped(sources: tuple[Any, ...], step: int | None) -> None:
+    assert rollout_step(*sources) == step
+
+
+@pytest.mark.parametrize(
+    ("result", "reward", "info"),
+    [
+        (ScoredSample(0.95, "ok", {"accuracy": 1.0, "format": 0.5}), 0.95,
+         {"acc": 1.0, "format": 0.5, "raas_ok": 1.0}),
+        (ScoredSample(0.0, "ok", {"accuracy": 0.0}), 0.0,
+         {"acc": 0.0, "format": 0.0, "raas_ok": 1.0}),  # no format check: 0, key still there
+        (ScoredSample(None, "invalid_input", error="bad"), 0.0,
+         {"acc": 0.0, "format": 0.0, "raas_ok": 0.0}),
+        (ScoredSample(None, "timeout", error="slow"), 0.0,
+         {"acc": 0.0, "format": 0.0, "raas_ok": 0.0}),
+    ],
+)  # fmt: skip
+def test_every_sample_gets_the_same_keys(
+    result: ScoredSample, reward: float, info: dict[str, float]
+) -> None:
+    assert reward_of(result, VerlSettings()) == (reward, info)
+
+
+def test_failure_score_and_raise() -> None:
+    failed = ScoredSample(None, "error", error="grader broke")
+    assert reward_of(failed, VerlSettings(failure_score=-1.0))[0] == -1.0
+    with pytest.raises(RewardServiceError, match="grader broke"):
+        reward_of(failed, VerlSettings(on_failure="raise"))
+
+
+@pytest.mark.parametrize(
+    ("values", "error"),
+    [
+        ({"url": "http://x", "totalsteps": 10}, "totalsteps"),  # a typo is not ignored
+        ({"on_failure": "skip"}, "on_failure"),
+        ({"total_steps": 0}, "total_steps"),
+        ({"reward_router_address": "x"}, "reward_router_address"),  # only compute_score's call
+    ],
+)
+def test_settings_refuse_what_they_do_not_know(values: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        VerlSettings.of(values)
+
+
+def test_settings_ignore_what_verl_adds_to_the_call() -> None:
+    values = {"total_steps": 460, "reward_router_address": "10.0.0.1:80"}
+    assert VerlSettings.of(values, ignore={"reward_router_address"}).total_steps == 460
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.array([{"bbox_2d": np.array([1, 2, 3, 4]), "label": np.str_("cat")}], dtype=object),
+         [{"bbox_2d": [1, 2, 3, 4], "label": "cat"}]),  # a parquet list-of-struct column
+        (np.float32(0.5), 0.5),
+        ({"a": (np.int64(1), "b")}, {"a": [1, "b"]}),
+        ("4", "4"),
+        (None, None),
+    ],
+)  # fmt: skip
+def test_plain_values_for_the_wire(value: Any, expected: Any) -> None:
+    assert plain(value) == expected
+
+
+def test_a_verl_row_as_a_raas_sample() -> None:
+    messages = np.array(
+        [{"role": "system", "content": "Box your answer."},
+         {"role": "user", "content": [{"type": "image", "bytes": b"\x89PNG\r\n\x1a\nx"},
+                                      {"type": "text", "text": "How many cats?"}]}],
+        dtype=object,
+    )  # fmt: skip
+    extra = {"verifier": "counting", "params": {"tolerance": 0}, "split": "train", "index": 3}
+    sample = verl_sample(np.str_("cats"), "3", np.str_("3"), extra, messages=messages)
+    assert sample == {
+        "data_source": "cats", "response": "3", "ground_truth": "3", "verifier": "counting",
+        "params": {"tolerance": 0}, "prompt": "How many cats?",
+        "images": ["data:image/png;base64,iVBORw0KGgp4"],
+    }  # fmt: skip
+    assert verl_sample("lighteval/MATH", "x", "1", None)["verifier"] == "math"
+    assert "verifier" not in verl_sample("my/source", "x", "1", None)  # left to the routes
+    assert verl_sample("my/source", "x", "1", None, "math")["verifier"] == "math"
+
+
+# --- compute_score, awaited as verl's naive manager awaits it -------------------------------------
+
+
+def score(**kwargs: Any) -> Any:
+    return asyncio.run(compute_score(**kwargs))
 
 
 def test_per_sample_signature(server: LiveServer) -> None:
-    # NaiveRewardManager: keyword arguments, reward_kwargs appended
-    score = compute_score(
-        data_source="lighteval/MATH", solution_str="so \\boxed{\\frac{1}{2}}",
-        ground_truth="0.5", extra_info={"index": 3, "split": "train"}, url=server.url,
+    result = score(
+        data_source="lighteval/MATH", solution_str=BOXED_HALF, ground_truth="0.5",
+        extra_info={"index": 3, "split": "train"}, url=server.url,
     )  # fmt: skip
-    assert score == 1.0
+    assert result == {"score": 1.0, "acc": 1.0, "format": 0.0, "raas_ok": 1.0}
     assert DATA_SOURCE_VERIFIERS["lighteval/MATH"] == "math"
-
-
-def test_batched_signature_with_sample_level_specs(server: LiveServer) -> None:
-    # BatchRewardManager: parallel lists, numpy values straight out of a parquet dataset
-    scores = compute_score_batch(
-        data_sources=np.array(["math_dapo", "my_mc", "my_det"]),
-        solution_strs=["\\boxed{4}", "<answer>B</answer>", "no box"],
-        ground_truths=[np.str_("4"), "B", [{"bbox_2d": [0, 0, 10, 10], "label": "a"}]],
-        extra_infos=[None, {"verifier": "choice"}, {"verifier": "detection",
-                                                   "params": {"iou_threshold": 0.5}}],
-        url=server.url,
-    )  # fmt: skip
-    assert scores == [1.0, 1.0, 0.0]
+    bare = score(data_source="lighteval/MATH", solution_str=BOXED_HALF, ground_truth="0.5",
+                 url=server.url, return_dict=False)  # fmt: skip
+    assert bare == 1.0
 
 
 def test_unknown_data_source_is_left_to_the_routes(server: LiveServer) -> None:
     """No verifier found here: the sample goes without one, and a raas without routes refuses
     it by name (``tests/test_routes.py`` scores one through routes)."""
     with pytest.raises(RequestRejectedError, match="RAAS_ROUTES"):
-        compute_score("some/dataset", "\\boxed{1}", "1", url=server.url)
-    assert compute_score("some/dataset", "\\boxed{1}", "1", url=server.url,
-                         default_verifier="math") == 1.0  # fmt: skip
+        score(data_source="some/dataset", solution_str="\\boxed{1}", ground_truth="1",
+              url=server.url)  # fmt: skip
+    found = score(data_source="some/dataset", solution_str="\\boxed{1}", ground_truth="1",
+                  url=server.url, default_verifier="math")  # fmt: skip
+    assert found["score"] == 1.0
 
 
 def test_unscorable_sample_policy(server: LiveServer, caplog: pytest.LogCaptureFixture) -> None:
     bad = {"data_source": "math_dapo", "solution_str": "\\boxed{1}", "ground_truth": "no-math ???"}
     with caplog.at_level(logging.WARNING, logger="trainer_client.verl"):
-        assert compute_score(**bad, url=server.url) == 0.0  # verl cannot take None …
-    assert "invalid_input" in caplog.text  # … so the 0 is logged, never silent
-    assert compute_score(**bad, url=server.url, failure_score=-1.0) == -1.0
+        result = score(**bad, url=server.url)  # verl cannot take None …
+    assert result == {"score": 0.0, "acc": 0.0, "format": 0.0, "raas_ok": 0.0}
+    assert "invalid_input" in caplog.text  # … so the 0 is flagged and logged, never silent
+    assert score(**bad, url=server.url, failure_score=-1.0)["score"] == -1.0
     with pytest.raises(RewardServiceError, match="invalid_input"):
-        compute_score(**bad, url=server.url, on_failure="raise")
-    detailed = compute_score(**bad, url=server.url, return_dict=True)
-    assert detailed == {"score": 0.0, "acc": 0.0, "raas_ok": False}
+        score(**bad, url=server.url, on_failure="raise")
 
 
 # A box of IoU 0.9 with its truth: right while detection's dynamic τ is 0.85 (r = step/total ≤
 # 0.1), wrong once τ is 0.95 (r ≤ 0.25) — the reward shows which step reached the router.
 TRUTH = [{"bbox_2d": [0, 0, 100, 100], "label": "cat"}]
 BOX_IOU_09 = '<answer>[{"bbox_2d": [0, 0, 100, 90], "label": "cat"}]</answer>'
-EARLY = pytest.approx(0.93)  # accuracy 1 at τ 0.85 less the box terms' shortfall
+DETECTION = {"verifier": "detection", "params": {"iou_threshold": "dynamic"}, "split": "train"}
 
 
-def detection_rows(split: str, count: int = 2) -> dict[str, list[Any]]:
-    info = {"verifier": "detection", "params": {"iou_threshold": "dynamic"}, "split": split}
-    return {
-        "data_sources": ["det"] * count, "solution_strs": [BOX_IOU_09] * count,
-        "ground_truths": [TRUTH] * count, "extra_infos": [dict(info) for _ in range(count)],
-    }  # fmt: skip
+@pytest.mark.parametrize(
+    ("rollout_fields", "reward"),
+    [
+        ({"global_steps": 0}, pytest.approx(0.93)),  # r = 0: τ 0.85
+        ({"global_steps": 3}, 0.0),  # r = 0.3: τ 0.99
+        ({}, pytest.approx(0.93)),  # no step (dapo, gdpo, a batch): the schedule's start
+    ],
+)
+def test_the_step_comes_from_the_rollout(
+    server: LiveServer, rollout_fields: dict[str, int], reward: Any
+) -> None:
+    """Under ``naive`` verl merges the streamed rollout's fields into ``extra_info``."""
+    result = score(data_source="det", solution_str=BOX_IOU_09, ground_truth=TRUTH,
+                   extra_info={**DETECTION, **rollout_fields}, url=server.url,
+                   total_steps=10)  # fmt: skip
+    assert result["score"] == reward
 
 
-def load_as_verl_does() -> Callable[..., list[Any]]:
-    """verl's ``load_extern_object``: the file run as a fresh module, once per reward manager."""
-    path = trainer_client.verl.__file__
-    module = load_by_path(path, f"custom_module_{hash(path)}")
-    function: Callable[..., list[Any]] = module.compute_score_batch
-    return function
+def test_concurrent_awaits_share_requests(server: LiveServer) -> None:
+    """verl awaits one coroutine per sample; 300 awaited together are a couple of requests."""
 
+    async def rollouts() -> list[Any]:
+        calls = [
+            compute_score("math_dapo", f"\\boxed{{{i}}}", str(i if i % 3 else i + 1),
+                          {"split": "train"}, url=server.url, return_dict=False)
+            for i in range(300)
+        ]  # fmt: skip
+        return await asyncio.gather(*calls)
 
-def test_batch_manager_run_advances_the_schedule(server: LiveServer) -> None:
-    # verl passes no step: each training call of the batch manager is one step (its size is the
-    # step's samples); validation rows (split "test", as verl's preprocessors write) read the
-    # step without advancing it. reward_fn and val_reward_fn each load the file.
-    reward_fn, val_reward_fn = load_as_verl_does(), load_as_verl_does()
-    kwargs = {"url": server.url, "total_steps": 10}
-    assert val_reward_fn(**detection_rows("test"), **kwargs) == [EARLY, EARLY]
-    train, validation = [], []
-    for _ in range(4):  # steps 0..3: r = 0, 0.1 (τ 0.85), 0.2, 0.3 (τ 0.95, 0.99)
-        train.append(reward_fn(**detection_rows("train"), **kwargs)[0])
-        validation.append(val_reward_fn(**detection_rows("test", 3), **kwargs)[0])
-    assert train == [EARLY, EARLY, 0.0, 0.0]
-    assert validation == [EARLY, 0.0, 0.0, 0.0]  # the step after each training call
-
-
-def test_per_sample_manager_run_counts_samples(server: LiveServer) -> None:
-    # naive / dapo / the reward loop: one sample per call, samples_per_step says how many a step is
-    kwargs = {"url": server.url, "total_steps": 20, "samples_per_step": 3, "start_step": 1}
-    rows = detection_rows("train", 1)
-    row = {key[:-1]: values[0] for key, values in rows.items()}  # data_sources → data_source, …
-    scores = [compute_score(**row, **kwargs) for _ in range(9)]
-    # steps 1, 1, 1, 2, 2, 2, 3, 3, 3: r = 0.05, 0.1 (τ 0.85), then 0.15 (τ 0.95)
-    assert scores == [EARLY] * 6 + [0.0] * 3
-    with pytest.raises(ValueError, match="samples_per_step"):
-        compute_score(**row, url=server.url, total_steps=20)
-
-
-def test_an_explicit_step_is_sent_as_given(server: LiveServer) -> None:
-    rows = detection_rows("train")
-    assert compute_score_batch(**rows, url=server.url, step=1, total_steps=10) == [EARLY, EARLY]
-    assert compute_score_batch(**rows, url=server.url, step=3, total_steps=10) == [0.0, 0.0]
-    assert compute_score_batch(**rows, url=server.url) == [EARLY, EARLY]  # no step: r = 0
+    before = requests_to(server, "/reward")
+    scores = asyncio.run(rollouts())
+    assert scores == [0.0 if i % 3 == 0 else 1.0 for i in range(300)]
+    assert requests_to(server, "/reward") - before == 2  # max_batch 256: 256 + 44
