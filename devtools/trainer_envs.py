@@ -54,9 +54,25 @@ class Recipe:
         return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
 
 
+# vLLM's declared dependencies need CUDA (flashinfer, cutlass, torch's CUDA build), and so does
+# starting an engine: raas-train's checks (tests/trainers/test_vllm.py) import vLLM's Python API
+# only, which needs these. CPU torch 2.13.0 serves both releases (0.34 pins 2.14.0: the Python
+# API is the same, vLLM's compiled kernels are never loaded). xgrammar is installed without its
+# triton; apache-tvm-ffi is what xgrammar imports.
+_VLLM_IMPORTS = (
+    "aiohttp", "blake3", "cachetools", "cbor2", "cloudpickle", "einops", "fastapi>=0.133,<0.137",
+    "filelock", "llguidance>=1.7,<1.8", "msgspec", "numpy", "openai", "openai-harmony",
+    "packaging", "pillow", "prometheus-client", "psutil", "py-cpuinfo", "pybase64", "pydantic",
+    "pyyaml", "pyzmq", "regex", "requests", "tqdm", "transformers>=5.16.1,<5.23", "uvloop",
+)  # fmt: skip
+_VLLM_NO_DEPS = ("xgrammar==0.2.8", "apache-tvm-ffi==0.1.11")
+
 _RECIPES = (
     # verl's reward loop and config: ray, hydra, tensordict, transformers < 5.11 come with it
     Recipe("verl", ("verl==0.9.1",), torch=True),
+    # the lowest and highest vLLM of raas-train's range (clients/python's `vllm` extra)
+    Recipe("vllm-0.27", _VLLM_IMPORTS, no_deps=("vllm==0.27.0", *_VLLM_NO_DEPS), torch=True),
+    Recipe("vllm-0.34", _VLLM_IMPORTS, no_deps=("vllm==0.34.0", *_VLLM_NO_DEPS), torch=True),
 )
 RECIPES = {value.name: value for value in _RECIPES}
 
