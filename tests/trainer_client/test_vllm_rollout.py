@@ -141,6 +141,10 @@ class WeightTransferTrainerFactory:
         return cls.built[-1]
 
 
+def tokens_prompt(prompt_token_ids: list[int]) -> dict[str, list[int]]:
+    return {"prompt_token_ids": prompt_token_ids}  # vLLM's TokensPrompt is a TypedDict
+
+
 def stand_in_modules(without: str = "") -> dict[str, types.ModuleType]:
     """vLLM's modules as raas-train imports them; ``without`` drops one piece of the public
     weight-transfer API (an ``LLM`` method, the ``EngineArgs`` field, or a module)."""
@@ -150,7 +154,7 @@ def stand_in_modules(without: str = "") -> dict[str, types.ModuleType]:
         engine_args = dataclass(type("EngineArgs", (), {"__annotations__": {"model": "str"}}))
     modules = {
         "vllm": {"LLM": llm, "SamplingParams": SamplingParams, "__version__": "0.99.0"},
-        "vllm.inputs": {"TokensPrompt": lambda prompt_token_ids: {"prompt_token_ids": prompt_token_ids}},  # noqa: E501
+        "vllm.inputs": {"TokensPrompt": tokens_prompt},
         "vllm.engine": {},
         "vllm.engine.arg_utils": {"EngineArgs": engine_args},
         "vllm.distributed": {},
@@ -171,8 +175,8 @@ def stand_in_modules(without: str = "") -> dict[str, types.ModuleType]:
 
 
 # what each path sets in the process environment for its engine (restored after each test)
-ENVIRONMENT = ("VLLM_ALLOW_INSECURE_SERIALIZATION", "RANK", "LOCAL_RANK", "WORLD_SIZE",
-               "MASTER_ADDR", "MASTER_PORT")  # fmt: skip
+ENVIRONMENT = ("VLLM_ALLOW_INSECURE_SERIALIZATION", "VLLM_ENABLE_V1_MULTIPROCESSING", "RANK",
+               "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")  # fmt: skip
 
 
 @pytest.fixture
@@ -197,7 +201,7 @@ def config(**overrides: Any) -> GRPOConfig:
 @pytest.mark.usefixtures("stand_in")
 def test_generation_asks_for_g_samples_of_the_prompt_tokens_and_keeps_their_ids() -> None:
     settings = config(max_new_tokens=3, temperature=0.7, top_p=0.9)
-    generator = VLLMGenerator(settings, policy(), max_prompt_tokens=8)  # type: ignore[arg-type]
+    generator = VLLMGenerator(settings, policy(), max_prompt_tokens=8)
     rollouts = generator.generate([1, 2, 3], n=2)
     assert rollouts == [
         Rollout([1, 2, 3], [7, 8, 2], "ab", truncated=False),
@@ -212,7 +216,7 @@ def test_generation_asks_for_g_samples_of_the_prompt_tokens_and_keeps_their_ids(
 
 @pytest.mark.usefixtures("stand_in")
 def test_a_prompt_longer_than_the_engine_was_sized_for_is_an_error() -> None:
-    generator = VLLMGenerator(config(), policy(), max_prompt_tokens=3)  # type: ignore[arg-type]
+    generator = VLLMGenerator(config(), policy(), max_prompt_tokens=3)
     assert len(generator.generate([1, 2, 3], n=1)) == 1
     with pytest.raises(ValueError, match="4 tokens is longer than --max-prompt-tokens \\(3\\)"):
         generator.generate([1, 2, 3, 4], n=1)
@@ -259,14 +263,15 @@ def test_the_public_api_pushes_through_vllms_trainer_side_engine(
     stand_in: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, "raas-train")
-    generator = VLLMGenerator(config(), model := policy(), max_prompt_tokens=8)  # type: ignore[arg-type]
+    generator = VLLMGenerator(config(), model := policy(), max_prompt_tokens=8)
     llm: Any = generator.llm
     assert llm.kwargs["weight_transfer_config"] == {"backend": "ipc"}
     assert "distributed_executor_backend" not in llm.kwargs  # the engine in its own process
     assert "vLLM 0.99.0: weights reach the engine through vLLM's weight-transfer API" in caplog.text
     assert os.environ["VLLM_ALLOW_INSECURE_SERIALIZATION"] == "1"
-    generator.sync_weights(model)  # type: ignore[arg-type]
-    generator.sync_weights(model)  # type: ignore[arg-type]
+    assert os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] == "1"
+    generator.sync_weights(model)
+    generator.sync_weights(model)
     (engine,) = WeightTransferTrainerFactory.built  # built once, on the first push
     assert (engine.info.rank, engine.info.packed, engine.source.module) == (0, False, model)
     assert (engine.sent, llm.resets) == (2, 2)
@@ -309,13 +314,13 @@ def test_a_vllm_without_the_public_api_falls_back_to_the_internal_path(
     missing = vllm_engine.missing_weight_transfer_api()
     assert missing
     assert all(piece.startswith(without) for piece in missing)
-    generator = VLLMGenerator(config(), model := policy(), max_prompt_tokens=8)  # type: ignore[arg-type]
+    generator = VLLMGenerator(config(), model := policy(), max_prompt_tokens=8)
     llm: Any = generator.llm
     assert llm.kwargs["distributed_executor_backend"] == "external_launcher"
     assert "weight_transfer_config" not in llm.kwargs
     assert f"lacks the weight-transfer API raas-train uses ({without}" in caplog.text
     assert os.environ["RANK"] == "0"  # what the in-process launcher reads
-    generator.sync_weights(model)  # type: ignore[arg-type]
+    generator.sync_weights(model)
     assert llm.engine_model.loaded == [name for name, _ in model.named_parameters()]
     assert (llm.calls, llm.resets) == ([], 1)
 

@@ -165,6 +165,9 @@ class InternalWeightSync:
 def prepare(public: bool) -> None:
     """The process environment each path's engine needs, set before it starts."""
     if public:
+        # the engine in a process of its own (vLLM's default, kept whatever the environment
+        # says): CUDA cannot open an IPC handle in the process that exported it
+        os.environ["VLLM_ENABLE_V1_MULTIPROCESSING"] = "1"
         # the engine process unpickles the IPC handles only with this (see portable_update);
         # the pickles come from this process, over the engine's local socket
         os.environ["VLLM_ALLOW_INSECURE_SERIALIZATION"] = "1"
