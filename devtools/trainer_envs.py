@@ -56,14 +56,14 @@ class Recipe:
 
 # vLLM's declared dependencies need CUDA (flashinfer, cutlass, torch's CUDA build), and so does
 # starting an engine: raas-train's checks (tests/trainers/test_vllm.py) import vLLM's Python API
-# only, which needs these. CPU torch 2.13.0 serves both releases (0.34 pins 2.14.0: the Python
-# API is the same, vLLM's compiled kernels are never loaded). xgrammar is installed without its
-# triton; apache-tvm-ffi is what xgrammar imports.
+# only, which needs these besides what transformers and torch bring. CPU torch 2.13.0 serves
+# both releases (0.34 pins 2.14.0: its Python API imports the same, its compiled kernels are
+# never loaded). xgrammar goes in without its triton; apache-tvm-ffi is what xgrammar imports.
 _VLLM_IMPORTS = (
-    "aiohttp", "blake3", "cachetools", "cbor2", "cloudpickle", "einops", "fastapi>=0.133,<0.137",
-    "filelock", "llguidance>=1.7,<1.8", "msgspec", "numpy", "openai", "openai-harmony",
-    "packaging", "pillow", "prometheus-client", "psutil", "py-cpuinfo", "pybase64", "pydantic",
-    "pyyaml", "pyzmq", "regex", "requests", "tqdm", "transformers>=5.16.1,<5.23", "uvloop",
+    "aiohttp", "cachetools", "cbor2", "cloudpickle", "einops", "fastapi>=0.133,<0.137",
+    "llguidance>=1.7,<1.8", "msgspec", "openai", "openai-harmony", "pillow", "prometheus-client",
+    "psutil", "py-cpuinfo", "pybase64", "pydantic", "pyzmq", "transformers>=5.16.1,<5.23",
+    "uvloop",
 )  # fmt: skip
 _VLLM_NO_DEPS = ("xgrammar==0.2.8", "apache-tvm-ffi==0.1.11")
 
