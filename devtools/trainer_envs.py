@@ -62,8 +62,8 @@ class Recipe:
 _VLLM_IMPORTS = (
     "aiohttp", "cachetools", "cbor2", "cloudpickle", "einops", "fastapi>=0.133,<0.137",
     "llguidance>=1.7,<1.8", "msgspec", "openai", "openai-harmony", "pillow", "prometheus-client",
-    "psutil", "py-cpuinfo", "pybase64", "pydantic", "pyzmq", "transformers>=5.16.1,<5.23",
-    "uvloop",
+    "psutil", "py-cpuinfo", "pybase64", "pydantic", "pyzmq", "requests",
+    "transformers>=5.16.1,<5.23", "uvloop",
 )  # fmt: skip
 _VLLM_NO_DEPS = ("xgrammar==0.2.8", "apache-tvm-ffi==0.1.11")
 
