@@ -43,7 +43,7 @@ from devtools.toy import arithmetic_rows, save_toy
 from trainer_client import RewardClient
 from trainer_client.grpo import GRPOConfig, GRPOTrainer
 from trainer_client.grpo.config import RewardMode
-from trainer_client.grpo.data import PromptSampler, reward_sample
+from trainer_client.grpo.data import PromptSampler, prompt_ids, reward_sample
 
 MODES: tuple[RewardMode, ...] = ("none", "after", "overlap")
 PROMPTS, GROUP, NEW_TOKENS, HIDDEN, LAYERS = 8, 8, 32, 256, 4
@@ -67,7 +67,7 @@ def group_latency(url: str, trainer: GRPOTrainer, rows: list[dict[str, Any]]) ->
     """Median seconds for raas to score one group of G rollouts (round trip included)."""
     torch.manual_seed(0)
     prompt = rows[0]["prompt"]
-    rollouts = trainer.generator.generate(trainer.prompt_ids(rows[0], prompt), GROUP)
+    rollouts = trainer.generator.generate(prompt_ids(rows[0], prompt, trainer.tokenizer), GROUP)
     samples = [reward_sample(rows[0], prompt, r.text) for r in rollouts]
     times = []
     with RewardClient(url) as client:

@@ -74,6 +74,19 @@ _NEMO_GYM_IMPORTS = (
 # only in its `verl-core` extra (beside vLLM's GPU stack)
 _VERL = ("verl==0.9.1", "ray[default]==2.60.0", "transformers==5.10.4")
 _VERL_AGENT_LOOP = ("cachetools==8.0.3", "fastapi==0.165.0", "uvicorn==0.55.0")
+# vLLM's declared dependencies need CUDA (flashinfer, cutlass, torch's CUDA build), and so does
+# starting an engine: raas-train's checks (tests/trainers/test_vllm.py) import vLLM's Python API
+# only, which needs these besides what transformers and torch bring. CPU torch 2.13.0 serves
+# both releases (0.34 pins 2.14.0: its Python API imports the same, its compiled kernels are
+# never loaded). xgrammar goes in without its triton; apache-tvm-ffi is what xgrammar imports.
+_VLLM_IMPORTS = (
+    "aiohttp", "cachetools", "cbor2", "cloudpickle", "einops", "fastapi>=0.133,<0.137",
+    "llguidance>=1.7,<1.8", "msgspec", "openai", "openai-harmony", "pillow", "prometheus-client",
+    "psutil", "py-cpuinfo", "pybase64", "pydantic", "pyzmq", "requests",
+    "transformers>=5.16.1,<5.23", "uvloop",
+)  # fmt: skip
+_VLLM_NO_DEPS = ("xgrammar==0.2.8", "apache-tvm-ffi==0.1.11")
+
 _RECIPES = (
     Recipe("verl", (*_VERL, *_VERL_AGENT_LOOP), torch=True),
     # slime (GitHub only, not installable here): what its remote_rm and rm hub run on, aiohttp
@@ -99,6 +112,9 @@ _RECIPES = (
         no_deps=("openrlhf==0.11.2",),
         torch=True,
     ),
+    # the lowest and highest vLLM of raas-train's range (clients/python's `vllm` extra)
+    Recipe("vllm-0.27", _VLLM_IMPORTS, no_deps=("vllm==0.27.0", *_VLLM_NO_DEPS), torch=True),
+    Recipe("vllm-0.34", _VLLM_IMPORTS, no_deps=("vllm==0.34.0", *_VLLM_NO_DEPS), torch=True),
 )
 RECIPES = {value.name: value for value in _RECIPES}
 

@@ -40,13 +40,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_config(argv: Sequence[str] | None = None) -> GRPOConfig:
+    """The run a ``raas-train`` command line describes."""
+    options: dict[str, Any] = vars(_parser().parse_args(argv))
+    return GRPOConfig(**options)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    args = vars(_parser().parse_args(argv))
+    config = parse_config(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from trainer_client.grpo.trainer import GRPOTrainer  # torch: only once arguments are fine
 
-    options: dict[str, Any] = dict(args)
-    GRPOTrainer(GRPOConfig(**options)).train()
+    GRPOTrainer(config).train()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ class GRPOConfig:
     prompts_per_step: int = 16
     group_size: int = 8  # G rollouts per prompt: the group GRPO normalises within
     max_new_tokens: int = 512
+    # vLLM's max_model_len is this + max_new_tokens; unset: the longest prompt of the data
+    # (every row tokenized once at start). A longer prompt is an error, never truncated.
+    max_prompt_tokens: int | None = None
     temperature: float = 1.0  # sample the policy as it is: GRPO needs diverse groups
     top_p: float = 1.0
 
@@ -65,5 +68,7 @@ class GRPOConfig:
             raise ValueError("need 0 ≤ eps_low < 1 and eps_high ≥ 0")
         if min(self.steps, self.prompts_per_step, self.updates_per_step, self.micro_batch_size) < 1:
             raise ValueError("steps, prompts_per_step, updates_per_step, micro_batch_size ≥ 1")
+        if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
+            raise ValueError("max_prompt_tokens must be at least 1 (or unset: the data's longest)")
         if self.max_refill_rounds < 0:
             raise ValueError("max_refill_rounds must not be negative")

@@ -48,6 +48,18 @@ def prompt_text(row: dict[str, Any], tokenizer: PreTrainedTokenizerBase) -> str:
     return str(text)
 
 
+def prompt_ids(row: dict[str, Any], prompt: str, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The prompt's tokens: specials added to plain text only (a chat template wrote its own)."""
+    plain = isinstance(row["prompt"], str)
+    ids: list[int] = tokenizer(prompt, add_special_tokens=plain)["input_ids"]
+    return ids
+
+
+def longest_prompt(rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> int:
+    """The most tokens any row's prompt takes: what a rollout engine must make room for."""
+    return max(len(prompt_ids(row, prompt_text(row, tokenizer), tokenizer)) for row in rows)
+
+
 def reward_sample(row: dict[str, Any], prompt: str, response: str) -> dict[str, Any]:
     """The raas wire sample for one rollout of ``row``."""
     truth = next((row[k] for k in ("ground_truth", "solution", "answer") if k in row), None)

@@ -7,15 +7,15 @@ ended on EOS keeps that token, so the policy is also trained on when to stop.
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from trainer_client.grpo import vllm_engine
 from trainer_client.grpo.config import GRPOConfig
+from trainer_client.grpo.data import longest_prompt
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,35 +72,45 @@ class HFGenerator:
 
 
 class VLLMGenerator:
-    """A vLLM engine colocated on the training GPU; weights pushed in after each update.
+    """A vLLM engine on the training GPU; the policy's weights pushed in after each update.
 
-    The engine runs in this process (``external_launcher``), so the trainer can hand it new
-    weights in place, as TRL's colocate mode does. vLLM needs CUDA: the CPU suite runs this class
-    against a stand-in module with vLLM's interface (``tests/trainer_client/test_vllm_rollout``).
+    How the weights get there, and so whether the engine runs in this process, depends on the
+    installed vLLM (:mod:`.vllm_engine`). Its ``max_model_len`` is ``max_prompt_tokens`` (the
+    longest prompt of the data unless ``--max-prompt-tokens`` says) plus ``max_new_tokens``.
+    vLLM needs CUDA: the CPU suite checks the vLLM calls against the real releases' API
+    (``tests/trainers/test_vllm.py``) and this class's logic against a stand-in module
+    (``tests/trainer_client/test_vllm_rollout.py``).
     """
 
-    def __init__(self, config: GRPOConfig, tokenizer: PreTrainedTokenizerBase) -> None:
+    def __init__(self, config: GRPOConfig, model: PreTrainedModel, max_prompt_tokens: int) -> None:
         from vllm import LLM, SamplingParams
 
-        for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1")):
-            os.environ.setdefault(key, value)
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-        os.environ.setdefault("MASTER_PORT", str(_free_port()))
-        self.llm = LLM(
-            model=config.model,
-            gpu_memory_utilization=config.vllm_gpu_memory_utilization,
-            distributed_executor_backend="external_launcher",
-            seed=config.seed,
-            enable_prefix_caching=True,  # the G rollouts of a prompt share its prefix
+        public = vllm_engine.choose_path()
+        vllm_engine.prepare(public)
+        self.max_prompt_tokens = max_prompt_tokens
+        dtype = str(model.dtype).removeprefix("torch.")
+        args = vllm_engine.engine_args(
+            config, max_prompt_tokens=max_prompt_tokens, dtype=dtype, public=public
+        )
+        self.llm = LLM(**args)
+        self.weights: vllm_engine.WeightSync = (
+            vllm_engine.PublicWeightSync(self.llm)
+            if public
+            else vllm_engine.InternalWeightSync(self.llm)
         )
         self.params = SamplingParams(
             temperature=config.temperature, top_p=config.top_p, max_tokens=config.max_new_tokens
         )
-        self.tokenizer = tokenizer
 
     def generate(self, prompt_ids: list[int], n: int) -> list[Rollout]:
         from vllm.inputs import TokensPrompt
 
+        if len(prompt_ids) > self.max_prompt_tokens:
+            raise ValueError(
+                f"a prompt of {len(prompt_ids)} tokens is longer than --max-prompt-tokens "
+                f"({self.max_prompt_tokens}), which sized vLLM's max_model_len; raise it, or "
+                "leave it unset for the longest prompt of the data"
+            )
         params = self.params.clone()
         params.n = n
         request = TokensPrompt(prompt_token_ids=prompt_ids)
@@ -111,31 +121,20 @@ class VLLMGenerator:
         ]
 
     def sync_weights(self, model: PreTrainedModel) -> None:
-        engine_model = _engine_model(self.llm)
-        for name, param in model.named_parameters():
-            engine_model.load_weights([(name, param.data)])
+        self.weights.push(model)
         self.llm.reset_prefix_cache()  # cached prefixes hold the old weights' KV
 
 
-def _engine_model(llm: Any) -> Any:
-    """The model inside an in-process vLLM engine. vLLM has no public "load these weights" for
-    a colocated engine; this is the path TRL 1.16's colocate mode uses
-    (``trl/generation/vllm_generation.py``), the one place raas depends on vLLM's internals."""
-    return llm.llm_engine.model_executor.driver_worker.model_runner.model
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def make_generator(
-    config: GRPOConfig, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
+    config: GRPOConfig,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    rows: list[dict[str, Any]],
 ) -> Generator:
     """vLLM when asked, or on ``auto`` when CUDA and vLLM are both there; else transformers."""
     if config.rollout == "vllm" or (config.rollout == "auto" and _vllm_usable()):
-        return VLLMGenerator(config, tokenizer)
+        budget = config.max_prompt_tokens or longest_prompt(rows, tokenizer)
+        return VLLMGenerator(config, model, budget)
     return HFGenerator(model, tokenizer, config)
 
 

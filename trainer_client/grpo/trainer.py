@@ -27,7 +27,13 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from trainer_client.client import RewardClient, ScoredBatch, ScoredSample
 from trainer_client.grpo.config import GRPOConfig
-from trainer_client.grpo.data import PromptSampler, load_rows, prompt_text, reward_sample
+from trainer_client.grpo.data import (
+    PromptSampler,
+    load_rows,
+    prompt_ids,
+    prompt_text,
+    reward_sample,
+)
 from trainer_client.grpo.loss import (
     Batch,
     group_advantages,
@@ -115,10 +121,10 @@ class GRPOTrainer:
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
         )
-        self.generator = make_generator(config, self.model, self.tokenizer)
         self.sampler = PromptSampler(
             rows if rows is not None else load_rows(config.data), config.seed
         )
+        self.generator = make_generator(config, self.model, self.tokenizer, self.sampler.rows)
         self.client = client if client is not None else RewardClient(config.reward_url)
         self.output_dir = Path(config.output_dir)
         self.log = MetricsLog(self.output_dir, tensorboard=config.tensorboard)
@@ -193,11 +199,6 @@ class GRPOTrainer:
 
     # --- rollout and rewards ---------------------------------------------------------------
 
-    def prompt_ids(self, row: dict[str, Any], prompt: str) -> list[int]:
-        plain = isinstance(row["prompt"], str)  # a chat template already wrote the specials
-        ids: list[int] = self.tokenizer(prompt, add_special_tokens=plain)["input_ids"]
-        return ids
-
     def _samples(self, group: Group) -> list[dict[str, Any]]:
         return [reward_sample(group.row, group.prompt, r.text) for r in group.rollouts]
 
@@ -210,7 +211,8 @@ class GRPOTrainer:
         pending: list[Future[ScoredBatch]] = []
         for row in rows:
             prompt = prompt_text(row, self.tokenizer)
-            rollouts = self.generator.generate(self.prompt_ids(row, prompt), self.config.group_size)
+            ids = prompt_ids(row, prompt, self.tokenizer)
+            rollouts = self.generator.generate(ids, self.config.group_size)
             groups.append(Group(row, prompt, rollouts))
             if mode == "overlap":  # scored on the client's thread while the next group generates
                 pending.append(self.client.submit(self._samples(groups[-1]), **schedule))
