@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
+from devtools.trainer_envs import RECIPES
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.settings import Settings
 from tests.trainers.readme import readme_blocks
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
 
 
-def table_rows(marker: str) -> list[list[str]]:
+def table_rows(marker: str, start: str = "| `") -> list[list[str]]:
     block = README.split(f"<!-- {marker}")[1].split(f"<!-- /{marker} -->")[0]
-    rows = [line for line in block.splitlines() if line.startswith("| `")]
+    rows = [line for line in block.splitlines() if line.startswith(start)]
     return [[cell.strip().strip("`") for cell in row.strip("|").split("|")] for row in rows]
 
 
@@ -41,9 +44,30 @@ def test_quick_start_names_the_commands_ci_runs() -> None:
 
 
 def test_every_trainer_config_in_the_readme_is_replayed_by_a_test() -> None:
-    """Each ``<!-- trainer-config: NAME -->`` block is read by a test under ``tests/trainers/``
-    (``readme_block("NAME")``), which runs it against the trainer's pinned release."""
-    tests = Path(__file__).parent / "trainers"
-    used = "\n".join(path.read_text() for path in tests.rglob("test_*.py"))
+    """Each ``<!-- trainer-config: NAME -->`` block is read by a test (``readme_block("NAME")``),
+    which runs it against the trainer's pinned release (``tests/trainers/``) or raas-train."""
+    used = "\n".join(path.read_text() for path in Path(__file__).parent.rglob("test_*.py"))
     unreplayed = [name for name in readme_blocks() if f'readme_block("{name}")' not in used]
     assert not unreplayed, f"README trainer configs no test replays: {unreplayed}"
+
+
+def _pinned(package: str) -> set[str]:
+    """The versions of ``package`` pinned in the trainer environments and the dev extra."""
+    specs = [spec for r in RECIPES.values() for spec in (*r.requirements, *r.no_deps)]
+    specs += tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]["dev"]
+    found = (re.fullmatch(rf"{re.escape(package)}==([\w.]+)", spec.split(";")[0]) for spec in specs)
+    return {match[1] for match in found if match}
+
+
+def test_the_compatibility_table_names_the_versions_tested() -> None:
+    rows = {row[0]: row for row in table_rows("compatibility-table", start="| [")}
+    expected = {"verl": "verl", "OpenRLHF": "openrlhf", "TRL": "trl", "NeMo": "nemo-gym",
+                "raas-train": "vllm"}  # fmt: skip
+    for trainer, package in expected.items():
+        row = next(" ".join(cells) for name, cells in rows.items() if trainer in name)
+        versions = _pinned(package)
+        assert versions, f"nothing pins {package}"
+        for version in versions:
+            assert version in row, f"the {trainer} row does not name {package} {version}"

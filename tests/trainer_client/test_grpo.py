@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shlex
 from pathlib import Path
 
 import httpx
@@ -15,6 +16,7 @@ import torch
 
 from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, build_model, build_tokenizer, grounding_rows, save_toy
+from tests.trainers.readme import readme_block
 from trainer_client.client import ScoredSample
 from trainer_client.grpo.cli import main
 from trainer_client.grpo.data import load_rows, reward_sample
@@ -203,7 +205,11 @@ def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Pat
     rows = [{**r, "data_source": f"smoke_{r['data_source']}"} for r in arithmetic_rows()]
     (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     before = sum(scored(server.url, f"smoke_{s}") for s in ("add", "sub"))
+    # the README's command, its paths and budget replaced (argparse: the last value wins)
+    readme = shlex.split(readme_block("raas-train").replace("\\\n", " "))
+    assert readme[0] == "raas-train"
     main([
+        *readme[1:],
         "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data.jsonl"),
         "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "2",
         "--prompts-per-step", "4", "--group-size", "4", "--max-new-tokens", "6",
