@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,15 @@ def client(server: LiveServer) -> Iterator[httpx.Client]:
     hooks = {"response": [reward_answers_match_the_schema]}
     with httpx.Client(base_url=server.url, timeout=60, event_hooks=hooks) as http:
         yield http
+
+
+@pytest.fixture(autouse=True)
+def _process_environment() -> Iterator[None]:
+    """Each test starts from the session's process environment: code under test may set
+    variables for an engine it starts (raas-train's vLLM path sets ``LOCAL_RANK``), and a later
+    test must not inherit them (accelerate reads ``LOCAL_RANK`` as a distributed launch)."""
+    before = dict(os.environ)
+    yield
+    if dict(os.environ) != before:
+        os.environ.clear()
+        os.environ.update(before)

@@ -229,6 +229,7 @@ def test_a_prompt_longer_than_the_engine_was_sized_for_is_an_error() -> None:
         (False, {"distributed_executor_backend": "external_launcher"}),
     ],
 )
+@pytest.mark.usefixtures("stand_in")  # engine_args sets the path's process environment
 def test_engine_args(public: bool, path_keys: dict[str, Any]) -> None:
     settings = config(max_new_tokens=100, seed=3, vllm_gpu_memory_utilization=0.4)
     args = engine_args(settings, max_prompt_tokens=40, dtype="bfloat16", public=public)
