@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 
 from devtools import trainer_envs
 from devtools.live import LiveServer
@@ -174,6 +173,7 @@ def test_launched_nemo_gym_run_scores_on_raas(
     )
     entry = got["raas_entry"]
     assert (entry["entrypoint"], entry["domain"], entry["raas_url"]) == ("app.py", "math", live.url)
+    assert entry["num_workers"] == 2
     assert entry["raas_api_key"] is True  # read from RAAS_API_KEY: raas refuses calls without it
     # every rollout reached raas's /verify, and only those
     assert requests_to(live, "/verify") - before[0] == len(CASES)
@@ -200,19 +200,13 @@ def test_launched_nemo_gym_run_scores_on_raas(
     assert "no-such-verifier" in refused
     assert "ServerRefNotFoundError" not in refused
     # the config the README gave before: NeMo Gym's launcher refuses it
-    assert "references resources_servers/'raas', which is not defined" in got["old_config_error"]
-
-
-def test_shipped_config_is_nemo_gyms_own_form() -> None:
-    """The shipped config names the agent the README's row names, and leaves raas_url unset
-    (NeMo Gym refuses to start until it is given)."""
-    from trainer_client.nemo_gym import CONFIG_PATH, SEARCH_ROOT
-
-    config = yaml.safe_load((SEARCH_ROOT / CONFIG_PATH).read_text())
-    assert config["raas"]["resources_servers"]["raas"]["raas_url"] == "???"
-    assert README_ROW["agent_ref"]["name"] in config
-    agent = config[README_ROW["agent_ref"]["name"]]["responses_api_agents"]["simple_agent"]
-    assert agent["resources_server"] == {"type": "resources_servers", "name": "raas"}
+    old = got["refusals"]["old_config"]
+    assert old.startswith("ServerRefNotFoundError")
+    assert "references resources_servers/'raas', which is not defined" in old
+    # the shipped config without raas's URL: refused before anything starts, naming the setting
+    missing = got["refusals"]["without_raas_url"]
+    assert missing.startswith("ConfigMissingValuesError")
+    assert "++raas.resources_servers.raas.raas_url=<value>" in missing
 
 
 def test_raas_server_retries_overload_and_fails_loud(live: LiveServer, driver: Driver) -> None:

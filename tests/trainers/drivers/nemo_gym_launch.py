@@ -7,8 +7,9 @@ Gym's ``RunHelper.start`` as ``initial_global_config_dict`` with what NeMo RL's 
 policy's name, key and base URLs, the head server's address, the Ray cluster it started) and two
 settings of NeMo Gym's own: ``skip_venv_if_present`` with ``uv_venv_dir``, where each server's
 ``.venv`` is this environment (NeMo Gym would otherwise build one with uv, which needs Python ≥
-3.13.14 and the network). ``raas_url`` is pointed at the live server; ``RAAS_API_KEY`` comes
-from the environment, as the shipped config reads it. ``RunHelper`` then does all of
+3.13.14 and the network). ``raas_url`` is pointed at the live server and raas's server given two
+workers (``num_workers``: uvicorn imports ``app.py`` in each); ``RAAS_API_KEY`` comes from the
+environment, as the shipped config reads it. ``RunHelper`` then does all of
 ``gym env start``: parses and validates the config, starts Ray, the head server and each server
 (``resources_servers/raas/app.py`` found under ``NEMO_GYM_EXTRA_ROOTS``, the simple agent, the
 legacy environment server, ``vllm_model``) as the subprocesses its launch command starts, and
@@ -98,23 +99,31 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def old_config_refused(old: str, model_config: str) -> str:
-    """NeMo Gym's config parser on the config the README used to give: its error."""
-    from nemo_gym.config_types import ServerRefNotFoundError
+def refusal(config: dict[str, Any]) -> str:
+    """NeMo Gym's config parser (without starting anything) on ``config``: its error, or ``""``."""
+    from nemo_gym.config_types import ConfigError
     from nemo_gym.global_config import GlobalConfigDictParser, GlobalConfigDictParserConfig
     from omegaconf import OmegaConf
 
-    config = OmegaConf.merge(OmegaConf.create(old), {"config_paths": [model_config]},
-                             NEMO_RL_POLICY)  # fmt: skip
+    parsed = GlobalConfigDictParserConfig(
+        initial_global_config_dict=OmegaConf.create(config | NEMO_RL_POLICY),
+        skip_load_from_cli=True, offline=True,
+    )  # fmt: skip
     try:
-        GlobalConfigDictParser().parse(
-            GlobalConfigDictParserConfig(
-                initial_global_config_dict=config, skip_load_from_cli=True, offline=True
-            )
-        )
-    except ServerRefNotFoundError as error:
-        return str(error)
+        GlobalConfigDictParser().parse(parsed)
+    except ConfigError as error:
+        return f"{type(error).__name__}: {error}"
     return ""
+
+
+def refusals(job: dict[str, Any]) -> dict[str, str]:
+    """The config the README used to give, and the README's without its raas_url."""
+    import yaml
+
+    old = yaml.safe_load(job["old_config"]) | {"config_paths": [job["model_config"]]}
+    readme = yaml.safe_load(job["readme_config"])["env"]["nemo_gym"]
+    del readme["raas"]["resources_servers"]["raas"]["raas_url"]
+    return {"old_config": refusal(old), "without_raas_url": refusal(readme)}
 
 
 # what NeMo RL's actor sets before RunHelper.start (policy_base_url: the URLs of its vLLM servers)
@@ -137,7 +146,8 @@ def gym_config(job: dict[str, Any], work: Path, policy_url: str) -> Any:
 
     nemo_gym = OmegaConf.to_container(OmegaConf.create(job["readme_config"]).env.nemo_gym)
     assert isinstance(nemo_gym, dict)
-    nemo_gym["raas"]["resources_servers"]["raas"]["raas_url"] = job["url"]
+    # raas's address here, and two worker processes (NeMo Gym's num_workers: its other start path)
+    nemo_gym["raas"]["resources_servers"]["raas"] |= {"raas_url": job["url"], "num_workers": 2}
     head_port = free_port()
     nemo_gym |= NEMO_RL_POLICY | {
         "policy_base_url": [policy_url], "default_host": "127.0.0.1",
@@ -181,8 +191,7 @@ def main(job: dict[str, Any]) -> dict[str, Any]:
     from nemo_gym.cli.env import RunHelper
     from nemo_gym.global_config import GlobalConfigDictParserConfig, get_global_config_dict
 
-    old_config_error = old_config_refused(job["old_config"], job["model_config"])
-    report: dict[str, Any] = {"old_config_error": old_config_error}
+    report: dict[str, Any] = {"refusals": refusals(job)}
     started = time.monotonic()
     ray.init()  # NeMo RL's cluster, which its actor hands to NeMo Gym
     policy_port = free_port()

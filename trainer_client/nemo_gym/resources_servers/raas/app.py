@@ -48,6 +48,7 @@ from nemo_gym.base_resources_server import (
     ReverifyMode,
     SimpleResourcesServer,
 )
+from nemo_gym.server_utils import is_nemo_gym_fastapi_entrypoint
 from nemo_gym.server_utils import request as gym_request
 from pydantic import ConfigDict, Field, PrivateAttr
 
@@ -156,3 +157,5 @@ class RaasResourcesServer(SimpleResourcesServer):  # type: ignore[misc]
 
 if __name__ == "__main__":
     RaasResourcesServer.run_webserver()
+elif is_nemo_gym_fastapi_entrypoint(__file__):  # a worker of num_workers > 1 imports this module
+    app = RaasResourcesServer.run_webserver()
