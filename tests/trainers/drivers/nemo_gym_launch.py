@@ -38,6 +38,9 @@ import uvicorn
 from fastapi import FastAPI, Request
 
 PROMPT_IDS = [101, 102, 103]
+# each wait gives up well before the test kills this process, so that NeMo Gym's shutdown runs
+# (a killed driver would leave the servers it started running)
+GIVE_UP_S = 200
 
 
 def chat_completion(turn: dict[str, Any]) -> dict[str, Any]:
@@ -154,6 +157,8 @@ def gym_config(job: dict[str, Any], work: Path, policy_url: str) -> Any:
         "head_server": {"host": "127.0.0.1", "port": head_port},
         "ray_head_node_address": ray.get_runtime_context().gcs_address,
         "skip_venv_if_present": True, "uv_venv_dir": str(venvs(work / "venvs", job["servers"])),
+        "server_spinup_timeout_seconds": GIVE_UP_S,
+        "model_endpoint_readiness_timeout_seconds": GIVE_UP_S,
     }  # fmt: skip
     return DictConfig(nemo_gym), head_port
 
@@ -205,7 +210,7 @@ def main(job: dict[str, Any]) -> dict[str, Any]:
         resolved = get_global_config_dict()
         report["raas_entry"] = dict(resolved.raas.resources_servers.raas)
         report["servers"] = sorted(helper._processes)
-        report |= asyncio.run(rollouts(job, head_port))
+        report |= asyncio.run(asyncio.wait_for(rollouts(job, head_port), GIVE_UP_S))
     finally:
         helper.shutdown()
         stand_in.should_exit = True
