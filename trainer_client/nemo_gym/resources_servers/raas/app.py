@@ -120,6 +120,7 @@ class RaasResourcesServer(SimpleResourcesServer):  # type: ignore[misc]
         super().model_post_init(context)
 
     async def verify(self, request: Request, body: RaasVerifyRequest) -> RaasVerifyResponse:
+        """``body`` is parsed for NeMo Gym's validation and schema; raas gets the agent's bytes."""
         answer: RaasVerifyResponse = RaasVerifyResponse.model_validate_json(
             await self.forward(await request.body())
         )
