@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENVS_DIR = ROOT / ".trainer-envs"
 CLIENT = ROOT / "clients" / "python"
+CLIENT_FILES = {".py", ".txt", ".yaml"}  # its modules and package data (the NeMo Gym server's)
 TORCH_VERSION = os.environ.get("TORCH_VERSION", "2.13.0")
 TORCH_CPU_INDEX = os.environ.get("TORCH_CPU_INDEX", "https://download.pytorch.org/whl/cpu")
 
@@ -68,6 +69,10 @@ _NEMO_GYM_IMPORTS = (
     "openai==2.44.0", "aiohttp>=3.14.4", "orjson>=3.11.6", "fastapi", "uvicorn", "httptools",
     "itsdangerous", "omegaconf", "hydra-core", "rich", "requests", "yappi>=1.7.6", "pydot",
     "pandas", "scipy>=1.14.1", "wandb>=0.30.0",
+    # what NeMo Gym's launcher (RunHelper, nemo_gym.cli.env) and the servers it starts import:
+    # python-devtools (`devtools`, not raas's), anthropic (vllm_model's converters), and ray's
+    # own dependencies, for the local Ray cluster the launcher starts
+    "devtools==0.13.0", "anthropic==0.109.2", "filelock", "jsonschema", "msgpack",
 )  # fmt: skip
 # verl, and ray and transformers (< 5.11) pinned at what its tests ran on; its agent loop
 # (verl.experimental.agent_loop) also imports cachetools, fastapi and uvicorn, which verl lists
@@ -92,9 +97,9 @@ _RECIPES = (
     # slime (GitHub only, not installable here): what its remote_rm and rm hub run on, aiohttp
     # and PIL; raas-client's trainer_client.slime is called with slime's Sample fields
     Recipe("slime", ("aiohttp==3.14.5", "pillow==13.0.0")),
-    # NeMo Gym 0.7.0 on Python 3.13 without its service stack (ray, mlflow, mcp, vLLM): its
-    # ServerClient, resources-server models and SimpleAgent import with these; ray is there
-    # for its version only (nemo_gym.global_config reads it at import)
+    # NeMo Gym 0.7.0 on Python 3.13 without its service stack (mlflow, mcp, vLLM): its
+    # launcher, ServerClient, servers and rollout collection run with these; ray (installed
+    # alone: its [default] extra is the dashboard's) is what the launcher starts
     Recipe(
         "nemo_gym",
         _NEMO_GYM_IMPORTS,
@@ -135,11 +140,18 @@ def _client_stamp(name: str) -> Path:
     return env_dir(name) / ".client"
 
 
+def _hidden(path: Path) -> bool:
+    """Under a dot folder: a virtual environment NeMo Gym made in its server's folder."""
+    return any(part.startswith(".") for part in path.relative_to(CLIENT).parts)
+
+
 def client_digest() -> str:
     """raas-client's sources. An environment holds an installed copy of them, so a change to
     ``trainer_client`` reinstalls it there (else the tests would run the old client)."""
     digest = hashlib.sha256()
-    sources = [*sorted((CLIENT / "trainer_client").rglob("*.py")), CLIENT / "pyproject.toml"]
+    files = (CLIENT / "trainer_client").rglob("*")
+    package = sorted(p for p in files if p.suffix in CLIENT_FILES and not _hidden(p))
+    sources = [*package, CLIENT / "pyproject.toml"]
     for path in sources:
         digest.update(str(path.relative_to(CLIENT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()

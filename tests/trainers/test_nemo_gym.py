@@ -1,7 +1,10 @@
-"""NeMo Gym 0.7.0's own agent and client against a live raas (``drivers/nemo_gym_verify.py``):
-the README's resources-server config, NeMo Gym's ``SimpleAgent`` ``/run`` (seed, policy, tool
-call, verify), an environment server's session and the ``/ng-rollout`` prefix; raas's counters
-rise and the rewards equal raas's ``/reward`` answers for the samples the mapping promises."""
+"""raas's own resources-server protocol (``/verify``, ``/seed_session``, ``/close_session``)
+called by NeMo Gym 0.7.0's own agent and client (``drivers/nemo_gym_verify.py``): a config whose
+resources-server entry is raas's host and port (agents run outside NeMo Gym's launcher, which
+accepts only servers it starts: ``test_nemo_gym_launch.py``), NeMo Gym's ``SimpleAgent`` ``/run``
+(seed, policy, tool call, verify), an environment server's session and the ``/ng-rollout``
+prefix; raas's counters rise and the rewards equal raas's ``/reward`` answers for the samples the
+mapping promises."""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ import pytest
 
 from devtools.live import LiveServer
 from tests.trainers.conftest import Driver, counted, requests_to
-from tests.trainers.readme import readme_block
 
 KEY = "nemo-gym-trainer-key-012345"
 ROUTES = json.dumps([
@@ -25,6 +27,18 @@ PNG = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMB"
     "AQDJ/pLvAAAAAElFTkSuQmCC"
 )
+# agents pointed at raas itself: the entry has raas's host and port (the driver sets them)
+CONFIG = """
+raas:
+  resources_servers:
+    raas: {host: raas, port: 8000, domain: math}
+math_simple_agent:
+  responses_api_agents:
+    simple_agent:
+      entrypoint: app.py
+      resources_server: {type: resources_servers, name: raas}
+      model_server: {type: responses_api_models, name: policy_model}
+"""
 THINKING = "Let me re-check that, wait. " * 300  # 8 kB of reasoning
 
 
@@ -103,7 +117,7 @@ def test_nemo_gym_agent_runs_score_on_raas(live: LiveServer, driver: Driver) -> 
         row["responses_create_params"]["input"][0]["content"][0]["text"] for row, *_ in CASES
     ]
     job = {
-        "config": readme_block("nemo-gym-resources-server"),
+        "config": CONFIG,
         "url": live.url.replace("://", f"://raas:{KEY}@"), "rows": [row for row, *_ in CASES],
         "outputs": {p: turns for p, (_, turns, _) in zip(prompts, CASES, strict=True)},
         "session_row": 1,

@@ -1,9 +1,9 @@
 """NeMo Gym 0.7.0's own agent and client against a live raas, in the nemo_gym environment.
 
-The README's config (argv: a JSON job holding it) is loaded with OmegaConf, its ``raas`` entry
-pointed at the live server, and given what a launched run adds: the agent's own address and a
-policy model. NeMo Gym's ``SimpleAgent`` is served (uvicorn) with a
-``ServerClient`` on that config, as ``gym env start`` would run it; a canned policy answers
+The job's config (argv: a JSON job holding it), whose resources-server entry is raas itself, is
+loaded with OmegaConf, its ``raas`` entry pointed at the live server, and given the agent's own
+address and a policy model. NeMo Gym's ``SimpleAgent`` is served (uvicorn) with a
+``ServerClient`` on that config, as NeMo Gym's launcher would run it; a canned policy answers
 ``/v1/responses`` with the job's outputs (a stand-in for the model, not for raas). Each row is
 ``POST /run`` to the agent — which seeds raas (``/seed_session``), calls the policy, executes
 tool calls, and posts the flat verify body to raas (``/verify``) — and the agent's answer is
