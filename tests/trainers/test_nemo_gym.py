@@ -17,35 +17,9 @@ import pytest
 
 from devtools.live import LiveServer
 from tests.trainers.conftest import Driver, counted, requests_to
+from tests.trainers.nemo_gym_data import DIRECT_CONFIG, PNG, ROUTES, THINKING, user
 
 KEY = "nemo-gym-trainer-key-012345"
-ROUTES = json.dumps([
-    {"data_source": "nemo_gym", "verifier": "math"},
-    {"data_source": "gym-vis", "verifier": "math", "with_images": {"verifier": "choice"}},
-])  # fmt: skip
-PNG = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMB"
-    "AQDJ/pLvAAAAAElFTkSuQmCC"
-)
-# agents pointed at raas itself: the entry has raas's host and port (the driver sets them)
-CONFIG = """
-raas:
-  resources_servers:
-    raas: {host: raas, port: 8000, domain: math}
-math_simple_agent:
-  responses_api_agents:
-    simple_agent:
-      entrypoint: app.py
-      resources_server: {type: resources_servers, name: raas}
-      model_server: {type: responses_api_models, name: policy_model}
-"""
-THINKING = "Let me re-check that, wait. " * 300  # 8 kB of reasoning
-
-
-def user(text: str, *images: str) -> dict[str, Any]:
-    parts = [{"type": "input_text", "text": text}]
-    parts += [{"type": "input_image", "image_url": i, "detail": "auto"} for i in images]
-    return {"responses_create_params": {"input": [{"role": "user", "content": parts}]}}
 
 
 def message(text: str) -> dict[str, Any]:
@@ -117,7 +91,7 @@ def test_nemo_gym_agent_runs_score_on_raas(live: LiveServer, driver: Driver) -> 
         row["responses_create_params"]["input"][0]["content"][0]["text"] for row, *_ in CASES
     ]
     job = {
-        "config": CONFIG,
+        "config": DIRECT_CONFIG,
         "url": live.url.replace("://", f"://raas:{KEY}@"), "rows": [row for row, *_ in CASES],
         "outputs": {p: turns for p, (_, turns, _) in zip(prompts, CASES, strict=True)},
         "session_row": 1,

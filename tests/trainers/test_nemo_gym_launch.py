@@ -24,18 +24,11 @@ from devtools import trainer_envs
 from devtools.live import LiveServer
 from reward_service.compat.nemo_gym import response_text
 from tests.trainers.conftest import Driver, counted, requests_to
+from tests.trainers.nemo_gym_data import DIRECT_CONFIG, PNG, ROUTES, THINKING
+from tests.trainers.nemo_gym_data import user as row_of
 from tests.trainers.readme import readme_block
 
 KEY = "nemo-gym-launch-key-0123456789"
-ROUTES = json.dumps([
-    {"data_source": "nemo_gym", "verifier": "math"},
-    {"data_source": "gym-vis", "verifier": "math", "with_images": {"verifier": "choice"}},
-])  # fmt: skip
-PNG = (
-    "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMB"
-    "AQDJ/pLvAAAAAElFTkSuQmCC"
-)
-THINKING = "Let me re-check that, wait. " * 300  # 8 kB of reasoning
 AGENT = {"type": "responses_api_agents", "name": "raas_simple_agent"}
 # the servers the README's config starts: each one's .venv is the nemo_gym environment
 SERVERS = [
@@ -43,25 +36,12 @@ SERVERS = [
     ["responses_api_models", "vllm_model"], ["environment_servers", "legacy_agent"],
 ]  # fmt: skip
 MODEL_CONFIG = "responses_api_models/vllm_model/configs/vllm_model_for_training.yaml"
-# what the README gave before: an entry with raas's host and port, which NeMo Gym's launcher refuses
-OLD_CONFIG = """
-raas:
-  resources_servers:
-    raas: {host: raas, port: 8000, domain: math}
-math_simple_agent:
-  responses_api_agents:
-    simple_agent:
-      entrypoint: app.py
-      resources_server: {type: resources_servers, name: raas}
-      model_server: {type: responses_api_models, name: policy_model}
-"""
+# what the README gave before (raas's host and port), which NeMo Gym's launcher refuses
+OLD_CONFIG = DIRECT_CONFIG
 
 
 def user(text: str, *images: str) -> dict[str, Any]:
-    parts = [{"type": "input_text", "text": text}]
-    parts += [{"type": "input_image", "image_url": i, "detail": "auto"} for i in images]
-    return {"agent_ref": AGENT,
-            "responses_create_params": {"input": [{"role": "user", "content": parts}]}}  # fmt: skip
+    return row_of(text, *images, agent=AGENT)
 
 
 def turn(content: str | None, reasoning: str | None = None, **more: Any) -> dict[str, Any]:
