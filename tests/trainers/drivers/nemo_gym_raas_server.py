@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import time
 from typing import Any
 
 import aiohttp
-import uvicorn
+from _serving import free_port, serve
 from fastapi import FastAPI, Request, Response
 from nemo_gym.server_utils import (
     BaseServerConfig,
@@ -35,24 +34,6 @@ from trainer_client.nemo_gym import SERVER_DIR
 
 sys.path.insert(0, str(SERVER_DIR))  # as NeMo Gym's launch command runs it: from its folder
 from app import RaasResourcesServer, RaasResourcesServerConfig
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def serve(app: FastAPI) -> tuple[uvicorn.Server, asyncio.Task[None], int]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if task.done() or time.monotonic() > deadline:
-            raise RuntimeError(f"a server on port {port} did not start: {task}")
-        await asyncio.sleep(0.05)
-    return server, task, port
 
 
 def flaky_front(raas_url: str, calls: list[int]) -> FastAPI:

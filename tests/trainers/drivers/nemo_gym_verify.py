@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
-import time
 from typing import Any
 from urllib.parse import urlsplit
 
-import uvicorn
+from _serving import free_port, serve
 from fastapi import FastAPI, Request
 from nemo_gym.base_resources_server import (
     BaseMultiRewardVerifyResponse,
@@ -46,24 +44,6 @@ from omegaconf import OmegaConf
 from responses_api_agents.simple_agent.app import SimpleAgent, SimpleAgentConfig
 
 AGENT = "math_simple_agent"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-async def serve(app: FastAPI, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """``app`` on ``port``, served on this event loop, once it accepts connections."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if task.done() or time.monotonic() > deadline:
-            raise RuntimeError(f"a server on port {port} did not start: {task}")
-        await asyncio.sleep(0.05)
-    return server, task
 
 
 def prompt_of(items: list[dict[str, Any]]) -> str:
@@ -153,8 +133,8 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
                           global_config_dict=config)  # fmt: skip
     entry = OmegaConf.to_container(config[AGENT].responses_api_agents.simple_agent)
     agent = SimpleAgent(config=SimpleAgentConfig(name=AGENT, **entry), server_client=client)
-    servers = [await serve(policy(job["outputs"]), model_port),
-               await serve(agent.setup_webserver(), agent_port)]  # fmt: skip
+    servers = [(await serve(policy(job["outputs"]), model_port))[:2],
+               (await serve(agent.setup_webserver(), agent_port))[:2]]  # fmt: skip
     runs = []
     for row in job["rows"]:
         _, answer = await post(client, AGENT, "/run", row)
