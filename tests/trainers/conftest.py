@@ -59,6 +59,18 @@ def counted(server: LiveServer, sample_name: str, **labels: str) -> float:
     )
 
 
+def raas_results(
+    server: LiveServer, samples: list[dict[str, Any]], *, key: str | None = None, **schedule: int
+) -> list[dict[str, Any]]:
+    """raas's own ``/reward`` results for ``samples``: what a trainer should end up holding."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    response = httpx.post(f"{server.url}/reward", json={"samples": samples, **schedule},
+                          headers=headers, timeout=120)  # fmt: skip
+    assert response.status_code == 200, response.text
+    results: list[dict[str, Any]] = response.json()["results"]
+    return results
+
+
 def requests_to(server: LiveServer, endpoint: str) -> float:
     """Requests ``server`` answered on ``endpoint`` (``raas_request_seconds_count``)."""
     return counted(server, "raas_request_seconds_count", endpoint=endpoint)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from devtools.live import LiveServer
-from tests.trainers.conftest import Driver, counted, requests_to
+from tests.trainers.conftest import Driver, counted, raas_results, requests_to
 from tests.trainers.nemo_gym_data import DIRECT_CONFIG, PNG, ROUTES, THINKING, user
 
 KEY = "nemo-gym-trainer-key-012345"
@@ -79,11 +79,7 @@ def live() -> Iterator[LiveServer]:
 
 
 def reward(server: LiveServer, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    response = httpx.post(f"{server.url}/reward", json={"samples": samples},
-                          headers={"Authorization": f"Bearer {KEY}"}, timeout=60)  # fmt: skip
-    assert response.status_code == 200, response.text
-    results: list[dict[str, Any]] = response.json()["results"]
-    return results
+    return raas_results(server, samples, key=KEY)
 
 
 def test_nemo_gym_agent_runs_score_on_raas(live: LiveServer, driver: Driver) -> None:

@@ -17,13 +17,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from devtools import trainer_envs
 from devtools.live import LiveServer
 from reward_service.compat.nemo_gym import response_text
-from tests.trainers.conftest import Driver, counted, requests_to
+from tests.trainers.conftest import Driver, counted, raas_results, requests_to
 from tests.trainers.nemo_gym_data import DIRECT_CONFIG, PNG, ROUTES, THINKING
 from tests.trainers.nemo_gym_data import user as row_of
 from tests.trainers.readme import readme_block
@@ -122,11 +121,7 @@ def prompt_text(row: dict[str, Any]) -> str:
 
 
 def reward(server: LiveServer, samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    response = httpx.post(f"{server.url}/reward", json={"samples": samples},
-                          headers={"Authorization": f"Bearer {KEY}"}, timeout=60)  # fmt: skip
-    assert response.status_code == 200, response.text
-    results: list[dict[str, Any]] = response.json()["results"]
-    return results
+    return raas_results(server, samples, key=KEY)
 
 
 def launch(live: LiveServer, driver: Driver, tmp_path: Path) -> dict[str, Any]:

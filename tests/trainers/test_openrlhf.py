@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from devtools.live import LiveServer
-from tests.trainers.conftest import Driver, counted
+from tests.trainers.conftest import Driver, counted, raas_results
 from tests.trainers.readme import readme_block
 
 THINK = "<think>\n2 and 2 make 4\n</think>\n<answer>\n\\boxed{4}\n</answer>"
@@ -29,8 +28,7 @@ def rollout(driver: Driver, server: LiveServer, rows: list[dict[str, Any]],
 
 def raas_rewards(server: LiveServer, samples: list[dict[str, Any]]) -> list[float | None]:
     """raas's own ``/reward`` answer for the same responses and specs."""
-    answer = httpx.post(f"{server.url}/reward", json={"samples": samples}, timeout=60).json()
-    return [result["reward"] for result in answer["results"]]
+    return [result["reward"] for result in raas_results(server, samples)]
 
 
 def test_mixed_extra_logs_pass_openrlhfs_experience_split(

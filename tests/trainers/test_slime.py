@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from devtools.live import LiveServer
-from tests.trainers.conftest import Driver, counted, requests_to
+from tests.trainers.conftest import Driver, counted, raas_results, requests_to
 from tests.trainers.readme import readme_block
 
 KEY = "slime-trainer-key-0123456789"
@@ -46,10 +46,7 @@ def keyed_url(server: LiveServer) -> str:
 
 def reward(server: LiveServer, samples: list[dict[str, Any]], **schedule: int) -> list[Any]:
     """raas's own answer for ``samples`` (``POST /reward``)."""
-    response = httpx.post(f"{server.url}/reward", json={"samples": samples, **schedule},
-                          headers={"Authorization": f"Bearer {KEY}"}, timeout=60)  # fmt: skip
-    assert response.status_code == 200, response.text
-    return [r["reward"] for r in response.json()["results"]]
+    return [r["reward"] for r in raas_results(server, samples, key=KEY, **schedule)]
 
 
 REMOTE_GROUPS = [

@@ -31,7 +31,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 from datasets import Dataset
 from PIL import Image
@@ -40,7 +39,7 @@ from transformers import LlavaForConditionalGeneration, LlavaProcessor, TrainerC
 from devtools.live import LiveServer
 from devtools.tiny import data_uri, png, save_bt, save_vision, save_vlm_policy
 from devtools.toy import build_chat_tokenizer
-from tests.trainers.conftest import counted
+from tests.trainers.conftest import counted, raas_results
 from tests.trainers.readme import readme_block
 from trainer_client import RaasRewardFunction
 
@@ -70,13 +69,6 @@ def replay(block: str, substitutions: dict[str, str], namespace: dict[str, Any])
     *body, last = ast.parse(block).body
     exec(compile(ast.Module(body=body, type_ignores=[]), "README.md", "exec"), namespace)
     return last
-
-
-def post(url: str, samples: list[dict[str, Any]], **schedule: int) -> list[dict[str, Any]]:
-    response = httpx.post(f"{url}/reward", json={"samples": samples, **schedule}, timeout=120)
-    response.raise_for_status()
-    results: list[dict[str, Any]] = response.json()["results"]
-    return results
 
 
 def as_png_uri(image: Image.Image) -> str:
@@ -169,13 +161,13 @@ def test_readme_grpo_on_a_tiny_vlm_sends_the_images(routed: LiveServer, tmp_path
              "images": [as_png_uri(image) for image in images]}
             for completion, images in zip(step["completions"], step["images"], strict=True)
         ]  # fmt: skip
-        answers = [result["reward"] for result in post(routed.url, samples)]
+        answers = [result["reward"] for result in raas_results(routed, samples)]
         assert step["rewards"] == pytest.approx(answers, rel=1e-6)  # what TRL holds = raas
         assert entry["rewards/raas/mean"] == pytest.approx(sum(answers) / 8, rel=1e-6)
         assert entry[f"raas/reward/{SOURCE}"] == pytest.approx(sum(answers) / 8, rel=1e-6)
         assert entry["raas/unscored_fraction"] == 0.0
         text_only = [{key: v for key, v in s.items() if key != "images"} for s in samples]
-        blind = [result["reward"] for result in post(routed.url, text_only)]
+        blind = [result["reward"] for result in raas_results(routed, text_only)]
         assert all(a != pytest.approx(b) for a, b in zip(answers, blind, strict=True))
 
 
@@ -310,8 +302,8 @@ def test_readme_async_grpo_scoring_through_trls_rollout_loop(
     for step, (group, samples) in enumerate(scored):
         by_completion = {id(sample.completion): sample.metrics for sample in samples}
         held = [by_completion[id(completion)] for completion in group.completions]
-        counted_answers = post(server.url, expected, step=step, total_steps=4)
-        fixed_answers = post(server.url, expected)
+        counted_answers = raas_results(server, expected, step=step, total_steps=4)
+        fixed_answers = raas_results(server, expected)
         assert [m["rewards/raas"] for m in held] == [a["reward"] for a in counted_answers]
         assert [m["rewards/raas_sync"] for m in held] == [a["reward"] for a in fixed_answers]
     assert [m["rewards/raas"] for m in held][:2] == [0.0, 1.0]  # at τ 0.99 an IoU of 0.9 fails

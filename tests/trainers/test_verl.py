@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from devtools.live import LiveServer
 from devtools.tiny import CORPUS, png, save_bt, save_policy_tokenizer, save_vision
-from tests.trainers.conftest import counted, requests_to, run_driver
+from tests.trainers.conftest import counted, raas_results, requests_to, run_driver
 from tests.trainers.readme import readme_block
 
 pytestmark = pytest.mark.slow
@@ -152,11 +151,7 @@ def answers(server: LiveServer, rows: list[dict[str, Any]], *, stepped: bool = T
     for step in STEPS:
         samples = [raas_sample(r, context=context) for r in rows if r["step"] == step]
         schedule = {"step": step, "total_steps": TOTAL_STEPS} if stepped else {}
-        answer = httpx.post(
-            f"{server.url}/reward", json={"samples": samples, **schedule}, timeout=120
-        )
-        answer.raise_for_status()
-        results += answer.json()["results"]
+        results += raas_results(server, samples, **schedule)
     return results
 
 
