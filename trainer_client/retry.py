@@ -8,8 +8,8 @@ A request is retried for ``budget_s`` seconds counted from its first failure, ho
 that takes: the last wait is cut short so that a last try is made when the budget ends, and the
 request gives up at the first failure after that. So a router that is back within the budget
 always gets the request, and one that is not surfaces as an error no later than the budget plus
-one try. (A budget in tries instead hides its length in the jitter: the 6 tries this client made
-before spanned 7.7 s on average and 15.5 s at most, less than a router restart.)
+one try. (A budget in tries hides its length in the jitter: 6 tries with 0.5 s base and 15 s cap
+span 7.7 s on average and 15.5 s at most, less than a router restart.)
 """
 
 from __future__ import annotations
