@@ -16,6 +16,8 @@ import httpx
 import pytest
 
 from devtools.live import LiveServer, is_alive
+from reward_service.ops import body_deadline
+from reward_service.settings import Settings
 
 GIVE_UP_S = 60.0  # generous: polls end as soon as the condition holds
 LIVENESS_TIMEOUT_S = 1.0  # a Kubernetes probe's default timeoutSeconds
@@ -120,6 +122,26 @@ def trickle(socks: list[socket.socket], every_s: float, stop: threading.Event) -
         for sock in socks:
             with contextlib.suppress(OSError):
                 sock.send(b" ")
+
+
+MIB = 1 << 20
+
+
+@pytest.mark.parametrize(
+    ("now", "received", "deadline", "why"),
+    [
+        (0.0, 0, 5.0, "nothing yet: the grace period"),
+        (4.0, 2, 5.0 + 2 / 1024, "a byte every 2 s: 1/1,024 s bought per byte, cut after 5 s"),
+        (9.0, 8 * 1024, 13.0, "8 KiB by 9 s, slower than 1 KiB/s: 8 s bought past the grace"),
+        (1.0, MIB, 11.0, "a real upload: the idle timeout is the nearest"),
+        (595.0, 700 * MIB, 600.0, "a huge body at a good rate: the total"),
+    ],
+)
+def test_a_body_s_deadline_is_the_nearest_of_idle_rate_and_total(
+    now: float, received: int, deadline: float, why: str
+) -> None:
+    """The defaults: idle 10 s, rate 1,024 bytes/s after 5 s, total 600 s; the body began at 0."""
+    assert body_deadline(Settings(), 0.0, now, received) == pytest.approx(deadline), why
 
 
 def test_probes_answer_while_trickling_bodies_hold_every_connection_and_these_are_cut() -> None:

@@ -23,6 +23,7 @@ from trainer_client import (
     RequestRejectedError,
     RetryPolicy,
     RewardClient,
+    RewardServiceError,
     RewardUnavailableError,
 )
 from trainer_client.retry import Retrying, retry_after
@@ -219,6 +220,15 @@ def test_connect_errors_are_retried_until_the_router_is_up() -> None:
         timer.join()
         for live in started:
             live.stop()
+
+
+def test_a_500_is_raas_s_error_not_a_rejected_batch_and_not_retried(proxy: FlakyProxy) -> None:
+    proxy.script = ["500"]
+    with RewardClient(proxy.url, retry=FAST) as client:
+        with pytest.raises(RewardServiceError, match="HTTP 500") as info:
+            client.score_sync([math_sample(4)])
+        assert client.stats.requests == 1
+    assert not isinstance(info.value, RequestRejectedError | RewardUnavailableError)
 
 
 def test_a_malformed_batch_is_rejected_not_retried(proxy: FlakyProxy) -> None:
