@@ -6,7 +6,8 @@
   trickling clients) hold every connection would have Kubernetes restart a healthy router.
 - ``RAAS_HEADER_TIMEOUT_S``: a request's headers must arrive within this of the connection
   opening (or of the previous response): uvicorn alone keeps a half-sent request for ever.
-- ``RAAS_BODY_IDLE_TIMEOUT_S`` / ``RAAS_BODY_TIMEOUT_S``: the body, in ``ops.read_body`` (408).
+- ``RAAS_BODY_IDLE_TIMEOUT_S``, ``RAAS_BODY_MIN_BYTES_PER_S`` (after ``RAAS_BODY_RATE_GRACE_S``)
+  and ``RAAS_BODY_TIMEOUT_S``: the body, in ``ops.read_body`` (408).
 - ``RAAS_KEEP_ALIVE_S``: an idle keep-alive connection is closed after this.
 - SIGTERM: readiness drops, new work gets 503, requests in flight may finish for
   ``RAAS_SHUTDOWN_GRACE_S``, the rest get 503 with ``Retry-After`` (``reward_service.shutdown``);
