@@ -21,7 +21,6 @@ from reward_service.compat.slime import SlimePayload
 from reward_service.compat.vtriune import JudgePayload
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import IdempotencyCache
-from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, read_body, until_disconnected
@@ -124,7 +123,6 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     keyed = [Depends(guard(api_keys(settings)))]
     bodies: list[type[BaseModel]] = [RewardRequest, OpenRLHFRequest, JudgePayload, SlimePayload]
     add_docs(app, keyed[0].dependency, [*bodies, GymVerifyRequest, GymSeed, GymSession])
-    app.add_middleware(RequestIds)
     add_ops_routes(app, settings, metrics, readiness)
 
     idempotency = IdempotencyCache(

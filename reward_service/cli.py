@@ -15,13 +15,12 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 
 from reward_service.gc_policy import tune_gc
 from reward_service.logs import log_config
 from reward_service.offline.commands import OFFLINE_COMMANDS, add_commands, run_command
-from reward_service.server import config as server_config
+from reward_service.server import serve
 from reward_service.settings import Settings
 
 AppFactory = Callable[[Settings], FastAPI]
@@ -101,7 +100,7 @@ def run(factory: AppFactory, settings: Settings) -> None:
     logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
     app = factory(settings)
     tune_gc()
-    uvicorn.Server(server_config(app, settings)).run()
+    serve(app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -6,8 +6,8 @@
  ├── ``RequestError``        a request is malformed → HTTP 422 naming sample index and field
  ├── ``Rejected``            a V-Triune payload its own server would have crashed on → zeros
  ├── ``BodyTooLargeError``   a request body over ``RAAS_MAX_BODY_BYTES`` → HTTP 413
- ├── ``BodyTimeoutError``    a request body that stalled or took too long → HTTP 408
- ├── ``ClientGoneError``     the client hung up before its answer → the work is dropped
+ ├── ``BodyTimeoutError``    a request body that stalled, trickled or took too long → HTTP 408
+ ├── ``ClientGoneError``     the client hung up mid-body or before its answer → work dropped
  ├── ``OverloadedError``     more work is queued than the service accepts → HTTP 429
  └── ``ModelUnavailableError`` a forward pass that cannot run now → status ``unavailable``
 
@@ -57,11 +57,17 @@ class BodyTooLargeError(RaasError):
 
 
 class BodyTimeoutError(RaasError):
-    """A request body stalled for ``RAAS_BODY_IDLE_TIMEOUT_S`` or took ``RAAS_BODY_TIMEOUT_S``."""
+    """A request body stalled for ``RAAS_BODY_IDLE_TIMEOUT_S``, came slower than
+    ``RAAS_BODY_MIN_BYTES_PER_S`` or took ``RAAS_BODY_TIMEOUT_S``."""
 
 
 class ClientGoneError(RaasError):
-    """The client closed its connection before its answer was ready."""
+    """The client closed its connection before its answer was ready; ``stage`` says when
+    (``body``: mid-body; ``scoring``: while its batch was scored)."""
+
+    def __init__(self, stage: str) -> None:
+        super().__init__(f"client gone during {stage}")
+        self.stage = stage
 
 
 class ModelUnavailableError(RaasError):

@@ -130,6 +130,12 @@ class Metrics:
             ["backend"],
             registry=r,
         )
+        self.client_disconnects = Counter(
+            "raas_client_disconnects",
+            "Requests whose client hung up: mid-body (stage=body) or before the answer.",
+            ["stage"],
+            registry=r,
+        )
         self.pool_size = Gauge("raas_pool_size", "Pool children configured.", registry=r)
         self.pool_ready = Gauge("raas_pool_ready", "Pool children alive.", registry=r)
         self.pool_busy = Gauge("raas_pool_busy", "Pool children running a chunk.", registry=r)

@@ -1,13 +1,17 @@
 """The HTTP server every role runs: uvicorn, bounded in what one client can hold.
 
 - ``RAAS_MAX_CONNECTIONS``: connections and requests at once; past it uvicorn answers 503 at once
-  (clients retry), so a flood costs a refusal, not memory.
+  (clients retry), so a flood costs a refusal, not memory. ``/healthz`` and ``/readyz`` are never
+  refused: they are answered from memory at once, and a probe refused because trainers (or
+  trickling clients) hold every connection would have Kubernetes restart a healthy router.
 - ``RAAS_HEADER_TIMEOUT_S``: a request's headers must arrive within this of the connection
   opening (or of the previous response): uvicorn alone keeps a half-sent request for ever.
-- ``RAAS_BODY_IDLE_TIMEOUT_S`` / ``RAAS_BODY_TIMEOUT_S``: the body, in ``ops.read_body`` (408).
+- ``RAAS_BODY_IDLE_TIMEOUT_S``, ``RAAS_BODY_MIN_BYTES_PER_S`` (after ``RAAS_BODY_RATE_GRACE_S``)
+  and ``RAAS_BODY_TIMEOUT_S``: the body, in ``ops.read_body`` (408).
 - ``RAAS_KEEP_ALIVE_S``: an idle keep-alive connection is closed after this.
-- SIGTERM: stop accepting, let requests in flight finish for ``RAAS_SHUTDOWN_GRACE_S``, cancel
-  the rest, then close the backends (pool children are killed; they also die with the process).
+- SIGTERM: readiness drops, new work gets 503, requests in flight may finish for
+  ``RAAS_SHUTDOWN_GRACE_S``, the rest get 503 with ``Retry-After`` (``reward_service.shutdown``);
+  then the backends close (pool children are killed; they also die with the process).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from reward_service.logs import log_config
 from reward_service.settings import Settings
+from reward_service.shutdown import WRITE_GRACE_S, DrainingServer
+
+_PROBES = frozenset({b"/healthz", b"/readyz"})
 
 
 class _HeaderDeadline(HttpToolsProtocol):
@@ -35,7 +42,14 @@ class _HeaderDeadline(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
-        super().on_headers_complete()
+        if self.url.split(b"?", 1)[0] not in _PROBES:
+            super().on_headers_complete()
+            return
+        limit, self.limit_concurrency = self.limit_concurrency, None  # probes: never refused
+        try:
+            super().on_headers_complete()
+        finally:
+            self.limit_concurrency = limit
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -71,12 +85,14 @@ def config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config
         "http": protocol(settings.header_timeout_s),
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keep_alive_s,
-        "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        "timeout_graceful_shutdown": WRITE_GRACE_S,  # the grace period is DrainingServer's
         "log_config": log_config(settings.log_level, settings.log_format),
         "log_level": settings.log_level, "access_log": False,
     }  # fmt: skip
     return uvicorn.Config(app, **(options | overrides))
 
 
-def serve(app: FastAPI, settings: Settings) -> None:
-    uvicorn.Server(config(app, settings)).run()
+def serve(app: FastAPI) -> None:
+    """Serve ``app`` (built by ``create_app`` or a worker factory: it holds its settings and
+    its :class:`~reward_service.shutdown.Shutdown`) until SIGTERM has drained it."""
+    DrainingServer(config(app, app.state.settings), app.state.shutdown).run()

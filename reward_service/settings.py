@@ -49,7 +49,10 @@ class Settings(CompatSettings):
     header_timeout_s: float = Field(10.0, gt=0)  # a request's headers must arrive within this
     body_idle_timeout_s: float = Field(10.0, gt=0)  # a body that stalls this long gets 408
     body_timeout_s: float = Field(600.0, gt=0)  # a whole body must arrive within this
-    shutdown_grace_s: float = Field(10.0, ge=0)  # SIGTERM: in-flight work may finish in this
+    body_min_bytes_per_s: int = Field(1024, ge=1)  # past the grace, a slower body gets 408
+    body_rate_grace_s: float = Field(5.0, ge=0)
+    # SIGTERM: in-flight work may finish within this (the largest batch: 24–31 s, 2 children)
+    shutdown_grace_s: float = Field(60.0, ge=0)
 
     pool_workers: int = Field(default_factory=_usable_cores, ge=1, le=512)
     pool_spares: int = Field(1, ge=0, le=64)

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from reward_service.cli import FACTORIES, _parser
 from reward_service.settings import Settings
+from reward_service.shutdown import WRITE_GRACE_S
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S_TARGETS = ["k8s/base", "k8s/overlays/cpu-only"]
@@ -223,6 +224,36 @@ def test_compose_commands_ports_env_and_urls_match_the_app() -> None:
                     host, port = re.fullmatch(r"http://([\w-]+):(\d+)", url).groups()  # type: ignore[union-attr]
                     assert services[host]["environment"]["RAAS_PORT"] == port
         assert routes(role)
+
+
+CLOSE_S = 5.0  # closing the backends after the drain (pool children killed): 0.2 s measured
+
+
+def least_termination_grace(env: dict[str, Any]) -> float:
+    """What a raas process needs after SIGTERM: its grace period (``RAAS_SHUTDOWN_GRACE_S`` as
+    set, else the default), the answers being sent when it ends, and closing the backends."""
+    grace = env.get("RAAS_SHUTDOWN_GRACE_S") or Settings.model_fields["shutdown_grace_s"].default
+    return float(grace) + WRITE_GRACE_S + CLOSE_S
+
+
+@pytest.mark.parametrize("target", K8S_TARGETS)
+def test_k8s_lets_a_pod_drain_before_it_is_killed(target: str) -> None:
+    docs = kustomize(target)
+    config = next(d["data"] for d in docs if d["kind"] == "ConfigMap")
+    for deployment in (d for d in docs if d["kind"] == "Deployment"):
+        spec = deployment["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        env = config | {e["name"]: e.get("value") for e in container["env"]}
+        # Kubernetes' default is 30 s: SIGKILL would cut a drain that the client cannot retry
+        assert spec.get("terminationGracePeriodSeconds", 30) >= least_termination_grace(env)
+
+
+def test_compose_lets_a_container_drain_before_it_is_killed() -> None:
+    for name, service in compose()["services"].items():
+        if str(service.get("image", "")).startswith("raas:"):
+            period = re.fullmatch(r"(\d+)s", service.get("stop_grace_period", "10s"))
+            assert period, name
+            assert int(period[1]) >= least_termination_grace(service["environment"]), name
 
 
 def test_prometheus_scrapes_every_raas_service_on_its_port() -> None:

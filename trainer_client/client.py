@@ -14,8 +14,9 @@ Batches above ``max_batch`` samples are split and sent concurrently (at most
 ``Idempotency-Key`` so that a retry is never scored twice; results come back in input order.
 A sample raas could not score has ``reward`` ``None`` and a ``status`` saying why — never a
 silent 0. Errors: :class:`RequestRejectedError` (HTTP 4xx: the batch is malformed; fix it),
-:class:`RewardUnavailableError` (still failing after the retries), both
-:class:`RewardServiceError`.
+:class:`RewardUnavailableError` (still failing when the retry budget, two minutes by default,
+ran out: see :mod:`trainer_client.retry`), both :class:`RewardServiceError` (itself raised for
+an answer that is neither: a 500, or no results list).
 
 Requests run on ``max_concurrency`` worker threads sharing one ``httpx.Client`` pool; the async
 API awaits their futures, so it works from any event loop, and the sync API works from any
@@ -41,7 +42,7 @@ from typing import Any
 import httpx
 import orjson
 
-from trainer_client.retry import RETRY_ERRORS, RetryPolicy
+from trainer_client.retry import RETRY_ERRORS, Retrying, RetryPolicy
 from trainer_client.summary import BySource, merge, scalars
 
 Sample = Mapping[str, Any]
@@ -61,7 +62,7 @@ class RequestRejectedError(RewardServiceError):
 
 
 class RewardUnavailableError(RewardServiceError):
-    """raas could not be reached, or kept failing, through every retry."""
+    """raas could not be reached, or kept failing, until the retry budget ran out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,10 +281,11 @@ class RewardClient:
         return [_scored(r) for r in results], by_source if isinstance(by_source, dict) else {}
 
     def _post(self, body: bytes) -> dict[str, Any]:
-        """One piece, retried under the policy with one idempotency key."""
+        """One piece, retried alone under the policy's budget with one idempotency key: the
+        other pieces of its batch neither wait for it nor fail with it while the budget lasts."""
         headers = {"content-type": "application/json", "idempotency-key": uuid.uuid4().hex}
-        policy, failure = self.retry, "no attempt made"
-        for attempt in range(policy.attempts):
+        retrying = Retrying(self.retry)
+        while True:
             response: httpx.Response | None = None
             self.stats.count()
             try:
@@ -293,15 +295,25 @@ class RewardClient:
             if response is not None:
                 if response.status_code == 200:
                     return _decoded(response)
-                if response.status_code not in policy.retry_statuses:
-                    raise RequestRejectedError(response.status_code, _detail(response))
+                if response.status_code not in self.retry.retry_statuses:
+                    raise _refused(response)
                 failure = f"HTTP {response.status_code}"
-            if attempt + 1 < policy.attempts:
-                self.stats.count(retry=True)
-                time.sleep(policy.wait(attempt, response))
-        raise RewardUnavailableError(
-            f"{self.url}: gave up after {policy.attempts} tries: {failure}"
-        )
+            wait = retrying.next_wait(response)
+            if wait is None:
+                raise RewardUnavailableError(
+                    f"{self.url}: gave up after {retrying.failures} tries in "
+                    f"{retrying.spent_s:.0f} s: {failure}"
+                )
+            self.stats.count(retry=True)
+            time.sleep(wait)
+
+
+def _refused(response: httpx.Response) -> RewardServiceError:
+    """A 4xx is the batch's fault (:class:`RequestRejectedError`, naming sample and field);
+    another status nobody retries (a 500: a bug in raas) is raas's."""
+    if 400 <= response.status_code < 500:
+        return RequestRejectedError(response.status_code, _detail(response))
+    return RewardServiceError(f"HTTP {response.status_code}: {_detail(response)}")
 
 
 def _decoded(response: httpx.Response) -> dict[str, Any]:

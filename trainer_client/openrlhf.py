@@ -39,7 +39,7 @@ import httpx
 
 from trainer_client.client import auth_header
 from trainer_client.progress import StepCounter, counter_for
-from trainer_client.retry import RETRY_ERRORS, RetryPolicy
+from trainer_client.retry import RETRY_ERRORS, Retrying, RetryPolicy
 
 
 def _env_int(name: str) -> int | None:
@@ -93,24 +93,25 @@ class OpenRLHFReward:
         return body
 
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``/get_reward``'s answer; connection errors, timeouts, 429 and 50x are retried."""
+        """``/get_reward``'s answer; connection errors, timeouts, 429 and 50x are retried for
+        the policy's budget (:mod:`trainer_client.retry`)."""
         target = self.url.rstrip("/") + "/get_reward"
-        for attempt in range(self.retry.attempts):
-            last = attempt == self.retry.attempts - 1
+        retrying = Retrying(self.retry)
+        while True:
             try:
                 response = self._http.post(target, json=body)
             except RETRY_ERRORS:
-                if last:
+                if (wait := retrying.next_wait()) is None:
                     raise
-                time.sleep(self.retry.backoff(attempt))
+                time.sleep(wait)
                 continue
-            if response.status_code in self.retry.retry_statuses and not last:
-                time.sleep(self.retry.wait(attempt, response))
+            retryable = response.status_code in self.retry.retry_statuses
+            if retryable and (wait := retrying.next_wait(response)) is not None:
+                time.sleep(wait)
                 continue
             response.raise_for_status()
             answer: dict[str, Any] = response.json()
             return answer
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def __call__(
         self, queries: Sequence[str], prompts: Sequence[str], labels: Sequence[Any]

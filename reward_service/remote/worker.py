@@ -23,7 +23,6 @@ from reward_service.auth import guard, internal_keys
 from reward_service.contract import Outcome, Task
 from reward_service.errors import RequestError, UnknownNameError, validation_errors
 from reward_service.limits import too_big
-from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, json_response, read_body
@@ -98,7 +97,6 @@ def create_worker_app(
     app.state.settings, app.state.metrics, app.state.backend = settings, metrics, backend
     check = guard(internal_keys(settings))
     add_docs(app, check, [TaskBatch])
-    app.add_middleware(RequestIds)
     add_ops_routes(app, settings, metrics, backend.readiness)
 
     @app.post(

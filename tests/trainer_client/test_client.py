@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import subprocess
 import sys
@@ -22,9 +23,10 @@ from trainer_client import (
     RequestRejectedError,
     RetryPolicy,
     RewardClient,
+    RewardServiceError,
     RewardUnavailableError,
 )
-from trainer_client.retry import retry_after
+from trainer_client.retry import Retrying, retry_after
 
 FAST = RetryPolicy(attempts=5, backoff_base_s=0.01, backoff_max_s=0.02)
 
@@ -144,10 +146,62 @@ def test_full_jitter_backoff_is_bounded_and_spread() -> None:
     assert all(policy.backoff(0) <= 1.0 for _ in range(50))
 
 
+@pytest.mark.parametrize(
+    ("policy", "try_s", "tries", "span_s"),
+    [
+        # the default: retries for two minutes after the first failure, the last try at 120 s
+        (RetryPolicy(), 0.0, None, 120.0),
+        # a connect timeout per try: the budget still ends it, one try past it at most
+        (RetryPolicy(), 10.0, None, 120.0),
+        (RetryPolicy(budget_s=8.0, backoff_base_s=4.0, backoff_max_s=4.0), 0.0, None, 8.0),
+        # a cap on tries ends it first
+        (RetryPolicy(attempts=3, backoff_base_s=0.0), 0.0, 3, 0.0),
+        # no budget: one try
+        (RetryPolicy(budget_s=0.0), 0.0, 1, 0.0),
+    ],
+)
+def test_retries_span_the_budget(
+    policy: RetryPolicy, try_s: float, tries: int | None, span_s: float
+) -> None:
+    """A request that keeps failing, each try taking ``try_s``: it gives up ``span_s`` after
+    its first failure (at most one try later), having tried ``tries`` times where that is fixed."""
+    now = [0.0]
+    retrying = Retrying(policy, clock=lambda: now[0], rng=random.Random(7))
+    now[0] += try_s
+    while (wait := retrying.next_wait()) is not None:
+        assert wait >= 0
+        now[0] += wait + try_s
+    assert retrying.first_failure == try_s
+    assert span_s <= retrying.spent_s <= span_s + try_s
+    if tries is not None:
+        assert retrying.failures == tries
+
+
+def test_a_server_s_retry_after_is_cut_to_the_budget() -> None:
+    now = [0.0]
+    retrying = Retrying(RetryPolicy(budget_s=30.0), clock=lambda: now[0])
+    later = httpx.Response(503, headers={"Retry-After": "50"})
+    assert retrying.next_wait(later) == 30.0  # a last try when the budget ends
+    now[0] = 30.0
+    assert retrying.next_wait(later) is None
+
+
+def test_gives_up_after_the_policy_s_budget(proxy: FlakyProxy) -> None:
+    proxy.script = ["503"] * 1000
+    policy = RetryPolicy(budget_s=1.0, backoff_base_s=0.05, backoff_max_s=0.1)
+    start = time.monotonic()
+    with (
+        RewardClient(proxy.url, retry=policy) as client,
+        pytest.raises(RewardUnavailableError, match=r"tries in 1 s: HTTP 503"),
+    ):
+        client.score_sync([math_sample(4)])
+    assert time.monotonic() - start >= 1.0  # not a try less than the budget allows
+
+
 def test_gives_up_after_the_policy_s_attempts(proxy: FlakyProxy) -> None:
     proxy.script = ["503"] * 10
     with RewardClient(proxy.url, retry=RetryPolicy(attempts=3, backoff_base_s=0.01)) as client:
-        with pytest.raises(RewardUnavailableError, match="3 tries: HTTP 503"):
+        with pytest.raises(RewardUnavailableError, match="3 tries in 0 s: HTTP 503"):
             client.score_sync([math_sample(4)])
         assert client.stats.requests == 3
 
@@ -166,6 +220,15 @@ def test_connect_errors_are_retried_until_the_router_is_up() -> None:
         timer.join()
         for live in started:
             live.stop()
+
+
+def test_a_500_is_raas_s_error_not_a_rejected_batch_and_not_retried(proxy: FlakyProxy) -> None:
+    proxy.script = ["500"]
+    with RewardClient(proxy.url, retry=FAST) as client:
+        with pytest.raises(RewardServiceError, match="HTTP 500") as info:
+            client.score_sync([math_sample(4)])
+        assert client.stats.requests == 1
+    assert not isinstance(info.value, RequestRejectedError | RewardUnavailableError)
 
 
 def test_a_malformed_batch_is_rejected_not_retried(proxy: FlakyProxy) -> None:
