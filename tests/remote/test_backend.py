@@ -91,9 +91,12 @@ def test_4xx_is_not_retried(worker: LiveServer) -> None:
 
 def test_unreachable_workers_make_the_piece_unavailable() -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    outcomes, backend = asyncio.run(run_remote([dead], [math_task(1), math_task(2)], attempts=3))
+    outcomes, backend = asyncio.run(
+        run_remote([dead], [math_task(1), math_task(2)], attempts=3, retry_budget_s=0)
+    )
     assert [o.status for o in outcomes] == ["unavailable", "unavailable"]
     assert "ConnectError" in (outcomes[0].error or "")
+    assert outcomes[0].details == {"retryable": True}  # a trainer may send it again
     assert backend.retries == 4  # two pieces (2 per worker), each tried 3 times
 
 
@@ -101,7 +104,9 @@ def test_an_ejected_worker_comes_back_when_healthy() -> None:
     port = free_port()
 
     async def main() -> tuple[bool, bool, float | None]:
-        backend = RemoteBackend([f"http://127.0.0.1:{port}"], backoff_s=0.01, health_interval_s=0.2)
+        backend = RemoteBackend(
+            [f"http://127.0.0.1:{port}"], backoff_s=0.01, health_interval_s=0.2, retry_budget_s=0
+        )
         await backend.start()
         try:
             await backend.run([math_task(1)])  # nobody listens yet: failures eject it
