@@ -17,6 +17,7 @@ trainer may send it again); the other pieces of the batch are unaffected.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import random
@@ -85,6 +86,10 @@ class _Piece:
         error = f"no worker could score it ({self.error})"
         details = {"retryable": True}
         return [Outcome("unavailable", error=error, details=details) for _ in range(self.expected)]
+
+
+def _landed(endpoint: Endpoint, _: asyncio.Future[Any]) -> None:
+    endpoint.in_flight -= 1
 
 
 def _seen(send: asyncio.Future[Any]) -> None:
@@ -196,9 +201,9 @@ class RemoteBackend:
             if endpoint is None:  # every worker is out: wait for one within the budget
                 piece.trouble()
                 endpoint = await self.health.healthy(piece.budget_end())
-            if endpoint is not None:
-                return endpoint
-            piece.tries += 1
+            if endpoint is not None or self.retry_budget_s > 0:
+                return endpoint  # None: the budget went by with no worker to send it to
+            piece.tries += 1  # no budget: a try with no worker counts as a try
 
     def _backoff(self, piece: _Piece) -> float:
         jittered = self.backoff_s * 2.0 ** min(piece.tries - 1, 16) * random.uniform(0.5, 1.5)
@@ -209,7 +214,10 @@ class RemoteBackend:
 
     def _send(self, piece: _Piece, endpoint: Endpoint) -> None:
         piece.tries += 1
+        endpoint.in_flight += 1  # counted now, not when the send first runs: the next piece's
+        # pick (in the same loop step, for a batch's pieces) sees it and goes elsewhere
         send = asyncio.ensure_future(self._post(endpoint, piece.body, piece.expected))
+        send.add_done_callback(functools.partial(_landed, endpoint))
         piece.sent[send] = _Sent(endpoint, time.monotonic())
 
     def _answer(self, piece: _Piece, send: asyncio.Future[list[Outcome]]) -> list[Outcome] | None:
@@ -243,7 +251,7 @@ class RemoteBackend:
         self.hedges += 1
         self._count_retry()
         piece.trouble(f"{', '.join(e.url for e in out)}: silent for over {self.stall_s:g} s")
-        logger.info("worker %s silent: its piece goes to %s as well", out[0].url, spare.url)
+        logger.debug("worker %s silent: its piece goes to %s as well", out[0].url, spare.url)
         self._send(piece, spare)
 
     def _count_retry(self) -> None:
@@ -253,7 +261,6 @@ class RemoteBackend:
 
     async def _post(self, endpoint: Endpoint, body: bytes, expected: int) -> list[Outcome]:
         assert self._client is not None, "RemoteBackend.start() was not awaited"
-        endpoint.in_flight += 1
         try:
             headers = {**self.headers, **request_id_header()}
             response = await self._client.post(
@@ -263,8 +270,6 @@ class RemoteBackend:
             # (seen: anyio on uvloop, a connection to a worker that just died) "'NoneType' object
             # has no attribute 'getpeername'"
             raise _Retryable(error_text(exc)) from exc
-        finally:
-            endpoint.in_flight -= 1
         endpoint.heard = time.monotonic()
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))

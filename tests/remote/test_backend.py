@@ -294,3 +294,28 @@ def test_a_spent_budget_leaves_the_piece_unavailable_marked_retryable() -> None:
     assert outcome.details == {"retryable": True}
     assert "ConnectError" in (outcome.error or "")
     assert 1.5 <= seconds < 30  # retried for the whole budget, and no longer than it
+
+
+def test_a_batch_s_pieces_are_spread_over_the_workers() -> None:
+    """Least in flight: the pieces of one batch are counted as they are handed out, so four
+    pieces over two workers go two and two (not wherever a random pick sends them)."""
+    hosts: list[str] = []
+
+    def worker(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/readyz":
+            return httpx.Response(200)
+        hosts.append(request.url.host)
+        tasks = orjson.loads(request.content)["tasks"]
+        return httpx.Response(200, json={"outcomes": [{"status": "ok"}] * len(tasks)})
+
+    async def main() -> None:
+        backend = RemoteBackend(["http://a", "http://b"], transport=httpx.MockTransport(worker))
+        await backend.start()
+        try:
+            for _ in range(5):
+                await backend.run([math_task(i) for i in range(40)])
+        finally:
+            await backend.close()
+
+    asyncio.run(main())
+    assert sorted(hosts) == ["a"] * 10 + ["b"] * 10
