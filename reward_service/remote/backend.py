@@ -70,7 +70,8 @@ class _Piece:
             self.error, self.wait_s = error, wait_s
 
     def budget_end(self) -> float:
-        return (self.troubled or time.monotonic()) + self.budget_s
+        start = self.troubled if self.troubled is not None else time.monotonic()
+        return start + self.budget_s
 
     def spent(self, attempts: int) -> bool:
         return self.tries >= attempts and time.monotonic() >= self.budget_end()
