@@ -58,6 +58,8 @@ def remote_backend(
         urls,
         piece_size=settings.remote_piece_size,
         attempts=settings.remote_attempts,
+        retry_budget_s=settings.remote_retry_budget_s,
+        stall_s=settings.sample_timeout_s + settings.remote_stall_margin_s,
         timeout_s=settings.remote_timeout_s,
         on_retry=lambda: metrics.remote_retries.labels(family).inc(),
         headers=internal_headers(settings),

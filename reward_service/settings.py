@@ -81,6 +81,12 @@ class Settings(CompatSettings):
     remote_timeout_s: float = Field(300.0, gt=0)
     remote_attempts: int = Field(4, ge=1, le=20)
     remote_piece_size: int = Field(256, ge=1)
+    # past its tries, a piece is retried this long after its first failure (waiting for a worker
+    # to come back) before its samples are ``unavailable``
+    remote_retry_budget_s: float = Field(30.0, ge=0)
+    # a worker silent (no answer, not even to /readyz) past the sample deadline plus this has its
+    # pieces sent to another worker as well
+    remote_stall_margin_s: float = Field(2.0, gt=0)
 
     models: list[ModelSpec] = Field(default_factory=list)
     model_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)

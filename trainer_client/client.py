@@ -13,7 +13,9 @@ Batches above ``max_batch`` samples are split and sent concurrently (at most
 ``max_concurrency`` requests in flight per client), each piece with its own
 ``Idempotency-Key`` so that a retry is never scored twice; results come back in input order.
 A sample raas could not score has ``reward`` ``None`` and a ``status`` saying why — never a
-silent 0. Errors: :class:`RequestRejectedError` (HTTP 4xx: the batch is malformed; fix it),
+silent 0; with ``retry_unavailable_s``, a piece holding samples raas marks retryable (every
+worker was out past the router's own retry budget) is sent again. Errors:
+:class:`RequestRejectedError` (HTTP 4xx: the batch is malformed; fix it),
 :class:`RewardUnavailableError` (still failing when the retry budget, two minutes by default,
 ran out: see :mod:`trainer_client.retry`), both :class:`RewardServiceError` (itself raised for
 an answer that is neither: a 500, or no results list).
@@ -186,6 +188,7 @@ class RewardClient:
         retry: RetryPolicy | None = None,
         headers: Mapping[str, str] | None = None,
         api_key: str | None = None,
+        retry_unavailable_s: float = 0.0,
     ) -> None:
         """``max_batch`` keeps each request small enough to be scored and retried cheaply (a
         lost 512-sample piece costs one resend, not the whole rollout); ``max_concurrency``
@@ -193,9 +196,15 @@ class RewardClient:
         take to answer a piece (a hard math sample can take the server's full deadline);
         ``connect_timeout_s`` is short because a connect that slow will not succeed — the
         retry will. ``api_key`` (default: the ``RAAS_API_KEY`` environment variable) is sent as
-        ``Authorization: Bearer <key>`` to a raas started with ``RAAS_API_KEYS``."""
+        ``Authorization: Bearer <key>`` to a raas started with ``RAAS_API_KEYS``.
+        ``retry_unavailable_s``: how long a piece with samples raas marks retryable (``status``
+        ``unavailable``, ``details.retryable``: every worker was out past the router's own retry
+        budget) is sent again (0, the default: never; their ``reward`` stays ``None``)."""
         if max_batch < 1 or max_concurrency < 1:
             raise ValueError("max_batch and max_concurrency must be at least 1")
+        if retry_unavailable_s < 0:
+            raise ValueError("retry_unavailable_s must not be negative")
+        self.retry_unavailable_s = retry_unavailable_s
         self.url = url.rstrip("/")
         self.max_batch = max_batch
         self.retry = retry if retry is not None else RetryPolicy()
@@ -272,13 +281,28 @@ class RewardClient:
 
     def _piece(self, samples: list[Sample], schedule: dict[str, int]) -> Piece:
         body = orjson.dumps({"samples": samples, **schedule}, option=orjson.OPT_SERIALIZE_NUMPY)
-        answer = self._post(body)
+        answer = self._until_scored(body)
         results = answer["results"]
         if len(results) != len(samples):
             raise RewardServiceError(f"{len(results)} results for {len(samples)} samples")
         summary = answer.get("summary")
         by_source = summary.get("by_source") if isinstance(summary, dict) else None
         return [_scored(r) for r in results], by_source if isinstance(by_source, dict) else {}
+
+    def _until_scored(self, body: bytes) -> dict[str, Any]:
+        """One piece's answer, sent again (a new key) while samples in it are retryable and
+        ``retry_unavailable_s`` lasts. The whole piece goes again, not only those samples, so
+        that its summary stays the summary of one answer; verdicts are deterministic, so the
+        samples scored the first time come back the same."""
+        give_up, retry = time.monotonic() + self.retry_unavailable_s, 0
+        while True:
+            answer = self._post(body)
+            left = give_up - time.monotonic()
+            if left <= 0 or not any(map(_retryable, answer["results"])):
+                return answer
+            self.stats.count(retry=True)
+            time.sleep(min(left, self.retry.backoff(retry)))
+            retry += 1
 
     def _post(self, body: bytes) -> dict[str, Any]:
         """One piece, retried alone under the policy's budget with one idempotency key: the
@@ -314,6 +338,14 @@ def _refused(response: httpx.Response) -> RewardServiceError:
     if 400 <= response.status_code < 500:
         return RequestRejectedError(response.status_code, _detail(response))
     return RewardServiceError(f"HTTP {response.status_code}: {_detail(response)}")
+
+
+def _retryable(result: Any) -> bool:
+    """A sample raas could not score now but may on a later try (every worker was out)."""
+    if not isinstance(result, dict) or result.get("status") != "unavailable":
+        return False
+    details = result.get("details")
+    return isinstance(details, dict) and details.get("retryable") is True
 
 
 def _decoded(response: httpx.Response) -> dict[str, Any]:

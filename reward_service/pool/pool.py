@@ -13,8 +13,9 @@ replaced by a warm spare; the item fails with ``timeout`` and the items after it
 head of their request. A child that dies fails its running item with ``crash``. When a child dies
 before it can say which item killed it, its items go back one at a time, and an item that has gone
 back ``max_requeues`` times ends as ``error``. Children cap their address space (RLIMIT_AS) and die
-with the parent (PR_SET_PDEATHSIG), so no orphan outlives the server.
-"""
+with the parent (PR_SET_PDEATHSIG), so no orphan outlives the server. Time in which the whole
+process was stopped (a frozen container: its children stopped with it) does not count against a
+deadline (:mod:`.pauses`)."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ from reward_service.errors import OverloadedError, error_text
 from reward_service.pool.channel import Channel, ChannelClosedError, widen
 from reward_service.pool.child import child_main
 from reward_service.pool.fair_queue import FairQueue, Item, Request
+from reward_service.pool.pauses import Pauses
 from reward_service.pool.run import Child, Run, encode, stop
 from reward_service.schemas import Status
 
@@ -85,6 +87,7 @@ class ProcessPool:
         self._tasks: list[asyncio.Task[None]] = []
         self._refill: asyncio.Task[None] | None = None
         self._closed = False
+        self.pauses = Pauses()
 
     @property
     def ready(self) -> int:
@@ -107,6 +110,7 @@ class ProcessPool:
         self._children = list(started[: self.size])
         self._spares = list(started[self.size :])
         self._tasks = [asyncio.create_task(self._serve(i)) for i in range(self.size)]
+        self._tasks.append(asyncio.create_task(self.pauses.watch()))
 
     async def refilled(self) -> None:
         """Return once every slot has a child and the spares are topped up again."""
@@ -265,20 +269,24 @@ class ProcessPool:
         (kill → ``timeout``), or its child dies (→ ``crash``)."""
         channel = run.child.channel
         while run.done < len(run.chunk):
-            _, due = run.running(self.deadline_s)
-            await channel.wait(due - time.monotonic())
+            await channel.wait(self._due(run) - time.monotonic())
             run.take(channel.messages)
             if run.done == len(run.chunk):
                 break
             if channel.closed:
                 await self._fail(slot, run, "crash")
                 return
-            _, due = run.running(self.deadline_s)
-            if time.monotonic() >= due:
+            if time.monotonic() >= self._due(run):
                 await self._fail(slot, run, "timeout")
                 return
         elapsed = time.monotonic() - run.sent_at
         self.queue.item_s = 0.9 * self.queue.item_s + 0.1 * elapsed / len(run.chunk)
+
+    def _due(self, run: Run) -> float:
+        """When the running item overruns: its deadline, plus the time this process (and so its
+        child) was stopped since the item started."""
+        _, due = run.running(self.deadline_s)
+        return due + self.pauses.since(due - self.deadline_s)
 
     async def _fail(self, slot: int, run: Run, kind: Literal["crash", "timeout"]) -> None:
         """The child is killed (or dead): keep the results it flushed, put a spare in its place,

@@ -1,20 +1,27 @@
-"""Scoring on remote workers: least-in-flight balancing, retries with jittered backoff, ejection.
+"""Scoring on remote workers: least-in-flight balancing, retries within a budget, ejection,
+and pieces moved off a worker that stopped answering.
 
 A batch is cut into pieces; each piece goes to the healthy worker with the fewest pieces in
-flight. Connection failures, broken connections and 502/503/504 are retried on another worker
-with exponential backoff and jitter (scoring is a pure function, so a piece that died half-way
-is safe to send again); a 4xx is never retried. A worker failing ``eject_after`` times in a row
-is taken out of rotation until its ``/readyz`` answers 200 again. A piece no worker could score
-gets ``unavailable``; the other pieces of the batch are unaffected.
+flight (:mod:`.health` says which are healthy). Connection failures, broken connections and
+502/503/504 are retried on another worker with exponential backoff and jitter (scoring is a pure
+function, so a piece that died half-way is safe to send again); a 4xx is never retried. A piece
+is retried until it has had ``attempts`` tries and ``retry_budget_s`` have passed since its first
+failure: when every worker is briefly out (one restarting, another frozen), pieces wait for the
+first to come back instead of failing. A worker silent for ``stall_s`` (no answer to the piece,
+none to ``/readyz``: frozen, not dead) gets its piece sent to another worker as well; the first
+answer wins and the other send is cancelled, so each task is answered once. A piece still
+without an answer when the budget is spent gets ``unavailable`` with ``details.retryable`` (the
+trainer may send it again); the other pieces of the batch are unaffected.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import logging
 import math
 import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,25 +32,71 @@ import orjson
 from reward_service.contract import Outcome, Task
 from reward_service.errors import error_text
 from reward_service.logs import request_id_header
+from reward_service.remote.health import Endpoint, Endpoints
 from reward_service.remote.wire import outcome_from_wire, task_to_wire
 
 logger = logging.getLogger("raas.remote")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_WAIT_S = 30.0
-
-
-@dataclass(slots=True, eq=False)
-class Endpoint:
-    url: str
-    in_flight: int = 0
-    failures: int = 0  # consecutive
-    healthy: bool = True
+MAX_BACKOFF_S = 1.0  # past a few tries, a piece waiting out its budget still retries each second
 
 
 class _Retryable(Exception):
     def __init__(self, message: str, wait_s: float = 0.0) -> None:
         super().__init__(message)
         self.wait_s = wait_s  # what the worker asked for (Retry-After), at most MAX_WAIT_S
+
+
+@dataclass(slots=True, eq=False)
+class _Sent:
+    endpoint: Endpoint
+    at: float  # monotonic
+
+
+class _Piece:
+    """A piece's sends, its tries, and the clock of its retry budget."""
+
+    def __init__(self, body: bytes, expected: int, budget_s: float) -> None:
+        self.body, self.expected, self.budget_s = body, expected, budget_s
+        self.sent: dict[asyncio.Future[list[Outcome]], _Sent] = {}
+        self.tries = 0
+        self.troubled: float | None = None  # when it first failed, stalled or found no worker
+        self.error, self.wait_s = "no healthy worker", 0.0
+
+    def trouble(self, error: str | None = None, wait_s: float = 0.0) -> None:
+        if self.troubled is None:
+            self.troubled = time.monotonic()
+        if error is not None:
+            self.error, self.wait_s = error, wait_s
+
+    def budget_end(self) -> float:
+        start = self.troubled if self.troubled is not None else time.monotonic()
+        return start + self.budget_s
+
+    def spent(self, attempts: int) -> bool:
+        return self.tries >= attempts and time.monotonic() >= self.budget_end()
+
+    def drop(self) -> None:
+        """Sends still out lose: cancelled (their connections closed), their answers unread."""
+        for send in self.sent:
+            send.cancel()
+            send.add_done_callback(_seen)
+        self.sent.clear()
+
+    def unavailable(self) -> list[Outcome]:
+        error = f"no worker could score it ({self.error})"
+        details = {"retryable": True}
+        return [Outcome("unavailable", error=error, details=details) for _ in range(self.expected)]
+
+
+def _landed(endpoint: Endpoint, _: asyncio.Future[Any]) -> None:
+    endpoint.in_flight -= 1
+
+
+def _seen(send: asyncio.Future[Any]) -> None:
+    """Marks a dropped send's exception as read (asyncio logs those never read)."""
+    if not send.cancelled():
+        send.exception()
 
 
 class RemoteBackend:
@@ -58,6 +111,8 @@ class RemoteBackend:
         piece_bytes: int = 16 * 1024 * 1024,
         attempts: int = 4,
         backoff_s: float = 0.1,
+        retry_budget_s: float = 30.0,
+        stall_s: float = 7.0,
         timeout_s: float = 300.0,
         eject_after: int = 2,
         health_interval_s: float = 2.0,
@@ -65,38 +120,35 @@ class RemoteBackend:
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        """``headers`` go with every call (the internal token); ``transport`` replaces the
-        network (httpx's seam for tests)."""
-        if not urls:
-            raise ValueError("RemoteBackend needs at least one worker URL")
+        """``retry_budget_s``: how long past its first failure a piece is still retried;
+        ``stall_s``: how long a worker may stay silent before its pieces go elsewhere too (the
+        router gives the sample deadline plus a margin: a live worker answers ``/readyz`` in
+        milliseconds, whatever it is scoring). ``headers`` go with every call (the internal
+        token); ``transport`` replaces the network (httpx's seam for tests)."""
+        self.health = Endpoints(urls, eject_after=eject_after, interval_s=health_interval_s)
         self._transport = transport
-        self.endpoints = [Endpoint(url.rstrip("/")) for url in urls]
         self.path, self.piece_size, self.attempts = path, piece_size, attempts
-        self.piece_bytes = piece_bytes
-        self.backoff_s, self.eject_after, self.health_interval_s = (
-            backoff_s,
-            eject_after,
-            health_interval_s,
-        )
-        self.retries = 0
+        self.piece_bytes, self.backoff_s = piece_bytes, backoff_s
+        self.retry_budget_s, self.stall_s = retry_budget_s, stall_s
+        self.retries = self.hedges = 0
         self.on_retry = on_retry
         self.headers = {"content-type": "application/json", **(headers or {})}
         self._timeout = httpx.Timeout(timeout_s, connect=5.0)
         self._client: httpx.AsyncClient | None = None
-        self._health: asyncio.Task[None] | None = None
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        return self.health.all
 
     async def start(self) -> None:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
         self._client = httpx.AsyncClient(
             timeout=self._timeout, limits=limits, transport=self._transport
         )
-        self._health = asyncio.create_task(self._watch_health())
+        self.health.start(self._client)
 
     async def close(self) -> None:
-        if self._health is not None:
-            self._health.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._health
+        await self.health.close()
         if self._client is not None:
             await self._client.aclose()
 
@@ -112,29 +164,104 @@ class RemoteBackend:
         return [outcome for piece in scored for outcome in piece]
 
     async def _run_piece(self, tasks: list[Task]) -> list[Outcome]:
+        """The first answer a worker gives for the piece; ``unavailable`` when none came."""
         body = orjson.dumps({"tasks": [task_to_wire(t) for t in tasks]})
-        error, wait_s = "no healthy worker", 0.0
-        for attempt in range(self.attempts):
-            if attempt:
-                self.retries += 1
-                if self.on_retry is not None:
-                    self.on_retry()
-                backoff = self.backoff_s * 2 ** (attempt - 1) * random.uniform(0.5, 1.5)
-                await asyncio.sleep(max(backoff, wait_s))
-            endpoint = self._pick()
-            if endpoint is None:
-                continue
-            try:
-                return await self._post(endpoint, body, len(tasks))
-            except _Retryable as exc:
-                error, wait_s = f"{endpoint.url}: {exc}", exc.wait_s
-                if exc.wait_s == 0.0:  # a busy worker (429) is healthy, only full
-                    self._failed(endpoint)
-        return [Outcome("unavailable", error=f"no worker could score it ({error})") for _ in tasks]
+        piece = _Piece(body, len(tasks), self.retry_budget_s)
+        try:
+            while True:
+                if not piece.sent:
+                    endpoint = await self._next(piece)
+                    if endpoint is None:
+                        return piece.unavailable()
+                    self._send(piece, endpoint)
+                done, _ = await asyncio.wait(
+                    piece.sent, timeout=min(1.0, self.stall_s / 4), return_when="FIRST_COMPLETED"
+                )
+                for send in done:
+                    answer = self._answer(piece, send)
+                    if answer is not None:
+                        return answer
+                if piece.sent and self._stalled(piece):
+                    piece.trouble()
+                    if time.monotonic() >= piece.budget_end():
+                        return piece.unavailable()
+                    self._hedge(piece)
+        finally:
+            piece.drop()
+
+    async def _next(self, piece: _Piece) -> Endpoint | None:
+        """The worker for the piece's next try, after a backoff if it had one, waiting within
+        the budget for one to be healthy; ``None`` once the tries and the budget are spent."""
+        while True:
+            if piece.tries:
+                if piece.spent(self.attempts):
+                    return None
+                self._count_retry()
+                await asyncio.sleep(self._backoff(piece))
+            endpoint = self.health.pick()
+            if endpoint is None:  # every worker is out: wait for one within the budget
+                piece.trouble()
+                endpoint = await self.health.healthy(piece.budget_end())
+            if endpoint is not None or self.retry_budget_s > 0:
+                return endpoint  # None: the budget went by with no worker to send it to
+            piece.tries += 1  # no budget: a try with no worker counts as a try
+
+    def _backoff(self, piece: _Piece) -> float:
+        jittered = self.backoff_s * 2.0 ** min(piece.tries - 1, 16) * random.uniform(0.5, 1.5)
+        wait = max(min(jittered, MAX_BACKOFF_S), piece.wait_s)
+        if piece.tries >= self.attempts:  # only the budget is left: do not sleep past it
+            wait = min(wait, max(0.0, piece.budget_end() - time.monotonic()))
+        return wait
+
+    def _send(self, piece: _Piece, endpoint: Endpoint) -> None:
+        piece.tries += 1
+        endpoint.in_flight += 1  # counted now, not when the send first runs: the next piece's
+        # pick (in the same loop step, for a batch's pieces) sees it and goes elsewhere
+        send = asyncio.ensure_future(self._post(endpoint, piece.body, piece.expected))
+        send.add_done_callback(functools.partial(_landed, endpoint))
+        piece.sent[send] = _Sent(endpoint, time.monotonic())
+
+    def _answer(self, piece: _Piece, send: asyncio.Future[list[Outcome]]) -> list[Outcome] | None:
+        """A send that finished: its outcomes, or ``None`` after noting its failure."""
+        endpoint = piece.sent.pop(send).endpoint
+        try:
+            return send.result()
+        except _Retryable as exc:
+            piece.trouble(f"{endpoint.url}: {exc}", exc.wait_s)
+            if exc.wait_s == 0.0:  # a busy worker (429) is healthy, only full
+                self.health.failed(endpoint)
+            return None
+
+    def _stalled(self, piece: _Piece) -> bool:
+        """Whether every worker the piece is out on has been silent for ``stall_s``. One silent
+        for half that is probed: a live worker answers and so is heard again."""
+        now, stalled = time.monotonic(), True
+        for sent in piece.sent.values():
+            silent = now - max(sent.endpoint.heard, sent.at)
+            if silent > self.stall_s / 2:
+                self.health.probe(sent.endpoint, revive=False, spacing=self.stall_s / 2)
+            stalled = stalled and silent > self.stall_s
+        return stalled
+
+    def _hedge(self, piece: _Piece) -> None:
+        """Send the piece to a healthy worker it is not out on (none: keep waiting)."""
+        out = [sent.endpoint for sent in piece.sent.values()]
+        spare = self.health.pick(exclude=out)
+        if spare is None:
+            return
+        self.hedges += 1
+        self._count_retry()
+        piece.trouble(f"{', '.join(e.url for e in out)}: silent for over {self.stall_s:g} s")
+        logger.debug("worker %s silent: its piece goes to %s as well", out[0].url, spare.url)
+        self._send(piece, spare)
+
+    def _count_retry(self) -> None:
+        self.retries += 1
+        if self.on_retry is not None:
+            self.on_retry()
 
     async def _post(self, endpoint: Endpoint, body: bytes, expected: int) -> list[Outcome]:
         assert self._client is not None, "RemoteBackend.start() was not awaited"
-        endpoint.in_flight += 1
         try:
             headers = {**self.headers, **request_id_header()}
             response = await self._client.post(
@@ -144,8 +271,7 @@ class RemoteBackend:
             # (seen: anyio on uvloop, a connection to a worker that just died) "'NoneType' object
             # has no attribute 'getpeername'"
             raise _Retryable(error_text(exc)) from exc
-        finally:
-            endpoint.in_flight -= 1
+        endpoint.heard = time.monotonic()
         if response.status_code in RETRY_STATUSES:
             raise _Retryable(f"HTTP {response.status_code}", _retry_after(response))
         endpoint.failures = 0
@@ -157,35 +283,6 @@ class RemoteBackend:
         except orjson.JSONDecodeError:
             payload = None
         return _outcomes(payload, expected)
-
-    def _pick(self) -> Endpoint | None:
-        healthy = [e for e in self.endpoints if e.healthy]
-        if not healthy:
-            return None
-        least = min(e.in_flight for e in healthy)
-        return random.choice([e for e in healthy if e.in_flight == least])
-
-    def _failed(self, endpoint: Endpoint) -> None:
-        endpoint.failures += 1
-        if endpoint.failures >= self.eject_after and endpoint.healthy:
-            endpoint.healthy = False
-            logger.warning("worker %s taken out after %d failures", endpoint.url, endpoint.failures)
-
-    async def _watch_health(self) -> None:
-        while True:
-            await asyncio.gather(*(self._check(e) for e in self.endpoints))
-            await asyncio.sleep(self.health_interval_s)
-
-    async def _check(self, endpoint: Endpoint) -> None:
-        assert self._client is not None
-        try:
-            ok = (await self._client.get(endpoint.url + "/readyz", timeout=2.0)).status_code == 200
-        except Exception:  # no answer (see _post): not ready, and the watch goes on
-            ok = False
-        if ok and not endpoint.healthy:
-            logger.info("worker %s is back", endpoint.url)
-            endpoint.failures = 0
-        endpoint.healthy = ok
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +16,7 @@ import pytest
 from devtools.live import wait_exited
 from reward_service.contract import Failure
 from reward_service.errors import OverloadedError
+from reward_service.pool.pauses import paused_after
 from reward_service.pool.pool import ProcessPool
 from tests.pool.pool_targets import DiesOnArrival
 
@@ -196,6 +198,56 @@ class TestDeadline:
             "sleepy", lambda pool: pool.map([0.05] * 12), size=1, deadline_s=0.2
         )
         assert results == [0.05] * 12
+
+    def test_a_frozen_pool_does_not_time_out_the_item_it_was_running(self, tmp_path: Path) -> None:
+        """A parent stopped with its child (a paused container) for longer than the deadline:
+        the item was not running either, so on resume it finishes instead of being killed."""
+        script = tmp_path / "frozen.py"
+        script.write_text(
+            textwrap.dedent(f"""
+            import asyncio, sys
+            sys.path.insert(0, {str(ROOT)!r})
+            from reward_service.pool.pool import ProcessPool
+
+            async def main():
+                pool = ProcessPool("{TARGETS}:spin", size=1, deadline_s=1.5, spares=0)
+                await pool.start()
+                print(*pool.pids, flush=True)
+                print(repr(await pool.map([1.0])), flush=True)
+                await pool.close()
+
+            if __name__ == "__main__":
+                asyncio.run(main())
+        """)
+        )
+        parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+        assert parent.stdout is not None
+        group = [parent.pid, *(int(p) for p in parent.stdout.readline().split())]
+        time.sleep(0.3)  # the item is running
+        for pid in group:
+            os.kill(pid, signal.SIGSTOP)
+        time.sleep(2.5)  # past the 1.5 s deadline
+        for pid in group:
+            os.kill(pid, signal.SIGCONT)
+        result = parent.stdout.readline().strip()
+        parent.wait(30)
+        parent.stdout.close()
+        assert result == "[1.0]"
+
+    @pytest.mark.parametrize(
+        ("pauses", "start", "counted"),
+        [
+            ([], 10.0, 0.0),
+            ([(9.0, 2.0)], 10.0, 0.0),  # over before the item started
+            ([(13.0, 2.0)], 10.0, 2.0),  # all of it after the start
+            ([(11.0, 3.0)], 10.0, 1.0),  # the item started during the pause
+            ([(11.0, 3.0), (15.0, 1.0)], 10.0, 2.0),
+        ],
+    )
+    def test_pauses_counted_after_an_item_started(
+        self, pauses: list[tuple[float, float]], start: float, counted: float
+    ) -> None:
+        assert paused_after(pauses, start) == counted
 
 
 class TestCrashesAndLimits:

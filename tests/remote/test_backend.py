@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,9 +93,12 @@ def test_4xx_is_not_retried(worker: LiveServer) -> None:
 
 def test_unreachable_workers_make_the_piece_unavailable() -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    outcomes, backend = asyncio.run(run_remote([dead], [math_task(1), math_task(2)], attempts=3))
+    outcomes, backend = asyncio.run(
+        run_remote([dead], [math_task(1), math_task(2)], attempts=3, retry_budget_s=0)
+    )
     assert [o.status for o in outcomes] == ["unavailable", "unavailable"]
     assert "ConnectError" in (outcomes[0].error or "")
+    assert outcomes[0].details == {"retryable": True}  # a trainer may send it again
     assert backend.retries == 4  # two pieces (2 per worker), each tried 3 times
 
 
@@ -101,7 +106,9 @@ def test_an_ejected_worker_comes_back_when_healthy() -> None:
     port = free_port()
 
     async def main() -> tuple[bool, bool, float | None]:
-        backend = RemoteBackend([f"http://127.0.0.1:{port}"], backoff_s=0.01, health_interval_s=0.2)
+        backend = RemoteBackend(
+            [f"http://127.0.0.1:{port}"], backoff_s=0.01, health_interval_s=0.2, retry_budget_s=0
+        )
         await backend.start()
         try:
             await backend.run([math_task(1)])  # nobody listens yet: failures eject it
@@ -208,3 +215,107 @@ def test_an_unexpected_failure_before_any_answer_is_retried_not_fatal() -> None:
     outcomes, retries = asyncio.run(main())
     assert [(o.status, o.accuracy) for o in outcomes] == [("ok", 1.0)]
     assert retries == 1
+
+
+def test_a_failed_piece_has_its_worker_probed_at_once(worker: LiveServer) -> None:
+    """A worker killed under load is out after its first failure: its ``/readyz`` is asked at
+    once, not on the health timer (an hour here) nor after ``eject_after`` failures (100)."""
+    victim = LiveServer.start("worker", "rules")
+
+    async def main() -> tuple[list[Outcome], bool, bool, int]:
+        backend = RemoteBackend(
+            [victim.url, worker.url], backoff_s=0.01, eject_after=100, health_interval_s=3600
+        )
+        await backend.start()
+        try:
+            await backend.run([math_task(i) for i in range(8)])  # both serve
+            served = backend.endpoints[0].healthy
+            victim.stop(signal.SIGKILL)
+            outcomes = await backend.run([math_task(i) for i in range(40)])
+            return outcomes, served, backend.endpoints[0].healthy, backend.endpoints[0].failures
+        finally:
+            await backend.close()
+
+    try:
+        outcomes, served, healthy, failures = asyncio.run(main())
+    finally:
+        victim.stop()
+    assert [o.accuracy for o in outcomes] == [expected(i) for i in range(40)]
+    assert served
+    assert not healthy
+    assert 1 <= failures < 100
+
+
+def test_pieces_wait_for_a_worker_and_go_as_soon_as_it_is_back() -> None:
+    """No worker up: the pieces neither fail nor wait for the health timer (an hour here); they
+    wait within the retry budget, probing, and are sent the moment the worker is ready."""
+    port = free_port()
+
+    async def main() -> tuple[bool, list[Outcome], float]:
+        backend = RemoteBackend(
+            [f"http://127.0.0.1:{port}"], backoff_s=0.01, health_interval_s=3600,
+            retry_budget_s=120,
+        )  # fmt: skip
+        await backend.start()
+        live: LiveServer | None = None
+        try:
+            batch = asyncio.ensure_future(backend.run([math_task(i) for i in range(10)]))
+            await asyncio.sleep(1.0)
+            waiting = not batch.done()
+            live = await asyncio.to_thread(LiveServer.start, "worker", "rules", port=port)
+            ready = time.monotonic()
+            outcomes = await asyncio.wait_for(batch, 60)
+            return waiting, outcomes, time.monotonic() - ready
+        finally:
+            if live is not None:
+                live.stop()
+            await backend.close()
+
+    waiting, outcomes, after_ready_s = asyncio.run(main())
+    assert waiting
+    assert [o.accuracy for o in outcomes] == [expected(i) for i in range(10)]
+    assert after_ready_s < 30  # a probe found it (every 0.2 s), not the hourly timer
+
+
+def test_a_spent_budget_leaves_the_piece_unavailable_marked_retryable() -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+
+    async def main() -> tuple[list[Outcome], float]:
+        backend = RemoteBackend([dead], backoff_s=0.01, retry_budget_s=1.5)
+        await backend.start()
+        start = time.monotonic()
+        try:
+            return await backend.run([math_task(1)]), time.monotonic() - start
+        finally:
+            await backend.close()
+
+    (outcome,), seconds = asyncio.run(main())
+    assert outcome.status == "unavailable"
+    assert outcome.details == {"retryable": True}
+    assert "ConnectError" in (outcome.error or "")
+    assert 1.5 <= seconds < 30  # retried for the whole budget, and no longer than it
+
+
+def test_a_batch_s_pieces_are_spread_over_the_workers() -> None:
+    """Least in flight: the pieces of one batch are counted as they are handed out, so four
+    pieces over two workers go two and two (not wherever a random pick sends them)."""
+    hosts: list[str] = []
+
+    def worker(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/readyz":
+            return httpx.Response(200)
+        hosts.append(request.url.host)
+        tasks = orjson.loads(request.content)["tasks"]
+        return httpx.Response(200, json={"outcomes": [{"status": "ok"}] * len(tasks)})
+
+    async def main() -> None:
+        backend = RemoteBackend(["http://a", "http://b"], transport=httpx.MockTransport(worker))
+        await backend.start()
+        try:
+            for _ in range(5):
+                await backend.run([math_task(i) for i in range(40)])
+        finally:
+            await backend.close()
+
+    asyncio.run(main())
+    assert sorted(hosts) == ["a"] * 10 + ["b"] * 10
