@@ -55,12 +55,12 @@ def flaky_front(raas_url: str, calls: list[int]) -> FastAPI:
     return app
 
 
-def proxy(raas_url: str, api_key: str, max_attempts: int) -> FastAPI:
+def proxy(raas_url: str, api_key: str, retry_budget_s: float) -> FastAPI:
     client = ServerClient(head_server_config=BaseServerConfig(host="127.0.0.1", port=free_port()),
                           global_config_dict=OmegaConf.create({}))  # fmt: skip
     config = RaasResourcesServerConfig(
         name="raas", host="127.0.0.1", port=0, entrypoint="app.py", domain="other",
-        raas_url=raas_url, raas_api_key=api_key, max_attempts=max_attempts,
+        raas_url=raas_url, raas_api_key=api_key, retry_budget_s=retry_budget_s,
     )  # fmt: skip
     return RaasResourcesServer(config=config, server_client=client).setup_webserver()
 
@@ -83,14 +83,15 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
     set_global_aiohttp_client(GlobalAIOHTTPAsyncClientConfig())
     calls: list[int] = []
     front, front_task, front_port = await serve(flaky_front(job["url"], calls))
-    retried = await verify_once(proxy(f"http://127.0.0.1:{front_port}", job["key"], 6), job["body"])
+    front_url = f"http://127.0.0.1:{front_port}"
+    retried = await verify_once(proxy(front_url, job["key"], 30), job["body"])
     front.should_exit = True
     await front_task
     dead = f"http://127.0.0.1:{free_port()}"
     report = {
         "retried": retried | {"front_calls": len(calls)},
-        "unreachable": await verify_once(proxy(dead, job["key"], 2), job["body"]) | {"url": dead},
-        "wrong_key": await verify_once(proxy(job["url"], "not-a-key-of-this-raas", 6), job["body"]),
+        "unreachable": await verify_once(proxy(dead, job["key"], 1), job["body"]) | {"url": dead},
+        "wrong_key": await verify_once(proxy(job["url"], "not-a-raas-key", 30), job["body"]),
     }
     return report
 

@@ -17,9 +17,10 @@ raas's ``raas_status``, ``raas_accuracy`` and ``raas_format``, the row's fields 
 When raas does not answer a verdict:
 
 - 429, 502, 503, 504 (raas overloaded or restarting, a proxy without a healthy pod) and dropped
-  connections are retried, ``max_attempts`` tries in all, waiting raas's ``Retry-After`` (at most
-  60 s) or a jittered exponential backoff — the policy of raas-client's ``RetryPolicy``, which
-  cannot be imported here;
+  connections are retried for ``retry_budget_s`` (120 s) from the first failure, waiting raas's
+  ``Retry-After`` (at most 60 s) or a jittered exponential backoff (0.5 s base, 5 s cap), the
+  last wait cut short to try once more when the budget ends — the policy of raas-client's
+  ``RetryPolicy`` (long enough to outlast a router restart), which cannot be imported here;
 - another 4xx (a row whose reward spec does not validate: 422; a wrong key: 401; a body over
   raas's limit: 413) is answered with the same status and raas's detail, so the rollout fails
   with the reason (NeMo Gym's agent answers its ``/run`` with a 500 holding that detail);
@@ -35,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import random
 from email.utils import parsedate_to_datetime
-from time import time
+from time import monotonic, time
 from typing import Any, ClassVar
 
 import orjson
@@ -54,7 +55,7 @@ from pydantic import ConfigDict, Field, PrivateAttr
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_RETRY_AFTER_S = 60.0
-BACKOFF_BASE_S, BACKOFF_MAX_S = 0.5, 15.0
+BACKOFF_BASE_S, BACKOFF_MAX_S = 0.5, 5.0
 DETAIL_CHARS = 2000  # of raas's answer in an error: enough to read, bounded
 
 
@@ -62,7 +63,9 @@ class RaasResourcesServerConfig(BaseResourcesServerConfig):  # type: ignore[misc
     raas_url: str = Field(description="raas's base URL, e.g. http://raas:8000 (/verify is added)")
     raas_api_key: str | None = Field(None, description="sent as a Bearer token (RAAS_API_KEYS)")
     max_concurrent_requests: int = Field(256, ge=1)
-    max_attempts: int = Field(6, ge=1, description="tries per verification (1 = no retry)")
+    retry_budget_s: float = Field(
+        120.0, ge=0, description="seconds from a verification's first failure it is retried for"
+    )
     # raas's verifiers are functions of the request: a stored rollout re-verifies to its verdict
     REVERIFY_MODE: ClassVar[ReverifyMode] = ReverifyMode.STATELESS
 
@@ -132,9 +135,10 @@ class RaasResourcesServer(SimpleResourcesServer):  # type: ignore[misc]
         headers = {"Content-Type": "application/json"}
         if self.config.raas_api_key:
             headers["Authorization"] = f"Bearer {self.config.raas_api_key}"
-        retry = 0
+        retry, give_up = 0, None
         while True:
-            last = retry + 1 >= self.config.max_attempts
+            left = None if give_up is None else give_up - monotonic()
+            last = left is not None and left <= 0
             response: ClientResponse | None = None
             try:
                 async with self._slots:
@@ -152,7 +156,8 @@ class RaasResourcesServer(SimpleResourcesServer):  # type: ignore[misc]
                     return content
                 if last or response.status not in RETRY_STATUSES:
                     raise refused(response.status, content)
-            await asyncio.sleep(backoff(retry, response))
+            give_up = give_up or monotonic() + self.config.retry_budget_s
+            await asyncio.sleep(max(0.0, min(backoff(retry, response), give_up - monotonic())))
             retry += 1
 
 
