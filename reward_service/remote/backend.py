@@ -25,7 +25,7 @@ import orjson
 from reward_service.contract import Outcome, Task
 from reward_service.errors import error_text
 from reward_service.logs import request_id_header
-from reward_service.remote.client import WorkerClient
+from reward_service.outbound import AcyclicAsyncClient
 from reward_service.remote.wire import outcome_from_wire, task_to_wire
 
 logger = logging.getLogger("raas.remote")
@@ -83,12 +83,14 @@ class RemoteBackend:
         self.on_retry = on_retry
         self.headers = {"content-type": "application/json", **(headers or {})}
         self._timeout = httpx.Timeout(timeout_s, connect=5.0)
-        self._client: WorkerClient | None = None
+        self._client: AcyclicAsyncClient | None = None
         self._health: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        self._client = WorkerClient(timeout=self._timeout, limits=limits, transport=self._transport)
+        self._client = AcyclicAsyncClient(
+            timeout=self._timeout, limits=limits, transport=self._transport
+        )
         self._health = asyncio.create_task(self._watch_health())
 
     async def close(self) -> None:
