@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import json
 import random
+import re
 import subprocess
 import tempfile
 import time
@@ -178,6 +179,11 @@ def body_mb(samples: list[dict[str, Any]]) -> float:
     return round(len(orjson.dumps({"samples": samples})) / 1e6, 2)
 
 
+def compact(text: str) -> str:
+    """A series point ``[batches, MiB]`` on one line."""
+    return re.sub(r"\[\s+(-?[\d.]+),\s+(-?[\d.]+)\s+\]", r"[\1, \2]", text)
+
+
 def plot(runs: dict[str, dict[str, Any]], out: Path) -> None:
     import matplotlib
 
@@ -234,7 +240,7 @@ def main() -> None:
         "runs": runs,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    args.out.write_text(compact(json.dumps(result, indent=2)) + "\n")
     plot(runs, args.out.with_suffix(".png"))
 
 
