@@ -44,9 +44,11 @@ class AcyclicAsyncClient:
     ) -> httpx.Response:
         return await self.request("POST", url, content=content, headers=headers)
 
-    async def get(self, url: str, *, timeout: Timeout | None = None) -> httpx.Response:
+    async def get(
+        self, url: str, *, headers: Mapping[str, str] | None = None, timeout: Timeout | None = None
+    ) -> httpx.Response:
         """``timeout`` None: the client's."""
-        return await self.request("GET", url, timeout=timeout)
+        return await self.request("GET", url, headers=headers, timeout=timeout)
 
     async def request(self, method: str, url: str, **options: Any) -> httpx.Response:
         """The answer, read to the end; its connection goes back to the pool even when reading
