@@ -21,6 +21,7 @@ from reward_service.compat.slime import SlimePayload
 from reward_service.compat.vtriune import JudgePayload
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import IdempotencyCache
+from reward_service.memory import MemoryCeiling, MemoryGuard
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, read_body, until_disconnected
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     keyed = [Depends(guard(api_keys(settings)))]
     bodies: list[type[BaseModel]] = [RewardRequest, OpenRLHFRequest, JudgePayload, SlimePayload]
     add_docs(app, keyed[0].dependency, [*bodies, GymVerifyRequest, GymSeed, GymSession])
+    app.add_middleware(MemoryCeiling, guard=MemoryGuard(settings.memory_ceiling_mb << 20, metrics))
     add_ops_routes(app, settings, metrics, readiness)
 
     idempotency = IdempotencyCache(
@@ -136,7 +138,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
 
     @app.post(
         "/reward", response_model=RewardResponse, tags=["reward"], dependencies=keyed,
-        responses=errors(401, 413, 422, 429), openapi_extra=json_body(RewardRequest),
+        responses=errors(401, 413, 422, 429, 503), openapi_extra=json_body(RewardRequest),
     )  # fmt: skip
     async def reward(request: Request) -> Response:
         """Score a batch: one result per sample, in request order. A batch retried with the

@@ -144,6 +144,7 @@ class Metrics:
         )
         self._add_source_metrics(r)
         self._add_model_metrics(r)
+        self._add_memory_metrics(r)
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Metrics:
@@ -214,6 +215,21 @@ class Metrics:
             "raas_model_forward_seconds", "Wall time of one forward pass.", model,
             buckets=_LATENCY_BUCKETS, registry=r,
         )  # fmt: skip
+
+    def _add_memory_metrics(self, r: CollectorRegistry) -> None:
+        """The router's memory ceiling (``reward_service.memory``)."""
+        self.memory_rss = Gauge("raas_memory_rss_bytes", "Resident set size.", registry=r)
+        self.memory_ceiling = Gauge(
+            "raas_memory_ceiling_bytes", "RSS past which new work is refused (0: off).", registry=r
+        )
+        self.memory_refused = Counter(
+            "raas_memory_refused", "Requests refused (503) above the memory ceiling.", registry=r
+        )
+        self.memory_collections = Counter(
+            "raas_memory_collections",
+            "Full garbage collections run because RSS reached the ceiling.",
+            registry=r,
+        )
 
     def observe_model_batch(
         self, model: str, rows: int, tokens: int, padded: int, seconds: float

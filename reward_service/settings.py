@@ -1,8 +1,8 @@
 """Service settings, read from ``RAAS_*`` environment variables (or passed in by tests).
 
 Pydantic only: this module and those it reads (``model_spec``, ``route_spec``, ``schemas``,
-``compat.settings``) import nothing else (PyYAML for a routes file), so any role can read its
-settings before it loads anything heavy.
+``compat.settings``, ``memory``) import nothing else (PyYAML for a routes file), so any
+role can read its settings before it loads anything heavy.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from reward_service.compat.settings import CompatSettings
+from reward_service.memory import default_ceiling_mb
 from reward_service.model_spec import ModelSpec, unique_names
 from reward_service.route_spec import MAX_ROUTES, Route, read_routes
 
@@ -53,6 +54,8 @@ class Settings(CompatSettings):
     body_rate_grace_s: float = Field(5.0, ge=0)
     # SIGTERM: in-flight work may finish within this (the largest batch: 24–31 s, 2 children)
     shutdown_grace_s: float = Field(60.0, ge=0)
+    # the router's RSS past which new work gets 503 + Retry-After (reward_service.memory); 0: off
+    memory_ceiling_mb: int = Field(default_factory=default_ceiling_mb, ge=0)
 
     pool_workers: int = Field(default_factory=_usable_cores, ge=1, le=512)
     pool_spares: int = Field(1, ge=0, le=64)

@@ -29,6 +29,7 @@ from reward_service.model_spec import ModelSpec
 from reward_service.models.base import Item
 from reward_service.models.bt import TextRM
 from reward_service.models.loading import load_tokenizer
+from reward_service.outbound import AcyclicClient
 
 
 class RemoteScorer(TextRM):
@@ -38,7 +39,7 @@ class RemoteScorer(TextRM):
         super().__init__(spec, tokenizer)
         assert spec.remote_url is not None
         self.url = spec.remote_url.rstrip("/") + "/classify"
-        self.client = httpx.Client(timeout=httpx.Timeout(spec.remote_timeout_s, connect=5.0))
+        self.client = AcyclicClient(timeout=httpx.Timeout(spec.remote_timeout_s, connect=5.0))
 
     @classmethod
     def load(cls, spec: ModelSpec) -> RemoteScorer:

@@ -32,6 +32,7 @@ import orjson
 from reward_service.contract import Outcome, Task
 from reward_service.errors import error_text
 from reward_service.logs import request_id_header
+from reward_service.outbound import AcyclicAsyncClient
 from reward_service.remote.health import Endpoint, Endpoints
 from reward_service.remote.wire import outcome_from_wire, task_to_wire
 
@@ -134,7 +135,7 @@ class RemoteBackend:
         self.on_retry = on_retry
         self.headers = {"content-type": "application/json", **(headers or {})}
         self._timeout = httpx.Timeout(timeout_s, connect=5.0)
-        self._client: httpx.AsyncClient | None = None
+        self._client: AcyclicAsyncClient | None = None
 
     @property
     def endpoints(self) -> list[Endpoint]:
@@ -142,7 +143,7 @@ class RemoteBackend:
 
     async def start(self) -> None:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
-        self._client = httpx.AsyncClient(
+        self._client = AcyclicAsyncClient(
             timeout=self._timeout, limits=limits, transport=self._transport
         )
         self.health.start(self._client)

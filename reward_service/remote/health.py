@@ -26,7 +26,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-import httpx
+from reward_service.outbound import AcyclicAsyncClient
 
 logger = logging.getLogger("raas.remote")
 PROBE_SPACING_S = 0.2  # while pieces wait for any worker: often enough to resume within it
@@ -68,11 +68,11 @@ class Endpoints:
             interval_s,
             probe_timeout_s,
         )
-        self._client: httpx.AsyncClient | None = None
+        self._client: AcyclicAsyncClient | None = None
         self._watch: asyncio.Task[None] | None = None
         self._back: asyncio.Event | None = None  # set, then replaced, when one turns healthy
 
-    def start(self, client: httpx.AsyncClient) -> None:
+    def start(self, client: AcyclicAsyncClient) -> None:
         self._client, self._back = client, asyncio.Event()
         self._watch = asyncio.create_task(self._on_timer())
 
