@@ -225,13 +225,16 @@ class RemoteBackend:
     def _answer(self, piece: _Piece, send: asyncio.Future[list[Outcome]]) -> list[Outcome] | None:
         """A send that finished: its outcomes, or ``None`` after noting its failure."""
         endpoint = piece.sent.pop(send).endpoint
-        try:
+        exc = send.exception()  # not ``result()``: raising here would put this frame, and the
+        # send in it, on the exception's traceback, a cycle holding the worker's answer
+        if exc is None:
             return send.result()
-        except _Retryable as exc:
-            piece.trouble(f"{endpoint.url}: {exc}", exc.wait_s)
-            if exc.wait_s == 0.0:  # a busy worker (429) is healthy, only full
-                self.health.failed(endpoint)
-            return None
+        if not isinstance(exc, _Retryable):
+            raise exc
+        piece.trouble(f"{endpoint.url}: {exc}", exc.wait_s)
+        if exc.wait_s == 0.0:  # a busy worker (429) is healthy, only full
+            self.health.failed(endpoint)
+        return None
 
     def _stalled(self, piece: _Piece) -> bool:
         """Whether every worker the piece is out on has been silent for ``stall_s``. One silent

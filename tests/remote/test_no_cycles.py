@@ -62,7 +62,9 @@ def cyclic_garbage(urls: list[str], batches: int) -> list[Any]:
 
     async def main() -> list[Any]:
         # never ejected: every batch of a refusing worker reaches it
-        backend = RemoteBackend(urls, backoff_s=0.0, attempts=2, eject_after=1_000)
+        backend = RemoteBackend(
+            urls, backoff_s=0.0, attempts=2, retry_budget_s=0.0, eject_after=1_000
+        )
         await backend.start()
         try:
             await backend.run([long_task(i) for i in range(8)])
