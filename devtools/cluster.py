@@ -31,6 +31,8 @@ class RemoteCluster:
 
     router: LiveServer
     workers: list[LiveServer]
+    router_env: dict[str, str] = field(default_factory=dict)
+    worker_env: dict[str, str] = field(default_factory=dict)
     frozen: set[int] = field(default_factory=set)
 
     @classmethod
@@ -43,12 +45,25 @@ class RemoteCluster:
         try:
             for _ in range(workers):
                 started.append(LiveServer.start("worker", "rules", **env))
-            urls = ",".join(worker.url for worker in started)
-            return cls(LiveServer.start(RAAS_RULE_WORKERS=urls, **router_env), started)
+            router_env = {"RAAS_RULE_WORKERS": ",".join(w.url for w in started), **router_env}
+            return cls(LiveServer.start(**router_env), started, router_env, env)
         except BaseException:
             for worker in started:
                 worker.stop()
             raise
+
+    def restart_router(self, sig: signal.Signals, down_s: float = 0.0) -> None:
+        """Stop the router with ``sig`` (``SIGTERM`` drains what it has in flight first), wait
+        until it has exited, and ``down_s`` more, then start it again on the same port."""
+        port = self.router.port
+        self.router.stop(sig)
+        time.sleep(down_s)
+        self.router = LiveServer.start(port=port, **self.router_env)
+
+    def restart_worker(self, index: int) -> None:
+        """A worker started again on its port (after :meth:`kill`): the router finds it back."""
+        port = self.workers[index].port
+        self.workers[index] = LiveServer.start("worker", "rules", port=port, **self.worker_env)
 
     @property
     def url(self) -> str:
