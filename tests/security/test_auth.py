@@ -42,7 +42,9 @@ GUARDED = [
 
 
 def router(**overrides: object) -> TestClient:
-    settings = Settings(rule_workers=[DEAD_WORKER], remote_attempts=1, **overrides)  # type: ignore[arg-type]
+    settings = Settings(  # no retry budget: a dead worker answers `unavailable` at once
+        rule_workers=[DEAD_WORKER], remote_attempts=1, remote_retry_budget_s=0, **overrides
+    )  # type: ignore[arg-type]
     return TestClient(create_app(settings, Metrics(CollectorRegistry())))
 
 

@@ -64,7 +64,9 @@ def test_the_worker_refuses_what_it_cannot_check(task: dict[str, Any], field: st
 
 def test_the_router_refuses_a_long_rm_prompt_before_any_backend() -> None:
     dead = f"http://127.0.0.1:{free_port()}"
-    settings = Settings(max_prompt_chars=100, model_workers=[dead], rule_workers=[dead])
+    settings = Settings(
+        max_prompt_chars=100, model_workers=[dead], rule_workers=[dead], remote_retry_budget_s=0
+    )
     samples = [{**RM, "prompt": "p" * 101}, {**RM, "prompt": "p" * 100}]
     with TestClient(create_app(settings, Metrics(CollectorRegistry()))) as client:
         results = client.post("/reward", json={"samples": samples}).json()["results"]
