@@ -28,7 +28,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._text import HEDGE, final_answer, scalar_text
+from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 
 _LETTER = re.compile(r"(?:option\s+)?\(?([a-z])\)?")
 _YES_NO = frozenset({"yes", "no"})
@@ -60,6 +60,6 @@ def choice_reward(response: str, ground_truth: Any, params: NoParams, context: C
     """Option letter or yes/no equal to the ground truth after normalisation (Mixed-R1)."""
     found = final_answer(response)
     if found is None:
-        return Score(0.0, {"reason": HEDGE})
+        return Score(0.0, {"reason": unanswered(response)})
     answer = normalise(found)
     return Score(1.0 if answer == ground_truth else 0.0, {"extracted": answer[:_DETAIL_CHARS]})

@@ -28,7 +28,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._text import HEDGE, final_answer
+from reward_service.verifiers._text import final_answer, unanswered
 
 _INTEGER = re.compile(r"[0-9]{1,18}", re.ASCII)
 _INTEGER_TEXT = re.compile(r"([0-9]{1,18})(?:\.0*)?", re.ASCII)
@@ -56,7 +56,7 @@ def counting_reward(response: str, ground_truth: Any, params: NoParams, context:
     """The final answer (answer block, else after thinking; its box if any) equals the count."""
     found = final_answer(response)
     if found is None:
-        return Score(0.0, {"reason": HEDGE, "parsed": False})
+        return Score(0.0, {"reason": unanswered(response), "parsed": False})
     answer = found.strip()
     parsed = _INTEGER.fullmatch(answer) is not None
     details = {"extracted": answer[:_DETAIL_CHARS], "parsed": parsed}

@@ -56,7 +56,7 @@ from reward_service.verifiers._det_match import (
     threshold_scores,
 )
 from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, Unit, dynamic_tau
-from reward_service.verifiers._text import answer_block, without_vision_tokens
+from reward_service.verifiers._text import answer_block, locate, without_vision_tokens
 
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Size = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
@@ -118,8 +118,17 @@ def same_label(pred: tuple[str, ...], gt: tuple[str, ...]) -> npt.NDArray[np.boo
     return np.equal.outer(pred_ids, gt_ids)
 
 
+def response_block(response: str, params: DetectionParams) -> str | None:
+    """The answer block read: natively the one rule (``_text.locate``: after the thinking, none
+    when several differ or the thinking is unclosed); ``vtriune_compat``, the first anywhere."""
+    if params.vtriune_compat:
+        return answer_block(response)
+    region = locate(response)
+    return region.text if region.is_block else None
+
+
 def predicted_boxes(response: str, params: DetectionParams) -> Boxes | None:
-    block = answer_block(response)
+    block = response_block(response, params)
     boxes = None if block is None else parse_box_list(block.lower())
     if boxes is None or params.image_size is None or not params.normalize_pixels:
         return boxes
@@ -141,7 +150,8 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
         "threshold": float(taus.mean()),
     }  # fmt: skip
     if pred is None:
-        return Score(0.0, details | {"reason": "no valid box in the answer block"})
+        why = None if params.vtriune_compat else locate(response).problem
+        return Score(0.0, details | {"reason": why or "no valid box in the answer block"})
     if len(pred) > MAX_BOXES:
         return Score(0.0, details | {"reason": f"too_many_boxes (> {MAX_BOXES})"})
     weights = {name: float(getattr(params, name)) for name in TERMS}

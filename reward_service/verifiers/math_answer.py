@@ -55,12 +55,7 @@ from pydantic import Field
 from reward_service.registry import Context, Params, Score, verifier
 from reward_service.verifiers import _math_parse as mp
 from reward_service.verifiers import _math_strict as ms
-from reward_service.verifiers._text import (
-    HEDGE,
-    answer_block,
-    answer_region,
-    boxed,
-)
+from reward_service.verifiers._text import HEDGE, boxed, locate
 
 # With timeouts disabled on purpose, math-verify warns "Timeout is disabled" on every call; its
 # other warnings in these two loggers are about those (disabled) timeouts too.
@@ -82,6 +77,11 @@ def parse_gold(ground_truth: Any, params: MathParams) -> mp.Gold:
 
 
 def _lenient(response: str, gold: mp.Gold, params: MathParams) -> Score:
+    if not params.vtriune_compat:  # V-Triune reads the whole response; raas its final answer
+        region = locate(response)
+        if region.problem is not None:
+            return Score(0.0, {"gold": gold.shown, "reason": region.problem})
+        response = region.text
     pred = mp.lenient_pred(response, vtriune=params.vtriune_compat)
     correct = ms.equal_by_math_verify(gold.parsed, pred)
     return Score(1.0 if correct else 0.0, {"gold": gold.shown, "extracted": mp.shown(pred)})
@@ -107,11 +107,14 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
     gold: mp.Gold = ground_truth
     if params.vtriune_compat or not params.strict:
         return _lenient(response, gold, params)
-    region = answer_region(response)
+    found = locate(response)
+    if found.problem is not None:
+        return Score(0.0, {"gold": gold.shown, "reason": found.problem})
+    region = found.text
     boxes = boxed(region)
     if boxes.hedge and (not gold.multi or not boxes.answers):
         return Score(0.0, {"gold": gold.shown, "reason": HEDGE})
-    answer = mp.strict_answer(region, boxes, is_block=answer_block(response) is not None)
+    answer = mp.strict_answer(region, boxes, is_block=found.is_block)
     if answer is None:
         return Score(0.0, {"gold": gold.shown, "reason": "exponent beyond ±1000"})
     pred = mp.strict_pred(answer.text)

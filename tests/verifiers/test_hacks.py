@@ -26,14 +26,14 @@ class Hack(NamedTuple):
 
 
 PAID_BY_PLAIN_MATH_VERIFY = {
-    # math hacks that math-verify 0.9.0 itself (``strict: false``) rewards 1
+    # math hacks that math-verify 0.9.0 itself rewards 1 on the final answer (``strict: false``)
     "1e-7 rounds to 0", "chopped evaluation", "rounding", "a decimal near an exact one",
     "a decimal near another", "a tiny term, chopped", "a tiny term", "in a tuple",
     "in a percentage", "a false equation, right side kept", "a chain, last side kept", "a chain",
     "a false approximation", "a false equation", "spacing reads as a sum", "a space reads as a sum",
     "a hedge hidden in text that is stripped", "an 'or' in text", "a hedge beside a set",
-    "two boxes far apart: the last one was read", "a guess hidden in the thinking",
-    "a box after the answer block", "1e1000 read as 1000·e", "a choice letter as Euler's number",
+    "two boxes far apart: the last one was read", "1e1000 read as 1000·e",
+    "a choice letter as Euler's number",
     "a false congruence", "a phantom between values", "an empty text between values",
     "a hedge in \\mathbf{}", "nested braces in text", "doubt in text", "a box without braces",
     "a box inside a box", "two sets far apart", "a hedge in text, no box",
