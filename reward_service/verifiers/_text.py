@@ -44,7 +44,7 @@ END_TOKENS = (
     "<|end_header_id|>", "<|eot|>", "<|eom|>",  # Llama 3, Llama 4
     "<|end|>", "<|user|>", "<|assistant|>", "<|system|>", "<|observation|>",  # Phi-3, GLM-4
     "<|return|>",  # gpt-oss
-    "<end_of_turn>", "<start_of_turn>", "<eos>", "<bos>",  # Gemma
+    "<end_of_turn>", "<start_of_turn>", "<eos>", "<bos>", "<pad>",  # Gemma
     "</s>",  # Llama 2, Mistral
     "<\uff5cend\u2581of\u2581sentence\uff5c>", "<\uff5cbegin\u2581of\u2581sentence\uff5c>",
     "<\uff5cAssistant\uff5c>", "<\uff5cUser\uff5c>",  # DeepSeek (full-width bars)

@@ -1,8 +1,8 @@
 """``chart``: chart question answering, numbers within a relative tolerance (Mixed-R1 reading).
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
-the ``\\boxed{}`` if there is one.
+Response: the final answer by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one.
 
 Ground truth: a number (JSON number or text such as ``1,234.5`` or ``12%``) or a short string.
 

@@ -1,8 +1,9 @@
 """``choice``: multiple-choice letters and yes/no (Mixed-R1 matching reward, chosen reading).
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
-the ``\\boxed{}`` if there is one (so ``<answer>\\boxed{B}</answer>`` is B).
+Response: the final answer by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one (so
+``<answer>\\boxed{B}</answer>`` is B).
 
 Ground truth: an option letter, ``yes``/``no``, or any short string (a number is read as text).
 

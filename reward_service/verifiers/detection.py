@@ -1,11 +1,13 @@
 """V-Triune detection reward: greedy-matched IoU with completeness, count penalty, COCO mAP.
 
-Response: ``<answer>[{"bbox_2d": [x1, y1, x2, y2], "label": "dog"}, ...]</answer>``; the first
-``<answer>`` to the next ``</answer>``, stripped and lower-cased, read by V-Triune's tolerant
-parser (truncated tail cut at the last complete object, single quotes, duplicate boxes dropped;
-items need exactly 4 finite numbers with x1 ≤ x2, y1 ≤ y2 and a string label). No answer block
-or no valid box → 0. More than 1,000 valid boxes → 0 (``too_many_boxes``): bounded time, and the
-count penalty would leave nothing anyway.
+Response: ``<answer>[{"bbox_2d": [x1, y1, x2, y2], "label": "dog"}, ...]</answer>``; the answer
+block by the rule every verifier shares (``_text.locate``: after the thinking, tags in any case,
+none when the thinking is unclosed or several blocks differ; ``vtriune_compat``: V-Triune's first
+``<answer>`` anywhere to the next ``</answer>``), stripped and lower-cased, read by V-Triune's
+tolerant parser (truncated tail cut at the last complete object, single quotes, duplicate boxes
+dropped; items need exactly 4 finite numbers with x1 ≤ x2, y1 ≤ y2 and a string label). No answer
+block or no valid box → 0. More than 1,000 valid boxes → 0 (``too_many_boxes``): bounded time, and
+the count penalty would leave nothing anyway.
 Ground truth: the same ``<answer>…</answer>`` string (or that list without the tags), or a list
 of ``{"bbox_2d": [...], "label": str}`` objects, on the 0–1000 grid. No valid box, or more than
 1,000 → ``invalid_input`` (a departure: V-Triune scored 0).
@@ -15,8 +17,8 @@ r = step/total_steps, bounds inclusive, past the last bound its τ; no step → 
 ``label_first`` (1), ``iou_first``, ``map``, ``map50``, ``map75`` (0); ``completeness`` c (0.3);
 ``count_penalty`` (0.6); ``normalize_pixels`` with ``image_size`` [W, H]: predicted pixels
 x ↦ int(x/W·1000), y ↦ int(y/H·1000); ``vtriune_compat`` (false): iou-first with V-Triune's
-index bug (below), for ``/judge`` replay; ``monitor_map`` (false): compute mAP and mAP50 for the
-source summary even at weight 0 (about 2.5× the time of a sample).
+index bug (below) and its first answer block, for ``/judge`` replay; ``monitor_map`` (false):
+compute mAP and mAP50 for the source summary even at weight 0 (about 2.5× the time of a sample).
 Details (for the source summary): ``parsed`` (an answer with a valid box), ``threshold`` (the
 mean τ in effect), ``iou`` (ΣIoU_matched/Ng of label-first matching, iou-first when only it is
 weighted, averaged over τ), ``map``/``map50`` when computed.
@@ -181,7 +183,9 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
 @format_checker("detection_answer")
 def detection_answer(response: str) -> float:
     """1 when ``"\\n<answer>\\n"`` occurs, ``"\\n</answer>"`` occurs exactly once (the newlines
-    are part of the tags) and the first answer block holds a valid box; else 0."""
+    are part of the tags) and the first answer block holds a valid box; else 0 (V-Triune's, kept
+    exact for ``/judge``: the block may lie in the thinking; ``detection`` itself does not read
+    one there)."""
     response = without_vision_tokens(response)
     if "\n<answer>\n" not in response or response.count("\n</answer>") != 1:
         return 0.0

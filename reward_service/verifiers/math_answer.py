@@ -1,8 +1,9 @@
 """``math``: the final answer checked by Math-Verify, then held to strict equality (V-Triune / Orsta
 math, MiMo-VL reasoning).
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the first
-``<answer>`` block, else the text after the last ``</think>``, else all of it. Inside it, the
+Response: the final answer by the rule every verifier shares (``_text.locate``): the ``<answer>``
+block after the thinking (the last ``</think>``), else the text after it, else all of it; an
+unclosed ``<think>`` is no answer (``strict: false`` reads the same place). Inside it, the
 ``\\boxed{}`` if any, else anchored LaTeX (``the final answer is $5$``), else unanchored LaTeX
 (``so $4$``); an answer block that is nothing but an answer (``<answer>\\n4\\n</answer>``) is read
 as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0.
@@ -20,10 +21,11 @@ Params: ``strict`` (true): after math-verify says equal, reject what only its le
 (``_math_strict``: rounding, ``12 = 7``, ``y = 5 = 7``, ``7 \\quad 1``, ``2 \\text{ (or 3)}``);
 exact values must be equal, a decimal within ``tolerance`` (1e-6, relative) of a value it cannot
 write exactly; nothing is lower-cased; ``1e-7`` is read as 10⁻⁷ and ``1 000`` as 1000.
-``strict: false``: plain math-verify on the whole response, both sides lower-cased (the gold
-still wrapped; an unreadable one is ``invalid_input``). ``vtriune_compat`` (false): V-Triune's
-reward server exactly, for ``/judge``: both sides lower-cased, the gold unwrapped (a bare ``B``
-parses to nothing), first matches, never ``strict``.
+``strict: false``: plain math-verify on the final answer's region (the same place as strict),
+both sides lower-cased (the gold still wrapped; an unreadable one is ``invalid_input``).
+``vtriune_compat`` (false): V-Triune's reward server exactly, for ``/judge``: the whole response
+(its thinking too), both sides lower-cased, the gold unwrapped (a bare ``B`` parses to nothing),
+first matches, never ``strict``.
 
 Formula: accuracy = 1 if math-verify's ``verify(gold, pred)`` holds (and, strict, no check
 objects; a letter gold: the same letter; an unreadable gold: the same normalised string) else 0.
@@ -32,7 +34,8 @@ Range: {0, 1}. Details: the extracted answers, and ``reason`` for a rejection.
 Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned in tests):
 - Several different boxed values in the final answer are a hedge and score 0, unless the gold
   answer itself holds several (a set, a list): then the boxes merge into a set that must match.
-- A ``\\boxed{}`` in a closed ``<think>`` block is never read.
+- Nothing inside the thinking is read; a thinking never closed (a truncated rollout) scores 0;
+  several answer blocks holding different answers are a hedge and score 0.
 - Units in ``\\text{}`` are dropped, right or wrong (``4\\text{ m}`` matches ``4\\text{ cm}``),
   and ``4\\%`` matches both 4 and 0.04; a gold ``1,5`` matches both 1.5 and {1, 5}.
 - A number written in prose without LaTeX (``the final answer is 7.78.``) is never read, even

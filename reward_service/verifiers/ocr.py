@@ -1,8 +1,8 @@
 """``ocr``: text read from an image, by normalised exact match or ANLS.
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
-the ``\\boxed{}`` if there is one.
+Response: the final answer by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one.
 
 Ground truth: a string (a number is read as text) or a non-empty list of acceptable strings;
 the best match counts.
