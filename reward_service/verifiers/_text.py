@@ -1,4 +1,4 @@
-"""Answer extraction shared by verifiers: `<answer>` blocks, `\\boxed{}`, text after thinking."""
+"""Answer extraction shared by verifiers: where the answer is (:func:`locate`), ``\\boxed{}``."""
 
 from __future__ import annotations
 
@@ -38,8 +38,30 @@ def boxed_spans(text: str) -> list[tuple[int, int]]:
 VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision_end|>", "<image>")
 """Placeholders a VLM's decoded output may keep; V-Triune decodes with ``skip_special_tokens``."""
 
+END_TOKENS = (
+    "<|im_end|>", "<|im_start|>", "<|endoftext|>",  # ChatML (Qwen, InternVL, MiniCPM, Yi)
+    "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|begin_of_text|>", "<|start_header_id|>",
+    "<|end_header_id|>", "<|eot|>", "<|eom|>",  # Llama 3, Llama 4
+    "<|end|>", "<|user|>", "<|assistant|>", "<|system|>", "<|observation|>",  # Phi-3, GLM-4
+    "<|return|>",  # gpt-oss
+    "<end_of_turn>", "<start_of_turn>", "<eos>", "<bos>", "<pad>",  # Gemma
+    "</s>",  # Llama 2, Mistral
+    "<\uff5cend\u2581of\u2581sentence\uff5c>", "<\uff5cbegin\u2581of\u2581sentence\uff5c>",
+    "<\uff5cAssistant\uff5c>", "<\uff5cUser\uff5c>",  # DeepSeek (full-width bars)
+)  # fmt: skip
+"""End-of-sequence and chat-template tokens a decoded response may keep (natively removed)."""
+
+_SPECIAL = frozenset(VISION_TOKENS + END_TOKENS)
+_TOKEN_LIKE = re.compile(r"<[^<>\s]{1,40}>")  # bounded: linear time on any text
+_THINK_TAG = re.compile(r"<(/?)think>", re.IGNORECASE | re.ASCII)
+_ANSWER_TAG = re.compile(r"<(/?)answer>", re.IGNORECASE | re.ASCII)
+
 HEDGE = "several different boxed answers"
-"""The ``reason`` a verifier gives when the final answer holds more than one boxed value."""
+"""The ``reason`` a verifier gives when the final answer holds more than one boxed value, or
+the response several answer blocks holding different answers."""
+
+TRUNCATED = "no answer: the thinking is never closed (a truncated rollout)"
+"""The ``reason`` a verifier gives for a response whose last ``<think>`` has no ``</think>``."""
 
 
 def without_vision_tokens(text: str) -> str:
@@ -51,8 +73,19 @@ def without_vision_tokens(text: str) -> str:
     return text
 
 
+def without_special_tokens(text: str) -> str:
+    """``text`` without vision placeholders and end-of-sequence / chat-template tokens
+    (:data:`VISION_TOKENS`, :data:`END_TOKENS`): ``7<|im_end|>`` is ``7``. The native reading;
+    ``/judge`` removes the vision tokens alone (:func:`without_vision_tokens`)."""
+    if "<" not in text:
+        return text
+    return _TOKEN_LIKE.sub(lambda m: "" if m.group() in _SPECIAL else m.group(), text)
+
+
 def answer_block(text: str) -> str | None:
-    """Text between the first ``<answer>`` and the next ``</answer>`` (V-Triune), unstripped."""
+    """V-Triune's reading, kept for ``/judge`` and for ground truths: the text between the first
+    ``<answer>`` anywhere (in the thinking too) and the next ``</answer>``, unstripped; case
+    matters. Native verifiers read :func:`locate` instead."""
     text = without_vision_tokens(text)
     start = text.find("<answer>")
     if start < 0:
@@ -62,18 +95,80 @@ def answer_block(text: str) -> str | None:
     return None if end < 0 else text[start:end]
 
 
-def after_think(text: str) -> str:
-    """The part of ``text`` after the last ``</think>`` (all of it when there is none)."""
-    _, sep, tail = text.rpartition("</think>")
-    return tail if sep else text
+@dataclass(frozen=True, slots=True)
+class Region:
+    """Where a response's final answer is (:func:`locate`): ``text``, the contents of its answer
+    block when ``is_block``, else the text after its thinking; ``problem`` (:data:`TRUNCATED`,
+    :data:`HEDGE`) when it has none, and then ``text`` is empty."""
+
+    text: str
+    is_block: bool = False
+    problem: str | None = None
 
 
-def answer_region(text: str) -> str:
-    """Where a model's final answer is, for every verifier: its first ``<answer>`` block, else
-    what follows its thinking (the last ``</think>``), else the whole text; vision tokens
-    removed. A box hidden in the thinking is not in it."""
-    block = answer_block(text)
-    return after_think(without_vision_tokens(text)) if block is None else block
+def locate(response: str) -> Region:
+    """Where the final answer is: the one rule every native verifier reads it by.
+
+    1. Vision, end-of-sequence and chat-template tokens are removed
+       (:func:`without_special_tokens`).
+    2. The thinking is everything up to the last ``</think>``, whether or not a ``<think>`` opens
+       it: a chat template that ends the prompt with ``<think>`` starts the response inside its
+       thinking, with only the closing tag in it (earlier turns of a multi-turn response lie
+       before it too). A ``<think>`` with no ``</think>`` after it (a rollout cut off while
+       thinking) leaves no answer: :data:`TRUNCATED`. Nothing in the thinking is ever read. A
+       response with no think tag at all is read whole: a template-opened thinking cut off before
+       its ``</think>`` cannot be told from a response that does not think.
+    3. After the thinking: the contents of its ``<answer>…</answer>`` block (each ``<answer>`` to
+       the next ``</answer>``; an unclosed one is no block, and text outside the blocks is not
+       read). Several blocks must hold the same answer (their one boxed value, else their text,
+       whitespace aside), else :data:`HEDGE`. No block: the text after the thinking itself.
+
+    Tags match in any case (``</Think>``, ``<ANSWER>``; ASCII letters only). Linear time.
+    """
+    text = without_special_tokens(response)
+    tail = _after_thinking(text)
+    if tail is None:
+        return Region("", problem=TRUNCATED)
+    blocks = _answer_blocks(tail)
+    if not blocks:
+        return Region(tail)
+    if len({_answer_value(block) for block in blocks}) > 1:
+        return Region("", problem=HEDGE)
+    return Region(blocks[-1], is_block=True)
+
+
+def _after_thinking(text: str) -> str | None:
+    """The text after the last ``</think>`` (all of it when there is none); ``None`` when a
+    ``<think>`` is still open at the end."""
+    start, thinking = 0, False
+    for tag in _THINK_TAG.finditer(text):
+        if tag.group(1):
+            start, thinking = tag.end(), False
+        else:
+            thinking = True
+    return None if thinking else text[start:]
+
+
+def _answer_blocks(text: str) -> list[str]:
+    """The contents of every closed ``<answer>…</answer>`` in ``text``, in order."""
+    blocks: list[str] = []
+    start: int | None = None
+    for tag in _ANSWER_TAG.finditer(text):
+        if not tag.group(1):
+            start = tag.end() if start is None else start
+        elif start is not None:
+            blocks.append(text[start : tag.start()])
+            start = None
+    return blocks
+
+
+def _answer_value(block: str) -> str:
+    """What answer blocks must share to be one answer: the value of the block's one boxed
+    answer, else its text; whitespace aside."""
+    boxes = boxed(block)
+    if boxes.answers and not boxes.hedge:
+        return _value(boxes.answers[-1])
+    return "".join(block.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,19 +214,29 @@ def _value(content: str) -> str:
 
 
 def final_answer(text: str) -> str | None:
-    """The answer a model gave: in :func:`answer_region`, the contents of its ``\\boxed{}``
-    if there is one, else the region itself. ``None`` when the region boxes several different
-    values: a hedge, which every verifier scores 0 (the same value boxed twice is fine)."""
-    region = answer_region(text)
-    boxes = boxed(region)
+    """The answer a model gave: in its :func:`locate` region, the contents of its ``\\boxed{}``
+    if there is one, else the region itself. ``None`` when there is none (:func:`unanswered`
+    says why): the thinking never closed, or a hedge — several answer blocks or boxed values
+    that differ — which every verifier scores 0 (the same value twice is fine)."""
+    region = locate(text)
+    if region.problem is not None:
+        return None
+    boxes = boxed(region.text)
     if boxes.hedge:
         return None
-    return boxes.answers[-1] if boxes.answers else region
+    return boxes.answers[-1] if boxes.answers else region.text
+
+
+def unanswered(response: str) -> str:
+    """Why :func:`final_answer` found no answer in ``response``: :data:`TRUNCATED` or
+    :data:`HEDGE`."""
+    return locate(response).problem or HEDGE
 
 
 def missing(response: str, what: str) -> str:
-    """Why no ``what`` was read from ``response``: a hedge, or none in its final answer."""
-    return HEDGE if final_answer(response) is None else f"no {what} found"
+    """Why no ``what`` was read from ``response``: no answer (:func:`unanswered`), or none in
+    its final answer."""
+    return unanswered(response) if final_answer(response) is None else f"no {what} found"
 
 
 def scalar_text(value: object) -> str:

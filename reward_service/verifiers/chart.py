@@ -1,8 +1,8 @@
 """``chart``: chart question answering, numbers within a relative tolerance (Mixed-R1 reading).
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
-the ``\\boxed{}`` if there is one.
+Response: the final answer by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one.
 
 Ground truth: a number (JSON number or text such as ``1,234.5`` or ``12%``) or a short string.
 
@@ -33,7 +33,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._text import HEDGE, final_answer, scalar_text
+from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]+)?", re.ASCII)
 _MAX_NUMBER_CHARS = 40
@@ -76,7 +76,7 @@ def chart_reward(response: str, ground_truth: Any, params: ChartParams, context:
     """A number within a relative tolerance of the ground truth, else an exact string match."""
     found = final_answer(response)
     if found is None:
-        return Score(0.0, {"reason": HEDGE})
+        return Score(0.0, {"reason": unanswered(response)})
     answer = normalise(found)
     pred, gold = as_number(answer), as_number(ground_truth)
     if pred is not None and gold is not None:

@@ -1,8 +1,9 @@
 """``choice``: multiple-choice letters and yes/no (Mixed-R1 matching reward, chosen reading).
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
-the ``\\boxed{}`` if there is one (so ``<answer>\\boxed{B}</answer>`` is B).
+Response: the final answer by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one (so
+``<answer>\\boxed{B}</answer>`` is B).
 
 Ground truth: an option letter, ``yes``/``no``, or any short string (a number is read as text).
 
@@ -28,7 +29,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._text import HEDGE, final_answer, scalar_text
+from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 
 _LETTER = re.compile(r"(?:option\s+)?\(?([a-z])\)?")
 _YES_NO = frozenset({"yes", "no"})
@@ -60,6 +61,6 @@ def choice_reward(response: str, ground_truth: Any, params: NoParams, context: C
     """Option letter or yes/no equal to the ground truth after normalisation (Mixed-R1)."""
     found = final_answer(response)
     if found is None:
-        return Score(0.0, {"reason": HEDGE})
+        return Score(0.0, {"reason": unanswered(response)})
     answer = normalise(found)
     return Score(1.0 if answer == ground_truth else 0.0, {"extracted": answer[:_DETAIL_CHARS]})

@@ -1,10 +1,11 @@
 """``counting``: the exact number of objects (MiMo-VL).
 
-Response: the final answer, by the rule every verifier shares (``_text.final_answer``): the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
-the ``\\boxed{}`` if there is one. It must be a plain integer in ASCII digits (surrounding
-whitespace allowed): ``7``, ``\\boxed{7}``, ``<answer>\\n7\\n</answer>``. ``seven``, ``7.``,
-``7 apples``, ``7.0`` and ``٧`` are not, and score 0.
+Response: the final answer, by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one. It must
+be a plain integer in ASCII digits (surrounding whitespace allowed): ``7``, ``\\boxed{7}``,
+``<answer>\\n7\\n</answer>``, ``7<|im_end|>``. ``seven``, ``7.``, ``7 apples``, ``7.0`` and ``٧``
+are not, and score 0.
 
 Ground truth: a non-negative integer, given as a JSON integer, an integer-valued float (``7.0``)
 or a string of digits (``"7"``, ``"7.0"``); anything else is ``invalid_input``.
@@ -13,10 +14,11 @@ Params: none.
 
 Formula: accuracy = 1 if the answer equals the count else 0. Range: {0, 1}.
 
-Reward-hacking caveats: a ``\\boxed{}`` inside the ``<think>`` block is ignored when the block is
-closed, so a guess hidden in the reasoning cannot be paid; several different boxed counts in the
-final answer (``\\boxed{3} or \\boxed{4}``) are a hedge and score 0, whichever is right (the
-same count boxed twice is fine). Answers longer than 18 digits are 0 without parsing (no
+Reward-hacking caveats: nothing inside the thinking is read, and a thinking never closed (a
+truncated rollout) scores 0, so a guess hidden in the reasoning cannot be paid; several
+different boxed counts in the final answer (``\\boxed{3} or \\boxed{4}``), or answer blocks
+holding different counts, are a hedge and score 0, whichever is right (the same count twice is
+fine). Answers longer than 18 digits are 0 without parsing (no
 60k-digit ``int()``).
 """
 
@@ -28,7 +30,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
-from reward_service.verifiers._text import HEDGE, final_answer
+from reward_service.verifiers._text import final_answer, unanswered
 
 _INTEGER = re.compile(r"[0-9]{1,18}", re.ASCII)
 _INTEGER_TEXT = re.compile(r"([0-9]{1,18})(?:\.0*)?", re.ASCII)
@@ -56,7 +58,7 @@ def counting_reward(response: str, ground_truth: Any, params: NoParams, context:
     """The final answer (answer block, else after thinking; its box if any) equals the count."""
     found = final_answer(response)
     if found is None:
-        return Score(0.0, {"reason": HEDGE, "parsed": False})
+        return Score(0.0, {"reason": unanswered(response), "parsed": False})
     answer = found.strip()
     parsed = _INTEGER.fullmatch(answer) is not None
     details = {"extracted": answer[:_DETAIL_CHARS], "parsed": parsed}

@@ -1,11 +1,13 @@
 """V-Triune detection reward: greedy-matched IoU with completeness, count penalty, COCO mAP.
 
-Response: ``<answer>[{"bbox_2d": [x1, y1, x2, y2], "label": "dog"}, ...]</answer>``; the first
-``<answer>`` to the next ``</answer>``, stripped and lower-cased, read by V-Triune's tolerant
-parser (truncated tail cut at the last complete object, single quotes, duplicate boxes dropped;
-items need exactly 4 finite numbers with x1 ≤ x2, y1 ≤ y2 and a string label). No answer block
-or no valid box → 0. More than 1,000 valid boxes → 0 (``too_many_boxes``): bounded time, and the
-count penalty would leave nothing anyway.
+Response: ``<answer>[{"bbox_2d": [x1, y1, x2, y2], "label": "dog"}, ...]</answer>``; the answer
+block by the rule every verifier shares (``_text.locate``: after the thinking, tags in any case,
+none when the thinking is unclosed or several blocks differ; ``vtriune_compat``: V-Triune's first
+``<answer>`` anywhere to the next ``</answer>``), stripped and lower-cased, read by V-Triune's
+tolerant parser (truncated tail cut at the last complete object, single quotes, duplicate boxes
+dropped; items need exactly 4 finite numbers with x1 ≤ x2, y1 ≤ y2 and a string label). No answer
+block or no valid box → 0. More than 1,000 valid boxes → 0 (``too_many_boxes``): bounded time, and
+the count penalty would leave nothing anyway.
 Ground truth: the same ``<answer>…</answer>`` string (or that list without the tags), or a list
 of ``{"bbox_2d": [...], "label": str}`` objects, on the 0–1000 grid. No valid box, or more than
 1,000 → ``invalid_input`` (a departure: V-Triune scored 0).
@@ -15,8 +17,8 @@ r = step/total_steps, bounds inclusive, past the last bound its τ; no step → 
 ``label_first`` (1), ``iou_first``, ``map``, ``map50``, ``map75`` (0); ``completeness`` c (0.3);
 ``count_penalty`` (0.6); ``normalize_pixels`` with ``image_size`` [W, H]: predicted pixels
 x ↦ int(x/W·1000), y ↦ int(y/H·1000); ``vtriune_compat`` (false): iou-first with V-Triune's
-index bug (below), for ``/judge`` replay; ``monitor_map`` (false): compute mAP and mAP50 for the
-source summary even at weight 0 (about 2.5× the time of a sample).
+index bug (below) and its first answer block, for ``/judge`` replay; ``monitor_map`` (false):
+compute mAP and mAP50 for the source summary even at weight 0 (about 2.5× the time of a sample).
 Details (for the source summary): ``parsed`` (an answer with a valid box), ``threshold`` (the
 mean τ in effect), ``iou`` (ΣIoU_matched/Ng of label-first matching, iou-first when only it is
 weighted, averaged over τ), ``map``/``map50`` when computed.
@@ -56,7 +58,7 @@ from reward_service.verifiers._det_match import (
     threshold_scores,
 )
 from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, Unit, dynamic_tau
-from reward_service.verifiers._text import answer_block, without_vision_tokens
+from reward_service.verifiers._text import answer_block, locate, without_vision_tokens
 
 Weight = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Size = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
@@ -118,8 +120,17 @@ def same_label(pred: tuple[str, ...], gt: tuple[str, ...]) -> npt.NDArray[np.boo
     return np.equal.outer(pred_ids, gt_ids)
 
 
+def response_block(response: str, params: DetectionParams) -> str | None:
+    """The answer block read: natively the one rule (``_text.locate``: after the thinking, none
+    when several differ or the thinking is unclosed); ``vtriune_compat``, the first anywhere."""
+    if params.vtriune_compat:
+        return answer_block(response)
+    region = locate(response)
+    return region.text if region.is_block else None
+
+
 def predicted_boxes(response: str, params: DetectionParams) -> Boxes | None:
-    block = answer_block(response)
+    block = response_block(response, params)
     boxes = None if block is None else parse_box_list(block.lower())
     if boxes is None or params.image_size is None or not params.normalize_pixels:
         return boxes
@@ -141,7 +152,8 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
         "threshold": float(taus.mean()),
     }  # fmt: skip
     if pred is None:
-        return Score(0.0, details | {"reason": "no valid box in the answer block"})
+        why = None if params.vtriune_compat else locate(response).problem
+        return Score(0.0, details | {"reason": why or "no valid box in the answer block"})
     if len(pred) > MAX_BOXES:
         return Score(0.0, details | {"reason": f"too_many_boxes (> {MAX_BOXES})"})
     weights = {name: float(getattr(params, name)) for name in TERMS}
@@ -171,7 +183,9 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
 @format_checker("detection_answer")
 def detection_answer(response: str) -> float:
     """1 when ``"\\n<answer>\\n"`` occurs, ``"\\n</answer>"`` occurs exactly once (the newlines
-    are part of the tags) and the first answer block holds a valid box; else 0."""
+    are part of the tags) and the first answer block holds a valid box; else 0 (V-Triune's, kept
+    exact for ``/judge``: the block may lie in the thinking; ``detection`` itself does not read
+    one there)."""
     response = without_vision_tokens(response)
     if "\n<answer>\n" not in response or response.count("\n</answer>") != 1:
         return 0.0

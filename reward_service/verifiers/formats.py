@@ -8,6 +8,8 @@ Reward-hacking caveats: only the tags are counted, not their order or what lies 
 so ``"\\n</answer>...<think>\\n"`` earns as much as a well-formed response; keep the format
 weight small next to accuracy (Orsta uses 0.1). A tag repeated twice earns nothing for it.
 Stray vision tokens (``<|image_pad|>`` …) are removed first, as V-Triune's decoding drops them.
+V-Triune's formula, kept exact for ``/judge``: it counts tags, wherever they are, and reads no
+answer; the verifiers find the answer by their own rule (``_text.locate``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Mixed-R1 IoU reward: IoU of one predicted box with one GT box, optionally thresholded.
 
 Response: the first ``[x1, y1, x2, y2]`` (or ``(…)``) in the final answer
-(``_text.final_answer``: the first ``<answer>`` block, else the text after the last ``</think>``,
-else all of it; its ``\\boxed{}`` if any); JSON ``bbox_2d`` objects, bare lists and
-``\\boxed{1,2,3,4}`` all work. No box, or an invalid one (x1 > x2, y1 > y2, non-finite, infinite
-area) → 0.
+(``_text.locate``: the ``<answer>`` block after the thinking, else the text after the last
+``</think>``, else all of it, none when the thinking is unclosed; its ``\\boxed{}`` if any);
+JSON ``bbox_2d`` objects, bare lists and ``\\boxed{1,2,3,4}`` all work. No box, or an invalid
+one (x1 > x2, y1 > y2, non-finite, infinite area) → 0.
 Ground truth: ``[x1, y1, x2, y2]`` with positive area, ``{"bbox_2d": [...]}``, or a string
 holding one; anything else → ``invalid_input``.
 Params: ``threshold`` τ (default none): IoU below τ scores 0; ``"dynamic"``: τ rises with

@@ -1,8 +1,9 @@
 """``math``: the final answer checked by Math-Verify, then held to strict equality (V-Triune / Orsta
 math, MiMo-VL reasoning).
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the first
-``<answer>`` block, else the text after the last ``</think>``, else all of it. Inside it, the
+Response: the final answer by the rule every verifier shares (``_text.locate``): the ``<answer>``
+block after the thinking (the last ``</think>``), else the text after it, else all of it; an
+unclosed ``<think>`` is no answer (``strict: false`` reads the same place). Inside it, the
 ``\\boxed{}`` if any, else anchored LaTeX (``the final answer is $5$``), else unanchored LaTeX
 (``so $4$``); an answer block that is nothing but an answer (``<answer>\\n4\\n</answer>``) is read
 as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0.
@@ -20,10 +21,11 @@ Params: ``strict`` (true): after math-verify says equal, reject what only its le
 (``_math_strict``: rounding, ``12 = 7``, ``y = 5 = 7``, ``7 \\quad 1``, ``2 \\text{ (or 3)}``);
 exact values must be equal, a decimal within ``tolerance`` (1e-6, relative) of a value it cannot
 write exactly; nothing is lower-cased; ``1e-7`` is read as 10⁻⁷ and ``1 000`` as 1000.
-``strict: false``: plain math-verify on the whole response, both sides lower-cased (the gold
-still wrapped; an unreadable one is ``invalid_input``). ``vtriune_compat`` (false): V-Triune's
-reward server exactly, for ``/judge``: both sides lower-cased, the gold unwrapped (a bare ``B``
-parses to nothing), first matches, never ``strict``.
+``strict: false``: plain math-verify on the final answer's region (the same place as strict),
+both sides lower-cased (the gold still wrapped; an unreadable one is ``invalid_input``).
+``vtriune_compat`` (false): V-Triune's reward server exactly, for ``/judge``: the whole response
+(its thinking too), both sides lower-cased, the gold unwrapped (a bare ``B`` parses to nothing),
+first matches, never ``strict``.
 
 Formula: accuracy = 1 if math-verify's ``verify(gold, pred)`` holds (and, strict, no check
 objects; a letter gold: the same letter; an unreadable gold: the same normalised string) else 0.
@@ -32,7 +34,8 @@ Range: {0, 1}. Details: the extracted answers, and ``reason`` for a rejection.
 Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned in tests):
 - Several different boxed values in the final answer are a hedge and score 0, unless the gold
   answer itself holds several (a set, a list): then the boxes merge into a set that must match.
-- A ``\\boxed{}`` in a closed ``<think>`` block is never read.
+- Nothing inside the thinking is read; a thinking never closed (a truncated rollout) scores 0;
+  several answer blocks holding different answers are a hedge and score 0.
 - Units in ``\\text{}`` are dropped, right or wrong (``4\\text{ m}`` matches ``4\\text{ cm}``),
   and ``4\\%`` matches both 4 and 0.04; a gold ``1,5`` matches both 1.5 and {1, 5}.
 - A number written in prose without LaTeX (``the final answer is 7.78.``) is never read, even
@@ -55,12 +58,7 @@ from pydantic import Field
 from reward_service.registry import Context, Params, Score, verifier
 from reward_service.verifiers import _math_parse as mp
 from reward_service.verifiers import _math_strict as ms
-from reward_service.verifiers._text import (
-    HEDGE,
-    answer_block,
-    answer_region,
-    boxed,
-)
+from reward_service.verifiers._text import HEDGE, boxed, locate
 
 # With timeouts disabled on purpose, math-verify warns "Timeout is disabled" on every call; its
 # other warnings in these two loggers are about those (disabled) timeouts too.
@@ -82,6 +80,11 @@ def parse_gold(ground_truth: Any, params: MathParams) -> mp.Gold:
 
 
 def _lenient(response: str, gold: mp.Gold, params: MathParams) -> Score:
+    if not params.vtriune_compat:  # V-Triune reads the whole response; raas its final answer
+        region = locate(response)
+        if region.problem is not None:
+            return Score(0.0, {"gold": gold.shown, "reason": region.problem})
+        response = region.text
     pred = mp.lenient_pred(response, vtriune=params.vtriune_compat)
     correct = ms.equal_by_math_verify(gold.parsed, pred)
     return Score(1.0 if correct else 0.0, {"gold": gold.shown, "extracted": mp.shown(pred)})
@@ -107,11 +110,14 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
     gold: mp.Gold = ground_truth
     if params.vtriune_compat or not params.strict:
         return _lenient(response, gold, params)
-    region = answer_region(response)
+    found = locate(response)
+    if found.problem is not None:
+        return Score(0.0, {"gold": gold.shown, "reason": found.problem})
+    region = found.text
     boxes = boxed(region)
     if boxes.hedge and (not gold.multi or not boxes.answers):
         return Score(0.0, {"gold": gold.shown, "reason": HEDGE})
-    answer = mp.strict_answer(region, boxes, is_block=answer_block(response) is not None)
+    answer = mp.strict_answer(region, boxes, is_block=found.is_block)
     if answer is None:
         return Score(0.0, {"gold": gold.shown, "reason": "exponent beyond ±1000"})
     pred = mp.strict_pred(answer.text)

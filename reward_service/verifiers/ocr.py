@@ -1,8 +1,8 @@
 """``ocr``: text read from an image, by normalised exact match or ANLS.
 
-Response: the final answer by the rule every verifier shares (``_text.final_answer``): the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; within it,
-the ``\\boxed{}`` if there is one.
+Response: the final answer by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one.
 
 Ground truth: a string (a number is read as text) or a non-empty list of acceptable strings;
 the best match counts.
@@ -33,7 +33,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._text import HEDGE, final_answer, scalar_text
+from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 
 _DETAIL_CHARS = 200
 
@@ -95,7 +95,7 @@ def ocr_reward(response: str, ground_truth: Any, params: OcrParams, context: Con
     """Normalised exact match (default) or ANLS against the best acceptable answer."""
     found = final_answer(response)
     if found is None:
-        return Score(0.0, {"reason": HEDGE})
+        return Score(0.0, {"reason": unanswered(response)})
     answer = normalise(found)
     if params.mode == "exact":
         accuracy = 1.0 if answer in ground_truth else 0.0

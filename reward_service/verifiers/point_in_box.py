@@ -1,9 +1,9 @@
 """MiMo-VL pointing reward: 1 when the predicted point lies in the GT box, bounds inclusive.
 
-Response: the first ``[x, y]`` or ``(x, y)`` in the final answer (``_text.final_answer``: the
-first ``<answer>`` block, else the text after the last ``</think>``, else all of it; its
-``\\boxed{}`` if any), so ``{"point_2d": [x, y]}`` works. No point → 0; non-finite coordinates
-never fall inside.
+Response: the first ``[x, y]`` or ``(x, y)`` in the final answer (``_text.locate``: the
+``<answer>`` block after the thinking, else the text after the last ``</think>``, else all of it,
+none when the thinking is unclosed; its ``\\boxed{}`` if any), so ``{"point_2d": [x, y]}``
+works. No point → 0; non-finite coordinates never fall inside.
 Ground truth: ``[x1, y1, x2, y2]`` (zero width or height allowed), ``{"bbox_2d": [...]}``, or a
 string holding one; anything else → ``invalid_input``.
 Params: none.

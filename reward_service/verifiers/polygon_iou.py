@@ -1,7 +1,8 @@
 """Polygon IoU for quadrilaterals, rotated boxes and general polygons, with shapely.
 
-Response: the final answer (``_text.final_answer``: the first ``<answer>`` block, else the text
-after the last ``</think>``, else all of it; its ``\\boxed{}`` if any), with ``(``/``)`` read
+Response: the final answer (``_text.locate``: the ``<answer>`` block after the thinking, else the
+text after the last ``</think>``, else all of it, none when the thinking is unclosed; its
+``\\boxed{}`` if any), with ``(``/``)`` read
 as ``[``/``]``; the whole of it is parsed as JSON, else the span from its first ``[`` to its
 last ``]``. Shapes (at most 1,000 vertices):
 

@@ -1,9 +1,10 @@
 """MiMo-VL video grounding reward: temporal IoU of a predicted [start, end] with the GT span.
 
-Response: the first ``[mm:ss, mm:ss]`` in the final answer (``_text.final_answer``: the first
-``<answer>`` block, else the text after the last ``</think>``, else all of it; its ``\\boxed{}``
-if any): minutes and seconds of 1–2 digits, seconds below 60, one optional space after the
-comma. ``[0:12-0:20]``, a reversed span (start > end) or no match → 0.
+Response: the first ``[mm:ss, mm:ss]`` in the final answer (``_text.locate``: the ``<answer>``
+block after the thinking, else the text after the last ``</think>``, else all of it, none when the
+thinking is unclosed; its ``\\boxed{}`` if any): minutes and seconds of 1–2 digits, seconds
+below 60, one optional space after the comma. ``[0:12-0:20]``, a reversed span (start > end)
+or no match → 0.
 Ground truth: ``[start_s, end_s]`` in seconds with start < end, or a ``"[mm:ss, mm:ss]"``
 string; anything else → ``invalid_input``.
 Params: none.

@@ -250,10 +250,25 @@ def full_match(iou_sum: float) -> float:
         ),
         # image_size alone does not normalise
         (answer(([0, 0, 100, 100], "dog")), GT_DOG, {"image_size": [3, 3]}, 1.0),
-        # the first answer block is the answer
+        # V-Triune (vtriune_compat): the first answer block is the answer, even in the thinking
         (
             "<answer>\n[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]\n</answer>"
             "<answer>\n[{'bbox_2d': [0,0,1,1], 'label': 'dog'}]\n</answer>",
+            GT_DOG,
+            {"vtriune_compat": True},
+            1.0,
+        ),
+        (
+            "<think><answer>\n[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]\n</answer></think>"
+            "\nno objects",
+            GT_DOG,
+            {"vtriune_compat": True},
+            1.0,
+        ),
+        # natively: the block after the thinking, in any case, tokens removed
+        (
+            "<think><answer>[]</answer></think>\n<ANSWER>\n"
+            "[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]\n</Answer><|im_end|>",
             GT_DOG,
             {},
             1.0,
@@ -283,6 +298,20 @@ def test_scores(response: str, ground_truth: Any, params: dict[str, Any], expect
         ("<answer>\n" + "[" * 50_000 + "]" * 50_000 + "\n</answer>", "no valid box"),
         # a fenced block (V-Triune: the fence breaks the parse)
         ('<answer>\n```json\n[{"bbox_2d": [0,0,100,100], "label": "dog"}]\n```\n</answer>', "no"),
+        # natively, two different answer blocks are a hedge (V-Triune reads the first)
+        (
+            "<answer>\n[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]\n</answer>"
+            "<answer>\n[{'bbox_2d': [0,0,1,1], 'label': 'dog'}]\n</answer>",
+            "several different",
+        ),
+        # a list in the thinking, "no objects" after it
+        (
+            "<think>\n<answer>[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]</answer>\n</think>\n"
+            "There are no objects.",
+            "no valid box",
+        ),
+        # cut off while thinking
+        ("<think>\n<answer>[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]</answer>", "truncated"),
         # 1,001 distinct boxes
         (answer(*[([i, i, i + 5, i + 5], "dog") for i in range(1001)]), "too_many_boxes"),
     ],

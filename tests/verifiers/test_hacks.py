@@ -26,14 +26,14 @@ class Hack(NamedTuple):
 
 
 PAID_BY_PLAIN_MATH_VERIFY = {
-    # math hacks that math-verify 0.9.0 itself (``strict: false``) rewards 1
+    # math hacks that math-verify 0.9.0 itself rewards 1 on the final answer (``strict: false``)
     "1e-7 rounds to 0", "chopped evaluation", "rounding", "a decimal near an exact one",
     "a decimal near another", "a tiny term, chopped", "a tiny term", "in a tuple",
     "in a percentage", "a false equation, right side kept", "a chain, last side kept", "a chain",
     "a false approximation", "a false equation", "spacing reads as a sum", "a space reads as a sum",
     "a hedge hidden in text that is stripped", "an 'or' in text", "a hedge beside a set",
-    "two boxes far apart: the last one was read", "a guess hidden in the thinking",
-    "a box after the answer block", "1e1000 read as 1000·e", "a choice letter as Euler's number",
+    "two boxes far apart: the last one was read", "1e1000 read as 1000·e",
+    "a choice letter as Euler's number",
     "a false congruence", "a phantom between values", "an empty text between values",
     "a hedge in \\mathbf{}", "nested braces in text", "doubt in text", "a box without braces",
     "a box inside a box", "two sets far apart", "a hedge in text, no box",
@@ -413,7 +413,305 @@ BOXES = [
     ),
 ]
 
-CORPUS = MATH + COUNTING + CHOICE + CHART + OCR + DETECTION + BOXES
+BOX = [100, 100, 300, 300]
+SQUARE = [[0, 0], [100, 0], [100, 100], [0, 100]]
+DOG_LIST = "[{'bbox_2d': [100, 100, 300, 300], 'label': 'dog'}]"
+
+LOCATION = [
+    # an <answer> block inside the thinking was read before the final answer after it
+    Hack(
+        "math",
+        "4",
+        "<think>\n<answer>4</answer>\n</think>\nThe answer is \\boxed{5}.",
+        "<think>\nfirst try <answer>5</answer>, wrong\n</think>\n\\boxed{4}",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "counting",
+        4,
+        "<think><answer>4</answer></think>\n<answer>5</answer>",
+        "<think><answer>5</answer>? no</think>\n<answer>4</answer>",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "choice",
+        "B",
+        "<think>\n<answer>B</answer>\n</think>\nI cannot tell; none of them.",
+        THINK + "<answer>B</answer>",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "chart",
+        "42",
+        "<think><answer>42</answer></think>\n\\boxed{17}",
+        "<think><answer>40</answer> no</think>\n\\boxed{42}",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "ocr",
+        "STOP",
+        "<think><answer>STOP</answer></think>\nunreadable",
+        "<think><answer>SHOP</answer>?</think>\n<answer>STOP</answer>",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "iou",
+        BOX,
+        "<think><answer>[100, 100, 300, 300]</answer></think>\n[0, 0, 10, 10]",
+        THINK + "<answer>[100, 100, 300, 300]</answer>",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "giou",
+        BOX,
+        "<think>\n<answer>[100, 100, 300, 300]</answer>\n</think>\nI cannot find it.",
+        "<think>\n<answer>[0, 0, 10, 10]</answer>?\n</think>\n[100, 100, 300, 300]",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "point_in_box",
+        BOX,
+        "<think><answer>(200, 200)</answer></think>\n(900, 900)",
+        THINK + "<answer>(200, 200)</answer>",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "temporal_iou",
+        [12, 20],
+        "<think><answer>[00:12, 00:20]</answer></think>\nIt never happens.",
+        THINK + "<answer>[00:12, 00:20]</answer>",
+        "an answer block in the thinking",
+    ),
+    Hack(
+        "polygon_iou",
+        SQUARE,
+        "<think><answer>[[0, 0], [100, 0], [100, 100], [0, 100]]</answer></think>\nno shape",
+        THINK + "<answer>[[0, 0], [100, 0], [100, 100], [0, 100]]</answer>",
+        "an answer block in the thinking",
+    ),
+    # the first of several answer blocks was read: different blocks are a hedge
+    Hack(
+        "math",
+        "4",
+        "<answer>4</answer>\n<answer>5</answer>",
+        "<answer>4</answer>\nTo repeat: <answer>\\boxed{4}</answer>",
+        "two answer blocks",
+    ),
+    Hack(
+        "math",
+        "4",
+        THINK + "<answer>\\boxed{4}</answer> or <ANSWER>\\boxed{5}</ANSWER>",
+        THINK + "<answer>\\boxed{4}</answer>",
+        "two answer blocks, one in capitals",
+    ),
+    Hack(
+        "counting",
+        4,
+        "<answer>4</answer><answer>5</answer><answer>6</answer>",
+        "<answer>\n4\n</answer>\n<answer>4</answer>",
+        "three answer blocks",
+    ),
+    Hack(
+        "choice",
+        "B",
+        "<answer>B</answer>\n<answer>C</answer>",
+        "<answer>B</answer>\n<answer> B </answer>",
+        "two answer blocks",
+    ),
+    Hack(
+        "chart", "42", "<answer>42</answer><answer>17</answer>", "<answer>42</answer>", "two blocks"
+    ),
+    Hack(
+        "ocr",
+        "STOP",
+        "<answer>STOP</answer>\n<answer>SHOP</answer>",
+        "<answer>STOP</answer>",
+        "two answer blocks",
+    ),
+    Hack(
+        "iou",
+        BOX,
+        "<answer>[100, 100, 300, 300]</answer>\n<answer>[0, 0, 50, 50]</answer>",
+        "<answer>[100, 100, 300, 300]</answer>\n<answer>[100,100,300,300]</answer>",
+        "two answer blocks",
+    ),
+    Hack(
+        "temporal_iou",
+        [12, 20],
+        "<answer>[00:12, 00:20]</answer><answer>[00:30, 00:40]</answer>",
+        "<answer>[00:12, 00:20]</answer>",
+        "two answer blocks",
+    ),
+    Hack(
+        "detection",
+        DOG,
+        DOG_ANSWER + "\n<answer>\n[]\n</answer>",
+        DOG_ANSWER + "\n" + DOG_ANSWER,
+        "two answer blocks, the boxes first",
+    ),
+    # cut off while thinking (no </think>): a truncated rollout has no answer
+    Hack(
+        "math",
+        "4",
+        "<think>\nso the answer is \\boxed{4}, let me double-check: 2 + 2 =",
+        "<think>\nso 4\n</think>\n\\boxed{4}",
+        "cut off while thinking",
+    ),
+    Hack(
+        "math",
+        "4",
+        "<think>\nThe final answer is $4$. Hmm, wait",
+        THINK + "The final answer is $4$.",
+        "cut off while thinking, anchored",
+    ),
+    Hack(
+        "math",
+        "4",
+        "<think>a</think>\nlet me think again\n<think>\nmaybe \\boxed{4}",
+        "<think>a</think>\nlet me think again\n<think>\nb\n</think>\n\\boxed{4}",
+        "cut off in a second thinking",
+    ),
+    Hack("counting", 4, "<think>\n\\boxed{4}", "<think>\n4 objects\n</think>\n4", "cut off"),
+    Hack(
+        "choice",
+        "B",
+        "<think>\nThe answer is \\boxed{B}. But let me reconsider option C",
+        THINK + "\\boxed{B}",
+        "cut off while thinking",
+    ),
+    Hack("chart", "42", "<think>\nabout \\boxed{42}, or", THINK + "42", "cut off while thinking"),
+    Hack("ocr", "STOP", "<think>\n\\boxed{STOP}", THINK + "STOP", "cut off while thinking"),
+    Hack(
+        "iou",
+        BOX,
+        "<think>\nthe box is [100, 100, 300, 300], or maybe",
+        THINK + "[100, 100, 300, 300]",
+        "cut off while thinking",
+    ),
+    Hack(
+        "point_in_box",
+        BOX,
+        "<think>\nit could be at (200, 200)",
+        THINK + "(200, 200)",
+        "cut off while thinking",
+    ),
+    Hack(
+        "temporal_iou",
+        [12, 20],
+        "<think>\nthe event spans [00:12, 00:20]",
+        THINK + "[00:12, 00:20]",
+        "cut off while thinking",
+    ),
+    Hack(
+        "detection",
+        DOG,
+        "<think>\n" + DOG_ANSWER + "\nhmm, is it really a dog",
+        THINK + DOG_ANSWER,
+        "cut off while thinking",
+    ),
+    # tags in another case (</Think>, <Answer>) were not tags
+    Hack(
+        "math",
+        "4",
+        "<think>\n\\boxed{4}\n</Think>\nI am not sure.",
+        "<Think>\nwork\n</Think>\n\\boxed{4}",
+        "</Think>",
+    ),
+    Hack(
+        "counting",
+        4,
+        "<THINK>\\boxed{4}</THINK>\nno idea",
+        "<THINK>\ncounting\n</THINK>\n4",
+        "</THINK>",
+    ),
+    Hack(
+        "choice",
+        "B",
+        "<Think>\\boxed{B}</Think>\nI cannot decide.",
+        "<Think>\nr\n</Think>\n<Answer>B</Answer>",
+        "</Think>",
+    ),
+    Hack(
+        "detection",
+        DOG,
+        "<Think>\n" + DOG_ANSWER + "\n</Think>\nThere are no dogs.",
+        "<Think>\nr\n</Think>\n<Answer>\n" + DOG_LIST + "\n</Answer>",
+        "</Think>",
+    ),
+    Hack(
+        "iou",
+        BOX,
+        "<Think>\n<answer>[100, 100, 300, 300]</answer>\n</Think>\nnone",
+        "<Think>r</Think>\n<Answer>[100, 100, 300, 300]</Answer>",
+        "</Think>",
+    ),
+    # a response that starts inside its thinking (the template put <think> in the prompt)
+    Hack(
+        "math",
+        "4",
+        "maybe \\boxed{4}?\n</think>\nI am not sure.",
+        "so it is 4\n</think>\n\\boxed{4}",
+        "only a closing </think>",
+    ),
+    Hack(
+        "counting",
+        4,
+        "<answer>4</answer>\n</think>\n<answer>5</answer>",
+        "<answer>5</answer>?\n</think>\n<answer>4</answer>",
+        "only a closing </think>",
+    ),
+    # a detection list in the thinking, "no objects" after it
+    Hack(
+        "detection",
+        DOG,
+        "<think>\n" + DOG_ANSWER + "\n</think>\nThere are no objects.",
+        THINK + DOG_ANSWER,
+        "a detection list in the thinking",
+    ),
+    Hack(
+        "detection",
+        DOG,
+        "<think>\ncandidates: <answer>" + DOG_LIST + "</answer>\n</think>\n<answer>\n[]\n</answer>",
+        "<think>\ncandidates: <answer>[]</answer>\n</think>\n" + DOG_ANSWER,
+        "a detection list in the thinking, an empty one after it",
+    ),
+    # end-of-sequence and chat-template tokens: the legitimate answer is read through them
+    Hack("counting", 7, "<think>\n7<|im_end|>", "7<|im_end|>", "EOS: cut off while thinking"),
+    Hack(
+        "counting",
+        4,
+        "\\boxed{4}<|endoftext|>\\boxed{5}",
+        "4<\uff5cend\u2581of\u2581sentence\uff5c>",
+        "EOS: a second box after the token",
+    ),
+    Hack(
+        "math",
+        "7",
+        "<think>\\boxed{7}</think><|im_end|>",
+        "<answer>\n7<|im_end|>\n</answer>",
+        "EOS: a box in the thinking",
+    ),
+    Hack("math", "7", "\\boxed{7}<|eot_id|>\\boxed{8}", "\\boxed{7}<|eot_id|>", "EOS: two boxes"),
+    Hack("choice", "B", "<think>\nB<|eot_id|>", "B<|eot_id|>", "EOS: cut off while thinking"),
+    Hack("choice", "yes", "Yes<|im_end|>No<|im_end|>", "Yes<end_of_turn>", "EOS: yes, then no"),
+    Hack("chart", "42", "<think>42</think>\n?</s>", "42</s>", "EOS: a number in the thinking"),
+    Hack(
+        "ocr",
+        "STOP",
+        "<think>STOP</think>\nunreadable<end_of_turn>",
+        "STOP<end_of_turn>",
+        "EOS: a reading in the thinking",
+    ),
+    Hack(
+        "temporal_iou",
+        [12, 20],
+        "<think>[00:12, 00:20]<|im_end|>",
+        "[00:12, 00:20]<|im_end|><|endoftext|>",
+        "EOS: cut off while thinking",
+    ),
+]
+
+CORPUS = MATH + COUNTING + CHOICE + CHART + OCR + DETECTION + BOXES + LOCATION
 
 
 def reward(verifier: str, response: str, ground_truth: Any, params: dict[str, Any]) -> float:

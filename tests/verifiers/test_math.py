@@ -336,9 +336,11 @@ def test_hedged_boxes_say_so() -> None:
 @pytest.mark.parametrize(
     ("response", "ground_truth", "strict", "plain"),
     [
-        # strict: false is plain math-verify on the whole response, lower-cased (the old native)
+        # strict: false is plain math-verify on the final answer's region, lower-cased
         ("\\boxed{2.718282}", "E", 0.0, 1.0),  # lower-cased, E becomes Euler's number
-        ("<think>\\boxed{4}</think> so 5", "4", 0.0, 1.0),  # the whole response is read
+        ("<think>\\boxed{4}</think> so $4$", "4", 1.0, 1.0),  # after the thinking
+        ("<think>\\boxed{4}</think> so 5", "4", 0.0, 0.0),  # the thinking is never read
+        ("<think>\\boxed{4}", "4", 0.0, 0.0),  # nor an unclosed one
         ("\\boxed{1}.\n\nSo finally \\boxed{2}", "2", 0.0, 1.0),  # far-apart boxes: last wins
         ("<answer>4</answer>", "4", 1.0, 0.0),  # an answer block is not LaTeX
     ],
