@@ -100,9 +100,9 @@ def test_huge_response_is_scored() -> None:
 def test_details() -> None:
     p = ChartParams()
     details = chart_reward("<answer>41</answer>", prepare("42", p), p, Context()).details
-    assert details == {"extracted": "41", "numeric": True}
+    assert details == {"extracted": "41", "numeric": True, "exact": False}
     details = chart_reward("<answer>Asia</answer>", prepare("42", p), p, Context()).details
-    assert details == {"extracted": "asia", "numeric": False}
+    assert details == {"extracted": "asia", "numeric": False, "exact": False}
 
 
 @pytest.mark.parametrize(

@@ -48,7 +48,7 @@ def test_registered() -> None:
         ("\\boxed{A, B}", 0.0),  # two options in one box
         ("<answer>B. cat</answer>", 0.0),  # letter plus option text is not a letter form
         ("<answer>B or C</answer>", 0.0),
-        ("\\boxed{\\text{B}}", 0.0),  # \text{} is not unwrapped (spec lists no such form)
+        ("\\boxed{\\text{B}}", 1.0),  # a wrapper around the whole answer is read through
         ("", 0.0),  # empty response
         ("<answer></answer>", 0.0),  # empty answer block
     ],

@@ -171,19 +171,36 @@ def full_match(iou_sum: float) -> float:
 @pytest.mark.parametrize(
     ("response", "ground_truth", "params", "expected"),
     [
-        # count penalty 0.6^2: one right box among three; fa = 2/3
+        # extra-box penalty 0.5^2: one right box among three; fa = 2/3
         (
             answer(([0, 0, 100, 100], "dog"), ([300, 300, 400, 400], "dog"), ([5, 5, 9, 9], "x")),
             GT_DOG,
             {},
-            (0.7 + 0.3 * (1 - (2 / 3) / 2)) * 0.36,
+            (0.7 + 0.3 * (1 - (2 / 3) / 2)) * 0.25,
         ),
-        # count_penalty 1 switches the penalty off
+        # V-Triune's formula (extra_box_penalty null): count_penalty 0.6^2 both ways
         (
             answer(([0, 0, 100, 100], "dog"), ([300, 300, 400, 400], "dog"), ([5, 5, 9, 9], "x")),
             GT_DOG,
-            {"count_penalty": 1.0},
+            {"extra_box_penalty": None},
+            (0.7 + 0.3 * (1 - (2 / 3) / 2)) * 0.36,
+        ),
+        # count_penalty 1 with extra_box_penalty null switches the penalty off
+        (
+            answer(([0, 0, 100, 100], "dog"), ([300, 300, 400, 400], "dog"), ([5, 5, 9, 9], "x")),
+            GT_DOG,
+            {"count_penalty": 1.0, "extra_box_penalty": None},
             0.7 + 0.3 * (1 - (2 / 3) / 2),
+        ),
+        # a missing box costs count_penalty (0.6), whatever extra_box_penalty is
+        (
+            answer(([0, 0, 100, 100], "dog")),
+            [
+                {"bbox_2d": [0, 0, 100, 100], "label": "dog"},
+                {"bbox_2d": [500, 500, 600, 600], "label": "dog"},
+            ],
+            {"extra_box_penalty": 0.1},
+            (0.7 * 0.5 + 0.3 * (1 - 0.5 / 2)) * 0.6,
         ),
         # "average": IoU 0.86 passes 8 of the 11 thresholds (.50 … .85)
         (answer(([0, 0, 100, 86], "dog")), GT_DOG, {"iou_threshold": "average"}, 8 * 0.902 / 11),
@@ -215,13 +232,13 @@ def full_match(iou_sum: float) -> float:
             answer(([500, 500, 600, 600], "dog"), ([0, 0, 100, 100], "dog")),
             GT_DOG,
             {"label_first": 0.0, "map": 1.0},
-            0.5 * 0.6,
+            0.5 * 0.5,
         ),
         (
             answer(([0, 0, 100, 100], "dog"), ([500, 500, 600, 600], "dog")),
             GT_DOG,
             {"label_first": 0.0, "map": 1.0},
-            1.0 * 0.6,
+            1.0 * 0.5,
         ),
         # IoU 0.6: mAP50 1, mAP75 0, mAP 0.3; weighted mean of the three
         (
