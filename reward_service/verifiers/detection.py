@@ -7,11 +7,12 @@ items need exactly 4 finite numbers with x1 ≤ x2, y1 ≤ y2 and a string label
 ``vtriune_compat``) two forms V-Triune scored 0 are read too: a label holding an apostrophe in a
 single-quoted list (``'label': 'person's bag'`` or ``"person's bag"``: V-Triune's quote swap
 breaks the JSON; ``_requote``), and, when the block holds no such list, Qwen2-VL's native
-grounding output ``<|object_ref_start|>dog<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>``
-(or the same decoded without special tokens, ``dog(x1,y1),(x2,y2)``: the label is the text
-before the box), on Qwen2-VL's 0–1000 grid like the ground truth (``normalize_pixels`` does not
-rescale it). No answer block or no valid box → 0. More than 1,000 valid boxes → 0 (``too_many_boxes``): bounded time, and the
-count penalty would leave nothing anyway.
+grounding output
+``<|object_ref_start|>dog<|object_ref_end|><|box_start|>(x1,y1),(x2,y2)<|box_end|>`` (or the
+same decoded without special tokens, ``dog(x1,y1),(x2,y2)``: the label is the text before the
+box), on Qwen2-VL's 0–1000 grid like the ground truth (``normalize_pixels`` does not rescale
+it). No answer block or no valid box → 0. More than 1,000 valid boxes → 0
+(``too_many_boxes``): bounded time, and the count penalty would leave nothing anyway.
 Ground truth: the same ``<answer>…</answer>`` string (or that list without the tags), or a list
 of ``{"bbox_2d": [...], "label": str}`` objects, on the 0–1000 grid. No valid box, or more than
 1,000 → ``invalid_input`` (a departure: V-Triune scored 0).
@@ -23,8 +24,8 @@ r = step/total_steps, bounds inclusive, past the last bound its τ; no step → 
 ``null`` for ``count_penalty`` both ways (V-Triune's formula: ``/judge`` and ``routes/orsta.yaml``
 set it); ``normalize_pixels`` with ``image_size`` [W, H]: predicted pixels
 x ↦ int(x/W·1000), y ↦ int(y/H·1000); ``vtriune_compat`` (false): iou-first with V-Triune's
-index bug (below) and only V-Triune's reader, for ``/judge`` replay; ``monitor_map`` (false): compute mAP and mAP50 for the
-source summary even at weight 0 (about 2.5× the time of a sample).
+index bug (below) and only V-Triune's reader, for ``/judge`` replay; ``monitor_map`` (false):
+compute mAP and mAP50 for the source summary even at weight 0 (about 2.5× the time of a sample).
 Details (for the source summary): ``parsed`` (an answer with a valid box), ``threshold`` (the
 mean τ in effect), ``iou`` (ΣIoU_matched/Ng of label-first matching, iou-first when only it is
 weighted, averaged over τ), ``map``/``map50`` when computed.
@@ -37,8 +38,8 @@ Reward hacking: box spamming is taxed — each box beyond the GT count multiplie
 AP — so many guesses pay less than the right number of good boxes. A hedge pays no more than an
 honest guess: listing all c candidates for an object (c labels on one box, jittered so the
 duplicate is not dropped, or c locations) adds c − 1 boxes, so the reward is at most
-0.5^(c−1) ≤ 1/c times what the right candidate alone earns (the other terms only fall with
-false alarms), and naming one candidate at random earns that with probability ≥ 1/c. V-Triune's
+0.5^(c−1) ≤ 1/c times what the right candidate alone earns (no term rises with a false
+alarm), and naming one candidate at random earns that with probability ≥ 1/c. V-Triune's
 0.6 pays the two-candidate hedge 0.6·0.925 = 0.555 where the honest guess expects 0.5; keep
 ``extra_box_penalty`` ≤ 0.5. mAP ranks by list order: list sure boxes first.
 Departure: iou-first takes the true global maximum; V-Triune's loop records the last pair it

@@ -515,7 +515,7 @@ PERCEPTION_ROUND2 = [
         "<|box_start|>(100,100),(300,300)<|box_end|>",
         "corner boxes",
     ),
-    Hack("iou", [100, 100, 300, 300], "(300,300),(100,100)", QWEN_DOG, "corners swapped"),
+    Hack("iou", [100, 100, 300, 300], "(300,300),(100,100)", QWEN_DOG, "Qwen2-VL corners swapped"),
     Hack(
         "giou",
         [100, 100, 300, 300],
