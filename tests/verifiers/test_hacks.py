@@ -593,6 +593,7 @@ class DetectionHedge(NamedTuple):
     candidates: list[tuple[list[float], str]]
     why: str
     corners: bool = False  # written as Qwen2-VL's corner boxes
+    params: dict[str, Any] = {}  # noqa: RUF012  (a NamedTuple default, never mutated)
 
 
 def detection_answer(items: list[tuple[list[float], str]], corners: bool) -> str:
@@ -634,6 +635,16 @@ PERCEPTION_ROUND2_HEDGES = [
         "one object sure, one of two labels",
     ),
     DetectionHedge(DOG, [], [(BOX, "dog"), (JITTER, "cat")], "corner boxes", corners=True),
+    DetectionHedge(
+        DOG, [], [(BOX, "dog"), (JITTER, "cat")], "two labels under mAP", params={"map": 1.0}
+    ),
+    DetectionHedge(
+        DOG,
+        [],
+        [([500, 500, 700, 700], "dog"), (BOX, "dog")],
+        "two locations under every term",
+        params={"iou_first": 1.0, "map": 1.0, "map50": 1.0, "map75": 1.0},
+    ),
 ]
 
 
@@ -642,7 +653,8 @@ def test_a_detection_hedge_pays_no_more_than_an_honest_guess(case: DetectionHedg
     # naming one candidate at random earns the mean of their rewards; listing all of them
     # must not earn more (V-Triune's count penalty, 0.6, pays 0.555 for a 0.5 guess)
     def score(items: list[tuple[list[float], str]]) -> float:
-        return reward("detection", detection_answer(items, case.corners), case.ground_truth, {})
+        response = detection_answer(items, case.corners)
+        return reward("detection", response, case.ground_truth, case.params)
 
     guesses = [score([*case.sure, candidate]) for candidate in case.candidates]
     hedge = score(case.sure + case.candidates)
