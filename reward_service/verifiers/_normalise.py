@@ -16,7 +16,8 @@ a bold option letter). None of them may change what an answer means:
 * :func:`read_through` — a whole answer wrapped in emphasis or math delimiters
   (``\\mathbf{B}``, ``\\textbf{B}``, ``\\text{B}``, ``**B**``, ``$B$``, ``\\(B\\)``) is read as
   what it wraps, up to ``MAX_WRAPPERS`` layers; a wrapper around part of the answer is kept
-  (``**A** or **B**`` stays a hedge).
+  (``**A** or **B**`` stays a hedge). Markdown (``*``, ``_``, backticks) can be left alone
+  (``markdown=False``) where those characters may be the answer itself (``__init__`` in OCR).
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ _LATEX_WRAPPER = re.compile(
     r"|mathtt|mathnormal|boldsymbol|bm|emph|underline|mbox)\s*\{(.*)\}",
     re.DOTALL,
 )
-_DELIMITED = re.compile(
-    r"\*\*([^*]+)\*\*|__([^_]+)__|\*([^*]+)\*|_([^_]+)_|`([^`]+)`"
-    r"|\$\$([^$]+)\$\$|\$([^$]+)\$|\\\(((?:(?!\\\)).)*)\\\)|\\\[((?:(?!\\\]).)*)\\\]",
+_MATH = re.compile(
+    r"\$\$([^$]+)\$\$|\$([^$]+)\$|\\\(((?:(?!\\\)).)*)\\\)|\\\[((?:(?!\\\]).)*)\\\]",
     re.DOTALL,
 )
+_MARKDOWN = re.compile(r"\*\*([^*]+)\*\*|__([^_]+)__|\*([^*]+)\*|_([^_]+)_|`([^`]+)`")
 
 
 def fold_lookalikes(text: str) -> str:
@@ -79,25 +80,28 @@ def composed(text: str) -> str:
     return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
-def read_through(text: str) -> str:
-    """``text`` stripped, without the emphasis or math wrappers that enclose all of it."""
+def read_through(text: str, *, markdown: bool = True) -> str:
+    """``text`` stripped, without the emphasis or math wrappers that enclose all of it
+    (Markdown's only when ``markdown``)."""
     text = text.strip()
+    delimiters = (_MATH, _MARKDOWN) if markdown else (_MATH,)
     for _ in range(MAX_WRAPPERS):
-        inner = _unwrapped(text)
+        inner = _unwrapped(text, delimiters)
         if inner is None:
             break
         text = inner.strip()
     return text
 
 
-def _unwrapped(text: str) -> str | None:
+def _unwrapped(text: str, delimiters: tuple[re.Pattern[str], ...]) -> str | None:
     """What one wrapper around the whole of ``text`` encloses, else ``None``."""
     if latex := _LATEX_WRAPPER.fullmatch(text):
         inner = latex.group(1)
         return inner if _balanced(inner) else None
-    if delimited := _DELIMITED.fullmatch(text):
-        inner = next(group for group in delimited.groups() if group is not None)
-        return inner if _balanced(inner) else None
+    for pattern in delimiters:
+        if delimited := pattern.fullmatch(text):
+            inner = next(group for group in delimited.groups() if group is not None)
+            return inner if _balanced(inner) else None
     return None
 
 

@@ -466,7 +466,7 @@ PERCEPTION_ROUND2 = [
     Hack("ocr", "\ud55c", "\u1112\u1161", "\u1112\u1161\u11ab", "Hangul jamo"),
     Hack("ocr", "x\u00b2", "<answer>x2</answer>", "\\boxed{\\text{x\u00b2}}", "a superscript"),
     Hack("ocr", "file", "<answer>\ufb01le</answer>", "<answer>FILE</answer>", "a ligature"),
-    Hack("ocr", "STOP", "<answer>ST\u041eP</answer>", "**STOP**", "a Cyrillic O"),
+    Hack("ocr", "STOP", "<answer>ST\u041eP</answer>", "$\\text{STOP}$", "a Cyrillic O"),
     # detection: a label with an apostrophe in a single-quoted list
     Hack(
         "detection",

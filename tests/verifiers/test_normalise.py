@@ -42,6 +42,12 @@ def test_read_through(text: str, expected: str) -> None:
     assert read_through(text) == expected
 
 
+def test_read_through_can_leave_markdown() -> None:
+    assert read_through("__init__", markdown=False) == "__init__"
+    assert read_through("**$\\text{B}$**", markdown=False) == "**$\\text{B}$**"
+    assert read_through("$\\text{**B**}$", markdown=False) == "**B**"
+
+
 def test_read_through_is_bounded() -> None:
     deep = "\\text{" * 1_000 + "B" + "}" * 1_000
     left = read_through(deep)

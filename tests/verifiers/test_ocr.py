@@ -38,7 +38,8 @@ def test_registered() -> None:
         ("<think>\\boxed{Hello World}</think>\nno idea", 0.0),
         ("", 0.0),  # empty response
         ("\\boxed{\\text{Hello World}}", 1.0),  # a wrapper around the whole answer
-        ("<answer>**Hello World**</answer>", 1.0),
+        ("<answer>$\\text{Hello World}$</answer>", 1.0),
+        ("<answer>**Hello World**</answer>", 0.0),  # Markdown's characters may be the text
     ],
 )
 def test_exact(response: str, expected: float) -> None:
@@ -147,6 +148,8 @@ def test_params_reject_unknown_keys_and_bad_values(params: dict[str, Any]) -> No
         ("\ufb01le", "file", 0.0),  # … nor the ligature ﬁ fi
         ("\uff33\uff34\uff2f\uff30", "STOP", 0.0),  # … nor full-width letters
         ("ST\u041eP", "STOP", 0.0),  # a Cyrillic O is another letter
+        ("init", "__init__", 0.0),  # no Markdown: underscores are text
+        ("__init__", "__init__", 1.0),
     ],
 )
 def test_unicode_forms(response: str, ground_truth: Any, expected: float) -> None:
