@@ -22,6 +22,8 @@ the image, optionally inside ``<|box_start|>…<|box_end|>`` after
 ``<|object_ref_start|>label<|object_ref_end|>`` (kept when decoded without
 ``skip_special_tokens``). raas reads the numbers as they are: the ground truth must be on the same
 grid (``detection``'s is; for ``iou``/``giou``/``point_in_box`` give the gold on 0–1000 too).
+No param rescales them: it would need each image's size, which is what converting the gold
+once needs.
 """
 
 from __future__ import annotations

@@ -140,7 +140,14 @@ def test_details() -> None:
 
 @pytest.mark.parametrize(
     "params",
-    [{"tol": 0.1}, {"tolerance": -0.01}, {"tolerance": float("inf")}, {"tolerance": "wide"}],
+    [
+        {"tol": 0.1},
+        {"tolerance": -0.01},
+        {"tolerance": float("inf")},
+        {"tolerance": "wide"},
+        {"exact_integers": "dates"},
+        {"exact_integers": True},
+    ],
 )
 def test_params_reject_unknown_keys_and_bad_values(params: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):

@@ -396,3 +396,31 @@ BOX = "[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]"
 )
 def test_format_checker(response: str, expected: float) -> None:
     assert detection_answer(response) == expected
+
+
+QWEN = "<|object_ref_start|>dog<|object_ref_end|><|box_start|>(0,0),(100,100)<|box_end|>"
+
+
+@pytest.mark.parametrize(
+    ("response", "params", "expected"),
+    [
+        # Qwen2-VL's corner boxes are read natively …
+        (f"<answer>{QWEN}</answer>", {}, 1.0),
+        ("<answer>Dog (0, 0), (100, 100)</answer>", {}, 1.0),  # decoded without its tokens
+        # … on its 0–1000 grid already: normalize_pixels does not rescale them
+        (f"<answer>{QWEN}</answer>", {"normalize_pixels": True, "image_size": [50, 50]}, 1.0),
+        # … but not by V-Triune's reader (/judge)
+        (f"<answer>{QWEN}</answer>", {"vtriune_compat": True}, 0.0),
+        # the label is the reference's text: "the dog" is not "dog"
+        ("<answer>the dog (0,0),(100,100)</answer>", {}, 0.0),
+    ],
+)
+def test_native_readers(response: str, params: dict[str, Any], expected: float) -> None:
+    assert score(response, **params) == pytest.approx(expected)
+
+
+def test_an_apostrophe_label_natively_and_in_judge() -> None:
+    gold = [{"bbox_2d": [0, 0, 100, 100], "label": "person's bag"}]
+    response = "<answer>[{'bbox_2d': [0,0,100,100], 'label': 'person's bag'}]</answer>"
+    assert score(response, gold) == 1.0
+    assert score(response, gold, vtriune_compat=True) == 0.0
