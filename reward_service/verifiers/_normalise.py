@@ -5,8 +5,9 @@ misses it (a Cyrillic ``о`` hiding a "no"), or that loses a legitimate answer (
 a bold option letter). None of them may change what an answer means:
 
 * :func:`fold_lookalikes` — NFKC (full-width, mathematical alphanumerics, circled letters), format
-  characters (zero-width spaces, soft hyphens, bidi marks) removed, and the Cyrillic, Greek and
-  small-capital letters drawn like a Latin letter mapped to it, lower-cased. For option letters
+  characters (zero-width spaces, soft hyphens, bidi marks) and combining marks (``N̲o̲``, ``Nó``)
+  removed, and the Cyrillic, Greek, Armenian and small-capital letters drawn like a Latin letter
+  mapped to it, lower-cased. For option letters
   and yes/no only: NFKC reads ``x²`` as ``x2``, which is wrong for text or numbers.
 * :func:`ascii_minus` — the dashes used as a minus sign (U+2212 MINUS SIGN, as matplotlib's tick
   labels print it; figure dash, en dash, hyphen, non-breaking hyphen, small and full-width
@@ -42,12 +43,15 @@ _LOOKALIKES = {
     "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z", "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n",
     "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y", "Χ": "x", "ο": "o", "ν": "v", "ι": "i", "κ": "k",
     "ρ": "p", "υ": "u",
+    # Armenian, and Latin letters outside A–Z drawn like one
+    "օ": "o", "ս": "u", "հ": "h", "ո": "n", "ɑ": "a", "ı": "i", "ȷ": "j", "ɡ": "g",
     # Latin small capitals
     "ᴀ": "a", "ʙ": "b", "ᴄ": "c", "ᴅ": "d", "ᴇ": "e", "ɢ": "g", "ʜ": "h", "ɪ": "i", "ᴊ": "j",
     "ᴋ": "k", "ʟ": "l", "ᴍ": "m", "ɴ": "n", "ᴏ": "o", "ᴘ": "p", "ʀ": "r", "ꜱ": "s", "ᴛ": "t",
     "ᴜ": "u", "ᴠ": "v", "ᴡ": "w", "ʏ": "y", "ᴢ": "z",
 }  # fmt: skip
 _FOLD = str.maketrans(_LOOKALIKES)
+_INVISIBLE = frozenset({"Cf", "Mn", "Me"})  # format characters, combining and enclosing marks
 
 _LATEX_WRAPPER = re.compile(
     r"\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mathbf|mathrm|mathit|mathsf"
@@ -62,11 +66,12 @@ _MARKDOWN = re.compile(r"\*\*([^*]+)\*\*|__([^_]+)__|\*([^*]+)\*|_([^_]+)_|`([^`
 
 
 def fold_lookalikes(text: str) -> str:
-    """NFKC, format characters removed, look-alike letters → Latin, lower-cased."""
+    """NFKC, format characters and combining marks removed, look-alike letters → Latin,
+    lower-cased."""
     if text.isascii():
         return text.lower()
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text))
+    text = "".join(c for c in text if unicodedata.category(c) not in _INVISIBLE)
     return text.translate(_FOLD).lower()
 
 

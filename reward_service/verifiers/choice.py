@@ -11,12 +11,12 @@ Ground truth: an option letter, ``yes``/``no``, or any short string (a number is
 Params: none.
 
 Formula: both sides normalised (wrappers read through; look-alike letters folded by
-``_normalise.fold_lookalikes``: NFKC, zero-width and other format characters removed, the
-Cyrillic, Greek and small-capital letters drawn like a Latin letter mapped to it, so ``Nо``
-with a Cyrillic ``о`` is ``no`` and a Cyrillic ``В`` is ``b``; lower-case, strip, drop one
-trailing period; a whole answer of the form ``b``, ``(b)``, ``b)``, ``b.``, ``option b`` →
-``b``; an answer whose first word is yes or no, and that does not also hold the other word →
-that word); accuracy = 1 if equal else 0. Range: {0, 1}.
+``_normalise.fold_lookalikes``: NFKC, zero-width and other format characters and combining
+marks removed, the Cyrillic, Greek, Armenian and small-capital letters drawn like a Latin letter
+mapped to it, so ``Nо`` with a Cyrillic ``о`` is ``no`` and a Cyrillic ``В`` is ``b``;
+lower-case, strip, drop one trailing period; a whole answer of the form ``b``, ``(b)``, ``b)``,
+``b.``, ``option b`` → ``b``; an answer whose first word is yes or no, and that does not also
+hold the other word → that word); accuracy = 1 if equal else 0. Range: {0, 1}.
 
 Reward-hacking caveats: listing options (``A B C D``, ``\\boxed{A, B}``) is not a letter form and
 scores 0; ``B. cat`` (letter plus option text) is not reduced to ``b`` either, like ``math``.

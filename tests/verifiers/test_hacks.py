@@ -442,6 +442,8 @@ PERCEPTION_ROUND2 = [
     Hack("choice", "yes", "Yes. N\u200bo.", "**Yes**", "a zero-width space inside no"),
     Hack("choice", "yes", "Yes. \u0274\u1d0f.", "\\textbf{Yes.}", "small capitals"),
     Hack("choice", "no", "No. Y\u0435s.", "No, it is not.", "Cyrillic e in yes"),
+    Hack("choice", "yes", "Yes. N\u0332o\u0332.", "Y\u0332e\u0332s\u0332", "underlined letters"),
+    Hack("choice", "yes", "Yes \u2014 \u0578\u0585", "<answer>Yes!</answer>", "Armenian no"),
     Hack(
         "choice",
         "no",

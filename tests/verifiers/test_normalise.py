@@ -71,6 +71,10 @@ def test_read_through_is_bounded() -> None:
         ("\u24b7", "b"),  # circled letter
         ("\u0412", "b"),  # Cyrillic Ve
         ("\u03b2", "\u03b2"),  # Greek beta is not drawn like b
+        ("N\u0332o\u0332", "no"),  # combining low lines
+        ("N\u00f3", "no"),  # an accent
+        ("n\u20dd", "n"),  # an enclosing circle
+        ("\u0578\u0585", "no"),  # Armenian vo and oh
     ],
 )
 def test_fold_lookalikes(text: str, expected: str) -> None:
