@@ -54,8 +54,9 @@ _FOLD = str.maketrans(_LOOKALIKES)
 _INVISIBLE = frozenset({"Cf", "Mn", "Me"})  # format characters, combining and enclosing marks
 
 _LATEX_WRAPPER = re.compile(
-    r"\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|mathbf|mathrm|mathit|mathsf"
-    r"|mathtt|mathnormal|boldsymbol|bm|emph|underline|mbox)\s*\{(.*)\}",
+    r"\\(?:text|textbf|textit|textrm|textsf|texttt|textnormal|textup|textsl|textsc"
+    r"|mathbf|mathrm|mathit|mathsf|mathtt|mathnormal|boldsymbol|bm|emph|underline|mbox)"
+    r"\s*\{(.*)\}",
     re.DOTALL,
 )
 _MATH = re.compile(
