@@ -12,7 +12,9 @@ with V-Triune's own verdicts, quirks included, so Orsta runs can be replayed:
   parse configs), format ``think_answer``; ``detection`` runs ``detection`` with the ratios mapped
   (``iou_max_label_first`` → ``label_first``, ``iou_max_iou_first`` → ``iou_first``,
   ``iou_completeness`` → ``completeness``, ``map*``; missing or outside [0, 1] → 0, as there),
-  its iou-first index bug, the ground truth read from ``solution``'s ``<answer>`` block, pixels
+  its iou-first index bug, its count penalty for extra boxes and its box reader (natively
+  raas pays no hedge over a guess and reads an apostrophe in a label: see ``detection``), the
+  ground truth read from ``solution``'s ``<answer>`` block, pixels
   normalised by ``image_grid_thw[0]`` (T, H, W) when ``det_verifier_normalized``, the IoU
   threshold from ``RAAS_JUDGE_IOU_THRESHOLD`` (V-Triune's ``DET_IOU_THRESHOLD``; default
   ``dynamic``, as Orsta was trained), format ``detection_answer``.
@@ -112,7 +114,10 @@ def _detection_params(parm: dict[str, Any], settings: CompatSettings) -> dict[st
     params: dict[str, Any] = {
         native: _ratio(ratios.get(key), key) for key, native in _RATIOS.items()
     }
-    params.update(iou_threshold=settings.judge_iou_threshold, vtriune_compat=True)
+    # V-Triune's formula: one count penalty both ways, only its own reader
+    params.update(
+        iou_threshold=settings.judge_iou_threshold, vtriune_compat=True, extra_box_penalty=None
+    )
     grid = parm.get("image_grid_thw")
     if parm.get("det_verifier_normalized") and grid:
         try:

@@ -9,10 +9,21 @@ bits as the unscaled formula.
 Two readers:
 
 * :func:`parse_box_list` — V-Triune's tolerant reader of ``[{"bbox_2d": [...], "label": ...}]``
-  (truncation repair, single quotes, duplicates dropped); used by ``detection``.
+  (truncation repair, single quotes, duplicates dropped); natively it also reads Python-style
+  quoting with apostrophes in a label (``_requote.requoted``), which V-Triune's quote swap breaks.
+  :func:`parse_corner_boxes` reads Qwen2-VL's native grounding output. Used by ``detection``.
 * :func:`find_box` / :func:`find_point` — the first ``[a, b, c, d]`` / ``[x, y]`` (brackets or
-  parentheses) in the final answer (``_text.final_answer``); used by ``giou``, ``iou``,
-  ``point_in_box``.
+  parentheses), or Qwen2-VL's ``(x1,y1),(x2,y2)``, in the final answer (``_text.final_answer``);
+  a final answer that is nothing but the numbers (``\\boxed{1,2,3,4}``, ``\\boxed{200, 200}``)
+  counts too. Used by ``giou``, ``iou``, ``point_in_box``.
+
+Qwen2-VL writes a box as its two corners, ``(x1,y1),(x2,y2)``, on a 0–1000 grid normalised to
+the image, optionally inside ``<|box_start|>…<|box_end|>`` after
+``<|object_ref_start|>label<|object_ref_end|>`` (kept when decoded without
+``skip_special_tokens``). raas reads the numbers as they are: the ground truth must be on the same
+grid (``detection``'s is; for ``iou``/``giou``/``point_in_box`` give the gold on 0–1000 too).
+No param rescales them: it would need each image's size, which is what converting the gold
+once needs.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from reward_service.errors import InvalidInputError
+from reward_service.verifiers._requote import requoted
 from reward_service.verifiers._text import final_answer, missing
 
 Array = npt.NDArray[np.float64]
@@ -41,6 +53,14 @@ _SEP = r"\s*,\s*"
 _BOX = re.compile(rf"[\[(]\s*({_NUM}){_SEP}({_NUM}){_SEP}({_NUM}){_SEP}({_NUM})\s*[\])]")
 _BARE_BOX = re.compile(rf"\s*({_NUM}){_SEP}({_NUM}){_SEP}({_NUM}){_SEP}({_NUM})\s*")
 _POINT = re.compile(rf"[\[(]\s*({_NUM}){_SEP}({_NUM})\s*[\])]")
+_BARE_POINT = re.compile(rf"\s*({_NUM}){_SEP}({_NUM})\s*")
+# Qwen2-VL's corners; ``\s*(?:,\s*)?`` (not ``\s*,?\s*``) keeps the match linear on long blanks
+_CORNERS = re.compile(
+    rf"[\[(]\s*({_NUM}){_SEP}({_NUM})\s*[\])]\s*(?:,\s*)?[\[(]\s*({_NUM}){_SEP}({_NUM})\s*[\])]"
+)
+_OBJECT_REF = re.compile(r"<\|object_ref_start\|>([^<]*)<\|object_ref_end\|>")
+_SPECIAL = re.compile(r"<\|(?:object_ref|box|quad)_(?:start|end)\|>")
+_LABEL_EDGES = " \t\r\n,;:.-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +126,14 @@ def boxes_from_items(items: list[Any]) -> Boxes | None:
     return Boxes(np.array(list(kept), dtype=np.float64), tuple(kept.values()))
 
 
-def parse_box_list(text: str) -> Boxes | None:
+def parse_box_list(text: str, *, vtriune: bool = False) -> Boxes | None:
     """V-Triune's reader: repair, then ``json.loads`` (never ``eval``); ``None`` when no box.
 
     ``[[``→``[``, ``]]``→``]``; text not ending in ``]`` is cut at its last ``},`` and closed
     with ``}]``; ``'``→``"``; backslashes removed. Markdown fences therefore fail to parse.
+    When that swap breaks the JSON (``'label': "person's bag"``, or the unescaped
+    ``'person's bag'``), the native reader (``vtriune`` false) requotes it instead
+    (``_requote.requoted``); ``vtriune`` keeps V-Triune's verdict, 0.
     """
     text = text.strip()
     if not text:
@@ -118,22 +141,50 @@ def parse_box_list(text: str) -> Boxes | None:
     text = text.replace("[[", "[").replace("]]", "]")
     if not text.endswith("]"):
         text = text.rsplit("},", 1)[0] + "}]"
-    text = text.replace("'", '"').replace("\\", "")
+    text = text.replace("\\", "")
+    items = _json_list(text.replace("'", '"'))
+    if items is None and not vtriune and "'" in text:
+        items = _json_list(requoted(text))
+    return None if items is None else boxes_from_items(items)
+
+
+def _json_list(text: str | None) -> list[Any] | None:
+    if text is None:
+        return None
     try:
         items = json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
         return None
-    return boxes_from_items(items) if isinstance(items, list) else None
+    return items if isinstance(items, list) else None
+
+
+def parse_corner_boxes(text: str) -> Boxes | None:
+    """Qwen2-VL's grounding output: every ``(x1,y1),(x2,y2)`` box, labelled by the last
+    ``<|object_ref_start|>label<|object_ref_end|>`` before it, else by the plain text between it
+    and the previous box (edge punctuation stripped); a box right after another shares its label.
+    ``None`` when no valid box."""
+    items: list[dict[str, Any]] = []
+    start, label = 0, ""
+    for match in _CORNERS.finditer(text):
+        before = text[start : match.start()]
+        refs = _OBJECT_REF.findall(before)
+        plain = _SPECIAL.sub("", before).strip(_LABEL_EDGES)
+        label = refs[-1].strip() if refs else plain or label
+        items.append({"bbox_2d": list(_floats4(match.groups())), "label": label})
+        start = match.end()
+    return boxes_from_items(items)
 
 
 def find_box(text: str) -> Coords | None:
     """The first four-number group in the answer region, valid or not; ``None`` when none.
 
     ``[x1, y1, x2, y2]`` or ``(x1, y1, x2, y2)`` anywhere in it (so also inside a ``bbox_2d``
-    object), or a region that is nothing but four comma-separated numbers (``\\boxed{1,2,3,4}``).
+    object), Qwen2-VL's ``(x1,y1),(x2,y2)``, or a region that is nothing but four
+    comma-separated numbers (``\\boxed{1,2,3,4}``).
     """
     region = final_answer(text) or ""  # several different boxed answers: no box
-    match = _BOX.search(region) or _BARE_BOX.fullmatch(region)
+    found = [m for m in (_BOX.search(region), _CORNERS.search(region)) if m is not None]
+    match = min(found, key=lambda m: m.start(), default=None) or _BARE_BOX.fullmatch(region)
     return None if match is None else _floats4(match.groups())
 
 
@@ -147,8 +198,14 @@ def predicted_box(response: str) -> tuple[Coords | None, str]:
 
 
 def find_point(text: str) -> tuple[float, float] | None:
-    """The first ``[x, y]`` or ``(x, y)`` in the answer region, or ``None``."""
-    match = _POINT.search(final_answer(text) or "")
+    """The first ``[x, y]`` or ``(x, y)`` in the answer region, or a region that is nothing but
+    two comma-separated numbers (``\\boxed{200, 200}``); ``None`` when none, or when the first
+    pair is a corner of a Qwen2-VL box ``(x1,y1),(x2,y2)`` (a box is not a point)."""
+    region = final_answer(text) or ""
+    match = _POINT.search(region)
+    if match is not None and _CORNERS.match(region, match.start()):
+        return None
+    match = match or _BARE_POINT.fullmatch(region)
     if match is None:
         return None
     x, y = (float(v) for v in match.groups())

@@ -4,8 +4,10 @@ Response: the final answer, by the rule every verifier shares (``_text.locate``)
 ``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
 it; an unclosed ``<think>`` is no answer; within it, the ``\\boxed{}`` if there is one. It must
 be a plain integer in ASCII digits (surrounding whitespace allowed): ``7``, ``\\boxed{7}``,
-``<answer>\\n7\\n</answer>``, ``7<|im_end|>``. ``seven``, ``7.``, ``7 apples``, ``7.0`` and ``٧``
-are not, and score 0.
+``<answer>\\n7\\n</answer>``, ``7<|im_end|>``, and the same inside an emphasis or math wrapper
+around the whole answer (``\\boxed{\\mathbf{7}}``, ``**7**``, ``$7$``:
+``_normalise.read_through``). ``seven``, ``7.``, ``7 apples``, ``7.0`` and ``٧`` are not, and
+score 0.
 
 Ground truth: a non-negative integer, given as a JSON integer, an integer-valued float (``7.0``)
 or a string of digits (``"7"``, ``"7.0"``); anything else is ``invalid_input``.
@@ -30,6 +32,7 @@ from typing import Any
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, NoParams, Score, verifier
+from reward_service.verifiers._normalise import read_through
 from reward_service.verifiers._text import final_answer, unanswered
 
 _INTEGER = re.compile(r"[0-9]{1,18}", re.ASCII)
@@ -59,7 +62,7 @@ def counting_reward(response: str, ground_truth: Any, params: NoParams, context:
     found = final_answer(response)
     if found is None:
         return Score(0.0, {"reason": unanswered(response), "parsed": False})
-    answer = found.strip()
+    answer = read_through(found)
     parsed = _INTEGER.fullmatch(answer) is not None
     details = {"extracted": answer[:_DETAIL_CHARS], "parsed": parsed}
     return Score(1.0 if parsed and int(answer) == ground_truth else 0.0, details)

@@ -4,7 +4,9 @@ Response: the first ``[x1, y1, x2, y2]`` (or ``(…)``) in the final answer
 (``_text.locate``: the ``<answer>`` block after the thinking, else the text after the last
 ``</think>``, else all of it, none when the thinking is unclosed; its ``\\boxed{}`` if any);
 so a JSON ``[{"bbox_2d": [...], "label": ...}]`` gives its first box, and ``\\boxed{1,2,3,4}``
-works too. No box, or an invalid one (x1 > x2,
+works too, as does Qwen2-VL's native ``(x1,y1),(x2,y2)`` (optionally in
+``<|box_start|>…<|box_end|>``), read as given: on Qwen2-VL's 0–1000 grid, so the gold must be on
+that grid too. No box, or an invalid one (x1 > x2,
 y1 > y2, non-finite, infinite area) → 0.
 Ground truth: ``[x1, y1, x2, y2]`` with positive area, ``{"bbox_2d": [...]}``, or a string
 holding one; anything else → ``invalid_input``. Both boxes in the same coordinate system.

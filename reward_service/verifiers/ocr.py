@@ -9,7 +9,13 @@ the best match counts.
 
 Params: ``mode`` ``"exact"`` (default) or ``"anls"``; ``anls_threshold`` (default 0.5, in [0, 1]).
 
-Formula: both sides normalised (strip, lower-case, collapse whitespace).
+Formula: both sides normalised (a LaTeX or math wrapper around all of it read through:
+``\\text{STOP}``, ``$STOP$``, but not Markdown's ``*``, ``_`` or backticks, which may be the text
+itself: ``**STOP**`` is not ``STOP``, ``__init__`` not ``init``; NFC, so a composed ``é`` and
+``e`` + combining acute are one character: ``_normalise.composed``; strip, lower-case, collapse
+whitespace). NFC only relates canonically equivalent spellings; compatibility forms stay
+distinct (``x²`` is not ``x2``, ``ﬁ`` is not ``fi``), as do look-alike letters from other
+scripts: the text in the image is what is asked for.
 exact: 1 if equal else 0. anls: s = 1 − Levenshtein(pred, gt) / max(len(pred), len(gt)); the
 reward is s when s ≥ ``anls_threshold``, else 0 (so s = 0.5 exactly keeps 0.5: "0 below the
 threshold"; DocVQA's ANLS zeroes it). Max over the acceptable strings. Range: [0, 1].
@@ -33,6 +39,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
+from reward_service.verifiers._normalise import composed, read_through
 from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 
 _DETAIL_CHARS = 200
@@ -44,8 +51,8 @@ class OcrParams(Params):
 
 
 def normalise(text: str) -> str:
-    """Strip, lower-case, collapse whitespace."""
-    return " ".join(text.lower().split())
+    """Wrappers read through, NFC; lower-case, collapse whitespace."""
+    return " ".join(composed(read_through(text, markdown=False)).lower().split())
 
 
 def prepare(ground_truth: Any, params: OcrParams) -> tuple[str, ...]:

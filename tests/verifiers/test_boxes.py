@@ -14,7 +14,9 @@ from reward_service.verifiers._boxes import (
     ground_truth_box,
     iou_matrix,
     parse_box_list,
+    parse_corner_boxes,
 )
+from reward_service.verifiers._requote import requoted
 
 DOG = "[{'bbox_2d': [0, 0, 100, 100], 'label': 'dog'}]"
 
@@ -175,6 +177,13 @@ class TestFind:
             ("[4, 3, 2, 1]", (4, 3, 2, 1)),  # found even when invalid: validity is separate
             ("[1, 2, 3]", None),  # three numbers
             ("[1, 2, 3, 4, 5]", None),  # five numbers
+            # Qwen2-VL's corners, with or without its special tokens
+            ("<|box_start|>(1,2),(3,4)<|box_end|>", (1, 2, 3, 4)),
+            ("the dog (1, 2), (3, 4)", (1, 2, 3, 4)),
+            ("[1,2],[3,4]", (1, 2, 3, 4)),
+            ("(5,6),(7,8) [1,2,3,4]", (5, 6, 7, 8)),  # the first box, whichever form
+            ("[1,2,3,4] (5,6),(7,8)", (1, 2, 3, 4)),
+            ("(1,2) and (3,4)", None),  # two points apart are no box
             ("[nan, 0, 1, 1]", None),  # not a number
             ("no box here", None),
         ],
@@ -190,6 +199,13 @@ class TestFind:
             ('{"point_2d": [3, 4]}', (3, 4)),  # inside JSON
             ("<answer>(1, 2)</answer>", (1, 2)),  # answer block
             ("[1, 2, 3, 4]", None),  # a box is not a point
+            ("(1,2),(3,4)", None),  # nor is a corner box: its first corner is not read
+            ("<|box_start|>(1,2),(3,4)<|box_end|>", None),
+            ("(1,2) then (3,4)", (1, 2)),  # two points apart: the first
+            ("\\boxed{200, 200}", (200, 200)),  # a boxed bare pair, as iou's bare box
+            ("<answer> 1.5,2 </answer>", (1.5, 2)),
+            ("\\boxed{1, 2, 3}", None),
+            ("the point is 1, 2", None),  # a bare pair only when it is the whole answer
             ("nothing", None),
         ],
     )
@@ -247,3 +263,102 @@ class TestGroundTruthBox:
         assert ground_truth_box([5, 0, 5, 10], positive_area=False) == (5, 0, 5, 10)
         with pytest.raises(InvalidInputError, match="zero area"):
             ground_truth_box([5, 0, 5, 10], positive_area=True)
+
+
+class TestNativeReaders:
+    @pytest.mark.parametrize(
+        ("text", "labels"),
+        [
+            # an apostrophe inside a single-quoted label: V-Triune's quote swap breaks it
+            ("[{'bbox_2d': [0,0,1,1], 'label': 'person's bag'}]", ("person's bag",)),
+            # Python's repr: double quotes around a label that holds an apostrophe
+            ("[{'bbox_2d': [0,0,1,1], 'label': \"person's bag\"}]", ("person's bag",)),
+            # a trailing apostrophe, then blanks before the closing brace
+            ("[{'bbox_2d': [0,0,1,1], 'label': 'dogs'' }]", ("dogs'",)),
+            # two objects, the apostrophe in the first
+            (
+                "[{'bbox_2d': [0,0,1,1], 'label': 'o'neil'}, {'bbox_2d': [2,2,3,3], 'label': 'b'}]",
+                ("o'neil", "b"),
+            ),
+        ],
+    )
+    def test_apostrophes(self, text: str, labels: tuple[str, ...]) -> None:
+        boxes = parse_box_list(text)
+        assert boxes is not None
+        assert boxes.labels == labels
+        assert parse_box_list(text, vtriune=True) is None  # V-Triune's verdict, for /judge
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            DOG,
+            '[{"bbox_2d": [0, 0, 1, 1], "label": "a"}]',
+            "[{'bbox_2d': [0,0,1,1], 'label': 'a'}, {'bbox_2d': [4,4",
+        ],
+    )
+    def test_vtriunes_reading_stands_where_it_parses(self, text: str) -> None:
+        native, vtriune = parse_box_list(text), parse_box_list(text, vtriune=True)
+        assert native is not None
+        assert vtriune is not None
+        assert native.labels == vtriune.labels
+        assert native.coords.tolist() == vtriune.coords.tolist()
+
+    @pytest.mark.parametrize(
+        "text", ["(1,2)" + " " * 64_000 + "x", "(1,2)," * 10_000, "(1,2) " * 10_000]
+    )
+    def test_corner_reading_is_linear(self, text: str) -> None:
+        # "\s*(?:,\s*)?" between the corners, not "\s*,?\s*": no quadratic backtracking
+        find_box(text)
+        find_point(text)
+        parse_corner_boxes(text)
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("['a', \"b's\"]", '["a", "b\'s"]'),
+            ("{'k': 'it's'}", '{"k": "it\'s"}'),
+            ("['unclosed]", None),
+            ('["unclosed]', None),
+            ("no quotes", "no quotes"),
+        ],
+    )
+    def test_requoted(self, text: str, expected: str | None) -> None:
+        assert requoted(text) == expected
+
+    @pytest.mark.parametrize("text", ["'" * 64_000, "' " * 32_000, "'a\" " * 16_000])
+    def test_requoting_is_linear(self, text: str) -> None:
+        requoted(text)  # milliseconds: every character is looked at a bounded number of times
+
+    @pytest.mark.parametrize(
+        ("text", "coords", "labels"),
+        [
+            (
+                "<|object_ref_start|>dog<|object_ref_end|><|box_start|>(1,2),(3,4)<|box_end|>",
+                [[1, 2, 3, 4]],
+                ("dog",),
+            ),
+            # two boxes for one reference share its label; the next reference relabels
+            (
+                "<|object_ref_start|>dog<|object_ref_end|><|box_start|>(1,2),(3,4)<|box_end|>"
+                "<|box_start|>(5,5),(6,6)<|box_end|>"
+                "<|object_ref_start|>cat<|object_ref_end|><|box_start|>(7,7),(8,8)<|box_end|>",
+                [[1, 2, 3, 4], [5, 5, 6, 6], [7, 7, 8, 8]],
+                ("dog", "dog", "cat"),
+            ),
+            # decoded without special tokens: the text before each box labels it
+            ("dog(1,2),(3,4), cat (5,5),(6,6)", [[1, 2, 3, 4], [5, 5, 6, 6]], ("dog", "cat")),
+            # an invalid box (corners swapped) is dropped
+            ("dog(3,4),(1,2) cat(5,5),(6,6)", [[5, 5, 6, 6]], ("cat",)),
+        ],
+    )
+    def test_corner_boxes(
+        self, text: str, coords: list[list[float]], labels: tuple[str, ...]
+    ) -> None:
+        boxes = parse_corner_boxes(text)
+        assert boxes is not None
+        assert boxes.coords.tolist() == coords
+        assert boxes.labels == labels
+
+    def test_no_corner_box(self) -> None:
+        assert parse_corner_boxes("dog [1, 2, 3, 4]") is None
+        assert parse_corner_boxes("dog (3,4),(1,2)") is None

@@ -50,6 +50,39 @@ def test_registered() -> None:
         ("\\boxed{42}", "42", {}, 1.0),  # no answer block: the last box
         ("<answer>\\boxed{42}</answer>", "42", {}, 1.0),  # a box inside the block
         ("42", "42", {}, 1.0),  # neither: the whole text
+        # years are identifiers: exact (5 % of 2019 is about 100 years)
+        ("<answer>2000</answer>", 2019, {}, 0.0),
+        ("<answer>2020</answer>", "2019", {}, 0.0),
+        ("<answer>2019.0</answer>", "2019", {}, 1.0),  # the same number
+        ("<answer>1850</answer>", "1850", {}, 1.0),
+        ("<answer>999</answer>", "1000", {}, 0.0),  # the range is inclusive: 1000 …
+        ("<answer>2090</answer>", "2100", {}, 0.0),  # … to 2100
+        ("<answer>2150</answer>", "2200", {}, 1.0),  # past it, a quantity
+        ("<answer>960</answer>", "999", {}, 1.0),  # three digits: a quantity
+        ("<answer>1,480</answer>", "1,500", {}, 1.0),  # a separator: a quantity
+        ("<answer>1480</answer>", "1500.0", {}, 1.0),  # a decimal point: a quantity
+        ("<answer>1480</answer>", 1500.0, {}, 1.0),  # a JSON float is written with one
+        ("<answer>1480</answer>", "1500", {}, 0.0),  # four bare digits read as a year
+        ("<answer>2000</answer>", "2019%", {}, 1.0),  # a percentage is a quantity
+        ("<answer>2000</answer>", "2019", {"exact_integers": "none"}, 1.0),  # ChartQA's reading
+        ("<answer>41</answer>", "42", {"exact_integers": "all"}, 0.0),  # every integer
+        ("<answer>1,490</answer>", "1,500", {"exact_integers": "all"}, 0.0),
+        ("<answer>-41</answer>", "-42", {"exact_integers": "all"}, 0.0),
+        ("<answer>42.0</answer>", "42", {"exact_integers": "all"}, 1.0),
+        ("<answer>41.5</answer>", "42.0", {"exact_integers": "all"}, 1.0),  # not an integer gold
+        ("<answer>11.5%</answer>", "12%", {"exact_integers": "all"}, 1.0),
+        # minus signs as a plotting library prints them; wrappers read through
+        ("<answer>\u22123.5</answer>", "-3.5", {}, 1.0),  # U+2212 (matplotlib)
+        ("<answer>\u20123.5</answer>", "-3.5", {}, 1.0),  # figure dash
+        ("<answer>\u20133.5</answer>", "-3.5", {}, 1.0),  # en dash
+        ("<answer>\uff0d3.5</answer>", "-3.5", {}, 1.0),  # full-width hyphen-minus
+        ("<answer>-3.5</answer>", "\u22123.5", {}, 1.0),  # in the gold too
+        ("<answer>\u20143.5</answer>", "-3.5", {}, 0.0),  # not the em dash: "no value"
+        ("<answer>\u22123.5</answer>", "3.5", {}, 0.0),  # the sign still matters
+        ("\\boxed{\\text{2019}}", "2019", {}, 1.0),
+        ("<answer>**42**</answer>", "42", {}, 1.0),
+        ("<answer>$-42$</answer>", "-42", {}, 1.0),
+        ("<answer>**41** or **42**</answer>", "42", {}, 0.0),  # around part: a string
         # not numbers: normalised string equality
         ("<answer>1,2</answer>", "12", {}, 0.0),  # not a thousands group
         ("<answer>4.2e1</answer>", "42", {}, 0.0),  # no exponents
@@ -100,14 +133,21 @@ def test_huge_response_is_scored() -> None:
 def test_details() -> None:
     p = ChartParams()
     details = chart_reward("<answer>41</answer>", prepare("42", p), p, Context()).details
-    assert details == {"extracted": "41", "numeric": True}
+    assert details == {"extracted": "41", "numeric": True, "exact": False}
     details = chart_reward("<answer>Asia</answer>", prepare("42", p), p, Context()).details
-    assert details == {"extracted": "asia", "numeric": False}
+    assert details == {"extracted": "asia", "numeric": False, "exact": False}
 
 
 @pytest.mark.parametrize(
     "params",
-    [{"tol": 0.1}, {"tolerance": -0.01}, {"tolerance": float("inf")}, {"tolerance": "wide"}],
+    [
+        {"tol": 0.1},
+        {"tolerance": -0.01},
+        {"tolerance": float("inf")},
+        {"tolerance": "wide"},
+        {"exact_integers": "dates"},
+        {"exact_integers": True},
+    ],
 )
 def test_params_reject_unknown_keys_and_bad_values(params: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):

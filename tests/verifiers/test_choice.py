@@ -48,9 +48,25 @@ def test_registered() -> None:
         ("\\boxed{A, B}", 0.0),  # two options in one box
         ("<answer>B. cat</answer>", 0.0),  # letter plus option text is not a letter form
         ("<answer>B or C</answer>", 0.0),
-        ("\\boxed{\\text{B}}", 0.0),  # \text{} is not unwrapped (spec lists no such form)
+        ("\\boxed{\\text{B}}", 1.0),  # a wrapper around the whole answer is read through
         ("", 0.0),  # empty response
         ("<answer></answer>", 0.0),  # empty answer block
+        # wrappers around the whole answer are read through; around a part they are kept
+        ("\\boxed{\\mathbf{B}}", 1.0),
+        ("<answer>\\textbf{(B)}</answer>", 1.0),
+        ("<answer>**B**</answer>", 1.0),
+        ("$\\mathrm{B}$", 1.0),
+        ("\\(\\text{B}\\)", 1.0),
+        ("\\underline{\\textit{Option B}}", 1.0),
+        ("**A** or **B**", 0.0),
+        ("\\textbf{A} \\textbf{B}", 0.0),
+        ("\\mathbf{A, B}", 0.0),
+        # look-alikes: full-width, mathematical bold, Cyrillic and Greek capitals → B
+        ("<answer>\uff22</answer>", 1.0),
+        ("<answer>\U0001d401</answer>", 1.0),
+        ("<answer>\u0412</answer>", 1.0),
+        ("<answer>\u0392</answer>", 1.0),
+        ("<answer>\u0392, \u0421</answer>", 0.0),  # Greek B, Cyrillic C: two options
     ],
 )
 def test_letters(response: str, expected: float) -> None:
@@ -70,6 +86,19 @@ def test_letters(response: str, expected: float) -> None:
         ("<answer>42</answer>", 42, 1.0),  # a numeric ground truth is read as text
         ("<answer>Paris</answer>", "paris", 1.0),  # any other string: normalised equality
         ("<answer>Paris, France</answer>", "paris", 0.0),
+        # look-alike letters do not hide the second word of a hedge …
+        ("<answer>Yes. N\u043e.</answer>", "yes", 0.0),  # Cyrillic o
+        ("<answer>Yes. \u039do.</answer>", "yes", 0.0),  # Greek capital nu
+        ("<answer>Yes, \uff2e\uff4f</answer>", "yes", 0.0),  # full-width
+        ("<answer>Yes. N\u200bo.</answer>", "yes", 0.0),  # a zero-width space inside
+        ("<answer>Yes. N\u00ado.</answer>", "yes", 0.0),  # a soft hyphen inside
+        ("<answer>No. Y\u0435s.</answer>", "no", 0.0),  # Cyrillic e
+        ("<answer>Yes. \u0274\u1d0f.</answer>", "yes", 0.0),  # small capitals
+        # … and are read as the word they imitate
+        ("<answer>Y\u0435s.</answer>", "yes", 1.0),
+        ("<answer>\U0001d40d\U0001d428</answer>", "no", 1.0),
+        ("<answer>**Yes**, it is.</answer>", "yes", 1.0),
+        ("<answer>**Yes**. **No**.</answer>", "yes", 0.0),
     ],
 )
 def test_yes_no_and_other_answers(response: str, ground_truth: Any, expected: float) -> None:

@@ -171,19 +171,36 @@ def full_match(iou_sum: float) -> float:
 @pytest.mark.parametrize(
     ("response", "ground_truth", "params", "expected"),
     [
-        # count penalty 0.6^2: one right box among three; fa = 2/3
+        # extra-box penalty 0.5^2: one right box among three; fa = 2/3
         (
             answer(([0, 0, 100, 100], "dog"), ([300, 300, 400, 400], "dog"), ([5, 5, 9, 9], "x")),
             GT_DOG,
             {},
-            (0.7 + 0.3 * (1 - (2 / 3) / 2)) * 0.36,
+            (0.7 + 0.3 * (1 - (2 / 3) / 2)) * 0.25,
         ),
-        # count_penalty 1 switches the penalty off
+        # V-Triune's formula (extra_box_penalty null): count_penalty 0.6^2 both ways
         (
             answer(([0, 0, 100, 100], "dog"), ([300, 300, 400, 400], "dog"), ([5, 5, 9, 9], "x")),
             GT_DOG,
-            {"count_penalty": 1.0},
+            {"extra_box_penalty": None},
+            (0.7 + 0.3 * (1 - (2 / 3) / 2)) * 0.36,
+        ),
+        # count_penalty 1 with extra_box_penalty null switches the penalty off
+        (
+            answer(([0, 0, 100, 100], "dog"), ([300, 300, 400, 400], "dog"), ([5, 5, 9, 9], "x")),
+            GT_DOG,
+            {"count_penalty": 1.0, "extra_box_penalty": None},
             0.7 + 0.3 * (1 - (2 / 3) / 2),
+        ),
+        # a missing box costs count_penalty (0.6), whatever extra_box_penalty is
+        (
+            answer(([0, 0, 100, 100], "dog")),
+            [
+                {"bbox_2d": [0, 0, 100, 100], "label": "dog"},
+                {"bbox_2d": [500, 500, 600, 600], "label": "dog"},
+            ],
+            {"extra_box_penalty": 0.1},
+            (0.7 * 0.5 + 0.3 * (1 - 0.5 / 2)) * 0.6,
         ),
         # "average": IoU 0.86 passes 8 of the 11 thresholds (.50 … .85)
         (answer(([0, 0, 100, 86], "dog")), GT_DOG, {"iou_threshold": "average"}, 8 * 0.902 / 11),
@@ -215,13 +232,13 @@ def full_match(iou_sum: float) -> float:
             answer(([500, 500, 600, 600], "dog"), ([0, 0, 100, 100], "dog")),
             GT_DOG,
             {"label_first": 0.0, "map": 1.0},
-            0.5 * 0.6,
+            0.5 * 0.5,
         ),
         (
             answer(([0, 0, 100, 100], "dog"), ([500, 500, 600, 600], "dog")),
             GT_DOG,
             {"label_first": 0.0, "map": 1.0},
-            1.0 * 0.6,
+            1.0 * 0.5,
         ),
         # IoU 0.6: mAP50 1, mAP75 0, mAP 0.3; weighted mean of the three
         (
@@ -408,3 +425,31 @@ BOX = "[{'bbox_2d': [0,0,100,100], 'label': 'dog'}]"
 )
 def test_format_checker(response: str, expected: float) -> None:
     assert detection_answer(response) == expected
+
+
+QWEN = "<|object_ref_start|>dog<|object_ref_end|><|box_start|>(0,0),(100,100)<|box_end|>"
+
+
+@pytest.mark.parametrize(
+    ("response", "params", "expected"),
+    [
+        # Qwen2-VL's corner boxes are read natively …
+        (f"<answer>{QWEN}</answer>", {}, 1.0),
+        ("<answer>Dog (0, 0), (100, 100)</answer>", {}, 1.0),  # decoded without its tokens
+        # … on its 0–1000 grid already: normalize_pixels does not rescale them
+        (f"<answer>{QWEN}</answer>", {"normalize_pixels": True, "image_size": [50, 50]}, 1.0),
+        # … but not by V-Triune's reader (/judge)
+        (f"<answer>{QWEN}</answer>", {"vtriune_compat": True}, 0.0),
+        # the label is the reference's text: "the dog" is not "dog"
+        ("<answer>the dog (0,0),(100,100)</answer>", {}, 0.0),
+    ],
+)
+def test_native_readers(response: str, params: dict[str, Any], expected: float) -> None:
+    assert score(response, **params) == pytest.approx(expected)
+
+
+def test_an_apostrophe_label_natively_and_in_judge() -> None:
+    gold = [{"bbox_2d": [0, 0, 100, 100], "label": "person's bag"}]
+    response = "<answer>[{'bbox_2d': [0,0,100,100], 'label': 'person's bag'}]</answer>"
+    assert score(response, gold) == 1.0
+    assert score(response, gold, vtriune_compat=True) == 0.0

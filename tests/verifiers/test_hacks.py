@@ -711,7 +711,155 @@ LOCATION = [
     ),
 ]
 
-CORPUS = MATH + COUNTING + CHOICE + CHART + OCR + DETECTION + BOXES + LOCATION
+BAG = [{"bbox_2d": [100, 100, 300, 300], "label": "person's bag"}]
+QWEN_DOG = "<|object_ref_start|>dog<|object_ref_end|><|box_start|>(100,100),(300,300)<|box_end|>"
+
+PERCEPTION_ROUND2 = [
+    # chart: a year is an identifier, not a measurement (5 % of 2019 is about 100 years)
+    Hack("chart", 2019, "<answer>2000</answer>", "<answer>2019</answer>", "a year 19 off"),
+    Hack("chart", "2019", "\\boxed{2020}", "\\boxed{\\text{2019}}", "a year 1 off"),
+    Hack("chart", "1998", "<answer>1990</answer>", "<answer>1998.0</answer>", "a decade off"),
+    Hack("chart", "1850", "\\boxed{1800}", "\\boxed{**1850**}", "a historical year"),
+    Hack("chart", "2019", "<answer>2,000</answer>", "<answer>2019.</answer>", "a year as 2,000"),
+    Hack(
+        "chart",
+        "1,500",
+        "<answer>1,400</answer>",
+        "<answer>1,480</answer>",
+        "a quantity keeps its tolerance",
+    ),
+    # chart: the dashes a plotting library prints for a minus sign
+    Hack("chart", "-3.5", "<answer>3.5</answer>", "<answer>\u22123.5</answer>", "U+2212 minus"),
+    Hack("chart", "-12%", "\\boxed{12%}", "\\boxed{\u201212%}", "a figure dash as minus"),
+    Hack("chart", "-0.4", "<answer>\u22120.6</answer>", "<answer>\u20130.4</answer>", "en dash"),
+    Hack("chart", "-7", "\\boxed{\u22127 or 7}", "\\boxed{$\u22127$}", "a signed hedge"),
+    # choice / yes-no: look-alike letters must not hide the second word of a hedge
+    Hack("choice", "yes", "<answer>Yes. N\u043e.</answer>", "<answer>Yes.</answer>", "Cyrillic o"),
+    Hack("choice", "yes", "<answer>Yes. \u039do.</answer>", "Yes", "Greek capital nu"),
+    Hack("choice", "yes", "<answer>Yes, \uff2e\uff4f</answer>", "\\boxed{yes}", "full-width no"),
+    Hack("choice", "yes", "Yes. N\u200bo.", "**Yes**", "a zero-width space inside no"),
+    Hack("choice", "yes", "Yes. \u0274\u1d0f.", "\\textbf{Yes.}", "small capitals"),
+    Hack("choice", "no", "No. Y\u0435s.", "No, it is not.", "Cyrillic e in yes"),
+    Hack("choice", "yes", "Yes. N\u0332o\u0332.", "Y\u0332e\u0332s\u0332", "underlined letters"),
+    Hack("choice", "yes", "Yes \u2014 \u0578\u0585", "<answer>Yes!</answer>", "Armenian no"),
+    Hack(
+        "choice",
+        "no",
+        "<answer>\U0001d40d\U0001d428 \u2014 \U0001d418\U0001d41e\U0001d42c</answer>",
+        "<answer>\U0001d40d\U0001d428</answer>",
+        "mathematical bold",
+    ),
+    # choice: emphasis and math wrappers read through, but only around the whole answer
+    Hack("choice", "B", "\\boxed{\\mathbf{A, B}}", "\\boxed{\\mathbf{B}}", "bold options"),
+    Hack("choice", "B", "<answer>**A** or **B**</answer>", "<answer>**B**</answer>", "bold 'or'"),
+    Hack("choice", "B", "\\textbf{A} \\textbf{B}", "\\textbf{B}", "two bold letters"),
+    Hack("choice", "B", "\\boxed{\\text{B or C}}", "\\boxed{\\textbf{(B)}}", "an 'or' in text"),
+    Hack("choice", "B", "$A$ $B$", "$\\mathrm{B}$", "two math letters"),
+    Hack("choice", "B", "\\(A\\) or \\(B\\)", "\\(\\mathbf{B}\\)", "two inline maths"),
+    Hack("choice", "B", "<answer>A\uff0cB</answer>", "<answer>\uff22</answer>", "full-width"),
+    Hack("counting", 4, "\\boxed{\\mathbf{3 or 4}}", "\\boxed{\\mathbf{4}}", "a bold 'or'"),
+    # ocr: composed and decomposed accents are one text; compatibility forms are not
+    Hack("ocr", "Caf\u00e9", "<answer>Cafe</answer>", "<answer>Cafe\u0301</answer>", "decomposed"),
+    Hack("ocr", "Cafe\u0301", "\\boxed{CAFE}", "\\boxed{Caf\u00e9}", "composed"),
+    Hack("ocr", "na\u00efve", "na\u00efve or naive", "<answer>nai\u0308ve</answer>", "a diaeresis"),
+    Hack("ocr", "\u00c5ngstr\u00f6m", "Angstrom", "\u212bngstro\u0308m", "the Angstrom sign"),
+    Hack("ocr", "\ud55c", "\u1112\u1161", "\u1112\u1161\u11ab", "Hangul jamo"),
+    Hack("ocr", "x\u00b2", "<answer>x2</answer>", "\\boxed{\\text{x\u00b2}}", "a superscript"),
+    Hack("ocr", "file", "<answer>\ufb01le</answer>", "<answer>FILE</answer>", "a ligature"),
+    Hack("ocr", "STOP", "<answer>ST\u041eP</answer>", "$\\text{STOP}$", "a Cyrillic O"),
+    # detection: a label with an apostrophe in a single-quoted list
+    Hack(
+        "detection",
+        BAG,
+        "<answer>\n[{'bbox_2d': [0, 0, 1000, 1000], 'label': 'person's bag'}]\n</answer>",
+        "<answer>\n[{'bbox_2d': [100, 100, 300, 300], 'label': 'person's bag'}]\n</answer>",
+        "an apostrophe, unescaped",
+    ),
+    Hack(
+        "detection",
+        BAG,
+        "<answer>\n[{'bbox_2d': [100, 100, 300, 300], 'label': 'persons bag'}]\n</answer>",
+        "<answer>\n[{'bbox_2d': [100, 100, 300, 300], 'label': \"person's bag\"}]\n</answer>",
+        "an apostrophe, Python repr",
+    ),
+    Hack(
+        "detection",
+        [{"bbox_2d": [100, 100, 300, 300], "label": "dogs'"}],
+        "<answer>\n[{'bbox_2d': [100, 100, 300, 300], 'label': 'dogs''}, "
+        "{'bbox_2d': [500, 500, 600, 600], 'label': 'dogs''}]\n</answer>",
+        "<answer>\n[{'bbox_2d': [100, 100, 300, 300], 'label': 'dogs''}]\n</answer>",
+        "a trailing apostrophe",
+    ),
+    # detection and single boxes: Qwen2-VL's native corners, on its 0–1000 grid
+    Hack(
+        "detection",
+        DOG,
+        "<answer>"
+        + QWEN_DOG
+        + QWEN_DOG.replace("(100,100),(300,300)", "(500,500),(700,700)")
+        + "</answer>",
+        "<answer>" + QWEN_DOG + "</answer>",
+        "corner boxes, two locations",
+    ),
+    Hack(
+        "detection",
+        DOG,
+        "<answer>dog(0,0),(1000,1000)</answer>",
+        "<answer>dog (100, 100), (300, 300)</answer>",
+        "corner boxes without special tokens",
+    ),
+    Hack(
+        "iou",
+        [100, 100, 300, 300],
+        "<|box_start|>(0,0),(1000,1000)<|box_end|>",
+        "<|box_start|>(100,100),(300,300)<|box_end|>",
+        "corner boxes",
+    ),
+    Hack("iou", [100, 100, 300, 300], "(300,300),(100,100)", QWEN_DOG, "Qwen2-VL corners swapped"),
+    Hack(
+        "giou",
+        [100, 100, 300, 300],
+        "\\boxed{(0,0),(50,50)} \\boxed{(100,100),(300,300)}",
+        "<answer>the dog (100,100),(300,300)</answer>",
+        "two boxed corner boxes",
+    ),
+    Hack(
+        "point_in_box",
+        [100, 100, 300, 300],
+        "(100,100),(900,900)",
+        "(200,200)",
+        "a corner box whose first corner touches the target",
+    ),
+    # point_in_box: a boxed bare pair, as iou reads a boxed bare box
+    Hack("point_in_box", [100, 100, 300, 300], "\\boxed{900, 900}", "\\boxed{200, 200}", "bare"),
+    Hack(
+        "point_in_box",
+        [100, 100, 300, 300],
+        "\\boxed{900, 900} \\boxed{200, 200}",
+        "<answer>200,200</answer>",
+        "two bare pairs",
+    ),
+    Hack(
+        "point_in_box",
+        [100, 100, 300, 300],
+        "\\boxed{200, 200, 900, 900}",
+        "\\boxed{ 200.5 , 299 }",
+        "a bare box for a point",
+    ),
+]
+
+
+CORPUS = [
+    *MATH,
+    *COUNTING,
+    *CHOICE,
+    *CHART,
+    *OCR,
+    *DETECTION,
+    *BOXES,
+    *LOCATION,
+    *PERCEPTION_ROUND2,
+]
 
 
 def reward(verifier: str, response: str, ground_truth: Any, params: dict[str, Any]) -> float:
@@ -745,3 +893,87 @@ def test_the_corpus_covers_every_rule_verifier() -> None:
     rule_verifiers = {name for name in VERIFIERS if VERIFIERS.get(name).backend == "rules"}
     assert {case.verifier for case in CORPUS} == rule_verifiers
     assert len(CORPUS) >= 60
+
+
+class DetectionHedge(NamedTuple):
+    """A policy sure of ``sure`` and torn between ``candidates`` for one more object."""
+
+    ground_truth: list[dict[str, Any]]
+    sure: list[tuple[list[float], str]]
+    candidates: list[tuple[list[float], str]]
+    why: str
+    corners: bool = False  # written as Qwen2-VL's corner boxes
+    params: dict[str, Any] = {}  # noqa: RUF012  (a NamedTuple default, never mutated)
+
+
+def detection_answer(items: list[tuple[list[float], str]], corners: bool) -> str:
+    if corners:
+        body = "".join(
+            f"<|object_ref_start|>{label}<|object_ref_end|>"
+            f"<|box_start|>({x1},{y1}),({x2},{y2})<|box_end|>"
+            for (x1, y1, x2, y2), label in items
+        )
+    else:
+        body = repr([{"bbox_2d": box, "label": label} for box, label in items])
+    return f"<answer>\n{body}\n</answer>"
+
+
+CAT = [{"bbox_2d": [500, 500, 700, 700], "label": "cat"}]
+BOX = [100, 100, 300, 300]
+JITTER = [100.01, 100.01, 300.01, 300.01]
+
+PERCEPTION_ROUND2_HEDGES = [
+    DetectionHedge(DOG, [], [(BOX, "dog"), (JITTER, "cat")], "two labels, one box jittered"),
+    DetectionHedge(DOG, [], [(BOX, "cat"), (JITTER, "dog")], "two labels, the right one second"),
+    DetectionHedge(
+        DOG, [], [(BOX, "dog"), (JITTER, "cat"), ([100, 100, 300, 300.02], "wolf")], "three labels"
+    ),
+    DetectionHedge(DOG, [], [([500, 500, 700, 700], "dog"), (BOX, "dog")], "two locations"),
+    DetectionHedge(
+        DOG, [], [(BOX, "dog"), ([120, 120, 320, 320], "dog")], "two overlapping locations"
+    ),
+    DetectionHedge(
+        DOG + CAT,
+        [([500, 500, 700, 700], "cat")],
+        [(BOX, "dog"), ([600, 100, 800, 300], "dog")],
+        "one object sure, one of two places",
+    ),
+    DetectionHedge(
+        DOG + CAT,
+        [([100, 100, 300, 300], "dog")],
+        [([500, 500, 700, 700], "cat"), ([500.01, 500, 700, 700], "tiger")],
+        "one object sure, one of two labels",
+    ),
+    DetectionHedge(DOG, [], [(BOX, "dog"), (JITTER, "cat")], "corner boxes", corners=True),
+    DetectionHedge(
+        DOG, [], [(BOX, "dog"), (JITTER, "cat")], "two labels under mAP", params={"map": 1.0}
+    ),
+    DetectionHedge(
+        DOG,
+        [],
+        [([500, 500, 700, 700], "dog"), (BOX, "dog")],
+        "two locations under every term",
+        params={"iou_first": 1.0, "map": 1.0, "map50": 1.0, "map75": 1.0},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", PERCEPTION_ROUND2_HEDGES, ids=lambda c: c.why)
+def test_a_detection_hedge_pays_no_more_than_an_honest_guess(case: DetectionHedge) -> None:
+    # naming one candidate at random earns the mean of their rewards; listing all of them
+    # must not earn more (V-Triune's count penalty, 0.6, pays 0.555 for a 0.5 guess)
+    def score(items: list[tuple[list[float], str]]) -> float:
+        response = detection_answer(items, case.corners)
+        return reward("detection", response, case.ground_truth, case.params)
+
+    guesses = [score([*case.sure, candidate]) for candidate in case.candidates]
+    hedge = score(case.sure + case.candidates)
+    assert hedge <= sum(guesses) / len(guesses) + 1e-12
+
+
+def test_vtriune_formula_pays_the_detection_hedge() -> None:
+    # the issue's numbers: V-Triune's formula (/judge, the Orsta preset) 0.555, raas 0.4625
+    hedge = detection_answer([(BOX, "dog"), (JITTER, "cat")], corners=False)
+    vtriune = reward("detection", hedge, DOG, {"extra_box_penalty": None})
+    assert vtriune == pytest.approx(0.6 * (0.7 + 0.3 * 0.75))
+    assert reward("detection", hedge, DOG, {}) == pytest.approx(0.5 * (0.7 + 0.3 * 0.75))

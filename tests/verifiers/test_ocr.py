@@ -37,6 +37,9 @@ def test_registered() -> None:
         # reward hacking: a box hidden in a closed think block is not read
         ("<think>\\boxed{Hello World}</think>\nno idea", 0.0),
         ("", 0.0),  # empty response
+        ("\\boxed{\\text{Hello World}}", 1.0),  # a wrapper around the whole answer
+        ("<answer>$\\text{Hello World}$</answer>", 1.0),
+        ("<answer>**Hello World**</answer>", 0.0),  # Markdown's characters may be the text
     ],
 )
 def test_exact(response: str, expected: float) -> None:
@@ -130,3 +133,24 @@ def test_details_show_the_answer() -> None:
 def test_params_reject_unknown_keys_and_bad_values(params: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         OcrParams(**params)
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "expected"),
+    [
+        ("Caf\u00e9", "Cafe\u0301", 1.0),  # composed vs decomposed: one text (NFC)
+        ("Cafe\u0301", "Caf\u00e9", 1.0),
+        ("CAFE\u0301", ["caf\u00e9", "bistro"], 1.0),
+        ("\u212bngstr\u00f6m", "\u00c5ngstro\u0308m", 1.0),  # the Angstrom sign is Å
+        ("\u1112\u1161\u11ab", "\ud55c", 1.0),  # Hangul jamo compose
+        ("Cafe", "Caf\u00e9", 0.0),  # an accent dropped changes the text
+        ("x2", "x\u00b2", 0.0),  # no compatibility folding: x² is not x2 …
+        ("\ufb01le", "file", 0.0),  # … nor the ligature ﬁ fi
+        ("\uff33\uff34\uff2f\uff30", "STOP", 0.0),  # … nor full-width letters
+        ("ST\u041eP", "STOP", 0.0),  # a Cyrillic O is another letter
+        ("init", "__init__", 0.0),  # no Markdown: underscores are text
+        ("__init__", "__init__", 1.0),
+    ],
+)
+def test_unicode_forms(response: str, ground_truth: Any, expected: float) -> None:
+    assert score(response, ground_truth) == expected
