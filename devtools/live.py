@@ -114,13 +114,14 @@ class LiveServer:
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float = 90.0, probe: str = "/readyz") -> None:
+        """Until ``probe`` answers 200 (``/healthz``: up, though perhaps not ready)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(self.url + probe, timeout=1).status_code == 200:
                     return
             except httpx.TransportError:
                 pass

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from devtools.live import LiveServer, free_port
@@ -31,13 +30,7 @@ def router() -> Iterator[tuple[LiveServer, int]]:
         RAAS_REMOTE_RETRY_BUDGET_S="0",
     )
     try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{live.url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        live.wait_ready(probe="/healthz")
         yield live, port
     finally:
         live.stop()
