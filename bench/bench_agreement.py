@@ -45,10 +45,12 @@ sys.path.insert(0, str(ROOT))
 
 from math_verify import parse, verify  # noqa: E402
 
-import reward_service.verifiers  # noqa: E402, F401  (registers math)
 from reward_service.errors import InvalidInputError  # noqa: E402
 from reward_service.registry import VERIFIERS, Context  # noqa: E402
+from reward_service.verifiers import load_verifiers  # noqa: E402
 from reward_service.verifiers._text import HEDGE  # noqa: E402
+
+load_verifiers()  # registers math
 
 DATA = ROOT / "bench" / "data" / "math_verify_0.9.0_cases.jsonl"
 SUITES = {
