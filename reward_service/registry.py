@@ -3,7 +3,8 @@
 A verifier is a pure, synchronous, picklable function
 ``(response, ground_truth, params, context) -> Score`` registered under one name with a
 pydantic params model; one registered with ``reads_prompt=True`` also takes the sample's prompt
-(``prompt=``, ``None`` when the sample has none): only such verifiers are sent it. It runs inside a killable child process, so it may be slow or even hang
+(``prompt=``, ``None`` when the sample has none): only such verifiers are sent it.
+It runs inside a killable child process, so it may be slow or even hang
 without harming the service. A format checker is ``(response) -> float`` in [0, 1].
 """
 
