@@ -28,18 +28,22 @@ from typing import Any
 
 from math_verify import LatexExtractionConfig, parse, verify
 from sympy import (
+    Abs,
     And,
     Basic,
     Eq,
     FiniteSet,
     Float,
+    Function,
     Interval,
+    Mul,
     Rational,
     Symbol,
     Tuple,
     UnevaluatedExpr,
     Union,
 )
+from sympy.core.function import AppliedUndef
 from sympy.core.relational import Relational
 from sympy.matrices import MatrixBase
 
@@ -59,18 +63,15 @@ _HEDGE_WORD = re.compile(
     r"|roughly|around)\b",
     re.IGNORECASE,
 )
-_BLANK = r"\\[hv]?phantom\{[^{}]*\}|\\(?:text\w*|mbox|mathrm)\s*\{[\s~]*\}|\{\s*\}"
-_WIDE = (
-    r"(?:\\(?:quad|qquad|[;: >]|enspace|enskip|medspace|thickspace|hskip\S*|kern\S*)|~"
-    rf"|\\hspace\*?\{{[^{{}}]*\}}|{_BLANK})"
-)
-_NARROW = r"(?:\\[,!]|\s)"
-_SPACED_VALUES = re.compile(
-    rf"(?:[\d}})]\s*(?:{_WIDE}\s*)+[-+]?\s*(?:\d|\\[dt]?frac|\\sqrt))"
-    rf"|(?:\d\s*(?:{_NARROW}\s*)+[-+]?\d)"
+_NUMBER_WORD = re.compile(
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+    r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty"
+    r"|seventy|eighty|ninety|hundred|thousand|million|billion|half|third|quarter)s?\b",
+    re.IGNORECASE,
 )
 _EQUALITY = re.compile(r"\\(?:approx|equiv|doteq|simeq|cong|coloneqq)(?![A-Za-z])|:=|(?<![<>!\\])=")
 _MAX_EQUALITIES = 16
+_SIZING_END = re.compile(r"\\(?:right|[bB]igg?r?)?\s*$|^\s*\\(?:left|[bB]igg?l?)(?![A-Za-z])")
 _INEQUALITY = re.compile(r"\\(?:[lg]eq?|[lg]t|neq?|[lg]eqslant)\b|[<>]|!=")
 _OPEN, _CLOSE = "([{", ")]}"
 
@@ -81,41 +82,206 @@ _OPEN, _CLOSE = "([{", ")]}"
 def _groups(answer: str) -> Iterator[tuple[str, str]]:
     """(command, contents) of the first ``\\text{…}``-like groups, nested braces included."""
     for found, _ in zip(_GROUP.finditer(answer), range(_MAX_GROUPS), strict=False):
-        depth, end = 1, found.end()
-        while end < len(answer) and depth:
-            depth += {"{": 1, "}": -1}.get(answer[end], 0)
-            end += 1
+        end = _group_end(answer, found.end())
         yield found.group(1), answer[found.end() : end - 1]
 
 
+def _group_end(text: str, start: int) -> int:
+    """The index after the ``}`` closing the group whose contents begin at ``start``."""
+    depth, end = 1, start
+    while end < len(text) and depth:
+        depth += {"{": 1, "}": -1}.get(text[end], 0)
+        end += 1
+    return end
+
+
 def several_values(answer: str, gold_is_multi: bool) -> str | None:
-    """Why ``answer`` holds more than one value, or ``None``."""
+    """Why ``answer`` holds more than one value (or doubts the one it holds), or ``None``."""
+    if "?" in answer:
+        return "a question mark in the answer"
     for command, text in _groups(answer):
-        digit = _DIGIT_IN_TEXT.search(text)
-        if digit and (not command.startswith("math") or _NOT_A_NUMBER.search(text)):
+        number = _DIGIT_IN_TEXT.search(text) or _NUMBER_WORD.search(text)
+        if number and (not command.startswith("math") or _NOT_A_NUMBER.search(text)):
             return "a number inside \\text{}"  # \\mathbf{0} is a number, \\mathbf{(or 3)} two
         if not gold_is_multi and _HEDGE_WORD.search(text):
             return "alternatives inside \\text{}"
-    if not gold_is_multi and _SPACED_VALUES.search(thousands(answer)):  # 1 000 is one value
+    if not gold_is_multi and _spaced_values(thousands(answer)):  # 1 000 is one value
         return "several values separated by spacing"
     return None
 
 
-# --- relations: x = 3 is fine, 12 = 7 and y = 5 = 7 are not -----------------------------------
+def hedge_after(tail: str, gold_is_multi: bool) -> str | None:
+    """Why the text after the final answer takes it back ("Or maybe $8$.", "… right?")."""
+    if "?" in tail:
+        return "a question after the final answer"
+    if not gold_is_multi and _HEDGE_WORD.search(tail):
+        return "a hedge after the final answer"
+    return None
 
 
-def _top_level(text: str, separators: str) -> Iterator[str]:
-    """``text`` split at the ``separators`` that are outside every bracket."""
-    depth, start = 0, 0
+# Spacing, read as a tokenizer: values that only spacing separates (``7 \quad 1`` reads as 8,
+# ``7 \quad (1)`` as 7) are several values; a subscript or superscript is not a value of its own
+# (``\log_2 5`` is one value), and a narrow space may separate a number from what multiplies it
+# (``2 \sqrt{3}``), never from another number.
+_TOKEN = re.compile(r"\d+(?:\.\d+)?|\\[A-Za-z]+\*?|\\.|\s+|.", re.DOTALL)
+_NARROW_COMMANDS = frozenset({"\\,", "\\!", "\\thinspace", "\\negthinspace"})
+_WIDE_COMMANDS = frozenset({
+    "\\;", "\\:", "\\>", "\\ ", "\\quad", "\\qquad", "\\enspace", "\\enskip",
+    "\\medspace", "\\thickspace", "\\negmedspace", "\\negthickspace", "\\space",
+    "\\nobreakspace", "\\hfill", "\\hfil", "\\newline", "\\displaystyle",
+    "\\textstyle", "\\scriptstyle", "\\scriptscriptstyle", "\\smallskip", "\\medskip",
+    "\\bigskip", "\\allowbreak", "\\nolinebreak", "~",
+})  # fmt: skip
+_TRANSPARENT = re.compile(
+    r"\\(?:left|right|middle|[bB]igg?[lrm]?|mathbf|boldsymbol|bm|mathit|mathsf|mathtt|mathnormal"
+    r"|textbf|textit)$"
+)
+_PARENTHESISED = re.compile(r"\(\s*[-+]?\s*\d+(?:\.\d+)?\s*\)")
+_OPENS_NUMBER = re.compile(r"\s*[-+]?\s*\d")
+_ARGUMENT_SPACES = frozenset({"\\hspace", "\\hspace*", "\\phantom", "\\hphantom", "\\vphantom",
+                              "\\mspace", "\\hskip", "\\mskip", "\\kern", "\\mkern"})  # fmt: skip
+_DIMENSION = re.compile(r"\s*[-+]?\s*(?:\d*\.)?\d+\s*[a-z]{2}|\s*\{[^{}]*\}")
+_TEXTS = frozenset({"\\text", "\\textrm", "\\mbox", "\\hbox", "\\mathrm", "\\textnormal"})
+_STARTS_VALUE = frozenset({"\\frac", "\\dfrac", "\\tfrac", "\\sqrt"})
+
+
+class _Spacing:
+    """The state of :func:`_spaced_values`' one pass."""
+
+    def __init__(self) -> None:
+        self.prev: str | None = None  # what the last value was: "number", "close", "script"
+        self.gap: str | None = None  # "narrow" or "wide": the spacing since it
+        self.script = False  # the next value is a subscript or superscript
+
+    def space(self, width: str) -> None:
+        if self.prev is not None and self.gap != "wide":
+            self.gap = width
+
+    def value(self, kind: str, *, a_number: bool) -> bool:
+        """A value starts here (``a_number``: a number or a parenthesised one): whether it is a
+        second value after spacing."""
+        second = (self.gap == "wide" and self.prev in ("number", "close", "script")) or (
+            self.gap == "narrow" and a_number and self.prev == "number"
+        )
+        self.prev, self.gap, self.script = ("script" if self.script else kind), None, False
+        return second
+
+    def other(self, kind: str | None = None) -> None:
+        self.prev, self.gap, self.script = kind, None, False
+
+
+def _signs_next(answer: str, found: re.Match[str], gap: str | None) -> bool:
+    """``found`` is a sign that starts a value after spacing (``7 \\quad -1``, ``7 -1``), not
+    an operator (``7 + 1``)."""
+    if found.group() not in ("+", "-") or gap is None:
+        return False
+    return gap == "wide" or answer[found.end() : found.end() + 1].isdigit()
+
+
+def _spaced_values(answer: str) -> bool:
+    state, skip_to = _Spacing(), 0
+    for found in _TOKEN.finditer(answer):
+        token = found.group()
+        if found.start() < skip_to:
+            continue
+        if token.isspace() or token in _NARROW_COMMANDS:
+            state.space("narrow")
+        elif token in _WIDE_COMMANDS:
+            state.space("wide")
+        elif _TRANSPARENT.match(token) or _signs_next(answer, found, state.gap):
+            continue  # sizing and fonts; a sign after spacing that starts the next value
+        elif token in _ARGUMENT_SPACES:
+            dimension = _DIMENSION.match(answer, found.end())
+            skip_to = dimension.end() if dimension else found.end()
+            state.space("wide")
+        elif token in _TEXTS or token == "{":
+            opened = found.start() if token == "{" else answer.find("{", found.end())
+            end = _group_end(answer, opened + 1) if opened >= 0 else found.end()
+            if opened >= 0 and not answer[opened + 1 : end - 1].strip(" ~\\,;:"):
+                skip_to = end
+                state.space("wide")  # \\text{ } or {}: spacing
+            elif token != "{":
+                skip_to = end
+                state.other()  # 2 \\text{ apples}
+            elif state.script:
+                skip_to = end
+                state.value("script", a_number=False)  # x^{2}: one value
+        elif token[0].isdigit():
+            if state.value("number", a_number=True):
+                return True
+        elif token == "(" and state.gap is not None:
+            number = _PARENTHESISED.match(answer, found.start())
+            if (number or _OPENS_NUMBER.match(answer, found.end())) and state.value(
+                "other", a_number=number is not None
+            ):
+                return True
+        elif token in _STARTS_VALUE:
+            if state.value("other", a_number=False):
+                return True
+            state.other()
+        elif token in (")", "]", "}", "\\}", "\\rbrace"):
+            state.other("close")
+        elif token in ("^", "_"):
+            state.other(state.prev)
+            state.script = True
+        else:
+            state.other()
+    return False
+
+
+# --- relations: x = 3 is fine, 12 = 7, (12 = 7), y = 5 = 7 and x - 5 = 7 are not --------------
+
+
+def _enclosing(text: str) -> list[int]:
+    """For each index, the index of the bracket that opens the innermost group holding it (-1 at
+    the top level; a closing bracket: its own group's); brackets of any kind pair with the last
+    open one (``[0, 1)``)."""
+    owner, stack = [-1] * len(text), [-1]
     for index, char in enumerate(text):
-        if char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth = max(depth - 1, 0)
-        elif char in separators and depth == 0 and text[index - 1 : index] != "\\":
-            yield text[start:index]
-            start = index + 1
-    yield text[start:]
+        owner[index] = stack[-1]
+        if char in _CLOSE and len(stack) > 1:
+            stack.pop()
+        elif char in _OPEN:
+            stack.append(index)
+    return owner
+
+
+def _closing(text: str, owner: list[int], group: int) -> int:
+    """The index of the bracket closing ``group`` (the text's end for the top level)."""
+    if group >= 0:
+        for index in range(group + 1, len(text)):
+            if text[index] in _CLOSE and owner[index] == group:
+                return index
+    return len(text)
+
+
+def _chains(answer: str) -> Iterator[list[str]]:
+    """The sides of every chain of equalities in ``answer``, wherever it is: at the top level or
+    inside any bracket (``(12 = 7)``), split at the commas and semicolons of its own level; a
+    chain beside an inequality of its level is left to math-verify."""
+    owner = _enclosing(answer)
+    by_group: dict[int, list[re.Match[str]]] = {}
+    for found in _EQUALITY.finditer(answer):
+        by_group.setdefault(owner[found.start()], []).append(found)
+    unequal = [found.start() for found in _INEQUALITY.finditer(answer)]
+    for group, relations in by_group.items():
+        start, end = group + 1, _closing(answer, owner, group)
+        cuts = [
+            index
+            for index in range(start, end)
+            if answer[index] in ",;" and owner[index] == group and answer[index - 1] != "\\"
+        ]
+        for left, right in zip([start - 1, *cuts], [*cuts, end], strict=True):
+            inside = [found for found in relations if left < found.start() < right]
+            if not inside or any(left < i < right and owner[i] == group for i in unequal):
+                continue
+            edges = [left + 1, *(x for found in inside for x in found.span()), right]
+            yield [_side(answer[edges[i] : edges[i + 1]]) for i in range(0, len(edges), 2)]
+
+
+def _side(text: str) -> str:
+    """A side without the sizing or escape that belonged to its bracket (``\\right``, ``\\``)."""
+    return _SIZING_END.sub("", text)
 
 
 def _value(latex: str) -> Basic | None:
@@ -124,14 +290,28 @@ def _value(latex: str) -> Basic | None:
     return value if isinstance(value, Basic | MatrixBase) else None
 
 
-def relation_problem(answer: str, tolerance: float) -> str | None:
-    """Why a chain of equalities in ``answer`` does not hold, or ``None``."""
+def _a_name(value: Any) -> bool:
+    """A left side that names the value (``x``, ``a_1``, ``AB``, ``f(2)``, ``|AB|``, ``(x, y)``),
+    not an expression that constrains it (``x - 5``, ``2x``, ``x^2``)."""
+    if isinstance(value, Symbol | Function | AppliedUndef):
+        return True
+    if isinstance(value, Mul):
+        return all(isinstance(arg, Symbol) for arg in value.args)
+    if isinstance(value, Abs):
+        return _a_name(value.args[0])
+    if isinstance(value, Tuple | FiniteSet):
+        return all(_a_name(arg) for arg in value.args)
+    if isinstance(value, Interval):
+        return _a_name(value.start) and _a_name(value.end)
+    return False
+
+
+def relation_problem(answer: str, tolerance: float, gold_is_equation: bool = False) -> str | None:
+    """Why a chain of equalities in ``answer`` does not hold, or is an equation to solve rather
+    than a value (``x - 5 = 7`` says x = 12; allowed where the gold is an equation), or ``None``."""
     if len(_EQUALITY.findall(answer)) > _MAX_EQUALITIES:  # each side is parsed: keep it bounded
         return "more relations than can be checked"
-    for item in _top_level(answer, ",;"):
-        sides = _EQUALITY.split(item)
-        if len(sides) < 2 or _INEQUALITY.search(item):
-            continue  # no equality, or an inequality: math-verify compares those itself
+    for sides in _chains(answer):
         last = _value(sides[-1])
         if last is None:
             continue
@@ -142,8 +322,12 @@ def relation_problem(answer: str, tolerance: float) -> str | None:
         if last.free_symbols:
             continue  # an equation (7 = 11a + c), not a value: math-verify compares it
         first = _value(sides[0])
-        if first is not None and not first.free_symbols and not agree(first, last, tolerance):
+        if first is None:
+            continue
+        if not first.free_symbols and not agree(first, last, tolerance):
             return "a relation whose sides disagree"
+        if first.free_symbols and not gold_is_equation and not _a_name(first):
+            return "an equation to solve, not a value"
     return None
 
 
@@ -256,7 +440,7 @@ def _comparable(value: Any) -> bool:
 def unwrapped(gold: Any, pred: Any) -> tuple[Any, Any]:
     """The values math-verify compares: a predicted ``x = 3`` is 3 against a gold that is not an
     equation, a gold ``x = 3`` is 3 against a prediction that is not one."""
-    gold_eq, pred_eq = _is_equation(gold), _is_equation(pred)
+    gold_eq, pred_eq = is_equation(gold), is_equation(pred)
     if pred_eq and not gold_eq:
         return gold, _last(pred).rhs
     if gold_eq and not pred_eq:
@@ -264,7 +448,7 @@ def unwrapped(gold: Any, pred: Any) -> tuple[Any, Any]:
     return gold, pred
 
 
-def _is_equation(value: Any) -> bool:
+def is_equation(value: Any) -> bool:
     if isinstance(value, And):
         return all(isinstance(arg, Eq) for arg in value.args)
     return isinstance(value, Eq)

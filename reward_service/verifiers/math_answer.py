@@ -53,6 +53,7 @@ from typing import Any
 from pydantic import Field
 
 from reward_service.registry import Context, Params, Score, verifier
+from reward_service.verifiers import _math_form as mf
 from reward_service.verifiers import _math_parse as mp
 from reward_service.verifiers import _math_strict as ms
 from reward_service.verifiers._text import (
@@ -70,6 +71,7 @@ for _name in ("math_verify.parser", "math_verify.grader"):
 
 class MathParams(Params):
     strict: bool = True
+    final_form: bool = True
     tolerance: float = Field(default=1e-6, ge=0, le=1, allow_inf_nan=False)
     vtriune_compat: bool = False
 
@@ -87,23 +89,60 @@ def _lenient(response: str, gold: mp.Gold, params: MathParams) -> Score:
     return Score(1.0 if correct else 0.0, {"gold": gold.shown, "extracted": mp.shown(pred)})
 
 
-def _problem(answers: list[str], gold: mp.Gold, pred: list[Any], tolerance: float) -> str | None:
+def _problem(answers: list[str], gold: mp.Gold, pred: list[Any], params: MathParams) -> str | None:
     """Why a prediction math-verify accepts is not strictly equal, or ``None``."""
+    equation = any(ms.is_equation(value) for value in gold.parsed)
     for answer in answers:
-        if found := ms.several_values(answer, gold.multi) or ms.relation_problem(answer, tolerance):
+        if found := ms.several_values(answer, gold.multi) or ms.relation_problem(
+            answer, params.tolerance, equation
+        ):
             return found
     matched = [value for value in gold.parsed if ms.equal_by_math_verify([value], pred)]
+    if found := _kind(matched or gold.parsed, pred):
+        return found
     if any(isinstance(value, str) for value in matched):
         return None  # the same answer, character for character
-    if any(ms.agree(*ms.unwrapped(value, pred[0]), tolerance) for value in matched):
+    if any(ms.agree(*ms.unwrapped(value, pred[0]), params.tolerance) for value in matched):
         return None
     return "equal only after rounding"
 
 
-@verifier("math", params=MathParams, prepare=parse_gold)
-def math_reward(response: str, ground_truth: Any, params: MathParams, context: Context) -> Score:
+def _kind(gold: list[Any], pred: list[Any]) -> str | None:
+    return next((found for value in gold if (found := mf.kind_problem(value, pred[0]))), None)
+
+
+def _form(answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any], prompt: str | None,
+          params: MathParams) -> str | None:  # fmt: skip
+    """Why the answer, equal by value, is not an answer: a hedge after it, the question
+    restated, or a form that is not final (``final_form: false`` keeps the hedge check only)."""
+    if found := ms.hedge_after(answer.tail, gold.multi):
+        return found
+    if not params.final_form:
+        return None
+    written = answer.raw if answer.raw is not None else ""
+    if found := mf.restates(written, region, gold.text, prompt):
+        return found
+    return next(
+        (
+            found
+            for value in gold.parsed[:1]
+            if (found := mf.not_final(written, gold.text, value, pred[0]))
+        ),
+        None,
+    )
+
+
+@verifier("math", params=MathParams, prepare=parse_gold, reads_prompt=True)
+def math_reward(
+    response: str,
+    ground_truth: Any,
+    params: MathParams,
+    context: Context,
+    prompt: str | None = None,
+) -> Score:
     """Final answer (answer block, else after thinking; ``\\boxed{}`` first) equal to the LaTeX
-    ground truth by Math-Verify, then strictly (no rounding, no ``12 = 7``, no hedges)."""
+    ground truth by Math-Verify, then strictly (no rounding, no ``12 = 7``, no hedges, no
+    question restated, final form)."""
     gold: mp.Gold = ground_truth
     if params.vtriune_compat or not params.strict:
         return _lenient(response, gold, params)
@@ -114,7 +153,7 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
     answer = mp.strict_answer(region, boxes, is_block=answer_block(response) is not None)
     if answer is None:
         return Score(0.0, {"gold": gold.shown, "reason": "exponent beyond ±1000"})
-    pred = mp.strict_pred(answer.text)
+    pred = answer.pred if answer.pred is not None else mp.strict_pred(answer.text)
     raw = answer.raw if answer.raw is not None else str(pred[-1]) if pred else ""
     details: dict[str, Any] = {"gold": gold.shown, "extracted": mp.shown(pred)}
     if (choice := mp.letter(gold.text)) is not None:  # a choice, not E = e or I = √−1
@@ -123,7 +162,16 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
         correct = mp.same_text(raw, gold.text)
         return Score(1.0 if correct else 0.0, details | {"gold_fallback": "string"})
     if not ms.equal_by_math_verify(gold.parsed, pred):
-        return Score(0.0, details)
-    if reason := _problem(boxes.answers or [raw], gold, pred, params.tolerance):
+        if not any(mf.same_set(value, pred[0], mf.asks_for_point(prompt)) for value in gold.parsed
+                   if pred):  # fmt: skip
+            return Score(0.0, details)
+        if reason := ms.several_values(raw, gold.multi) or _form(
+            answer, region, gold, pred, prompt, params
+        ):
+            return Score(0.0, details | {"reason": reason})
+        return Score(1.0, details | {"read_as": "the set an inequality denotes"})
+    if reason := _problem(boxes.answers or [raw], gold, pred, params) or _form(
+        answer, region, gold, pred, prompt, params
+    ):
         return Score(0.0, details | {"reason": reason})
     return Score(1.0, details)

@@ -103,7 +103,9 @@ def test_registered() -> None:
         ("\\boxed{\\dfrac{3}{4}}", "\\frac{3}{4}", 1.0),
         ("\\boxed{0.75}", "\\frac34", 1.0),
         ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt3}2", 1.0),
-        ("\\boxed{x^2+2x+1}", "(x+1)^2", 1.0),  # symbolic equality, not string equality
+        ("\\boxed{(x+1)(x+1)}", "(x+1)^2", 1.0),  # symbolic equality, not string equality
+        ("\\boxed{x^2+2x+1}", "x^2+2x+1", 1.0),
+        ("\\boxed{x^2+2x+1}", "(x+1)^2", 0.0),  # expanded where the gold is factored (strict)
         ("\\boxed{0.333333}", "\\frac13", 1.0),  # six digits pass (spec)
         # the ground truth is wrapped in $…$ when bare
         ("\\boxed{2\\pi}", "2\\pi", 1.0),
