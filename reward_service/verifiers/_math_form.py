@@ -75,8 +75,11 @@ _FRACTION = re.compile(
     r"\\[dt]?frac\s*(?:\{\s*-?\s*(\d+)\s*\}|(\d))\s*(?:\{\s*-?\s*(\d+)\s*\}|(\d))"
     r"|(?<![\d.}\\^_])(\d+)\s*/\s*(\d+)(?![\d.])"
 )
+_DECIMAL = re.compile(r"\d\.\d")
 _MAX_ROOT = 10**8  # larger radicands are not factored (bounded work)
 
+_SET_BRACES = re.compile(r"\\\{|\\lbrace(?![A-Za-z])")
+_SURE_INTERVAL = re.compile(r"[\[\]]|\\infty|\\cup|\\in(?![A-Za-z])")
 _POINT_WORDS = re.compile(
     r"\b(?:point|points|coordinates?|ordered\s+pair|pair|vertex|vertices|cent(?:er|re)|midpoint"
     r"|intersect\w*|focus|foci|tuple|vector)\b",
@@ -165,13 +168,21 @@ def _unreduced_fractions(latex: str) -> bool:
     return False
 
 
+def _reduced_fraction(gold_text: str) -> bool:
+    """The gold is written as a fraction (or a decimal) none of which is unreduced: then so must
+    the answer be. An integer gold says nothing of how a fraction equal to it is written
+    (``\\frac{3}{3}`` for 1 is left to the value check)."""
+    written = _FRACTION.search(gold_text) is not None or _DECIMAL.search(gold_text) is not None
+    return written and not _unreduced_fractions(gold_text)
+
+
 def not_final(answer: str, gold_text: str, gold: Any, pred: Any) -> str | None:
     """Why ``answer`` (as written) is not in final form where the gold is, else ``None``."""
     if left := sorted(_kinds(answer) - _kinds(gold_text)):
         return f"not in final form: an unevaluated {left[0]}"
     if _simplifiable_roots(answer) and not _simplifiable_roots(gold_text):
         return "not in final form: a root that simplifies"
-    if _unreduced_fractions(answer) and not _unreduced_fractions(gold_text):
+    if _unreduced_fractions(answer) and _reduced_fraction(gold_text):
         return "not in final form: an unreduced fraction"
     if _factored(gold) and not _factored(pred) and _polynomial_sum(pred):
         return "not in final form: expanded where the gold is factored"
@@ -183,12 +194,18 @@ def _rhs(value: Any) -> Any:
 
 
 def _factored(value: Any) -> bool:
-    """A product (or power) with a factor that is a sum in variables: ``(x - 2)(x - 3)``."""
+    """A product of polynomials, one a sum: ``(x - 2)(x - 3)``, ``x(x + 1)``, ``(x + 1)^2``; a
+    number times a sum (``\\frac{x + 2}{7}``) is not what "factored" asks for."""
     value = _rhs(value)
-    if not isinstance(value, Mul | Pow) or not getattr(value, "free_symbols", None):
+    if isinstance(value, Pow):
+        return bool(value.base.is_Add and value.base.free_symbols and value.exp.is_Integer
+                    and value.exp > 1)  # fmt: skip
+    if not isinstance(value, Mul):
         return False
-    parts = value.args if isinstance(value, Mul) else (value.base,)
-    return any(part.is_Add and part.free_symbols for part in parts)
+    variable = [part for part in value.args if part.free_symbols]
+    if len(variable) == 1:
+        return _factored(variable[0])
+    return len(variable) > 1 and any(part.is_Add or _factored(part) for part in variable)
 
 
 def _polynomial_sum(value: Any) -> bool:
@@ -240,13 +257,25 @@ def _roots(value: Any) -> bool:
     return all(getattr(part, "is_number", False) for part in parts)
 
 
-def kind_problem(gold: Any, pred: Any) -> str | None:
-    """Why ``pred`` denotes another kind of set than ``gold``, else ``None``."""
+def kind_problem(
+    gold: Any, pred: Any, gold_text: str, answer: str, prompt: str | None
+) -> str | None:
+    """Why ``pred`` denotes another kind of set than ``gold``, else ``None``. A bare list
+    (``2, 3``, ``{2, 3}``: LaTeX braces only group) for a gold ``(a, b)`` that may be a point is
+    left to math-verify; written as a set (``\\{2, 3\\}``) or as roots (``x = 2, x = 3``) it is
+    not an interval, nor is a bare list where the gold is surely one (``[``, ``\\infty``,
+    ``\\cup``, or a prompt about an inequality or an interval)."""
     if _is_interval(gold) and _roots(pred):
-        return "a set of roots where the gold is an interval"
+        explicit = isinstance(next(iter(pred.args)), Eq) or _SET_BRACES.search(answer)
+        if explicit or _SURE_INTERVAL.search(gold_text) or _about_intervals(prompt):
+            return "a set of roots where the gold is an interval"
     if _roots(gold) and (_is_interval(pred) or _inequality(pred)):
         return "an interval where the gold is a set of roots"
     return None
+
+
+def _about_intervals(prompt: str | None) -> bool:
+    return bool(prompt) and _INTERVAL_WORDS.search(prompt or "") is not None
 
 
 def _as_set(value: Any) -> Any:

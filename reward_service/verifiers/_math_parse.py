@@ -12,7 +12,7 @@ from typing import Any
 from latex2sympy2_extended import NormalizationConfig
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 from math_verify.parser import extract_match, lazy_latex_regex
-from sympy import And, Basic, FiniteSet, nan, zoo
+from sympy import And, Basic, FiniteSet, Union, nan, zoo
 
 from reward_service.errors import InvalidInputError
 from reward_service.verifiers._text import (
@@ -41,8 +41,10 @@ _USABLE = re.compile(r"\d|\\[A-Za-z]")
 _SEVERAL = re.compile(r"[,;]|\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b")
 _TEXT_GROUP = re.compile(r"\\(?:text\w*|mbox|mathrm)\s*\{([^{}]*)\}")
 _NOISE = re.compile(r"\\left|\\right|\\[,;:! ]|~|\$|\s")
-_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| )\d{3})+(?:\.\d+)?(?![\d.])")
-_GROUP_SPACE = re.compile(r"\\[,!]|\\ |~| ")
+_GROUPED = re.compile(
+    r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| |\{,\}|\\thinspace\s?)\d{3})+(?:\.\d+)?(?![\d.])"
+)
+_GROUP_SPACE = re.compile(r"\\[,!]|\\ |~| |\{,\}|\\thinspace\s?")
 _SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
 _MAX_EXPONENT = 1000
 _DECIMAL_COMMA = re.compile(r"(-?)(\d+),(\d+)")
@@ -63,7 +65,8 @@ def scientific(text: str) -> str | None:
 
 
 def thousands(text: str) -> str:
-    """``1 000`` or ``12\\,345`` (groups of three after spaces) as one number: 1000, 12345."""
+    """``1 000``, ``12\\,345`` or ``14{,}916`` (groups of three after a space or a grouping
+    comma) as one number: 1000, 12345, 14916."""
     return _GROUPED.sub(lambda m: _GROUP_SPACE.sub("", m.group()), text)
 
 
@@ -144,7 +147,7 @@ def _readable(value: Any) -> bool:
 
 
 def _is_multi(value: Any) -> bool:
-    return (isinstance(value, FiniteSet) and len(value) > 1) or isinstance(value, And)
+    return (isinstance(value, FiniteSet) and len(value) > 1) or isinstance(value, And | Union)
 
 
 def _strict_parse(text: str) -> list[Any]:

@@ -63,6 +63,9 @@ _HEDGE_WORD = re.compile(
     r"|roughly|around)\b",
     re.IGNORECASE,
 )
+_QUESTIONED = re.compile(r"[\s$.)\]}]*\?")
+_A_VALUE = re.compile(r"\d|\$|\\boxed|\\\(")
+_HEDGE_REACH = 40  # characters after a hedge word in which a second value makes it a hedge
 _NUMBER_WORD = re.compile(
     r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
     r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty"
@@ -111,11 +114,17 @@ def several_values(answer: str, gold_is_multi: bool) -> str | None:
 
 
 def hedge_after(tail: str, gold_is_multi: bool) -> str | None:
-    """Why the text after the final answer takes it back ("Or maybe $8$.", "… right?")."""
-    if "?" in tail:
+    """Why the text after the final answer takes it back: a question mark right after it
+    (``\\boxed{7}?``), or a hedge word followed closely by another value ("Or maybe $8$.", "or
+    perhaps 8"); a hedge word with no value after it ("questions or need further help") is prose.
+    """
+    if _QUESTIONED.match(tail):
         return "a question after the final answer"
-    if not gold_is_multi and _HEDGE_WORD.search(tail):
-        return "a hedge after the final answer"
+    if gold_is_multi:
+        return None
+    for word in _HEDGE_WORD.finditer(tail):
+        if _A_VALUE.search(tail, word.end(), word.end() + _HEDGE_REACH):
+            return "a hedge after the final answer"
     return None
 
 
@@ -141,8 +150,16 @@ _OPENS_NUMBER = re.compile(r"\s*[-+]?\s*\d")
 _ARGUMENT_SPACES = frozenset({"\\hspace", "\\hspace*", "\\phantom", "\\hphantom", "\\vphantom",
                               "\\mspace", "\\hskip", "\\mskip", "\\kern", "\\mkern"})  # fmt: skip
 _DIMENSION = re.compile(r"\s*[-+]?\s*(?:\d*\.)?\d+\s*[a-z]{2}|\s*\{[^{}]*\}")
+_BLANK = re.compile(r"(?:\s|~|\\[,;:! ]|\\q?quad(?![A-Za-z]))*")
 _TEXTS = frozenset({"\\text", "\\textrm", "\\mbox", "\\hbox", "\\mathrm", "\\textnormal"})
-_STARTS_VALUE = frozenset({"\\frac", "\\dfrac", "\\tfrac", "\\sqrt"})
+_OPERATORS = frozenset({
+    "\\times", "\\cdot", "\\div", "\\pm", "\\mp", "\\le", "\\leq", "\\ge", "\\geq", "\\lt",
+    "\\gt", "\\ne", "\\neq", "\\approx", "\\equiv", "\\sim", "\\simeq", "\\cong", "\\in",
+    "\\notin", "\\cup", "\\cap", "\\setminus", "\\to", "\\rightarrow", "\\Rightarrow",
+    "\\implies", "\\iff", "\\mid", "\\colon", "\\circ", "\\degree", "\\prime", "\\dots",
+    "\\ldots", "\\cdots", "\\land", "\\lor", "\\wedge", "\\vee", "\\end", "\\begin",
+    "\\over", "\\choose", "\\right", "\\rangle", "\\rfloor", "\\rceil", "\\rvert", "\\rVert",
+})  # fmt: skip
 
 
 class _Spacing:
@@ -197,7 +214,7 @@ def _spaced_values(answer: str) -> bool:
         elif token in _TEXTS or token == "{":
             opened = found.start() if token == "{" else answer.find("{", found.end())
             end = _group_end(answer, opened + 1) if opened >= 0 else found.end()
-            if opened >= 0 and not answer[opened + 1 : end - 1].strip(" ~\\,;:"):
+            if opened >= 0 and _BLANK.fullmatch(answer[opened + 1 : end - 1]):
                 skip_to = end
                 state.space("wide")  # \\text{ } or {}: spacing
             elif token != "{":
@@ -215,8 +232,8 @@ def _spaced_values(answer: str) -> bool:
                 "other", a_number=number is not None
             ):
                 return True
-        elif token in _STARTS_VALUE:
-            if state.value("other", a_number=False):
+        elif token[1:2].isalpha() and token[:1] == "\\" and token not in _OPERATORS:
+            if state.value("other", a_number=False):  # \\frac, \\sqrt, \\log, \\pi…
                 return True
             state.other()
         elif token in (")", "]", "}", "\\}", "\\rbrace"):

@@ -89,7 +89,9 @@ def _lenient(response: str, gold: mp.Gold, params: MathParams) -> Score:
     return Score(1.0 if correct else 0.0, {"gold": gold.shown, "extracted": mp.shown(pred)})
 
 
-def _problem(answers: list[str], gold: mp.Gold, pred: list[Any], params: MathParams) -> str | None:
+def _problem(
+    answers: list[str], gold: mp.Gold, pred: list[Any], prompt: str | None, params: MathParams
+) -> str | None:
     """Why a prediction math-verify accepts is not strictly equal, or ``None``."""
     equation = any(ms.is_equation(value) for value in gold.parsed)
     for answer in answers:
@@ -98,17 +100,14 @@ def _problem(answers: list[str], gold: mp.Gold, pred: list[Any], params: MathPar
         ):
             return found
     matched = [value for value in gold.parsed if ms.equal_by_math_verify([value], pred)]
-    if found := _kind(matched or gold.parsed, pred):
-        return found
+    for value in matched or gold.parsed:
+        if found := mf.kind_problem(value, pred[0], gold.text, answers[-1], prompt):
+            return found
     if any(isinstance(value, str) for value in matched):
         return None  # the same answer, character for character
     if any(ms.agree(*ms.unwrapped(value, pred[0]), params.tolerance) for value in matched):
         return None
     return "equal only after rounding"
-
-
-def _kind(gold: list[Any], pred: list[Any]) -> str | None:
-    return next((found for value in gold if (found := mf.kind_problem(value, pred[0]))), None)
 
 
 def _form(answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any], prompt: str | None,
@@ -170,7 +169,7 @@ def math_reward(
         ):
             return Score(0.0, details | {"reason": reason})
         return Score(1.0, details | {"read_as": "the set an inequality denotes"})
-    if reason := _problem(boxes.answers or [raw], gold, pred, params) or _form(
+    if reason := _problem(boxes.answers or [raw], gold, pred, prompt, params) or _form(
         answer, region, gold, pred, prompt, params
     ):
         return Score(0.0, details | {"reason": reason})
