@@ -8,13 +8,24 @@ check below names one, and none can turn a 0 into a 1:
   fractions, roots, π…) must be equal, and so must a decimal and a value it can write exactly
   (``0.5000001`` is not 1/2); a decimal for a value it cannot write (1/3, √2, π) must lie within
   the relative ``tolerance``. Expressions in variables are compared at fixed sample points.
-- **relations**: math-verify reduces ``12 = 7`` to its right-hand side; every side of a chain of
-  ``=``/``\\approx``/``\\equiv`` must agree with the last one, except a first side that is a
-  name (``x = 3``); an answer with more than 16 of them is rejected unread.
-- **several values**: numbers separated only by spacing (``7 \\quad 1`` reads as 8; ``1 000`` is
-  one number), a number inside ``\\text{}`` (``2 \\text{ (or maybe 3)}`` reads as 2), or a hedge
-  word in it ("or", "maybe", "approximately"…). Spacing and hedge words are allowed when the
-  gold itself holds several values: its set comparison already needs every one.
+- **relations**: math-verify reduces ``12 = 7`` to its right-hand side. Every chain of
+  ``=``/``\\approx``/``\\equiv``, found wherever it is (at the top level or inside any bracket:
+  ``(12 = 7)``, ``x = (12 = 7)``), must have every side agree with the last one, except a first
+  side that names the value (``x``, ``a_1``, ``AB``, ``f(3)``, ``(x, y)``); a first side that
+  constrains it (``x - 5 = 7``, ``2x = 14``, ``x^2 = 49``) is an equation to solve, not a value,
+  unless the gold is an equation too. An answer with more than 16 relations is rejected unread.
+- **several values**: values separated only by spacing, read by a tokenizer (``7 \\quad 1`` reads
+  as 8, ``7 \\quad (1)`` as 7): every spacing command (``\\,``, ``\\thinspace``, ``\\;``,
+  ``\\quad``, ``\\enspace``, ``\\hspace{}``, ``\\kern``, ``~``, ``\\displaystyle``, an empty
+  ``\\text{ }`` or ``{}``, a phantom, any Unicode space); a subscript or superscript is not a value
+  of its own (``\\log_2 5``), and a narrow space may separate a number from what multiplies it
+  (``2 \\sqrt{3}``), never from another number (``1 000`` and ``14{,}916`` are grouped first). A
+  question mark anywhere in the answer; a number (digits or words: "three") inside ``\\text{}``
+  (``2 \\text{ (or maybe 3)}`` reads as 2), or a hedge word in it ("or", "maybe",
+  "approximately"…). Spacing and hedge words are allowed when the gold itself holds several
+  values (a set, a system, a union of intervals): its comparison already needs every one.
+- **after the answer**: a question mark right after it, or a hedge word followed within 40
+  characters by another value ("The final answer is $7$. Or maybe $8$.").
 
 Everything here runs in a pool child under a hard deadline; huge powers are only ever evaluated
 numerically (``evalf``), never expanded.

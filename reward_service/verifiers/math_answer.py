@@ -5,7 +5,13 @@ Response: the final answer by the rule every verifier shares (``_text.final_answ
 ``<answer>`` block, else the text after the last ``</think>``, else all of it. Inside it, the
 ``\\boxed{}`` if any, else anchored LaTeX (``the final answer is $5$``), else unanchored LaTeX
 (``so $4$``); an answer block that is nothing but an answer (``<answer>\\n4\\n</answer>``) is read
-as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0.
+as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0. In prose, the span read
+is the one math-verify takes its verdict from (its own patterns and priorities), and every
+strict check looks at that span.
+
+Prompt: read (``reads_prompt``), in strict mode only: an answer that restates the question is
+not paid. Samples that differ only in their prompt are scored apart; without a prompt, that one
+check is skipped.
 
 Ground truth: a LaTeX string (``\\boxed{4}``, ``\\frac{1}{2}``, ``2\\pi``, ``[1, 2)``, ``B``) or
 a JSON number, wrapped in ``$…$`` when it holds neither ``$`` nor ``\\boxed`` (``2\\pi`` is 2π);
@@ -17,9 +23,17 @@ compared as a normalised string (``details.gold_fallback``); one with neither a 
 command (``no-math-here ???``), or empty, is ``invalid_input``.
 
 Params: ``strict`` (true): after math-verify says equal, reject what only its leniency makes equal
-(``_math_strict``: rounding, ``12 = 7``, ``y = 5 = 7``, ``7 \\quad 1``, ``2 \\text{ (or 3)}``);
-exact values must be equal, a decimal within ``tolerance`` (1e-6, relative) of a value it cannot
-write exactly; nothing is lower-cased; ``1e-7`` is read as 10⁻⁷ and ``1 000`` as 1000.
+(``_math_strict``: rounding, ``12 = 7`` and ``(12 = 7)``, ``y = 5 = 7``, ``x - 5 = 7`` for 7,
+``7 \\quad 1``, ``7 \\thinspace 1``, ``2 \\text{ (or 3)}``, ``2 \\text{ (three?)}``, "$7$. Or maybe
+$8$.") and what is not an answer (``_math_form``: the question restated, an unevaluated
+binomial, integral, derivative, limit, sum…, a root that simplifies, an unreduced fraction
+against a fraction or decimal gold, an expanded polynomial against a factored gold, a root set
+for an interval and the reverse); an inequality in one variable is read as the set it denotes
+(``2 < x < 3`` is right for ``(2, 3)``). Exact values must be equal, a decimal within
+``tolerance`` (1e-6, relative) of a value it cannot write exactly; nothing is lower-cased;
+``1e-7`` is read as 10⁻⁷, ``1 000`` and ``14{,}916`` as one number. ``final_form`` (true): the
+``_math_form`` checks of form (the restated question and the final-form rules; the kinds of sets
+stay); false pays an unevaluated but equal answer.
 ``strict: false``: plain math-verify on the whole response, both sides lower-cased (the gold
 still wrapped; an unreadable one is ``invalid_input``). ``vtriune_compat`` (false): V-Triune's
 reward server exactly, for ``/judge``: both sides lower-cased, the gold unwrapped (a bare ``B``
@@ -37,6 +51,14 @@ Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned 
   and ``4\\%`` matches both 4 and 0.04; a gold ``1,5`` matches both 1.5 and {1, 5}.
 - A number written in prose without LaTeX (``the final answer is 7.78.``) is never read, even
   after an anchor: peers' tests expect it to be (see ``bench/bench_agreement.py``).
+- A gold ``(a, b)`` is an interval for math-verify; it is read as a point only when the prompt
+  asks for one ("point", "coordinates", "ordered pair"…, and no inequality): then an inequality
+  is not accepted for it. A bare list ``a, b`` for it is left to math-verify unless the gold
+  (``[``, ``\\infty``, ``\\cup``) or the prompt makes it surely an interval.
+- A hedge word after the answer counts only when another value follows it closely ("or maybe
+  $8$"); a sentence of doubt with no value ("I am not sure") is not read as one.
+- A question restated without ``$…$`` in the prompt (plain text) is not recognised as such; its
+  unevaluated forms still are.
 - ``strict: false`` inherits math-verify's false positives: 6-decimal rounding
   (``0.00000049`` ≡ ``0.0000004``), ``12 = 7`` read as 7, ``7 \\quad 1`` as 8.
 
