@@ -46,7 +46,8 @@ _SPACING = re.compile(
 )
 _ALIASES = (("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\dfrac", "\\frac"),
             ("\\tfrac", "\\frac"), ("\\cdot", "\\times"))  # fmt: skip
-_MATH_SPAN = re.compile(r"\$\$?([^$]*)\$\$?|\\\((.*?)\\\)|\\\[(.*?)\\\]", re.DOTALL)
+_DELIMITER = re.compile(r"(?<!\\)\$\$?|\\[()\[\]]")
+_CLOSES = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
 _OPERATION = re.compile(
     r"(?<=[\w})\]])\s*[-+*/^!=]|\\(?!frac|sqrt|pi\b|infty|circ|%|text|mathrm|left|right)[A-Za-z]+"
 )
@@ -76,6 +77,7 @@ _FRACTION = re.compile(
     r"|(?<![\d.}\\^_])(\d+)\s*/\s*(\d+)(?![\d.])"
 )
 _DECIMAL = re.compile(r"\d\.\d")
+_MAX_ROOTS = 16  # roots looked at per answer (each may take 10⁴ divisions)
 _MAX_ROOT = 10**8  # larger radicands are not factored (bounded work)
 
 _SET_BRACES = re.compile(r"\\\{|\\lbrace(?![A-Za-z])")
@@ -105,8 +107,17 @@ def flat(latex: str) -> str:
 
 
 def _prompt_math(prompt: str) -> Iterator[str]:
-    for found in _MATH_SPAN.finditer(prompt):
-        yield next((group for group in found.groups() if group is not None), "")
+    """The contents of the prompt's ``$…$``, ``$$…$$``, ``\\(…\\)`` and ``\\[…\\]``, delimiters
+    paired in one pass (an unclosed one costs nothing more)."""
+    opened: re.Match[str] | None = None
+    for found in _DELIMITER.finditer(prompt):
+        token = found.group()
+        if opened is None:
+            if token in ("$", "$$", "\\(", "\\["):
+                opened = found
+        elif token == _CLOSES[opened.group()]:
+            yield prompt[opened.end() : found.start()]
+            opened = None
 
 
 def restates(answer: str, region: str, gold_text: str, prompt: str | None) -> str | None:
@@ -147,7 +158,7 @@ def _has_power_factor(n: int, k: int) -> bool:
 
 
 def _simplifiable_roots(latex: str) -> bool:
-    for found in _ROOT.finditer(latex):
+    for found, _ in zip(_ROOT.finditer(latex), range(_MAX_ROOTS), strict=False):
         index = int(found.group(1) or 2)
         radicand = int(found.group(2) or found.group(3))
         if index >= 2 and (radicand in (0, 1) or _has_power_factor(radicand, index)):
@@ -232,16 +243,17 @@ def _is_interval(value: Any) -> bool:
 
 
 def _inequality(value: Any) -> bool:
-    """An inequality in one variable: ``x > 2``, ``2 < x < 3``, ``x < 1 \\text{ or } x > 2``."""
+    """An inequality of one variable against numbers: ``x > 2``, ``2 < x < 3``,
+    ``x < 1 \\text{ or } x > 2`` (solving ``2x > 4`` is left undone: bounded work)."""
     if isinstance(value, FiniteSet):
         return len(value) > 0 and all(_inequality(part) for part in value.args)
     if isinstance(value, And):
         return all(_inequality(part) for part in value.args)
     return (
         isinstance(value, Relational)
-        and not isinstance(value, Eq)
-        and len(value.free_symbols) == 1
         and value.rel_op in ("<", "<=", ">", ">=")
+        and len(value.free_symbols) == 1
+        and all(isinstance(side, Symbol) or not side.free_symbols for side in value.args)
     )
 
 

@@ -161,7 +161,8 @@ _OPENS_NUMBER = re.compile(r"\s*[-+]?\s*\d")
 _ARGUMENT_SPACES = frozenset({"\\hspace", "\\hspace*", "\\phantom", "\\hphantom", "\\vphantom",
                               "\\mspace", "\\hskip", "\\mskip", "\\kern", "\\mkern"})  # fmt: skip
 _DIMENSION = re.compile(r"\s*[-+]?\s*(?:\d*\.)?\d+\s*[a-z]{2}|\s*\{[^{}]*\}")
-_BLANK = re.compile(r"(?:\s|~|\\[,;:! ]|\\q?quad(?![A-Za-z]))*")
+_OPENING = re.compile(r"\s*\{")
+_BLANK_GROUP = re.compile(r"\{(?:\s|~|\\[,;:! ]|\\q?quad(?![A-Za-z]))*\}")
 _TEXTS = frozenset({"\\text", "\\textrm", "\\mbox", "\\hbox", "\\mathrm", "\\textnormal"})
 _OPERATORS = frozenset({
     "\\times", "\\cdot", "\\div", "\\pm", "\\mp", "\\le", "\\leq", "\\ge", "\\geq", "\\lt",
@@ -223,16 +224,16 @@ def _spaced_values(answer: str) -> bool:
             skip_to = dimension.end() if dimension else found.end()
             state.space("wide")
         elif token in _TEXTS or token == "{":
-            opened = found.start() if token == "{" else answer.find("{", found.end())
-            end = _group_end(answer, opened + 1) if opened >= 0 else found.end()
-            if opened >= 0 and _BLANK.fullmatch(answer[opened + 1 : end - 1]):
-                skip_to = end
+            opened = _OPENING.match(answer, found.start() if token == "{" else found.end())
+            blank = opened and _BLANK_GROUP.match(answer, opened.end() - 1)
+            if blank:
+                skip_to = blank.end()
                 state.space("wide")  # \\text{ } or {}: spacing
             elif token != "{":
-                skip_to = end
+                skip_to = _group_end(answer, opened.end()) if opened else found.end()
                 state.other()  # 2 \\text{ apples}
             elif state.script:
-                skip_to = end
+                skip_to = _group_end(answer, found.end())
                 state.value("script", a_number=False)  # x^{2}: one value
         elif token[0].isdigit():
             if state.value("number", a_number=True):
