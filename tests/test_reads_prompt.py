@@ -30,6 +30,14 @@ def test_which_verifiers_read_the_prompt() -> None:
     assert readers == {"math"} | models
 
 
+def test_the_verifier_list_says_which_read_the_prompt() -> None:
+    with app_client() as (http, _):
+        listed = {v["name"]: v for v in http.get("/v1/verifiers").json()["verifiers"]}
+    assert listed["math"]["reads_prompt"] is True
+    assert listed["chart"]["reads_prompt"] is False
+    assert listed["think_answer"]["reads_prompt"] is False
+
+
 def test_the_pool_passes_the_prompt_to_math() -> None:
     params = VERIFIERS.get("math").params()
     restated = run_task(Task("math", params, ANSWER, '"1000"', None, Context(), RESTATED))
