@@ -34,6 +34,7 @@ numerically (``evalf``), never expanded.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Iterator
 from typing import Any
 
@@ -311,6 +312,18 @@ def _chains(answer: str) -> Iterator[list[str]]:
 def _side(text: str) -> str:
     """A side without the sizing or escape that belonged to its bracket (``\\right``, ``\\``)."""
     return _SIZING_END.sub("", text)
+
+
+def value_sides(answer: str) -> str:
+    """The values ``answer`` states: of each top-level item, what follows its last top-level
+    equality (``f'(x) = 3x^2`` states ``3x^2``; ``\\binom{8}{4} = 70`` states 70), joined."""
+    owner = _enclosing(answer)
+    cuts = [i for i, char in enumerate(answer) if char in ",;" and owner[i] == -1]
+    starts = [0, *(cut + 1 for cut in cuts)]
+    for found in _EQUALITY.finditer(answer):
+        if owner[found.start()] == -1:
+            starts[bisect_left(cuts, found.start())] = found.end()
+    return ", ".join(answer[a:b] for a, b in zip(starts, [*cuts, len(answer)], strict=True))
 
 
 def _value(latex: str) -> Basic | None:

@@ -140,7 +140,7 @@ def _form(answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any], prompt
         return found
     if not params.final_form:
         return None
-    written = answer.raw if answer.raw is not None else ""
+    written = ms.value_sides(answer.raw) if answer.raw is not None else ""
     if found := mf.restates(written, region, gold.text, prompt):
         return found
     return next(

@@ -554,6 +554,20 @@ MATH_ROUND2 = [
     Hack("math", "2(x-2)(x+2)", "\\boxed{2x^2-8}", "\\boxed{2(x+2)(x-2)}", "a product expanded"),
     Hack(
         "math",
+        "70",
+        "\\boxed{x = \\binom{8}{4}}",
+        "\\boxed{\\binom{8}{4} = 70}",
+        "the value side is what must be final",
+    ),
+    Hack(
+        "math",
+        "3x^2",
+        "\\boxed{y = \\frac{d}{dx} x^3}",
+        "\\boxed{f'(x) = 3x^2}",
+        "a derivative named on the left is fine",
+    ),
+    Hack(
+        "math",
         "\\sqrt{2}",
         "\\boxed{\\sqrt{2} \\quad 1}",
         "\\boxed{\\sqrt{2}}",
