@@ -77,6 +77,7 @@ from pydantic import Field
 from reward_service.registry import Context, Params, Score, verifier
 from reward_service.verifiers import _math_form as mf
 from reward_service.verifiers import _math_parse as mp
+from reward_service.verifiers import _math_relations as mr
 from reward_service.verifiers import _math_strict as ms
 from reward_service.verifiers._text import (
     HEDGE,
@@ -117,7 +118,7 @@ def _problem(
     """Why a prediction math-verify accepts is not strictly equal, or ``None``."""
     equation = any(ms.is_equation(value) for value in gold.parsed)
     for answer in answers:
-        if found := ms.several_values(answer, gold.multi) or ms.relation_problem(
+        if found := ms.several_values(answer, gold.multi) or mr.relation_problem(
             answer, params.tolerance, equation
         ):
             return found
@@ -140,7 +141,7 @@ def _form(answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any], prompt
         return found
     if not params.final_form:
         return None
-    written = ms.value_sides(answer.raw) if answer.raw is not None else ""
+    written = mr.value_sides(answer.raw) if answer.raw is not None else ""
     if found := mf.restates(written, region, gold.text, prompt):
         return found
     return next(
