@@ -11,9 +11,10 @@ check below names one, and none can turn a 0 into a 1:
 - **relations** (``_math_relations``): every chain of equalities, wherever it is, must hold
   (``12 = 7``, ``(12 = 7)``) and state a value (``x - 5 = 7`` is an equation to solve).
 - **several values**: values separated only by spacing (``_math_spacing``: ``7 \\quad 1``,
-  ``7 \\thinspace 1``, ``7 \\quad (1)``; ``\\log_2 5`` and ``2 \\sqrt{3}`` are one value). A question mark
-  anywhere in the answer; a number (digits or words: "three") inside ``\\text{}`` (``2 \\text{
-  (or maybe 3)}`` reads as 2), or a hedge word in it ("or", "maybe", "approximately"…). Spacing and hedge words are allowed when the gold itself holds several
+  ``7 \\thinspace 1``, ``7 \\quad (1)``; ``\\log_2 5`` and ``2 \\sqrt{3}`` are one value); a
+  question mark anywhere in the answer; a number (digits or words: "three") inside ``\\text{}``
+  (``2 \\text{ (or maybe 3)}`` reads as 2), or a hedge word in it ("or", "maybe",
+  "approximately"…). Spacing and hedge words are allowed when the gold itself holds several
   values (a set, a system, a union of intervals): its comparison already needs every one.
 - **after the answer**: a question mark right after it, or a hedge word followed within 40
   characters by another value ("The final answer is $7$. Or maybe $8$.").
