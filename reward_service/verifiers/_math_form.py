@@ -224,6 +224,14 @@ def _polynomial_sum(value: Any) -> bool:
     return bool(getattr(value, "is_Add", False) and value.free_symbols)
 
 
+def form_problem(
+    answer: str, region: str, gold_text: str, gold: Any, pred: Any, prompt: str | None
+) -> str | None:
+    """Why ``answer`` (the values it states) is not an answer: the question restated, or a form
+    that is not final; else ``None``."""
+    return restates(answer, region, gold_text, prompt) or not_final(answer, gold_text, gold, pred)
+
+
 # --- intervals, inequalities and root sets ------------------------------------------------------
 
 

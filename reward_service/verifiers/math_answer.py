@@ -133,25 +133,16 @@ def _problem(
     return "equal only after rounding"
 
 
-def _form(answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any], prompt: str | None,
-          params: MathParams) -> str | None:  # fmt: skip
-    """Why the answer, equal by value, is not an answer: a hedge after it, the question
-    restated, or a form that is not final (``final_form: false`` keeps the hedge check only)."""
+def _form(answers: list[str], answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any],
+          prompt: str | None, params: MathParams) -> str | None:  # fmt: skip
+    """Why the answer, equal by value, is not an answer: a hedge after it, or (unless
+    ``final_form: false``) the question restated or a form that is not final."""
     if found := ms.hedge_after(answer.tail, gold.multi):
         return found
     if not params.final_form:
         return None
-    written = mr.value_sides(answer.raw) if answer.raw is not None else ""
-    if found := mf.restates(written, region, gold.text, prompt):
-        return found
-    return next(
-        (
-            found
-            for value in gold.parsed[:1]
-            if (found := mf.not_final(written, gold.text, value, pred[0]))
-        ),
-        None,
-    )
+    written = mr.value_sides(", ".join(answers))
+    return mf.form_problem(written, region, gold.text, gold.parsed[0], pred[0], prompt)
 
 
 @verifier("math", params=MathParams, prepare=parse_gold, reads_prompt=True)
@@ -188,12 +179,13 @@ def math_reward(
                    if pred):  # fmt: skip
             return Score(0.0, details)
         if reason := ms.several_values(raw, gold.multi) or _form(
-            answer, region, gold, pred, prompt, params
+            [raw], answer, region, gold, pred, prompt, params
         ):
             return Score(0.0, details | {"reason": reason})
         return Score(1.0, details | {"read_as": "the set an inequality denotes"})
-    if reason := _problem(boxes.answers or [raw], gold, pred, prompt, params) or _form(
-        answer, region, gold, pred, prompt, params
+    answers = boxes.answers or [raw]
+    if reason := _problem(answers, gold, pred, prompt, params) or _form(
+        answers, answer, region, gold, pred, prompt, params
     ):
         return Score(0.0, details | {"reason": reason})
     return Score(1.0, details)

@@ -554,6 +554,13 @@ MATH_ROUND2 = [
     Hack("math", "2(x-2)(x+2)", "\\boxed{2x^2-8}", "\\boxed{2(x+2)(x-2)}", "a product expanded"),
     Hack(
         "math",
+        "\\{70, 2\\}",
+        "\\boxed{\\binom{8}{4}} and \\boxed{2}",
+        "\\boxed{70} and \\boxed{2}",
+        "an unevaluated value among several boxes",
+    ),
+    Hack(
+        "math",
         "70",
         "\\boxed{x = \\binom{8}{4}}",
         "\\boxed{\\binom{8}{4} = 70}",
