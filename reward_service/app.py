@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 def verifier_list() -> dict[str, Any]:
     verifiers = [
         {"name": name, "kind": "verifier", "summary": spec.summary,
-         "params_schema": spec.params.model_json_schema()}
+         "params_schema": spec.params.model_json_schema(), "reads_prompt": spec.reads_prompt}
         for name in VERIFIERS if (spec := VERIFIERS.get(name))
     ]  # fmt: skip
     formats = [

@@ -16,7 +16,9 @@ NO_CONTEXT = Context()
 
 @dataclass(frozen=True, slots=True)
 class Task:
-    """One unique (verifier, params, response, ground truth, format) to score.
+    """One unique (verifier, params, response, ground truth, format) to score, and the prompt
+    where the verifier reads it (model verifiers, ``math``): otherwise ``None``, so a rule
+    verifier that does not read it never pays to pickle or send it.
 
     ``ground_truth`` is the canonical JSON text (sorted keys) of the sample's ground truth: a
     plain string on the pipe, and with the verifier and its validated params the key under which
@@ -29,7 +31,7 @@ class Task:
     ground_truth: str = "null"
     format: str | None = None
     context: Context = NO_CONTEXT
-    prompt: str | None = None  # read by model verifiers only
+    prompt: str | None = None  # set only for a verifier that reads it (``reads_prompt``)
     images: tuple[str, ...] = ()  # read by model verifiers only
     format_only: bool = False  # score the format alone (accuracy left out)
     params_key: str = ""  # the params' canonical JSON, from whoever validated them

@@ -2,7 +2,9 @@
 
 A verifier is a pure, synchronous, picklable function
 ``(response, ground_truth, params, context) -> Score`` registered under one name with a
-pydantic params model. It runs inside a killable child process, so it may be slow or even hang
+pydantic params model; one registered with ``reads_prompt=True`` also takes the sample's prompt
+(``prompt=``, ``None`` when the sample has none): only such verifiers are sent it.
+It runs inside a killable child process, so it may be slow or even hang
 without harming the service. A format checker is ``(response) -> float`` in [0, 1].
 """
 
@@ -21,6 +23,7 @@ from reward_service.errors import UnknownNameError
 
 T = TypeVar("T")
 P = TypeVar("P", bound="Params")
+F = TypeVar("F", bound=Callable[..., "Score"])
 
 
 class Params(BaseModel):
@@ -73,6 +76,15 @@ class VerifierSpec:
     summary: str
     backend: str = "rules"
     kinds: frozenset[str] = frozenset()
+    reads_prompt: bool = False  # the sample's prompt reaches it (and is part of its task's key)
+
+    def score(
+        self, response: str, ground_truth: Any, params: Any, context: Context, prompt: str | None
+    ) -> Score:
+        """A rule verifier's verdict, given the prompt only if it reads it."""
+        if self.reads_prompt:
+            return self.fn(response, ground_truth, params, context, prompt=prompt)
+        return self.fn(response, ground_truth, params, context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +137,20 @@ def verifier(
     *,
     params: type[Params] = NoParams,
     prepare: PrepareFn | None = None,
-) -> Callable[[VerifyFn], VerifyFn]:
+    reads_prompt: bool = False,
+) -> Callable[[F], F]:
     """Register ``fn`` as verifier ``name``.
 
     ``prepare(ground_truth, params)`` parses a ground truth once; its result is what ``fn``
     receives, and it is reused for every sample of the group that shares that ground truth.
-    Either may raise :class:`~reward_service.errors.InvalidInputError`.
+    Either may raise :class:`~reward_service.errors.InvalidInputError`. ``reads_prompt``: ``fn``
+    also takes ``prompt=`` (the sample's, or ``None``); samples that differ only in their prompt
+    are then scored apart, and a verifier that does not read it is never sent it.
     """
 
-    def register(fn: VerifyFn) -> VerifyFn:
-        VERIFIERS.add(name, VerifierSpec(name, fn, params, prepare, summary_of(fn)))
+    def register(fn: F) -> F:
+        spec = VerifierSpec(name, fn, params, prepare, summary_of(fn), reads_prompt=reads_prompt)
+        VERIFIERS.add(name, spec)
         return fn
 
     return register
@@ -148,7 +164,8 @@ def model_verifier(
     pass (batched across requests), and ``fn`` turns one raw output into the reward."""
 
     def register(fn: ModelRewardFn) -> ModelRewardFn:
-        spec = VerifierSpec(name, fn, params, None, summary_of(fn), "model", frozenset(kinds))
+        kinds_ = frozenset(kinds)
+        spec = VerifierSpec(name, fn, params, None, summary_of(fn), "model", kinds_, True)
         VERIFIERS.add(name, spec)
         return fn
 

@@ -131,13 +131,16 @@ class Router:
                 sample.format,
                 sample.response,
             )
-            if spec.backend != "rules":  # model verifiers also read the prompt and images
-                key = (*key, sample.prompt, *sample.images)
+            prompt = sample.prompt if spec.reads_prompt else None  # sent only where it is read
+            if spec.reads_prompt:  # the verdict may depend on it: no sharing across prompts
+                key = (*key, prompt)
+            if spec.backend != "rules":  # model verifiers also read the images
+                key = (*key, *sample.images)
             if key not in unique:
                 unique[key] = len(plan.tasks)
                 plan.tasks.append(Task(
                     spec.name, params, sample.response, gt_key, sample.format, context,
-                    sample.prompt, tuple(sample.images), params_key=params_key,
+                    prompt, tuple(sample.images), params_key=params_key,
                 ))  # fmt: skip
             plan.task_index.append(unique[key])
         if errors:
@@ -185,8 +188,7 @@ class Router:
     def _precheck(self, sample: Sample, gt_key: str | None, spec: VerifierSpec) -> Outcome | None:
         if gt_key is None:
             return Outcome("invalid_input", error="ground_truth is not JSON-serialisable")
-        reads_prompt = spec.backend != "rules"
-        return too_big(sample.response, gt_key, sample.prompt, reads_prompt, self.settings)
+        return too_big(sample.response, gt_key, sample.prompt, spec.reads_prompt, self.settings)
 
     async def format_alone(self, sample: Sample) -> float | None:
         """The format score of a sample whose accuracy could not be had (``/judge`` counts it as

@@ -113,6 +113,7 @@ class VerifierInfo(BaseModel):
     kind: Literal["verifier", "format"]
     summary: str
     params_schema: dict[str, Any]
+    reads_prompt: bool = False  # the sample's prompt reaches it (math, model verifiers)
 
 
 class VerifierList(BaseModel):

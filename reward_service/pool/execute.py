@@ -87,7 +87,7 @@ def _score(task: Task, outcome: Outcome) -> None:
     if spec.backend != "rules":
         raise ValueError(f"{task.verifier!r} is scored by model workers, not the rule pool")
     ground_truth = _prepared.fetch(spec, task)
-    score = spec.fn(task.response, ground_truth, task.params, task.context)
+    score = spec.score(task.response, ground_truth, task.params, task.context, task.prompt)
     outcome.accuracy = unit_interval(score.accuracy, f"verifier {task.verifier!r}")
     outcome.details = _plain_json(score.details)
 

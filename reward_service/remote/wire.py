@@ -80,8 +80,9 @@ def task_from_wire(wire: WireTask, params_cache: ParamsCache | None = None) -> T
     params, params_key = cache[key]
     context = Context(wire.context.step, wire.context.total_steps)
     ground_truth = orjson.dumps(wire.ground_truth, option=orjson.OPT_SORT_KEYS).decode()
+    prompt = wire.prompt if spec.reads_prompt else None  # kept only where it is read
     return Task(
-        wire.verifier, params, wire.response, ground_truth, wire.format, context, wire.prompt,
+        wire.verifier, params, wire.response, ground_truth, wire.format, context, prompt,
         tuple(wire.images), wire.format_only, params_key,
     )  # fmt: skip
 

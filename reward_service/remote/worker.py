@@ -66,7 +66,7 @@ def _task(index: int, wire: WireTask, settings: Settings, cache: ParamsCache) ->
     where: list[Any] = ["tasks", index]
     try:
         task = task_from_wire(wire, cache)
-        reads_prompt = VERIFIERS.get(task.verifier).backend != "rules"
+        reads_prompt = VERIFIERS.get(task.verifier).reads_prompt
         return (
             too_big(task.response, task.ground_truth, task.prompt, reads_prompt, settings) or task
         )

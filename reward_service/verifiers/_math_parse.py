@@ -6,16 +6,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from latex2sympy2_extended import NormalizationConfig
 from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
-from sympy import And, Basic, FiniteSet, nan, zoo
+from math_verify.parser import extract_match, lazy_latex_regex
+from sympy import And, Basic, FiniteSet, Union, nan, zoo
 
 from reward_service.errors import InvalidInputError
 from reward_service.verifiers._text import (
     Boxed,
     boxed,
+    boxed_spans,
     scalar_text,
     without_vision_tokens,
 )
@@ -34,15 +37,14 @@ VTRIUNE_PRED = [
 ]
 DETAIL_CHARS = 200
 _DELIMITED = re.compile(r"\$|\\\(|\\\[")
-_MATH_SPAN = re.compile(  # an escaped \\$ is a dollar sign, not a delimiter
-    r"(?<!\\)\$\$(.+?)(?<!\\)\$\$|(?<!\\)\$(.+?)(?<!\\)\$|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL
-)
 _USABLE = re.compile(r"\d|\\[A-Za-z]")
 _SEVERAL = re.compile(r"[,;]|\\text\s*\{\s*(?:and|or)\s*\}|\b(?:and|or)\b")
 _TEXT_GROUP = re.compile(r"\\(?:text\w*|mbox|mathrm)\s*\{([^{}]*)\}")
 _NOISE = re.compile(r"\\left|\\right|\\[,;:! ]|~|\$|\s")
-_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| )\d{3})+(?:\.\d+)?(?![\d.])")
-_GROUP_SPACE = re.compile(r"\\[,!]|\\ |~| ")
+_GROUPED = re.compile(
+    r"(?<![\d.,])\d{1,3}(?:(?:\\[,!]|\\ |~| |\{,\}|\\thinspace\s?)\d{3})+(?:\.\d+)?(?![\d.])"
+)
+_GROUP_SPACE = re.compile(r"\\[,!]|\\ |~| |\{,\}|\\thinspace\s?")
 _SCIENTIFIC = re.compile(r"(?<![\w.\\])(\d+(?:\.\d+)?)[eE]([+-]?\d+)(?![\w.])")
 _MAX_EXPONENT = 1000
 _DECIMAL_COMMA = re.compile(r"(-?)(\d+),(\d+)")
@@ -63,7 +65,8 @@ def scientific(text: str) -> str | None:
 
 
 def thousands(text: str) -> str:
-    """``1 000`` or ``12\\,345`` (groups of three after spaces) as one number: 1000, 12345."""
+    """``1 000``, ``12\\,345`` or ``14{,}916`` (groups of three after a space or a grouping
+    comma) as one number: 1000, 12345, 14916."""
     return _GROUPED.sub(lambda m: _GROUP_SPACE.sub("", m.group()), text)
 
 
@@ -95,7 +98,9 @@ class Gold:
 @dataclass(frozen=True, slots=True)
 class Answer:
     text: str  # what math-verify parses
-    raw: str | None  # the answer as written, when it is known without math-verify (a box)
+    raw: str | None  # the answer as written: a box's contents, the block, the LaTeX read in prose
+    tail: str = ""  # what the region holds after it
+    pred: list[Any] | None = None  # math-verify's reading, where it was needed to find ``raw``
 
 
 def clip(text: str) -> str:
@@ -142,7 +147,7 @@ def _readable(value: Any) -> bool:
 
 
 def _is_multi(value: Any) -> bool:
-    return (isinstance(value, FiniteSet) and len(value) > 1) or isinstance(value, And)
+    return (isinstance(value, FiniteSet) and len(value) > 1) or isinstance(value, And | Union)
 
 
 def _strict_parse(text: str) -> list[Any]:
@@ -169,28 +174,62 @@ def strict_answer(region: str, boxes: Boxed, *, is_block: bool) -> Answer | None
     """What math-verify reads of the final answer; ``None`` for an exponent beyond ±1000.
 
     One boxed value: that box. Several (for a gold of several values): all of them as one list,
-    so ``\\boxed{2} and \\boxed{3}`` is {2, 3} and no box is dropped for being far away."""
-    raw: str | None = None
-    if boxes.answers and not boxes.hedge:
-        raw = boxes.answers[-1]
-        text = f"\\boxed{{{raw}}}"
-    elif boxes.answers:
-        text = "\\boxed{" + ", ".join(boxes.answers) + "}"
-    elif is_block and not _DELIMITED.search(region):
+    so ``\\boxed{2} and \\boxed{3}`` is {2, 3} and no box is dropped for being far away. In
+    prose, the LaTeX math-verify itself reads (:func:`prose_answer`): the strict checks look at
+    the very span the verdict is taken on, not at a later one."""
+    if boxes.answers:
+        spans = boxed_spans(region)
+        tail = region[max(end for _, end in spans) + 1 :] if spans else ""
+        raw = None if boxes.hedge else boxes.answers[-1]
+        text = "\\boxed{" + (raw if raw is not None else ", ".join(boxes.answers)) + "}"
+        read = scientific(thousands(text))
+        return None if read is None else Answer(read, raw, tail)
+    if is_block and not _DELIMITED.search(region):
         raw = region.strip()  # <answer>\n4\n</answer>: the block is the answer
-        text = f"${raw}$"
-    else:  # prose: math-verify finds the anchored (else last) LaTeX; check the last as written
-        raw, text = _last_math(region), region
-    read = scientific(thousands(text))
-    return None if read is None else Answer(read, raw)
+        read = scientific(thousands(f"${raw}$"))
+        return None if read is None else Answer(read, raw)
+    read = scientific(thousands(region))
+    return None if read is None else prose_answer(read)
 
 
-def _last_math(region: str) -> str | None:
-    """The contents of the last ``$…$``, ``$$…$$``, ``\\(…\\)`` or ``\\[…\\]`` in ``region``."""
-    last = None
-    for found in _MATH_SPAN.finditer(region):
-        last = found
-    return None if last is None else next(group for group in last.groups() if group is not None)
+def prose_answer(text: str) -> Answer:
+    """The LaTeX math-verify reads in prose (``the final answer is $7$``, else the last ``$…$``),
+    found as math-verify finds it (its own patterns, priorities and order, rightmost first, the
+    first that parses), with the text that follows it."""
+    fallback: list[Any] = []
+    for patterns in _by_priority():
+        found = sorted(
+            (match for pattern in patterns for match in pattern.finditer(text)),
+            key=lambda match: (match.end(), -match.start()),
+            reverse=True,
+        )
+        for match in found:
+            value, string = extract_match(match, PRED_CONFIG[0])
+            if value is not None:
+                return Answer(text, _written(match), text[match.end() :], [value, string])
+            if string and not fallback:
+                fallback = [string]
+        if found:
+            break  # math-verify stops at the first priority that matched
+    return Answer(text, None, "", fallback)
+
+
+def _by_priority() -> list[list[re.Pattern[str]]]:
+    """Math-verify's patterns for ``PRED_CONFIG``, grouped by priority, most urgent first."""
+    patterns = sorted(lazy_latex_regex(PRED_CONFIG[0]), key=lambda pair: pair[1])
+    return [[pattern for pattern, _ in group] for _, group in groupby(patterns, lambda p: p[1])]
+
+
+def _written(match: re.Match[str]) -> str:
+    """The LaTeX of a math-verify match as written: its environments' contents, joined."""
+    groups = match.groupdict()
+    parts = [
+        value
+        for prefix in ("first_", *(f"next{i}_" for i in range(1, 6)))
+        for name, value in groups.items()
+        if name.startswith(prefix + "latex") and value
+    ]
+    return ", ".join(parts)
 
 
 def strict_pred(text: str) -> list[Any]:

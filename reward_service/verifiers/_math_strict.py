@@ -8,13 +8,16 @@ check below names one, and none can turn a 0 into a 1:
   fractions, roots, π…) must be equal, and so must a decimal and a value it can write exactly
   (``0.5000001`` is not 1/2); a decimal for a value it cannot write (1/3, √2, π) must lie within
   the relative ``tolerance``. Expressions in variables are compared at fixed sample points.
-- **relations**: math-verify reduces ``12 = 7`` to its right-hand side; every side of a chain of
-  ``=``/``\\approx``/``\\equiv`` must agree with the last one, except a first side that is a
-  name (``x = 3``); an answer with more than 16 of them is rejected unread.
-- **several values**: numbers separated only by spacing (``7 \\quad 1`` reads as 8; ``1 000`` is
-  one number), a number inside ``\\text{}`` (``2 \\text{ (or maybe 3)}`` reads as 2), or a hedge
-  word in it ("or", "maybe", "approximately"…). Spacing and hedge words are allowed when the
-  gold itself holds several values: its set comparison already needs every one.
+- **relations** (``_math_relations``): every chain of equalities, wherever it is, must hold
+  (``12 = 7``, ``(12 = 7)``) and state a value (``x - 5 = 7`` is an equation to solve).
+- **several values**: values separated only by spacing (``_math_spacing``: ``7 \\quad 1``,
+  ``7 \\thinspace 1``, ``7 \\quad (1)``; ``\\log_2 5`` and ``2 \\sqrt{3}`` are one value); a
+  question mark anywhere in the answer; a number (digits or words: "three") inside ``\\text{}``
+  (``2 \\text{ (or maybe 3)}`` reads as 2), or a hedge word in it ("or", "maybe",
+  "approximately"…). Spacing and hedge words are allowed when the gold itself holds several
+  values (a set, a system, a union of intervals): its comparison already needs every one.
+- **after the answer**: a question mark right after it, or a hedge word followed within 40
+  characters by another value ("The final answer is $7$. Or maybe $8$.").
 
 Everything here runs in a pool child under a hard deadline; huge powers are only ever evaluated
 numerically (``evalf``), never expanded.
@@ -26,7 +29,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from math_verify import LatexExtractionConfig, parse, verify
+from math_verify import LatexExtractionConfig, verify
 from sympy import (
     And,
     Basic,
@@ -44,6 +47,7 @@ from sympy.core.relational import Relational
 from sympy.matrices import MatrixBase
 
 from reward_service.verifiers._math_parse import thousands
+from reward_service.verifiers._math_spacing import group_end, spaced_values
 
 _CONFIG = [LatexExtractionConfig()]
 _DIGITS = 60  # working precision of numeric comparisons
@@ -59,20 +63,15 @@ _HEDGE_WORD = re.compile(
     r"|roughly|around)\b",
     re.IGNORECASE,
 )
-_BLANK = r"\\[hv]?phantom\{[^{}]*\}|\\(?:text\w*|mbox|mathrm)\s*\{[\s~]*\}|\{\s*\}"
-_WIDE = (
-    r"(?:\\(?:quad|qquad|[;: >]|enspace|enskip|medspace|thickspace|hskip\S*|kern\S*)|~"
-    rf"|\\hspace\*?\{{[^{{}}]*\}}|{_BLANK})"
+_QUESTIONED = re.compile(r"[\s$.)\]}]*\?")
+_A_VALUE = re.compile(r"\d|\$|\\boxed|\\\(")
+_HEDGE_REACH = 40  # characters after a hedge word in which a second value makes it a hedge
+_NUMBER_WORD = re.compile(
+    r"\b(?:zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen"
+    r"|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty"
+    r"|seventy|eighty|ninety|hundred|thousand|million|billion|half|third|quarter)s?\b",
+    re.IGNORECASE,
 )
-_NARROW = r"(?:\\[,!]|\s)"
-_SPACED_VALUES = re.compile(
-    rf"(?:[\d}})]\s*(?:{_WIDE}\s*)+[-+]?\s*(?:\d|\\[dt]?frac|\\sqrt))"
-    rf"|(?:\d\s*(?:{_NARROW}\s*)+[-+]?\d)"
-)
-_EQUALITY = re.compile(r"\\(?:approx|equiv|doteq|simeq|cong|coloneqq)(?![A-Za-z])|:=|(?<![<>!\\])=")
-_MAX_EQUALITIES = 16
-_INEQUALITY = re.compile(r"\\(?:[lg]eq?|[lg]t|neq?|[lg]eqslant)\b|[<>]|!=")
-_OPEN, _CLOSE = "([{", ")]}"
 
 
 # --- text: several values in one answer -------------------------------------------------------
@@ -81,69 +80,37 @@ _OPEN, _CLOSE = "([{", ")]}"
 def _groups(answer: str) -> Iterator[tuple[str, str]]:
     """(command, contents) of the first ``\\text{…}``-like groups, nested braces included."""
     for found, _ in zip(_GROUP.finditer(answer), range(_MAX_GROUPS), strict=False):
-        depth, end = 1, found.end()
-        while end < len(answer) and depth:
-            depth += {"{": 1, "}": -1}.get(answer[end], 0)
-            end += 1
+        end = group_end(answer, found.end())
         yield found.group(1), answer[found.end() : end - 1]
 
 
 def several_values(answer: str, gold_is_multi: bool) -> str | None:
-    """Why ``answer`` holds more than one value, or ``None``."""
+    """Why ``answer`` holds more than one value (or doubts the one it holds), or ``None``."""
+    if "?" in answer:
+        return "a question mark in the answer"
     for command, text in _groups(answer):
-        digit = _DIGIT_IN_TEXT.search(text)
-        if digit and (not command.startswith("math") or _NOT_A_NUMBER.search(text)):
+        number = _DIGIT_IN_TEXT.search(text) or _NUMBER_WORD.search(text)
+        if number and (not command.startswith("math") or _NOT_A_NUMBER.search(text)):
             return "a number inside \\text{}"  # \\mathbf{0} is a number, \\mathbf{(or 3)} two
         if not gold_is_multi and _HEDGE_WORD.search(text):
             return "alternatives inside \\text{}"
-    if not gold_is_multi and _SPACED_VALUES.search(thousands(answer)):  # 1 000 is one value
+    if not gold_is_multi and spaced_values(thousands(answer)):  # 1 000 is one value
         return "several values separated by spacing"
     return None
 
 
-# --- relations: x = 3 is fine, 12 = 7 and y = 5 = 7 are not -----------------------------------
-
-
-def _top_level(text: str, separators: str) -> Iterator[str]:
-    """``text`` split at the ``separators`` that are outside every bracket."""
-    depth, start = 0, 0
-    for index, char in enumerate(text):
-        if char in _OPEN:
-            depth += 1
-        elif char in _CLOSE:
-            depth = max(depth - 1, 0)
-        elif char in separators and depth == 0 and text[index - 1 : index] != "\\":
-            yield text[start:index]
-            start = index + 1
-    yield text[start:]
-
-
-def _value(latex: str) -> Basic | None:
-    found = parse(f"${latex}$", _CONFIG, fallback_mode="no_fallback", parsing_timeout=None)
-    value = found[0] if found else None
-    return value if isinstance(value, Basic | MatrixBase) else None
-
-
-def relation_problem(answer: str, tolerance: float) -> str | None:
-    """Why a chain of equalities in ``answer`` does not hold, or ``None``."""
-    if len(_EQUALITY.findall(answer)) > _MAX_EQUALITIES:  # each side is parsed: keep it bounded
-        return "more relations than can be checked"
-    for item in _top_level(answer, ",;"):
-        sides = _EQUALITY.split(item)
-        if len(sides) < 2 or _INEQUALITY.search(item):
-            continue  # no equality, or an inequality: math-verify compares those itself
-        last = _value(sides[-1])
-        if last is None:
-            continue
-        for side in sides[1:-1]:
-            value = _value(side)
-            if value is None or not agree(value, last, tolerance):
-                return "a chain of relations whose sides disagree"
-        if last.free_symbols:
-            continue  # an equation (7 = 11a + c), not a value: math-verify compares it
-        first = _value(sides[0])
-        if first is not None and not first.free_symbols and not agree(first, last, tolerance):
-            return "a relation whose sides disagree"
+def hedge_after(tail: str, gold_is_multi: bool) -> str | None:
+    """Why the text after the final answer takes it back: a question mark right after it
+    (``\\boxed{7}?``), or a hedge word followed closely by another value ("Or maybe $8$.", "or
+    perhaps 8"); a hedge word with no value after it ("questions or need further help") is prose.
+    """
+    if _QUESTIONED.match(tail):
+        return "a question after the final answer"
+    if gold_is_multi:
+        return None
+    for word in _HEDGE_WORD.finditer(tail):
+        if _A_VALUE.search(tail, word.end(), word.end() + _HEDGE_REACH):
+            return "a hedge after the final answer"
     return None
 
 
@@ -256,7 +223,7 @@ def _comparable(value: Any) -> bool:
 def unwrapped(gold: Any, pred: Any) -> tuple[Any, Any]:
     """The values math-verify compares: a predicted ``x = 3`` is 3 against a gold that is not an
     equation, a gold ``x = 3`` is 3 against a prediction that is not one."""
-    gold_eq, pred_eq = _is_equation(gold), _is_equation(pred)
+    gold_eq, pred_eq = is_equation(gold), is_equation(pred)
     if pred_eq and not gold_eq:
         return gold, _last(pred).rhs
     if gold_eq and not pred_eq:
@@ -264,7 +231,7 @@ def unwrapped(gold: Any, pred: Any) -> tuple[Any, Any]:
     return gold, pred
 
 
-def _is_equation(value: Any) -> bool:
+def is_equation(value: Any) -> bool:
     if isinstance(value, And):
         return all(isinstance(arg, Eq) for arg in value.args)
     return isinstance(value, Eq)

@@ -6,7 +6,13 @@ block after the thinking (the last ``</think>``), else the text after it, else a
 unclosed ``<think>`` is no answer (``strict: false`` reads the same place). Inside it, the
 ``\\boxed{}`` if any, else anchored LaTeX (``the final answer is $5$``), else unanchored LaTeX
 (``so $4$``); an answer block that is nothing but an answer (``<answer>\\n4\\n</answer>``) is read
-as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0.
+as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0. In prose, the span read
+is the one math-verify takes its verdict from (its own patterns and priorities), and every
+strict check looks at that span.
+
+Prompt: read (``reads_prompt``), in strict mode only: an answer that restates the question is
+not paid. Samples that differ only in their prompt are scored apart; without a prompt, that one
+check is skipped.
 
 Ground truth: a LaTeX string (``\\boxed{4}``, ``\\frac{1}{2}``, ``2\\pi``, ``[1, 2)``, ``B``) or
 a JSON number, wrapped in ``$…$`` when it holds neither ``$`` nor ``\\boxed`` (``2\\pi`` is 2π);
@@ -18,9 +24,17 @@ compared as a normalised string (``details.gold_fallback``); one with neither a 
 command (``no-math-here ???``), or empty, is ``invalid_input``.
 
 Params: ``strict`` (true): after math-verify says equal, reject what only its leniency makes equal
-(``_math_strict``: rounding, ``12 = 7``, ``y = 5 = 7``, ``7 \\quad 1``, ``2 \\text{ (or 3)}``);
-exact values must be equal, a decimal within ``tolerance`` (1e-6, relative) of a value it cannot
-write exactly; nothing is lower-cased; ``1e-7`` is read as 10⁻⁷ and ``1 000`` as 1000.
+(``_math_strict``: rounding, ``12 = 7`` and ``(12 = 7)``, ``y = 5 = 7``, ``x - 5 = 7`` for 7,
+``7 \\quad 1``, ``7 \\thinspace 1``, ``2 \\text{ (or 3)}``, ``2 \\text{ (three?)}``, "$7$. Or maybe
+$8$.") and what is not an answer (``_math_form``: the question restated, an unevaluated
+binomial, integral, derivative, limit, sum…, a root that simplifies, an unreduced fraction
+against a fraction or decimal gold, an expanded polynomial against a factored gold, a root set
+for an interval and the reverse); an inequality in one variable is read as the set it denotes
+(``2 < x < 3`` is right for ``(2, 3)``). Exact values must be equal, a decimal within
+``tolerance`` (1e-6, relative) of a value it cannot write exactly; nothing is lower-cased;
+``1e-7`` is read as 10⁻⁷, ``1 000`` and ``14{,}916`` as one number. ``final_form`` (true): the
+``_math_form`` checks of form (the restated question and the final-form rules; the kinds of sets
+stay); false pays an unevaluated but equal answer.
 ``strict: false``: plain math-verify on the final answer's region (the same place as strict),
 both sides lower-cased (the gold still wrapped; an unreadable one is ``invalid_input``).
 ``vtriune_compat`` (false): V-Triune's reward server exactly, for ``/judge``: the whole response
@@ -40,6 +54,14 @@ Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned 
   and ``4\\%`` matches both 4 and 0.04; a gold ``1,5`` matches both 1.5 and {1, 5}.
 - A number written in prose without LaTeX (``the final answer is 7.78.``) is never read, even
   after an anchor: peers' tests expect it to be (see ``bench/bench_agreement.py``).
+- A gold ``(a, b)`` is an interval for math-verify; it is read as a point only when the prompt
+  asks for one ("point", "coordinates", "ordered pair"…, and no inequality): then an inequality
+  is not accepted for it. A bare list ``a, b`` for it is left to math-verify unless the gold
+  (``[``, ``\\infty``, ``\\cup``) or the prompt makes it surely an interval.
+- A hedge word after the answer counts only when another value follows it closely ("or maybe
+  $8$"); a sentence of doubt with no value ("I am not sure") is not read as one.
+- A question restated without ``$…$`` in the prompt (plain text) is not recognised as such; its
+  unevaluated forms still are.
 - ``strict: false`` inherits math-verify's false positives: 6-decimal rounding
   (``0.00000049`` ≡ ``0.0000004``), ``12 = 7`` read as 7, ``7 \\quad 1`` as 8.
 
@@ -56,7 +78,9 @@ from typing import Any
 from pydantic import Field
 
 from reward_service.registry import Context, Params, Score, verifier
+from reward_service.verifiers import _math_form as mf
 from reward_service.verifiers import _math_parse as mp
+from reward_service.verifiers import _math_relations as mr
 from reward_service.verifiers import _math_strict as ms
 from reward_service.verifiers._text import HEDGE, boxed, locate
 
@@ -68,6 +92,7 @@ for _name in ("math_verify.parser", "math_verify.grader"):
 
 class MathParams(Params):
     strict: bool = True
+    final_form: bool = True
     tolerance: float = Field(default=1e-6, ge=0, le=1, allow_inf_nan=False)
     vtriune_compat: bool = False
 
@@ -90,23 +115,50 @@ def _lenient(response: str, gold: mp.Gold, params: MathParams) -> Score:
     return Score(1.0 if correct else 0.0, {"gold": gold.shown, "extracted": mp.shown(pred)})
 
 
-def _problem(answers: list[str], gold: mp.Gold, pred: list[Any], tolerance: float) -> str | None:
+def _problem(
+    answers: list[str], gold: mp.Gold, pred: list[Any], prompt: str | None, params: MathParams
+) -> str | None:
     """Why a prediction math-verify accepts is not strictly equal, or ``None``."""
+    equation = any(ms.is_equation(value) for value in gold.parsed)
     for answer in answers:
-        if found := ms.several_values(answer, gold.multi) or ms.relation_problem(answer, tolerance):
+        if found := ms.several_values(answer, gold.multi) or mr.relation_problem(
+            answer, params.tolerance, equation
+        ):
             return found
     matched = [value for value in gold.parsed if ms.equal_by_math_verify([value], pred)]
+    for value in matched or gold.parsed:
+        if found := mf.kind_problem(value, pred[0], gold.text, answers[-1], prompt):
+            return found
     if any(isinstance(value, str) for value in matched):
         return None  # the same answer, character for character
-    if any(ms.agree(*ms.unwrapped(value, pred[0]), tolerance) for value in matched):
+    if any(ms.agree(*ms.unwrapped(value, pred[0]), params.tolerance) for value in matched):
         return None
     return "equal only after rounding"
 
 
-@verifier("math", params=MathParams, prepare=parse_gold)
-def math_reward(response: str, ground_truth: Any, params: MathParams, context: Context) -> Score:
+def _form(answers: list[str], answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any],
+          prompt: str | None, params: MathParams) -> str | None:  # fmt: skip
+    """Why the answer, equal by value, is not an answer: a hedge after it, or (unless
+    ``final_form: false``) the question restated or a form that is not final."""
+    if found := ms.hedge_after(answer.tail, gold.multi):
+        return found
+    if not params.final_form:
+        return None
+    written = mr.value_sides(", ".join(answers))
+    return mf.form_problem(written, region, gold.text, gold.parsed[0], pred[0], prompt)
+
+
+@verifier("math", params=MathParams, prepare=parse_gold, reads_prompt=True)
+def math_reward(
+    response: str,
+    ground_truth: Any,
+    params: MathParams,
+    context: Context,
+    prompt: str | None = None,
+) -> Score:
     """Final answer (answer block, else after thinking; ``\\boxed{}`` first) equal to the LaTeX
-    ground truth by Math-Verify, then strictly (no rounding, no ``12 = 7``, no hedges)."""
+    ground truth by Math-Verify, then strictly (no rounding, no ``12 = 7``, no hedges, no
+    question restated, final form)."""
     gold: mp.Gold = ground_truth
     if params.vtriune_compat or not params.strict:
         return _lenient(response, gold, params)
@@ -120,7 +172,7 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
     answer = mp.strict_answer(region, boxes, is_block=found.is_block)
     if answer is None:
         return Score(0.0, {"gold": gold.shown, "reason": "exponent beyond ±1000"})
-    pred = mp.strict_pred(answer.text)
+    pred = answer.pred if answer.pred is not None else mp.strict_pred(answer.text)
     raw = answer.raw if answer.raw is not None else str(pred[-1]) if pred else ""
     details: dict[str, Any] = {"gold": gold.shown, "extracted": mp.shown(pred)}
     if (choice := mp.letter(gold.text)) is not None:  # a choice, not E = e or I = √−1
@@ -129,7 +181,22 @@ def math_reward(response: str, ground_truth: Any, params: MathParams, context: C
         correct = mp.same_text(raw, gold.text)
         return Score(1.0 if correct else 0.0, details | {"gold_fallback": "string"})
     if not ms.equal_by_math_verify(gold.parsed, pred):
-        return Score(0.0, details)
-    if reason := _problem(boxes.answers or [raw], gold, pred, params.tolerance):
+        if not _denotes_gold_set(gold, pred, prompt):
+            return Score(0.0, details)
+        if reason := ms.several_values(raw, gold.multi) or _form(
+            [raw], answer, region, gold, pred, prompt, params
+        ):
+            return Score(0.0, details | {"reason": reason})
+        return Score(1.0, details | {"read_as": "the set an inequality denotes"})
+    answers = boxes.answers or [raw]
+    if reason := _problem(answers, gold, pred, prompt, params) or _form(
+        answers, answer, region, gold, pred, prompt, params
+    ):
         return Score(0.0, details | {"reason": reason})
     return Score(1.0, details)
+
+
+def _denotes_gold_set(gold: mp.Gold, pred: list[Any], prompt: str | None) -> bool:
+    """Whether the answer (an inequality in one variable) denotes the gold's interval or set."""
+    point = mf.asks_for_point(prompt)
+    return bool(pred) and any(mf.same_set(value, pred[0], point) for value in gold.parsed)

@@ -1,5 +1,5 @@
-"""The router's size limits hold again in the worker; prompts of model verifiers are bounded
-before any tokeniser sees them."""
+"""The router's size limits hold again in the worker; prompts of the verifiers that read them
+(model verifiers, ``math``) are bounded before any tokeniser or parser sees them."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ def worker_parse(*tasks: dict[str, Any]) -> list[Task | Outcome]:
     ("task", "error"),
     [
         ({**RM, "prompt": "p" * 101}, "prompt longer than 100"),
+        ({"verifier": "math", "response": "1", "prompt": "p" * 101}, "prompt longer than 100"),
         ({"verifier": "math", "response": "r" * 201, "ground_truth": "1"}, "response longer"),
         ({"verifier": "math", "response": "1", "ground_truth": "g" * 60}, "ground_truth longer"),
     ],
@@ -41,10 +42,16 @@ def test_the_worker_applies_the_limits_itself(task: dict[str, Any], error: str) 
     assert error in (outcome.error or "")
 
 
-def test_within_the_limits_tasks_go_on_and_rule_prompts_are_not_counted() -> None:
-    rule = {"verifier": "math", "response": "1", "ground_truth": "1", "prompt": "p" * 1000}
-    parsed = worker_parse({**RM, "prompt": "p" * 100}, rule)
+def test_within_the_limits_tasks_go_on_and_unread_prompts_are_not_counted() -> None:
+    rule = {"verifier": "chart", "response": "1", "ground_truth": "1", "prompt": "p" * 1000}
+    math = {"verifier": "math", "response": "1", "ground_truth": "1", "prompt": "p" * 100}
+    parsed = worker_parse({**RM, "prompt": "p" * 100}, rule, math)
     assert all(isinstance(task, Task) for task in parsed)
+    assert [task.prompt for task in parsed if isinstance(task, Task)] == [
+        "p" * 100,
+        None,
+        "p" * 100,
+    ]
 
 
 @pytest.mark.parametrize(

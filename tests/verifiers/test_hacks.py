@@ -23,6 +23,7 @@ class Hack(NamedTuple):
     legit: str
     why: str
     params: dict[str, Any] = {}  # noqa: RUF012  (a NamedTuple default, never mutated)
+    prompt: str | None = None  # the sample's prompt, for a verifier that reads it
 
 
 PAID_BY_PLAIN_MATH_VERIFY = {
@@ -849,6 +850,361 @@ PERCEPTION_ROUND2 = [
 ]
 
 
+BINOM = "Compute $\\dbinom{8}{4}$."
+POWER = "What is $2^{10} - 24$?"
+QUADRATIC_LT = "Solve $x^2 - 5x + 6 < 0$."
+QUADRATIC_EQ = "Solve $x^2 - 5x + 6 = 0$."
+MEET = "Find the point where the lines $y = x + 1$ and $y = 2x - 1$ meet."
+
+MATH_ROUND2 = [
+    # the question restated: the prompt's own expression (math reads the prompt, strict mode)
+    Hack(
+        "math",
+        "70",
+        "\\boxed{\\dbinom{8}{4}}",
+        "\\boxed{70}",
+        "the binomial asked for",
+        prompt=BINOM,
+    ),
+    Hack("math", "70", BINOM, "The answer is $70$.", "the prompt echoed verbatim", prompt=BINOM),
+    Hack(
+        "math",
+        "1000",
+        "\\boxed{2^{10} - 24}",
+        "\\boxed{1000}",
+        "the expression asked for",
+        prompt=POWER,
+    ),
+    Hack(
+        "math",
+        "1000",
+        "So the answer is $2^{10}-24$.",
+        "So the answer is $1000$.",
+        "the expression asked for, in prose",
+        prompt=POWER,
+    ),
+    Hack(
+        "math",
+        "55",
+        "\\boxed{3 \\times 17 + 4}",
+        "\\boxed{55}",
+        "an arithmetic expression asked for",
+        prompt="Evaluate $3 \\times 17 + 4$.",
+    ),
+    Hack(
+        "math",
+        "\\frac56",
+        "\\boxed{\\frac{1}{2} + \\frac{1}{3}}",
+        "\\boxed{\\frac{5}{6}}",
+        "the sum asked for (the gold is in the prompt too)",
+        prompt="Is $\\frac{1}{2} + \\frac{1}{3}$ equal to $\\frac56$? Give the sum.",
+    ),
+    Hack(
+        "math",
+        "7",
+        "\\boxed{\\binom{7}{1}}",
+        "\\boxed{7}",
+        "a legitimate answer shares a number",
+        prompt="Compute $\\dbinom{7}{1}$ for the $7$ players.",
+    ),
+    # not in final form: left for the grader to evaluate
+    Hack("math", "70", "\\boxed{\\binom{8}{4}}", "\\boxed{70}", "an unevaluated binomial"),
+    Hack("math", "70", "\\boxed{{8 \\choose 4}}", "\\boxed{70}", "an unevaluated \\choose"),
+    Hack(
+        "math", "5\\sqrt{2}", "\\boxed{\\sqrt{50}}", "\\boxed{5\\sqrt{2}}", "a root that simplifies"
+    ),
+    Hack("math", "4", "\\boxed{\\sqrt{16}}", "\\boxed{4}", "the root of a perfect square"),
+    Hack(
+        "math",
+        "\\sqrt2",
+        "\\boxed{\\frac{\\sqrt{8}}{2}}",
+        "\\boxed{\\sqrt{2}}",
+        "a root that simplifies, in a fraction",
+    ),
+    Hack(
+        "math",
+        "3\\sqrt[3]{2}",
+        "\\boxed{\\sqrt[3]{54}}",
+        "\\boxed{3\\sqrt[3]{2}}",
+        "a cube root that simplifies",
+    ),
+    Hack(
+        "math", "3x^2", "\\boxed{\\frac{d}{dx} x^3}", "\\boxed{3x^2}", "an unevaluated derivative"
+    ),
+    Hack(
+        "math",
+        "2x",
+        "\\boxed{\\frac{\\mathrm{d}}{\\mathrm{d}x}\\left(x^2\\right)}",
+        "\\boxed{2 x}",
+        "an unevaluated derivative, upright d",
+    ),
+    Hack("math", "1", "\\boxed{\\int_0^1 2x \\, dx}", "\\boxed{1}", "an unevaluated integral"),
+    Hack(
+        "math",
+        "1",
+        "\\boxed{\\lim_{x \\to 0} \\frac{\\sin x}{x}}",
+        "\\boxed{1}",
+        "an unevaluated limit",
+    ),
+    Hack("math", "10", "\\boxed{\\sum_{k=1}^{4} k}", "\\boxed{10}", "an unevaluated sum"),
+    Hack("math", "24", "\\boxed{\\prod_{k=1}^{4} k}", "\\boxed{24}", "an unevaluated product"),
+    Hack("math", "24", "\\boxed{4!}", "\\boxed{24}", "an unevaluated factorial"),
+    Hack("math", "3", "\\boxed{\\log_2 8}", "\\boxed{3}", "an unevaluated logarithm"),
+    Hack(
+        "math",
+        "\\frac12",
+        "\\boxed{\\sin \\frac{\\pi}{6}}",
+        "\\boxed{\\frac{1}{2}}",
+        "an unevaluated sine",
+    ),
+    Hack(
+        "math",
+        "\\frac32",
+        "\\boxed{\\frac{6}{4}}",
+        "\\boxed{\\frac{3}{2}}",
+        "an unreduced fraction",
+    ),
+    Hack("math", "1.5", "\\boxed{6/4}", "\\boxed{\\dfrac{3}{2}}", "an unreduced slash fraction"),
+    Hack(
+        "math",
+        "\\frac{6}{4}",
+        "\\boxed{1.5000001}",
+        "\\boxed{\\frac{6}{4}}",
+        "an unreduced gold wants the unreduced form",
+    ),
+    Hack(
+        "math",
+        "\\frac{7}{3}",
+        "\\boxed{\\frac{14}{6}}",
+        "\\boxed{\\frac{7}{3}}",
+        "an unreduced improper fraction",
+    ),
+    Hack(
+        "math",
+        "(x-2)(x-3)",
+        "\\boxed{x^2 - 5x + 6}",
+        "\\boxed{(x-3)(x-2)}",
+        "expanded where the gold is factored",
+    ),
+    Hack("math", "(x+1)^2", "\\boxed{x^2+2x+1}", "\\boxed{(1+x)^2}", "a square expanded"),
+    Hack("math", "2(x-2)(x+2)", "\\boxed{2x^2-8}", "\\boxed{2(x+2)(x-2)}", "a product expanded"),
+    Hack(
+        "math",
+        "\\{70, 2\\}",
+        "\\boxed{\\binom{8}{4}} and \\boxed{2}",
+        "\\boxed{70} and \\boxed{2}",
+        "an unevaluated value among several boxes",
+    ),
+    Hack(
+        "math",
+        "70",
+        "\\boxed{x = \\binom{8}{4}}",
+        "\\boxed{\\binom{8}{4} = 70}",
+        "the value side is what must be final",
+    ),
+    Hack(
+        "math",
+        "3x^2",
+        "\\boxed{y = \\frac{d}{dx} x^3}",
+        "\\boxed{f'(x) = 3x^2}",
+        "a derivative named on the left is fine",
+    ),
+    Hack(
+        "math",
+        "\\sqrt{2}",
+        "\\boxed{\\sqrt{2} \\quad 1}",
+        "\\boxed{\\sqrt{2}}",
+        "a square-free root is final",
+    ),
+    Hack(
+        "math",
+        "\\log_2 5",
+        "\\boxed{\\log_2 5 = 3}",
+        "\\boxed{\\log_2 5}",
+        "a gold logarithm wants the logarithm",
+    ),
+    # intervals, inequalities and root sets: what they denote
+    Hack(
+        "math",
+        "(2, 3)",
+        "\\boxed{x = 2, x = 3}",
+        "\\boxed{2 < x < 3}",
+        "roots for the interval",
+        prompt=QUADRATIC_LT,
+    ),
+    Hack(
+        "math",
+        "(2, 3)",
+        "\\boxed{\\{2, 3\\}}",
+        "\\boxed{x \\in (2, 3)}",
+        "a set for the interval",
+        prompt=QUADRATIC_LT,
+    ),
+    Hack(
+        "math",
+        "(2, 3)",
+        "\\boxed{x = 2 \\text{ or } x = 3}",
+        "\\boxed{(2, 3)}",
+        "roots in words for the interval",
+    ),
+    Hack(
+        "math",
+        "[2, 3]",
+        "\\boxed{2, 3}",
+        "\\boxed{2 \\le x \\le 3}",
+        "a list for a closed interval",
+    ),
+    Hack("math", "(-\\infty, 3]", "\\boxed{x < 3}", "\\boxed{x \\leq 3}", "an unbounded interval"),
+    Hack(
+        "math",
+        "(1, 2) \\cup (3, \\infty)",
+        "\\boxed{\\{1, 2, 3\\}}",
+        "\\boxed{1 < x < 2 \\text{ or } x > 3}",
+        "a union of intervals",
+    ),
+    Hack(
+        "math",
+        "2, 3",
+        "\\boxed{(2, 3)}",
+        "\\boxed{x = 2, x = 3}",
+        "the interval for the roots",
+        prompt=QUADRATIC_EQ,
+    ),
+    Hack("math", "\\{2,3\\}", "\\boxed{(2, 3)}", "\\boxed{\\{3, 2\\}}", "the interval for a set"),
+    Hack(
+        "math",
+        "\\{2,3\\}",
+        "\\boxed{2 < x < 3}",
+        "\\boxed{x=2 \\text{ and } x=3}",
+        "an inequality for a set",
+    ),
+    Hack(
+        "math",
+        "(2, 3)",
+        "\\boxed{2 < x < 3}",
+        "\\boxed{(2, 3)}",
+        "an inequality for a point",
+        prompt=MEET,
+    ),
+    Hack(
+        "math",
+        "(2, 3)",
+        "\\boxed{x = 2, x = 3}",
+        "\\boxed{x = 2, y = 3}",
+        "roots for a point",
+        prompt=MEET,
+    ),
+    # relations, found wherever they are
+    Hack("math", "7", "\\boxed{(12 = 7)}", "\\boxed{x = 7}", "a parenthesised false equation"),
+    Hack(
+        "math",
+        "5",
+        "\\boxed{\\left[ 3 = 5 \\right]}",
+        "\\boxed{y = 5}",
+        "a bracketed false equation",
+    ),
+    Hack(
+        "math", "7", "\\boxed{x = (12 = 7)}", "\\boxed{x = (7)}", "a false equation inside a side"
+    ),
+    Hack("math", "7", "\\boxed{x - 5 = 7}", "\\boxed{x = 7}", "an equation to solve, not a value"),
+    Hack("math", "14", "\\boxed{2x = 14}", "\\boxed{n = 14}", "a multiple of the unknown"),
+    Hack("math", "49", "\\boxed{x^2 = 49}", "\\boxed{AB = 49}", "a power of the unknown"),
+    Hack(
+        "math", "7", "\\boxed{\\frac{x}{2} = 7}", "\\boxed{f(3) = 7}", "a fraction of the unknown"
+    ),
+    Hack(
+        "math",
+        "7",
+        "The final answer is $12 = 7$.\n\nChecking: $7$.",
+        "The final answer is $7$.\n\nChecking: $12 - 5 = 7$.",
+        "the anchored answer is checked, not a later one",
+    ),
+    Hack(
+        "math",
+        "7",
+        "Answer: $x - 5 = 7$. Indeed $x = 7$ works.",
+        "Answer: $a_5 = 7$.",
+        "an equation after an anchor, a value later",
+    ),
+    # spacing, every command of it
+    Hack("math", "8", "\\boxed{7 \\thinspace 1}", "\\boxed{8}", "\\thinspace between values"),
+    Hack(
+        "math", "71", "\\boxed{7 \\displaystyle 1}", "\\boxed{71}", "\\displaystyle between values"
+    ),
+    Hack(
+        "math",
+        "8",
+        "\\boxed{7 \\quad (1)}",
+        "\\boxed{\\displaystyle 8}",
+        "a parenthesised second number",
+    ),
+    Hack(
+        "math",
+        "8",
+        "\\boxed{7 \\hspace{1em} 1}",
+        "\\boxed{8 \\text{ cm}}",
+        "\\hspace between values",
+    ),
+    Hack("math", "8", "\\boxed{7 \\kern3pt 1}", "\\boxed{8}", "\\kern between values"),
+    Hack("math", "8", "\\boxed{7\\,\\,1}", "\\boxed{8}", "narrow spaces between values"),
+    Hack("math", "8", "\\boxed{7\u00a01}", "\\boxed{8}", "a no-break space between values"),
+    Hack(
+        "math",
+        "2\\log_2 5",
+        "\\boxed{2 \\quad \\log_2 5}",
+        "\\boxed{2\\log_2 5}",
+        "a logarithm's subscript is not a second value",
+    ),
+    Hack(
+        "math",
+        "\\log_{3} 7",
+        "\\boxed{\\log_{3} 7 \\; 1}",
+        "\\boxed{\\log_{3} 7}",
+        "a braced subscript",
+    ),
+    Hack(
+        "math",
+        "2\\sqrt3",
+        "\\boxed{2 \\enspace \\sqrt{3}}",
+        "\\boxed{2 \\sqrt{3}}",
+        "a narrow space before a root is a product",
+    ),
+    Hack("math", "14916", "\\boxed{14 \\qquad 916}", "\\boxed{14{,}916}", "a grouping comma"),
+    # hedges in words and question marks
+    Hack(
+        "math",
+        "2",
+        "\\boxed{2 \\text{ (three?)}}",
+        "\\boxed{2 \\text{ apples}}",
+        "a question in text",
+    ),
+    Hack(
+        "math",
+        "2",
+        "\\boxed{2 \\text{ (or two and a half)}}",
+        "\\boxed{2 \\text{ m}}",
+        "a number word in text",
+    ),
+    Hack(
+        "math",
+        "7",
+        "The final answer is $7$. Or maybe $8$.",
+        "The final answer is $7$. I hope it is correct.",
+        "'or maybe' after the anchor",
+    ),
+    Hack("math", "7", "\\boxed{7}. Or perhaps 8.", "\\boxed{7}.", "'perhaps' after the box"),
+    Hack("math", "7", "\\boxed{7}?", "\\boxed{7}", "a question mark after the box"),
+    Hack(
+        "math",
+        "7",
+        "The answer is $7$, or possibly $8$.",
+        "The answer is $7$, as shown.",
+        "'or possibly' after the answer",
+    ),
+    Hack("math", "7", "\\boxed{7 ?}", "\\boxed{7 \\, }", "a question mark in the box"),
+]
+
+
 CORPUS = [
     *MATH,
     *COUNTING,
@@ -859,24 +1215,32 @@ CORPUS = [
     *BOXES,
     *LOCATION,
     *PERCEPTION_ROUND2,
+    *MATH_ROUND2,
 ]
 
 
-def reward(verifier: str, response: str, ground_truth: Any, params: dict[str, Any]) -> float:
+def reward(
+    verifier: str,
+    response: str,
+    ground_truth: Any,
+    params: dict[str, Any],
+    prompt: str | None = None,
+) -> float:
     spec = VERIFIERS.get(verifier)
     validated = spec.params.model_validate(params)
     gold = spec.prepare(ground_truth, validated) if spec.prepare else ground_truth
-    return spec.fn(response, gold, validated, Context(step=1, total_steps=100)).accuracy
+    context = Context(step=1, total_steps=100)
+    return spec.score(response, gold, validated, context, prompt).accuracy
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda c: f"{c.verifier}: {c.why}")
 def test_no_hack_earns_one(case: Hack) -> None:
-    assert reward(case.verifier, case.hack, case.ground_truth, case.params) < 1.0
+    assert reward(case.verifier, case.hack, case.ground_truth, case.params, case.prompt) < 1.0
 
 
 @pytest.mark.parametrize("case", CORPUS, ids=lambda c: f"{c.verifier}: {c.why}")
 def test_every_legitimate_form_earns_one(case: Hack) -> None:
-    assert reward(case.verifier, case.legit, case.ground_truth, case.params) == 1.0
+    assert reward(case.verifier, case.legit, case.ground_truth, case.params, case.prompt) == 1.0
 
 
 @pytest.mark.parametrize(

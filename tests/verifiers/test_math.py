@@ -103,7 +103,9 @@ def test_registered() -> None:
         ("\\boxed{\\dfrac{3}{4}}", "\\frac{3}{4}", 1.0),
         ("\\boxed{0.75}", "\\frac34", 1.0),
         ("\\boxed{\\frac{\\sqrt{3}}{2}}", "\\frac{\\sqrt3}2", 1.0),
-        ("\\boxed{x^2+2x+1}", "(x+1)^2", 1.0),  # symbolic equality, not string equality
+        ("\\boxed{(x+1)(x+1)}", "(x+1)^2", 1.0),  # symbolic equality, not string equality
+        ("\\boxed{x^2+2x+1}", "x^2+2x+1", 1.0),
+        ("\\boxed{x^2+2x+1}", "(x+1)^2", 0.0),  # expanded where the gold is factored (strict)
         ("\\boxed{0.333333}", "\\frac13", 1.0),  # six digits pass (spec)
         # the ground truth is wrapped in $…$ when bare
         ("\\boxed{2\\pi}", "2\\pi", 1.0),
@@ -364,3 +366,68 @@ def test_a_long_chain_of_relations_is_rejected_without_parsing_every_side() -> N
         0.0,
         "more relations than can be checked",
     )
+
+
+def verdict_with_prompt(response: str, ground_truth: str, prompt: str, **params: Any) -> Score:
+    validated = MathParams(**params)
+    gold = parse_gold(ground_truth, validated)
+    return math_reward(response, gold, validated, Context(), prompt=prompt)
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "prompt", "reason"),
+    [
+        ("\\boxed{\\dbinom{8}{4}}", "70", "Compute $\\dbinom{8}{4}$.", "restates the question"),
+        ("\\boxed{\\dbinom{8}{4}}", "70", "Count the subsets.", "not in final form"),
+        ("\\boxed{2^{10} - 24}", "1000", "What is $2^{10} - 24$?", "restates the question"),
+        ("\\boxed{\\sqrt{50}}", "5\\sqrt{2}", "Simplify $\\sqrt{50}$.", "not in final form"),
+        ("\\boxed{x = 2, x = 3}", "(2, 3)", "Solve $x^2 - 5x + 6 < 0$.", "a set of roots"),
+        ("\\boxed{(12 = 7)}", "7", "Find $x$.", "a relation whose sides disagree"),
+        ("\\boxed{x - 5 = 7}", "7", "Find $x$.", "an equation to solve"),
+        ("\\boxed{7 \\thinspace 1}", "8", "Add $7$ and $1$.", "several values"),
+        ("\\boxed{2 \\text{ (three?)}}", "2", "How many?", "a question mark"),
+        ("The final answer is $7$. Or maybe $8$.", "7", "Find $x$.", "a hedge after"),
+    ],
+)
+def test_strict_says_why(response: str, ground_truth: str, prompt: str, reason: str) -> None:
+    found = verdict_with_prompt(response, ground_truth, prompt)
+    assert found.accuracy == 0.0
+    assert found.details["reason"].startswith(reason)
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "prompt"),
+    [
+        ("\\boxed{\\dbinom{8}{4}}", "70", "Compute $\\dbinom{8}{4}$."),
+        ("\\boxed{2^{10} - 24}", "1000", "What is $2^{10} - 24$?"),
+        ("\\boxed{\\sqrt{50}}", "5\\sqrt{2}", "Simplify $\\sqrt{50}$."),
+        ("\\boxed{\\frac{6}{4}}", "\\frac32", "Add $\\frac12$ and $1$."),
+        ("\\boxed{x^2 - 5x + 6}", "(x-2)(x-3)", "Factor $x^2 - 5x + 6$."),
+    ],
+)
+def test_final_form_false_pays_an_equal_unevaluated_answer(
+    response: str, ground_truth: str, prompt: str
+) -> None:
+    assert verdict_with_prompt(response, ground_truth, prompt).accuracy == 0.0
+    assert verdict_with_prompt(response, ground_truth, prompt, final_form=False).accuracy == 1.0
+    assert score(response, ground_truth, strict=False) == 1.0  # plain math-verify, unchanged
+
+
+def test_final_form_false_keeps_the_kinds_of_sets() -> None:
+    roots = verdict_with_prompt("\\boxed{x = 2, x = 3}", "(2, 3)", "", final_form=False)
+    assert roots.accuracy == 0.0
+    inequality = verdict_with_prompt("\\boxed{2 < x < 3}", "(2, 3)", "", final_form=False)
+    assert inequality.accuracy == 1.0
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth"),
+    [
+        ("\\boxed{\\dbinom{8}{4}}", "70"),
+        ("\\boxed{(12 = 7)}", "7"),
+        ("The final answer is $7$. Or maybe $8$.", "7"),
+    ],
+)
+def test_vtriune_compat_keeps_its_verdicts(response: str, ground_truth: str) -> None:
+    # /judge: V-Triune exact; none of the strict checks apply (plain math-verify pays these)
+    assert score(response, ground_truth, vtriune=True) == 1.0
