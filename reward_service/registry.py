@@ -164,8 +164,9 @@ def model_verifier(
     pass (batched across requests), and ``fn`` turns one raw output into the reward."""
 
     def register(fn: ModelRewardFn) -> ModelRewardFn:
-        kinds_ = frozenset(kinds)
-        spec = VerifierSpec(name, fn, params, None, summary_of(fn), "model", kinds_, True)
+        spec = VerifierSpec(
+            name, fn, params, None, summary_of(fn), "model", frozenset(kinds), reads_prompt=True
+        )
         VERIFIERS.add(name, spec)
         return fn
 
