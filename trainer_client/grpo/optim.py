@@ -1,0 +1,137 @@
+"""What is trained and how fast: frozen modules, LoRA adapters, gradient checkpointing, and the
+learning-rate warm-up (V-Triune's recipe and the memory options of :class:`.GRPOConfig`).
+
+- **Frozen modules**: ``freeze`` names presets or dotted patterns; a parameter is frozen when a
+  pattern matches a run of whole components of its name at any depth, so ``visual.merger``
+  freezes ``visual.merger.mlp.0.weight`` in Qwen2.5-VL's old layout and
+  ``model.visual.merger.mlp.0.weight`` in transformers ≥ 4.52's (and under peft's
+  ``base_model.model.`` prefix), never ``visual_merger2.x``. Presets are V-Triune's
+  ``lr_freeze`` values with its Qwen2/2.5-VL names: ``vit`` = ``visual.blocks``,
+  ``visual.patch_embed``; ``connector`` = ``visual.merger``; ``llm`` is not offered (RL of the
+  vision tower alone is not V-Triune's recipe). A pattern that matches nothing is an error — a
+  typo must not silently train the whole model — and so is freezing every parameter.
+- **LoRA** (peft, imported only when asked): adapters of rank ``lora_rank`` on
+  ``lora_targets``; the base weights are frozen by peft, then ``freeze`` applies on top (an
+  adapter inside a frozen module stays frozen too).
+- **Gradient checkpointing**: transformers' ``gradient_checkpointing_enable`` (non-reentrant,
+  which also works when the inputs need no grad, as with LoRA or a frozen embedding).
+- **Warm-up**: the learning rate of rollout step s is lr · min(1, (s + 1)/W) — linear, reaching
+  lr at step W − 1. verl (V-Triune) starts at s/W, so its first step trains at lr 0 and throws
+  its rollouts away; here every step trains.
+
+AdamW holds two moments for the trained parameters only: freezing and LoRA shrink the
+optimizer state as well as the gradients.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+from trainer_client.grpo.config import GRPOConfig
+
+logger = logging.getLogger("raas-train")
+
+FREEZE_PRESETS: dict[str, tuple[str, ...]] = {
+    "vit": ("visual.blocks", "visual.patch_embed"),
+    "connector": ("visual.merger",),
+}
+
+
+def freeze_patterns(spec: str) -> tuple[str, ...]:
+    """``"vit,connector"`` → the dotted patterns it stands for (presets expanded)."""
+    patterns: list[str] = []
+    for item in (part.strip() for part in spec.split(",")):
+        if item:
+            patterns.extend(FREEZE_PRESETS.get(item, (item,)))
+    return tuple(patterns)
+
+
+def matches(name: str, pattern: str) -> bool:
+    """Whether ``pattern``'s components match a run of whole components of ``name``."""
+    parts, wanted = name.split("."), pattern.split(".")
+    return any(
+        all(fnmatch.fnmatchcase(part, want) for part, want in zip(parts[i:], wanted, strict=False))
+        for i in range(len(parts) - len(wanted) + 1)
+    )
+
+
+def frozen_names(names: Iterable[str], patterns: tuple[str, ...]) -> list[str]:
+    """The names any pattern matches; ``ValueError`` for a pattern matching none of them."""
+    names = list(names)
+    unmatched = [p for p in patterns if not any(matches(name, p) for name in names)]
+    if unmatched:
+        raise ValueError(f"freeze: no parameter matches {unmatched}")
+    return [name for name in names if any(matches(name, p) for p in patterns)]
+
+
+def freeze(model: torch.nn.Module, spec: str) -> list[str]:
+    """Parameters ``spec`` names stop requiring grad; returns their names."""
+    patterns = freeze_patterns(spec)
+    if not patterns:
+        return []
+    parameters = dict(model.named_parameters())
+    names = frozen_names(parameters, patterns)
+    for name in names:
+        parameters[name].requires_grad_(False)
+    if not any(p.requires_grad for p in parameters.values()):
+        raise ValueError(f"freeze {spec!r} leaves no parameter to train")
+    logger.info("frozen: %d parameter tensors (%s)", len(names), ", ".join(patterns))
+    return names
+
+
+def add_lora(model: Any, config: GRPOConfig) -> Any:
+    """``model`` with LoRA adapters (a peft model): only the adapters train."""
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise ImportError("lora_rank > 0 needs peft: pip install 'raas-client[lora]'") from None
+    targets: str | list[str] = config.lora_targets
+    if targets != "all-linear":
+        targets = [t.strip() for t in config.lora_targets.split(",") if t.strip()]
+    lora = LoraConfig(
+        r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+        target_modules=targets, bias="none",
+    )  # fmt: skip
+    return get_peft_model(model, lora)
+
+
+def prepare_model(model: Any, config: GRPOConfig) -> Any:
+    """LoRA, frozen modules and gradient checkpointing, as ``config`` asks."""
+    if config.lora_rank:
+        model = add_lora(model, config)
+    freeze(model, config.freeze)
+    if config.gradient_checkpointing:
+        # only in train mode: generation (eval mode) keeps its KV cache
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    logger.info("trained parameters: %d of %d (%.2f%%)", trained, total, 100 * trained / total)
+    return model
+
+
+def warmup_factor(step: int, warmup_steps: int) -> float:
+    """The share of the learning rate at rollout step ``step`` (0-based)."""
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def make_optimizer(
+    model: torch.nn.Module, config: GRPOConfig
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW on the parameters that train, and the warm-up schedule (stepped once per rollout
+    step, after its updates)."""
+    trained = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(
+        trained, lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    warmup = config.lr_warmup_steps
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_factor(step, warmup)
+    )
+    return optimizer, schedule
