@@ -100,14 +100,29 @@ def add_lora(model: Any, config: GRPOConfig) -> Any:
     return get_peft_model(model, lora)
 
 
+def enable_checkpointing(model: Any) -> None:
+    """Recompute each layer's activations in the backward pass (train mode only: generation,
+    in eval mode, keeps its KV cache). transformers 5 renamed the method; 4.x has the old one."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(model, "activation_checkpointing_enable"):
+        model.activation_checkpointing_enable(kwargs)
+    else:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+
+
+def is_checkpointing(model: Any) -> bool:
+    if hasattr(model, "is_activation_checkpointing"):
+        return bool(model.is_activation_checkpointing)
+    return bool(model.is_gradient_checkpointing)
+
+
 def prepare_model(model: Any, config: GRPOConfig) -> Any:
     """LoRA, frozen modules and gradient checkpointing, as ``config`` asks."""
     if config.lora_rank:
         model = add_lora(model, config)
     freeze(model, config.freeze)
     if config.gradient_checkpointing:
-        # only in train mode: generation (eval mode) keeps its KV cache
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        enable_checkpointing(model)
     trained = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("trained parameters: %d of %d (%.2f%%)", trained, total, 100 * trained / total)
