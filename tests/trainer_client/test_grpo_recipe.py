@@ -8,6 +8,7 @@ import base64
 import io
 import json
 import random
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +22,22 @@ from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, build_model, build_tokenizer
 from reward_service.offline.spec import Mapping, to_sample
 from tests.offline.data import DET_GT, VTRIUNE_SCHEMA, vtriune_rows
+from tests.trainers.readme import readme_block
 from trainer_client.client import RewardClient
+from trainer_client.grpo.cli import parse_config
 from trainer_client.grpo.config import GRPOConfig, iou_threshold
 from trainer_client.grpo.data import PromptSampler, load_rows, reward_samples
 from trainer_client.grpo.loss import make_batch, policy_loss, token_logprobs
 from trainer_client.grpo.optim import (
+    MasterWeights,
     enable_checkpointing,
+    freeze,
     freeze_patterns,
     frozen_names,
     is_checkpointing,
+    make_optimizer,
     matches,
+    set_learning_rate,
     warmup_factor,
 )
 from trainer_client.grpo.prompts import (
@@ -285,6 +292,32 @@ def test_freeze_presets(spec: str, expected: tuple[str, ...]) -> None:
     assert freeze_patterns(spec) == expected
 
 
+def test_vtriune_presets_freeze_qwen25_vl_vision_tower_and_connector() -> None:
+    """On a (tiny) Qwen2.5-VL built by this transformers: ``vit,connector`` freezes every
+    parameter of the vision tower and merger and nothing of the language model."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
+
+    vision = {"depth": 2, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2,
+              "out_hidden_size": 32, "fullatt_block_indexes": [1]}  # fmt: skip
+    text = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "bos_token_id": 0,
+            "eos_token_id": 1, "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
+            }  # fmt: skip
+    model = Qwen2_5_VLForConditionalGeneration(
+        Qwen2_5_VLConfig(vision_config=vision, text_config=text)
+    )
+    frozen = set(freeze(model, "vit,connector"))
+    visual = {name for name, _ in model.named_parameters() if ".visual." in f".{name}"}
+    assert frozen == visual
+    assert {n.split(".visual.")[1].split(".")[0] for n in visual} == {
+        "blocks",
+        "patch_embed",
+        "merger",
+    }
+    assert all(p.requires_grad for n, p in model.named_parameters() if n not in visual)
+    assert len(visual) < len(list(model.parameters()))
+
+
 def test_a_pattern_matching_nothing_is_an_error() -> None:
     with pytest.raises(ValueError, match=r"no parameter matches \[.visual\.merger.\]"):
         frozen_names(["model.layers.0.weight"], ("layers.0", "visual.merger"))
@@ -310,6 +343,20 @@ def test_iou_threshold(value: str, expected: str | float) -> None:
 def test_iou_threshold_refused(value: str) -> None:
     with pytest.raises(ValueError, match="vtriune_iou_threshold"):
         GRPOConfig(model="m", data="d", vtriune_iou_threshold=value)
+
+
+def test_the_readme_vtriune_command_sets_the_recipe() -> None:
+    command = shlex.split(readme_block("raas-train-vtriune").replace("\\\n", " "))
+    assert command[0] == "raas-train"
+    config = parse_config(command[1:])
+    assert (config.lr_warmup_steps, config.freeze, config.cot_prompts) == (10, "vit,connector",
+                                                                         "vtriune")  # fmt: skip
+    assert (config.eps_low, config.eps_high, config.beta) == (0.2, 0.28, 0.0)
+    assert config.learning_rate == 1e-6
+    assert iou_threshold(config.vtriune_iou_threshold) == "dynamic"
+    assert freeze_patterns(config.freeze) == (
+        "visual.blocks", "visual.patch_embed", "visual.merger"
+    )  # fmt: skip
 
 
 def test_lora_rolls_out_with_transformers() -> None:
@@ -410,3 +457,62 @@ def test_gradient_checkpointing_option_trains(tmp_path: Path) -> None:
     trainer, history = run(tmp_path, steps=1, gradient_checkpointing=True)
     assert is_checkpointing(trainer.model)
     assert history[0]["grad_norm"] > 0
+
+
+def lm_loss_step(model: torch.nn.Module, optimizer: Any, seed: int) -> None:
+    ids = torch.randint(5, 90, (4, 24), generator=torch.Generator().manual_seed(seed))
+    optimizer.zero_grad()
+    model(input_ids=ids, labels=ids).loss.backward()
+    optimizer.step()
+
+
+def test_master_weights_step_as_adamw_does() -> None:
+    """On float32 weights the master copy is the weights: the same three steps as AdamW."""
+    tokenizer = build_tokenizer()
+    plain, mastered = build_model(tokenizer, hidden=32), build_model(tokenizer, hidden=32)
+    adamw = torch.optim.AdamW(plain.parameters(), lr=1e-2, weight_decay=0.1)
+    master = MasterWeights(list(mastered.parameters()), lr=1e-2, weight_decay=0.1)
+    for seed in range(3):
+        lm_loss_step(plain, adamw, seed)
+        lm_loss_step(mastered, master, seed)
+    for a, b in zip(plain.parameters(), mastered.parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def moved_share(model: torch.nn.Module, before: dict[str, torch.Tensor]) -> float:
+    moved = sum(int((before[n] != p.detach()).sum()) for n, p in model.named_parameters())
+    return moved / sum(p.numel() for p in model.parameters())
+
+
+def test_bfloat16_weights_learn_at_lr_1e6_only_through_master_weights() -> None:
+    """At V-Triune's lr 1e-6 AdamW on bf16 weights loses nearly every update to rounding; the
+    float32 copies keep them, and the bf16 model is their rounding."""
+    tokenizer = build_tokenizer()
+    plain = build_model(tokenizer, hidden=64).to(torch.bfloat16)
+    before = snapshot(plain)
+    lm_loss_step(plain, torch.optim.AdamW(plain.parameters(), lr=1e-6), 0)
+    assert moved_share(plain, before) < 0.1
+    mastered = build_model(tokenizer, hidden=64).to(torch.bfloat16)
+    master = MasterWeights(list(mastered.parameters()), lr=1e-6, weight_decay=0.0)
+    start = [m.clone() for m in master.master]
+    for seed in range(20):
+        lm_loss_step(mastered, master, seed)
+    changed_fp32 = sum(int((a != b).sum()) for a, b in zip(start, master.master, strict=True))
+    assert changed_fp32 / sum(m.numel() for m in start) > 0.9
+    for param, copy in zip(mastered.parameters(), master.master, strict=True):
+        assert param.dtype == torch.bfloat16
+        assert torch.equal(param, copy.to(torch.bfloat16))
+    assert moved_share(mastered, before) > moved_share(plain, before)
+
+
+@pytest.mark.parametrize(("option", "kind"), [(True, MasterWeights), (False, torch.optim.AdamW)])
+def test_a_bfloat16_policy_gets_master_weights(option: bool, kind: type) -> None:
+    tokenizer = build_tokenizer()
+    config = GRPOConfig(model="m", data="d", fp32_master_weights=option, lr_warmup_steps=2)
+    optimizer = make_optimizer(build_model(tokenizer).to(torch.bfloat16), config)
+    assert isinstance(optimizer, kind)
+    assert set_learning_rate(optimizer, config, 0) == pytest.approx(0.5e-6)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5e-6)  # the warm-up drives it
+    assert set_learning_rate(optimizer, config, 1) == pytest.approx(1e-6)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-6)
+    assert isinstance(make_optimizer(build_model(tokenizer), config), torch.optim.AdamW)

@@ -78,6 +78,10 @@ class GRPOConfig:
     # recompute activations in the backward pass instead of keeping them (transformers'
     # gradient_checkpointing_enable, non-reentrant): ~1/3 more compute, activations ~1 layer's
     gradient_checkpointing: bool = False
+    # a policy in bfloat16 (CUDA) is updated through float32 copies of its trained weights
+    # (16–18 bytes per trained parameter, not 8): in bf16 alone an update of ~lr = 1e-6 rounds
+    # away for nearly every weight. --no-fp32-master-weights saves the memory and loses them.
+    fp32_master_weights: bool = True
 
     rollout: Literal["auto", "hf", "vllm"] = "auto"  # auto: vLLM on CUDA when installed
     vllm_gpu_memory_utilization: float = 0.3

@@ -43,7 +43,7 @@ from trainer_client.grpo.loss import (
     token_logprobs,
 )
 from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics, summary_metrics
-from trainer_client.grpo.optim import make_optimizer, prepare_model
+from trainer_client.grpo.optim import make_optimizer, prepare_model, set_learning_rate
 from trainer_client.grpo.refill import Collected, collect
 from trainer_client.grpo.rollout import Rollout, make_generator
 from trainer_client.summary import BySource, merge
@@ -120,7 +120,7 @@ class GRPOTrainer:
         self.model.to(self.device)  # type: ignore[arg-type]
         self.reference = self._frozen_copy() if config.beta > 0 else None
         self.model = prepare_model(self.model, config)  # LoRA, frozen modules, checkpointing
-        self.optimizer, self.schedule = make_optimizer(self.model, config)
+        self.optimizer = make_optimizer(self.model, config)
         self.sampler = PromptSampler(
             rows if rows is not None else load_rows(config.data), config.seed, config.cot_prompts
         )
@@ -159,8 +159,8 @@ class GRPOTrainer:
         start = time.perf_counter()
         collected, timings = self.collect(step)
         update_start = time.perf_counter()
-        stats = {"lr": self.optimizer.param_groups[0]["lr"], **self.update(collected.kept)}
-        self.schedule.step()  # the warm-up: once per rollout step, after its updates
+        lr = set_learning_rate(self.optimizer, self.config, step)  # the warm-up
+        stats = {"lr": lr, **self.update(collected.kept)}
         self.generator.sync_weights(self.model)
         scores = [
             (str(g.row.get("data_source") or "default"), s.reward,
