@@ -8,26 +8,30 @@ import base64
 import io
 import json
 import random
+import re
 import shlex
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import torch
 from PIL import Image
+from transformers import AutoModelForCausalLM
 
 from devtools.live import LiveServer
-from devtools.toy import arithmetic_rows, build_model, build_tokenizer
+from devtools.toy import arithmetic_rows, build_model, build_tokenizer, save_toy
 from reward_service.offline.spec import Mapping, to_sample
 from tests.offline.data import DET_GT, VTRIUNE_SCHEMA, vtriune_rows
 from tests.trainers.readme import readme_block
 from trainer_client.client import RewardClient
-from trainer_client.grpo.cli import parse_config
+from trainer_client.grpo.cli import main, parse_config
 from trainer_client.grpo.config import GRPOConfig, iou_threshold
 from trainer_client.grpo.data import PromptSampler, load_rows, reward_samples
 from trainer_client.grpo.loss import make_batch, policy_loss, token_logprobs
+from trainer_client.grpo.metrics import read_log
 from trainer_client.grpo.optim import (
     MasterWeights,
     enable_checkpointing,
@@ -516,3 +520,49 @@ def test_a_bfloat16_policy_gets_master_weights(option: bool, kind: type) -> None
     assert set_learning_rate(optimizer, config, 1) == pytest.approx(1e-6)
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-6)
     assert isinstance(make_optimizer(build_model(tokenizer), config), torch.optim.AdamW)
+
+
+def samples_by(url: str, source: str) -> dict[tuple[str, str], float]:
+    """raas's ``raas_samples_total`` of ``source``, by (verifier, status)."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    pattern = r"^raas_samples_total\{([^}]*)\} (\S+)$"
+    found: dict[tuple[str, str], float] = {}
+    for labels, value in re.findall(pattern, text, re.M):
+        fields = dict(re.findall(r'(\w+)="([^"]*)"', labels))
+        if fields.get("data_source") == source:
+            key = (fields["verifier"], fields["status"])
+            found[key] = found.get(key, 0.0) + float(value)
+    return found
+
+
+def test_raas_train_on_orsta_parquet_rows(server: LiveServer, tmp_path: Path) -> None:
+    """Orsta-layout Parquet (chat prompt, reward_model struct, no verifier column) driven through
+    the command line with V-Triune's options: every rollout reaches raas and is scored by
+    ``math`` (before, the column was ignored: no verifier, no ground truth), the warm-up sets
+    each step's lr, the frozen block is saved as it was."""
+    source = "orsta_smoke_math"
+    rows = [
+        {"data_source": source, "prompt": [{"role": "user", "content": r["prompt"]}],
+         "reward_model": {"ground_truth": f"${r['ground_truth']}$", "style": "rule",
+                          "accuracy_ratio": 1.0, "format_ratio": 0.1, "verifier": "mathverify"}}
+        for r in arithmetic_rows()[:8]
+    ]  # fmt: skip
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "orsta.parquet")
+    model = save_toy(tmp_path / "model", hidden=32)
+    before = samples_by(server.url, source)
+    main([
+        "--model", str(model), "--data", str(tmp_path / "orsta.parquet"),
+        "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "2",
+        "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "4",
+        "--learning-rate", "1e-3", "--lr-warmup-steps", "4", "--freeze", "layers.0",
+        "--no-dynamic-sampling", "--torch-threads", "1", "--no-tensorboard",
+    ])  # fmt: skip
+    after = samples_by(server.url, source)
+    sent = {key: after[key] - before.get(key, 0.0) for key in after}
+    assert sent == {("math", "ok"): 2 * 2 * 2}  # 2 steps × 2 prompts × 2 rollouts, all math
+    log = read_log(tmp_path / "run" / "metrics.jsonl")
+    assert [entry["lr"] for entry in log] == pytest.approx([2.5e-4, 5e-4])
+    assert all(entry[f"unscored/{source}"] == 0.0 for entry in log)
+    initial = AutoModelForCausalLM.from_pretrained(model).state_dict()
+    final = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "final").state_dict()
+    assert all(torch.equal(initial[k], final[k]) for k in final if ".layers.0." in k)
