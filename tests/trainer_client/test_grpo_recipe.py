@@ -29,7 +29,13 @@ from tests.trainers.readme import readme_block
 from trainer_client.client import RewardClient
 from trainer_client.grpo.cli import main, parse_config
 from trainer_client.grpo.config import GRPOConfig, iou_threshold
-from trainer_client.grpo.data import PromptSampler, load_rows, reward_samples
+from trainer_client.grpo.data import (
+    PromptSampler,
+    load_rows,
+    longest_prompt,
+    prompt_text,
+    reward_samples,
+)
 from trainer_client.grpo.loss import make_batch, policy_loss, token_logprobs
 from trainer_client.grpo.metrics import read_log
 from trainer_client.grpo.optim import (
@@ -566,3 +572,22 @@ def test_raas_train_on_orsta_parquet_rows(server: LiveServer, tmp_path: Path) ->
     initial = AutoModelForCausalLM.from_pretrained(model).state_dict()
     final = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "final").state_dict()
     assert all(torch.equal(initial[k], final[k]) for k in final if ".layers.0." in k)
+
+
+@pytest.mark.parametrize("format_ratio", [0.1, 0.0])
+def test_the_prompt_budget_makes_room_for_the_longest_instruction(format_ratio: float) -> None:
+    """vLLM's max_model_len comes from the longest prompt: with the CoT pool that is the row with
+    its longest instruction (the toy tokenizer is a character one: the bound is exact)."""
+    tokenizer = build_tokenizer()
+    rows = [math_row(format_ratio, [{"role": "user", "content": "what is 1+1?"}])]
+    pools = (CLOSEFORM_FIRST, CLOSEFORM_SECOND) if format_ratio else (FREEFORM_FIRST,
+                                                                     FREEFORM_SECOND)  # fmt: skip
+    every = [
+        len(tokenizer(prompt_text({"prompt": p}, tokenizer), add_special_tokens=False).input_ids)
+        for p in (
+            [{"role": "user", "content": f"what is 1+1?\n\n{a}{b}"}]
+            for a in pools[0] for b in pools[1]
+        )
+    ]  # fmt: skip
+    assert longest_prompt(rows, tokenizer, "vtriune") == max(every)
+    assert longest_prompt(rows, tokenizer) == len("what is 1+1?")

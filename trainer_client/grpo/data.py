@@ -20,7 +20,7 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-from trainer_client.grpo.prompts import CotPool, with_cot
+from trainer_client.grpo.prompts import CotPool, with_cot, with_longest_cot
 from trainer_client.grpo.spec import row_spec, vtriune_model
 from trainer_client.vtriune_rows import VTriuneSpecError, parm_object, vtriune_spec
 
@@ -71,9 +71,13 @@ def prompt_ids(row: dict[str, Any], prompt: str, tokenizer: PreTrainedTokenizerB
     return ids
 
 
-def longest_prompt(rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> int:
-    """The most tokens any row's prompt takes: what a rollout engine must make room for."""
-    return max(len(prompt_ids(row, prompt_text(row, tokenizer), tokenizer)) for row in rows)
+def longest_prompt(
+    rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, cot: CotPool = "none"
+) -> int:
+    """The most tokens any row's prompt takes — with the longest instruction of the CoT pool
+    where one is appended —: what a rollout engine must make room for."""
+    longest = (with_longest_cot(row, cot, tokenizer) for row in rows)
+    return max(len(prompt_ids(row, prompt_text(row, tokenizer), tokenizer)) for row in longest)
 
 
 def reward_samples(

@@ -102,6 +102,27 @@ def cot_instruction(row: dict[str, Any], rng: random.Random) -> str | None:
     return rng.choice(CLOSEFORM_FIRST) + rng.choice(CLOSEFORM_SECOND)
 
 
+def _longest(sentences: tuple[str, ...], tokenizer: Any) -> str:
+    return max(
+        sentences, key=lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    )
+
+
+def with_longest_cot(row: dict[str, Any], pool: CotPool, tokenizer: Any) -> dict[str, Any]:
+    """``row`` with the pool's longest instruction (in ``tokenizer``'s tokens, sentence by
+    sentence): what a rollout engine's prompt budget must make room for."""
+    if pool == "none" or cot_instruction(row, random.Random(0)) is None:
+        return row
+    model = vtriune_model(row) or {}
+    first, second = (
+        (FREEFORM_FIRST, FREEFORM_SECOND)
+        if model.get("format_ratio") == 0
+        else (CLOSEFORM_FIRST, CLOSEFORM_SECOND)
+    )
+    instruction = _longest(first, tokenizer) + _longest(second, tokenizer)
+    return {**row, "prompt": _appended(row["prompt"], "\n\n" + instruction)}
+
+
 def _appended(prompt: Any, suffix: str) -> Any:
     """``prompt`` with ``suffix`` at the end of its last message (a string, or a list of content
     parts, which gets one more text part); a last message without content is left alone."""
