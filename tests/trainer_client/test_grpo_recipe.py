@@ -430,8 +430,9 @@ def test_frozen_parameters_are_unchanged_after_a_step(tmp_path: Path) -> None:
     assert trained == {id(p) for n, p in trainer.model.named_parameters() if n not in frozen}
 
 
-def test_lora_adapters_are_the_only_parameters_trained(tmp_path: Path) -> None:
-    trainer = trainer_for(tmp_path, lora_rank=4, lora_alpha=8)
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_lora_adapters_are_the_only_parameters_trained(tmp_path: Path, checkpointing: bool) -> None:
+    trainer = trainer_for(tmp_path, lora_rank=4, lora_alpha=8, gradient_checkpointing=checkpointing)
     before = snapshot(trainer.model)
     trainer.step(0)
     trainer.client.close()
