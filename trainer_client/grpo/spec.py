@@ -44,6 +44,7 @@ logger = logging.getLogger("raas-train")
 _PASSED = ("verifier", "params", "format", "weights", "images", "meta")
 _TRUTH = ("ground_truth", "solution", "answer")
 Size = list[int]
+_WARNED: set[str] = set()
 
 
 def _object(value: Any) -> Any:
@@ -107,8 +108,13 @@ def _first_image_size(row: dict[str, Any]) -> Size | None:
     if not isinstance(images, list) or not images:
         return None
     size = image_size(images[0])
-    if size is None:
-        logger.warning("row %s: its first image's size cannot be read", row.get("data_source"))
+    source = str(row.get("data_source") or "default")
+    if size is None and source not in _WARNED:  # once per source, not once per group
+        _WARNED.add(source)
+        logger.warning(
+            "%s: a detection row's image size cannot be read (a URL, or not an image): its "
+            "pixel boxes are not rescaled", source,
+        )  # fmt: skip
     return size
 
 
