@@ -137,6 +137,15 @@ def orsta(verifier: str, parm: dict[str, Any] | None = None, **model: Any) -> di
           "params": {"image_size": [10, 10]}, "images": [data_uri(64, 32)]}, None,
          {"ground_truth": "[]", "verifier": "detection", "images": [data_uri(64, 32)],
           "params": {"image_size": [10, 10]}}),
+        # a routed row's Parquet images go as data URIs (bytes cannot be sent as JSON)
+        ({"prompt": "q", "data_source": "geo", "images": [{"bytes": png(8, 4), "path": None}],
+          "reward_model": {"ground_truth": "3"}}, None,
+         {"ground_truth": "3", "images": [
+             "data:image/png;base64," + base64.b64encode(png(8, 4)).decode()]}),
+        # an image that cannot be encoded: the sample goes without images (unscored by a
+        # verifier that needs them, never scored on a wrong set)
+        ({"prompt": "q", "data_source": "rm", "ground_truth": "x", "images": [b"no image"]},
+         None, {"ground_truth": "x"}),
         # a row naming its verifier is raas's own even with a reward_model column
         ({"prompt": "q", "ground_truth": "4", "verifier": "math", **{
           "reward_model": {"verifier": "mathverify", "ground_truth": "5"}}}, None,

@@ -14,6 +14,10 @@ Three layouts, told apart row by row, read as ``raas score`` reads them
   sample goes without one and the server's routes (``RAAS_ROUTES``) pick the spec by
   ``data_source``; a ground truth inside ``reward_model`` is sent.
 
+Images of raas's own and routed rows are sent as ``trainer_client.images`` encodes them (bytes
+and Parquet's ``{"bytes", "path"}`` as ``data:`` URIs, local files read; other strings as they
+are, for the reward model's ``image_root``).
+
 Every ``detection`` sample carries ``params.image_size`` = [W, H] of the policy's input image,
 so that pixel boxes (Qwen2.5-VL writes absolute coordinates) are rescaled to the 0–1000 grid
 when the row asks (``normalize_pixels``; V-Triune's ``det_verifier_normalized``): the size a
@@ -32,7 +36,7 @@ from typing import Any
 
 import orjson
 
-from trainer_client.images import MAX_IMAGE_BYTES
+from trainer_client.images import MAX_IMAGE_BYTES, ImageEncodingError, encode_image
 from trainer_client.vtriune_rows import (
     VERIFIERS,
     final_weights,
@@ -133,6 +137,21 @@ def _vtriune(
     return spec
 
 
+def _sendable_images(images: list[Any], row: dict[str, Any]) -> list[str] | None:
+    """The row's images as raas takes them (``trainer_client.images``: bytes and Parquet's
+    ``{"bytes", "path"}`` as data URIs); ``None`` when one cannot be encoded — the sample then
+    goes without images, so a verifier that needs them answers ``invalid_input`` (unscored,
+    masked out of the loss) rather than scoring it on a wrong set."""
+    try:
+        return [encode_image(image) for image in images]
+    except ImageEncodingError as exc:
+        source = str(row.get("data_source") or "default")
+        if source not in _WARNED:
+            _WARNED.add(source)
+            logger.warning("%s: a row's images cannot be sent to raas: %s", source, exc)
+        return None
+
+
 def _native(row: dict[str, Any], size: Size | None) -> dict[str, Any]:
     truth = next((row[k] for k in _TRUTH if row.get(k) is not None), None)
     spec: dict[str, Any] = {"ground_truth": truth}
@@ -140,6 +159,10 @@ def _native(row: dict[str, Any], size: Size | None) -> dict[str, Any]:
         value = _object(row.get(key))
         if value is not None:
             spec[key] = value
+    if isinstance(spec.get("images"), list):
+        spec["images"] = _sendable_images(spec["images"], row)
+        if spec["images"] is None:
+            del spec["images"]
     model = _object(row.get("reward_model"))
     if isinstance(model, dict):  # verl's layout: the spec inside reward_model
         for key in ("ground_truth", "verifier"):
