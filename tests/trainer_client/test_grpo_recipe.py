@@ -57,7 +57,7 @@ from trainer_client.grpo.prompts import (
     FREEFORM_SECOND,
     with_cot,
 )
-from trainer_client.grpo.spec import image_size, row_spec
+from trainer_client.grpo.spec import image_size, processed_size, row_spec
 from trainer_client.grpo.trainer import GRPOTrainer
 
 
@@ -175,6 +175,15 @@ def test_a_broken_reward_model_fails_at_load(tmp_path: Path) -> None:
     (tmp_path / "rows.jsonl").write_text(json.dumps(row) + "\n")
     with pytest.raises(ValueError, match=r"row 0: reward_model: det_reward_ratio.map"):
         load_rows(tmp_path / "rows.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("grid", "patch", "size"),
+    [((1, 34, 46), 14, [644, 476]), ([1, 30, 44], 14, [616, 420]), ((1, 4, 2), 16, [32, 64])],
+)
+def test_processed_size(grid: Any, patch: int, size: list[int]) -> None:
+    """A 640 × 480 image that Qwen2.5-VL's processor resized to 644 × 476 (46 × 34 patches)."""
+    assert processed_size(grid, patch) == size
 
 
 def test_image_size_reads_every_form(tmp_path: Path) -> None:

@@ -107,6 +107,14 @@ def image_size(image: Any) -> Size | None:
         return None
 
 
+def processed_size(grid_thw: Any, patch_size: int = 14) -> Size:
+    """[W, H] in pixels of the image a Qwen2/2.5-VL processor gave the model, from its
+    ``image_grid_thw`` row (T, H, W in patches of ``patch_size``): what V-Triune's trainer sends
+    as the image's size (``(t, h·14, w·14)``); pass it to :func:`row_spec` as ``image_size``."""
+    _, height, width = (int(v) for v in grid_thw)
+    return [width * patch_size, height * patch_size]
+
+
 def _first_image_size(row: dict[str, Any]) -> Size | None:
     images = row.get("images")
     if not isinstance(images, list) or not images:
