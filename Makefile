@@ -18,7 +18,7 @@ CLIENT := ./clients/python
 install: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml $(CLIENT)/pyproject.toml $(VENV)/.torch
-	$(PIP) install --quiet -e "$(CLIENT)[train]" -e ".[dev,models,offline]"
+	$(PIP) install --quiet -e "$(CLIENT)[train,lora]" -e ".[dev,models,offline]"
 	touch $@
 
 # `raas serve` alone: the router and its rule pool (no torch, no extras)

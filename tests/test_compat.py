@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from devtools.live import LiveServer
 from reward_service.compat.openrlhf import LOG_KEYS, NOT_LOCATED
 from reward_service.compat.query import response_of
-from reward_service.compat.vtriune import answer_block
+from reward_service.compat.vtriune_rows import answer_block
 from tests.conftest import load_vectors
 
 VTRIUNE_VERIFIERS = {"math": "mathverify", "detection": "detection"}

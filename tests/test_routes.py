@@ -326,6 +326,24 @@ def test_trainer_adapters_leave_the_verifier_to_the_routes(
     assert "verifier" not in sample
 
 
+def test_raas_train_rows_naming_only_their_source_are_routed(routed_server: LiveServer) -> None:
+    """verl's ``reward_model: {"ground_truth", "style"}`` names no verifier: raas-train sends the
+    ground truth inside it, and the route of the data source scores it."""
+    from trainer_client.client import RewardClient
+    from trainer_client.grpo.data import reward_samples
+
+    row = {"prompt": "2+2?", "data_source": "my/mm_math",
+           "reward_model": {"ground_truth": "4", "style": "rule"}}  # fmt: skip
+    samples = reward_samples(row, "2+2?", [think("\\boxed{4}"), think("\\boxed{5}")])
+    assert all("verifier" not in sample for sample in samples)
+    with RewardClient(routed_server.url) as client:
+        results = client.score_sync(samples).results
+    assert [r.status for r in results] == ["ok", "ok"]
+    assert [r.components["accuracy"] for r in results] == [1.0, 0.0]
+    assert results[0].reward == 1.0  # the route's format term paid to both
+    assert {r.verifier for r in results} == {"math"}
+
+
 def test_openrlhf_labels_naming_a_routed_source(routed_server: LiveServer) -> None:
     box = [{"bbox_2d": [10, 10, 50, 50], "label": "cat"}]
     body = {

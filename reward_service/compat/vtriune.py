@@ -32,17 +32,21 @@ with V-Triune's own verdicts, quirks included, so Orsta runs can be replayed:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reward_service.compat.settings import CompatSettings
+from reward_service.compat.vtriune_rows import (
+    VERIFIERS,
+    VTriuneSpecError,
+    parm_object,
+    vtriune_spec,
+)
 from reward_service.errors import RaasError, RequestError, validated
 from reward_service.openapi import errors, json_body
 from reward_service.ops import json_response, parse_json, read_body
@@ -50,13 +54,6 @@ from reward_service.router import Router
 from reward_service.schemas import WEIGHT_MAX, RewardRequest, Status
 from reward_service.verifiers.detection import AVERAGE_THRESHOLDS
 
-_JUDGE_VERIFIERS = {
-    "mathverify": ("math", "think_answer"), "detection": ("detection", "detection_answer"),
-}  # fmt: skip
-_RATIOS = {
-    "iou_max_label_first": "label_first", "iou_max_iou_first": "iou_first",
-    "iou_completeness": "completeness", "map": "map", "map50": "map50", "map75": "map75",
-}  # fmt: skip
 _TERMS = {
     "label_first": "iou_score_max_label", "iou_first": "iou_score_max_iou",
     "map": "map_score", "map50": "map50_score", "map75": "map75_score",
@@ -98,36 +95,6 @@ class Rejected(RaasError):
     """A V-Triune payload its own server would have crashed on: all rewards 0."""
 
 
-def _ratio(value: Any, key: str) -> float:
-    """V-Triune's reading of one ``det_reward_ratio`` entry: missing or outside [0, 1] → 0."""
-    if value is None:
-        return 0.0
-    if not isinstance(value, int | float) or not math.isfinite(value):
-        raise Rejected(f"det_reward_ratio.{key} must be a number")
-    return float(value) if 0.0 <= value <= 1.0 else 0.0
-
-
-def _detection_params(parm: dict[str, Any], settings: CompatSettings) -> dict[str, Any]:
-    ratios = parm.get("det_reward_ratio") or {}
-    if not isinstance(ratios, dict):
-        raise Rejected("det_reward_ratio must be an object")
-    params: dict[str, Any] = {
-        native: _ratio(ratios.get(key), key) for key, native in _RATIOS.items()
-    }
-    # V-Triune's formula: one count penalty both ways, only its own reader
-    params.update(
-        iou_threshold=settings.judge_iou_threshold, vtriune_compat=True, extra_box_penalty=None
-    )
-    grid = parm.get("image_grid_thw")
-    if parm.get("det_verifier_normalized") and grid:
-        try:
-            _, height, width = grid[0]
-        except (TypeError, ValueError, KeyError, IndexError):
-            raise Rejected("image_grid_thw must be a list of [t, h, w]") from None
-        params.update(normalize_pixels=True, image_size=[width, height])
-    return params
-
-
 def _schedule(parm: dict[str, Any]) -> tuple[int, int]:
     """V-Triune's verifiers require ``step`` and ``total_steps`` (r = step/total_steps)."""
     values = (parm.get("step"), parm.get("total_steps"))
@@ -139,38 +106,21 @@ def _schedule(parm: dict[str, Any]) -> tuple[int, int]:
     return step, total
 
 
-def answer_block(text: str) -> str:
-    """V-Triune's ``re.search(r"<answer>(.*?)</answer>", text, re.DOTALL)``, stripped, in linear
-    time: the lazy pattern is quadratic on a text of many ``<answer>`` and no ``</answer>``."""
-    start = text.find("<answer>")
-    if start < 0:
-        return ""
-    end = text.find("</answer>", start + len("<answer>"))
-    return text[start + len("<answer>") : end].strip() if end >= 0 else ""
-
-
 def judge_request(payload: JudgePayload, settings: CompatSettings) -> RewardRequest:
     """The native request that reproduces V-Triune's verdict for ``payload``."""
-    if payload.reward_verifier not in _JUDGE_VERIFIERS:
+    if payload.reward_verifier not in VERIFIERS:  # checked first, as V-Triune did
         raise Rejected(f"unknown reward_verifier {payload.reward_verifier!r}")
     try:
-        parm = orjson.loads(payload.reward_verifier_parm)
-    except orjson.JSONDecodeError:
-        raise Rejected("reward_verifier_parm is not JSON") from None
-    if not isinstance(parm, dict):
-        raise Rejected("reward_verifier_parm must be a JSON object")
-    step, total = _schedule(parm)
-    verifier, fmt = _JUDGE_VERIFIERS[payload.reward_verifier]
-    if verifier == "math":
-        params: dict[str, Any] = {"vtriune_compat": True}
-        ground_truth = payload.solution
-    else:
-        params = _detection_params(parm, settings)
-        ground_truth = answer_block(payload.solution)
+        parm = parm_object(payload.reward_verifier_parm)
+        step, total = _schedule(parm)
+        spec = vtriune_spec(
+            payload.reward_verifier, payload.solution, parm, settings.judge_iou_threshold
+        )
+    except VTriuneSpecError as exc:
+        raise Rejected(str(exc)) from None
     sample = {
         "data_source": payload.data_source[:256] or "vtriune", "prompt": payload.prompt,
-        "response": payload.response, "ground_truth": ground_truth, "verifier": verifier,
-        "params": params, "format": fmt, "weights": {"accuracy": 1.0, "format": 0.0},
+        "response": payload.response, **spec, "weights": {"accuracy": 1.0, "format": 0.0},
     }  # fmt: skip
     try:
         return RewardRequest.model_validate(

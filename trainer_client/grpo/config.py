@@ -53,6 +53,36 @@ class GRPOConfig:
     # for comparison); "none" draws random rewards locally (the no-reward floor, for benchmarks).
     reward_mode: RewardMode = "overlap"
 
+    # V-Triune's recipe (off by default; `raas-train --help` and the README give its values):
+    # learning-rate warm-up, linear over this many steps from lr/warmup to lr (V-Triune: 5% of
+    # the steps); the same lr for every optimizer step of one rollout step
+    lr_warmup_steps: int = 0
+    # parameters left untrained: comma-separated presets (Qwen2/2.5-VL's names, V-Triune's
+    # lr_freeze values: "vit" = visual.blocks, visual.patch_embed; "connector" = visual.merger)
+    # or dotted name patterns (fnmatch wildcards) matched at any depth; V-Triune: "vit,connector"
+    freeze: str = ""
+    # "vtriune": V-Triune's CoT instruction pool, one drawn at random and appended to the last
+    # user message of each mathverify row (its free-form pool when its format_ratio is 0)
+    cot_prompts: Literal["none", "vtriune"] = "none"
+    # IoU threshold of V-Triune rows' detection ("dynamic" as Orsta was trained, "average", or
+    # a number): its DET_IOU_THRESHOLD, what the server's RAAS_JUDGE_IOU_THRESHOLD sets for /judge
+    vtriune_iou_threshold: str = "dynamic"
+
+    # Memory: LoRA adapters (needs peft: the [lora] extra) of this rank on lora_targets
+    # (peft's target_modules; "all-linear": every linear layer but the output); 0: full
+    # fine-tuning. Only the adapters are trained and saved (final/ is a peft adapter).
+    lora_rank: int = 0
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    lora_targets: str = "all-linear"
+    # recompute activations in the backward pass instead of keeping them (transformers'
+    # gradient_checkpointing_enable, non-reentrant): ~1/3 more compute, activations ~1 layer's
+    gradient_checkpointing: bool = False
+    # a policy in bfloat16 (CUDA) is updated through float32 copies of its trained weights
+    # (16–18 bytes per trained parameter, not 8): in bf16 alone an update of ~lr = 1e-6 rounds
+    # away for nearly every weight. --no-fp32-master-weights saves the memory and loses them.
+    fp32_master_weights: bool = True
+
     rollout: Literal["auto", "hf", "vllm"] = "auto"  # auto: vLLM on CUDA when installed
     vllm_gpu_memory_utilization: float = 0.3
     device: str = "auto"
@@ -72,3 +102,25 @@ class GRPOConfig:
             raise ValueError("max_prompt_tokens must be at least 1 (or unset: the data's longest)")
         if self.max_refill_rounds < 0:
             raise ValueError("max_refill_rounds must not be negative")
+        if self.lr_warmup_steps < 0 or self.lora_rank < 0:
+            raise ValueError("lr_warmup_steps and lora_rank must not be negative")
+        iou_threshold(self.vtriune_iou_threshold)  # a bad value fails here, not mid-run
+        if self.lora_rank:
+            # vLLM's weight sync sends the model's own parameters: a LoRA policy would need its
+            # adapters merged at every step, so LoRA rolls out with transformers
+            if self.rollout == "vllm":
+                raise ValueError("LoRA (lora_rank > 0) rolls out with transformers: --rollout hf")
+            self.rollout = "hf"
+
+
+def iou_threshold(value: str) -> str | float:
+    """``dynamic``/``average``, or a number in (0, 1]: V-Triune's detection IoU threshold."""
+    if value in ("dynamic", "average"):
+        return value
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number <= 1:
+        raise ValueError(f"vtriune_iou_threshold: 'dynamic', 'average' or (0, 1]: {value!r}")
+    return number

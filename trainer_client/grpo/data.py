@@ -4,7 +4,8 @@ A row (one JSONL line or Parquet row) has ``prompt`` — a string, or a list of 
 rendered with the tokenizer's chat template — and the raas sample fields that say how its
 responses are scored: ``verifier``, ``ground_truth`` (or ``solution`` / ``answer``),
 ``data_source`` (default ``default``; metrics are per source), ``params``, ``format``,
-``weights``, ``images``, ``meta``. One file can therefore mix tasks, each row with its own
+``weights``, ``images``, ``meta``; or V-Triune's ``reward_model`` column, as Orsta's Parquet
+files hold it (:mod:`.spec`). One file can therefore mix tasks, each row with its own
 verifier — the V-Triune way — or name none and let the server's routes (``RAAS_ROUTES``) pick
 the reward spec by ``data_source``.
 """
@@ -19,7 +20,9 @@ from typing import Any
 
 from transformers import PreTrainedTokenizerBase
 
-_PASSED = ("verifier", "params", "format", "weights", "images", "meta")
+from trainer_client.grpo.prompts import CotPool, with_cot, with_longest_cot
+from trainer_client.grpo.spec import row_spec, vtriune_model
+from trainer_client.vtriune_rows import VTriuneSpecError, parm_object, vtriune_spec
 
 
 def load_rows(path: str | Path) -> list[dict[str, Any]]:
@@ -35,9 +38,22 @@ def load_rows(path: str | Path) -> list[dict[str, Any]]:
     for index, row in enumerate(rows):
         if "prompt" not in row:
             raise ValueError(f"{path}: row {index} has no 'prompt'")
+        check_spec(row, f"{path}: row {index}")
     if not rows:
         raise ValueError(f"{path}: no rows")
     return rows
+
+
+def check_spec(row: dict[str, Any], where: str) -> None:
+    """A V-Triune ``reward_model`` its own server would crash on fails at start, not mid-run."""
+    model = vtriune_model(row)
+    if model is None:
+        return
+    try:
+        parm = parm_object(model.get("verifier_parm"))
+        vtriune_spec(model["verifier"], str(model.get("ground_truth") or ""), parm, "dynamic")
+    except VTriuneSpecError as exc:
+        raise ValueError(f"{where}: reward_model: {exc}") from None
 
 
 def prompt_text(row: dict[str, Any], tokenizer: PreTrainedTokenizerBase) -> str:
@@ -55,34 +71,41 @@ def prompt_ids(row: dict[str, Any], prompt: str, tokenizer: PreTrainedTokenizerB
     return ids
 
 
-def longest_prompt(rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase) -> int:
-    """The most tokens any row's prompt takes: what a rollout engine must make room for."""
-    return max(len(prompt_ids(row, prompt_text(row, tokenizer), tokenizer)) for row in rows)
+def longest_prompt(
+    rows: list[dict[str, Any]], tokenizer: PreTrainedTokenizerBase, cot: CotPool = "none"
+) -> int:
+    """The most tokens any row's prompt takes — with the longest instruction of the CoT pool
+    where one is appended —: what a rollout engine must make room for."""
+    longest = (with_longest_cot(row, cot, tokenizer) for row in rows)
+    return max(len(prompt_ids(row, prompt_text(row, tokenizer), tokenizer)) for row in longest)
+
+
+def reward_samples(
+    row: dict[str, Any], prompt: str, responses: list[str], iou_threshold: str | float = "dynamic",
+    image_size: list[int] | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The raas wire samples for rollouts of ``row`` (its spec read once: :func:`.row_spec`)."""
+    spec = row_spec(row, iou_threshold, image_size)
+    source = str(row.get("data_source") or "default")
+    return [
+        {"data_source": source, "prompt": prompt, "response": response, **spec}
+        for response in responses
+    ]
 
 
 def reward_sample(row: dict[str, Any], prompt: str, response: str) -> dict[str, Any]:
     """The raas wire sample for one rollout of ``row``."""
-    truth = next((row[k] for k in ("ground_truth", "solution", "answer") if k in row), None)
-    sample: dict[str, Any] = {
-        "data_source": str(row.get("data_source") or "default"),
-        "ground_truth": truth,
-        "prompt": prompt,
-        "response": response,
-    }
-    for key in _PASSED:
-        value = row.get(key)
-        if isinstance(value, dict):  # a Parquet struct fills absent keys with None
-            value = {k: v for k, v in value.items() if v is not None}
-        if value is not None:
-            sample[key] = value
-    return sample
+    return reward_samples(row, prompt, [response])[0]
 
 
 class PromptSampler:
-    """Rows in a fresh random order each epoch, ``batch`` at a time."""
+    """Rows in a fresh random order each epoch, ``batch`` at a time; with a CoT pool each row
+    taken is a copy whose prompt ends in an instruction drawn from it (V-Triune draws anew each
+    time a row is read)."""
 
-    def __init__(self, rows: list[dict[str, Any]], seed: int) -> None:
+    def __init__(self, rows: list[dict[str, Any]], seed: int, cot: CotPool = "none") -> None:
         self.rows = rows
+        self.cot = cot
         self.rng = random.Random(seed)
         self._order: Iterator[dict[str, Any]] = iter(())
 
@@ -95,5 +118,5 @@ class PromptSampler:
                 self.rng.shuffle(shuffled)
                 self._order = iter(shuffled)
                 continue
-            taken.append(row)
+            taken.append(with_cot(row, self.cot, self.rng))
         return taken

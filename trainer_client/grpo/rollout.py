@@ -133,7 +133,7 @@ def make_generator(
 ) -> Generator:
     """vLLM when asked, or on ``auto`` when CUDA and vLLM are both there; else transformers."""
     if config.rollout == "vllm" or (config.rollout == "auto" and _vllm_usable()):
-        budget = config.max_prompt_tokens or longest_prompt(rows, tokenizer)
+        budget = config.max_prompt_tokens or longest_prompt(rows, tokenizer, config.cot_prompts)
         return VLLMGenerator(config, model, budget)
     return HFGenerator(model, tokenizer, config)
 

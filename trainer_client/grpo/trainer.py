@@ -26,13 +26,13 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from trainer_client.client import RewardClient, ScoredBatch, ScoredSample
-from trainer_client.grpo.config import GRPOConfig
+from trainer_client.grpo.config import GRPOConfig, iou_threshold
 from trainer_client.grpo.data import (
     PromptSampler,
     load_rows,
     prompt_ids,
     prompt_text,
-    reward_sample,
+    reward_samples,
 )
 from trainer_client.grpo.loss import (
     Batch,
@@ -43,6 +43,7 @@ from trainer_client.grpo.loss import (
     token_logprobs,
 )
 from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics, summary_metrics
+from trainer_client.grpo.optim import make_optimizer, prepare_model, set_learning_rate
 from trainer_client.grpo.refill import Collected, collect
 from trainer_client.grpo.rollout import Rollout, make_generator
 from trainer_client.summary import BySource, merge
@@ -118,12 +119,12 @@ class GRPOTrainer:
         self.model = model or AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
         self.model.to(self.device)  # type: ignore[arg-type]
         self.reference = self._frozen_copy() if config.beta > 0 else None
-        self.optimizer = torch.optim.AdamW(
-            self.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
-        )
+        self.model = prepare_model(self.model, config)  # LoRA, frozen modules, checkpointing
+        self.optimizer = make_optimizer(self.model, config)
         self.sampler = PromptSampler(
-            rows if rows is not None else load_rows(config.data), config.seed
+            rows if rows is not None else load_rows(config.data), config.seed, config.cot_prompts
         )
+        self.iou_threshold = iou_threshold(config.vtriune_iou_threshold)
         self.generator = make_generator(config, self.model, self.tokenizer, self.sampler.rows)
         self.client = client if client is not None else RewardClient(config.reward_url)
         self.output_dir = Path(config.output_dir)
@@ -158,7 +159,8 @@ class GRPOTrainer:
         start = time.perf_counter()
         collected, timings = self.collect(step)
         update_start = time.perf_counter()
-        stats = self.update(collected.kept)
+        lr = set_learning_rate(self.optimizer, self.config, step)  # the warm-up
+        stats = {"lr": lr, **self.update(collected.kept)}
         self.generator.sync_weights(self.model)
         scores = [
             (str(g.row.get("data_source") or "default"), s.reward,
@@ -200,7 +202,8 @@ class GRPOTrainer:
     # --- rollout and rewards ---------------------------------------------------------------
 
     def _samples(self, group: Group) -> list[dict[str, Any]]:
-        return [reward_sample(group.row, group.prompt, r.text) for r in group.rollouts]
+        texts = [r.text for r in group.rollouts]
+        return reward_samples(group.row, group.prompt, texts, self.iou_threshold)
 
     def rollout(
         self, rows: list[dict[str, Any]], step: int
