@@ -11,8 +11,9 @@ video processor, hence torchvision, which this environment does not install; the
 model itself is checked with its image processor in the tests.)
 
 The task: a 64×64 image with two or three shapes (square, circle, triangle) of distinct colours
-on a grey ground; the prompt names one ("the red circle"); the answer is its bounding box in
-pixels, ``\\boxed{[x1,y1,x2,y2]}``, scored by raas's ``iou`` verifier (continuous IoU).
+on a grey ground, each in a 16×16 box on an 8-pixel grid; the prompt names one ("the red
+circle"); the answer is its bounding box in pixels, ``\\boxed{[x1,y1,x2,y2]}``, scored by raas's
+``iou`` verifier (continuous IoU).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from devtools.toy import BOXED
 from devtools.toy import build_tokenizer as build_char_tokenizer
 
 SIZE, PATCH = 64, 8  # image side and patch side: (64/8)² + 1 = 65 image features
+SIDE, STEP = 16, 8  # a shape's box side and the grid it sits on
 VISION_TOKENS = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
                  "<|image_pad|>"]  # fmt: skip
 CHAT_TEMPLATE = (
@@ -121,12 +123,12 @@ def _draw(draw: ImageDraw.ImageDraw, shape: str, box: list[int], fill: tuple[int
 
 
 def _boxes(rng: random.Random, count: int) -> list[list[int]]:
-    """``count`` non-overlapping boxes of sides 12–24 px inside the image."""
+    """``count`` non-overlapping 16×16 boxes on an 8-pixel grid (7×7 places): few enough that a
+    tiny policy can learn them, and a box one step off still earns IoU 1/3."""
     boxes: list[list[int]] = []
     while len(boxes) < count:
-        side = rng.randint(12, 24)
-        x, y = rng.randint(0, SIZE - side), rng.randint(0, SIZE - side)
-        box = [x, y, x + side, y + side]
+        x, y = rng.randrange(0, SIZE - SIDE + 1, STEP), rng.randrange(0, SIZE - SIDE + 1, STEP)
+        box = [x, y, x + SIDE, y + SIDE]
         if all(box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1]
                for b in boxes):  # fmt: skip
             boxes.append(box)
@@ -168,3 +170,56 @@ def grounding_rows(directory: Path, count: int, seed: int = 0) -> list[dict[str,
 
 def answer_text(row: dict[str, Any]) -> str:
     return BOXED + "[" + ",".join(str(c) for c in row["ground_truth"]) + "]}"
+
+
+def warm_start(
+    model: LlavaForConditionalGeneration,
+    processor: Any,
+    rows: list[dict[str, Any]],
+    steps: int,
+    batch_size: int = 16,
+    learning_rate: float = 2e-3,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> list[float]:
+    """Supervised steps on image + prompt → ``\\boxed{[x1,y1,x2,y2]}<|im_end|>`` (loss on the
+    answer only), with probability ``noise`` the taught box a grid step off on one axis (IoU
+    1/3): the format is learnt, the boxes only partly, leaving RL the rest. Returns the loss per
+    step."""
+    from trainer_client.grpo.vision import render
+
+    rng = random.Random(seed)
+    tokenizer = processor.tokenizer
+    rendered = [render(row, processor) for row in rows]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        picks = rng.sample(range(len(rows)), min(batch_size, len(rows)))
+        ids, labels = [], []
+        for index in picks:
+            truth = list(rows[index]["ground_truth"])
+            if rng.random() < noise:
+                axis, shift = rng.choice((0, 1)), rng.choice((-STEP, STEP))
+                truth[axis] += shift
+                truth[axis + 2] += shift
+            answer = answer_text({"ground_truth": truth})
+            target = [*tokenizer(answer, add_special_tokens=False)["input_ids"],
+                      tokenizer.eos_token_id]  # fmt: skip
+            ids.append(rendered[index].ids + target)
+            labels.append([-100] * len(rendered[index].ids) + target)
+        width = max(map(len, ids))
+        pad = tokenizer.pad_token_id
+        input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids])
+        label_ids = torch.tensor([y + [-100] * (width - len(y)) for y in labels])
+        pixels = torch.cat([rendered[i].images["pixel_values"] for i in picks])  # type: ignore[index]
+        loss = model(
+            input_ids=input_ids, attention_mask=input_ids.ne(pad), pixel_values=pixels,
+            labels=label_ids,
+        ).loss  # fmt: skip
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
