@@ -3,12 +3,12 @@
 The policy (``devtools.vlm``: a small CLIP tower and Llama, 64×64 images) is built from configs,
 warm-started by supervision on boxes of which half are a grid step off — it learns the
 ``\\boxed{[x1,y1,x2,y2]}`` format and partly where things are — and then trained by
-``raas-train`` with GRPO: each row is an image of two or three coloured shapes, the prompt
+``raas-train`` with GRPO: each row is an image of one or two coloured shapes, the prompt
 names one, ``iou`` scores the box (continuous IoU). The rows' images reach the policy through
 its processor and raas as data URIs. Per step the trainer logs reward, raas's mean IoU and parsed
 share for the source; this script plots them from the run's own ``metrics.jsonl``.
 
-    python bench/toy_grounding.py [--steps 100] [--warm-steps 1200]
+    python bench/toy_grounding.py [--steps 100] [--warm-steps 2500]
 
 Writes ``bench/results/toy_grounding/``: ``metrics.jsonl``, ``curves.png``, ``summary.json``.
 """
@@ -31,9 +31,9 @@ from devtools.vlm import build_model, build_processor, build_tokenizer, groundin
 from trainer_client.grpo import GRPOConfig, GRPOTrainer
 from trainer_client.grpo.metrics import moving_average, read_log, series
 
-HIDDEN, ROWS, NOISE = 64, 1024, 0.5
+HIDDEN, ROWS, NOISE, OBJECTS, WARM_LR = 64, 1024, 0.5, (1, 2), 5e-4
 GRPO = {"prompts_per_step": 8, "group_size": 8, "prompts_per_generate": 8,
-        "max_new_tokens": 24, "learning_rate": 2e-4, "micro_batch_size": 32}  # fmt: skip
+        "max_new_tokens": 24, "learning_rate": 5e-4, "micro_batch_size": 32}  # fmt: skip
 
 
 def plot(records: list[dict[str, Any]], path: Path, smooth: int = 5) -> None:
@@ -66,7 +66,7 @@ def window_mean(records: list[dict[str, Any]], name: str, first: bool, size: int
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--warm-steps", type=int, default=1200)
+    parser.add_argument("--warm-steps", type=int, default=2500)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/toy_grounding")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -74,11 +74,13 @@ def main() -> None:
     server = LiveServer.start(RAAS_POOL_WORKERS="1")
     try:
         start = time.perf_counter()
-        rows = grounding_rows(work / "images", ROWS)
+        rows = grounding_rows(work / "images", ROWS, objects=OBJECTS)
         tokenizer = build_tokenizer()
         processor = build_processor(tokenizer)
         model = build_model(tokenizer, hidden=HIDDEN)
-        losses = warm_start(model, processor, rows, args.warm_steps, noise=NOISE)
+        losses = warm_start(
+            model, processor, rows, args.warm_steps, learning_rate=WARM_LR, noise=NOISE
+        )
         model.save_pretrained(work / "model")
         processor.save_pretrained(work / "model")
         warm_s = time.perf_counter() - start
@@ -111,6 +113,8 @@ def main() -> None:
             "steps": args.warm_steps,
             "rows": ROWS,
             "answer_noise": NOISE,
+            "objects": list(OBJECTS),
+            "learning_rate": WARM_LR,
             "first_loss": round(losses[0], 3) if losses else None,
             "last_loss": round(losses[-1], 3) if losses else None,
             "seconds": round(warm_s, 1),

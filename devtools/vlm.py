@@ -135,9 +135,11 @@ def _boxes(rng: random.Random, count: int) -> list[list[int]]:
     return boxes
 
 
-def scene(rng: random.Random) -> tuple[Image.Image, list[tuple[str, list[int]]]]:
-    """An image and its objects, each named "<colour> <shape>" with its box."""
-    count = rng.randint(2, 3)
+def scene(
+    rng: random.Random, objects: tuple[int, int] = (2, 3)
+) -> tuple[Image.Image, list[tuple[str, list[int]]]]:
+    """An image and its objects (between ``objects`` many), each "<colour> <shape>" and box."""
+    count = rng.randint(*objects)
     colours = rng.sample(sorted(COLOURS), count)
     shapes = [rng.choice(SHAPES) for _ in range(count)]
     image = Image.new("RGB", (SIZE, SIZE), (128, 128, 128))
@@ -149,15 +151,17 @@ def scene(rng: random.Random) -> tuple[Image.Image, list[tuple[str, list[int]]]]
     return image, objects
 
 
-def grounding_rows(directory: Path, count: int, seed: int = 0) -> list[dict[str, Any]]:
+def grounding_rows(
+    directory: Path, count: int, seed: int = 0, objects: tuple[int, int] = (2, 3)
+) -> list[dict[str, Any]]:
     """``count`` grounding rows, their images written as PNG files under ``directory``: the
     prompt names one object, the ground truth is its box, the ``iou`` verifier scores it."""
     rng = random.Random(seed)
     directory.mkdir(parents=True, exist_ok=True)
     rows = []
     for index in range(count):
-        image, objects = scene(rng)
-        name, box = rng.choice(objects)
+        image, shown = scene(rng, objects)
+        name, box = rng.choice(shown)
         path = directory / f"scene_{seed}_{index}.png"
         image.save(path)
         rows.append({
