@@ -26,6 +26,7 @@ from transformers import (
     Qwen2VLImageProcessorPil,
 )
 
+from devtools import toy
 from devtools.live import LiveServer
 from devtools.vlm import build_tokenizer, grounding_rows, save_vlm
 from tests.trainer_client.test_grpo import scored
@@ -335,3 +336,29 @@ def test_a_row_with_an_image_url_stops_the_run_saying_which(
     trainer = GRPOTrainer(config, rows=[row])
     with pytest.raises(ImageInputError, match=r"'grounding'.*URLs are not fetched"):
         trainer.train()
+
+
+def test_text_prompts_generate_several_a_call(tmp_path: Path) -> None:
+    """A text-only policy with ``prompts_per_generate`` > 1: left-padded prompts of different
+    lengths sampled together, each group's rollouts keep their own unpadded prompt."""
+    tokenizer = toy.build_tokenizer()
+    model = toy.build_model(tokenizer, hidden=32, layers=1)
+    rows = [{"prompt": p, "ground_truth": "1", "verifier": "math"} for p in ("1+0=", "10+20+3=")]
+    config = GRPOConfig(
+        model="unused", data="unused", output_dir=str(tmp_path), steps=1, prompts_per_step=5,
+        group_size=2, prompts_per_generate=3, max_new_tokens=4, reward_mode="none",
+        dynamic_sampling=False, tensorboard=False, save_model=False,
+    )  # fmt: skip
+    trainer = GRPOTrainer(config, model=model, tokenizer=tokenizer, rows=rows)
+    prefills: list[int] = []
+
+    def seen(module: torch.nn.Module, args: Any, kwargs: dict[str, Any]) -> None:
+        if not torch.is_grad_enabled() and kwargs["input_ids"].shape[1] > 1:
+            prefills.append(kwargs["input_ids"].shape[0])
+
+    model.register_forward_pre_hook(seen, with_kwargs=True)
+    groups, _ = trainer.rollout(trainer.sampler.take(5), 0)
+    assert prefills == [3 * 2, 2 * 2]  # 5 prompts: a call of 3, a call of 2
+    for group in groups:
+        ids = tokenizer(group.row["prompt"], add_special_tokens=True)["input_ids"]
+        assert all(r.prompt_ids == ids and r.images is None for r in group.rollouts)
