@@ -8,7 +8,7 @@ names one, ``iou`` scores the box (continuous IoU). The rows' images reach the p
 its processor and raas as data URIs. Per step the trainer logs reward, raas's mean IoU and parsed
 share for the source; this script plots them from the run's own ``metrics.jsonl``.
 
-    python bench/toy_grounding.py [--steps 100] [--warm-steps 2500]
+    python bench/toy_grounding.py [--steps 300] [--warm-steps 2500] [--learning-rate 2e-4]
 
 Writes ``bench/results/toy_grounding/``: ``metrics.jsonl``, ``curves.png``, ``summary.json``.
 """
@@ -32,8 +32,8 @@ from trainer_client.grpo import GRPOConfig, GRPOTrainer
 from trainer_client.grpo.metrics import moving_average, read_log, series
 
 HIDDEN, ROWS, NOISE, OBJECTS, WARM_LR = 64, 1024, 0.5, (1, 2), 5e-4
-GRPO = {"prompts_per_step": 8, "group_size": 8, "prompts_per_generate": 8,
-        "max_new_tokens": 24, "learning_rate": 5e-4, "micro_batch_size": 32}  # fmt: skip
+GRPO = {"prompts_per_step": 16, "group_size": 8, "prompts_per_generate": 16,
+        "max_new_tokens": 24, "micro_batch_size": 32}  # fmt: skip
 
 
 def plot(records: list[dict[str, Any]], path: Path, smooth: int = 5) -> None:
@@ -65,8 +65,9 @@ def window_mean(records: list[dict[str, Any]], name: str, first: bool, size: int
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warm-steps", type=int, default=2500)
+    parser.add_argument("--learning-rate", type=float, default=2e-4)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/toy_grounding")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -88,6 +89,7 @@ def main() -> None:
         config = GRPOConfig(
             model=str(work / "model"), data=str(work / "data.jsonl"), reward_url=server.url,
             output_dir=str(work / "run"), steps=args.steps, torch_threads=1, save_model=False,
+            learning_rate=args.learning_rate,
             **GRPO,
         )  # fmt: skip
         start = time.perf_counter()
@@ -119,7 +121,7 @@ def main() -> None:
             "last_loss": round(losses[-1], 3) if losses else None,
             "seconds": round(warm_s, 1),
         },
-        "grpo": {"steps": args.steps, **GRPO},
+        "grpo": {"steps": args.steps, "learning_rate": args.learning_rate, **GRPO},
         "curves": curves,
         "train_seconds": round(train_s, 1),
     }
