@@ -22,6 +22,9 @@ class GRPOConfig:
     # vLLM's max_model_len is this + max_new_tokens; unset: the longest prompt of the data
     # (every row tokenized once at start). A longer prompt is an error, never truncated.
     max_prompt_tokens: int | None = None
+    # prompts sampled in one generate call (left-padded; transformers rollouts): more keeps the
+    # device busier, fewer overlaps rewards sooner (a group is sent when its call returns)
+    prompts_per_generate: int = 1
     temperature: float = 1.0  # sample the policy as it is: GRPO needs diverse groups
     top_p: float = 1.0
 
@@ -96,8 +99,13 @@ class GRPOConfig:
             raise ValueError("group_size must be at least 2: advantages are relative to a group")
         if not 0 <= self.eps_low < 1 or self.eps_high < 0:
             raise ValueError("need 0 ≤ eps_low < 1 and eps_high ≥ 0")
-        if min(self.steps, self.prompts_per_step, self.updates_per_step, self.micro_batch_size) < 1:
-            raise ValueError("steps, prompts_per_step, updates_per_step, micro_batch_size ≥ 1")
+        counts = (self.steps, self.prompts_per_step, self.updates_per_step,
+                  self.micro_batch_size, self.prompts_per_generate)  # fmt: skip
+        if min(counts) < 1:
+            raise ValueError(
+                "steps, prompts_per_step, updates_per_step, micro_batch_size, "
+                "prompts_per_generate ≥ 1"
+            )
         if self.max_prompt_tokens is not None and self.max_prompt_tokens < 1:
             raise ValueError("max_prompt_tokens must be at least 1 (or unset: the data's longest)")
         if self.max_refill_rounds < 0:

@@ -7,15 +7,22 @@
   β·(π_ref/π − log(π_ref/π) − 1) (the k3 KL estimator) when β > 0.
 - Loss = Σ ℓ over every completion token of the batch / number of those tokens (token-mean:
   long responses weigh by their length, unlike GRPO's per-sequence mean; DAPO).
+- A vision-language policy's forward gets each sequence's image inputs, the ones it was sampled
+  with. An image placeholder the policy wrote in a completion (V-Triune's "spurious image
+  tokens") has no image behind it: in the forward it is replaced by the pad token (else the
+  model finds more placeholders than image features) and its position is out of the loss.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
+
+from trainer_client.grpo.vision import ImageInputs, stack_images
 
 
 def group_advantages(rewards: list[float | None], eps: float) -> list[float | None]:
@@ -42,27 +49,44 @@ class Batch:
     attention_mask: Tensor  # (B, T)
     completion_mask: Tensor  # (B, T−1): aligned with the logits predicting token t+1
     advantages: Tensor  # (B,)
+    images: ImageInputs = field(default_factory=dict)  # the sequences' image inputs, stacked
+    placeholders_masked: int = 0  # spurious image placeholders taken out of the completions
 
 
 def make_batch(
-    sequences: list[tuple[list[int], list[int], float]], pad_id: int, device: torch.device
+    sequences: list[tuple[list[int], list[int], float]],
+    pad_id: int,
+    device: torch.device,
+    images: Sequence[ImageInputs | None] = (),
+    placeholders: frozenset[int] = frozenset(),
 ) -> Batch:
-    """From (prompt ids, completion ids, advantage) triples."""
+    """From (prompt ids, completion ids, advantage) triples; ``images`` (one entry per sequence)
+    and the model's image ``placeholders`` for a vision-language policy."""
     width = max(len(p) + len(c) for p, c, _ in sequences)
     ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
     attention = torch.zeros((len(sequences), width), dtype=torch.long)
     completion = torch.zeros((len(sequences), width - 1), dtype=torch.float32)
+    masked = 0
     for row, (prompt, answer, _) in enumerate(sequences):
         ids[row, : len(prompt) + len(answer)] = torch.tensor(prompt + answer)
         attention[row, : len(prompt) + len(answer)] = 1
         completion[row, len(prompt) - 1 : len(prompt) + len(answer) - 1] = 1.0
+        for offset, token in enumerate(answer):
+            if token in placeholders:
+                ids[row, len(prompt) + offset] = pad_id
+                completion[row, len(prompt) + offset - 1] = 0.0
+                masked += 1
     advantages = torch.tensor([a for _, _, a in sequences], dtype=torch.float32)
-    return Batch(ids.to(device), attention.to(device), completion.to(device), advantages.to(device))
+    return Batch(
+        ids.to(device), attention.to(device), completion.to(device), advantages.to(device),
+        stack_images(list(images), device), masked,
+    )  # fmt: skip
 
 
 def token_logprobs(model: torch.nn.Module, batch: Batch) -> Tensor:
     """log π(token t+1 | ≤ t) for every position, shape (B, T−1)."""
-    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask}
+    logits = model(**inputs, **batch.images).logits
     logits = logits[:, :-1].float()
     targets = batch.input_ids[:, 1:].unsqueeze(-1)
     return torch.log_softmax(logits, dim=-1).gather(-1, targets).squeeze(-1)

@@ -3,6 +3,10 @@
 Both return token ids (the loss is computed on exactly the tokens sampled, never on a
 re-tokenisation of decoded text) and the decoded text (what raas scores). A completion that
 ended on EOS keeps that token, so the policy is also trained on when to stop.
+
+:meth:`HFGenerator.generate_batch` samples several prompts in one ``generate`` call (left
+padding), with each prompt's image inputs (pixel values, Qwen2-VL's ``image_grid_thw``, …); a
+rollout keeps its prompt's image inputs, so log-probabilities are recomputed on what it saw.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from trainer_client.grpo import vllm_engine
 from trainer_client.grpo.config import GRPOConfig
 from trainer_client.grpo.data import longest_prompt
+from trainer_client.grpo.vision import ImageInputs, stack_images
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +29,20 @@ class Rollout:
     completion_ids: list[int]
     text: str
     truncated: bool  # stopped by max_new_tokens, not by EOS
+    images: ImageInputs | None = None  # the prompt's image inputs (CPU), None without images
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    ids: list[int]
+    images: ImageInputs | None = None
 
 
 class Generator(Protocol):
     def generate(self, prompt_ids: list[int], n: int) -> list[Rollout]: ...
+
+    def generate_batch(self, prompts: list[Prompt], n: int) -> list[list[Rollout]]:
+        """``n`` rollouts of each prompt, in the prompts' order."""
 
     def sync_weights(self, model: PreTrainedModel) -> None:
         """Make the next rollouts come from ``model``'s current weights."""
@@ -66,6 +81,42 @@ class HFGenerator:
             text = str(self.tokenizer.decode(completion, skip_special_tokens=True))
             rollouts.append(Rollout(prompt_ids, completion, text, ended is None))
         return rollouts
+
+    @torch.no_grad()
+    def generate_batch(self, prompts: list[Prompt], n: int) -> list[list[Rollout]]:
+        """One ``generate`` call for ``n`` rollouts of each prompt: prompts left-padded to one
+        width (their completions then start at the same column), each repeated ``n`` times
+        with its image inputs."""
+        device = self.model.device
+        width = max(len(p.ids) for p in prompts)
+        rows = [[self.pad_id] * (width - len(p.ids)) + p.ids for p in prompts for _ in range(n)]
+        mask = [[0] * (width - len(p.ids)) + [1] * len(p.ids) for p in prompts for _ in range(n)]
+        images = stack_images([p.images for p in prompts for _ in range(n)], device)
+        self.model.eval()
+        output = self.model.generate(  # type: ignore[operator]
+            input_ids=torch.tensor(rows, device=device),
+            attention_mask=torch.tensor(mask, device=device),
+            **images,
+            do_sample=True,
+            temperature=self.config.temperature,
+            top_p=self.config.top_p,
+            top_k=0,
+            max_new_tokens=self.config.max_new_tokens,
+            pad_token_id=self.pad_id,
+            eos_token_id=self.eos_id,
+        )
+        completions = output[:, width:].tolist()
+        return [
+            [self._rollout(p, completions[i * n + j]) for j in range(n)]
+            for i, p in enumerate(prompts)
+        ]
+
+    def _rollout(self, prompt: Prompt, row: list[int]) -> Rollout:
+        """A sampled row cut after its EOS (what follows is padding)."""
+        ended = row.index(self.eos_id) + 1 if self.eos_id in row else None
+        completion = row[:ended] if ended is not None else row
+        text = str(self.tokenizer.decode(completion, skip_special_tokens=True))
+        return Rollout(prompt.ids, completion, text, ended is None, prompt.images)
 
     def sync_weights(self, model: PreTrainedModel) -> None:
         """Nothing to do: generation runs on the training model."""
@@ -120,6 +171,15 @@ class VLLMGenerator:
             for c in output.outputs
         ]
 
+    def generate_batch(self, prompts: list[Prompt], n: int) -> list[list[Rollout]]:
+        """Text prompts one by one (vLLM batches internally); image inputs are not passed to
+        vLLM yet (its ``multi_modal_data`` path is to come): refused, not dropped."""
+        if any(p.images for p in prompts):
+            raise NotImplementedError(
+                "vision-language rollouts with vLLM are not supported yet: use --rollout hf"
+            )
+        return [self.generate(p.ids, n) for p in prompts]
+
     def sync_weights(self, model: PreTrainedModel) -> None:
         self.weights.push(model)
         self.llm.reset_prefix_cache()  # cached prefixes hold the old weights' KV
@@ -130,8 +190,14 @@ def make_generator(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     rows: list[dict[str, Any]],
+    vision: bool = False,
 ) -> Generator:
-    """vLLM when asked, or on ``auto`` when CUDA and vLLM are both there; else transformers."""
+    """vLLM when asked, or on ``auto`` when CUDA and vLLM are both there; else transformers.
+    A vision-language policy samples with transformers (vLLM's image path is to come)."""
+    if vision:
+        if config.rollout == "vllm":
+            raise ValueError("--rollout vllm does not take vision-language policies yet: use hf")
+        return HFGenerator(model, tokenizer, config)
     if config.rollout == "vllm" or (config.rollout == "auto" and _vllm_usable()):
         budget = config.max_prompt_tokens or longest_prompt(rows, tokenizer, config.cot_prompts)
         return VLLMGenerator(config, model, budget)

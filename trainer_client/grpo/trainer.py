@@ -9,6 +9,10 @@ more prompts rolled out — overlapped the same way — for up to ``max_refill_r
 ``prompts_per_step`` groups have signal (:mod:`.refill`); group-normalised advantages, and
 ``updates_per_step`` optimizer steps of the token-mean clip-higher loss (:mod:`.loss`), each
 accumulated over micro-batches. Metrics per ``data_source`` go to JSONL and TensorBoard.
+
+A vision-language policy (:mod:`.vision`) is loaded with its processor; its rows' images are
+rendered into the prompt, sampled with (``prompts_per_generate`` prompts a call), sent to raas
+as data URIs, and given again to the forward that recomputes log-probabilities.
 """
 
 from __future__ import annotations
@@ -23,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    AutoTokenizer,
+    PreTrainedModel,
+)
 
 from trainer_client.client import RewardClient, ScoredBatch, ScoredSample
 from trainer_client.grpo.config import GRPOConfig, iou_threshold
@@ -45,7 +56,17 @@ from trainer_client.grpo.loss import (
 from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics, summary_metrics
 from trainer_client.grpo.optim import make_optimizer, prepare_model, set_learning_rate
 from trainer_client.grpo.refill import Collected, collect
-from trainer_client.grpo.rollout import Rollout, make_generator
+from trainer_client.grpo.rollout import Prompt, Rollout, make_generator
+from trainer_client.grpo.vision import (
+    ImageInputError,
+    ImageInputs,
+    Rendered,
+    images_for_raas,
+    is_vision_model,
+    placeholder_ids,
+    render,
+    row_images,
+)
 from trainer_client.summary import BySource, merge
 
 logger = logging.getLogger("raas-train")
@@ -58,6 +79,7 @@ class Group:
     rollouts: list[Rollout]
     results: list[ScoredSample] = field(default_factory=list)
     summary: BySource = field(default_factory=dict)  # raas's per-source summary of its scoring
+    images: list[str] | None = None  # the row's images as raas gets them (data URIs)
 
     @property
     def rewards(self) -> list[float | None]:
@@ -103,6 +125,7 @@ class GRPOTrainer:
         tokenizer: Any = None,
         rows: list[dict[str, Any]] | None = None,
         client: RewardClient | None = None,
+        processor: Any = None,
     ) -> None:
         self.config = config
         if config.torch_threads:
@@ -114,10 +137,19 @@ class GRPOTrainer:
             if config.device == "auto"
             else config.device
         )
-        self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(config.model)
         dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        if model is None and is_vision_model(AutoConfig.from_pretrained(config.model)):
+            processor = AutoProcessor.from_pretrained(config.model)
+            model = AutoModelForImageTextToText.from_pretrained(config.model, dtype=dtype)
+        self.processor = processor  # None: a text-only policy
+        self.tokenizer = tokenizer or (
+            processor.tokenizer if processor is not None else
+            AutoTokenizer.from_pretrained(config.model)
+        )  # fmt: skip
         self.model = model or AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
         self.model.to(self.device)  # type: ignore[arg-type]
+        vision = processor is not None
+        self.placeholders = placeholder_ids(self.model.config) if vision else frozenset()
         self.reference = self._frozen_copy() if config.beta > 0 else None
         self.model = prepare_model(self.model, config)  # LoRA, frozen modules, checkpointing
         self.optimizer = make_optimizer(self.model, config)
@@ -125,7 +157,11 @@ class GRPOTrainer:
             rows if rows is not None else load_rows(config.data), config.seed, config.cot_prompts
         )
         self.iou_threshold = iou_threshold(config.vtriune_iou_threshold)
-        self.generator = make_generator(config, self.model, self.tokenizer, self.sampler.rows)
+        if not vision and any(row_images(row) for row in self.sampler.rows):
+            logger.warning("a text-only policy: the rows' images go to raas, not to the policy")
+        self.generator = make_generator(
+            config, self.model, self.tokenizer, self.sampler.rows, vision=vision
+        )
         self.client = client if client is not None else RewardClient(config.reward_url)
         self.output_dir = Path(config.output_dir)
         self.log = MetricsLog(self.output_dir, tensorboard=config.tensorboard)
@@ -152,7 +188,7 @@ class GRPOTrainer:
         plot_curves(self.log.path, self.output_dir)
         if self.config.save_model:
             self.model.save_pretrained(self.output_dir / "final")
-            self.tokenizer.save_pretrained(self.output_dir / "final")
+            (self.processor or self.tokenizer).save_pretrained(self.output_dir / "final")
         return history
 
     def step(self, step: int) -> dict[str, float]:
@@ -203,7 +239,37 @@ class GRPOTrainer:
 
     def _samples(self, group: Group) -> list[dict[str, Any]]:
         texts = [r.text for r in group.rollouts]
-        return reward_samples(group.row, group.prompt, texts, self.iou_threshold)
+        samples = reward_samples(group.row, group.prompt, texts, self.iou_threshold)
+        if group.images is not None:  # raas scores the pixels the policy saw (a verifier that
+            for sample in samples:  # reads no image, V-Triune's, is sent none)
+                if "images" in sample:
+                    sample["images"] = group.images
+        return samples
+
+    def _render(self, row: dict[str, Any]) -> Rendered:
+        """A row as the policy reads it: through the processor when it has images."""
+        if self.processor is not None and row_images(row):
+            try:
+                return render(row, self.processor)
+            except ImageInputError as exc:
+                source = row.get("data_source") or "default"
+                raise ImageInputError(f"a row of data source {source!r}: {exc}") from None
+        prompt = prompt_text(row, self.tokenizer)
+        return Rendered(prompt, prompt_ids(row, prompt, self.tokenizer), None)
+
+    def _generate(self, rows: list[dict[str, Any]]) -> list[Group]:
+        """One generate call for ``rows`` (one prompt a call: the text path as it always was)."""
+        if self.processor is None and len(rows) == 1:
+            prompt = prompt_text(rows[0], self.tokenizer)
+            ids = prompt_ids(rows[0], prompt, self.tokenizer)
+            return [Group(rows[0], prompt, self.generator.generate(ids, self.config.group_size))]
+        rendered = [self._render(row) for row in rows]
+        prompts = [Prompt(r.ids, r.images) for r in rendered]
+        batches = self.generator.generate_batch(prompts, self.config.group_size)
+        return [
+            Group(row, r.text, rollouts, images=images_for_raas(row) if r.images else None)
+            for row, r, rollouts in zip(rows, rendered, batches, strict=True)
+        ]
 
     def rollout(
         self, rows: list[dict[str, Any]], step: int
@@ -212,13 +278,13 @@ class GRPOTrainer:
         start = time.perf_counter()
         groups: list[Group] = []
         pending: list[Future[ScoredBatch]] = []
-        for row in rows:
-            prompt = prompt_text(row, self.tokenizer)
-            ids = prompt_ids(row, prompt, self.tokenizer)
-            rollouts = self.generator.generate(ids, self.config.group_size)
-            groups.append(Group(row, prompt, rollouts))
+        size = self.config.prompts_per_generate
+        for first in range(0, len(rows), size):
+            made = self._generate(rows[first : first + size])
+            groups += made
             if mode == "overlap":  # scored on the client's thread while the next group generates
-                pending.append(self.client.submit(self._samples(groups[-1]), **schedule))
+                for group in made:
+                    pending.append(self.client.submit(self._samples(group), **schedule))
         generated = time.perf_counter()
         if mode == "overlap":
             for group, future in zip(groups, pending, strict=True):
@@ -248,21 +314,32 @@ class GRPOTrainer:
     def _plan(self, groups: list[Group]) -> list[list[Batch]]:
         """Shuffled (prompt, completion, advantage) sequences → mini-batches of micro-batches."""
         sequences = []
+        images: list[ImageInputs | None] = []
         for group in groups:
             advantages = group_advantages(group.rewards, self.config.advantage_eps)
             for rollout, advantage in zip(group.rollouts, advantages, strict=True):
                 if advantage is not None and rollout.completion_ids:
                     sequences.append((rollout.prompt_ids, rollout.completion_ids, advantage))
-        self.rng.shuffle(sequences)
+                    images.append(rollout.images)
+        order = list(range(len(sequences)))
+        self.rng.shuffle(order)  # a permutation: the same draws as shuffling the list itself
         size = self.config.micro_batch_size
         return [
-            [
-                make_batch(mini[i : i + size], self.pad_id, self.device)
-                for i in range(0, len(mini), size)
-            ]
-            for mini in _chunks(sequences, self.config.updates_per_step)
-            if mini
+            [self._batch(part[i : i + size], sequences, images) for i in range(0, len(part), size)]
+            for part in _chunks(order, self.config.updates_per_step)
+            if part
         ]
+
+    def _batch(
+        self,
+        indices: list[int],
+        sequences: list[tuple[list[int], list[int], float]],
+        images: list[ImageInputs | None],
+    ) -> Batch:
+        return make_batch(
+            [sequences[i] for i in indices], self.pad_id, self.device,
+            [images[i] for i in indices], self.placeholders,
+        )  # fmt: skip
 
     @torch.no_grad()
     def _fixed_logprobs(
@@ -306,4 +383,7 @@ class GRPOTrainer:
         }  # fmt: skip
         if self.reference is not None:
             out["kl"] = totals["kl_sum"] / max(totals["tokens"], 1.0)
+        if self.processor is not None:  # V-Triune's spurious image tokens, out of the loss
+            masked = sum(batch.placeholders_masked for mini in plan for batch in mini)
+            out["image_tokens_masked"] = float(masked)
         return out
