@@ -49,6 +49,19 @@ def ratio(value: Any, key: str) -> float:
     return float(value) if 0.0 <= value <= 1.0 else 0.0
 
 
+def row_object(value: Any) -> Any:
+    """An object column of a row as sent (``reward_model``, ``params``…): JSON object text
+    read, a dict's ``None`` entries (a Parquet struct's absent keys) dropped; else as it is."""
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            return value
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if item is not None}
+    return value
+
+
 def parm_object(value: Any) -> dict[str, Any]:
     """``verifier_parm`` as an object: JSON text (the ``/judge`` payload, some Parquet files) or
     a dict (a Parquet struct, whose absent keys are ``None`` and dropped); missing → ``{}``."""

@@ -32,6 +32,7 @@ import orjson
 
 from reward_service.compat.settings import CompatSettings
 from reward_service.compat.vtriune import JudgePayload, Rejected, judge_request
+from reward_service.compat.vtriune_rows import row_object
 from reward_service.errors import RequestError
 from reward_service.schemas import Sample
 
@@ -59,17 +60,6 @@ def sample_fields() -> tuple[str, ...]:
     return tuple(name for name in Sample.model_fields if name not in _SKIPPED)
 
 
-def _object(value: Any) -> Any:
-    if isinstance(value, str) and value.lstrip().startswith("{"):
-        try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    if isinstance(value, dict):
-        return {key: item for key, item in value.items() if item is not None}
-    return value
-
-
 def _sendable(name: str, value: Any) -> bool:
     if name == "prompt":
         return isinstance(value, str)
@@ -85,7 +75,7 @@ def _native(row: Row, response: Any) -> dict[str, Any]:
         if value is None:
             continue
         if name in _OBJECT_FIELDS:
-            value = _object(value)
+            value = row_object(value)
         elif not _sendable(name, value):
             continue
         sample[name] = value
@@ -93,7 +83,7 @@ def _native(row: Row, response: Any) -> dict[str, Any]:
 
 
 def _vtriune(row: Row, reward_model: dict[str, Any], response: Any, how: Mapping) -> dict[str, Any]:
-    parm = _object(reward_model.get("verifier_parm")) or {}
+    parm = row_object(reward_model.get("verifier_parm")) or {}
     if not isinstance(parm, dict):
         raise SpecError("reward_model.verifier_parm must be an object")
     parm = {**parm, "step": how.step or 0, "total_steps": how.total_steps or 1}
@@ -127,7 +117,7 @@ def _vtriune(row: Row, reward_model: dict[str, Any], response: Any, how: Mapping
 def to_sample(row: Row, how: Mapping) -> dict[str, Any]:
     """The wire sample for ``row``; :class:`SpecError` when its spec is unreadable."""
     response = row.get(how.response_column)
-    reward_model = _object(row.get("reward_model"))
+    reward_model = row_object(row.get("reward_model"))
     vtriune = isinstance(reward_model, dict) and reward_model.get("verifier") in VTRIUNE_VERIFIERS
     if vtriune and row.get("verifier") is None:
         return _vtriune(row, reward_model, response, how)

@@ -34,13 +34,12 @@ import logging
 import os
 from typing import Any
 
-import orjson
-
 from trainer_client.images import MAX_IMAGE_BYTES, ImageEncodingError, encode_image
 from trainer_client.vtriune_rows import (
     VERIFIERS,
     final_weights,
     parm_object,
+    row_object,
     vtriune_spec,
 )
 
@@ -51,21 +50,9 @@ Size = list[int]
 _WARNED: set[str] = set()
 
 
-def _object(value: Any) -> Any:
-    """A dict as sent: JSON text read, ``None`` entries (a Parquet struct's absent keys) out."""
-    if isinstance(value, str) and value.lstrip().startswith("{"):
-        try:
-            value = orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    if isinstance(value, dict):
-        return {key: item for key, item in value.items() if item is not None}
-    return value
-
-
 def vtriune_model(row: dict[str, Any]) -> dict[str, Any] | None:
     """The row's ``reward_model`` when it is V-Triune's (and the row names no verifier)."""
-    model = _object(row.get("reward_model"))
+    model = row_object(row.get("reward_model"))
     if isinstance(model, dict) and model.get("verifier") in VERIFIERS and not row.get("verifier"):
         return model
     return None
@@ -164,14 +151,14 @@ def _native(row: dict[str, Any], size: Size | None) -> dict[str, Any]:
     truth = next((row[k] for k in _TRUTH if row.get(k) is not None), None)
     spec: dict[str, Any] = {"ground_truth": truth}
     for key in _PASSED:
-        value = _object(row.get(key))
+        value = row_object(row.get(key))
         if value is not None:
             spec[key] = value
     if isinstance(spec.get("images"), list):
         spec["images"] = _sendable_images(spec["images"], row)
         if spec["images"] is None:
             del spec["images"]
-    model = _object(row.get("reward_model"))
+    model = row_object(row.get("reward_model"))
     if isinstance(model, dict):  # verl's layout: the spec inside reward_model
         for key in ("ground_truth", "verifier"):
             if spec.get(key) is None and model.get(key) is not None:
