@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -25,6 +26,7 @@ from transformers import (
     Qwen2_5_VLForConditionalGeneration,
     Qwen2VLImageProcessorPil,
 )
+from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import smart_resize
 
 from devtools import toy
 from devtools.live import LiveServer
@@ -35,15 +37,17 @@ from trainer_client.grpo.config import GRPOConfig
 from trainer_client.grpo.loss import make_batch, token_logprobs
 from trainer_client.grpo.metrics import read_log
 from trainer_client.grpo.rollout import HFGenerator, Prompt
+from trainer_client.grpo.spec import row_spec
 from trainer_client.grpo.trainer import GRPOTrainer
 from trainer_client.grpo.vision import (
     ImageInputError,
     chat_messages,
-    images_for_raas,
     load_image,
     placeholder_ids,
     render,
+    seen_size,
 )
+from trainer_client.images import encode_image
 
 CPU = torch.device("cpu")
 
@@ -125,9 +129,26 @@ def test_a_slot_count_that_disagrees_with_the_images_is_an_error() -> None:
 
 def test_raas_gets_the_pixels_the_policy_saw(tmp_path: Path) -> None:
     (tmp_path / "a.png").write_bytes(png_bytes(2))
-    uri = images_for_raas({"images": [str(tmp_path / "a.png")]})[0]
+    row = {"prompt": "?", "verifier": "iou", "images": [str(tmp_path / "a.png")]}
+    (uri,) = row_spec(row)["images"]
     assert uri.startswith("data:image/png;base64,")  # a path raas could not open: the bytes
     assert pixels(load_image(uri)) == pixels(load_image(str(tmp_path / "a.png")))
+
+
+@pytest.mark.parametrize(("width", "height"), [(64, 64), (48, 32), (100, 30), (37, 61)])
+def test_the_size_sent_is_the_image_the_model_saw(width: int, height: int) -> None:
+    """A patch-grid processor (Qwen2/2.5-VL) resizes; its model's pixel boxes are of the
+    resized image, so that size is sent, as V-Triune's trainer sends it. A fixed-size tower's
+    (Llava's) model gets the image's own size."""
+    image = Image.open(io.BytesIO(png_bytes(0, (width, height))))
+    qwen = Qwen2VLImageProcessorPil(min_pixels=32 * 32, max_pixels=64 * 64, patch_size=8)
+    tensors = dict(qwen(images=[image], return_tensors="pt"))
+    resized_h, resized_w = smart_resize(height, width, factor=16, min_pixels=32 * 32,
+                                        max_pixels=64 * 64)  # fmt: skip
+    processor = types.SimpleNamespace(image_processor=qwen)
+    assert seen_size(tensors, processor, image) == [resized_w, resized_h]
+    clip = types.SimpleNamespace(image_processor=types.SimpleNamespace(patch_size=None))
+    assert seen_size({"pixel_values": torch.zeros(1)}, clip, image) == [width, height]
 
 
 # --- placeholders and the loss -------------------------------------------------------------
@@ -312,7 +333,9 @@ def test_raas_train_runs_a_vision_language_policy_against_a_live_server(
     assert sum(entry["image_tokens_masked"] for entry in history) > 0
     # images reached raas: each sample carries its row's image, as a data URI, and was scored
     assert len(client.sent) == 2 * 4 * 4
-    by_row = {(r["prompt"], str(r["ground_truth"])): images_for_raas(r) for r in rows}
+    by_row = {
+        (r["prompt"], str(r["ground_truth"])): [encode_image(i) for i in r["images"]] for r in rows
+    }
     assert len(by_row) == len(rows)
     for sample in client.sent:
         question = sample["prompt"].split("<|vision_end|>")[1].split("<|im_end|>")[0]
@@ -321,6 +344,24 @@ def test_raas_train_runs_a_vision_language_policy_against_a_live_server(
     log = read_log(tmp_path / "run" / "metrics.jsonl")
     assert all(entry["parsed/grounding"] == 0.0 for entry in log)  # raas's monitoring: none yet
     assert AutoProcessor.from_pretrained(tmp_path / "run" / "final").image_processor is not None
+
+
+def test_detection_samples_carry_the_size_the_policy_saw(tmp_path: Path) -> None:
+    """The rendered prompt's size goes with each detection sample, over the file's own."""
+    save_vlm(tmp_path / "model", hidden=32)
+    row = {**grounding_rows(tmp_path / "images", 1)[0], "verifier": "detection",
+           "params": {"normalize_pixels": True}}  # fmt: skip
+    config = GRPOConfig(
+        model=str(tmp_path / "model"), data="unused", output_dir=str(tmp_path / "run"),
+        group_size=2, max_new_tokens=2, tensorboard=False,
+    )  # fmt: skip
+    trainer = GRPOTrainer(config, rows=[row])
+    (group,) = trainer._generate([row])
+    assert group.image_size == [64, 64]  # Llava: the image's own size
+    group.image_size = [56, 28]  # as a Qwen2.5-VL processor that resized it would say
+    samples = trainer._samples(group)
+    expected = {"normalize_pixels": True, "image_size": [56, 28]}
+    assert [s["params"] for s in samples] == [expected, expected]
 
 
 def test_a_row_with_an_image_url_stops_the_run_saying_which(

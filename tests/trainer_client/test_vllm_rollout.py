@@ -21,13 +21,18 @@ import pytest
 import torch
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+from PIL import Image
+from transformers import AutoProcessor
 
 from devtools.toy import build_model, build_tokenizer
 from devtools.trainer_envs import RECIPES
+from devtools.vlm import grounding_rows, save_vlm
 from trainer_client.grpo import vllm_engine
 from trainer_client.grpo.cli import parse_config
 from trainer_client.grpo.config import GRPOConfig
 from trainer_client.grpo.rollout import Rollout, VLLMGenerator, make_generator
+from trainer_client.grpo.trainer import GRPOTrainer
+from trainer_client.grpo.vision import load_image
 from trainer_client.grpo.vllm_engine import LLMClient, engine_args, portable_update
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +67,8 @@ class EngineModel:
 class LLM:
     """vLLM's ``LLM`` as far as raas-train uses it, the weight-transfer methods included."""
 
+    extra_features: ClassVar[int] = 0  # > 0: its processor expands images unlike the policy's
+
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs, self.requests, self.resets, self.calls = kwargs, [], 0, []
         self.engine_model = EngineModel()
@@ -77,7 +84,28 @@ class LLM:
             Completion([7, 8, 2], "ab", "stop"),
             Completion([9] * params.max_tokens, "ccc", "length"),
         ][: params.n]
-        return [types.SimpleNamespace(outputs=outputs)]
+        return [
+            types.SimpleNamespace(prompt_token_ids=self.expanded(r), outputs=outputs)
+            for r in requests
+        ]
+
+    def expanded(self, request: dict[str, Any]) -> list[int]:
+        """The prompt as vLLM's multimodal processor makes it: each image placeholder replaced
+        by as many as the model's own processor gives that image (what vLLM asks it)."""
+        images = iter((request.get("multi_modal_data") or {}).get("image") or [])
+        ids = list(request["prompt_token_ids"])
+        if "multi_modal_data" not in request:
+            return ids
+        processor = AutoProcessor.from_pretrained(self.kwargs["model"])
+        token, out = processor.image_token_id, []
+        for value in ids:
+            if value != token:
+                out.append(value)
+                continue
+            alone = processor(text=[processor.image_token], images=[next(images)])
+            out += [token] * (list(alone["input_ids"][0]).count(token) + self.extra_features)
+        assert next(images, None) is None, "as many placeholders as images"
+        return out
 
     def reset_prefix_cache(self) -> None:
         self.resets += 1
@@ -141,8 +169,8 @@ class WeightTransferTrainerFactory:
         return cls.built[-1]
 
 
-def tokens_prompt(prompt_token_ids: list[int]) -> dict[str, list[int]]:
-    return {"prompt_token_ids": prompt_token_ids}  # vLLM's TokensPrompt is a TypedDict
+def tokens_prompt(prompt_token_ids: list[int], **options: Any) -> dict[str, Any]:
+    return {"prompt_token_ids": prompt_token_ids, **options}  # vLLM's: a TypedDict
 
 
 def stand_in_modules(without: str = "") -> dict[str, types.ModuleType]:
@@ -386,3 +414,69 @@ def test_the_declared_range_is_the_tested_one() -> None:
     assert len(pins) == 2
     assert pins[0] == lowest
     assert all(pin in supported for pin in pins)
+
+
+# --- vision-language policies ------------------------------------------------------------------
+
+
+def vision_trainer(tmp_path: Path, **overrides: Any) -> tuple[GRPOTrainer, list[dict[str, Any]]]:
+    save_vlm(tmp_path / "model", hidden=32)
+    rows = grounding_rows(tmp_path / "images", 4)
+    settings = GRPOConfig(**{
+        "model": str(tmp_path / "model"), "data": "unused", "rollout": "vllm",
+        "max_prompt_tokens": 200, "output_dir": str(tmp_path / "run"), "steps": 1,
+        "prompts_per_step": 4, "group_size": 2, "prompts_per_generate": 4, "max_new_tokens": 3,
+        "reward_mode": "none", "dynamic_sampling": False, "tensorboard": False,
+        "save_model": False, **overrides,
+    })  # fmt: skip
+    return GRPOTrainer(settings, rows=rows), rows
+
+
+def pixels(image: Image.Image) -> bytes:
+    return image.convert("RGB").tobytes()
+
+
+@pytest.mark.usefixtures("stand_in")
+def test_a_vision_language_policy_samples_on_vllm_with_its_images(tmp_path: Path) -> None:
+    """One ``generate`` call for the step's prompts, each with its unexpanded tokens and its
+    decoded image; the rollouts keep the processor's expanded prompt and pixel values, and the
+    update's forwards see one image per sequence."""
+    trainer, rows = vision_trainer(tmp_path)
+    llm: Any = trainer.generator.llm
+    assert llm.kwargs["limit_mm_per_prompt"] == {"image": 1}
+    assert llm.kwargs["max_model_len"] == 200 + 3
+    tower: list[int] = []
+    trainer.model.model.vision_tower.register_forward_pre_hook(  # type: ignore[union-attr]
+        lambda module, args: tower.append(args[0].shape[0])
+    )
+    (metrics,) = trainer.train()
+    ((requests, params),) = llm.requests
+    assert (len(requests), params.n) == (4, 2)
+    image_pad = trainer.model.config.image_token_index
+    by_pixels = {pixels(load_image(row["images"][0])): row for row in rows}
+    for request in requests:
+        (image,) = request["multi_modal_data"]["image"]
+        assert pixels(image) in by_pixels  # the row's own image, decoded
+        assert request["prompt_token_ids"].count(image_pad) == 1  # vLLM expands it
+    assert metrics["sequences"] == 8
+    assert sum(tower) == 8  # each sequence's forward had its image (no rollout-time tower here)
+
+
+@pytest.mark.usefixtures("stand_in")
+def test_vllm_expanding_images_unlike_the_policy_is_an_error(tmp_path: Path) -> None:
+    trainer, _ = vision_trainer(tmp_path)
+    type(trainer.generator.llm).extra_features = 1  # type: ignore[attr-defined]
+    try:
+        with pytest.raises(ValueError, match=r"vLLM expanded an image prompt to \d+ tokens"):
+            trainer.train()
+    finally:
+        LLM.extra_features = 0
+
+
+@pytest.mark.usefixtures("stand_in")
+def test_a_vision_language_policy_on_vllm_needs_its_prompt_budget(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="vision-language policy on vLLM needs --max-prompt"):
+        vision_trainer(tmp_path, max_prompt_tokens=None)
+    trainer, _ = vision_trainer(tmp_path, max_prompt_tokens=60)  # the image alone is 65
+    with pytest.raises(ValueError, match=r"longer than --max-prompt-tokens \(60\).*raise it$"):
+        trainer.train()

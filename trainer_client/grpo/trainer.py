@@ -56,12 +56,11 @@ from trainer_client.grpo.loss import (
 from trainer_client.grpo.metrics import MetricsLog, plot_curves, source_metrics, summary_metrics
 from trainer_client.grpo.optim import make_optimizer, prepare_model, set_learning_rate
 from trainer_client.grpo.refill import Collected, collect
-from trainer_client.grpo.rollout import Prompt, Rollout, make_generator
+from trainer_client.grpo.rollout import Rollout, make_generator
 from trainer_client.grpo.vision import (
     ImageInputError,
     ImageInputs,
-    Rendered,
-    images_for_raas,
+    Prompt,
     is_vision_model,
     placeholder_ids,
     render,
@@ -79,7 +78,7 @@ class Group:
     rollouts: list[Rollout]
     results: list[ScoredSample] = field(default_factory=list)
     summary: BySource = field(default_factory=dict)  # raas's per-source summary of its scoring
-    images: list[str] | None = None  # the row's images as raas gets them (data URIs)
+    image_size: list[int] | None = None  # [W, H] of the first image as the policy saw it
 
     @property
     def rewards(self) -> list[float | None]:
@@ -239,14 +238,9 @@ class GRPOTrainer:
 
     def _samples(self, group: Group) -> list[dict[str, Any]]:
         texts = [r.text for r in group.rollouts]
-        samples = reward_samples(group.row, group.prompt, texts, self.iou_threshold)
-        if group.images is not None:  # raas scores the pixels the policy saw (a verifier that
-            for sample in samples:  # reads no image, V-Triune's, is sent none)
-                if "images" in sample:
-                    sample["images"] = group.images
-        return samples
+        return reward_samples(group.row, group.prompt, texts, self.iou_threshold, group.image_size)
 
-    def _render(self, row: dict[str, Any]) -> Rendered:
+    def _render(self, row: dict[str, Any]) -> Prompt:
         """A row as the policy reads it: through the processor when it has images."""
         if self.processor is not None and row_images(row):
             try:
@@ -254,21 +248,16 @@ class GRPOTrainer:
             except ImageInputError as exc:
                 source = row.get("data_source") or "default"
                 raise ImageInputError(f"a row of data source {source!r}: {exc}") from None
-        prompt = prompt_text(row, self.tokenizer)
-        return Rendered(prompt, prompt_ids(row, prompt, self.tokenizer), None)
+        text = prompt_text(row, self.tokenizer)
+        return Prompt(prompt_ids(row, text, self.tokenizer), text=text)
 
     def _generate(self, rows: list[dict[str, Any]]) -> list[Group]:
-        """One generate call for ``rows`` (one prompt a call: the text path as it always was)."""
-        if self.processor is None and len(rows) == 1:
-            prompt = prompt_text(rows[0], self.tokenizer)
-            ids = prompt_ids(rows[0], prompt, self.tokenizer)
-            return [Group(rows[0], prompt, self.generator.generate(ids, self.config.group_size))]
-        rendered = [self._render(row) for row in rows]
-        prompts = [Prompt(r.ids, r.images) for r in rendered]
+        """One generate call for ``rows``, ``group_size`` rollouts each."""
+        prompts = [self._render(row) for row in rows]
         batches = self.generator.generate_batch(prompts, self.config.group_size)
         return [
-            Group(row, r.text, rollouts, images=images_for_raas(row) if r.images else None)
-            for row, r, rollouts in zip(rows, rendered, batches, strict=True)
+            Group(row, prompt.text, rollouts, image_size=prompt.image_size)
+            for row, prompt, rollouts in zip(rows, prompts, batches, strict=True)
         ]
 
     def rollout(

@@ -12,9 +12,10 @@ A row's ``images`` (a list, in the order of the prompt's image slots) may hold, 
 
 A URL is refused: the trainer does not fetch from the network (a slow or hostile host would stall
 every step); download the images and point the rows at the files. Each image is bounded as raas
-bounds it (``trainer_client.images``: 20 MiB encoded, 4096² pixels), and raas receives the same
-bytes as a data URI, so the reward side reads what the policy saw even when the row named a local
-path raas cannot open.
+bounds it (``trainer_client.images``: 20 MiB encoded, 4096² pixels). raas receives the same
+bytes as a data URI (:mod:`.spec` encodes a row's images), so the reward side reads what the
+policy saw even when the row named a local path raas cannot open; and, with each detection
+sample, the image's size as the model saw it (:func:`seen_size`).
 
 Where the images go in the prompt: a chat message's ``{"type": "image"}`` parts, else each
 ``<image>`` in a message's text (verl's and Orsta's rows), else — none marked — all of them
@@ -34,6 +35,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from trainer_client.grpo.spec import processed_size
 from trainer_client.images import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS, encode_image
 
 ImageInputs = dict[str, torch.Tensor]  # a processor's image tensors for one prompt (CPU)
@@ -106,20 +108,6 @@ def row_images(row: Mapping[str, Any]) -> list[Any]:
     return list(images)
 
 
-def images_for_raas(row: Mapping[str, Any]) -> list[str]:
-    """The row's images as data URIs: raas reads the bytes the policy saw, not a path of ours."""
-    return [
-        "data:image/png;base64," + base64.b64encode(_png(load_image(i))).decode("ascii")
-        for i in row_images(row)
-    ]
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def _parts(text: str) -> list[dict[str, str]]:
     """A message text with ``<image>`` markers → typed content parts."""
     parts: list[dict[str, str]] = []
@@ -150,13 +138,18 @@ def chat_messages(prompt: str | list[dict[str, Any]], images: int) -> list[dict[
 
 
 @dataclass(frozen=True, slots=True)
-class Rendered:
-    text: str  # the chat-templated prompt (one placeholder per image): what raas reads
+class Prompt:
+    """A prompt as the policy reads it; text rows fill ``ids`` (and ``text``) only."""
+
     ids: list[int]  # its tokens, each image's placeholder expanded to its feature count
-    images: ImageInputs | None  # pixel values etc., None for a row without images
+    images: ImageInputs | None = None  # pixel values etc. (CPU); None without images
+    text: str = ""  # the chat-templated prompt, one placeholder per image: what raas reads
+    pixels: tuple[Image.Image, ...] = ()  # the decoded images, in the order of their slots
+    engine_ids: list[int] | None = None  # one placeholder per image: what vLLM expands itself
+    image_size: list[int] | None = None  # [W, H] of the first image as the model saw it
 
 
-def render(row: Mapping[str, Any], processor: Any) -> Rendered:
+def render(row: Mapping[str, Any], processor: Any) -> Prompt:
     """A row with images through the processor: chat template, then tokens and pixel values."""
     images = [load_image(i) for i in row_images(row)]
     messages = chat_messages(row["prompt"], len(images))
@@ -167,7 +160,22 @@ def render(row: Mapping[str, Any], processor: Any) -> Rendered:
     ids: list[int] = encoded["input_ids"][0].tolist()
     extra = {k: v for k, v in encoded.items() if k not in ("input_ids", "attention_mask")}
     tensors = {k: v for k, v in extra.items() if isinstance(v, torch.Tensor)}
-    return Rendered(text, ids, tensors or None)
+    engine_ids = processor.tokenizer(text, add_special_tokens=False)["input_ids"]
+    size = seen_size(tensors, processor, images[0]) if images else None
+    return Prompt(ids, tensors or None, text, tuple(images), list(engine_ids), size)
+
+
+def seen_size(tensors: ImageInputs, processor: Any, first: Image.Image) -> list[int]:
+    """[W, H] in pixels of the first image as the model received it. A processor that resizes
+    to a patch grid (Qwen2/2.5-VL, whose boxes are absolute pixels of that resized image) says
+    so in ``image_grid_thw``: the grid times the patch size, as V-Triune's trainer sends it.
+    Otherwise the image's own size (a fixed-size tower's model writes coordinates of the
+    image it was shown, not of the tower's input)."""
+    grid = tensors.get("image_grid_thw")
+    patch = getattr(getattr(processor, "image_processor", None), "patch_size", None)
+    if grid is None or not isinstance(patch, int):
+        return [first.width, first.height]
+    return processed_size(grid[0], patch)
 
 
 def stack_images(inputs: list[ImageInputs | None], device: torch.device) -> ImageInputs:

@@ -61,9 +61,15 @@ def missing_weight_transfer_api() -> list[str]:
 
 
 def engine_args(
-    config: GRPOConfig, *, max_prompt_tokens: int, dtype: str, public: bool
+    config: GRPOConfig,
+    *,
+    max_prompt_tokens: int,
+    dtype: str,
+    public: bool,
+    images_per_prompt: int = 0,
 ) -> dict[str, Any]:
-    """The keyword arguments of vLLM's ``LLM`` for a colocated raas-train run."""
+    """The keyword arguments of vLLM's ``LLM`` for a colocated raas-train run;
+    ``images_per_prompt`` > 0: a vision-language policy's, rows with up to that many images."""
     args: dict[str, Any] = {
         "model": config.model,
         "dtype": dtype,  # sample in the precision the policy is trained in
@@ -74,6 +80,8 @@ def engine_args(
         "max_model_len": max_prompt_tokens + config.max_new_tokens,
         "enable_prefix_caching": True,  # the G rollouts of a prompt share its prefix
     }
+    if images_per_prompt:  # vLLM sizes its encoder cache for this many (999 by default)
+        args["limit_mm_per_prompt"] = {"image": images_per_prompt}
     if public:
         args["weight_transfer_config"] = {"backend": "ipc"}  # same GPU, separate process
     else:
