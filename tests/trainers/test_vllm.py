@@ -87,7 +87,9 @@ def test_sampling_and_outputs_as_raas_train_uses_them(found: dict[str, Any]) -> 
     assert generation["generate_binds"] is True
     assert generation["reset_binds"] is True
     assert generation["completion_fields"] == ["finish_reason", "text", "token_ids"]
-    assert generation["request_outputs"] is True
+    assert generation["request_outputs"] == ["outputs", "prompt_token_ids"]
+    assert generation["image_request_keys"] == ["multi_modal_data", "prompt_token_ids"]
+    assert generation["image_limit"] is True
 
 
 def test_weights_reach_the_worker_through_llms_own_methods(found: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ raas-train does with vLLM short of that:
 - that raas-train's engine arguments are ``LLM``/``EngineArgs`` keywords and that vLLM's model
   config derives the intended ``max_model_len`` from them (on the toy model given as argument),
   and what the README's command (given as JSON argv) becomes;
-- ``SamplingParams``, ``TokensPrompt``, ``LLM.generate`` and the output fields as raas-train
-  uses them;
+- ``SamplingParams``, ``TokensPrompt`` (with ``multi_modal_data`` for image prompts),
+  ``limit_mm_per_prompt``, ``LLM.generate`` and the output fields as raas-train uses them;
 - raas-train's ``LLMClient`` driven as vLLM's trainer-side IPC engine drives it, through vLLM's
   real ``LLM`` methods with the engine process replaced by a recorder: the calls that would reach
   the worker, bound to the real ``Worker`` methods, and the update parsed by vLLM's IPC engine;
@@ -90,6 +90,7 @@ def engine_args(model_dir: str, max_prompt: int, new_tokens: int) -> dict[str, A
 
 def generation() -> dict[str, Any]:
     from vllm import LLM, SamplingParams
+    from vllm.engine.arg_utils import EngineArgs
     from vllm.inputs import TokensPrompt
     from vllm.outputs import CompletionOutput, RequestOutput
 
@@ -106,7 +107,15 @@ def generation() -> dict[str, Any]:
             {"token_ids", "text", "finish_reason"}
             & {spec.name for spec in dataclasses.fields(CompletionOutput)}
         ),
-        "request_outputs": "outputs" in inspect.signature(RequestOutput.__init__).parameters,
+        "request_outputs": sorted(
+            {"outputs", "prompt_token_ids"}
+            & set(inspect.signature(RequestOutput.__init__).parameters)
+        ),
+        # a vision-language policy's request: unexpanded tokens and the decoded images
+        "image_request_keys": sorted(
+            {"prompt_token_ids", "multi_modal_data"} & set(TokensPrompt.__annotations__)
+        ),
+        "image_limit": "limit_mm_per_prompt" in {f.name for f in dataclasses.fields(EngineArgs)},
     }
 
 
