@@ -11,15 +11,19 @@ One run, one model, one raas server, three ways of getting rewards (``GRPOConfig
 The work is identical across modes: the learning rate is 0 (the policy never changes) and every
 measured step reseeds the sampler and the prompt order, so each mode generates exactly the same
 tokens and runs the same forward/backward/optimizer update (dynamic sampling off, so no group is
-skipped). A randomly initialised tiny Llama writes 32-token answers — generation dominates, as in
-real RL — and raas's ``math`` verifier scores them. Trainer and server get one core each
-(``torch_threads=1``, ``RAAS_POOL_WORKERS=1``), pinned apart (raas stands in for a service on
-other machines; here it shares the host). Modes are interleaved step by step, so each
+skipped). ``--task arithmetic``: a randomly initialised tiny Llama writes 32-token answers —
+generation dominates, as in real RL — and raas's ``math`` verifier scores them. ``--task
+grounding``: the tiny vision-language policy (``devtools.vlm``, a Llava of the same width and
+depth) reads a 64×64 image of shapes with each prompt, writes 24-token answers, and raas's
+``iou`` verifier scores them; every sample carries its image (a data URI) to raas, and the
+update's forwards run the vision tower on each sequence's image. Trainer and server get one
+core each (``torch_threads=1``, ``RAAS_POOL_WORKERS=1``), pinned apart (raas stands in for a
+service on other machines; here it shares the host). Modes are interleaved step by step, so each
 seed's three measurements are taken seconds apart; the headline ratios are medians of these
 paired ratios (step time of a mode / step time of the floor on the same seed), which cancels
 the machine's slow drift. Target: overlap ≤ 1.02 × floor.
 
-    python bench/bench_grpo_overlap.py [--rounds 20] [--steps 2]
+    python bench/bench_grpo_overlap.py [--task arithmetic|grounding] [--rounds 20] [--steps 2]
 """
 
 from __future__ import annotations
@@ -40,13 +44,30 @@ from _harness import ROOT, machine, write
 
 from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, save_toy
+from devtools.vlm import grounding_rows, save_vlm
 from trainer_client import RewardClient
 from trainer_client.grpo import GRPOConfig, GRPOTrainer
 from trainer_client.grpo.config import RewardMode
-from trainer_client.grpo.data import PromptSampler, prompt_ids, reward_sample
+from trainer_client.grpo.data import PromptSampler
 
 MODES: tuple[RewardMode, ...] = ("none", "after", "overlap")
-PROMPTS, GROUP, NEW_TOKENS, HIDDEN, LAYERS = 8, 8, 32, 256, 4
+PROMPTS, GROUP, HIDDEN, LAYERS = 8, 8, 256, 4
+NEW_TOKENS = {"arithmetic": 32, "grounding": 24}
+MODEL = {
+    "arithmetic": f"Llama, hidden {HIDDEN}, {LAYERS} layers, random init",
+    "grounding": f"Llava (CLIP tower 2 layers, Llama {LAYERS} layers, hidden {HIDDEN}), random "
+    "init, 64×64 images (65 image tokens)",
+}
+VERIFIER = {"arithmetic": "math", "grounding": "iou"}
+
+
+def setup(task: str, work: Path) -> list[dict[str, Any]]:
+    """The task's policy saved under ``work/model``; its rows."""
+    if task == "grounding":
+        save_vlm(work / "model", hidden=HIDDEN, layers=LAYERS)
+        return grounding_rows(work / "images", 256)
+    save_toy(work / "model", hidden=HIDDEN, layers=LAYERS)  # random init: 64-token answers
+    return arithmetic_rows()
 
 
 def measure(
@@ -66,9 +87,8 @@ def measure(
 def group_latency(url: str, trainer: GRPOTrainer, rows: list[dict[str, Any]]) -> float:
     """Median seconds for raas to score one group of G rollouts (round trip included)."""
     torch.manual_seed(0)
-    prompt = rows[0]["prompt"]
-    rollouts = trainer.generator.generate(prompt_ids(rows[0], prompt, trainer.tokenizer), GROUP)
-    samples = [reward_sample(rows[0], prompt, r.text) for r in rollouts]
+    (group,) = trainer._generate(rows[:1])
+    samples = trainer._samples(group)
     times = []
     with RewardClient(url) as client:
         for _ in range(20):
@@ -82,11 +102,13 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--steps", type=int, default=2, help="measured steps per mode per round")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/grpo_overlap.json")
+    parser.add_argument("--task", choices=sorted(NEW_TOKENS), default="arithmetic")
+    parser.add_argument("--out", type=Path, help="default bench/results/grpo_overlap[_vlm].json")
     args = parser.parse_args()
+    suffix = "_vlm" if args.task == "grounding" else ""
+    out = args.out or ROOT / f"bench/results/grpo_overlap{suffix}.json"
     work = Path(tempfile.mkdtemp(prefix="raas-bench-"))
-    save_toy(work / "model", hidden=HIDDEN, layers=LAYERS)  # random init: 64-token answers
-    rows = arithmetic_rows()
+    rows = setup(args.task, work)
     (work / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     server = LiveServer.start(RAAS_POOL_WORKERS="1")
     cores = sorted(os.sched_getaffinity(0))
@@ -98,7 +120,7 @@ def main() -> None:
         config = GRPOConfig(
             model=str(work / "model"), data=str(work / "data.jsonl"), reward_url=server.url,
             output_dir=str(work / "run"), prompts_per_step=PROMPTS, group_size=GROUP,
-            max_new_tokens=NEW_TOKENS, learning_rate=0.0, dynamic_sampling=False,
+            max_new_tokens=NEW_TOKENS[args.task], learning_rate=0.0, dynamic_sampling=False,
             torch_threads=1, tensorboard=False, save_model=False,
         )  # fmt: skip
         trainer = GRPOTrainer(config)
@@ -141,9 +163,9 @@ def main() -> None:
         "benchmark": "GRPO step time: rewards overlapped vs after the rollout vs none",
         "machine": machine(),
         "setup": {
-            "prompts_per_step": PROMPTS, "group_size": GROUP, "new_tokens": NEW_TOKENS,
-            "model": f"Llama, hidden {HIDDEN}, {LAYERS} layers, random init",
-            "verifier": "math", "trainer_threads": 1, "raas_pool_workers": 1,
+            "task": args.task, "prompts_per_step": PROMPTS, "group_size": GROUP,
+            "new_tokens": NEW_TOKENS[args.task], "model": MODEL[args.task],
+            "verifier": VERIFIER[args.task], "trainer_threads": 1, "raas_pool_workers": 1,
             "measured_steps_per_mode": args.rounds * args.steps,
         },
         "raas_round_trip_per_group_s": round(latency, 4),
@@ -161,7 +183,7 @@ def main() -> None:
         "target": "overlap_over_floor <= 1.02",
         "step_s": {mode: [round(run["time/step"], 4) for run in runs[mode]] for mode in MODES},
     }  # fmt: skip
-    write(result, args.out)
+    write(result, out)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,12 @@ its processor and raas as data URIs. Per step the trainer logs reward, raas's me
 share for the source; this script plots them from the run's own ``metrics.jsonl``.
 
     python bench/toy_grounding.py [--steps 300] [--warm-steps 2500] [--learning-rate 2e-4]
+        [--device auto|cpu|cuda] [--dtype auto|float32|bfloat16] [--plot-only]
 
 Writes ``bench/results/toy_grounding/``: ``metrics.jsonl``, ``curves.png``, ``summary.json``.
+``--plot-only`` redraws ``curves.png`` from the ``metrics.jsonl`` already there. On a GPU
+machine ``bench/gpu/toy_grounding_cuda.sh`` runs it on CUDA in bfloat16 (warm start in float32
+on the GPU, then raas-train's ``dtype`` auto).
 """
 
 from __future__ import annotations
@@ -37,21 +41,36 @@ GRPO = {"prompts_per_step": 16, "group_size": 8, "prompts_per_generate": 16,
 
 
 def plot(records: list[dict[str, Any]], path: Path, smooth: int = 5) -> None:
+    """Two panels from the run's own log: what the trainer optimised (reward, response length)
+    and raas's per-source monitoring of the same rollouts (mean IoU, parsed share; a detection
+    source's IoU threshold where it has one — ``iou`` is continuous and has none)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(7, 3.8))
-    for name, style in (("reward/grounding", "-"), ("iou/grounding", "--"),
-                        ("parsed/grounding", ":")):  # fmt: skip
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
+    steps, values = series(records, "reward/grounding")
+    left.plot(steps, moving_average(values, smooth), label="reward/grounding")
+    left.set(xlabel="GRPO step", ylabel="mean reward", ylim=(0, 0.5),
+             title=f"raas-train: reward per step ({smooth}-step mean)")  # fmt: skip
+    length = left.twinx()
+    steps, values = series(records, "response_length/grounding")
+    length.plot(steps, moving_average(values, smooth), ":", color="grey",
+                label="response_length/grounding (right axis)")  # fmt: skip
+    length.set(ylabel="response tokens", ylim=(0, 24))
+    lines = left.get_lines() + length.get_lines()
+    left.legend(lines, [str(line.get_label()) for line in lines], fontsize=8, loc="lower right")
+    for name, style in (("iou/grounding", "-"), ("parsed/grounding", "--"),
+                        ("threshold/grounding", ":")):  # fmt: skip
         steps, values = series(records, name)
         if steps:
-            axis.plot(steps, moving_average(values, smooth), style, label=name)
-    axis.set(xlabel="GRPO step", ylim=(0, 1.02),
-             title=f"tiny VLM grounding with raas iou rewards ({smooth}-step mean)")  # fmt: skip
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8, loc="lower right")
+            right.plot(steps, moving_average(values, smooth), style, label=name)
+    right.set(xlabel="GRPO step", ylim=(0, 1.02),
+              title="raas summary.by_source[grounding]")  # fmt: skip
+    left.grid(alpha=0.3)
+    right.grid(alpha=0.3)
+    right.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -68,17 +87,29 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--warm-steps", type=int, default=2500)
     parser.add_argument("--learning-rate", type=float, default=2e-4)
+    parser.add_argument("--device", default="auto", help="auto: CUDA when there is one")
+    parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
+    parser.add_argument("--rows", type=int, default=ROWS, help="grounding rows (images)")
+    parser.add_argument("--plot-only", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/toy_grounding")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    if args.plot_only:
+        plot(read_log(args.out / "metrics.jsonl"), args.out / "curves.png")
+        return
+    device = torch.device(
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
+    threads = 1 if device.type == "cpu" else None  # two shared cores: one for raas
+    if threads:
+        torch.set_num_threads(threads)
     work = Path(tempfile.mkdtemp(prefix="raas-grounding-"))
     server = LiveServer.start(RAAS_POOL_WORKERS="1")
     try:
         start = time.perf_counter()
-        rows = grounding_rows(work / "images", ROWS, objects=OBJECTS)
+        rows = grounding_rows(work / "images", args.rows, objects=OBJECTS)
         tokenizer = build_tokenizer()
         processor = build_processor(tokenizer)
-        model = build_model(tokenizer, hidden=HIDDEN)
+        model = build_model(tokenizer, hidden=HIDDEN).to(device)  # type: ignore[arg-type]
         losses = warm_start(
             model, processor, rows, args.warm_steps, learning_rate=WARM_LR, noise=NOISE
         )
@@ -88,12 +119,14 @@ def main() -> None:
         (work / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
         config = GRPOConfig(
             model=str(work / "model"), data=str(work / "data.jsonl"), reward_url=server.url,
-            output_dir=str(work / "run"), steps=args.steps, torch_threads=1, save_model=False,
-            learning_rate=args.learning_rate,
-            **GRPO,
+            output_dir=str(work / "run"), steps=args.steps, torch_threads=threads,
+            save_model=False, learning_rate=args.learning_rate, device=str(device),
+            dtype=args.dtype, **GRPO,
         )  # fmt: skip
         start = time.perf_counter()
-        GRPOTrainer(config).train()
+        trainer = GRPOTrainer(config)
+        dtype = str(next(trainer.model.parameters()).dtype).removeprefix("torch.")
+        trainer.train()
         train_s = time.perf_counter() - start
     finally:
         server.stop()
@@ -113,7 +146,7 @@ def main() -> None:
         "machine": machine(),
         "warm_start": {
             "steps": args.warm_steps,
-            "rows": ROWS,
+            "rows": args.rows,
             "answer_noise": NOISE,
             "objects": list(OBJECTS),
             "learning_rate": WARM_LR,
@@ -122,6 +155,7 @@ def main() -> None:
             "seconds": round(warm_s, 1),
         },
         "grpo": {"steps": args.steps, "learning_rate": args.learning_rate, **GRPO},
+        "policy": {"device": device.type, "dtype": dtype},
         "curves": curves,
         "train_seconds": round(train_s, 1),
     }

@@ -188,8 +188,8 @@ def warm_start(
 ) -> list[float]:
     """Supervised steps on image + prompt → ``\\boxed{[x1,y1,x2,y2]}<|im_end|>`` (loss on the
     answer only), with probability ``noise`` the taught box a grid step off on one axis (IoU
-    1/3): the format is learnt, the boxes only partly, leaving RL the rest. Returns the loss per
-    step."""
+    1/3): the format is learnt, the boxes only partly, leaving RL the rest. Runs where the model
+    is. Returns the loss per step."""
     from trainer_client.grpo.vision import render
 
     rng = random.Random(seed)
@@ -214,9 +214,11 @@ def warm_start(
             labels.append([-100] * len(rendered[index].ids) + target)
         width = max(map(len, ids))
         pad = tokenizer.pad_token_id
-        input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids])
-        label_ids = torch.tensor([y + [-100] * (width - len(y)) for y in labels])
+        device = model.device
+        input_ids = torch.tensor([x + [pad] * (width - len(x)) for x in ids], device=device)
+        label_ids = torch.tensor([y + [-100] * (width - len(y)) for y in labels], device=device)
         pixels = torch.cat([rendered[i].images["pixel_values"] for i in picks])  # type: ignore[index]
+        pixels = pixels.to(device)
         loss = model(
             input_ids=input_ids, attention_mask=input_ids.ne(pad), pixel_values=pixels,
             labels=label_ids,

@@ -364,6 +364,31 @@ def test_detection_samples_carry_the_size_the_policy_saw(tmp_path: Path) -> None
     assert [s["params"] for s in samples] == [expected, expected]
 
 
+def test_a_bfloat16_policy_trains_through_float32_master_weights(tmp_path: Path) -> None:
+    """The precision a CUDA run takes (``dtype`` auto there), on CPU: the policy loaded in
+    bfloat16 samples and recomputes log-probabilities with float32 pixel values from its
+    processor, and its trained weights move through float32 copies (random rewards: a random
+    policy earns no IoU, so raas's would give no group a signal)."""
+    save_vlm(tmp_path / "model", hidden=32)
+    rows = grounding_rows(tmp_path / "images", 4)
+    config = GRPOConfig(
+        model=str(tmp_path / "model"), data="unused", output_dir=str(tmp_path / "run"), steps=2,
+        prompts_per_step=2, group_size=4, prompts_per_generate=2, max_new_tokens=6,
+        learning_rate=1e-3, dtype="bfloat16", reward_mode="none", dynamic_sampling=False,
+        torch_threads=1, tensorboard=False, save_model=False,
+    )  # fmt: skip
+    trainer = GRPOTrainer(config, rows=rows)
+    assert {p.dtype for p in trainer.model.parameters()} == {torch.bfloat16}
+    masters = {p.dtype for group in trainer.optimizer.param_groups for p in group["params"]}
+    assert masters == {torch.float32}
+    before = [p.detach().clone() for p in trainer.model.parameters()]
+    history = trainer.train()
+    assert all(np.isfinite(entry["loss"]) and entry["sequences"] == 8 for entry in history)
+    after = list(trainer.model.parameters())
+    moved = sum(not torch.equal(a, p) for a, p in zip(before, after, strict=True))
+    assert moved > len(before) // 2
+
+
 def test_a_row_with_an_image_url_stops_the_run_saying_which(
     server: LiveServer, tmp_path: Path
 ) -> None:

@@ -20,10 +20,12 @@ class GRPOConfig:
     group_size: int = 8  # G rollouts per prompt: the group GRPO normalises within
     max_new_tokens: int = 512
     # vLLM's max_model_len is this + max_new_tokens; unset: the longest prompt of the data
-    # (every row tokenized once at start). A longer prompt is an error, never truncated.
+    # (every row tokenized once at start; a vision-language policy must set it, image tokens
+    # included). A longer prompt is an error, never truncated.
     max_prompt_tokens: int | None = None
-    # prompts sampled in one generate call (left-padded; transformers rollouts): more keeps the
-    # device busier, fewer overlaps rewards sooner (a group is sent when its call returns)
+    # prompts sampled in one generate call (transformers: left-padded; vLLM: one request
+    # list): more keeps the device busier, fewer overlaps rewards sooner (a group is sent when
+    # its call returns)
     prompts_per_generate: int = 1
     temperature: float = 1.0  # sample the policy as it is: GRPO needs diverse groups
     top_p: float = 1.0
@@ -89,6 +91,8 @@ class GRPOConfig:
     rollout: Literal["auto", "hf", "vllm"] = "auto"  # auto: vLLM on CUDA when installed
     vllm_gpu_memory_utilization: float = 0.3
     device: str = "auto"
+    # the policy's precision: auto = bfloat16 on CUDA, float32 elsewhere
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
     seed: int = 0
     tensorboard: bool = True
     save_model: bool = True

@@ -94,6 +94,14 @@ class Group:
         return has_signal(self.accuracies)
 
 
+def policy_dtype(name: str, device: torch.device) -> torch.dtype:
+    """``auto``: bfloat16 on CUDA (half the memory, the tensor cores' precision), float32 on
+    CPU (where bfloat16 matmuls are slow on most processors)."""
+    if name == "auto":
+        return torch.bfloat16 if device.type == "cuda" else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16}[name]
+
+
 def _chunks(items: list[Any], count: int) -> list[list[Any]]:
     """``items`` in ``count`` nearly equal consecutive parts (fewer if there are fewer items)."""
     count = max(1, min(count, len(items)))
@@ -136,7 +144,7 @@ class GRPOTrainer:
             if config.device == "auto"
             else config.device
         )
-        dtype = torch.bfloat16 if self.device.type == "cuda" else torch.float32
+        dtype = policy_dtype(config.dtype, self.device)
         if model is None and is_vision_model(AutoConfig.from_pretrained(config.model)):
             processor = AutoProcessor.from_pretrained(config.model)
             model = AutoModelForImageTextToText.from_pretrained(config.model, dtype=dtype)
