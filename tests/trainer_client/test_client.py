@@ -211,7 +211,8 @@ def test_connect_errors_are_retried_until_the_router_is_up() -> None:
     started: list[LiveServer] = []
     timer = threading.Timer(1.0, lambda: started.append(LiveServer.start(port=port, wait=False)))
     timer.start()
-    policy = RetryPolicy(attempts=80, backoff_base_s=0.25, backoff_max_s=0.25)
+    # ~100 s of tries (full jitter: 0.125 s on average): a loaded machine starts raas slowly
+    policy = RetryPolicy(attempts=800, backoff_base_s=0.25, backoff_max_s=0.25)
     try:
         with RewardClient(f"http://127.0.0.1:{port}", retry=policy) as client:
             assert client.rewards_sync([math_sample(4)]) == [1.0]
