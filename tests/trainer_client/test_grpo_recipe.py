@@ -464,6 +464,28 @@ def test_lora_adapters_are_the_only_parameters_trained(tmp_path: Path, checkpoin
     assert (tmp_path / "adapter" / "adapter_config.json").exists()
 
 
+def test_a_lora_kl_reference_is_the_base_model_not_a_copy(tmp_path: Path) -> None:
+    """With LoRA and β > 0 no frozen copy is made: π_ref is the policy with its adapters
+    switched off, which is the untouched base model however far the adapters have moved."""
+    trainer = trainer_for(tmp_path, lora_rank=4, lora_alpha=8, beta=0.1)
+    assert trainer.reference is None
+    history = [trainer.step(step) for step in range(2)]
+    trainer.client.close()
+    assert history[0]["kl"] == pytest.approx(0.0, abs=1e-7)  # B starts at 0: π = π_ref
+    assert history[1]["kl"] > 0  # the adapters act now
+    base = build_model(build_tokenizer(), hidden=32)  # the same seed: the base weights
+    sequences = [([5, 6, 7], [8, 9, 10], 1.0), ([5, 6], [7, 8], -1.0)]
+    plan = [[make_batch(sequences, 0, torch.device("cpu"))]]
+    ((reference,),) = trainer._reference_logprobs(plan) or [[None]]
+    with torch.no_grad():
+        expected = token_logprobs(base, plan[0][0])
+    assert reference is not None
+    assert torch.allclose(reference, expected, atol=1e-5)
+    with torch.no_grad():
+        policy = token_logprobs(trainer.model, plan[0][0])
+    assert not torch.allclose(policy, expected, atol=1e-5)
+
+
 def test_gradient_checkpointing_gives_the_same_gradient() -> None:
     tokenizer = build_tokenizer()
     sequences = [([5, 6, 7], [8, 9], 1.0), ([5, 6], [7, 8, 9, 10], -0.5)]

@@ -157,7 +157,8 @@ class GRPOTrainer:
         self.model.to(self.device)  # type: ignore[arg-type]
         vision = processor is not None
         self.placeholders = placeholder_ids(self.model.config) if vision else frozenset()
-        self.reference = self._frozen_copy() if config.beta > 0 else None
+        # the KL reference: a frozen copy; under LoRA the base model itself, adapters switched off
+        self.reference = self._frozen_copy() if config.beta > 0 and not config.lora_rank else None
         self.model = prepare_model(self.model, config)  # LoRA, frozen modules, checkpointing
         self.optimizer = make_optimizer(self.model, config)
         self.sampler = PromptSampler(
@@ -344,6 +345,16 @@ class GRPOTrainer:
     ) -> list[list[torch.Tensor]]:
         return [[token_logprobs(model, batch) for batch in mini] for mini in plan]
 
+    def _reference_logprobs(self, plan: list[list[Batch]]) -> list[list[torch.Tensor]] | None:
+        """π_ref for the KL term: the frozen copy, or — LoRA — the policy with its adapters off
+        (peft's ``disable_adapter``): the base weights never train, so no copy is needed."""
+        if self.config.beta <= 0:
+            return None
+        if self.reference is not None:
+            return self._fixed_logprobs(plan, self.reference)
+        with self.model.disable_adapter():  # type: ignore[operator]
+            return self._fixed_logprobs(plan, self.model)
+
     def update(self, groups: list[Group]) -> dict[str, float]:
         plan = self._plan(groups)
         if not plan:
@@ -351,7 +362,7 @@ class GRPOTrainer:
         self.model.train()
         # on-policy with one optimizer step: π_old = π (detached), no extra forward needed
         old = self._fixed_logprobs(plan, self.model) if self.config.updates_per_step > 1 else None
-        ref = self._fixed_logprobs(plan, self.reference) if self.reference is not None else None
+        ref = self._reference_logprobs(plan)
         totals = {"loss": 0.0, "clip_tokens": 0.0, "kl_sum": 0.0, "tokens": 0.0, "grad_norm": 0.0}
         for m, mini in enumerate(plan):
             tokens = float(sum(batch.completion_mask.sum() for batch in mini))
@@ -378,7 +389,7 @@ class GRPOTrainer:
             "sequences": float(sum(len(batch.advantages) for mini in plan for batch in mini)),
             "clip_fraction": totals["clip_tokens"] / max(totals["tokens"], 1.0),
         }  # fmt: skip
-        if self.reference is not None:
+        if ref is not None:
             out["kl"] = totals["kl_sum"] / max(totals["tokens"], 1.0)
         if self.processor is not None:  # V-Triune's spurious image tokens, out of the loss
             masked = sum(batch.placeholders_masked for mini in plan for batch in mini)
