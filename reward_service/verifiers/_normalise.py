@@ -12,6 +12,9 @@ a bold option letter). None of them may change what an answer means:
 * :func:`ascii_minus` — the dashes used as a minus sign (U+2212 MINUS SIGN, as matplotlib's tick
   labels print it; figure dash, en dash, hyphen, non-breaking hyphen, small and full-width
   hyphen-minus) → ``-``. The em dash is left alone: in a table it means "no value".
+* :func:`ascii_numerals` — full-width digits, full stop and percent sign (``４２．５％``, as CJK
+  input methods type them) → ASCII; the full-width comma is left alone (in CJK text it separates
+  list items, not thousands).
 * :func:`composed` — NFC: composed and decomposed accents (``é`` as one code point or as ``e`` +
   U+0301) are canonically equivalent, so they compare equal; nothing else changes.
 * :func:`read_through` — a whole answer wrapped in emphasis or math delimiters
@@ -30,6 +33,8 @@ MAX_WRAPPERS = 8
 """Layers :func:`read_through` removes at most (a legitimate answer has one or two)."""
 
 _MINUS = str.maketrans(dict.fromkeys("\u2212\u2012\u2013\u2010\u2011\ufe63\uff0d", "-"))
+# full-width digits, full stop and percent sign (CJK input methods write them) → ASCII
+_NUMERALS = str.maketrans({**{chr(0xFF10 + d): str(d) for d in range(10)}, "．": ".", "％": "%"})
 
 # Letters drawn like a Latin letter (Unicode's confusables, restricted to whole-letter look-alikes
 # of A–Z), mapped to that letter in lower case.
@@ -79,6 +84,11 @@ def fold_lookalikes(text: str) -> str:
 def ascii_minus(text: str) -> str:
     """Dashes that stand for a minus sign → ``-``."""
     return text if text.isascii() else text.translate(_MINUS)
+
+
+def ascii_numerals(text: str) -> str:
+    """Full-width digits, ``．`` and ``％`` → ASCII. Not NFKC: it reads ``10²`` as ``102``."""
+    return text if text.isascii() else text.translate(_NUMERALS)
 
 
 def composed(text: str) -> str:

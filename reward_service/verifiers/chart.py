@@ -23,7 +23,8 @@ counts, ranks, ids) is exact. ``"none"``: the tolerance everywhere (ChartQA's re
 
 Formula: both sides normalised (wrappers read through, the dashes that stand for a minus —
 U+2212 as matplotlib prints it, en and figure dashes, hyphens: ``_normalise.ascii_minus`` — read
-as ``-``; strip, lower-case, drop one trailing period, collapse whitespace). Both numeric after
+as ``-``; full-width digits, ``．`` and ``％`` as ASCII: ``_normalise.ascii_numerals``; strip,
+lower-case, drop one trailing period, collapse whitespace). Both numeric after
 removing one trailing ``%`` and thousands separators → accuracy = 1 if the gold is an identifier
 and pred = gold, or it is not and |pred − gt| ≤ tolerance·|gt| (exact when gt = 0), else 0;
 computed in exact decimal arithmetic so the bound is inclusive (1.05 vs 1 at 5% is 1).
@@ -49,7 +50,7 @@ from pydantic import Field
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.verifiers._normalise import ascii_minus, read_through
+from reward_service.verifiers._normalise import ascii_minus, ascii_numerals, read_through
 from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 
 _NUMBER = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]+)?", re.ASCII)
@@ -66,9 +67,9 @@ class ChartParams(Params):
 
 
 def normalise(answer: str) -> str:
-    """Wrappers read through, minus look-alikes → ``-``; strip, lower-case, drop one trailing
-    period, collapse whitespace."""
-    text = ascii_minus(read_through(answer))
+    """Wrappers read through, minus look-alikes → ``-``, full-width digits → ASCII; strip,
+    lower-case, drop one trailing period, collapse whitespace."""
+    text = ascii_numerals(ascii_minus(read_through(answer)))
     return " ".join(text.strip().lower().removesuffix(".").split())
 
 

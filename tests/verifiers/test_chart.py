@@ -78,6 +78,14 @@ def test_registered() -> None:
         ("<answer>\uff0d3.5</answer>", "-3.5", {}, 1.0),  # full-width hyphen-minus
         ("<answer>-3.5</answer>", "\u22123.5", {}, 1.0),  # in the gold too
         ("<answer>\u20143.5</answer>", "-3.5", {}, 0.0),  # not the em dash: "no value"
+        # full-width digits as CJK input methods type them; not NFKC's superscripts
+        ("<answer>４２．５</answer>", "42.5", {}, 1.0),
+        ("<answer>１２％</answer>", "12%", {}, 1.0),
+        ("<answer>２０１９</answer>", "2019", {}, 1.0),  # a year, exact
+        ("<answer>２０１８</answer>", "2019", {}, 0.0),
+        ("<answer>42</answer>", "４２", {}, 1.0),  # in the gold too
+        ("<answer>10²</answer>", "102", {}, 0.0),  # ² is not 2
+        ("<answer>1，234</answer>", "1234", {}, 0.0),  # a CJK list comma, not a separator
         ("<answer>\u22123.5</answer>", "3.5", {}, 0.0),  # the sign still matters
         ("\\boxed{\\text{2019}}", "2019", {}, 1.0),
         ("<answer>**42**</answer>", "42", {}, 1.0),
