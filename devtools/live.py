@@ -93,19 +93,23 @@ class LiveServer:
         cls,
         *role: str,
         port: int | None = None,
+        host: str = "127.0.0.1",
         wait: bool = True,
         log: IO[bytes] | None = None,
         **env: str,
     ) -> LiveServer:
-        """``log``: where its stderr (the log lines) goes; the test's stderr by default. Two pool
-        children and no warm spare unless ``env`` says otherwise: a spare only speeds up the
-        replacement of a killed child, and spawning one costs each start a second."""
+        """``host``: the loopback address it binds (any of 127.0.0.0/8: several servers on one
+        port, as pods behind one name). ``log``: where its stderr (the log lines) goes; the
+        test's stderr by default. Two pool children and no warm spare unless ``env`` says
+        otherwise: a spare only speeds up the replacement of a killed child, and spawning one
+        costs each start a second."""
         port = port or free_port()
         base = {"RAAS_POOL_WORKERS": "2", "RAAS_POOL_SPARES": "0", "RAAS_LOG_LEVEL": "warning"}
         environ = {**os.environ, **base, **env}
         command = [sys.executable, "-m", "reward_service.cli", *(role or ("serve",))]
-        process = subprocess.Popen([*command, "--port", str(port)], env=environ, stderr=log)
-        server = cls(f"http://127.0.0.1:{port}", process)
+        argv = [*command, "--host", host, "--port", str(port)]
+        process = subprocess.Popen(argv, env=environ, stderr=log)
+        server = cls(f"http://{host}:{port}", process)
         if wait:
             server.wait_ready()
         return server

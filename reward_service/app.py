@@ -29,6 +29,7 @@ from reward_service.parsing import parse_in_pieces
 from reward_service.pool.backend import PoolBackend, build_pool
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.remote.backend import RemoteBackend
+from reward_service.remote.discovery import resolve_dns
 from reward_service.route_spec import RouteList
 from reward_service.router import Router
 from reward_service.schemas import RewardRequest, RewardResponse, VerifierList
@@ -64,6 +65,8 @@ def remote_backend(
         timeout_s=settings.remote_timeout_s,
         on_retry=lambda: metrics.remote_retries.labels(family).inc(),
         headers=internal_headers(settings),
+        resolve=resolve_dns if settings.remote_discovery == "dns" else None,
+        discovery_interval_s=settings.remote_discovery_interval_s,
     )
 
 

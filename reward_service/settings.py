@@ -90,6 +90,10 @@ class Settings(CompatSettings):
     # a worker silent (no answer, not even to /readyz) past the sample deadline plus this has its
     # pieces sent to another worker as well
     remote_stall_margin_s: float = Field(2.0, gt=0)
+    # "dns": each worker URL's name resolved to one worker per address (a headless Service's
+    # pods, Compose's replicas), again every interval (reward_service.remote.discovery)
+    remote_discovery: Literal["off", "dns"] = "off"
+    remote_discovery_interval_s: float = Field(5.0, gt=0)
 
     models: list[ModelSpec] = Field(default_factory=list)
     model_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)

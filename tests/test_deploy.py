@@ -187,7 +187,7 @@ def test_k8s_commands_ports_probes_and_env_match_the_app(target: str) -> None:
 
 
 @pytest.mark.parametrize("target", K8S_TARGETS)
-def test_k8s_worker_urls_point_at_services_on_their_ports(target: str) -> None:
+def test_k8s_worker_urls_point_at_headless_services_on_their_ports(target: str) -> None:
     docs = kustomize(target)
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
     ports = {
@@ -204,6 +204,9 @@ def test_k8s_worker_urls_point_at_services_on_their_ports(target: str) -> None:
         host, port = re.fullmatch(r"http://([\w-]+):(\d+)", url).groups()  # type: ignore[union-attr]
         assert services[host]["spec"]["ports"][0]["port"] == int(port)
         assert ports[host] == int(port)  # the Service's Deployment listens there too
+        assert services[host]["spec"]["clusterIP"] == "None"  # headless: one address per pod
+    env = {e["name"]: e.get("value") for e in router["env"]}
+    assert env["RAAS_REMOTE_DISCOVERY"] == "dns"  # and the router resolves them all
 
 
 def test_compose_commands_ports_env_and_urls_match_the_app() -> None:

@@ -33,6 +33,7 @@ from reward_service.contract import Outcome, Task
 from reward_service.errors import error_text
 from reward_service.logs import request_id_header
 from reward_service.outbound import AcyclicAsyncClient
+from reward_service.remote.discovery import Discovery, Resolve
 from reward_service.remote.health import Endpoint, Endpoints
 from reward_service.remote.wire import outcome_from_wire, task_to_wire
 
@@ -120,13 +121,26 @@ class RemoteBackend:
         on_retry: Callable[[], None] | None = None,
         headers: Mapping[str, str] | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        resolve: Resolve | None = None,
+        discovery_interval_s: float = 5.0,
     ) -> None:
         """``retry_budget_s``: how long past its first failure a piece is still retried;
         ``stall_s``: how long a worker may stay silent before its pieces go elsewhere too (the
         router gives the sample deadline plus a margin: a live worker answers ``/readyz`` in
         milliseconds, whatever it is scoring). ``headers`` go with every call (the internal
-        token); ``transport`` replaces the network (httpx's seam for tests)."""
-        self.health = Endpoints(urls, eject_after=eject_after, interval_s=health_interval_s)
+        token); ``transport`` replaces the network (httpx's seam for tests). ``resolve``: each
+        URL's name resolved to one worker per address every ``discovery_interval_s``
+        (:mod:`.discovery`); None: the URLs are the workers."""
+        if not urls:
+            raise ValueError("RemoteBackend needs at least one worker URL")
+        self.health = Endpoints(
+            [] if resolve else urls, eject_after=eject_after, interval_s=health_interval_s
+        )
+        self.discovery = (
+            Discovery(urls, self.health, resolve=resolve, interval_s=discovery_interval_s)
+            if resolve
+            else None
+        )
         self._transport = transport
         self.path, self.piece_size, self.attempts = path, piece_size, attempts
         self.piece_bytes, self.backoff_s = piece_bytes, backoff_s
@@ -147,8 +161,12 @@ class RemoteBackend:
             timeout=self._timeout, limits=limits, transport=self._transport
         )
         self.health.start(self._client)
+        if self.discovery is not None:
+            await self.discovery.start()
 
     async def close(self) -> None:
+        if self.discovery is not None:
+            await self.discovery.close()
         await self.health.close()
         if self._client is not None:
             await self._client.aclose()

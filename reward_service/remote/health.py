@@ -43,10 +43,11 @@ class Endpoint:
     probe: asyncio.Task[None] | None = None
     probed: float = -math.inf  # when the latest probe was sent
     revive: bool = False  # the probe in flight lifts an ejection if it answers 200
+    retired: bool = False  # gone from discovery: no new pieces, leaves once it has none
 
     @property
     def healthy(self) -> bool:
-        return self.ready and not self.ejected
+        return self.ready and not self.ejected and not self.retired
 
 
 class Endpoints:
@@ -60,8 +61,6 @@ class Endpoints:
         interval_s: float = 2.0,
         probe_timeout_s: float = 2.0,
     ) -> None:
-        if not urls:
-            raise ValueError("RemoteBackend needs at least one worker URL")
         self.all = [Endpoint(url.rstrip("/")) for url in urls]
         self.eject_after, self.interval_s, self.probe_timeout_s = (
             eject_after,
@@ -83,6 +82,30 @@ class Endpoints:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+    def sync(self, urls: Sequence[str]) -> None:
+        """The worker set becomes ``urls`` (discovery): a new one joins, healthy until its first
+        probe (sent at once) says otherwise; one no longer named takes no new pieces and is
+        dropped once it has none in flight; one named again comes back."""
+        wanted = dict.fromkeys(url.rstrip("/") for url in urls)
+        known = {e.url: e for e in self.all}
+        for url in wanted:
+            endpoint = known.get(url)
+            if endpoint is None:
+                endpoint = Endpoint(url)
+                self.all.append(endpoint)
+                logger.info("worker %s discovered", url)
+            elif endpoint.retired:
+                endpoint.retired = False
+                logger.info("worker %s discovered again", url)
+            self.probe(endpoint, revive=False)
+        for endpoint in self.all:
+            if endpoint.url not in wanted and not endpoint.retired:
+                endpoint.retired = True
+                logger.info("worker %s gone from discovery: no new pieces", endpoint.url)
+        self.all = [e for e in self.all if not (e.retired and e.in_flight == 0)]
+        if any(e.healthy for e in self.all):
+            self._wake()
 
     def pick(self, exclude: Collection[Endpoint] = ()) -> Endpoint | None:
         """The healthy worker with the fewest pieces in flight (ties drawn at random)."""
