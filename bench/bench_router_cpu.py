@@ -1,0 +1,153 @@
+"""CPU per sample in the router and in the pool, and the throughput it allows on bigger nodes.
+
+A real ``raas serve`` (one router process, ``--pool`` children) is sent batches of 4,096
+samples one after another by this process (whose own CPU is not counted). Per scenario the
+router's CPU (user + system, from ``/proc``) and its pool children's are read before and after,
+divided by the samples sent:
+
+- ``choice`` and ``iou``: cheap verifiers with short responses — the router's per-sample work
+  (decoding, validation, keys, splitting, summaries, encoding) dominates;
+- ``math_cot``: ``math`` on long chains of thought (``bench/workload.py``: median 6 kB) — the
+  verifier dominates.
+
+Every sample is distinct (no deduplication). The projection: one router process serves at most
+1 / router-CPU samples a second whatever the pool; the pool serves (cores − 1) / child-CPU; a
+node's throughput is the smaller of the two, shown for 2 (this machine), 16, 64 and 192 cores,
+against the ideal of every core doing both shares (cores / (router + child)). The same command
+runs unchanged on a bigger machine (``--pool`` = its cores − 1).
+
+    python bench/bench_router_cpu.py [--batches 6] [--pool 1]
+
+Results: ``bench/results/router_cpu.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from _harness import ROOT, machine, write
+from workload import batch as cot_batch
+
+from devtools.live import LiveServer, children_of
+
+BATCH = 4096
+CORES = (2, 16, 64, 192)
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of ``pid`` (threads included) from ``/proc/<pid>/stat``."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def choice_batch(offset: int) -> list[dict[str, Any]]:
+    return [
+        {"verifier": "choice", "ground_truth": "ABCD"[i % 4],
+         "response": f"Comparing the options, ({'ABCD'[(i // 4) % 4]}) fits best. #{offset + i}"}
+        for i in range(BATCH)
+    ]  # fmt: skip
+
+
+def iou_batch(offset: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(BATCH):
+        x, y = (offset + i) % 900, (offset + 7 * i) % 900
+        out.append({
+            "verifier": "iou", "ground_truth": [x, y, x + 80, y + 60],
+            "response": f"The object is at \\boxed{{[{x + i % 9}, {y}, {x + 84}, {y + 61}]}}.",
+        })  # fmt: skip
+    return out
+
+
+def cot_math_batch(offset: int) -> list[dict[str, Any]]:
+    return cot_batch(random.Random(offset), BATCH // 4, ("math",))
+
+
+SCENARIOS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
+    "choice": choice_batch,
+    "iou": iou_batch,
+    "math_cot": cot_math_batch,
+}
+
+
+def measure(
+    server: LiveServer, make: Callable[[int], list[dict[str, Any]]], batches: int
+) -> dict[str, float]:
+    bodies = [orjson.dumps({"samples": make(k * BATCH)}) for k in range(batches + 1)]
+    counts = [len(orjson.loads(b)["samples"]) for b in bodies]
+    with httpx.Client(base_url=server.url, timeout=600) as client:
+        client.post("/reward", content=bodies[0]).raise_for_status()  # warm-up
+        pid = server.process.pid
+        pool = children_of(pid)
+        router0, pool0, wall0 = cpu_seconds(pid), sum(map(cpu_seconds, pool)), time.perf_counter()
+        for body in bodies[1:]:
+            answer = client.post("/reward", content=body)
+            answer.raise_for_status()
+        wall = time.perf_counter() - wall0
+        router = cpu_seconds(pid) - router0
+        children = sum(map(cpu_seconds, pool)) - pool0
+    samples = sum(counts[1:])
+    return {
+        "samples": samples,
+        "router_us_per_sample": round(router / samples * 1e6, 2),
+        "pool_us_per_sample": round(children / samples * 1e6, 2),
+        "wall_samples_per_s": round(samples / wall),
+    }
+
+
+def project(router_us: float, pool_us: float) -> dict[str, dict[str, float]]:
+    """Samples/s per node size: one router process today, against every core doing both."""
+    out = {}
+    for cores in CORES:
+        one_router = min(1e6 / router_us, (cores - 1) * 1e6 / pool_us)
+        out[str(cores)] = {
+            "one_router": round(one_router),
+            "ideal": round(cores * 1e6 / (router_us + pool_us)),
+            "one_router_share_of_ideal": round(
+                one_router / (cores * 1e6 / (router_us + pool_us)), 3
+            ),
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batches", type=int, default=6, help="measured batches per scenario")
+    parser.add_argument("--pool", type=int, default=1, help="pool children (RAAS_POOL_WORKERS)")
+    parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/router_cpu.json")
+    args = parser.parse_args()
+    results = {}
+    for name in args.scenarios:
+        server = LiveServer.start(RAAS_POOL_WORKERS=str(args.pool))
+        try:
+            measured = measure(server, SCENARIOS[name], args.batches)
+        finally:
+            server.stop()
+        measured["projection"] = project(  # type: ignore[assignment]
+            measured["router_us_per_sample"], measured["pool_us_per_sample"]
+        )
+        results[name] = measured
+        print(name, {k: v for k, v in measured.items() if k != "projection"})
+    write(
+        {
+            "benchmark": "router and pool CPU per sample; throughput projected against cores",
+            "machine": machine(),
+            "setup": {"batch": BATCH, "batches": args.batches, "pool_workers": args.pool},
+            "scenarios": results,
+        },
+        args.out,
+    )
+
+
+if __name__ == "__main__":
+    main()
