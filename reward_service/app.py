@@ -13,7 +13,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from reward_service import __version__
-from reward_service.auth import api_keys, guard, internal_headers
+from reward_service.auth import api_keys, guard, internal_headers, presented
 from reward_service.compat.nemo_gym import GymSeed, GymSession, GymVerifyRequest
 from reward_service.compat.openrlhf import OpenRLHFRequest
 from reward_service.compat.routes import add_compat_routes
@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
             return orjson.dumps(await router.score(await parse_in_pieces(body)))
 
         key = request.headers.get(IDEMPOTENCY)
-        work = idempotency.run(key, body, score)
+        work = idempotency.run(key, body, score, scope=presented(request))
         # without a key nobody can collect the answer once the client has gone: stop scoring
         content, replayed = await (work if key else until_disconnected(request, work))
         metrics.request_latency.labels("/reward").observe(time.perf_counter() - start)

@@ -11,7 +11,10 @@ answer is scored again (correctly, at the cost of the compute). Scoring is deter
 cache saves compute and keeps metrics from counting a batch twice; it never changes a reward.
 
 A key is bound to a digest of its body: the same key with a different body is a client bug and
-gets HTTP 422 rather than someone else's rewards. Failed attempts (a 422, a crash) are not
+gets HTTP 422 rather than someone else's rewards. Keys are scoped by the API key the request
+presents (a digest of it, never the key itself, is held): two trainers with different API keys
+may use the same ``Idempotency-Key`` — their own counter, a run name — without refusing or
+replaying each other's batches. Failed attempts (a 422, a crash) are not
 remembered, so a retry of those scores again. The cache is per router process: behind several
 router replicas, route on the header (session affinity) or accept that a retry landing on
 another replica is scored again — still correctly.
@@ -62,13 +65,19 @@ class IdempotencyCache:
         return len(self._entries)
 
     async def run(
-        self, key: str | None, body: bytes | bytearray, compute: Callable[[], Awaitable[bytes]]
+        self,
+        key: str | None,
+        body: bytes | bytearray,
+        compute: Callable[[], Awaitable[bytes]],
+        scope: str | None = None,
     ) -> tuple[bytes, bool]:
-        """``compute()``'s bytes, or those of an earlier request with ``key``; the flag says
-        whether they were replayed. No key (or a cache of size 0): always computes."""
+        """``compute()``'s bytes, or those of an earlier request with ``key`` in ``scope`` (the
+        caller's API key; None: unauthenticated); the flag says whether they were replayed. No
+        key (or a cache of size 0): always computes."""
         if key is None or self.max_entries == 0:
             return await compute(), False
         _check_key(key)
+        key = _scoped(scope, key)
         digest = await _digest(body)
         now = self.clock()
         self._expire(now)
@@ -115,6 +124,13 @@ class IdempotencyCache:
             if entry.expires > now:
                 break
             self._drop(key)
+
+
+def _scoped(scope: str | None, key: str) -> str:
+    """``key`` within ``scope``: a digest of the API key, so no secret is kept in the cache."""
+    if scope is None:
+        return "-:" + key
+    return hashlib.blake2b(scope.encode("utf-8"), digest_size=16).hexdigest() + ":" + key
 
 
 def _check_key(key: str) -> None:

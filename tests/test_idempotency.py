@@ -201,3 +201,40 @@ def test_settings_turn_it_off() -> None:
         post(client, BODY, "k")
         assert "idempotent-replayed" not in post(client, BODY, "k").headers
     assert scored(registry) == 2
+
+
+def test_keys_are_scoped_by_api_key() -> None:
+    """Two trainers' own ``Idempotency-Key`` values may coincide: neither is refused nor
+    answered with the other's rewards; the same trainer reusing one is still refused."""
+    with app_client(api_keys=["trainer-a-0123456789", "trainer-b-0123456789"]) as (
+        client,
+        registry,
+    ):
+        other = {"samples": [{**BODY["samples"][0], "response": "\\boxed{5}"}]}
+        a = client.post(
+            "/reward",
+            json=BODY,
+            headers={"Idempotency-Key": "step-1", "Authorization": "Bearer trainer-a-0123456789"},
+        )
+        b = client.post(
+            "/reward",
+            json=other,
+            headers={"Idempotency-Key": "step-1", "Authorization": "Bearer trainer-b-0123456789"},
+        )
+        assert (a.status_code, b.status_code) == (200, 200)
+        assert [r["reward"] for r in a.json()["results"]] == [1.0]
+        assert [r["reward"] for r in b.json()["results"]] == [0.0]
+        assert "idempotent-replayed" not in b.headers
+        again = client.post(
+            "/reward",
+            json=other,
+            headers={"Idempotency-Key": "step-1", "Authorization": "Bearer trainer-a-0123456789"},
+        )
+        assert again.status_code == 422  # trainer A's key, another body
+        replay = client.post(
+            "/reward",
+            json=BODY,
+            headers={"Idempotency-Key": "step-1", "Authorization": "Bearer trainer-a-0123456789"},
+        )
+        assert replay.headers["idempotent-replayed"] == "true"
+    assert scored(registry) == 2
