@@ -3,17 +3,20 @@
 Scoring routes read their body themselves (pydantic-core parses and validates bytes in one
 pass), so FastAPI cannot see their request models: :func:`add_docs` writes them into the
 document, with the error answers every route may give, so that a client generator or a fuzzer
-(schemathesis, in the tests) knows the whole contract.
+(schemathesis, in the tests) knows the whole contract. ``/docs`` loads Swagger UI from the
+server itself (``/docs/assets``), not from a CDN: a cluster without internet gets the page too.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
@@ -64,6 +67,17 @@ def _document(app: FastAPI, models: list[type[BaseModel]]) -> dict[str, Any]:
     return app.openapi_schema
 
 
+ASSETS_URL = "/docs/assets"
+_ASSET_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
+                "favicon.png": "image/png"}  # fmt: skip
+
+
+@functools.cache
+def _asset(name: str) -> bytes:
+    """Swagger UI 5 as the ``fastapi-offline`` package ships it (its static folder only)."""
+    return (importlib.resources.files("fastapi_offline") / "static" / name).read_bytes()
+
+
 def add_docs(app: FastAPI, check: Guard, bodies: list[type[BaseModel]]) -> None:
     """``GET /openapi.json`` and ``GET /docs`` behind ``check``. Build the app with
     ``openapi_url=None, docs_url=None, redoc_url=None`` so FastAPI adds no open copies."""
@@ -75,4 +89,17 @@ def add_docs(app: FastAPI, check: Guard, bodies: list[type[BaseModel]]) -> None:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(check)])
     async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} — API")
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title=f"{app.title} — API",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+        )  # fmt: skip
+
+    @app.get(ASSETS_URL + "/{name}", include_in_schema=False)
+    async def asset(name: str) -> Response:
+        """Swagger UI's own files, served from the installed package: a cluster without
+        internet gets the page FastAPI would load from a CDN (public files: no key asked)."""
+        if name not in _ASSET_TYPES:
+            return Response(status_code=404)
+        return Response(_asset(name), media_type=_ASSET_TYPES[name])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -163,3 +164,21 @@ def test_deployment_placeholders_are_refused_and_an_empty_token_is_unset() -> No
     with pytest.raises(ValueError, match="placeholder"):
         Settings(internal_token="replace-me-with-a-random-token")
     assert Settings(internal_token="").internal_token is None
+
+
+def test_the_docs_page_loads_swagger_ui_from_the_server_not_a_cdn(keyed: TestClient) -> None:
+    """A cluster without internet: every script, style and icon of ``/docs`` is served here
+    (public files, no key), and they are Swagger UI 5 (OpenAPI 3.1, which FastAPI writes)."""
+    page = keyed.get("/docs", headers=bearer(KEY)).text
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page) + re.findall(r"url: '([^']+)'", page)
+    assert sources
+    assert all(source.startswith("/") for source in sources), sources  # none off this server
+    for source in sources:
+        assert keyed.get(source, headers=bearer(KEY)).status_code == 200, source
+    script = keyed.get("/docs/assets/swagger-ui-bundle.js")  # no key: public
+    assert script.status_code == 200
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert re.search(r'"5\.\d+\.\d+"', script.text)
+    assert keyed.get("/docs/assets/swagger-ui.css").headers["content-type"].startswith("text/css")
+    assert keyed.get("/docs/assets/..%2Fcore.py").status_code == 404
+    assert keyed.get("/docs/assets/core.py").status_code == 404
