@@ -90,6 +90,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto", help="auto: CUDA when there is one")
     parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto")
     parser.add_argument("--rows", type=int, default=ROWS, help="grounding rows (images)")
+    parser.add_argument("--prompts-per-step", type=int, default=GRPO["prompts_per_step"])
+    parser.add_argument("--group-size", type=int, default=GRPO["group_size"])
     parser.add_argument("--plot-only", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/toy_grounding")
     args = parser.parse_args()
@@ -117,11 +119,13 @@ def main() -> None:
         processor.save_pretrained(work / "model")
         warm_s = time.perf_counter() - start
         (work / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+        grpo = {**GRPO, "prompts_per_step": args.prompts_per_step, "group_size": args.group_size,
+                "prompts_per_generate": args.prompts_per_step}  # fmt: skip
         config = GRPOConfig(
             model=str(work / "model"), data=str(work / "data.jsonl"), reward_url=server.url,
             output_dir=str(work / "run"), steps=args.steps, torch_threads=threads,
             save_model=False, learning_rate=args.learning_rate, device=str(device),
-            dtype=args.dtype, **GRPO,
+            dtype=args.dtype, **grpo,
         )  # fmt: skip
         start = time.perf_counter()
         trainer = GRPOTrainer(config)
@@ -154,7 +158,7 @@ def main() -> None:
             "last_loss": round(losses[-1], 3) if losses else None,
             "seconds": round(warm_s, 1),
         },
-        "grpo": {"steps": args.steps, "learning_rate": args.learning_rate, **GRPO},
+        "grpo": {"steps": args.steps, "learning_rate": args.learning_rate, **grpo},
         "policy": {"device": device.type, "dtype": dtype},
         "curves": curves,
         "train_seconds": round(train_s, 1),

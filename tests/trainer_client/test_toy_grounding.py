@@ -22,12 +22,14 @@ pytestmark = pytest.mark.slow
 def test_the_bfloat16_run_goes_end_to_end(tmp_path: Path) -> None:
     command = [
         sys.executable, "bench/toy_grounding.py", "--device", "cpu", "--dtype", "bfloat16",
-        "--steps", "2", "--warm-steps", "3", "--rows", "24", "--out", str(tmp_path),
+        "--steps", "2", "--warm-steps", "3", "--rows", "24", "--prompts-per-step", "4",
+        "--group-size", "4", "--out", str(tmp_path),
     ]  # fmt: skip
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=600)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["policy"] == {"device": "cpu", "dtype": "bfloat16"}
     assert summary["warm_start"]["rows"] == 24
+    assert (summary["grpo"]["prompts_per_step"], summary["grpo"]["group_size"]) == (4, 4)
     log = read_log(tmp_path / "metrics.jsonl")
     assert [entry["step"] for entry in log] == [0, 1]
     assert all(0 <= entry["reward/grounding"] <= 1 and "parsed/grounding" in entry for entry in log)
