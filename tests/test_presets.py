@@ -160,3 +160,33 @@ def test_orsta_native_differs_from_vtriune_only_where_its_header_says() -> None:
     assert {i for i, r in differing.items() if r == 1.0 and i.split(":")[-1] in WRONG} == {
         i for i, why in NATIVE_DIFFERS.items() if why.startswith("chart")
     }
+
+
+def test_mimo_vl_native_differs_from_the_paper_preset_only_in_strict_math() -> None:
+    paper, native = table("mimo_vl.yaml").ordered(), table("mimo_vl_native.yaml").ordered()
+    assert [r.data_source for r in paper] == [r.data_source for r in native]
+    differing = [(a.data_source, a.params, b.params) for a, b in zip(paper, native, strict=True)
+                 if a != b]  # fmt: skip
+    assert differing == [("mimo/stem*", {"strict": False}, {})]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "response", "gold", "paper", "native"),
+    [
+        ("Compute $\\dbinom{8}{4}$.", "\\boxed{\\dbinom{8}{4}}", "70", 1.0, 0.0),  # restated
+        ("Solve $x + 1 = 3$.", "\\boxed{x = 2}", "2", 1.0, 1.0),
+        ("What is 2 + 2?", "\\boxed{4}", "4", 1.0, 1.0),
+        ("What is 2 + 2?", "\\boxed{5}", "4", 0.0, 0.0),
+    ],
+)
+def test_mimo_vl_presets_score_stem_as_their_headers_say(
+    prompt: str, response: str, gold: str, paper: float, native: float
+) -> None:
+    sample = {"data_source": "mimo/stem_k12", "prompt": prompt, "ground_truth": gold,
+              "response": f"<think>\nok\n</think>\n{response}"}  # fmt: skip
+    rewards = []
+    for name in ("mimo_vl.yaml", "mimo_vl_native.yaml"):
+        with app_client(routes=str(ROUTES / name)) as (client, _):
+            (result,) = client.post("/reward", json={"samples": [sample]}).json()["results"]
+        rewards.append(result["reward"])
+    assert rewards == [paper, native]

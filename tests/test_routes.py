@@ -286,7 +286,7 @@ def example_samples(cases: dict[str, tuple[Any, str, str]]) -> list[dict[str, An
 @pytest.mark.parametrize(
     ("name", "cases"),
     [("orsta.yaml", ORSTA_VTRIUNE), ("orsta_native.yaml", ORSTA_NATIVE),
-     ("mimo_vl.yaml", MIMO), ("mixed_r1.yaml", MIXED_R1)],
+     ("mimo_vl.yaml", MIMO), ("mimo_vl_native.yaml", MIMO), ("mixed_r1.yaml", MIXED_R1)],
 )  # fmt: skip
 def test_example_route_file_routes_and_scores(
     name: str, cases: dict[str, tuple[Any, str, str]]
