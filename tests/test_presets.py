@@ -5,6 +5,7 @@ sample set (recorded in ``tests/vectors/orsta_vtriune.json`` by ``devtools/vtriu
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -90,6 +91,20 @@ def test_the_sample_set_is_mixed() -> None:
 
 
 @pytest.fixture(scope="module")
+def apps() -> Any:
+    """An in-process app per preset file these tests score through (started once)."""
+    names = ("orsta.yaml", "orsta_native.yaml", "mimo_vl.yaml", "mimo_vl_native.yaml")
+    with contextlib.ExitStack() as stack:
+        yield {name: stack.enter_context(app_client(routes=str(ROUTES / name)))[0]
+               for name in names}  # fmt: skip
+
+
+def rewards_of(apps: dict[str, Any], names: tuple[str, ...], sample: dict[str, Any]) -> list[Any]:
+    answers = [apps[name].post("/reward", json={"samples": [sample]}).json() for name in names]
+    return [answer["results"][0]["reward"] for answer in answers]
+
+
+@pytest.fixture(scope="module")
 def orsta_server() -> Any:
     server = LiveServer.start(RAAS_ROUTES=str(ROUTES / "orsta.yaml"), RAAS_POOL_WORKERS="1")
     yield server
@@ -139,22 +154,20 @@ NATIVE_DIFFERS = {
 }  # fmt: skip
 
 
-def test_orsta_native_differs_from_vtriune_only_where_its_header_says() -> None:
+def test_orsta_native_differs_from_vtriune_only_where_its_header_says(apps: Any) -> None:
     """The same mixed set through ``routes/orsta_native.yaml``: the samples whose reward is not
     V-Triune's are exactly those its header names, and none of them pays a wrong answer."""
     by_step: dict[tuple[int, int], list[dict[str, Any]]] = defaultdict(list)
     for sample in fixture():
         by_step[sample["step"], sample["total_steps"]].append(sample)
     differing: dict[str, float] = {}
-    with app_client(routes=str(ROUTES / "orsta_native.yaml")) as (client, _):
-        for (step, total), samples in by_step.items():
-            body = {"samples": [raas_sample(s) for s in samples], "step": step,
-                    "total_steps": total}  # fmt: skip
-            results = client.post("/reward", json=body).json()["results"]
-            for sample, result in zip(samples, results, strict=True):
-                assert result["status"] == "ok", result
-                if result["reward"] != pytest.approx(sample["vtriune"]["final"], abs=1e-9):
-                    differing[sample["id"]] = result["reward"]
+    for (step, total), samples in by_step.items():
+        body = {"samples": [raas_sample(s) for s in samples], "step": step, "total_steps": total}
+        results = apps["orsta_native.yaml"].post("/reward", json=body).json()["results"]
+        for sample, result in zip(samples, results, strict=True):
+            assert result["status"] == "ok", result
+            if result["reward"] != pytest.approx(sample["vtriune"]["final"], abs=1e-9):
+                differing[sample["id"]] = result["reward"]
     assert set(differing) == set(NATIVE_DIFFERS)
     # only the tolerance raises a reward V-Triune gives 0 to an answer it calls wrong
     assert {i for i, r in differing.items() if r == 1.0 and i.split(":")[-1] in WRONG} == {
@@ -180,13 +193,27 @@ def test_mimo_vl_native_differs_from_the_paper_preset_only_in_strict_math() -> N
     ],
 )
 def test_mimo_vl_presets_score_stem_as_their_headers_say(
-    prompt: str, response: str, gold: str, paper: float, native: float
+    apps: Any, prompt: str, response: str, gold: str, paper: float, native: float
 ) -> None:
     sample = {"data_source": "mimo/stem_k12", "prompt": prompt, "ground_truth": gold,
               "response": f"<think>\nok\n</think>\n{response}"}  # fmt: skip
-    rewards = []
-    for name in ("mimo_vl.yaml", "mimo_vl_native.yaml"):
-        with app_client(routes=str(ROUTES / name)) as (client, _):
-            (result,) = client.post("/reward", json={"samples": [sample]}).json()["results"]
-        rewards.append(result["reward"])
-    assert rewards == [paper, native]
+    assert rewards_of(apps, ("mimo_vl.yaml", "mimo_vl_native.yaml"), sample) == [paper, native]
+
+
+@pytest.mark.parametrize(
+    ("source", "response", "gold", "orsta", "native"),
+    [
+        # issue 23's two examples: the former preset paid 1.0 and 0.09 (V-Triune: 0 and 0)
+        ("orsta/chart_qa", "<answer>\n\\boxed{40}\n</answer>", "42", 0.0, 1.0),  # 4.8 % off
+        ("orsta/math_mm", "\\boxed{3}", "4", 0.0, 0.0),
+        ("orsta/counting_clevr", "<think>\nthree\n</think>\n<answer>\nthree\n</answer>", "3",
+         0.0, 0.0),
+        ("orsta/counting_clevr", "<think>\n\\boxed{3}\n</think>\n<answer>\n\\boxed{4}\n</answer>",
+         "3", 0.0, 0.0),
+    ],
+)  # fmt: skip
+def test_the_issues_examples_under_both_orsta_presets(
+    apps: Any, source: str, response: str, gold: str, orsta: float, native: float
+) -> None:
+    sample = {"data_source": source, "response": response, "ground_truth": gold}
+    assert rewards_of(apps, ("orsta.yaml", "orsta_native.yaml"), sample) == [orsta, native]
