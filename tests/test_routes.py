@@ -15,7 +15,7 @@ from devtools.inproc import app_client
 from devtools.live import LiveServer
 from reward_service.route_spec import MAX_ROUTES, Route
 from reward_service.routes import RouteTable
-from reward_service.schemas import Sample
+from reward_service.schemas import Sample, Weights
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
 
@@ -164,8 +164,9 @@ def test_the_number_of_routes_is_bounded_in_every_form() -> None:
     assert len(Settings(routes=many[:MAX_ROUTES]).routes) == MAX_ROUTES
 
 
-def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RAAS_ROUTES", str(EXAMPLES / "orsta.yaml"))
+@pytest.mark.parametrize("name", ["orsta.yaml", "orsta_native.yaml"])
+def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setenv("RAAS_ROUTES", str(EXAMPLES / name))
     assert len(Settings().routes) == 8
 
 
@@ -237,7 +238,17 @@ def think(answer: str) -> str:
 BOXES = [{"bbox_2d": [100, 100, 400, 400], "label": "dog"}]
 FAR = [{"bbox_2d": [600, 600, 900, 900], "label": "dog"}]
 # data_source → (ground truth, a right answer, a wrong answer), in each file's response layout
-ORSTA = {
+ORSTA_VTRIUNE = {  # math-verify everywhere but detection: exact numbers, no word golds
+    "orsta/math_mm": ("4", "\\boxed{4}", "\\boxed{5}"),
+    "orsta/puzzle_algo": ("12", "\\boxed{12}", "\\boxed{13}"),
+    "orsta/science_qa": ("0.25", "\\boxed{0.25}", "\\boxed{0.5}"),
+    "orsta/chart_qa": ("12.5", "\\boxed{12.5}", "\\boxed{12.9}"),
+    "orsta/counting_clevr": ("3", "\\boxed{3}", "\\boxed{4}"),
+    "orsta/ocr_est": ("2019", "\\boxed{2019}", "\\boxed{2018}"),
+    "orsta/detection_v3det": (BOXES, json.dumps(BOXES), json.dumps(FAR)),
+    "orsta/grounding_d3": (BOXES, json.dumps(BOXES), json.dumps(FAR)),
+}
+ORSTA_NATIVE = {
     "orsta/math_mm": ("4", "\\boxed{4}", "\\boxed{5}"),
     "orsta/puzzle_algo": ("12", "\\boxed{12}", "\\boxed{13}"),
     "orsta/science_qa": ("B", "\\boxed{B}", "\\boxed{C}"),
@@ -273,14 +284,16 @@ def example_samples(cases: dict[str, tuple[Any, str, str]]) -> list[dict[str, An
 
 
 @pytest.mark.parametrize(
-    ("name", "cases", "format_weight"),
-    [("orsta.yaml", ORSTA, 0.1), ("mimo_vl.yaml", MIMO, 0.0), ("mixed_r1.yaml", MIXED_R1, 1.0)],
-)
+    ("name", "cases"),
+    [("orsta.yaml", ORSTA_VTRIUNE), ("orsta_native.yaml", ORSTA_NATIVE),
+     ("mimo_vl.yaml", MIMO), ("mimo_vl_native.yaml", MIMO), ("mixed_r1.yaml", MIXED_R1)],
+)  # fmt: skip
 def test_example_route_file_routes_and_scores(
-    name: str, cases: dict[str, tuple[Any, str, str]], format_weight: float
+    name: str, cases: dict[str, tuple[Any, str, str]]
 ) -> None:
     """Each task of the file: a right answer scores accuracy 1 and a wrong one less, under the
-    route's format weight, with no verifier named by the samples."""
+    route's weights, with no verifier named by the samples."""
+    table = RouteTable(Settings(routes=str(EXAMPLES / name)).routes)
     with app_client(routes=str(EXAMPLES / name)) as (client, _):
         response = client.post("/reward", json={"samples": example_samples(cases)})
         assert response.status_code == 200, response.text
@@ -290,8 +303,12 @@ def test_example_route_file_routes_and_scores(
         assert result["status"] == "ok", result
         accuracy = result["components"]["accuracy"]
         assert accuracy == 1.0 if right else accuracy < 0.5, result  # GIoU pays a far box > 0
+        route = table.spec_for(result["id"].rsplit(":", 1)[0], images=False)
+        weights = route.weights if route and route.weights else Weights()
         fmt = result["components"].get("format", 0.0)
-        expected = (accuracy + format_weight * fmt) / (1.0 + format_weight)
+        expected = (accuracy * weights.accuracy + weights.format * fmt) / (
+            weights.accuracy + weights.format
+        )
         assert result["reward"] == pytest.approx(expected), result
     assert {r["id"].rsplit(":", 1)[0] for r in results} == set(cases)
 

@@ -1,4 +1,12 @@
-"""``bmas``: token-embedding similarity of a response to its reference (REWARD_SPEC, Mixed-R1).
+"""``bmas``: token-embedding similarity of a response's final answer to its reference
+(REWARD_SPEC, Mixed-R1).
+
+The response side is its final answer by the rule every verifier reads it by
+(``_text.final_answer``): never the thinking nor the ``<think>``/``<answer>`` tags, which no
+reference holds and which would dilute precision (an answer identical to the reference would score
+below 1). A response with no final answer — its thinking never closed (a truncated rollout), or
+several different answers (a hedge) — is not embedded: its raw result is the reason, which the
+verifier reports.
 
 Only the model's tokenizer and its input-embedding table are kept (the rest of the network is
 dropped after loading): BMAS compares token embeddings directly, no forward pass through the
@@ -16,8 +24,10 @@ from reward_service.errors import InvalidInputError
 from reward_service.model_spec import ModelSpec
 from reward_service.models.base import Item, check_length, ids_bytes
 from reward_service.models.loading import load_tokenizer, resolve_device, resolve_dtype
+from reward_service.verifiers._text import final_answer, unanswered
 
 PrecisionRecall = tuple[float, float] | None  # None: one side has no tokens
+Raw = PrecisionRecall | str  # str: why the response has no final answer (_text's TRUNCATED…)
 
 
 def similarity(table: torch.Tensor, response: list[int], reference: list[int]) -> torch.Tensor:
@@ -63,15 +73,21 @@ class BMASScorer:
         reference_text = orjson.loads(task.ground_truth)
         if not isinstance(reference_text, str):
             raise InvalidInputError("bmas needs the reference text as a string ground truth")
-        response, reference = self._ids(task.response), self._ids(reference_text)
+        answer = final_answer(task.response)
+        if answer is None:
+            return Item(0, unanswered(task.response))  # nothing to embed
+        response, reference = self._ids(answer), self._ids(reference_text)
         longest = max(len(response), len(reference))
         check_length(self.spec, longest)
         return Item(longest, (response, reference), ids_bytes(response, reference))
 
-    def forward(self, items: list[Item]) -> list[PrecisionRecall]:
-        results: list[PrecisionRecall] = []
+    def forward(self, items: list[Item]) -> list[Raw]:
+        results: list[Raw] = []
         with torch.inference_mode():
             for item in items:
+                if isinstance(item.data, str):  # no final answer: the reason
+                    results.append(item.data)
+                    continue
                 response, reference = item.data
                 if not response or not reference:
                     results.append(None)

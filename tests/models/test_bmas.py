@@ -10,6 +10,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from reward_service.errors import InvalidInputError
 from reward_service.models.bmas import BMASScorer
+from reward_service.verifiers._text import HEDGE, TRUNCATED
 from reward_service.verifiers.model.bmas import bmas_value
 from tests.models.conftest import Tiny
 from tests.models.helpers import bmas_task, reward, spec
@@ -20,9 +21,13 @@ def scorer(tiny: Tiny) -> BMASScorer:
     return BMASScorer.load(spec("b", tiny.llama, "bmas"))
 
 
-def score(scorer: BMASScorer, response: str, reference: Any, **params: Any) -> float:
+def scored(scorer: BMASScorer, response: str, reference: Any, **params: Any) -> Any:
     task = bmas_task("b", response, reference, **params)
-    return reward(scorer, task, scorer.forward([scorer.prepare(task)])[0]).accuracy
+    return reward(scorer, task, scorer.forward([scorer.prepare(task)])[0])
+
+
+def score(scorer: BMASScorer, response: str, reference: Any, **params: Any) -> float:
+    return float(scored(scorer, response, reference, **params).accuracy)
 
 
 def numpy_bmas(path: Any, response: str, reference: str) -> tuple[float, float]:
@@ -89,6 +94,60 @@ class TestDefinition:
     def test_the_reference_must_be_text(self, scorer: BMASScorer) -> None:
         with pytest.raises(InvalidInputError, match="string"):
             scorer.prepare(bmas_task("b", "a cat", ["a", "cat"]))
+
+
+REFERENCE = "a cat sat on the mat and the dog jumps over the lazy fox"
+THINKING = "hm , the quick brown fox . " * 200  # kB of reasoning, words the reference shares
+
+
+class TestFinalAnswer:
+    """REWARD_SPEC: BMAS embeds the final answer, never the thinking or the tags."""
+
+    @pytest.mark.parametrize("combine", ["mean", "f1"])
+    @pytest.mark.parametrize(
+        "response",
+        [
+            f"<think>\n{THINKING}\n</think>\n<answer>\n{REFERENCE}\n</answer>",  # Mixed-R1's
+            f"<think>{THINKING}</think>{REFERENCE}",
+            f"{THINKING}</think>\n\n{REFERENCE}",  # a template that opened the thinking
+            f"<answer>{REFERENCE}</answer>",
+            f"<answer>\\boxed{{{REFERENCE}}}</answer>",
+            f"{REFERENCE}<|im_end|>",
+            REFERENCE,
+        ],
+    )
+    def test_an_answer_identical_to_the_reference_scores_one(
+        self, scorer: BMASScorer, response: str, combine: str
+    ) -> None:
+        assert score(scorer, response, REFERENCE, combine=combine) == 1.0
+
+    def test_the_thinking_is_never_read(self, scorer: BMASScorer) -> None:
+        """The reference in the thinking earns nothing: the answer alone is scored."""
+        answer = "dog"
+        alone = score(scorer, answer, REFERENCE)
+        hidden = f"<think>\n{REFERENCE}\n</think>\n<answer>\n{answer}\n</answer>"
+        assert score(scorer, hidden, REFERENCE) == alone
+        assert alone < 0.9
+
+    @pytest.mark.parametrize(
+        ("response", "reason"),
+        [
+            (f"<think>\n{THINKING} {REFERENCE}", TRUNCATED),  # cut off while thinking
+            (f"<answer>{REFERENCE}</answer> <answer>a dog</answer>", HEDGE),
+            (f"<answer>\\boxed{{{REFERENCE}}} or \\boxed{{a dog}}</answer>", HEDGE),
+        ],
+    )
+    def test_no_final_answer_scores_zero_and_says_why(
+        self, scorer: BMASScorer, response: str, reason: str
+    ) -> None:
+        result = scored(scorer, response, REFERENCE)
+        assert (result.accuracy, result.details) == (0.0, {"reason": reason})
+
+    def test_unanswered_and_answered_share_a_batch(self, scorer: BMASScorer) -> None:
+        tasks = [bmas_task("b", r, REFERENCE) for r in ("<think>\ncut", REFERENCE, "a dog")]
+        raws = scorer.forward([scorer.prepare(t) for t in tasks])
+        assert raws[0] == TRUNCATED
+        assert raws[1:] == [scorer.forward([scorer.prepare(t)])[0] for t in tasks[1:]]
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ import pytest
 
 from devtools.inproc import app_client
 from devtools.tiny import data_uri, png
+from reward_service.verifiers._text import TRUNCATED
 from tests.models.conftest import Tiny
 
 pytestmark = pytest.mark.slow
@@ -53,17 +54,24 @@ def test_mimo_rlhf_route_picks_the_model_by_modality(tiny: Tiny) -> None:
 
 
 def test_mixed_r1_open_ended_route_scores_with_bmas(tiny: Tiny) -> None:
+    """BMAS reads the final answer: in Mixed-R1's <think>/<answer> layout an answer identical
+    to the reference scores 1, and a rollout cut off while thinking says why it scored 0."""
     think = f"<think>\nhm\n</think>\n<answer>\n{ANSWER}\n</answer>"
+    source = "mixed_r1/open_ended_caption"
     samples = [
-        {"data_source": "mixed_r1/open_ended_caption", "response": think, "ground_truth": ANSWER},
-        {"data_source": "mixed_r1/open_ended_caption", "response": think,
+        {"data_source": source, "response": think, "ground_truth": ANSWER},
+        {"data_source": source, "response": think,
          "ground_truth": "a completely different caption ."},
+        {"data_source": source, "response": f"<think>\n{ANSWER}", "ground_truth": ANSWER},
     ]  # fmt: skip
     with app_client(routes=str(EXAMPLES / "mixed_r1.yaml"), models=models(tiny)) as (client, _):
         results = score(client, samples)
-    assert [r["status"] for r in results] == ["ok", "ok"]
-    assert results[0]["components"]["format"] == 1.0
-    assert results[0]["components"]["accuracy"] > results[1]["components"]["accuracy"]
+    assert [r["status"] for r in results] == ["ok", "ok", "ok"]
+    assert results[0]["components"] == {"accuracy": 1.0, "format": 1.0}
+    assert results[0]["reward"] == 1.0
+    assert results[1]["components"]["accuracy"] < 1.0
+    assert results[2]["components"]["accuracy"] == 0.0
+    assert results[2]["details"]["reason"] == TRUNCATED
 
 
 def test_a_text_only_model_refuses_images(tiny: Tiny) -> None:

@@ -2,8 +2,13 @@
 
 Served by model workers (``RAAS_MODELS`` or ``RAAS_MODEL_WORKERS``), never by the rule pool.
 
-Response: free text. Ground truth: the reference text (a string; anything else is
-``invalid_input``).
+Response: its final answer, by the rule every verifier shares (``_text.locate``): the
+``<answer>`` block after the thinking (the last ``</think>``), else the text after it, else all of
+it; within it, the ``\\boxed{}`` if there is one. The thinking and the tags are never embedded,
+so an answer identical to the reference scores 1 in any layout. No final answer (a ``<think>``
+never closed: a truncated rollout; answer blocks or boxes holding different answers: a hedge)
+scores 0 with ``details.reason`` saying which, as every verifier reports it. Ground truth: the
+reference text (a string; anything else is ``invalid_input``).
 
 Params: ``model`` (a configured model of kind ``bmas``: its tokenizer and input-embedding
 table), ``combine`` (``"mean"``, default, or ``"f1"``), ``clamp`` (``"zero"``, default, or
@@ -45,9 +50,12 @@ class BMASParams(Params):
 
 @model_verifier("bmas", params=BMASParams, kinds=("bmas",))
 def bmas_reward(
-    precision_recall: tuple[float, float] | None, params: BMASParams, model: ModelSpec
+    precision_recall: tuple[float, float] | str | None, params: BMASParams, model: ModelSpec
 ) -> Score:
-    """Bidirectional max-average cosine of token embeddings vs the reference (Mixed-R1)."""
+    """Bidirectional max-average cosine of token embeddings vs the reference (Mixed-R1); a
+    string is why the response has no final answer (the scorer embedded nothing)."""
+    if isinstance(precision_recall, str):
+        return Score(0.0, {"reason": precision_recall})
     if precision_recall is None:  # one side had no tokens
         return Score(0.0, {"precision": 0.0, "recall": 0.0, "empty": True})
     p, r = precision_recall
