@@ -175,6 +175,9 @@ def math_reward(
     pred = answer.pred if answer.pred is not None else mp.strict_pred(answer.text)
     raw = answer.raw if answer.raw is not None else str(pred[-1]) if pred else ""
     details: dict[str, Any] = {"gold": gold.shown, "extracted": mp.shown(pred)}
+    if gold.parsed and (rounded := _rounded_side(raw, gold, pred)) is not None:
+        pred = rounded  # a gold that is itself rounded: 7.78 for \frac{70}{9} \approx 7.78
+        details |= {"read_as": "the approximate side"}
     if (choice := mp.letter(gold.text)) is not None:  # a choice, not E = e or I = √−1
         return Score(1.0 if mp.letter(raw) == choice else 0.0, details | {"gold_letter": choice})
     if not gold.parsed:  # math-verify cannot read the gold: compare strings
@@ -194,6 +197,20 @@ def math_reward(
     ):
         return Score(0.0, details | {"reason": reason})
     return Score(1.0, details)
+
+
+def _rounded_side(raw: str, gold: mp.Gold, pred: list[Any]) -> list[Any] | None:
+    """The approximate side of ``raw`` (``\\frac{70}{9} \\approx 7.78``: 7.78) as math-verify
+    reads it, when the gold is a fine rounding (``mr.fine_rounding``) equal to that side and not
+    to the exact one math-verify read first (it takes the left side of ``\\approx``); the strict
+    checks then hold the exact side to round to it. Else ``None``."""
+    side = mr.approximate_side(raw)
+    if side is None or not mr.fine_rounding(mp.normal_text(gold.text)):
+        return None
+    if ms.equal_by_math_verify(gold.parsed, pred):
+        return None
+    rounded = mp.strict_pred(f"${side}$")
+    return rounded if ms.equal_by_math_verify(gold.parsed, rounded) else None
 
 
 def _denotes_gold_set(gold: mp.Gold, pred: list[Any], prompt: str | None) -> bool:
