@@ -170,22 +170,30 @@ def strict_gold(ground_truth: Any) -> Gold:
     return Gold([], text, multi=_SEVERAL.search(text) is not None)
 
 
+def without_line_break(answer: str) -> str:
+    """``answer`` stripped, without a trailing ``\\\\`` or ``\\`` (a LaTeX line break, or one
+    left from a table: ``185\\``), as the gold is read; a break between two values stays."""
+    return _LINE_BREAK.sub("", answer).strip()
+
+
 def strict_answer(region: str, boxes: Boxed, *, is_block: bool) -> Answer | None:
     """What math-verify reads of the final answer; ``None`` for an exponent beyond ±1000.
 
-    One boxed value: that box. Several (for a gold of several values): all of them as one list,
-    so ``\\boxed{2} and \\boxed{3}`` is {2, 3} and no box is dropped for being far away. In
+    One boxed value: that box (a trailing line break dropped: ``\\boxed{185\\}``). Several (for a
+    gold of several values): all of them as one list, so ``\\boxed{2} and \\boxed{3}`` is
+    {2, 3} and no box is dropped for being far away. In
     prose, the LaTeX math-verify itself reads (:func:`prose_answer`): the strict checks look at
     the very span the verdict is taken on, not at a later one."""
     if boxes.answers:
         spans = boxed_spans(region)
         tail = region[max(end for _, end in spans) + 1 :] if spans else ""
-        raw = None if boxes.hedge else boxes.answers[-1]
-        text = "\\boxed{" + (raw if raw is not None else ", ".join(boxes.answers)) + "}"
+        answers = [without_line_break(answer) for answer in boxes.answers]
+        raw = None if boxes.hedge else answers[-1]
+        text = "\\boxed{" + (raw if raw is not None else ", ".join(answers)) + "}"
         read = scientific(thousands(text))
         return None if read is None else Answer(read, raw, tail)
     if is_block and not _DELIMITED.search(region):
-        raw = region.strip()  # <answer>\n4\n</answer>: the block is the answer
+        raw = without_line_break(region)  # <answer>\n4\n</answer>: the block is the answer
         read = scientific(thousands(f"${raw}$"))
         return None if read is None else Answer(read, raw)
     read = scientific(thousands(region))

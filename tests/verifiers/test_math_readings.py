@@ -96,3 +96,25 @@ def test_approximate_side(answer: str, side: str | None) -> None:
 )  # fmt: skip
 def test_fine_rounding(gold: str, fine: bool) -> None:
     assert mr.fine_rounding(gold) is fine
+
+
+# --- a trailing backslash (a LaTeX line break, or one left from a table) is not part of the value
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "expected"),
+    [
+        ("\\boxed{185\\}", "185", 1.0),
+        ("\\boxed{185\\}", "185\\", 1.0),  # NeMo-Skills' gold keeps it too
+        ("\\boxed{185\\\\}", "185", 1.0),
+        ("<answer>185\\</answer>", "185", 1.0),
+        ("\\boxed{185\\}", "1850", 0.0),
+        ("\\boxed{18\\5}", "185", 0.0),  # hack: a backslash inside the number is not dropped
+        ("\\boxed{185 \\\\ 186}", "185", 0.0),  # hack: a line break between two values
+        ("\\boxed{185 \\\\ 186}", "186", 0.0),
+        ("\\boxed{185\\\\186}", "186", 0.0),
+        ("<answer>185\\\\\n186</answer>", "186", 0.0),
+    ],
+)
+def test_a_trailing_backslash_is_ignored(response: str, ground_truth: str, expected: float) -> None:
+    assert score(response, ground_truth) == expected
