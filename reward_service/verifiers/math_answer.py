@@ -172,6 +172,8 @@ def math_reward(
     answer = mp.strict_answer(region, boxes, is_block=found.is_block)
     if answer is None:
         return Score(0.0, {"gold": gold.shown, "reason": "exponent beyond ±1000"})
+    if answer.problem is not None:
+        return Score(0.0, {"gold": gold.shown, "reason": answer.problem})
     pred = answer.pred if answer.pred is not None else mp.strict_pred(answer.text)
     raw = answer.raw if answer.raw is not None else str(pred[-1]) if pred else ""
     details: dict[str, Any] = {"gold": gold.shown, "extracted": mp.shown(pred)}

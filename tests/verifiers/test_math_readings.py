@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from reward_service.verifiers import _math_prose as mp
 from reward_service.verifiers import _math_relations as mr
 from tests.verifiers.test_math import score, verdict
 
@@ -118,3 +119,127 @@ def test_fine_rounding(gold: str, fine: bool) -> None:
 )
 def test_a_trailing_backslash_is_ignored(response: str, ground_truth: str, expected: float) -> None:
     assert score(response, ground_truth) == expected
+
+
+# --- the one number a "Final Answer:" sentence states in prose (math-verify reads only LaTeX
+# there: "The largest $n$ is 34." was read as n)
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "expected"),
+    [
+        ("Final Answer: The largest $n$ is 34.", "34", 1.0),
+        ("Final Answer: The largest $n$ is 34 or 35.", "34", 0.0),  # hack: two numbers
+        ("Final Answer: The largest $n$ is 34 or 35.", "35", 0.0),
+        ("Final Answer: The final answer is 7.78.", "7.78", 1.0),
+        ("Final Answer: The final answer is 7.78. I hope it is correct.", "7.78", 1.0),
+        ("Final Answer: The volume of $ABCDEFGH$ is 120. I hope it is correct.", "120", 1.0),
+        ("Final Answer: Jane started growing Sphere 3 hours ago.", "3", 1.0),
+        ("The domain of $f(x)$ has 19 points.\nFinal Answer: 19", "19", 1.0),
+        ("**Final Answer:** 34", "34", 1.0),
+        ("final answer is -5", "-5", 1.0),
+        ("Final Answer: 2/3", "\\frac{2}{3}", 1.0),
+        ("Final Answer: 40%", "40", 1.0),
+        ("Final Answer: The final answer is 12,000,023.", "12000023", 1.0),
+        ("Final Answer: The final answer is 12,000,023.", "(12, 0, 23)", 0.0),
+        ("Final Answer: The final answer is $14 {, }916$.", "14916", 1.0),  # LaTeX: math-verify
+        # hacks: a second value, or a word that hedges, negates, bounds or scales the number
+        ("Final Answer: 34, 35", "34", 0.0),
+        ("Final Answer: between 30 and 40", "34", 0.0),
+        ("Final Answer: The answer is not 34.", "34", 0.0),
+        ("Final Answer: maybe 34", "34", 0.0),
+        ("Final Answer: approximately 34", "34", 0.0),
+        ("Final Answer: at least 34", "34", 0.0),
+        ("Final Answer: 34?", "34", 0.0),
+        ("Final Answer: 3 million", "3", 0.0),
+        ("Final Answer: 2 times pi", "2", 0.0),
+        ("Final Answer: The value is $\\pi$ times 2.", "2", 0.0),  # LaTeX with a value in it
+        ("Final Answer: thirty-four, i.e. 34", "34", 0.0),
+        ("Final Answer: The 2nd term is 34.", "34", 0.0),
+        ("Final Answer: $x^2$ is 34.", "34", 0.0),
+        ("Final Answer: 34. Or maybe 35.", "34", 0.0),  # a hedge after the sentence
+        ("Final Answer: 34.\nFinal Answer: 35.", "35", 0.0),  # two anchors, two numbers
+        ("Final Answer: 34.\nFinal Answer: 35.", "34", 0.0),
+        ("Final Answer: 34.\nFinal Answer: The largest $n$ is 34.", "34", 1.0),  # the same one
+        ("Final Answer: 34 or 35.\nFinal Answer: 34.", "34", 0.0),
+        # only "final answer" anchors: a weaker one is not read (vector M2), nor bare prose
+        ("The answer is 42", "42", 0.0),
+        ("Answer: 34", "34", 0.0),
+        ("Therefore, there are 12 distinct sequences.", "12", 0.0),
+        ("34", "34", 0.0),
+        # never inside the thinking, and a box still comes first
+        ("<think>Final Answer: 34</think>", "34", 0.0),
+        ("<think>Final Answer: 35</think>Final Answer: 34", "34", 1.0),
+        ("\\boxed{35} Final Answer: 34", "34", 0.0),
+    ],
+)
+def test_a_number_after_final_answer(response: str, ground_truth: str, expected: float) -> None:
+    assert score(response, ground_truth) == expected
+
+
+def test_a_hedged_final_answer_says_why() -> None:
+    found = verdict("Final Answer: The largest $n$ is 34 or 35.", "34")
+    assert found.details["reason"] == 'several numbers, or a hedge, after "final answer"'
+    assert verdict("Final Answer: The largest $n$ is 34.", "34").details["extracted"] == "34"
+
+
+def test_strict_false_does_not_read_prose() -> None:
+    assert score("Final Answer: The largest $n$ is 34.", "34", strict=False) == 0.0
+
+
+def test_many_anchors_and_long_sentences_are_bounded() -> None:
+    # hostile text: the rule stands down past 16 anchors or a 300-character sentence
+    assert score("Final Answer: " * 17 + "34", "34") == 0.0
+    assert score("Final Answer: " + "word " * 70 + "34.", "34") == 0.0
+    assert score("x " * 200_000 + "Final Answer: 34.", "34") == 1.0
+
+
+# --- a currency amount is its number; commas group thousands only in a proper grouping
+
+
+@pytest.mark.parametrize(
+    ("response", "ground_truth", "expected"),
+    [
+        ("<answer>$1,000.99</answer>", "1000.99", 1.0),
+        ("<answer>\\$1,000.99</answer>", "1000.99", 1.0),
+        ("<answer>1,000.99$</answer>", "1000.99", 1.0),
+        ("<answer>1,000.99€</answer>", "1000.99", 1.0),
+        ("<answer>$1,000</answer>", "1000", 1.0),
+        ("Final Answer: The total is $1,000.99.", "1000.99", 1.0),
+        ("Final Answer: She pays \\$10,455.", "10455", 1.0),
+        ("\\boxed{\\$1,000.99}", "1000.99", 1.0),  # math-verify reads it in a box
+        # the tuple/list ambiguity: 1,000 is one thousand, never the pair (1, 0) or {1, 0}
+        ("<answer>$1,000</answer>", "(1, 0)", 0.0),
+        ("<answer>$1,000</answer>", "\\{1, 0\\}", 0.0),
+        ("<answer>$1,000</answer>", "1, 0", 0.0),
+        ("Final Answer: 1,000", "(1, 0)", 0.0),
+        ("Final Answer: 1,000", "\\{1, 0\\}", 0.0),
+        ("\\boxed{\\$1,000}", "(1, 0)", 0.0),
+        ("\\boxed{1,000}", "\\{1, 0\\}", 0.0),
+        ("\\boxed{1,0}", "(1, 0)", 1.0),  # … while a pair is still a pair
+        # not a grouping of thousands: no number is read
+        ("<answer>$1,00.99</answer>", "100.99", 0.0),
+        ("<answer>$1,00.99</answer>", "1", 0.0),
+        ("Final Answer: 2,74 $", "2.74", 0.0),  # a decimal comma, or the list 2, 74
+        ("Final Answer: 2,74 $", "74", 0.0),
+        ("Final Answer: $1,000, $2,000", "1000", 0.0),  # two amounts
+        ("<answer>$1,000 or $2,000</answer>", "1000", 0.0),
+        # a bare amount is a bare number (spec: 0), as "5" is
+        ("$1,000.99", "1000.99", 0.0),
+    ],
+)
+def test_a_currency_amount(response: str, ground_truth: str, expected: float) -> None:
+    assert score(response, ground_truth) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "latex"),
+    [
+        ("$1,000.99", "1000.99"), ("\\$10", "10"), ("1,000.99$", "1000.99"), (" £12 ", "12"),
+        ("-$5", "-5"), ("€2,500", "2500"), ("$12,345,678.5", "12345678.5"),
+        ("1,000", None), ("10", None), ("$1,00", None), ("$1,0000", None), ("$01,000", None),
+        ("$1,000, $2", None), ("$10 m", None), ("$x", None), ("2,74 $", None),
+    ],
+)  # fmt: skip
+def test_currency_amount(text: str, latex: str | None) -> None:
+    assert mp.currency_amount(text) == latex
