@@ -8,13 +8,13 @@ too). Its sentence runs to the next full stop not inside a number or ``$…$``, 
 (at most :data:`MAX_SENTENCE` characters). It is read as its number when it states exactly one,
 in prose: an integer or decimal (``34``, ``-2.5``, ``12,000,023``), a fraction ``2/3``, a
 percentage ``40%``, a currency amount (``$1,000.99``, ``1,000.99€``). LaTeX in it must only name
-things (``$n$``, ``$f(x)$``, ``$ABCDEFGH$``); LaTeX with a value (``$34$``, ``$\\pi$``) leaves the
-response to math-verify, as before. A second number (digits or words: "34 or 35", "3 million",
-"2nd"), a word that hedges, negates, bounds or scales the number ("maybe", "not", "at least",
-"about", "times", "pi"), a question mark or a stray ``$`` make the sentence a hedge. Every
-anchored sentence that states a number must state the same one, and none may be a hedge; else
-the response is a hedge and scores 0. Sentences that state no number ("the final answer is
-below") are ignored.
+things (``$n$``, ``$f(x)$``, ``$ABCDEFGH$``), before the number; LaTeX with a value (``$34$``,
+``$\\pi$``) or after the number leaves the response to math-verify, as before. A second number
+(digits or words: "34 or 35", "3 million", "2nd"), a word that hedges, negates, bounds or scales
+the number ("maybe", "not", "at least", "about", "times", "pi"), a question mark or a stray ``$``
+make the sentence a hedge. Every anchored sentence that states a number must state the same one,
+and none may be a hedge; else the response is a hedge and scores 0. Sentences that state no
+number ("the final answer is below") are ignored.
 
 **A currency amount** (a ``$``, ``\\$``, ``€``, ``£`` or ``¥`` beside a number whose commas group
 thousands, ``$1,000.99``) is its number. Commas are read as thousands only in a proper grouping
@@ -118,19 +118,23 @@ def _sentence(region: str, start: int) -> str | None:
 
 def _read(sentence: str) -> str:
     """The number a sentence states, as LaTeX; or ``_NOTHING`` (it states none),
-    ``_LATEX_VALUE`` (LaTeX in it holds a value: math-verify's to read) or :data:`HEDGE`."""
-    prose = sentence
+    ``_LATEX_VALUE`` (math-verify's to read: LaTeX in it holds a value, or names something after
+    the number, as in "after trying 34, the answer is $x$") or :data:`HEDGE`."""
+    prose, names = sentence, []
     for found in _LATEX.finditer(sentence):
         inside = next(group for group in found.groups() if group is not None)
         if not _NAMING.fullmatch(inside):
             return _LATEX_VALUE
-        prose = prose.replace(found.group(), " ", 1)
+        names.append(found.start())
+        prose = prose[: found.start()] + " " * len(found.group()) + prose[found.end() :]
     numbers = list(islice(_NUMBER.finditer(prose), 2))
     rest = _NUMBER.sub(" ", prose)
     if not numbers and not _DIGIT.search(rest) and not _WORDS.search(rest):
         return _NOTHING
     if len(numbers) != 1 or _DIGIT.search(rest) or "$" in rest or _WORDS.search(rest):
         return HEDGE
+    if any(start > numbers[0].start() for start in names):
+        return _LATEX_VALUE
     return number_latex(numbers[0])
 
 

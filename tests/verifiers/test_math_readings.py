@@ -157,6 +157,7 @@ def test_a_trailing_backslash_is_ignored(response: str, ground_truth: str, expec
         ("Final Answer: thirty-four, i.e. 34", "34", 0.0),
         ("Final Answer: The 2nd term is 34.", "34", 0.0),
         ("Final Answer: $x^2$ is 34.", "34", 0.0),
+        ("Final Answer: After trying 34, the answer is $x$.", "34", 0.0),  # LaTeX after it
         ("Final Answer: 34. Or maybe 35.", "34", 0.0),  # a hedge after the sentence
         ("Final Answer: 34.\nFinal Answer: 35.", "35", 0.0),  # two anchors, two numbers
         ("Final Answer: 34.\nFinal Answer: 35.", "34", 0.0),
