@@ -184,8 +184,19 @@ def test_a_hedged_final_answer_says_why() -> None:
     assert verdict("Final Answer: The largest $n$ is 34.", "34").details["extracted"] == "34"
 
 
-def test_strict_false_does_not_read_prose() -> None:
-    assert score("Final Answer: The largest $n$ is 34.", "34", strict=False) == 0.0
+@pytest.mark.parametrize(
+    ("response", "ground_truth"),
+    [
+        ("Final Answer: The largest $n$ is 34.", "34"),
+        ("<answer>$1,000.99</answer>", "1000.99"),
+        ("\\boxed{185\\}", "185"),
+        ("\\boxed{\\frac{70}{9} \\approx 7.78}", "7.78"),
+    ],
+)
+def test_strict_false_keeps_plain_math_verify(response: str, ground_truth: str) -> None:
+    # strict mode's readings; strict: false is plain math-verify on the same region (documented)
+    assert score(response, ground_truth) == 1.0
+    assert score(response, ground_truth, strict=False) == 0.0
 
 
 def test_many_anchors_and_long_sentences_are_bounded() -> None:
