@@ -210,7 +210,7 @@ def category(miss: dict[str, Any], plain_misses: set[str], strict: bool = True) 
         return "gold math-verify cannot read, compared as a string"
     if not strict:
         return "a number in prose (strict: false reads LaTeX and boxes only)"
-    return "a number in prose with no \"final answer\" before it, or a bare number"
+    return 'a number in prose with no "final answer" before it, or a bare number'
 
 
 def tally(cases: list[dict[str, Any]]) -> dict[str, Any]:

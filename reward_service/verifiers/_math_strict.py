@@ -9,7 +9,8 @@ check below names one, and none can turn a 0 into a 1:
   (``0.5000001`` is not 1/2); a decimal for a value it cannot write (1/3, √2, π) must lie within
   the relative ``tolerance``. Expressions in variables are compared at fixed sample points.
 - **relations** (``_math_relations``): every chain of equalities, wherever it is, must hold
-  (``12 = 7``, ``(12 = 7)``) and state a value (``x - 5 = 7`` is an equation to solve).
+  (``12 = 7``, ``(12 = 7)``; across ``\\approx``, to the digits written: ``\\frac{1}{2} \\approx
+  0.9``) and state a value (``x - 5 = 7`` is an equation to solve).
 - **several values**: values separated only by spacing (``_math_spacing``: ``7 \\quad 1``,
   ``7 \\thinspace 1``, ``7 \\quad (1)``; ``\\log_2 5`` and ``2 \\sqrt{3}`` are one value); a
   question mark anywhere in the answer; a number (digits or words: "three") inside ``\\text{}``
