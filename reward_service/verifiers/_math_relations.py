@@ -39,6 +39,8 @@ _INEQUALITY = re.compile(r"\\(?:[lg]eq?|[lg]t|neq?|[lg]eqslant)\b|[<>]|!=")
 _OPEN, _CLOSE = "([{", ")]}"
 _APPROX = re.compile(r"\\approx(?![A-Za-z])")
 MIN_ROUNDED_DIGITS = 3
+_SAME = Rational(1, 10**9)  # of a half unit: a float read of the written decimal is that decimal
+_DECORATION = re.compile(r"\\(?:text|textrm|mathrm|mbox)\s*\{[^{}]*\}|\\\$|\\[,;:! ]|~")
 _ROUNDED = re.compile(r"[-+]?(\d+)(?:\.(\d+))?")  # a plain decimal: what a rounding writes
 
 
@@ -135,18 +137,22 @@ Rounding = tuple[Rational, Rational]
 
 
 def _rounding(side: str) -> Rounding | None:
-    """``side`` as a rounding, when it is a plain decimal (``7.78``: 7.78 ± 0.005; ``8``: 8 ±
+    """``side`` as a rounding, when it is a plain decimal, a unit in ``\\text{}``, a ``\\$`` or
+    spacing aside (``7.78``: 7.78 ± 0.005; ``\\$7.78\\text{ dollars}``: the same; ``8``: 8 ±
     0.5), else ``None``."""
-    found = _ROUNDED.fullmatch(side.strip())
+    found = _ROUNDED.fullmatch(_DECORATION.sub("", side).strip())
     if found is None:
         return None
     return Rational(found.group()), Rational(1, 2 * 10 ** len(found.group(2) or ""))
 
 
-def _allowances(last: str, links: list[str]) -> list[Rounding | None]:
-    """For each side of a chain, the rounding it must round to: the ``last`` side's, when an
-    ``\\approx`` lies between them, else none."""
+def _allowances(last: str, value: Basic, links: list[str]) -> list[Rounding | None]:
+    """For each side of a chain, the rounding it must round to: the ``last`` side's (written
+    ``last``, read as ``value``: the two must be the same number), when an ``\\approx`` lies
+    between them, else none."""
     rounding = _rounding(last)
+    if rounding is not None and not _rounds_to(value, (rounding[0], _SAME * rounding[1])):
+        rounding = None  # the text read as a decimal is not the number math-verify read
     return [
         rounding if any(_APPROX.fullmatch(link) for link in links[index:]) else None
         for index in range(len(links) + 1)
@@ -204,7 +210,7 @@ def relation_problem(answer: str, tolerance: float, gold_is_equation: bool = Fal
         last = _value(sides[-1])
         if last is None:
             continue
-        allowances = _allowances(sides[-1], links)
+        allowances = _allowances(sides[-1], last, links)
         for side, allowance in zip(sides[1:-1], allowances[1:-1], strict=True):
             value = _value(side)
             if value is None or not _agrees(value, last, tolerance, allowance):

@@ -44,6 +44,13 @@ from tests.verifiers.test_math import score, verdict
         ("\\boxed{\\frac{70}{9} \\approx 7.8}", "7.78", 0.0),  # the rounded side is not the gold
         ("\\boxed{\\frac{70}{9}}", "7.78", 0.0),  # no approximation written: not the gold
         ("\\boxed{\\frac{70}{9} \\approx 7.78, 2}", "7.78", 0.0),  # a list is not one value
+        # a unit, a dollar sign or spacing around the rounding is no digit of it
+        ("\\boxed{\\frac{70}{9} \\approx 7.78\\text{ dollars}}", "7.78", 1.0),
+        ("\\boxed{\\frac{70}{9} \\approx \\$7.78}", "7.78", 1.0),
+        ("\\boxed{\\frac{\\sqrt{3}}{3} \\approx 0.577\\,}", "\\frac{\\sqrt{3}}{3}", 1.0),
+        ("\\boxed{\\frac{1}{2} \\approx 0.9\\text{ m}}", "\\frac{1}{2}", 0.0),
+        ("\\boxed{\\frac{70}{9} \\approx 7.78\\text{ (or 8)}}", "\\frac{70}{9}", 0.0),
+        ("\\boxed{778 \\approx 7\\,78}", "778", 0.0),
         ("\\boxed{\\frac{70}{9} \\approx 7.78}", "\\frac{70}{9}", 1.0),  # the same answer, exact
         # … but an integer or a coarse gold may be exact: a wrong value rounding to it is 0
         ("\\boxed{\\frac{15}{2} \\approx 8}", "8", 0.0),
