@@ -196,7 +196,7 @@ def _side(fn: Callable[[str, str], Outcome], cases: list[dict[str, Any]]) -> dic
     }
 
 
-def category(miss: dict[str, Any], plain_misses: set[str]) -> str:
+def category(miss: dict[str, Any], plain_misses: set[str], strict: bool = True) -> str:
     """Why raas disagrees with an expectation (for its misses only)."""
     if miss["id"] in plain_misses:
         return "plain math-verify misses it too"
@@ -208,7 +208,9 @@ def category(miss: dict[str, Any], plain_misses: set[str]) -> str:
         return "gold math-verify cannot read: invalid_input"
     if "gold_fallback" in miss:
         return "gold math-verify cannot read, compared as a string"
-    return "answer is a number in prose (no box, no LaTeX answer)"
+    if not strict:
+        return "a number in prose (strict: false reads LaTeX and boxes only)"
+    return 'a number in prose with no "final answer" before it, or a bare number'
 
 
 def tally(cases: list[dict[str, Any]]) -> dict[str, Any]:
@@ -229,7 +231,7 @@ def tally(cases: list[dict[str, Any]]) -> dict[str, Any]:
     for side, found in sides.items():
         if side.startswith("raas"):
             for miss in found["misses"]:
-                miss["category"] = category(miss, plain_misses)
+                miss["category"] = category(miss, plain_misses, strict="false" not in side)
             found["by_category"] = dict(Counter(m["category"] for m in found["misses"]))
     per_suite = {suite: sum(c["suite"] == suite for c in counted) for suite in SUITES}
     return {

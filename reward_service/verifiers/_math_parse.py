@@ -15,6 +15,8 @@ from math_verify.parser import extract_match, lazy_latex_regex
 from sympy import And, Basic, FiniteSet, Union, nan, zoo
 
 from reward_service.errors import InvalidInputError
+from reward_service.verifiers._math_prose import HEDGE as ANCHORED_HEDGE
+from reward_service.verifiers._math_prose import anchored_number, currency_amount
 from reward_service.verifiers._text import (
     Boxed,
     boxed,
@@ -101,6 +103,7 @@ class Answer:
     raw: str | None  # the answer as written: a box's contents, the block, the LaTeX read in prose
     tail: str = ""  # what the region holds after it
     pred: list[Any] | None = None  # math-verify's reading, where it was needed to find ``raw``
+    problem: str | None = None  # why there is no answer to read (a hedge in prose)
 
 
 def clip(text: str) -> str:
@@ -170,22 +173,38 @@ def strict_gold(ground_truth: Any) -> Gold:
     return Gold([], text, multi=_SEVERAL.search(text) is not None)
 
 
+def without_line_break(answer: str) -> str:
+    """``answer`` stripped, without a trailing ``\\\\`` or ``\\`` (a LaTeX line break, or one
+    left from a table: ``185\\``), as the gold is read; a break between two values stays."""
+    return _LINE_BREAK.sub("", answer).strip()
+
+
 def strict_answer(region: str, boxes: Boxed, *, is_block: bool) -> Answer | None:
     """What math-verify reads of the final answer; ``None`` for an exponent beyond ±1000.
 
-    One boxed value: that box. Several (for a gold of several values): all of them as one list,
-    so ``\\boxed{2} and \\boxed{3}`` is {2, 3} and no box is dropped for being far away. In
-    prose, the LaTeX math-verify itself reads (:func:`prose_answer`): the strict checks look at
-    the very span the verdict is taken on, not at a later one."""
+    One boxed value: that box (a trailing line break dropped: ``\\boxed{185\\}``). Several (for a
+    gold of several values): all of them as one list, so ``\\boxed{2} and \\boxed{3}`` is
+    {2, 3} and no box is dropped for being far away. No box: the number a "Final Answer:"-style
+    sentence states in prose (``_math_prose``), else an answer block that is one currency amount
+    or nothing but an answer; else, in prose, the LaTeX math-verify itself reads
+    (:func:`prose_answer`): the strict checks look at the very span the verdict is taken on, not
+    at a later one."""
     if boxes.answers:
         spans = boxed_spans(region)
         tail = region[max(end for _, end in spans) + 1 :] if spans else ""
-        raw = None if boxes.hedge else boxes.answers[-1]
-        text = "\\boxed{" + (raw if raw is not None else ", ".join(boxes.answers)) + "}"
+        answers = [without_line_break(answer) for answer in boxes.answers]
+        raw = None if boxes.hedge else answers[-1]
+        text = "\\boxed{" + (raw if raw is not None else ", ".join(answers)) + "}"
         read = scientific(thousands(text))
         return None if read is None else Answer(read, raw, tail)
+    if (stated := anchored_number(thousands(region))) is not None:
+        if stated.hedge:
+            return Answer("", None, problem=ANCHORED_HEDGE)
+        return Answer(f"${stated.latex}$", stated.latex, stated.tail)
+    if is_block and (amount := currency_amount(region)) is not None:
+        return Answer(f"${amount}$", amount)  # <answer>$1,000.99</answer>
     if is_block and not _DELIMITED.search(region):
-        raw = region.strip()  # <answer>\n4\n</answer>: the block is the answer
+        raw = without_line_break(region)  # <answer>\n4\n</answer>: the block is the answer
         read = scientific(thousands(f"${raw}$"))
         return None if read is None else Answer(read, raw)
     read = scientific(thousands(region))

@@ -9,7 +9,8 @@ check below names one, and none can turn a 0 into a 1:
   (``0.5000001`` is not 1/2); a decimal for a value it cannot write (1/3, √2, π) must lie within
   the relative ``tolerance``. Expressions in variables are compared at fixed sample points.
 - **relations** (``_math_relations``): every chain of equalities, wherever it is, must hold
-  (``12 = 7``, ``(12 = 7)``) and state a value (``x - 5 = 7`` is an equation to solve).
+  (``12 = 7``, ``(12 = 7)``; across ``\\approx``, to the digits written: ``\\frac{1}{2} \\approx
+  0.9``) and state a value (``x - 5 = 7`` is an equation to solve).
 - **several values**: values separated only by spacing (``_math_spacing``: ``7 \\quad 1``,
   ``7 \\thinspace 1``, ``7 \\quad (1)``; ``\\log_2 5`` and ``2 \\sqrt{3}`` are one value); a
   question mark anywhere in the answer; a number (digits or words: "three") inside ``\\text{}``
@@ -50,8 +51,8 @@ from reward_service.verifiers._math_parse import thousands
 from reward_service.verifiers._math_spacing import group_end, spaced_values
 
 _CONFIG = [LatexExtractionConfig()]
-_DIGITS = 60  # working precision of numeric comparisons
-_EXACT = 1e-45  # relative difference under which two exact values evaluated to _DIGITS agree
+DIGITS = 60  # working precision of numeric comparisons
+_EXACT = 1e-45  # relative difference under which two exact values evaluated to DIGITS agree
 _SAMPLES = (Rational(2, 7), Rational(13, 11), Rational(-5, 3))  # values tried for variables
 
 _GROUP = re.compile(r"\\(text\w*|math\w+|mbox|hbox|emph|operatorname)\s*\{")
@@ -161,9 +162,9 @@ def close(a: Basic, b: Basic, tolerance: float) -> bool:
 def _numerically_close(
     a: Basic, b: Basic, bound: float, point: dict[Any, Any] | None = None
 ) -> bool:
-    """|a − b| ≤ bound·max(|a|, |b|) at ``_DIGITS`` digits (variables set to ``point``)."""
+    """|a − b| ≤ bound·max(|a|, |b|) at ``DIGITS`` digits (variables set to ``point``)."""
     try:
-        va, vb = a.evalf(_DIGITS, subs=point), b.evalf(_DIGITS, subs=point)
+        va, vb = a.evalf(DIGITS, subs=point), b.evalf(DIGITS, subs=point)
         return bool(abs(va - vb) <= bound * max(abs(va), abs(vb)))
     except (TypeError, ValueError, ArithmeticError):  # not a number after all
         return bool(a == b) if point is None else True

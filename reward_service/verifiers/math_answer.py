@@ -6,9 +6,13 @@ block after the thinking (the last ``</think>``), else the text after it, else a
 unclosed ``<think>`` is no answer (``strict: false`` reads the same place). Inside it, the
 ``\\boxed{}`` if any, else anchored LaTeX (``the final answer is $5$``), else unanchored LaTeX
 (``so $4$``); an answer block that is nothing but an answer (``<answer>\\n4\\n</answer>``) is read
-as LaTeX. A bare number in prose (``so 4``) yields nothing and scores 0. In prose, the span read
-is the one math-verify takes its verdict from (its own patterns and priorities), and every
-strict check looks at that span.
+as LaTeX, one that is a currency amount (``$1,000.99``) as its number; a trailing ``\\`` or
+``\\\\`` after a boxed or block answer is dropped (``\\boxed{185\\}``). In strict mode, before
+LaTeX in prose: the one number a "Final Answer:" sentence states in prose ("Final Answer: The
+largest $n$ is 34."; ``_math_prose``: a second number or a hedging word in it is a hedge, 0). A
+bare number in other prose (``so 4``, "the answer is 4", a response that is only ``4``) yields
+nothing and scores 0. In prose, the span read is the one math-verify takes its verdict from (its
+own patterns and priorities), and every strict check looks at that span.
 
 Prompt: read (``reads_prompt``), in strict mode only: an answer that restates the question is
 not paid. Samples that differ only in their prompt are scored apart; without a prompt, that one
@@ -31,12 +35,19 @@ binomial, integral, derivative, limit, sum…, a root that simplifies, an unredu
 against a fraction or decimal gold, an expanded polynomial against a factored gold, a root set
 for an interval and the reverse); an inequality in one variable is read as the set it denotes
 (``2 < x < 3`` is right for ``(2, 3)``). Exact values must be equal, a decimal within
-``tolerance`` (1e-6, relative) of a value it cannot write exactly; nothing is lower-cased;
-``1e-7`` is read as 10⁻⁷, ``1 000`` and ``14{,}916`` as one number. ``final_form`` (true): the
+``tolerance`` (1e-6, relative) of a value it cannot write exactly; an approximation is a rounding
+(``_math_relations``): ``\\frac{\\sqrt{3}}{3} \\approx 0.577`` is right for the exact gold, the
+exact side rounding to the digits written (``\\frac{1}{2} \\approx 0.9`` is 0), and
+``\\frac{70}{9} \\approx 7.78`` for a gold 7.78, a decimal of three or more significant digits (an
+integer or coarse gold may be exact: ``\\frac{5}{11} \\approx 0.5`` is 0 for 0.5); nothing is
+lower-cased; ``1e-7`` is read as 10⁻⁷, ``1 000`` and ``14{,}916`` as one number. ``final_form``
+(true): the
 ``_math_form`` checks of form (the restated question and the final-form rules; the kinds of sets
 stay); false pays an unevaluated but equal answer.
 ``strict: false``: plain math-verify on the final answer's region (the same place as strict),
-both sides lower-cased (the gold still wrapped; an unreadable one is ``invalid_input``).
+both sides lower-cased (the gold still wrapped; an unreadable one is ``invalid_input``); none of
+strict's readings (prose after "Final Answer:", currency blocks, trailing backslashes, the
+approximate side of ``\\approx``).
 ``vtriune_compat`` (false): V-Triune's reward server exactly, for ``/judge``: the whole response
 (its thinking too), both sides lower-cased, the gold unwrapped (a bare ``B`` parses to nothing),
 first matches, never ``strict``.
@@ -52,8 +63,14 @@ Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned 
   several answer blocks holding different answers are a hedge and score 0.
 - Units in ``\\text{}`` are dropped, right or wrong (``4\\text{ m}`` matches ``4\\text{ cm}``),
   and ``4\\%`` matches both 4 and 0.04; a gold ``1,5`` matches both 1.5 and {1, 5}.
-- A number written in prose without LaTeX (``the final answer is 7.78.``) is never read, even
-  after an anchor: peers' tests expect it to be (see ``bench/bench_agreement.py``).
+- A number written in prose without LaTeX is read only after "final answer" and alone in its
+  sentence: "Therefore, there are 12 sequences." and a response that is only ``$1,000.99`` score
+  0, where peers' tests expect 1 (see ``bench/bench_agreement.py``). A "Final Answer:" sentence
+  whose one number is incidental ("Final Answer: Sphere started 3 hours ago" for a gold 3) is
+  read as that number.
+- A gold decimal of three or more significant digits is taken to be a rounding: an exact value
+  that rounds to it, stated with its approximation (``\\frac{70}{9} \\approx 7.78``), is paid even
+  if the gold was exact.
 - A gold ``(a, b)`` is an interval for math-verify; it is read as a point only when the prompt
   asks for one ("point", "coordinates", "ordered pair"…, and no inequality): then an inequality
   is not accepted for it. A bare list ``a, b`` for it is left to math-verify unless the gold
@@ -63,7 +80,8 @@ Reward-hacking caveats (math-verify 0.9.0, latex2sympy2_extended 1.11.0; pinned 
 - A question restated without ``$…$`` in the prompt (plain text) is not recognised as such; its
   unevaluated forms still are.
 - ``strict: false`` inherits math-verify's false positives: 6-decimal rounding
-  (``0.00000049`` ≡ ``0.0000004``), ``12 = 7`` read as 7, ``7 \\quad 1`` as 8.
+  (``0.00000049`` ≡ ``0.0000004``), ``12 = 7`` read as 7, ``7 \\quad 1`` as 8,
+  ``\\frac{1}{2} \\approx 0.9`` as 1/2.
 
 Math-verify's own ``signal.alarm`` timeouts are disabled (they work only on the main thread and
 cannot stop C-level work such as ``10^{10^{10}}``): raas runs every verifier in a child process
@@ -172,9 +190,14 @@ def math_reward(
     answer = mp.strict_answer(region, boxes, is_block=found.is_block)
     if answer is None:
         return Score(0.0, {"gold": gold.shown, "reason": "exponent beyond ±1000"})
+    if answer.problem is not None:
+        return Score(0.0, {"gold": gold.shown, "reason": answer.problem})
     pred = answer.pred if answer.pred is not None else mp.strict_pred(answer.text)
     raw = answer.raw if answer.raw is not None else str(pred[-1]) if pred else ""
     details: dict[str, Any] = {"gold": gold.shown, "extracted": mp.shown(pred)}
+    if gold.parsed and (rounded := _rounded_side(raw, gold, pred)) is not None:
+        pred = rounded  # a gold that is itself rounded: 7.78 for \frac{70}{9} \approx 7.78
+        details |= {"read_as": "the approximate side"}
     if (choice := mp.letter(gold.text)) is not None:  # a choice, not E = e or I = √−1
         return Score(1.0 if mp.letter(raw) == choice else 0.0, details | {"gold_letter": choice})
     if not gold.parsed:  # math-verify cannot read the gold: compare strings
@@ -194,6 +217,20 @@ def math_reward(
     ):
         return Score(0.0, details | {"reason": reason})
     return Score(1.0, details)
+
+
+def _rounded_side(raw: str, gold: mp.Gold, pred: list[Any]) -> list[Any] | None:
+    """The approximate side of ``raw`` (``\\frac{70}{9} \\approx 7.78``: 7.78) as math-verify
+    reads it, when the gold is a fine rounding (``mr.fine_rounding``) equal to that side and not
+    to the exact one math-verify read first (it takes the left side of ``\\approx``); the strict
+    checks then hold the exact side to round to it. Else ``None``."""
+    side = mr.approximate_side(raw)
+    if side is None or not mr.fine_rounding(mp.normal_text(gold.text)):
+        return None
+    if ms.equal_by_math_verify(gold.parsed, pred):
+        return None
+    rounded = mp.strict_pred(f"${side}$")
+    return rounded if ms.equal_by_math_verify(gold.parsed, rounded) else None
 
 
 def _denotes_gold_set(gold: mp.Gold, pred: list[Any], prompt: str | None) -> bool:
