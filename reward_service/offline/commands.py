@@ -62,7 +62,14 @@ def _filter_parser(commands: Any) -> None:
     hard.add_argument("--group-by", default="prompt", help="the column naming a rollout's prompt")
     hard.add_argument("--metric", choices=("pass", "mean"), default="pass",
                       help="pass rate (accuracy ≥ 0.5) or mean reward per prompt")  # fmt: skip
-    hard.add_argument("--band", default="(0,1)", help="kept values: (0,1) open, [0.2,0.8] closed")
+    hard.add_argument("--preset", choices=("raas", "v-triune"), default="raas",
+                      help="raas: band (0,1) for all; v-triune: [0,1) for reasoning, "
+                           "IoU sum in [2,10] for detection/grounding")  # fmt: skip
+    hard.add_argument("--band", help="kept values: (0,1) open, [0.2,0.8] closed (preset's)")
+    hard.add_argument("--perception-band", help="kept sums of a perception prompt's accuracy, "
+                      "or none (preset's)")  # fmt: skip
+    hard.add_argument("--perception-verifiers", default="detection,iou,giou",
+                      help="raas_verifier values the perception band applies to")  # fmt: skip
     hard.add_argument("--response-column", default="response", help="dropped from prompt rows")
     hard.add_argument("--keep", choices=("prompts", "rollouts"), default="prompts",
                       help="one row per kept prompt, or all its rollouts")  # fmt: skip
