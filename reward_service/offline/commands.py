@@ -62,6 +62,9 @@ def _filter_parser(commands: Any) -> None:
                        help="target share of single-box items among detection items")  # fmt: skip
     rules.add_argument("--seed", type=int, help="which items a ratio or cap keeps (0)")
     rules.add_argument("--max-query-chars", type=int, help="longest prompt text kept")
+    rules.add_argument("--max-query-tokens", type=int,
+                       help="most prompt tokens kept, chat template on (--tokenizer)")  # fmt: skip
+    rules.add_argument("--tokenizer", help="the policy's tokenizer (a from_pretrained path)")
     rules.add_argument("--english-only", dest="english_tasks", help="tasks kept English only")
     rules.add_argument("--english-min-share", type=float,
                        help="least share of ASCII letters among letters (0.95)")  # fmt: skip
@@ -167,6 +170,10 @@ async def _score_with(job: Any, args: argparse.Namespace, settings: Any) -> Any:
 def filter_rows(args: argparse.Namespace) -> None:
     require("filter", *_parquet(args.input, args.out), *(("matplotlib",) if args.report else ()))
     if args.mode == "rules":
+        if (args.max_query_tokens is None) != (args.tokenizer is None):
+            raise SystemExit("raas filter rules: --max-query-tokens and --tokenizer go together")
+        if args.tokenizer:
+            require("filter --tokenizer", "transformers")
         from reward_service.offline.rules import run_rules
 
         run_rules(args)

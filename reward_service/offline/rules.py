@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import functools
 import hashlib
 import re
 from collections import Counter
@@ -89,6 +90,8 @@ class Rules:
     seed: int = 0
     task_map: tuple[tuple[str, str], ...] = ()  # (data_source glob, task), first match wins
     max_query_chars: int | None = None
+    max_query_tokens: int | None = None
+    tokenizer: str | None = None  # the policy's, for max_query_tokens
     english_tasks: frozenset[str] = frozenset()
     english_min_share: float = 0.95
     math_verify_tasks: frozenset[str] = frozenset()
@@ -196,6 +199,31 @@ def math_verifiable(ground_truth: Any) -> bool:
     return True
 
 
+@functools.cache
+def load_tokenizer(path: str) -> Any:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(path)
+
+
+def query_tokens(prompt: Any, tokenizer: str) -> int:
+    """Tokens of the prompt as verl's ``filter_overlong_prompts`` (V-Triune's trainer) counts
+    them, ``len(tokenizer.apply_chat_template(prompt, add_generation_prompt=True))`` (a string
+    prompt as one user message): an image counts as its placeholder, not as the vision tokens
+    it expands to."""
+    messages = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    if not isinstance(messages, list):
+        return 0
+    ids = load_tokenizer(tokenizer).apply_chat_template(messages, add_generation_prompt=True)
+    # transformers 5 answers a BatchEncoding, earlier releases (verl's) the list of ids
+    return len(ids["input_ids"] if hasattr(ids, "keys") else ids)
+
+
+def _too_many_tokens(prompt: Any, rules: Rules) -> bool:
+    most, tokenizer = rules.max_query_tokens, rules.tokenizer
+    return most is not None and tokenizer is not None and query_tokens(prompt, tokenizer) > most
+
+
 def _open_answer_reason(answer: str, prompt: str, rules: Rules) -> str | None:
     if _LETTER.match(answer) or answer.lower() in _TRUE_FALSE:
         return "choice_or_true_false"
@@ -255,6 +283,8 @@ def _text_reason(row: Row, answer: str, task: str | None, rules: Rules) -> str |
     """The rules on the query's and answer's text, whatever the task."""
     prompt = prompt_text(row.get("prompt"))
     if rules.max_query_chars is not None and len(prompt) > rules.max_query_chars:
+        return "query_too_long"
+    if _too_many_tokens(row.get("prompt"), rules):
         return "query_too_long"
     if task in rules.english_tasks and not english(f"{prompt}\n{answer}", rules.english_min_share):
         return "not_english"

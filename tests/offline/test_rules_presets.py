@@ -159,3 +159,33 @@ def test_a_bad_task_map_says_how_to_write_it(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="GLOB=TASK"):
         main(["filter", "rules", str(source), "--out", str(tmp_path / "o.jsonl"),
               "--task", "ocr"])  # fmt: skip
+
+
+def test_overlong_queries_by_tokens_as_verl_counts_them(tmp_path: Path) -> None:
+    """A word-level tokenizer (devtools.tiny) saved and loaded by ``from_pretrained``: the chat
+    template wraps a message as ``<s> user : … </s>`` (4 tokens besides the words)."""
+    from devtools.tiny import build_tokenizer
+
+    build_tokenizer().save_pretrained(tmp_path / "tok")
+    rows = [row("math", "4", " ".join(["the"] * n), f"n{n}") for n in (5, 6, 7)]
+    rows.append({**row("math", "4", source="chat"),
+                 "prompt": [{"role": "user", "content": "the the the the the the"}]})  # fmt: skip
+    source, out = write_rows(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
+    main(["filter", "rules", str(source), "--out", str(out), "--max-query-tokens", "10",
+          "--tokenizer", str(tmp_path / "tok"), "--report", str(tmp_path / "r")])  # fmt: skip
+    kept = [json.loads(line)["data_source"] for line in out.read_text().splitlines()]
+    assert kept == ["n5", "n6", "chat"]
+    table = json.loads((tmp_path / "r" / "filter.json").read_text())["by_source"]
+    assert {e["data_source"]: e["query_too_long"] for e in table} == {
+        "chat": 0,
+        "n5": 0,
+        "n6": 0,
+        "n7": 1,
+    }
+
+
+def test_a_token_bound_needs_its_tokenizer(tmp_path: Path) -> None:
+    source = write_rows(tmp_path / "in.jsonl", counting_rows())
+    with pytest.raises(SystemExit, match="go together"):
+        main(["filter", "rules", str(source), "--out", str(tmp_path / "o.jsonl"),
+              "--max-query-tokens", "8"])  # fmt: skip
