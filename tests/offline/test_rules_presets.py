@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -189,3 +190,27 @@ def test_a_token_bound_needs_its_tokenizer(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="go together"):
         main(["filter", "rules", str(source), "--out", str(tmp_path / "o.jsonl"),
               "--max-query-tokens", "8"])  # fmt: skip
+
+
+def readme_curation_commands() -> list[list[str]]:
+    """The ``raas filter``/``raas report`` lines of the README's offline block, as argv."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## Offline scoring and curation")[1].split("```bash")[1].split("```")[0]
+    lines = block.replace("\\\n", " ").splitlines()
+    return [
+        shlex.split(line.split("  #")[0])[1:]
+        for line in lines
+        if line.startswith(("raas filter", "raas report"))
+    ]
+
+
+def test_the_readme_curation_commands_parse() -> None:
+    """Each documented command names options raas has, with values they take."""
+    from reward_service.cli import _parser
+
+    commands = readme_curation_commands()
+    assert any("v-triune" in argv for argv in commands)
+    for argv in commands:
+        args = _parser().parse_args(argv)
+        if args.command == "filter" and args.mode == "rules":
+            assert Rules.from_args(args).task_map or args.preset == "raas"
