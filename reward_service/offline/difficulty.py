@@ -17,8 +17,8 @@ Two presets (``--preset``; ``--band``/``--perception-band`` override either):
   and 10 are selected": the sum of the rollouts' accuracy (the IoU reward; score them with
   ``iou_threshold: 0.5``) within ``--perception-band`` ``[2,10]`` (the paper does not say
   whether the ends are in; raas keeps both), else ``iou_sum_low``/``iou_sum_high``. The sum is
-  not rescaled: it means what V-Triune meant with 16 rollouts per prompt, and a warning says
-  how many perception prompts had another count.
+  not rescaled: it means what V-Triune meant with 16 rollouts per prompt scored at τ = 0.5,
+  and a warning says how many perception prompts had another count, or rollouts another τ.
 
 Output: one row per kept prompt (its first rollout's row without the response and ``raas_*``
 result columns) or, ``--keep rollouts``, every rollout of the kept prompts; either way with
@@ -34,7 +34,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from reward_service.offline.groups import Group, gather, group_key, pass_rates
+from reward_service.offline.groups import (
+    PERCEPTION_THRESHOLD,
+    Group,
+    gather,
+    group_key,
+    pass_rates,
+)
 from reward_service.offline.report import write_filter_report
 from reward_service.offline.scoring import RESULT_COLUMNS
 from reward_service.offline.sinks import open_sink
@@ -119,12 +125,19 @@ def decide(group: Group, policy: Policy) -> str | None:
     return policy.band.verdict(value)
 
 
-def _warn_rollout_counts(groups: dict[bytes, Group], policy: Policy) -> None:
-    other = sum(1 for g in groups.values() if policy.perceives(g) and g.scored != VTRIUNE_ROLLOUTS)
-    if other:
+def _warn_unlike_vtriune(groups: dict[bytes, Group], policy: Policy) -> None:
+    """Say when perception sums are not V-Triune's: other than 16 rollouts, or rollouts scored
+    at an IoU threshold other than 0.5 (``raas_details.threshold``)."""
+    perceived = [g for g in groups.values() if policy.perceives(g)]
+    if other := sum(g.scored != VTRIUNE_ROLLOUTS for g in perceived):
         log.warning(
             "raas filter difficulty: %d perception prompts have other than %d ok rollouts; "
             "their IoU sums are compared with the band as they are", other, VTRIUNE_ROLLOUTS,
+        )  # fmt: skip
+    if other := sum(g.other_threshold for g in perceived):
+        log.warning(
+            "raas filter difficulty: %d perception rollouts were scored at an IoU threshold "
+            "other than %s (V-Triune's; params iou_threshold)", other, PERCEPTION_THRESHOLD,
         )  # fmt: skip
 
 
@@ -154,7 +167,7 @@ def run_difficulty(args: argparse.Namespace) -> None:
     policy = Policy.from_args(args)
     groups = gather(args.input, args.group_by)
     verdicts = {key: decide(group, policy) for key, group in groups.items()}
-    _warn_rollout_counts(groups, policy)
+    _warn_unlike_vtriune(groups, policy)
     base, extra = _schemas(args)
     sink = open_sink(args.out, base, extra, fresh=True)
     dropped = _rollout_columns(args.response_column)

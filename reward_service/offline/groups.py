@@ -22,6 +22,8 @@ import orjson
 
 from reward_service.offline.tables import Row, json_default, read_batches
 
+PERCEPTION_THRESHOLD = 0.5  # V-Triune's IoU threshold for its perception pass@16
+
 
 @dataclass
 class Group:
@@ -32,6 +34,7 @@ class Group:
     passes: int = 0
     reward_sum: float = 0.0
     accuracy_sum: float = 0.0
+    other_threshold: int = 0  # ok rollouts whose IoU threshold (``raas_details``) was not 0.5
     written: bool = False
 
     def add(self, row: Row) -> None:
@@ -45,6 +48,8 @@ class Group:
         self.passes += accuracy >= 0.5
         self.reward_sum += float(row["raas_reward"])
         self.accuracy_sum += accuracy
+        threshold = details(row).get("threshold")
+        self.other_threshold += threshold is not None and threshold != PERCEPTION_THRESHOLD
 
     def stats(self) -> dict[str, Any]:
         if not self.scored:
@@ -60,11 +65,19 @@ def group_key(value: Any) -> bytes:
     return hashlib.blake2b(text, digest_size=16).digest()
 
 
-def components(row: Row) -> dict[str, Any]:
-    value = row.get("raas_components")
+def _object(row: Row, column: str) -> dict[str, Any]:
+    value = row.get(column)
     if isinstance(value, str):
         value = orjson.loads(value)
     return value if isinstance(value, dict) else {}
+
+
+def components(row: Row) -> dict[str, Any]:
+    return _object(row, "raas_components")
+
+
+def details(row: Row) -> dict[str, Any]:
+    return _object(row, "raas_details")
 
 
 def accuracy_of(row: Row) -> float | None:

@@ -55,11 +55,13 @@ def test_a_prompt_with_no_ok_rollout_is_unscored_under_both() -> None:
     assert decide(found, VTRIUNE) == decide(found, RAAS) == "unscored"
 
 
-def detection_rollouts(prompt: str, accuracies: list[float]) -> list[dict[str, Any]]:
+def detection_rollouts(
+    prompt: str, accuracies: list[float], tau: float = 0.5
+) -> list[dict[str, Any]]:
     return [
         {"data_source": "v3det", "prompt": prompt, "response": f"r{i}", "raas_verifier":
          "detection", "raas_reward": a, "raas_status": "ok", "raas_error": None,
-         "raas_components": {"accuracy": a}, "raas_details": {}}
+         "raas_components": {"accuracy": a}, "raas_details": {"threshold": tau}}
         for i, a in enumerate(accuracies)
     ]  # fmt: skip
 
@@ -118,3 +120,44 @@ def test_a_perception_prompt_without_16_rollouts_is_warned_about(
         main(["filter", "difficulty", str(source), "--out", str(tmp_path / "k.jsonl"),
               "--preset", "v-triune"])  # fmt: skip
     assert "1 perception prompts have other than 16 ok rollouts" in caplog.text
+
+
+def test_rollouts_scored_at_another_iou_threshold_are_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = detection_rollouts("d", [0.5] * 16, tau=0.85) + detection_rollouts("e", [0.5] * 16)
+    source = write_rows(tmp_path / "scored.jsonl", rows)
+    with caplog.at_level(logging.WARNING, "raas.offline"):
+        main(["filter", "difficulty", str(source), "--out", str(tmp_path / "k.jsonl"),
+              "--preset", "v-triune"])  # fmt: skip
+    assert "16 perception rollouts were scored at an IoU threshold other than 0.5" in caplog.text
+    assert "ok rollouts" not in caplog.text
+
+
+def det_rollout(prompt: str, right: bool) -> dict[str, Any]:
+    shown = [100, 100, 300, 300] if right else [600, 600, 700, 700]
+    return {"data_source": "v3det", "prompt": prompt, "verifier": "detection",
+            "ground_truth": [{"bbox_2d": [100, 100, 300, 300], "label": "dog"}],
+            "params": {"iou_threshold": 0.5},
+            "response": f'<answer>[{{"bbox_2d": {shown}, "label": "dog"}}]</answer>'}  # fmt: skip
+
+
+def test_scored_by_raas_then_filtered_as_v_triune(tmp_path: Path) -> None:
+    """``raas score`` (the in-process pool) then ``raas filter difficulty --preset v-triune``:
+    right boxes score 1 and wrong ones 0 at τ = 0.5, so a prompt's IoU sum is its right count."""
+    rows = [det_rollout(p, i < right) for p, right in (("hard", 1), ("mid", 6), ("easy", 16))
+            for i in range(16)]  # fmt: skip
+    rows += [{"data_source": "math", "prompt": "never", "verifier": "math", "ground_truth": "4",
+              "response": "\\boxed{5}"} for _ in range(8)]  # fmt: skip
+    source, scored = write_rows(tmp_path / "in.jsonl", rows), tmp_path / "scored.jsonl"
+    main(["score", str(source), "--out", str(scored), "--workers", "1", "--no-progress"])
+    out, report = tmp_path / "kept.jsonl", tmp_path / "report"
+    main(["filter", "difficulty", str(scored), "--out", str(out), "--preset", "v-triune",
+          "--report", str(report)])  # fmt: skip
+    kept = [
+        (r["prompt"], r["raas_pass_rate"]) for r in map(json.loads, out.read_text().splitlines())
+    ]
+    assert kept == [("mid", 6 / 16), ("never", 0.0)]
+    table = {e["data_source"]: e for e in json.loads((report / "filter.json").read_text())[
+        "by_source"]}  # fmt: skip
+    assert (table["v3det"]["iou_sum_low"], table["v3det"]["iou_sum_high"]) == (1, 1)
