@@ -22,9 +22,10 @@ map). The first rule that holds names why a row is dropped, counted per ``data_s
 - ``too_many_boxes``: detection with more than 10 boxes (``--max-boxes-per category``: of one
   label); ``box_too_big``: a box over half the image (boxes are on the verifier's 0–1000 grid,
   so the image is 1000 × 1000); ``complex_label``: a grounding item (detection boxes, task
-  grounding) with a label of more than ``--max-label-words`` words;
+  grounding) with a label of more than ``--max-label-words`` words; a grounding item is judged
+  by box size and label only, as V-Triune's paper lists for grounding;
 - ``box_ratio``: with ``--single-box-share t``, per ``data_source`` the surplus of single-box or
-  of multi-box detection items is dropped until single ÷ (single + multi) ≈ t;
+  of multi-box detection items (not grounding) is dropped until single ÷ (single + multi) ≈ t;
 - ``category_balance``: for tasks in ``--balance``, per ``data_source`` each category (the
   ``--category-column`` value, else the answer) keeps at most as many items as its smallest
   category (``--category-cap n``: n). Which items a ratio or a cap drops is decided by a hash of
@@ -254,10 +255,11 @@ def _areas(boxes: Boxes) -> list[float]:
 
 
 def _box_reason(boxes: Boxes | None, task: str, rules: Rules) -> str | None:
+    """Detection: the box count, size; grounding (V-Triune's D3): size and label only."""
     if boxes is None:
         return "unverifiable"
     most = max(Counter(boxes.labels).values()) if rules.max_boxes_per == "category" else len(boxes)
-    if most > rules.max_boxes:
+    if task != "grounding" and most > rules.max_boxes:
         return "too_many_boxes"
     if any(area > rules.max_box_area for area in _areas(boxes)):
         return "box_too_big"
@@ -310,7 +312,7 @@ def judge_row(row: Row, rules: Rules) -> Verdict:
     if verifier == "detection":
         found = read_boxes(ground_truth)
         reason = _box_reason(found, task or "", rules)
-        boxes = len(found or ())
+        boxes = len(found or ()) if task != "grounding" else 0  # the ratio is detection's
     elif task in rules.open_tasks:
         reason = _open_answer_reason(answer, prompt_text(row.get("prompt")), rules)
     if reason:

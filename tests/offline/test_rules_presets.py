@@ -67,6 +67,9 @@ RULE_TABLE = [
     (ground(*["car"] * 6, *["bus"] * 6), VTRIUNE, None),  # 12 boxes, 6 per label
     (ground(*["car"] * 6, *["bus"] * 6), RAAS, "too_many_boxes"),
     (ground(*["car"] * 11), VTRIUNE, "too_many_boxes"),
+    (ground(*["car"] * 11), replace(VTRIUNE, task_map=(("d3", "grounding"),)), None),
+    (row("detection", [box(0, 0, 800, 800)], source="d3"),
+     replace(VTRIUNE, task_map=(("d3", "grounding"),)), "box_too_big"),
 ]  # fmt: skip
 
 
@@ -153,6 +156,14 @@ def test_single_to_multi_box_is_one_to_two_in_v_triune(tmp_path: Path) -> None:
     main(["filter", "rules", str(source), "--out", str(out), "--preset", "v-triune"])
     kept = [len(json.loads(line)["ground_truth"]) for line in out.read_text().splitlines()]
     assert (kept.count(1), kept.count(2)) == (3, 6)
+
+
+def test_grounding_items_are_not_in_the_box_ratio(tmp_path: Path) -> None:
+    items = [ground(f"a{i}") for i in range(6)] + [ground("a", "b")]
+    source, out = write_rows(tmp_path / "in.jsonl", items), tmp_path / "out.jsonl"
+    main(["filter", "rules", str(source), "--out", str(out), "--preset", "v-triune",
+          "--task", "d3=grounding"])  # fmt: skip
+    assert len(out.read_text().splitlines()) == 7
 
 
 def test_a_bad_task_map_says_how_to_write_it(tmp_path: Path) -> None:
