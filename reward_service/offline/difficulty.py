@@ -65,7 +65,7 @@ class Band:
     def parse(cls, text: str) -> Band:
         found = _BAND.match(text)
         if found is None:
-            raise ValueError(f"--band {text!r}: write it as (0,1) or [0.2,0.8]")
+            raise ValueError(f"band {text!r}: write it as (0,1) or [0.2,0.8]")
         left, low, high, right = found.groups()
         return cls(float(low), float(high), left == "[", right == "]")
 
@@ -104,10 +104,13 @@ class Policy:
         band = args.band or preset.band
         perception = args.perception_band or preset.perception_band
         verifiers = frozenset(v for v in args.perception_verifiers.split(",") if v)
-        return cls(
-            Band.parse(band), args.metric,
-            None if perception in (None, "none") else Band.parse(perception), verifiers,
-        )  # fmt: skip
+        try:
+            return cls(
+                Band.parse(band), args.metric,
+                None if perception in (None, "none") else Band.parse(perception), verifiers,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise SystemExit(f"raas filter difficulty: {exc}") from None
 
     def perceives(self, group: Group) -> bool:
         return self.perception_band is not None and group.verifier in self.perception_verifiers

@@ -161,3 +161,11 @@ def test_scored_by_raas_then_filtered_as_v_triune(tmp_path: Path) -> None:
     table = {e["data_source"]: e for e in json.loads((report / "filter.json").read_text())[
         "by_source"]}  # fmt: skip
     assert (table["v3det"]["iou_sum_low"], table["v3det"]["iou_sum_high"]) == (1, 1)
+
+
+@pytest.mark.parametrize("option", ["--band", "--perception-band"])
+def test_a_band_written_wrong_says_how_to_write_it(tmp_path: Path, option: str) -> None:
+    source = write_rows(tmp_path / "scored.jsonl", mixed_rollouts())
+    with pytest.raises(SystemExit, match=r"write it as \(0,1\)"):
+        main(["filter", "difficulty", str(source), "--out", str(tmp_path / "k.jsonl"),
+              option, "0..1"])  # fmt: skip

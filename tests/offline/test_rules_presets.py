@@ -225,3 +225,21 @@ def test_the_readme_curation_commands_parse() -> None:
         args = _parser().parse_args(argv)
         if args.command == "filter" and args.mode == "rules":
             assert Rules.from_args(args).task_map or args.preset == "raas"
+
+
+OCR_LABELS = [
+    "42", "3.5", "1,234", "12:30", "$x$", "\\boxed{7}", "x^2", "50%", "-7", "1/2", "2024",
+    "stop", "EXIT", "MAIN ST", "Coca-Cola", "n/a", "#", "A", "pi", "route 66", "7 up", "V",
+    "\\frac{1}{2}", "(1, 2)", "e", "10 km", "$5.99", "ABC123", "½", "x = 3",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("label", OCR_LABELS)
+def test_a_label_passes_exactly_when_v_triunes_gold_parse_reads_it(label: str) -> None:
+    """V-Triune's ``MathVerifyVerifier.verify_accuracy`` (reward_server/verify.py): ``gold_parsed
+    = math_verify.parse(solution.lower(), extraction_mode="first_match")``, and a gold with
+    ``len(gold_parsed) == 0`` scores 0 whatever the answer — the label the OCR rule drops."""
+    import math_verify
+
+    gold = math_verify.parse(label.lower(), extraction_mode="first_match")
+    assert math_verifiable(label) is (len(gold) != 0)
