@@ -8,7 +8,9 @@ curation uses the verdicts that training will get.
   or nothing but ``data_source`` for the server's routes).
 - ``scoring``: ``raas score``: batches in flight, a 422 split per row, progress, resume;
   ``scorers``: the router in this process, or a deployed raas through the trainer client.
-- ``rules``: V-Triune's rule-based filters; ``difficulty``: the pass-rate band over k rollouts.
+- ``rules``: V-Triune's rule-based filters; ``difficulty``: the pass-rate band over k rollouts
+  (and V-Triune's IoU-sum band for perception prompts); each with a ``raas`` and a ``v-triune``
+  preset. ``groups``: rollouts gathered per prompt, for ``difficulty`` and ``report``.
 - ``report``: per-source Markdown and PNG plots of a scored (or filtered) file.
 - ``commands``: the argparse side, importing nothing heavy until a command runs.
 

@@ -1,12 +1,24 @@
 """``raas filter difficulty``: keep the prompts a policy sometimes, but not always, solves.
 
 Input: a ``raas score`` output holding k rollouts per prompt (rows sharing ``--group-by``, the
-``prompt`` column by default; any JSON value, compared by a 16-byte hash). Per prompt: the pass
-rate (rollouts with accuracy ≥ 0.5 — the reward when a verifier reports no accuracy — over its
-rollouts scored ``ok``) or the mean reward; rollouts not ``ok`` count for neither (a grader that
-failed says nothing about difficulty), and a prompt with none is ``unscored``. ``--band``
-``(0,1)`` keeps 0 < value < 1 (V-Triune's and DAPO's "neither always nor never solved");
-brackets close an end: ``[0.125,0.875]``. Below the band is ``too_hard``, above ``too_easy``.
+``prompt`` column by default; ``groups``). Per prompt: the pass rate (rollouts with accuracy ≥
+0.5 over its rollouts scored ``ok``) or the mean reward (``--metric mean``); a prompt with no
+``ok`` rollout is ``unscored``. ``--band`` ``(0,1)`` keeps 0 < value < 1; brackets close an end:
+``[0.125,0.875]``. Below the band is ``too_hard``, above ``too_easy``.
+
+Two presets (``--preset``; ``--band``/``--perception-band`` override either):
+
+- ``raas`` (default): band ``(0,1)`` for every prompt: neither never nor always solved (DAPO's
+  dynamic sampling keeps the same groups).
+- ``v-triune``: V-Triune's second curation stage (paper, §5.1.1.2). Reasoning prompts: band
+  ``[0,1)``, "retaining only samples with 0 ≤ pass@8 < 100%" — a prompt never solved stays.
+  Detection and grounding prompts (``--perception-verifiers``: ``raas_verifier`` detection, iou,
+  giou): "pass@16 … with a 0.5 IoU threshold, and samples with cumulative IoU rewards between 2
+  and 10 are selected": the sum of the rollouts' accuracy (the IoU reward; score them with
+  ``iou_threshold: 0.5``) within ``--perception-band`` ``[2,10]`` (the paper does not say
+  whether the ends are in; raas keeps both), else ``iou_sum_low``/``iou_sum_high``. The sum is
+  not rescaled: it means what V-Triune meant with 16 rollouts per prompt scored at τ = 0.5,
+  and a warning says how many perception prompts had another count, or rollouts another τ.
 
 Output: one row per kept prompt (its first rollout's row without the response and ``raas_*``
 result columns) or, ``--keep rollouts``, every rollout of the kept prompts; either way with
@@ -17,27 +29,29 @@ holds one small record per prompt.
 from __future__ import annotations
 
 import argparse
-import hashlib
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
+from reward_service.offline.groups import (
+    PERCEPTION_THRESHOLD,
+    Group,
+    gather,
+    group_key,
+    pass_rates,
+)
 from reward_service.offline.report import write_filter_report
 from reward_service.offline.scoring import RESULT_COLUMNS
 from reward_service.offline.sinks import open_sink
-from reward_service.offline.tables import (
-    Row,
-    is_parquet,
-    json_default,
-    parquet_schema,
-    read_batches,
-)
+from reward_service.offline.tables import is_parquet, parquet_schema, read_batches
 
-REASONS = ("too_hard", "too_easy", "unscored")
+REASONS = ("too_hard", "too_easy", "iou_sum_low", "iou_sum_high", "unscored")
 STATS = ("raas_pass_rate", "raas_reward_mean", "raas_rollouts")
+PERCEPTION_VERIFIERS = "detection,iou,giou"
+VTRIUNE_ROLLOUTS = 16  # the k of V-Triune's "pass@16" for perception prompts
 _BAND = re.compile(r"^\s*([(\[])\s*([-+.\d]+)\s*,\s*([-+.\d]+)\s*([)\]])\s*$")
+log = logging.getLogger("raas.offline")
 
 
 @dataclass(frozen=True)
@@ -51,7 +65,7 @@ class Band:
     def parse(cls, text: str) -> Band:
         found = _BAND.match(text)
         if found is None:
-            raise ValueError(f"--band {text!r}: write it as (0,1) or [0.2,0.8]")
+            raise ValueError(f"band {text!r}: write it as (0,1) or [0.2,0.8]")
         left, low, high, right = found.groups()
         return cls(float(low), float(high), left == "[", right == "]")
 
@@ -63,65 +77,71 @@ class Band:
         return None
 
 
-@dataclass
-class Group:
-    source: str
-    rollouts: int = 0
-    scored: int = 0
-    passes: int = 0
-    reward_sum: float = 0.0
-    written: bool = False
+@dataclass(frozen=True)
+class Preset:
+    """A band for pass rates (or mean rewards), and optionally one for perception prompts'
+    accuracy sums; the text is as ``--band`` takes it."""
 
-    def stats(self) -> dict[str, Any]:
-        if not self.scored:
-            return {"raas_pass_rate": None, "raas_reward_mean": None, "raas_rollouts": 0}
-        return {
-            "raas_pass_rate": self.passes / self.scored,
-            "raas_reward_mean": self.reward_sum / self.scored, "raas_rollouts": self.scored,
-        }  # fmt: skip
+    band: str
+    perception_band: str | None
 
 
-def group_key(value: Any) -> bytes:
-    text = orjson.dumps(value, default=json_default, option=orjson.OPT_SORT_KEYS)
-    return hashlib.blake2b(text, digest_size=16).digest()
+PRESETS = {"raas": Preset("(0,1)", None), "v-triune": Preset("[0,1)", "[2,10]")}
 
 
-def components(row: Row) -> dict[str, Any]:
-    value = row.get("raas_components")
-    if isinstance(value, str):
-        value = orjson.loads(value)
-    return value if isinstance(value, dict) else {}
+@dataclass(frozen=True)
+class Policy:
+    band: Band
+    metric: str = "pass"
+    perception_band: Band | None = None
+    perception_verifiers: frozenset[str] = frozenset(PERCEPTION_VERIFIERS.split(","))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Policy:
+        """The preset's bands, each replaced where the command line gives one (``none``: no
+        perception rule)."""
+        preset = PRESETS[args.preset]
+        band = args.band or preset.band
+        perception = args.perception_band or preset.perception_band
+        verifiers = frozenset(v for v in args.perception_verifiers.split(",") if v)
+        try:
+            return cls(
+                Band.parse(band), args.metric,
+                None if perception in (None, "none") else Band.parse(perception), verifiers,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise SystemExit(f"raas filter difficulty: {exc}") from None
+
+    def perceives(self, group: Group) -> bool:
+        return self.perception_band is not None and group.verifier in self.perception_verifiers
 
 
-def passed(row: Row) -> bool | None:
-    """Whether an ``ok`` rollout is correct (accuracy ≥ 0.5); ``None`` when not ``ok``."""
-    reward = row.get("raas_reward")
-    if row.get("raas_status") != "ok" or reward is None:
-        return None
-    accuracy = components(row).get("accuracy")
-    return float(reward if accuracy is None else accuracy) >= 0.5
-
-
-def gather(source: Any, group_by: str) -> dict[bytes, Group]:
-    groups: dict[bytes, Group] = {}
-    for batch in read_batches(source, 0, 1024):
-        for row in batch:
-            if "raas_status" not in row:
-                raise ValueError(f"{source}: no raas_status column; run raas score first")
-            key = group_key(row.get(group_by))
-            group = groups.setdefault(key, Group(str(row.get("data_source") or "default")))
-            group.rollouts += 1
-            if (verdict := passed(row)) is not None:
-                group.scored += 1
-                group.passes += verdict
-                group.reward_sum += float(row["raas_reward"])
-    return groups
-
-
-def decide(group: Group, metric: str, band: Band) -> str | None:
+def decide(group: Group, policy: Policy) -> str | None:
+    """Why the prompt is dropped, or ``None`` when it is kept."""
+    if not group.scored:
+        return "unscored"
+    if policy.perception_band is not None and policy.perceives(group):
+        verdict = policy.perception_band.verdict(group.accuracy_sum)
+        return {"too_hard": "iou_sum_low", "too_easy": "iou_sum_high"}.get(verdict or "")
     stats = group.stats()
-    value = stats["raas_pass_rate" if metric == "pass" else "raas_reward_mean"]
-    return "unscored" if value is None else band.verdict(value)
+    value = stats["raas_pass_rate" if policy.metric == "pass" else "raas_reward_mean"]
+    return policy.band.verdict(value)
+
+
+def _warn_unlike_vtriune(groups: dict[bytes, Group], policy: Policy) -> None:
+    """Say when perception sums are not V-Triune's: other than 16 rollouts, or rollouts scored
+    at an IoU threshold other than 0.5 (``raas_details.threshold``)."""
+    perceived = [g for g in groups.values() if policy.perceives(g)]
+    if other := sum(g.scored != VTRIUNE_ROLLOUTS for g in perceived):
+        log.warning(
+            "raas filter difficulty: %d perception prompts have other than %d ok rollouts; "
+            "their IoU sums are compared with the band as they are", other, VTRIUNE_ROLLOUTS,
+        )  # fmt: skip
+    if other := sum(g.other_threshold for g in perceived):
+        log.warning(
+            "raas filter difficulty: %d perception rollouts were scored at an IoU threshold "
+            "other than %s (V-Triune's; params iou_threshold)", other, PERCEPTION_THRESHOLD,
+        )  # fmt: skip
 
 
 def _schemas(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -147,9 +167,10 @@ def _rollout_columns(response_column: str) -> frozenset[str]:
 
 
 def run_difficulty(args: argparse.Namespace) -> None:
-    band = Band.parse(args.band)
+    policy = Policy.from_args(args)
     groups = gather(args.input, args.group_by)
-    verdicts = {key: decide(group, args.metric, band) for key, group in groups.items()}
+    verdicts = {key: decide(group, policy) for key, group in groups.items()}
+    _warn_unlike_vtriune(groups, policy)
     base, extra = _schemas(args)
     sink = open_sink(args.out, base, extra, fresh=True)
     dropped = _rollout_columns(args.response_column)
@@ -182,11 +203,3 @@ def _table(groups: dict[bytes, Group], verdicts: dict[bytes, str | None]) -> lis
         entry["rollouts"] += group.rollouts
         entry[verdicts[key] or "kept"] += 1
     return [by_source[source] for source in sorted(by_source)]
-
-
-def pass_rates(groups: dict[bytes, Group]) -> dict[str, list[float]]:
-    rates: dict[str, list[float]] = {}
-    for group in groups.values():
-        if group.scored:
-            rates.setdefault(group.source, []).append(group.passes / group.scored)
-    return rates

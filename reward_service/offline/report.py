@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reward_service.offline.groups import gather as gather_groups
+from reward_service.offline.groups import pass_rates
 from reward_service.offline.tables import Row, read_batches
 from reward_service.schemas import STATUSES
 
@@ -227,9 +229,6 @@ def write_report(
     ]  # fmt: skip
     numbers: dict[str, Any] = {"by_source_and_verifier": table}
     if group_by:
-        from reward_service.offline.difficulty import gather as gather_groups
-        from reward_service.offline.difficulty import pass_rates
-
         rates = pass_rates(gather_groups(source, group_by))
         plot_pass_rates(rates, folder / "pass_rate.png")
         parts += ["## Pass rate per prompt\n", markdown_table(pass_rate_rows(rates)),
