@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from devtools.fleet import Job, Policy, Scenario, Simulation, Task, policy_from_hpa, simulate
 from devtools.fleet.queue import fifo_completions
@@ -246,6 +247,14 @@ def test_desired_replicas_clamps_and_limits(metric: float, current: int, expecte
 )  # fmt: skip
 def test_policy_from_hpa_reads_a_manifest(spec: dict[str, object], expected: Policy) -> None:
     assert policy_from_hpa({"spec": spec}) == expected
+
+
+def test_the_manifests_model_hpa_is_what_the_fleet_model_recommends() -> None:
+    """`k8s/base/model.yaml`'s HPA is the recommendation `bench/fleet_model.py` recorded."""
+    docs = yaml.safe_load_all((ROOT / "k8s/base/model.yaml").read_text())
+    (hpa,) = [d for d in docs if d and d["kind"] == "HorizontalPodAutoscaler"]
+    recorded = json.loads((ROOT / "bench/results/fleet/fleet.json").read_text())
+    assert policy_from_hpa(hpa) == Policy(**recorded["recommended"]["model"])
 
 
 # ------------------------------------------------------------------ inputs

@@ -16,6 +16,7 @@ def plot_all(result: dict[str, Any], out: Path) -> None:
     plot_policies(plt, result["policies"], out / "policies.png")
     plot_reaction(plt, result["reaction"], out / "reaction.png")
     plot_windows(plt, result["scale_down_windows"], out / "scale_down.png")
+    plot_targets(plt, result["queue_targets"], out / "queue_target.png")
 
 
 def plot_pods(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
@@ -42,7 +43,7 @@ def plot_pods(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
     )
     ax1.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -65,7 +66,7 @@ def plot_policies(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
     ax2.set(xlabel="reward-model GPUs in use, mean", title="GPU cost")
     ax1.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -89,7 +90,7 @@ def plot_reaction(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
         ax.legend(fontsize=8)
     axes[0].set_ylabel("training time waiting for rewards, %")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 
@@ -114,5 +115,24 @@ def plot_windows(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
     )
     ax1.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_targets(plt: Any, rows: list[dict[str, Any]], path: Path) -> None:
+    """Waiting share and reward GPUs in use against the HPA's queue-depth target."""
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    for overlap, label in ((False, "after rollout"), (True, "overlapped")):
+        mine = [r for r in rows if r["overlap"] == overlap]
+        xs = [r["target"] for r in mine]
+        ax1.plot(xs, [100 * r["wait_share_mean"] for r in mine], "-o", ms=3, label=label)
+        ax2.plot(xs, [r["gpu_pod_hours"] / r["hours"] for r in mine], "-o", ms=3, label=label)
+    for ax in (ax1, ax2):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("queue-depth target, samples waiting per pod")
+    ax1.set(ylabel="training time waiting, %", title="10 jobs: HPA on queue depth")
+    ax2.set(ylabel="reward-model GPUs in use, mean", title="GPU cost")
+    ax1.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -30,6 +30,8 @@ def summarise(sim: Simulation) -> dict[str, Any]:
                 "sample_latency_p50_s": round(percentile(run.latencies, 50), 3),
                 "sample_latency_p99_s": round(percentile(run.latencies, 99), 3),
                 "wait_share": round(sum(run.waits) / span, 4) if span > 0 else 0.0,
+                "first_wait_s": round(run.waits[0], 3) if run.waits else 0.0,
+                "steady_wait_p99_s": round(percentile(run.waits[1:], 99), 3),
                 "mean_step_s": round(span / max(1, len(run.waits)), 2),
             }
         )
@@ -48,6 +50,8 @@ def summarise(sim: Simulation) -> dict[str, Any]:
         "tiers": tiers,
         "wait_share_mean": round(float(np.mean([j["wait_share"] for j in jobs])), 4),
         "wait_p99_worst_s": max(round(percentile(r.waits, 99), 3) for r in sim.jobs),
+        "first_wait_max_s": max(float(j["first_wait_s"]) for j in jobs),  # type: ignore[arg-type]
+        "steady_wait_p99_worst_s": max(round(percentile(r.waits[1:], 99), 3) for r in sim.jobs),
         "wait_p50_median_s": round(float(np.median([j["wait_p50_s"] for j in jobs])), 3),
         "gpu_pod_hours": tiers["model"]["pod_hours"],
         # trainer GPUs idle waiting plus reward-model GPUs, per job step: what a policy costs
