@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -303,3 +304,61 @@ def test_a_small_fleet_end_to_end() -> None:
         assert job["mean_step_s"] >= 360.0
     assert result["tiers"]["model"]["pod_hours"] >= result["hours"] * 1 - 1e-6
     assert result["tiers"]["rules"]["pod_hours"] >= result["hours"] * 2 - 1e-6
+
+
+# ------------------------------------------------------------------ the recommendation's rules
+
+
+def react_row(up: float, share: float, minimum: int = 1, cold: float = 150.0) -> dict[str, Any]:
+    return {
+        "min_replicas": minimum,
+        "cold_start_s": cold,
+        "scale_up_window_s": up,
+        "wait_share_mean": share,
+    }
+
+
+@pytest.mark.parametrize(
+    ("react", "downs", "targets", "expected"),
+    [
+        (  # the least waiting up-window; the shortest down-window within 0.5 points; cheapest
+            [react_row(0.0, 0.06), react_row(30.0, 0.07), react_row(0.0, 0.01, minimum=12)],
+            [(1, 300.0, 0.35), (1, 600.0, 0.098), (1, 900.0, 0.093), (10, 60.0, 0.0)],
+            [(False, 32.0, 0.9), (True, 32.0, 1.0), (False, 64.0, 0.8), (True, 64.0, 1.2)],
+            Policy("hpa_queue", 1, 40, 32.0, scale_up_window_s=0.0, scale_down_window_s=600.0),
+        ),
+        (  # ties go to the shorter window
+            [react_row(30.0, 0.05), react_row(0.0, 0.05), react_row(0.0, 0.01, cold=30.0)],
+            [(1, 300.0, 0.1), (1, 900.0, 0.1)],
+            [(False, 16.0, 0.5), (True, 16.0, 0.5), (False, 64.0, 0.6), (True, 64.0, 0.6)],
+            Policy("hpa_queue", 1, 40, 16.0, scale_up_window_s=0.0, scale_down_window_s=300.0),
+        ),
+    ],
+)
+def test_the_recommendation_follows_its_rules(
+    react: list[dict[str, Any]],
+    downs: list[tuple[int, float, float]],
+    targets: list[tuple[bool, float, float]],
+    expected: Policy,
+) -> None:
+    from bench.fleet_model import recommend
+
+    down_rows = [{"jobs": j, "scale_down_window_s": d, "wait_share_mean": w} for j, d, w in downs]
+    target_rows = [
+        {"overlap": o, "target": t, "overhead_gpu_hours_per_step": c} for o, t, c in targets
+    ]
+    assert recommend(react, down_rows, target_rows) == expected
+
+
+def test_best_fixed_is_the_cheapest_pod_count_for_the_mode() -> None:
+    from bench.fleet_model import best_fixed
+
+    rows = [
+        {"jobs": 10, "overlap": False, "pods": 8, "overhead_gpu_hours_per_step": 1.1},
+        {"jobs": 10, "overlap": False, "pods": 24, "overhead_gpu_hours_per_step": 0.6},
+        {"jobs": 10, "overlap": True, "pods": 10, "overhead_gpu_hours_per_step": 0.2},
+        {"jobs": 5, "overlap": False, "pods": 4, "overhead_gpu_hours_per_step": 0.1},
+    ]
+    assert best_fixed(rows) == 24
+    assert best_fixed(rows, overlap=True) == 10
+    assert best_fixed(rows, jobs=5) == 4
