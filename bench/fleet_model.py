@@ -24,7 +24,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from devtools.fleet import Job, Policy, Scenario, policy_from_hpa, simulate  # noqa: E402
+from devtools.fleet import Job, Policy, Scenario, Task, policy_from_hpa, simulate  # noqa: E402
 from devtools.fleet.plots import plot_all  # noqa: E402
 
 OUT = ROOT / "bench" / "results" / "fleet"
@@ -184,6 +184,23 @@ def targets() -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def router() -> list[dict[str, Any]]:
+    """Where the router's CPU per sample matters: 10 jobs of cheap samples (multiple choice,
+    65,536 a step, 20 s rollouts, 10 s updates) through the manifests' 2 router pods, at
+    today's 24 µs and issue 24's 8 µs a sample, with 1 or 4 router processes a pod."""
+    shape: dict[str, Any] = {
+        "samples_per_step": 65_536, "group_size": 64, "rollout_s": 20.0, "update_s": 10.0,
+        "tasks": (Task("choice", 1.0),), "steps": 6,
+    }  # fmt: skip
+    return [
+        row("router", cluster(JOBS, **shape).with_(router_cpu_s=us * 1e-6).with_tier(
+            "router", slots_per_pod=procs, policy=Policy("fixed", 2, 2)
+        ), router_us=us, router_processes_per_pod=procs)
+        for procs in (1, 4)
+        for us in (24.0, 8.0)
+    ]  # fmt: skip
+
+
 def best_fixed(rows: list[dict[str, Any]], jobs: int = JOBS, overlap: bool = False) -> int:
     """The pod count with the fewest overhead GPU-hours per step (idle trainers + reward GPUs)."""
     mine = [r for r in rows if r["jobs"] == jobs and r["overlap"] == overlap]
@@ -242,6 +259,7 @@ def main() -> None:
         "reaction": react,
         "scale_down_windows": downs,
         "queue_targets": tgts,
+        "router": router(),
     }
     (args.out / "fleet.json").write_text(json.dumps(result, indent=1) + "\n")
     plot_all(result, args.out)
