@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
 from reward_service.schemas import Reflection
 from reward_service.summary import Seen, SourceSummaries, correct, reflections, reflects
+from trainer_client.summary import merge
 
 Row = tuple[str, int, bool | None, int | None, dict[str, Any]]
 
@@ -229,3 +231,44 @@ def test_iou_report_in_the_perception_block() -> None:
     assert block["recall75_mean"] == 0.25
     assert block["iou99_mean"] == 0.0
     assert summary["n"]["precision95"] == 2
+
+
+def random_rows(count: int, seed: int) -> list[tuple[Row, bool | None]]:
+    """Rows of two sources with every value the summary means: accuracies on and off the
+    bars, reflection seen or not, tokens counted or not, perception details, failures."""
+    rng = random.Random(seed)
+    rows: list[tuple[Row, bool | None]] = []
+    for _ in range(count):
+        source = rng.choice(["math", "det"])
+        accuracy = rng.choice([0.0, 0.3, 0.5, 0.9, 1.0])
+        details = (
+            {key: rng.random() for key in REPORT} | {"parsed": rng.random() < 0.8, "iou": 0.5}
+            if source == "det" else {}
+        )  # fmt: skip
+        result = ok(accuracy, accuracy, **details) if rng.random() < 0.9 else failed("timeout")
+        reflecting = rng.choice([True, False, None])
+        tokens = rng.choice([None, rng.randint(1, 500)])
+        row_ = (source, rng.randint(1, 4000), reflecting, tokens, result)
+        rows.append((row_, rng.choice([True, False, None])))
+    return rows
+
+
+@pytest.mark.parametrize("mode", ["raas", "vtriune"])
+@pytest.mark.parametrize("piece", [1, 7, 64, 500])
+def test_a_batch_in_pieces_merges_to_the_whole(piece: int, mode: Reflection) -> None:
+    rows = random_rows(500, seed=piece)
+
+    def summary(part: list[tuple[Row, bool | None]]) -> dict[str, dict[str, Any]]:
+        return by_source([r for r, _ in part], [cut for _, cut in part], mode)
+
+    whole = summary(rows)
+    merged = merge(summary(rows[i : i + piece]) for i in range(0, len(rows), piece))
+    for source, expected in whole.items():
+        got = merged[source]
+        assert got["n"] == expected["n"]
+        assert got["reflection_mode"] == mode
+        for key, value in expected.items():
+            if key.endswith(("_mean", "_ratio", "_reflecting")) or key.startswith("reflection_"):
+                assert got[key] == pytest.approx(value), key
+        assert got["perception"] == pytest.approx(expected["perception"])
+        assert got["component_means"] == pytest.approx(expected["component_means"])
