@@ -221,13 +221,15 @@ class Router:
         return request.reflection or self.routes.reflection(data_source) or DEFAULT_REFLECTION
 
     def _reflects(self, sample: Sample, outcome: Outcome, mode: Reflection) -> bool | None:
-        """From the backend when it looked; else scanned here, within the size limit only."""
+        """From the backend when it looked; else scanned here, within the size limit only, and
+        kept on the outcome (the metrics and the summary both ask)."""
         looked = outcome.reflects_vtriune if mode == "vtriune" else outcome.reflects
         if looked is not None:
             return looked
         if len(sample.response) > self.settings.max_response_chars:
             return None
-        return reflections(sample.response)[mode == "vtriune"]
+        outcome.reflects, outcome.reflects_vtriune = reflections(sample.response)
+        return outcome.reflects_vtriune if mode == "vtriune" else outcome.reflects
 
     async def _dispatch(self, tasks: list[Task]) -> list[Outcome]:
         """Score unique tasks on their backends concurrently, each sorted by ground truth so that
