@@ -177,11 +177,11 @@ def predicted_boxes(response: str, params: DetectionParams) -> Boxes | None:
 _REPORT_TAUS = np.array([tau for tau, _ in IOU_REPORT])
 
 
-def report(iou: npt.NDArray[np.float64], same: npt.NDArray[np.bool_]) -> dict[str, float]:
-    """V-Triune's ``report_iou_<τ>_label_match_{pure,precision,recall}``: label-first matching
-    at each reported τ (one pass for all four)."""
-    n_pred, n_gt = iou.shape
-    count, total = label_first(iou, same, _REPORT_TAUS)
+def report(
+    count: npt.NDArray[np.float64], total: npt.NDArray[np.float64], n_pred: int, n_gt: int
+) -> dict[str, float]:
+    """V-Triune's ``report_iou_<τ>_label_match_{pure,precision,recall}`` from label-first
+    matching's matches and matched IoU at each reported τ."""
     found: dict[str, float] = {}
     for (_, tag), matches, matched_iou in zip(IOU_REPORT, count, total, strict=True):
         found[f"iou{tag}"] = float(matched_iou / n_gt)
@@ -217,17 +217,24 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
     weights = {name: float(getattr(params, name)) for name in TERMS}
     iou = iou_matrix(pred.coords, gt.coords)
     same = same_label(pred.labels, gt.labels)
-    details |= report(iou, same)
     terms: dict[str, float] = {}
     greedy = iou_first_vtriune if params.vtriune_compat else iou_first
     for name, match in (("label_first", label_first), ("iou_first", greedy)):
         # label-first also runs unweighted when neither does, for the mean matched IoU
         if weights[name] > 0 or (name == "label_first" and weights["iou_first"] == 0):
-            count, total = match(iou, same, taus)
+            if name == "label_first":  # the report's thresholds ride along: one pass
+                count, total = match(iou, same, np.concatenate([taus, _REPORT_TAUS]))
+                details |= report(count[len(taus) :], total[len(taus) :], len(pred), len(gt))
+                count, total = count[: len(taus)], total[: len(taus)]
+            else:
+                count, total = match(iou, same, taus)
             details.setdefault("iou", float((total / len(gt)).mean()))
             if weights[name] > 0:
                 scores = threshold_scores(count, total, len(pred), len(gt), params.completeness)
                 terms[name] = float(scores.mean())
+    if "iou50" not in details:  # label-first did not run (iou-first alone weighted)
+        count, total = label_first(iou, same, _REPORT_TAUS)
+        details |= report(count, total, len(pred), len(gt))
     if weights["map"] + weights["map50"] + weights["map75"] > 0 or params.monitor_map:
         terms["map"], terms["map50"], terms["map75"] = coco_map(iou, pred.labels, gt.labels)
         details["map"], details["map50"] = terms["map"], terms["map50"]

@@ -494,3 +494,15 @@ def test_iou_report_details(
     response = answer(*boxes) if boxes else "no boxes"
     details = detection(response, prepare(gt, p), p, Context()).details
     assert {key: details[key] for key in expected} == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"iou_first": 1.0, "label_first": 0.0}, {"iou_threshold": "average", "map": 1.0}],
+)
+def test_iou_report_whatever_the_terms(params: dict[str, Any]) -> None:
+    """The report is label-first's at its own thresholds, whichever terms score the sample."""
+    p = DetectionParams(**params)
+    for case in VTRIUNE_REPORT[:30]:
+        details = detection(case["response"], prepare(case["solution"], p), p, Context()).details
+        assert {key: details[key] for key in case["report"]} == pytest.approx(case["report"])
