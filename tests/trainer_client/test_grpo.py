@@ -253,8 +253,10 @@ def test_each_sample_says_whether_its_rollout_was_cut(tmp_path: Path) -> None:
     config = GRPOConfig(
         model=str(tmp_path / "model"), data="unused", output_dir=str(tmp_path / "run"),
         group_size=6, max_new_tokens=2, tensorboard=False, torch_threads=1,
+        reflection="vtriune",
     )  # fmt: skip
     trainer = GRPOTrainer(config, rows=rows)
+    assert trainer.client.reflection == "vtriune"  # --reflection: sent with every request
     groups = trainer._generate(rows)
     flags = [r.truncated for g in groups for r in g.rollouts]
     assert [s["truncated"] for g in groups for s in trainer._samples(g)] == flags

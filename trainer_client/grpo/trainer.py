@@ -169,7 +169,10 @@ class GRPOTrainer:
         self.generator = make_generator(
             config, self.model, self.tokenizer, self.sampler.rows, vision=vision
         )
-        self.client = client if client is not None else RewardClient(config.reward_url)
+        reflection = None if config.reflection == "route" else config.reflection
+        self.client = (
+            client if client is not None else RewardClient(config.reward_url, reflection=reflection)
+        )
         self.output_dir = Path(config.output_dir)
         self.log = MetricsLog(self.output_dir, tensorboard=config.tensorboard)
         pad = self.tokenizer.pad_token_id
