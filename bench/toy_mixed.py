@@ -7,7 +7,10 @@ dynamic threshold that rises with training progress (τ 0.5 → 0.6 → 0.75 at 
 run; a box one cell off has IoU 0.6). The tiny model (``devtools.toy``) is warm-started on
 noisy answers, some prefixed with ``wait,`` (a reflection word), then trained by ``raas-train``.
 Per step and source the trainer logs raas's summary — reward, accuracy, IoU, the threshold in
-effect, reflection ratio, unscored fraction — and this script plots them from ``metrics.jsonl``.
+effect, reflection ratio, unscored fraction, and V-Triune's monitoring: the truncation rate
+(raas-train sends each rollout's ``truncated``), the share correct among reflecting responses,
+response lengths of correct and incorrect answers, precision and recall at IoU 0.5/0.75/0.95/0.99
+— and this script plots them from ``metrics.jsonl``.
 
     python bench/toy_mixed.py [--steps 200]
 
@@ -49,33 +52,53 @@ def dataset() -> list[dict[str, Any]]:
     return [{k: v for k, v in row.items() if k != "verifier"} for row in rows]
 
 
+TAGS = ("50", "75", "95", "99")
+# (title, [(metric, style)], y limit): one panel each; a metric is drawn for every source it has
+PANELS = [
+    ("mean reward", [("reward", "-")], (0, 1.02)),
+    ("IoU threshold (solid) / mean IoU (dashed)", [("threshold", "-"), ("iou", "--")], (0, 1.02)),
+    ("reflection ratio (solid) / correct among reflecting (dashed)",
+     [("reflection_ratio", "-"), ("correct_ratio_reflecting", "--")], (0, 1.02)),
+    ("truncation rate (cut at max_new_tokens)", [("truncated_ratio", "-")], (0, 1.02)),
+    ("response chars: correct (solid) / incorrect (dashed)",
+     [("response_length_correct", "-"), ("response_length_incorrect", "--")], None),
+    ("grounding: precision = recall at IoU τ'", [(f"precision{t}", "-") for t in TAGS], (0, 1.02)),
+]  # fmt: skip
+
+
 def plot(records: list[dict[str, Any]], path: Path, smooth: int = 10) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = [("reward", "mean reward"), ("threshold", "IoU threshold / mean IoU"),
-              ("reflection_ratio", "reflection ratio")]  # fmt: skip
-    figure, axes = plt.subplots(1, len(panels), figsize=(13, 3.6))
-    for axis, (metric, title) in zip(axes, panels, strict=True):
-        for source in SOURCES:
-            names = [f"{metric}/{source}"] + ([f"iou/{source}"] if metric == "threshold" else [])
-            for name in names:
-                steps, values = series(records, name)
+    figure, grid = plt.subplots(2, 3, figsize=(15, 7.2))
+    for axis, (title, metrics, ylim) in zip(grid.flat, PANELS, strict=True):
+        for metric, style in metrics:
+            for source in SOURCES:
+                steps, values = series(records, f"{metric}/{source}")
                 if not steps:
                     continue
                 if metric != "threshold":
                     values = moving_average(values, smooth)
-                style = "--" if name.startswith("iou/") else "-"
-                axis.plot(steps, values, style, label=name)
-        axis.set(xlabel="GRPO step", title=title, ylim=(0, 1.02))
+                axis.plot(steps, values, style, label=f"{metric}/{source}")
+        axis.set(xlabel="GRPO step", title=title)
+        if ylim is not None:
+            axis.set_ylim(*ylim)
+        axis.title.set_fontsize(9)
         axis.grid(alpha=0.3)
-        axis.legend(fontsize=7, loc="lower right")
+        axis.legend(fontsize=6, loc="best")
     figure.suptitle(f"raas-train on a mixed toy task, routed by data_source ({smooth}-step mean)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
+
+
+CURVES = (
+    "reward", "reflection_ratio", "correct_ratio_reflecting", "truncated_ratio",
+    "response_length_correct", "response_length_incorrect", "iou", "threshold",
+    *(f"precision{t}" for t in TAGS),
+)  # fmt: skip
 
 
 def window_mean(records: list[dict[str, Any]], name: str, first: bool, size: int = 20) -> float:
@@ -88,7 +111,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/toy_mixed")
+    parser.add_argument("--plot-only", action="store_true", help="redraw from the saved log")
     args = parser.parse_args()
+    if args.plot_only:
+        plot(read_log(args.out / "metrics.jsonl"), args.out / "curves.png")
+        return
     work = Path(tempfile.mkdtemp(prefix="raas-mixed-"))
     server = LiveServer.start(RAAS_POOL_WORKERS="1", RAAS_ROUTES=json.dumps(ROUTES))
     try:
@@ -117,7 +144,7 @@ def main() -> None:
     curves = {
         f"{name}/{source}": {"first_20": window_mean(records, f"{name}/{source}", True),
                              "last_20": window_mean(records, f"{name}/{source}", False)}
-        for source in SOURCES for name in ("reward", "reflection_ratio", "iou", "threshold")
+        for source in SOURCES for name in CURVES
         if any(f"{name}/{source}" in r for r in records)
     }  # fmt: skip
     summary = {

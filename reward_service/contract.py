@@ -65,7 +65,8 @@ class Failure:
 @dataclass(slots=True)
 class Outcome:
     """What became of a task. For the source summary, when the backend looked: ``reflects``,
-    whether the response holds a reflection word; ``tokens``, its length in tokens."""
+    whether the response holds a reflection word (``raas`` mode), ``reflects_vtriune`` the same
+    in V-Triune's mode; ``tokens``, its length in tokens."""
 
     status: Status
     accuracy: float | None = None
@@ -75,6 +76,7 @@ class Outcome:
     seconds: float = 0.0
     reflects: bool | None = None
     tokens: int | None = None
+    reflects_vtriune: bool | None = None
 
     @classmethod
     def of(cls, value: Outcome | Failure) -> Outcome:
@@ -86,5 +88,5 @@ class Outcome:
     def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
         return Outcome, (
             self.status, self.accuracy, self.format, self.details, self.error, self.seconds,
-            self.reflects, self.tokens,
+            self.reflects, self.tokens, self.reflects_vtriune,
         )  # fmt: skip

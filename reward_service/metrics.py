@@ -10,7 +10,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
+
+from reward_service.summary import IOU_REPORT, IOU_REPORT_KINDS
 
 if TYPE_CHECKING:
     from reward_service.contract import Outcome, Task
@@ -27,14 +29,28 @@ _CHAR_BUCKETS = (64, 256, 1024, 4096, 8192, 16384, 32768, 65536)
 _LENGTH_BUCKETS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384)
 
 
+_BOOL = ("true", "false")
+_CORRECT = ("true", "false", "unscored")  # unscored: not ok, correctness unknown
+
+
+def flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
 @dataclass(slots=True)
 class Monitored:
-    """One batch's values for one source: response lengths, and the perception values of its
-    ``ok`` samples (``reward_service.summary.perception``)."""
+    """One batch's values for one source: response lengths, the perception values of its
+    ``ok`` samples (``reward_service.summary.perception``), the ``truncated`` flags trainers
+    sent, the lengths of ``ok`` responses by correctness (``correct`` label: the source's
+    reflection mode's bar) and (reflects, correct) of the responses examined for reflection."""
 
     chars: list[int] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list)
     perception: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    truncated: list[bool] = field(default_factory=list)
+    chars_by_correct: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    tokens_by_correct: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    reflection: Tally[tuple[str, str]] = field(default_factory=Tally)
 
 
 class SourceLabels:
@@ -180,10 +196,44 @@ class Metrics:
             "raas_perception_answers", "Perception answers, by whether the verifier could read "
             "them.", [*source, "parsed"], registry=r,
         )  # fmt: skip
+        self.at_iou = Summary(
+            "raas_perception_at_iou", "Detection, V-Triune's label-first matching at IoU "
+            "threshold τ: matched IoU per GT box (kind=iou), precision, recall; per ok sample.",
+            [*source, "threshold", "kind"], registry=r,
+        )  # fmt: skip
+        self.truncated = Counter(
+            "raas_truncated", "Samples whose trainer said whether it cut them at its maximum "
+            "length, by that flag.", [*source, "truncated"], registry=r,
+        )  # fmt: skip
+        self.scored_chars = Histogram(
+            "raas_scored_response_chars", "Response length in characters of ok samples, by "
+            "correctness (the source's reflection mode's bar).", [*source, "correct"],
+            buckets=_CHAR_BUCKETS, registry=r,
+        )  # fmt: skip
+        self.scored_tokens = Histogram(
+            "raas_scored_response_tokens", "Response length in tokens of ok samples (with "
+            "RAAS_TOKENIZER), by correctness.", [*source, "correct"], buckets=_LENGTH_BUCKETS,
+            registry=r,
+        )  # fmt: skip
+        self.reflection = Counter(
+            "raas_reflection", "Responses examined for reflection words (the source's mode), by "
+            "whether they reflect and are correct (unscored: not ok).",
+            [*source, "reflects", "correct"], registry=r,
+        )  # fmt: skip
         self._per_source = [
             self.reward, self.response_chars, self.response_tokens, *self.perception.values(),
             self.perception_threshold,
         ]  # fmt: skip
+        # metrics with labels beyond data_source, and every value those labels take
+        self._per_source_labelled: list[tuple[Counter | Histogram | Summary, list[tuple[str, ...]]]]
+        self._per_source_labelled = [
+            (self.perception_answers, [(v,) for v in _BOOL]),
+            (self.at_iou, [(f"{t:g}", k) for t, _ in IOU_REPORT for k in IOU_REPORT_KINDS]),
+            (self.truncated, [(v,) for v in _BOOL]),
+            (self.scored_chars, [(v,) for v in _BOOL]),
+            (self.scored_tokens, [(v,) for v in _BOOL]),
+            (self.reflection, [(r, c) for r in _BOOL for c in _CORRECT]),
+        ]
 
     def _add_model_metrics(self, r: CollectorRegistry) -> None:
         """Model workers: queue depth (what GPU autoscaling watches) and how batches are formed."""
@@ -251,9 +301,10 @@ class Metrics:
             for metric in self._per_source:
                 with contextlib.suppress(KeyError):
                     metric.remove(source)
-            for parsed in ("true", "false"):
-                with contextlib.suppress(KeyError):
-                    self.perception_answers.remove(source, parsed)
+            for labelled, values in self._per_source_labelled:
+                for value in values:
+                    with contextlib.suppress(KeyError):
+                        labelled.remove(source, *value)
         return labels
 
     def record_samples(
@@ -287,6 +338,32 @@ class Metrics:
                 yes = int(sum(parsed))
                 self.perception_answers.labels(label, "true").inc(yes)
                 self.perception_answers.labels(label, "false").inc(len(parsed) - yes)
+            self._record_vtriune(label, seen)
+
+    def _record_vtriune(self, label: str, seen: Monitored) -> None:
+        """The rest of V-Triune's curves: IoU/precision/recall at its thresholds, truncation,
+        lengths by correctness, reflection by correctness."""
+        for tau, tag in IOU_REPORT:
+            for kind in IOU_REPORT_KINDS:
+                if values := seen.perception.get(f"{kind}{tag}"):
+                    summary = self.at_iou.labels(label, f"{tau:g}", kind)
+                    for value in values:
+                        summary.observe(value)
+        if seen.truncated:
+            cut = sum(seen.truncated)
+            if cut:
+                self.truncated.labels(label, "true").inc(cut)
+            if len(seen.truncated) > cut:
+                self.truncated.labels(label, "false").inc(len(seen.truncated) - cut)
+        for histogram, by_correct in (
+            (self.scored_chars, seen.chars_by_correct), (self.scored_tokens, seen.tokens_by_correct)
+        ):  # fmt: skip
+            for right, lengths in by_correct.items():
+                child = histogram.labels(label, right)
+                for length in lengths:
+                    child.observe(length)
+        for (reflects, right), count in seen.reflection.items():
+            self.reflection.labels(label, reflects, right).inc(count)
 
     def observe_tasks(self, tasks: Sequence[Task], outcomes: Sequence[Outcome]) -> None:
         """Per unique task: verifier time (where it ran to an answer) and timeouts."""

@@ -16,6 +16,11 @@ or ``{"routes": [...]}``::
         params: {model: rm-text}
         with_images: {params: {model: rm-vision}}   # samples that carry images
 
+``reflection`` (``raas`` or ``vtriune``, see ``reward_service.summary``) picks how the source
+summary finds reflection and correctness for a route's samples; set at the top of a file, it is
+the default of every route there (``routes/orsta.yaml``: V-Triune's). A request's own
+``reflection`` wins.
+
 An exact ``data_source`` wins over globs; globs are tried in file order (the first match wins), so
 list the narrow ones first and a catch-all ``"*"`` last. ``with_images`` replaces the fields it
 names (``params`` whole, not merged) for samples with at least one image.
@@ -29,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from reward_service.schemas import Weights
+from reward_service.schemas import Reflection, Weights
 
 MAX_ROUTES = 1024
 GLOB_CHARS = frozenset("*?[")
@@ -60,6 +65,7 @@ class ImageVariant(BaseModel):
 class Route(RouteSpec):
     data_source: StrictStr = Field(min_length=1, max_length=256)
     with_images: ImageVariant | None = None
+    reflection: Reflection | None = None  # the source summary's mode (else the file's, raas)
 
     @property
     def is_glob(self) -> bool:
@@ -80,13 +86,25 @@ class RoutesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     routes: list[Route] = Field(max_length=MAX_ROUTES)
+    reflection: Reflection | None = None  # the default of every route that sets none
+
+    def resolved(self) -> list[Route]:
+        """The routes, each with the file's ``reflection`` where it sets none."""
+        if self.reflection is None:
+            return self.routes
+        return [
+            r if r.reflection is not None else r.model_copy(update={"reflection": self.reflection})
+            for r in self.routes
+        ]
 
 
 def read_routes(value: Any) -> Any:
     """``RAAS_ROUTES`` as given → a list for pydantic to validate: inline JSON (``[`` or ``{``),
     else a path to a ``.yaml``/``.yml``/``.json`` file; lists and dicts pass through."""
     if not isinstance(value, str):
-        return value.get("routes", value) if isinstance(value, dict) else value
+        if isinstance(value, dict) and "routes" in value:
+            return RoutesFile.model_validate(value).resolved()
+        return value
     text = value.strip()
     if not text:
         return []
@@ -98,7 +116,7 @@ def read_routes(value: Any) -> Any:
             raise ValueError(f"RAAS_ROUTES: no file {text!r} (a path, or inline JSON)")
         loaded = _load_file(path)
     if isinstance(loaded, dict):
-        return RoutesFile.model_validate(loaded).routes
+        return RoutesFile.model_validate(loaded).resolved()
     return loaded
 
 

@@ -26,13 +26,20 @@ from reward_service.errors import (
     validation_errors,
 )
 from reward_service.limits import too_big
-from reward_service.metrics import Metrics, Monitored
+from reward_service.metrics import Metrics, Monitored, flag
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
 from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
-from reward_service.schemas import RewardRequest, Sample
+from reward_service.schemas import Reflection, RewardRequest, Sample
 from reward_service.settings import Settings
-from reward_service.summary import SourceSummaries, perception, reflects
+from reward_service.summary import (
+    DEFAULT_REFLECTION,
+    Seen,
+    SourceSummaries,
+    correct,
+    perception,
+    reflections,
+)
 
 logger = logging.getLogger("raas.router")
 _SLICE = 2048
@@ -81,9 +88,12 @@ class Router:
         ):
             answer = result(sample, outcome, reward)
             results.append(answer)
-            reflecting = self._reflects(sample, outcome)
-            length = len(sample.response)
-            summary.add(sample.data_source, length, reflecting, outcome.tokens, answer)
+            mode = self.reflection(request, sample.data_source)
+            seen = Seen(
+                len(sample.response), self._reflects(sample, outcome, mode), outcome.tokens,
+                sample.truncated,
+            )  # fmt: skip
+            summary.add(sample.data_source, seen, answer, mode)
             await _yield_every(index)
         return {"results": results, "summary": {"by_source": summary.render()}}
 
@@ -105,7 +115,7 @@ class Router:
             vetted(sample, plan.early[index] if task_index is None else scored[task_index])
             for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
         ]
-        await self._record(samples, judged, plan, scored)
+        await self._record(request, judged, plan, scored)
         return judged
 
     async def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
@@ -205,13 +215,21 @@ class Router:
         outcome = (await self._run_on("rules", [task]))[0]
         return outcome.format
 
-    def _reflects(self, sample: Sample, outcome: Outcome) -> bool | None:
-        """From the backend when it looked; else scanned here, within the size limit only."""
-        if outcome.reflects is not None:
-            return outcome.reflects
+    def reflection(self, request: RewardRequest, data_source: str) -> Reflection:
+        """The summary's reflection mode for a source: the request's, else its route's, else
+        ``raas``."""
+        return request.reflection or self.routes.reflection(data_source) or DEFAULT_REFLECTION
+
+    def _reflects(self, sample: Sample, outcome: Outcome, mode: Reflection) -> bool | None:
+        """From the backend when it looked; else scanned here, within the size limit only, and
+        kept on the outcome (the metrics and the summary both ask)."""
+        looked = outcome.reflects_vtriune if mode == "vtriune" else outcome.reflects
+        if looked is not None:
+            return looked
         if len(sample.response) > self.settings.max_response_chars:
             return None
-        return reflects(sample.response)
+        outcome.reflects, outcome.reflects_vtriune = reflections(sample.response)
+        return outcome.reflects_vtriune if mode == "vtriune" else outcome.reflects
 
     async def _dispatch(self, tasks: list[Task]) -> list[Outcome]:
         """Score unique tasks on their backends concurrently, each sorted by ground truth so that
@@ -256,24 +274,27 @@ class Router:
 
     async def _record(
         self,
-        samples: Sequence[Sample],
+        request: RewardRequest,
         judged: list[tuple[Outcome, float | None]],
         plan: _Plan,
         scored: list[Outcome],
     ) -> None:
         """The batch's metrics, ``_SLICE`` samples (then tasks) at a time."""
-        m = self.metrics
+        m, samples = self.metrics, request.samples
         m.batch_size.observe(len(samples))
         m.deduplicated.inc(sum(i is not None for i in plan.task_index) - len(plan.tasks))
         for lo in range(0, len(samples), _SLICE):
-            self._record_samples(samples[lo : lo + _SLICE], judged[lo : lo + _SLICE])
+            self._record_samples(request, samples[lo : lo + _SLICE], judged[lo : lo + _SLICE])
             await asyncio.sleep(0)
         for lo in range(0, len(plan.tasks), _SLICE):
             m.observe_tasks(plan.tasks[lo : lo + _SLICE], scored[lo : lo + _SLICE])
             await asyncio.sleep(0)
 
     def _record_samples(
-        self, samples: Sequence[Sample], judged: list[tuple[Outcome, float | None]]
+        self,
+        request: RewardRequest,
+        samples: Sequence[Sample],
+        judged: list[tuple[Outcome, float | None]],
     ) -> None:
         counts: Counter[tuple[str, str, str]] = Counter()
         rewards: dict[str, list[float]] = {}
@@ -284,10 +305,20 @@ class Router:
             seen.chars.append(len(sample.response))
             if outcome.tokens is not None:
                 seen.tokens.append(outcome.tokens)
-            if reward is not None:
+            if sample.truncated is not None:
+                seen.truncated.append(sample.truncated)
+            mode = self.reflection(request, sample.data_source)
+            right = "unscored"
+            if reward is not None and outcome.accuracy is not None:
+                right = flag(correct(outcome.accuracy, mode))
                 rewards.setdefault(sample.data_source, []).append(reward)
                 for name, value in perception(outcome.details).items():
                     seen.perception[name].append(value)
+                seen.chars_by_correct[right].append(len(sample.response))
+                if outcome.tokens is not None:
+                    seen.tokens_by_correct[right].append(outcome.tokens)
+            if (reflecting := self._reflects(sample, outcome, mode)) is not None:
+                seen.reflection[(flag(reflecting), right)] += 1
         self.metrics.record_samples(counts, rewards)
         self.metrics.record_monitoring(monitored)
 

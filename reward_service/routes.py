@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.route_spec import Route, RouteSpec
-from reward_service.schemas import Sample
+from reward_service.schemas import Reflection, Sample
 
 _CACHE_ENTRIES = 65_536
 _LISTED = 20
@@ -35,6 +35,7 @@ class RouteTable:
                 self._exact[route.data_source] = route
         self._globs = [route for route in self.routes if route.is_glob]
         self._found: dict[tuple[str, bool], RouteSpec | None] = {}
+        self._reflection: dict[str, Reflection | None] = {}
 
     def ordered(self) -> list[Route]:
         """The routes in the order they are tried: exact ones, then globs in file order."""
@@ -45,11 +46,23 @@ class RouteTable:
         if key not in self._found:
             if len(self._found) >= _CACHE_ENTRIES:  # trainers name few sources; bound it anyway
                 self._found.clear()
-            route = self._exact.get(data_source) or next(
-                (r for r in self._globs if fnmatchcase(data_source, r.data_source)), None
-            )
+            route = self._route(data_source)
             self._found[key] = None if route is None else route.spec(images)
         return self._found[key]
+
+    def reflection(self, data_source: str) -> Reflection | None:
+        """The reflection mode of ``data_source``'s route, if it names one."""
+        if data_source not in self._reflection:
+            if len(self._reflection) >= _CACHE_ENTRIES:
+                self._reflection.clear()
+            route = self._route(data_source) if self.routes else None
+            self._reflection[data_source] = None if route is None else route.reflection
+        return self._reflection[data_source]
+
+    def _route(self, data_source: str) -> Route | None:
+        return self._exact.get(data_source) or next(
+            (r for r in self._globs if fnmatchcase(data_source, r.data_source)), None
+        )
 
     def apply(self, sample: Sample) -> bool:
         """Fill ``sample`` from its route, in place; ``False`` if it has no verifier after."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 ID_MIN, ID_MAX = -(2**63), 2**64 - 1  # what fits 64 bits, signed or not (what orjson writes)
 WEIGHT_MAX = 1e6  # larger weights add nothing but overflow: only their ratio matters
@@ -12,6 +12,8 @@ SampleId = StrictStr | Annotated[int, Field(ge=ID_MIN, le=ID_MAX)]
 
 Status = Literal["ok", "invalid_input", "timeout", "error", "unavailable"]
 STATUSES: tuple[Status, ...] = ("ok", "invalid_input", "timeout", "error", "unavailable")
+# how the source summary finds reflection and correctness (``reward_service.summary``)
+Reflection = Literal["raas", "vtriune"]
 
 
 class Weights(BaseModel):
@@ -50,6 +52,7 @@ class Sample(BaseModel):
     weights: Weights = DEFAULT_WEIGHTS
     images: list[StrictStr] = Field(default_factory=list)
     meta: dict[str, Any] = Field(default_factory=dict)
+    truncated: StrictBool | None = None  # cut at the trainer's max length (source summary)
 
 
 class RewardRequest(BaseModel):
@@ -58,6 +61,7 @@ class RewardRequest(BaseModel):
     samples: list[Sample]
     step: int | None = Field(None, ge=0, le=ID_MAX)
     total_steps: int | None = Field(None, ge=1, le=ID_MAX)
+    reflection: Reflection | None = None  # the summary's reflection mode; else each route's
 
 
 class SampleResult(BaseModel):
@@ -80,6 +84,20 @@ class PerceptionSummary(BaseModel):
     map50_mean: float | None
     threshold: float | None  # the IoU threshold in effect (its mean over the samples)
     parsed_ratio: float | None  # share of answers the verifier could read
+    # detection: V-Triune's label-first matching at IoU 0.50/0.75/0.95/0.99: matched IoU per GT
+    # box, precision (matches / predicted boxes), recall (matches / GT boxes)
+    iou50_mean: float | None = None
+    precision50_mean: float | None = None
+    recall50_mean: float | None = None
+    iou75_mean: float | None = None
+    precision75_mean: float | None = None
+    recall75_mean: float | None = None
+    iou95_mean: float | None = None
+    precision95_mean: float | None = None
+    recall95_mean: float | None = None
+    iou99_mean: float | None = None
+    precision99_mean: float | None = None
+    recall99_mean: float | None = None
 
 
 class SourceSummary(BaseModel):
@@ -92,9 +110,18 @@ class SourceSummary(BaseModel):
     component_means: dict[str, float]
     response_length_mean: float  # characters
     response_tokens_mean: float | None  # with RAAS_TOKENIZER, over the responses counted
+    # ok responses, correct (by the reflection mode's bar) or not
+    response_length_correct_mean: float | None = None
+    response_length_incorrect_mean: float | None = None
+    response_tokens_correct_mean: float | None = None
+    response_tokens_incorrect_mean: float | None = None
+    truncated_ratio: float | None = None  # over the samples that said ``truncated``
+    reflection_mode: Reflection = "raas"
     reflection_ratio: float | None  # None when no response of the source was examined
     reflection_ratio_correct: float | None
     reflection_ratio_incorrect: float | None
+    correct_ratio_reflecting: float | None = None  # share correct among reflecting responses
+    correct_ratio_not_reflecting: float | None = None
     perception: PerceptionSummary | None  # for sources scored by perception verifiers
     n: dict[str, int]
 

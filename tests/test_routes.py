@@ -156,6 +156,42 @@ def test_settings_read_yaml_json_and_inline(tmp_path: Path) -> None:
         Settings(routes=json.dumps([{"data_source": "a", "verifier": "math", "colour": 1}]))
 
 
+REFLECTING = [
+    {"data_source": "vt/*", "verifier": "math"},
+    {"data_source": "own", "verifier": "math", "reflection": "raas"},
+]
+
+
+@pytest.mark.parametrize(
+    ("given", "source", "mode"),
+    [
+        ({"reflection": "vtriune", "routes": REFLECTING}, "vt/a", "vtriune"),  # the file's
+        ({"reflection": "vtriune", "routes": REFLECTING}, "own", "raas"),  # the route's own
+        ({"reflection": "vtriune", "routes": REFLECTING}, "elsewhere", None),  # no route
+        ({"routes": REFLECTING}, "vt/a", None),  # no default: the router's raas
+        (REFLECTING, "own", "raas"),  # a bare list
+    ],
+)
+def test_reflection_mode_from_the_file_and_the_route(
+    given: Any, source: str, mode: str | None, tmp_path: Path
+) -> None:
+    import yaml
+
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(given))
+    for form in (str(tmp_path / "r.yaml"), json.dumps(given)):
+        assert RouteTable(Settings(routes=form).routes).reflection(source) == mode
+
+
+def test_an_unknown_reflection_mode_stops_the_start() -> None:
+    with pytest.raises(ValidationError, match="reflection"):
+        Settings(routes=json.dumps({"reflection": "words", "routes": REFLECTING}))
+
+
+def test_orsta_preset_monitors_as_vtriune() -> None:
+    table = RouteTable(Settings(routes=str(EXAMPLES / "orsta.yaml")).routes)
+    assert {table.reflection(s) for s in ("orsta/math", "orsta/detection_coco")} == {"vtriune"}
+
+
 def test_the_number_of_routes_is_bounded_in_every_form() -> None:
     many = [{"data_source": f"s{i}", "verifier": "math"} for i in range(MAX_ROUTES + 1)]
     for given in (many, json.dumps(many), json.dumps({"routes": many})):

@@ -32,3 +32,28 @@ def test_step_bounds() -> None:
         RewardRequest.model_validate({"samples": [], "step": -1})
     with pytest.raises(ValidationError):
         RewardRequest.model_validate({"samples": [], "total_steps": 0})
+
+
+@pytest.mark.parametrize(
+    ("truncated", "valid"),
+    [(True, True), (False, True), (None, True), (1, False), ("true", False), (0.0, False)],
+)
+def test_truncated_is_a_strict_boolean(truncated: object, valid: bool) -> None:
+    """A trainer's flag, never coerced: ``1`` or ``"true"`` is a 422, not a guess."""
+    body = {"samples": [{"response": "x", "verifier": "math", "truncated": truncated}]}
+    if valid:
+        assert RewardRequest.model_validate(body).samples[0].truncated is truncated
+        return
+    with pytest.raises(ValidationError) as info:
+        RewardRequest.model_validate(body)
+    assert info.value.errors()[0]["loc"] == ("samples", 0, "truncated")
+
+
+@pytest.mark.parametrize(("mode", "valid"), [("raas", True), ("vtriune", True), ("VTriune", False)])
+def test_reflection_mode_is_named(mode: str, valid: bool) -> None:
+    body = {"samples": [], "reflection": mode}
+    if valid:
+        assert RewardRequest.model_validate(body).reflection == mode
+        return
+    with pytest.raises(ValidationError):
+        RewardRequest.model_validate(body)

@@ -189,6 +189,7 @@ class RewardClient:
         headers: Mapping[str, str] | None = None,
         api_key: str | None = None,
         retry_unavailable_s: float = 0.0,
+        reflection: str | None = None,
     ) -> None:
         """``max_batch`` keeps each request small enough to be scored and retried cheaply (a
         lost 512-sample piece costs one resend, not the whole rollout); ``max_concurrency``
@@ -199,12 +200,15 @@ class RewardClient:
         ``Authorization: Bearer <key>`` to a raas started with ``RAAS_API_KEYS``.
         ``retry_unavailable_s``: how long a piece with samples raas marks retryable (``status``
         ``unavailable``, ``details.retryable``: every worker was out past the router's own retry
-        budget) is sent again (0, the default: never; their ``reward`` stays ``None``)."""
+        budget) is sent again (0, the default: never; their ``reward`` stays ``None``).
+        ``reflection`` (``"raas"`` or ``"vtriune"``): the summary's reflection mode for every
+        request (default: each route's, else raas's)."""
         if max_batch < 1 or max_concurrency < 1:
             raise ValueError("max_batch and max_concurrency must be at least 1")
         if retry_unavailable_s < 0:
             raise ValueError("retry_unavailable_s must not be negative")
         self.retry_unavailable_s = retry_unavailable_s
+        self.reflection = reflection
         self.url = url.rstrip("/")
         self.max_batch = max_batch
         self.retry = retry if retry is not None else RetryPolicy()
@@ -231,9 +235,11 @@ class RewardClient:
         """Start scoring ``samples`` and return at once; the future holds the batch."""
         if os.getpid() != self._pid:
             raise RuntimeError("a RewardClient cannot cross a fork: create one per process")
-        schedule = {
+        schedule: dict[str, int | str] = {
             k: v for k, v in (("step", step), ("total_steps", total_steps)) if v is not None
         }
+        if self.reflection is not None:
+            schedule["reflection"] = self.reflection
         samples = list(samples)
         pieces = [samples[i : i + self.max_batch] for i in range(0, len(samples), self.max_batch)]
         return _all_of([self._executor.submit(self._piece, piece, schedule) for piece in pieces])
@@ -279,7 +285,7 @@ class RewardClient:
 
     # --- on a worker thread ---------------------------------------------------------------
 
-    def _piece(self, samples: list[Sample], schedule: dict[str, int]) -> Piece:
+    def _piece(self, samples: list[Sample], schedule: dict[str, int | str]) -> Piece:
         body = orjson.dumps({"samples": samples, **schedule}, option=orjson.OPT_SERIALIZE_NUMPY)
         answer = self._until_scored(body)
         results = answer["results"]

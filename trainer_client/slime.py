@@ -11,7 +11,9 @@ functions that return several samples), ``rm(args, samples) -> list``: slime cal
 function both ways. Each sample becomes a raas sample: ``response``; ``label`` as the ground
 truth; ``prompt`` (chat messages as their text); ``metadata``'s ``verifier``, ``data_source``
 (default ``slime``), ``params``, ``format``, ``weights``; ``multimodal_inputs["images"]`` (PIL
-images) as PNG data URIs. A sample whose metadata names no verifier takes ``RAAS_VERIFIER``, else
+images) as PNG data URIs; ``truncated`` from ``status`` (slime's ``TRUNCATED`` when the engine
+stopped at the length limit, ``COMPLETED`` otherwise; no flag for other statuses), for raas's
+per-source truncation rate. A sample whose metadata names no verifier takes ``RAAS_VERIFIER``, else
 the server's routes for its ``data_source``. The samples of one call go to ``/reward`` together
 through :class:`~trainer_client.client.RewardClient` (``RAAS_URL``, ``RAAS_API_KEY``).
 
@@ -85,6 +87,10 @@ def raas_sample(sample: Any, encode: ImageEncoder | None = None) -> dict[str, An
     images = (getattr(sample, "multimodal_inputs", None) or {}).get("images") or []
     if images:
         found["images"] = [(encode or ImageEncoder())(image) for image in images]
+    status = getattr(sample, "status", None)
+    status = getattr(status, "value", status)  # slime's Sample.Status, or its value
+    if status in ("truncated", "completed"):
+        found["truncated"] = status == "truncated"
     return found
 
 

@@ -19,13 +19,25 @@ BySource = dict[str, dict[str, Any]]
 _MEANS = {
     "reward_mean": "reward",
     "response_tokens_mean": "response_tokens",
+    "response_length_correct_mean": "length_correct",
+    "response_length_incorrect_mean": "length_incorrect",
+    "response_tokens_correct_mean": "tokens_correct",
+    "response_tokens_incorrect_mean": "tokens_incorrect",
+    "truncated_ratio": "truncated",
     "reflection_ratio": "reflection",
     "reflection_ratio_correct": "reflection_correct",
     "reflection_ratio_incorrect": "reflection_incorrect",
+    "correct_ratio_reflecting": "correct_reflecting",
+    "correct_ratio_not_reflecting": "correct_not_reflecting",
 }
+# detection: V-Triune's label-first matching at its IoU thresholds (matched IoU, precision,
+# recall), as raas's ``reward_service.summary.IOU_REPORT`` reports them
+IOU_REPORT_KEYS = tuple(
+    f"{kind}{tag}" for tag in ("50", "75", "95", "99") for kind in ("iou", "precision", "recall")
+)
 _PERCEPTION = {
     "iou_mean": "iou", "map_mean": "map", "map50_mean": "map50", "threshold": "threshold",
-    "parsed_ratio": "parsed",
+    "parsed_ratio": "parsed", **{f"{key}_mean": key for key in IOU_REPORT_KEYS},
 }  # fmt: skip
 # flattened scalar name → where it is read
 _SCALARS = {
@@ -34,14 +46,22 @@ _SCALARS = {
     "format": ("component_means", "format"),
     "response_length": ("response_length_mean",),
     "response_tokens": ("response_tokens_mean",),
+    "response_length_correct": ("response_length_correct_mean",),
+    "response_length_incorrect": ("response_length_incorrect_mean",),
+    "response_tokens_correct": ("response_tokens_correct_mean",),
+    "response_tokens_incorrect": ("response_tokens_incorrect_mean",),
+    "truncated_ratio": ("truncated_ratio",),
     "reflection_ratio": ("reflection_ratio",),
     "reflection_ratio_correct": ("reflection_ratio_correct",),
     "reflection_ratio_incorrect": ("reflection_ratio_incorrect",),
+    "correct_ratio_reflecting": ("correct_ratio_reflecting",),
+    "correct_ratio_not_reflecting": ("correct_ratio_not_reflecting",),
     "iou": ("perception", "iou_mean"),
     "map": ("perception", "map_mean"),
     "map50": ("perception", "map50_mean"),
     "threshold": ("perception", "threshold"),
     "parsed": ("perception", "parsed_ratio"),
+    **{key: ("perception", f"{key}_mean") for key in IOU_REPORT_KEYS},
 }
 
 
@@ -51,6 +71,7 @@ class _Pooled:
     def __init__(self) -> None:
         self.count = 0
         self.status: dict[str, int] = {}
+        self.modes: set[str] = set()  # reflection modes of the pieces (one, for one batch)
         self.sums: dict[str, list[float]] = {}  # key → [Σ value·n, Σ n]
 
     def add(self, summary: Mapping[str, Any]) -> None:
@@ -58,6 +79,8 @@ class _Pooled:
         self.count += count
         for status, k in (summary.get("status_counts") or {}).items():
             self.status[status] = self.status.get(status, 0) + int(k)
+        if isinstance(mode := summary.get("reflection_mode"), str):
+            self.modes.add(mode)
         n: Mapping[str, int] = summary.get("n") or {}
         self._mean("length", summary.get("response_length_mean"), count)
         for name, key in _MEANS.items():
@@ -88,6 +111,8 @@ class _Pooled:
             "component_means": components,
             "response_length_mean": self.get("length"),
             **{name: self.get(key) for name, key in _MEANS.items()},
+            # pieces scored in different modes do not pool into one mode's ratios: say so
+            "reflection_mode": next(iter(self.modes)) if len(self.modes) == 1 else None,
             "perception": perception if any(v is not None for v in perception.values()) else None,
             "n": {
                 key.removeprefix("component:"): int(pooled[1])

@@ -133,8 +133,12 @@ class _RaasReward:
         summary_path: str | None = None,
         client_options: Mapping[str, Any] | None = None,
         api_key: str | None = None,
+        max_completion_length: int | None = None,
     ) -> None:
         """``max_image_bytes``: the reward model's ``max_image_bytes`` (raas's default).
+        ``max_completion_length``: ``GRPOConfig``'s, which TRL does not pass to reward
+        functions; with it each sample says ``truncated`` (its ``completion_ids`` fill that
+        length: V-Triune's ``length_clip_ratio`` test) for raas's per-source truncation rate.
         ``total_steps``, ``samples_per_step``, ``start_step``: the step where TRL passes no
         trainer state (``AsyncGRPOTrainer``); ``summary_path``: a JSONL file for the per-source
         curves where TRL passes no ``log_metric``. ``api_key``: for a raas started with
@@ -151,6 +155,9 @@ class _RaasReward:
         self.total_steps, self.samples_per_step = total_steps, samples_per_step
         self.start_step, self.summary_path = start_step, summary_path
         self.client_options = {"api_key": api_key, **(client_options or {})}
+        if max_completion_length is not None and max_completion_length < 1:
+            raise ValueError("max_completion_length must be at least 1")
+        self.max_completion_length = max_completion_length
         self._local: _Local | None = None
 
     def __getstate__(self) -> dict[str, Any]:
@@ -191,6 +198,7 @@ class _RaasReward:
         state = columns.pop("trainer_state", None)
         call = _Call(len(completions), log_metric=columns.pop("log_metric", None),
                      log_extra=columns.pop("log_extra", None))  # fmt: skip
+        cut = self._truncated(columns.get("completion_ids"), len(completions))
         for key in _TRL_ARGUMENTS:
             columns.pop(key, None)
         rows = _rows(columns, len(completions))
@@ -198,12 +206,25 @@ class _RaasReward:
         for index, (completion, row) in enumerate(zip(completions, rows, strict=True)):
             prompt = prompts[index] if index < len(prompts) else None
             try:
-                call.samples.append(self.sample(prompt, completion, row, encode))
+                sample = self.sample(prompt, completion, row, encode)
+                if cut is not None:
+                    sample["truncated"] = cut[index]
+                call.samples.append(sample)
                 call.positions.append(index)
             except (ImageEncodingError, TypeError, ValueError) as exc:
                 call.errors[index] = f"{type(exc).__name__}: {exc}"
         call.step, call.total_steps = self._step(state, call.size)
         return call
+
+    def _truncated(self, completion_ids: Any, count: int) -> list[bool] | None:
+        """Per completion, whether its token ids fill ``max_completion_length``; ``None`` when
+        that is not set or TRL passed no ids for every completion."""
+        limit = self.max_completion_length
+        if limit is None or not isinstance(completion_ids, Sequence):
+            return None
+        if len(completion_ids) != count:
+            return None
+        return [isinstance(ids, Sequence) and len(ids) >= limit for ids in completion_ids]
 
     def _step(self, state: Any, count: int) -> tuple[int | None, int | None]:
         if state is not None:

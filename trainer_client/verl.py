@@ -166,8 +166,10 @@ def verl_sample(
     *,
     messages: Any = None,
     encode: ImageEncoder | None = None,
+    truncated: bool | None = None,
 ) -> dict[str, Any]:
-    """The raas wire sample for one verl row; ``messages``: its prompt (verl's ``raw_prompt``).
+    """The raas wire sample for one verl row; ``messages``: its prompt (verl's ``raw_prompt``);
+    ``truncated``: whether the rollout filled the response length (where the caller knows).
     Raises :class:`~trainer_client.images.ImageEncodingError` for an image raas would refuse."""
     extra = extra_info or {}
     verifier = extra.get("verifier") or DATA_SOURCE_VERIFIERS.get(str(data_source))
@@ -183,6 +185,8 @@ def verl_sample(
         sample["prompt"] = prompt
     if images := prompt_images(messages):
         sample["images"] = [(encode or ImageEncoder())(image) for image in images]
+    if truncated is not None:
+        sample["truncated"] = truncated
     return sample
 
 

@@ -19,8 +19,10 @@ as verl's own managers decode it; the prompt as the text of the user messages of
 the chat verl rolled out from (every 0.9.1 path to a reward manager carries it: the agent loop
 generates from it) — not the decoded prompt tokens, which carry the chat template and one
 placeholder token per image patch, while raas's reward models apply their own template to the
-prompt as the user turn; and the images of ``raw_prompt``, as verl's dataset put them there (PIL
-images, bytes, paths).
+prompt as the user turn; the images of ``raw_prompt``, as verl's dataset put them there (PIL
+images, bytes, paths); and ``truncated``: whether the valid response tokens fill the response
+width (``rollout.response_length``), V-Triune's ``length_clip_ratio`` test, for raas's
+per-source truncation rate.
 """
 
 from __future__ import annotations
@@ -84,20 +86,23 @@ class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # no verl whe
         item = data[-1:][0]  # a multi-output rollout is scored on its last sequence, as verl's
         columns: Mapping[str, Any] = item.non_tensor_batch
         extra = columns.get("extra_info") or {}
-        response = self._response(item)
+        response, truncated = self._response(item)
         reward, info = await score_row(
             self.settings,
             lambda: verl_sample(
                 columns["data_source"], response, columns["reward_model"]["ground_truth"],
                 extra, self.settings.default_verifier, messages=columns.get("raw_prompt"),
+                truncated=truncated,
             ),
             rollout_step(columns.get("tool_extra_fields"), columns),
             extra,
         )  # fmt: skip
         return {"reward_score": reward, "reward_extra_info": info}
 
-    def _response(self, item: Any) -> str:
+    def _response(self, item: Any) -> tuple[str, bool]:
+        """The response text, and whether it filled the response width (cut at max length)."""
         responses = item.batch["responses"]
-        valid = int(item.batch["attention_mask"][-responses.shape[-1] :].sum())
+        width = responses.shape[-1]
+        valid = int(item.batch["attention_mask"][-width:].sum())
         text: str = self.tokenizer.decode(responses[:valid], skip_special_tokens=True)
-        return text
+        return text, valid >= width

@@ -24,6 +24,8 @@ raas               from the verify body
 ``images``         its messages' ``input_image`` parts' ``image_url`` (data URIs or base64)
 ``ground_truth``   ``ground_truth``, else ``expected_answer`` (NeMo Gym's math datasets)
 ``data_source``    ``data_source``, else ``nemo_gym``
+``truncated``      ``response.incomplete_details.reason`` ``max_output_tokens``: true;
+                   ``response.status`` ``completed``: false; else not sent
 ``verifier``,      the row's fields of those names; a row without ``verifier`` is scored by the
 ``params``, …      server's routes (``RAAS_ROUTES``) for its ``data_source``
 =================  ==========================================================================
@@ -66,11 +68,20 @@ FAILURE_KINDS = {
 
 
 class GymResponse(BaseModel):
-    """The Responses-API answer; only ``output`` is read."""
+    """The Responses-API answer: its ``output``, and whether generation stopped at the token
+    limit (``status`` ``incomplete`` with ``incomplete_details.reason`` ``max_output_tokens``)."""
 
     model_config = ConfigDict(extra="allow")
 
     output: list[dict[str, Any]]
+    status: StrictStr | None = None
+    incomplete_details: dict[str, Any] | None = None
+
+    def truncated(self) -> bool | None:
+        """Cut at ``max_output_tokens``: True; ``completed``: False; otherwise not said."""
+        if (self.incomplete_details or {}).get("reason") == "max_output_tokens":
+            return True
+        return False if self.status == "completed" else None
 
 
 class GymVerifyRequest(BaseModel):
@@ -155,6 +166,8 @@ def gym_sample(body: GymVerifyRequest) -> dict[str, Any]:
         "images": input_images(given),
     }  # fmt: skip
     sample.update({k: getattr(body, k) for k in _SPEC_FIELDS if getattr(body, k) is not None})
+    if (truncated := body.response.truncated()) is not None:
+        sample["truncated"] = truncated
     return sample
 
 

@@ -17,7 +17,7 @@ import orjson
 from reward_service.contract import Outcome, Task
 from reward_service.errors import InvalidInputError, error_text
 from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec, unit_interval
-from reward_service.summary import reflects
+from reward_service.summary import reflections
 from reward_service.tokens import count_tokens, load_tokenizer
 from reward_service.verifiers import load_verifiers
 
@@ -95,7 +95,8 @@ def _score(task: Task, outcome: Outcome) -> None:
 def run_task(task: Task) -> Outcome:
     """Score one task; every failure becomes a status with a message."""
     start = time.perf_counter()
-    outcome = Outcome("ok", reflects=reflects(task.response))
+    plain, vtriune = reflections(task.response)
+    outcome = Outcome("ok", reflects=plain, reflects_vtriune=vtriune)
     if _tokenizer is not None and not task.format_only:
         outcome.tokens = count_tokens(_tokenizer, task.response)
     try:

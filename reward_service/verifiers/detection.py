@@ -31,7 +31,10 @@ index bug (below), its first answer block and only V-Triune's reader, for ``/jud
 compute mAP and mAP50 for the source summary even at weight 0 (about 2.5× the time of a sample).
 Details (for the source summary): ``parsed`` (an answer with a valid box), ``threshold`` (the
 mean τ in effect), ``iou`` (ΣIoU_matched/Ng of label-first matching, iou-first when only it is
-weighted, averaged over τ), ``map``/``map50`` when computed.
+weighted, averaged over τ), ``map``/``map50`` when computed, and V-Triune's monitoring of
+label-first matching at IoU 0.5, 0.75, 0.95, 0.99 (``reward_service.summary.IOU_REPORT``):
+``iou50`` (ΣIoU_matched/Ng), ``precision50`` (matches/Np), ``recall50`` (matches/Ng), …; all 0
+when no box was read.
 Formula: score_τ = (1−c)·ΣIoU_matched/Ng + c·(1 − (miss + fa)/2); sp = count_penalty^(Ng−Np)
 when Np < Ng, extra_box_penalty^(Np−Ng) when Np > Ng (count_penalty when it is null);
 acc = Σ_k w_k·sp·term_k / Σ_k w_k (0 when every weight is 0); mAP terms as in ``_coco_ap``.
@@ -59,6 +62,7 @@ from pydantic import Field, model_validator
 
 from reward_service.errors import InvalidInputError
 from reward_service.registry import Context, Params, Score, format_checker, verifier
+from reward_service.summary import IOU_REPORT, IOU_REPORT_KEYS
 from reward_service.verifiers._boxes import (
     MAX_BOXES,
     Boxes,
@@ -170,6 +174,22 @@ def predicted_boxes(response: str, params: DetectionParams) -> Boxes | None:
     return Boxes(coords[keep], tuple(boxes.labels[i] for i in keep)) if keep else None
 
 
+_REPORT_TAUS = np.array([tau for tau, _ in IOU_REPORT])
+
+
+def report(
+    count: npt.NDArray[np.float64], total: npt.NDArray[np.float64], n_pred: int, n_gt: int
+) -> dict[str, float]:
+    """V-Triune's ``report_iou_<τ>_label_match_{pure,precision,recall}`` from label-first
+    matching's matches and matched IoU at each reported τ."""
+    found: dict[str, float] = {}
+    for (_, tag), matches, matched_iou in zip(IOU_REPORT, count, total, strict=True):
+        found[f"iou{tag}"] = float(matched_iou / n_gt)
+        found[f"precision{tag}"] = float(matches / n_pred)
+        found[f"recall{tag}"] = float(matches / n_gt)
+    return found
+
+
 def size_penalty(n_pred: int, n_gt: int, params: DetectionParams) -> float:
     """count_penalty per missing box, extra_box_penalty (or count_penalty) per extra one."""
     extra = params.extra_box_penalty
@@ -189,8 +209,10 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
     }  # fmt: skip
     if pred is None:
         why = None if params.vtriune_compat else locate(response).problem
+        details |= dict.fromkeys(IOU_REPORT_KEYS, 0.0)
         return Score(0.0, details | {"reason": why or "no valid box in the answer block"})
     if len(pred) > MAX_BOXES:
+        details |= dict.fromkeys(IOU_REPORT_KEYS, 0.0)
         return Score(0.0, details | {"reason": f"too_many_boxes (> {MAX_BOXES})"})
     weights = {name: float(getattr(params, name)) for name in TERMS}
     iou = iou_matrix(pred.coords, gt.coords)
@@ -200,11 +222,19 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
     for name, match in (("label_first", label_first), ("iou_first", greedy)):
         # label-first also runs unweighted when neither does, for the mean matched IoU
         if weights[name] > 0 or (name == "label_first" and weights["iou_first"] == 0):
-            count, total = match(iou, same, taus)
+            if name == "label_first":  # the report's thresholds ride along: one pass
+                count, total = match(iou, same, np.concatenate([taus, _REPORT_TAUS]))
+                details |= report(count[len(taus) :], total[len(taus) :], len(pred), len(gt))
+                count, total = count[: len(taus)], total[: len(taus)]
+            else:
+                count, total = match(iou, same, taus)
             details.setdefault("iou", float((total / len(gt)).mean()))
             if weights[name] > 0:
                 scores = threshold_scores(count, total, len(pred), len(gt), params.completeness)
                 terms[name] = float(scores.mean())
+    if "iou50" not in details:  # label-first did not run (iou-first alone weighted)
+        count, total = label_first(iou, same, _REPORT_TAUS)
+        details |= report(count, total, len(pred), len(gt))
     if weights["map"] + weights["map50"] + weights["map75"] > 0 or params.monitor_map:
         terms["map"], terms["map50"], terms["map75"] = coco_map(iou, pred.labels, gt.labels)
         details["map"], details["map50"] = terms["map"], terms["map50"]

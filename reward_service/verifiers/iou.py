@@ -14,7 +14,9 @@ training progress by ``dynamic_schedule`` as detection's does (``_schedule``: pa
 [r_max, τ] against r = step/total_steps; V-Triune's default 0.85 → 0.95 → 0.99).
 Formula: IoU = area(P ∩ G)/area(P ∪ G), plain ratio (no +1 pixel); IoU if IoU ≥ τ else 0.
 Details (for the source summary): ``parsed`` (a valid box was found), ``iou``, ``threshold``
-(τ in effect, when one is set).
+(τ in effect, when one is set), and V-Triune's detection monitoring for one box against one
+(``reward_service.summary.IOU_REPORT``): at τ' = 0.5, 0.75, 0.95, 0.99, ``iou50`` (the IoU if
+≥ τ' else 0), ``precision50`` = ``recall50`` (1 if IoU ≥ τ' else 0), …; all 0 when no box.
 Range: [0, 1].
 Reward hacking: only the first box counts; a box covering the image scores area(G)/area(image);
 several different boxed answers are a hedge and score 0.
@@ -25,6 +27,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from reward_service.registry import Context, Params, Score, verifier
+from reward_service.summary import IOU_REPORT, IOU_REPORT_KEYS
 from reward_service.verifiers._boxes import Coords, ground_truth_box, pair_iou, predicted_box
 from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, Unit, dynamic_tau
 
@@ -47,7 +50,20 @@ def iou_reward(response: str, ground_truth: Any, params: IouParams, context: Con
     shown = {} if tau is None else {"threshold": tau}
     box, reason = predicted_box(response)
     if box is None:
-        return Score(0.0, {"reason": reason, "parsed": False, **shown})
+        report = dict.fromkeys(IOU_REPORT_KEYS, 0.0)
+        return Score(0.0, {"reason": reason, "parsed": False, **shown, **report})
     value = pair_iou(box, ground_truth)
     passed = tau is None or value >= tau
-    return Score(value if passed else 0.0, {"iou": value, "box": box, "parsed": True, **shown})
+    details = {"iou": value, "box": box, "parsed": True, **shown, **one_box_report(value)}
+    return Score(value if passed else 0.0, details)
+
+
+def one_box_report(iou: float) -> dict[str, float]:
+    """V-Triune's ``report_iou_<τ>_*`` for one predicted box and one GT box: matched at τ when
+    IoU ≥ τ, so precision = recall = the hit."""
+    report: dict[str, float] = {}
+    for tau, tag in IOU_REPORT:
+        hit = iou >= tau
+        report |= {f"iou{tag}": iou if hit else 0.0, f"precision{tag}": float(hit),
+                   f"recall{tag}": float(hit)}  # fmt: skip
+    return report

@@ -19,6 +19,7 @@ from devtools.toy import arithmetic_rows, build_model, build_tokenizer, groundin
 from tests.trainers.readme import readme_block
 from trainer_client.client import ScoredSample
 from trainer_client.grpo.cli import main
+from trainer_client.grpo.config import GRPOConfig
 from trainer_client.grpo.data import load_rows, reward_sample
 from trainer_client.grpo.loss import (
     group_advantages,
@@ -30,7 +31,7 @@ from trainer_client.grpo.loss import (
 from trainer_client.grpo.metrics import read_log
 from trainer_client.grpo.refill import Collected, collect, refill_size
 from trainer_client.grpo.rollout import Rollout
-from trainer_client.grpo.trainer import Group
+from trainer_client.grpo.trainer import Group, GRPOTrainer
 
 
 class TestAdvantages:
@@ -241,6 +242,25 @@ def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Pat
     assert (run / "reward_curve_all.png").stat().st_size > 0
     assert (run / "final" / "config.json").exists()
     assert all("reflection_ratio/smoke_add" in entry for entry in log)  # raas's summary, too
+    # every rollout said whether max_new_tokens cut it: raas's truncation rate per source
+    assert all(0.0 <= entry["truncated_ratio/smoke_add"] <= 1.0 for entry in log)
+
+
+def test_each_sample_says_whether_its_rollout_was_cut(tmp_path: Path) -> None:
+    """``truncated`` is the rollout's own flag: cut at ``max_new_tokens`` or ended by EOS."""
+    save_toy(tmp_path / "model", warm_steps=60, hidden=32)
+    rows = arithmetic_rows()[:3]
+    config = GRPOConfig(
+        model=str(tmp_path / "model"), data="unused", output_dir=str(tmp_path / "run"),
+        group_size=6, max_new_tokens=2, tensorboard=False, torch_threads=1,
+        reflection="vtriune",
+    )  # fmt: skip
+    trainer = GRPOTrainer(config, rows=rows)
+    assert trainer.client.reflection == "vtriune"  # --reflection: sent with every request
+    groups = trainer._generate(rows)
+    flags = [r.truncated for g in groups for r in g.rollouts]
+    assert [s["truncated"] for g in groups for s in trainer._samples(g)] == flags
+    assert set(flags) == {True, False}  # the warm toy ends short sums within 2 tokens, not all
 
 
 SCHEDULE = [[0.5, 0.5], [1.0, 0.75]]

@@ -382,6 +382,7 @@ def test_the_readme_vtriune_command_sets_the_recipe() -> None:
     assert (config.eps_low, config.eps_high, config.beta) == (0.2, 0.28, 0.0)
     assert config.learning_rate == 1e-6
     assert iou_threshold(config.vtriune_iou_threshold) == "dynamic"
+    assert config.reflection == "vtriune"  # raas's summary monitors as V-Triune's
     assert freeze_patterns(config.freeze) == (
         "visual.blocks", "visual.patch_embed", "visual.merger"
     )  # fmt: skip

@@ -35,7 +35,7 @@ def samples_scored(url: str, source: str) -> float:
 def test_grpo_trainer_runs_real_steps_with_raas(server: LiveServer, tmp_path: Path) -> None:
     tokenizer = build_tokenizer()
     rows = [{**row, "data_source": "trl_test"} for row in arithmetic_rows()[:16]]
-    reward = RaasRewardFunction(server.url)
+    reward = RaasRewardFunction(server.url, max_completion_length=8)
     args = GRPOConfig(
         output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4,
         max_completion_length=8, learning_rate=1e-3, logging_steps=1, save_strategy="no",
@@ -56,6 +56,28 @@ def test_grpo_trainer_runs_real_steps_with_raas(server: LiveServer, tmp_path: Pa
     curves = [entry for entry in trainer.state.log_history if "raas/reward/trl_test" in entry]
     assert len(curves) == 2  # and the per-source summary reached TRL's logs
     assert all("raas/reflection_ratio/trl_test" in entry for entry in curves)
+    # each sample said whether TRL cut it at max_completion_length
+    assert all(0.0 <= entry["raas/truncated_ratio/trl_test"] <= 1.0 for entry in curves)
+
+
+@pytest.mark.parametrize(
+    ("limit", "ids", "expected"),
+    [
+        (3, [[1, 2, 3], [1, 2], [1, 2, 3]], [True, False, True]),  # filled the length: cut
+        (None, [[1, 2, 3], [1], [1]], [None, None, None]),  # no limit given: not said
+        (3, None, [None, None, None]),  # TRL passed no ids
+        (3, [[1, 2, 3]], [None, None, None]),  # not one per completion: not guessed
+    ],
+)
+def test_truncated_from_completion_ids(
+    limit: int | None, ids: list[list[int]] | None, expected: list[bool | None]
+) -> None:
+    reward = RaasRewardFunction("http://unused", max_completion_length=limit)
+    columns: dict[str, Any] = {"ground_truth": ["4"] * 3}
+    if ids is not None:
+        columns["completion_ids"] = ids
+    call = reward.prepare(["p"] * 3, ["a", "b", "c"], columns)
+    assert [sample.get("truncated") for sample in call.samples] == expected
 
 
 def test_rows_carry_their_own_spec_and_conversations_are_read(server: LiveServer) -> None:

@@ -125,6 +125,14 @@ def test_a_verl_row_as_a_raas_sample() -> None:
     assert verl_sample("my/source", "x", "1", None, "math")["verifier"] == "math"
 
 
+@pytest.mark.parametrize(("truncated", "sent"), [(True, True), (False, False), (None, "absent")])
+def test_the_manager_s_truncated_flag_is_sent(truncated: bool | None, sent: Any) -> None:
+    """The reward manager knows whether the rollout filled the response width; ``compute_score``
+    does not (verl passes it the text alone), so its samples leave the flag out."""
+    sample = verl_sample("s", "x", "1", None, "math", truncated=truncated)
+    assert sample.get("truncated", "absent") == sent
+
+
 # --- compute_score, awaited as verl's naive manager awaits it -------------------------------------
 
 

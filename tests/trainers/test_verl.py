@@ -330,6 +330,17 @@ def test_unscorable_rollouts_are_masked_not_absent(manager: Run) -> None:
         assert (extra["acc"][i], extra["format"][i]) == (0.0, 0.0)
 
 
+def test_the_manager_says_which_rollouts_were_cut(manager: Run, function: Run) -> None:
+    """The reward manager sends each rollout's ``truncated`` (its valid response tokens fill
+    the response width): raas's truncation rate per source reaches the summary lines. verl
+    hands ``compute_score`` the text alone, so its samples say nothing and no rate is logged."""
+    for line in manager.summary:
+        sources = [key.split("/", 1)[1] for key in line if key.startswith("reward/")]
+        assert sources
+        assert all(0.0 <= line[f"truncated_ratio/{source}"] <= 1.0 for source in sources)
+    assert not any(key.startswith("truncated_ratio/") for line in function.summary for key in line)
+
+
 def test_gdpo_advantages_from_the_extra_keys(manager: Run) -> None:
     """verl's GDPO normalises ``acc`` and ``format`` per group: both are there for every row."""
     advantages = manager.held["streamed"]["advantages"]

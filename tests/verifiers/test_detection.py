@@ -6,6 +6,7 @@ The reward vectors (tests/vectors/rewards.jsonl) run in test_perception_properti
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -453,3 +454,55 @@ def test_an_apostrophe_label_natively_and_in_judge() -> None:
     response = "<answer>[{'bbox_2d': [0,0,100,100], 'label': 'person's bag'}]</answer>"
     assert score(response, gold) == 1.0
     assert score(response, gold, vtriune_compat=True) == 0.0
+
+
+VTRIUNE_REPORT = json.loads(
+    (Path(__file__).parent / "vtriune_iou_report.json").read_text(encoding="utf-8")
+)  # V-Triune's own outputs: devtools/vtriune_iou_report.py
+
+
+@pytest.mark.parametrize("case", VTRIUNE_REPORT, ids=range(len(VTRIUNE_REPORT)))
+def test_iou_report_as_vtriune_computes_it(case: dict[str, Any]) -> None:
+    """Label-first matched IoU, precision and recall at 0.5/0.75/0.95/0.99 in the details, as
+    V-Triune's ``report_iou_*_label_match_*`` on the same answers (0 when none parses)."""
+    p = DetectionParams()
+    details = detection(case["response"], prepare(case["solution"], p), p, Context()).details
+    assert {key: details[key] for key in case["report"]} == pytest.approx(case["report"])
+
+
+@pytest.mark.parametrize(
+    ("boxes", "expected"),
+    [
+        # one exact box of two GT: matched IoU per GT box 0.5, precision 1, recall 0.5
+        ([([0, 0, 100, 100], "dog")], {"iou99": 0.5, "precision99": 1.0, "recall99": 0.5}),
+        # IoU 0.8 (a box 80 wide): matched at 0.5 and 0.75, not at 0.95
+        ([([0, 0, 80, 100], "dog")], {"iou75": 0.4, "recall75": 0.5, "precision95": 0.0}),
+        # a right box with the wrong label matches nothing (label-first)
+        ([([0, 0, 100, 100], "cat")], {"iou50": 0.0, "precision50": 0.0, "recall50": 0.0}),
+        # a stray beside the exact box halves precision
+        ([([0, 0, 100, 100], "dog"), ([500, 500, 600, 600], "dog")],
+         {"precision50": 0.5, "recall50": 0.5}),
+        ([], {"iou50": 0.0, "precision50": 0.0, "recall99": 0.0}),  # no box read
+    ],
+)  # fmt: skip
+def test_iou_report_details(
+    boxes: list[tuple[list[float], str]], expected: dict[str, float]
+) -> None:
+    gt = [{"bbox_2d": [0, 0, 100, 100], "label": "dog"}, {"bbox_2d": [200, 200, 300, 300],
+          "label": "bird"}]  # fmt: skip
+    p = DetectionParams()
+    response = answer(*boxes) if boxes else "no boxes"
+    details = detection(response, prepare(gt, p), p, Context()).details
+    assert {key: details[key] for key in expected} == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"iou_first": 1.0, "label_first": 0.0}, {"iou_threshold": "average", "map": 1.0}],
+)
+def test_iou_report_whatever_the_terms(params: dict[str, Any]) -> None:
+    """The report is label-first's at its own thresholds, whichever terms score the sample."""
+    p = DetectionParams(**params)
+    for case in VTRIUNE_REPORT[:30]:
+        details = detection(case["response"], prepare(case["solution"], p), p, Context()).details
+        assert {key: details[key] for key in case["report"]} == pytest.approx(case["report"])

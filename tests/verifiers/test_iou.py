@@ -49,11 +49,29 @@ def test_details() -> None:
     p = IouParams(threshold=0.9)
     result = iou_reward("[0,0,100,50]", prepare(GT, p), p, Context())
     assert result.accuracy == 0.0
+    report = {"iou50": 0.5, "precision50": 1.0, "recall50": 1.0} | {
+        f"{kind}{tag}": 0.0 for tag in ("75", "95", "99") for kind in ("iou", "precision", "recall")
+    }  # IoU 0.5 is matched at 0.5 only (V-Triune's ≥)
     assert result.details == {
-        "iou": 0.5, "box": (0.0, 0.0, 100.0, 50.0), "parsed": True, "threshold": 0.9,
+        "iou": 0.5, "box": (0.0, 0.0, 100.0, 50.0), "parsed": True, "threshold": 0.9, **report,
     }  # fmt: skip
     unparsed = iou_reward("no box", prepare(GT, p), p, Context()).details
     assert (unparsed["parsed"], unparsed["threshold"]) == (False, 0.9)
+    assert unparsed["recall50"] == unparsed["precision50"] == unparsed["iou50"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("box", "expected"),
+    [
+        ("[0,0,100,100]", {"iou99": 1.0, "recall99": 1.0, "precision99": 1.0}),
+        ("[0,0,100,80]", {"iou75": 0.8, "recall75": 1.0, "iou95": 0.0, "recall95": 0.0}),
+        ("[0,0,100,40]", {"iou50": 0.0, "precision50": 0.0}),
+    ],
+)
+def test_iou_report_for_one_box(box: str, expected: dict[str, float]) -> None:
+    p = IouParams()
+    details = iou_reward(box, prepare(GT, p), p, Context()).details
+    assert {key: details[key] for key in expected} == pytest.approx(expected)
 
 
 @pytest.mark.parametrize(

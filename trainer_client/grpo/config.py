@@ -72,6 +72,10 @@ class GRPOConfig:
     # IoU threshold of V-Triune rows' detection ("dynamic" as Orsta was trained, "average", or
     # a number): its DET_IOU_THRESHOLD, what the server's RAAS_JUDGE_IOU_THRESHOLD sets for /judge
     vtriune_iou_threshold: str = "dynamic"
+    # how raas's per-source summary judges reflection and correctness: "route" leaves it to the
+    # server's routes (else raas's whole words, correct ≥ 0.5); "vtriune": V-Triune's monitoring
+    # (its words as substrings, correct = 1.0), for rows that name their verifier too
+    reflection: Literal["route", "raas", "vtriune"] = "route"
 
     # Memory: LoRA adapters (needs peft: the [lora] extra) of this rank on lora_targets
     # (peft's target_modules; "all-linear": every linear layer but the output); 0: full

@@ -3,10 +3,14 @@
 Each step writes one JSON line ``{"step": n, "reward/<source>": …, "accuracy/<source>": …,
 "response_length/<source>": …, "unscored/<source>": …, "loss": …, …}``: reward, accuracy,
 response length (tokens) and unscored fraction over the step's rollouts, and from raas's
-per-source summary (merged over the step's requests) the format score, reflection ratios and,
-for perception sources, ``iou/``, ``map/``, ``map50/``, the IoU ``threshold/`` in effect and the
-``parsed/`` share. The same scalars go to TensorBoard under ``<output_dir>/tensorboard``.
-:func:`plot_curves` draws a reward curve per source and a monitoring panel per source.
+per-source summary (merged over the step's requests) V-Triune's source-level monitoring: the
+format score, the truncation rate (``truncated_ratio/``: raas-train sends each rollout's
+``truncated``), reflection ratios and the share correct among reflecting responses, response
+lengths (characters) of correct and incorrect responses, and for perception sources ``iou/``,
+``map/``, ``map50/``, the IoU ``threshold/`` in effect, the ``parsed/`` share and, for
+detection, matched IoU, precision and recall at IoU 0.5/0.75/0.95/0.99 (``precision50/`` …).
+The same scalars go to TensorBoard under ``<output_dir>/tensorboard``. :func:`plot_curves` draws
+a reward curve per source and a monitoring figure per source.
 """
 
 from __future__ import annotations
@@ -45,7 +49,16 @@ def source_metrics(scores: Scores) -> dict[str, float]:
 
 
 _LOCAL = ("reward/", "accuracy/", "unscored/", "response_length/")  # from the rollouts above
-MONITORED = ("format", "reflection_ratio", "iou", "map", "map50", "threshold", "parsed")
+# the monitoring figure's panels: ratios in [0, 1]; detection at V-Triune's IoU thresholds;
+# response lengths by correctness (characters, from raas's summary)
+MONITORED = (
+    "format", "truncated_ratio", "reflection_ratio", "correct_ratio_reflecting",
+    "correct_ratio_not_reflecting", "iou", "map", "map50", "threshold", "parsed",
+)  # fmt: skip
+AT_IOU = tuple(
+    f"{kind}{tag}" for kind in ("precision", "recall") for tag in ("50", "75", "95", "99")
+)
+LENGTHS = ("response_length_correct", "response_length_incorrect")
 
 
 def summary_metrics(by_source: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
@@ -112,22 +125,39 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
         figure.savefig(path, dpi=110)
         plt.close(figure)
         written.append(path)
-        monitored = [name for name in MONITORED if f"{name}/{source}" in logged]
-        if monitored:
-            figure, axis = plt.subplots(figsize=(6, 3.5))
-            for name in monitored:
-                steps, values = series(records, f"{name}/{source}")
-                shown = values if name == "threshold" else moving_average(values, smooth)
-                axis.plot(steps, shown, label=name)
-            axis.set(xlabel="GRPO step", title=f"raas summary · {source}", ylim=(0, 1.02))
-            axis.grid(alpha=0.3)
-            axis.legend(loc="lower right", fontsize=8)
-            figure.tight_layout()
+        groups = (("ratios", MONITORED), ("at IoU τ", AT_IOU), ("length (chars)", LENGTHS))
+        panels = [
+            (title, shown)
+            for title, names in groups
+            if (shown := tuple(n for n in names if f"{n}/{source}" in logged))
+        ]
+        if panels:
             path = out_dir / f"monitoring_{source}.png"
-            figure.savefig(path, dpi=110)
-            plt.close(figure)
+            _monitoring_figure(plt, records, source, panels, smooth).savefig(path, dpi=110)
+            plt.close("all")
             written.append(path)
     return written
+
+
+def _monitoring_figure(
+    plt: Any, records: list[dict[str, Any]], source: str,
+    panels: list[tuple[str, tuple[str, ...]]], smooth: int,
+) -> Any:  # fmt: skip
+    """One panel per group of raas's monitoring values for ``source``, side by side."""
+    figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.5), squeeze=False)
+    for axis, (title, names) in zip(axes[0], panels, strict=True):
+        for name in names:
+            steps, values = series(records, f"{name}/{source}")
+            shown = values if name == "threshold" else moving_average(values, smooth)
+            dashed = name.startswith("recall") or name.endswith("_incorrect")
+            axis.plot(steps, shown, label=name, linestyle="--" if dashed else "-")
+        axis.set(xlabel="GRPO step", title=f"raas summary · {source} · {title}")
+        if title != "length (chars)":
+            axis.set_ylim(0, 1.02)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="best", fontsize=7)
+    figure.tight_layout()
+    return figure
 
 
 def series(records: list[dict[str, Any]], name: str) -> tuple[list[int], list[float]]:

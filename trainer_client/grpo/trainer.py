@@ -170,7 +170,10 @@ class GRPOTrainer:
         self.generator = make_generator(
             config, self.model, self.tokenizer, self.sampler.rows, vision=vision
         )
-        self.client = client if client is not None else RewardClient(config.reward_url)
+        reflection = None if config.reflection == "route" else config.reflection
+        self.client = (
+            client if client is not None else RewardClient(config.reward_url, reflection=reflection)
+        )
         self.output_dir = Path(config.output_dir)
         self.log = MetricsLog(self.output_dir, tensorboard=config.tensorboard)
         pad = self.tokenizer.pad_token_id
@@ -246,8 +249,15 @@ class GRPOTrainer:
     # --- rollout and rewards ---------------------------------------------------------------
 
     def _samples(self, group: Group) -> list[dict[str, Any]]:
+        """The rollouts' raas samples, each saying whether ``max_new_tokens`` cut it (raas's
+        per-source truncation rate, V-Triune's ``length_clip_ratio``)."""
         texts = [r.text for r in group.rollouts]
-        return reward_samples(group.row, group.prompt, texts, self.iou_threshold, group.image_size)
+        samples = reward_samples(
+            group.row, group.prompt, texts, self.iou_threshold, group.image_size
+        )
+        for sample, rollout in zip(samples, group.rollouts, strict=True):
+            sample["truncated"] = rollout.truncated
+        return samples
 
     def _render(self, row: dict[str, Any]) -> Prompt:
         """A row as the policy reads it: through the processor when it has images."""
