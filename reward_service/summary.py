@@ -98,20 +98,25 @@ def correct(accuracy: float, mode: Reflection = DEFAULT_REFLECTION) -> bool:
 
 IOU_REPORT_KEYS = tuple(f"{kind}{tag}" for _, tag in IOU_REPORT for kind in IOU_REPORT_KINDS)
 PERCEPTION = ("iou", "map", "map50", "threshold", *IOU_REPORT_KEYS)
+_PERCEPTION = frozenset(PERCEPTION)  # a sample's few details looked up, not all 16 names
 
 
 def perception(details: dict[str, Any]) -> dict[str, float]:
     """The monitoring values a perception verifier reports in its details (``parsed`` as 0/1,
     ``iou``, ``map``, ``map50``, ``threshold``, ``iou50``/``precision50``/``recall50``…);
     empty for other verifiers."""
-    found = {key: float(details[key]) for key in PERCEPTION if _number(details.get(key))}
+    found = {key: float(v) for key, v in details.items() if key in _PERCEPTION and _number(v)}
     if isinstance(parsed := details.get("parsed"), bool):
         found["parsed"] = float(parsed)
     return found
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite int or float, not a bool (exact types: called for every detail of every
+    sample on the router's loop)."""
+    if type(value) is int:  # not bool: its type is bool
+        return True
+    return isinstance(value, float) and math.isfinite(value)
 
 
 @dataclass(slots=True)

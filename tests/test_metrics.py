@@ -1,8 +1,13 @@
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry
+import math
 
-from reward_service.metrics import OTHER_SOURCE, Metrics
+import pytest
+from prometheus_client import CollectorRegistry, Histogram, Summary
+from prometheus_client.exposition import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from reward_service.metrics import OTHER_SOURCE, Metrics, observe_all
 
 
 def samples(registry: CollectorRegistry, source: str, verifier: str = "math") -> float | None:
@@ -88,3 +93,39 @@ def test_a_recycled_source_drops_its_monitoring_series() -> None:
         assert registry.get_sample_value(name, {"data_source": "det"}) is None, name
     assert registry.get_sample_value("raas_perception_answers_total", answers) is None
     assert registry.get_sample_value("raas_response_chars_count", {"data_source": "other"}) == 1
+
+
+VALUES = [0.0, 0.1, 0.25, 0.25000001, 0.5, 1.0, 1.0, 7.0, 1e9, -3.0, math.inf, -math.inf,
+          math.nan, 0.999, 0.05]  # fmt: skip
+
+
+def exposition(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    }
+
+
+@pytest.mark.parametrize("kind", [Histogram, Summary])
+@pytest.mark.parametrize("values", [VALUES, VALUES[:1], [], [math.nan], [0.25] * 100])
+def test_observing_all_at_once_is_observing_each(kind: type, values: list[float]) -> None:
+    """The router's bulk update gives the exposition one ``observe`` per value gives: every
+    bucket and count exactly, the sum up to rounding (NaN: in the sum, in no bucket)."""
+    one, bulk = CollectorRegistry(), CollectorRegistry()
+    options = {"buckets": (0.1, 0.25, 0.5, 1.0, 5.0)} if kind is Histogram else {}
+    each = kind("m", "doc", ["source"], registry=one, **options)
+    all_at_once = kind("m", "doc", ["source"], registry=bulk, **options)
+    child = each.labels("s")  # the series exists either way
+    for value in values:
+        child.observe(value)
+    observe_all(all_at_once.labels("s"), values)
+    expected, got = exposition(one), exposition(bulk)
+    assert expected.keys() == got.keys()
+    for key, value in expected.items():
+        if key[0].endswith("_sum"):
+            assert got[key] == pytest.approx(value, nan_ok=True), key
+        else:
+            assert got[key] == value, key
