@@ -6,15 +6,17 @@
 #
 #   bash bench/gpu/toy_grounding_cuda.sh [toy_grounding.py options, e.g. --steps 200]
 #
-# Needs CUDA, torch built for it, and raas with raas-client[train] installed (`make install`).
+# Needs CUDA, torch built for it, and raas with raas-client[train] installed (`make install`);
+# $PYTHON is that environment's interpreter (default: python on the PATH).
 # On a machine without package access, set WHEELS to a folder of wheels for both (made with
 # `pip wheel . "./clients/python[train]" -w wheels` where there is access): they are installed
 # first, offline. Results go to $RESULTS (default bench/results/toy_grounding_cuda): the run's
 # metrics.jsonl, curves.png and summary.json, which says the device and dtype the policy had.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+PYTHON="${PYTHON:-python}"  # the environment with torch, raas and raas-client[train]
 
-python - <<'PY'
+"$PYTHON" - <<'PY'
 import sys
 
 import torch
@@ -25,13 +27,13 @@ print(f"CUDA: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
 PY
 
 if [[ -n "${WHEELS:-}" ]]; then
-  python -m pip install --no-index --find-links "$WHEELS" . "./clients/python[train]"
+  "$PYTHON" -m pip install --no-index --find-links "$WHEELS" . "./clients/python[train]"
 fi
 
 RESULTS="${RESULTS:-bench/results/toy_grounding_cuda}"
-python bench/toy_grounding.py --device cuda --dtype auto --out "$RESULTS" "$@"
+"$PYTHON" bench/toy_grounding.py --device cuda --dtype auto --out "$RESULTS" "$@"
 
-python - "$RESULTS/summary.json" <<'PY'
+"$PYTHON" - "$RESULTS/summary.json" <<'PY'
 import json
 import sys
 

@@ -42,7 +42,7 @@ def test_the_bfloat16_run_goes_end_to_end(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without")
 def test_the_gpu_script_refuses_a_machine_without_cuda(tmp_path: Path) -> None:
-    env = {**os.environ, "RESULTS": str(tmp_path)}
+    env = {**os.environ, "RESULTS": str(tmp_path), "PYTHON": sys.executable}
     run = subprocess.run(
         ["bash", "bench/gpu/toy_grounding_cuda.sh", "--steps", "1"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
