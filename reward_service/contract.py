@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from reward_service.registry import Context, Params
+from reward_service.registry import Context, Params, fields_reduce
 from reward_service.schemas import Status
 
 NO_CONTEXT = Context()
@@ -36,12 +36,8 @@ class Task:
     format_only: bool = False  # score the format alone (accuracy left out)
     params_key: str = ""  # the params' canonical JSON, from whoever validated them
 
-    def __reduce__(self) -> tuple[type[Task], tuple[Any, ...]]:
-        """Pickled as a plain tuple: several times faster than a slots dataclass's state."""
-        return Task, (
-            self.verifier, self.params, self.response, self.ground_truth, self.format,
-            self.context, self.prompt, self.images, self.format_only, self.params_key,
-        )  # fmt: skip
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return fields_reduce(self)
 
     def size(self) -> int:
         """Roughly the bytes it takes on a pipe or the wire (chunks and pieces are bounded by)."""
@@ -85,8 +81,5 @@ class Outcome:
             return cls(value.status, error=value.message)
         return value
 
-    def __reduce__(self) -> tuple[type[Outcome], tuple[Any, ...]]:
-        return Outcome, (
-            self.status, self.accuracy, self.format, self.details, self.error, self.seconds,
-            self.reflects, self.tokens, self.reflects_vtriune,
-        )  # fmt: skip
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return fields_reduce(self)

@@ -10,8 +10,10 @@ without harming the service. A format checker is ``(response) -> float`` in [0, 
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
+import operator
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,6 +39,24 @@ class NoParams(Params):
     """The verifier takes no params."""
 
 
+_FIELD_GETTERS: dict[type[Any], Callable[[Any], tuple[Any, ...]]] = {}
+
+
+def fields_reduce(instance: Any) -> tuple[type[Any], tuple[Any, ...]]:
+    """``__reduce__`` for the slots dataclasses that cross to pool children and workers: the
+    class and every field's value in field order. A plain tuple pickles several times faster
+    than a slots dataclass's state, and reading the fields from the class (not a tuple written
+    by hand) means a field added later travels too instead of reverting to its default."""
+    cls = type(instance)
+    getter = _FIELD_GETTERS.get(cls)
+    if getter is None:
+        names = [f.name for f in dataclasses.fields(cls)]
+        many = operator.attrgetter(*names)
+        getter = many if len(names) > 1 else lambda obj: (many(obj),)
+        _FIELD_GETTERS[cls] = getter
+    return cls, getter(instance)
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
     """Request-level facts a verifier may read (schedules), identical for every sample."""
@@ -44,8 +64,8 @@ class Context:
     step: int | None = None
     total_steps: int | None = None
 
-    def __reduce__(self) -> tuple[type[Context], tuple[int | None, int | None]]:
-        return Context, (self.step, self.total_steps)  # faster than a slots dataclass's state
+    def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
+        return fields_reduce(self)
 
 
 @dataclass(slots=True)
