@@ -4,17 +4,22 @@
  ├── ``InvalidInputError``   a sample cannot be scored as given → status ``invalid_input``
  ├── ``UnknownNameError``    no verifier / format checker of that name → HTTP 422
  ├── ``RequestError``        a request is malformed → HTTP 422 naming sample index and field
+ │                            (``raas score``: a refused batch, split until its samples are named)
  ├── ``Rejected``            a V-Triune payload its own server would have crashed on → zeros
  ├── ``BodyTooLargeError``   a request body over ``RAAS_MAX_BODY_BYTES`` → HTTP 413
  ├── ``BodyTimeoutError``    a request body that stalled, trickled or took too long → HTTP 408
  ├── ``ClientGoneError``     the client hung up mid-body or before its answer → work dropped
  ├── ``OverloadedError``     more work is queued than the service accepts → HTTP 429
- └── ``ModelUnavailableError`` a forward pass that cannot run now → status ``unavailable``
+ ├── ``ModelUnavailableError`` a forward pass that cannot run now → status ``unavailable``
+ ├── ``SpecError``           a row whose reward spec cannot be read → ``invalid_input`` (offline)
+ └── ``TableError``          a file ``raas score``/``filter`` cannot read or continue
 
 Timeouts and crashes are not exceptions a verifier raises: the pool observes them from outside
-and reports a :class:`~reward_service.contract.Failure`. Two more stay inside the module that
-raises them: the pool's ``ChannelClosedError`` (an ``OSError``: a child's pipe is gone) and the
-remote backend's ``_Retryable``.
+and reports a :class:`~reward_service.contract.Failure`. Three more stay inside the module that
+raises them: the pool's ``ChannelClosedError`` (an ``OSError``: a child's pipe is gone), the
+remote backend's ``_Retryable``, and ``VTriuneSpecError`` (a ``ValueError`` in
+``compat/vtriune_rows.py``, which the trainer client shares and so imports nothing of the
+server's).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ class RequestError(RaasError):
     """A request that fails validation; ``errors`` follow pydantic's ``loc``/``msg``/``type``."""
 
     def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("; ".join(f"{e['loc']}: {e['msg']}" for e in errors))
+        super().__init__("; ".join(f"{e.get('loc')}: {e.get('msg')}" for e in errors))
         self.errors = errors
 
 

@@ -2,9 +2,9 @@
 
 :func:`local_scorer` builds the backends ``create_app`` builds (``rule_backend``,
 ``model_backend``) and the :class:`~reward_service.router.Router` over them, so offline verdicts
-equal the service's; a 422 (``RequestError``) becomes :class:`Refused`, a 429 is waited out.
+equal the service's; a 422 (``RequestError``) refuses the batch, a 429 is waited out.
 :class:`RemoteScorer` uses ``trainer_client.RewardClient`` (one request per batch, so a 422's
-sample indices are the batch's): 413/422 become :class:`Refused`; a raas unreachable through every
+sample indices are the batch's): 413/422 become ``RequestError``; a raas unreachable through every
 retry makes the batch ``unavailable``; other 4xx (a wrong API key) stop the run.
 """
 
@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from reward_service.errors import OverloadedError, RequestError
-from reward_service.offline.scoring import Refused, Result, failure
+from reward_service.offline.scoring import Result, failure
 from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
 
@@ -33,8 +33,6 @@ class LocalScorer:
         while True:
             try:
                 answer = await self.router.score(request)
-            except RequestError as exc:
-                raise Refused(exc.errors) from None
             except OverloadedError as exc:  # other work shares the pool: wait as a client would
                 await asyncio.sleep(exc.retry_after_s)
                 continue
@@ -84,7 +82,7 @@ class RemoteScorer:
                 raise
             detail = exc.detail if isinstance(exc.detail, list) else []
             errors = [d for d in detail if isinstance(d, dict)] or [{"msg": str(exc)}]
-            raise Refused(errors) from None
+            raise RequestError(errors) from None
         except RewardServiceError as exc:  # unreachable through every retry, or a broken answer
             return [failure("unavailable", str(exc)) for _ in samples]
         return [dataclasses.asdict(result) for result in batch.results]

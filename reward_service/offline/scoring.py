@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from reward_service.errors import validation_errors
+from reward_service.errors import RequestError, validation_errors
 from reward_service.offline.sinks import JsonlSink, Sink, open_sink
 from reward_service.offline.spec import Mapping, SpecError, to_sample
 from reward_service.offline.tables import (
@@ -50,18 +50,10 @@ JSON_COLUMNS = ("raas_components", "raas_details")
 Result = dict[str, Any]
 
 
-class Refused(Exception):
-    """A whole batch refused (HTTP 422/413); ``errors`` name samples by ``loc`` when they can."""
-
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__("; ".join(f"{e.get('loc')}: {e.get('msg')}" for e in errors))
-        self.errors = errors
-
-
 class Scorer(Protocol):
     async def score(self, samples: list[Sample]) -> list[Result]:
         """One result per sample (``reward``, ``status``, ``components``, ``details``,
-        ``error``), or :class:`Refused`."""
+        ``error``), or :class:`~reward_service.errors.RequestError` (the batch refused)."""
         ...
 
 
@@ -86,7 +78,7 @@ async def score_samples(scorer: Scorer, samples: list[Sample]) -> list[Result]:
         return []
     try:
         return await scorer.score(samples)
-    except Refused as refused:
+    except RequestError as refused:
         named = _named(refused.errors, len(samples))
         if not named and len(samples) == 1:
             return [failure("invalid_input", str(refused))]

@@ -33,7 +33,7 @@ import orjson
 from reward_service.compat.settings import CompatSettings
 from reward_service.compat.vtriune import JudgePayload, Rejected, judge_request
 from reward_service.compat.vtriune_rows import row_object
-from reward_service.errors import RequestError
+from reward_service.errors import RaasError, RequestError
 from reward_service.schemas import Sample
 
 Row = dict[str, Any]
@@ -42,7 +42,7 @@ _SKIPPED = ("id", "response")  # id: rows are kept by position; response: from i
 VTRIUNE_VERIFIERS = ("mathverify", "detection")
 
 
-class SpecError(Exception):
+class SpecError(RaasError):
     """A row whose reward spec cannot be read: written as ``invalid_input``."""
 
 

@@ -18,12 +18,14 @@ from typing import Any
 
 import orjson
 
+from reward_service.errors import RaasError
+
 Row = dict[str, Any]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
-class TableError(Exception):
+class TableError(RaasError):
     """A file raas cannot read or continue (said in words for the command line)."""
 
 

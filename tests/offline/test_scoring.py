@@ -13,9 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from devtools.live import LiveServer
+from reward_service.errors import RequestError
 from reward_service.offline import require
 from reward_service.offline.scorers import RemoteScorer, local_scorer
-from reward_service.offline.scoring import Job, Refused, Report, failure, run, score_samples
+from reward_service.offline.scoring import Job, Report, failure, run, score_samples
 from reward_service.offline.spec import Mapping
 from reward_service.schemas import Sample
 from reward_service.settings import Settings
@@ -177,7 +178,7 @@ class Refusing:
     async def score(self, samples: list[Sample]) -> list[dict[str, Any]]:
         self.calls += 1
         if any(s.response == "bad" for s in samples):
-            raise Refused([{"msg": "too large"}])
+            raise RequestError([{"msg": "too large"}])
         return [failure("ok", "scored") for _ in samples]
 
 
