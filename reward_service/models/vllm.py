@@ -32,7 +32,7 @@ from reward_service.models.loading import load_tokenizer
 from reward_service.outbound import AcyclicClient
 
 
-class RemoteScorer(TextRM):
+class VLLMServerScorer(TextRM):
     """A text RM whose forward pass is an HTTP call (run on the model's executor thread)."""
 
     def __init__(self, spec: ModelSpec, tokenizer: Any) -> None:
@@ -42,7 +42,7 @@ class RemoteScorer(TextRM):
         self.client = AcyclicClient(timeout=httpx.Timeout(spec.remote_timeout_s, connect=5.0))
 
     @classmethod
-    def load(cls, spec: ModelSpec) -> RemoteScorer:
+    def load(cls, spec: ModelSpec) -> VLLMServerScorer:
         return cls(spec, load_tokenizer(spec))
 
     def request(self, items: list[Item]) -> dict[str, Any]:

@@ -36,7 +36,7 @@ logger = logging.getLogger("raas.models")
 #: Which class loads each model kind (module in ``reward_service.models``, class); a ``bt`` model
 #: with a ``remote_url`` is served by a vLLM server instead.
 SCORERS = {"bt": "bt:BTScorer", "bt_vision": "bt_vision:VisionScorer", "bmas": "bmas:BMASScorer"}
-REMOTE_SCORER = "vllm:RemoteScorer"
+REMOTE_SCORER = "vllm:VLLMServerScorer"
 TEXT_ONLY_KINDS = frozenset({"bt"})  # judge a reply to a prompt they cannot fully see
 
 

@@ -124,11 +124,11 @@ def score(args: argparse.Namespace) -> None:
     if args.url:
         require("score --url", "trainer_client")
     from reward_service.offline.scoring import Job
-    from reward_service.offline.spec import Mapping
+    from reward_service.offline.spec import RowMapping
     from reward_service.settings import Settings
 
     settings = Settings(**({"pool_workers": args.workers} if args.workers else {}))
-    how = Mapping(args.response_column, args.step, args.total_steps, settings)
+    how = RowMapping(args.response_column, args.step, args.total_steps, settings)
     job = Job(
         args.input, args.out, how, args.batch_size, args.inflight, args.part_rows,
         args.overwrite, not args.no_progress,

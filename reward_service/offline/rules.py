@@ -57,7 +57,7 @@ from typing import Any
 from reward_service.errors import InvalidInputError
 from reward_service.offline.report import write_filter_report
 from reward_service.offline.sinks import open_sink
-from reward_service.offline.spec import Mapping, SpecError, to_sample
+from reward_service.offline.spec import RowMapping, SpecError, to_sample
 from reward_service.offline.tables import Row, is_parquet, parquet_schema, read_batches
 from reward_service.verifiers._boxes import Boxes
 
@@ -297,7 +297,7 @@ def judge_row(row: Row, rules: Rules) -> Verdict:
     """The ``data_source``, the rule that drops the row or ``None``, and what the ratio and the
     category balance count."""
     try:
-        sample = to_sample(row, Mapping())
+        sample = to_sample(row, RowMapping())
     except SpecError:
         return Verdict(str(row.get("data_source") or "default"), "unverifiable")
     source = str(sample.get("data_source") or "default")

@@ -31,7 +31,7 @@ from pydantic import ValidationError
 
 from reward_service.errors import RequestError, validation_errors
 from reward_service.offline.sinks import JsonlSink, Sink, open_sink
-from reward_service.offline.spec import Mapping, SpecError, to_sample
+from reward_service.offline.spec import RowMapping, SpecError, to_sample
 from reward_service.offline.tables import (
     Row,
     TableError,
@@ -96,7 +96,7 @@ async def score_samples(scorer: Scorer, samples: list[Sample]) -> list[Result]:
     ]
 
 
-def _validated(row: Row, how: Mapping) -> tuple[Sample | None, str | None, Result | None]:
+def _validated(row: Row, how: RowMapping) -> tuple[Sample | None, str | None, Result | None]:
     """The row's sample, the verifier it names, or its ``invalid_input`` result."""
     try:
         wire = to_sample(row, how)
@@ -112,7 +112,7 @@ def _validated(row: Row, how: Mapping) -> tuple[Sample | None, str | None, Resul
         return None, verifier, failure("invalid_input", message)
 
 
-async def score_rows(rows: list[Row], first: int, scorer: Scorer, how: Mapping) -> list[Row]:
+async def score_rows(rows: list[Row], first: int, scorer: Scorer, how: RowMapping) -> list[Row]:
     """``rows`` (input positions from ``first``) with their result columns."""
     checked = [_validated(row, how) for row in rows]
     valid = [sample for sample, _, early in checked if early is None and sample is not None]
@@ -145,7 +145,7 @@ class Job:
 
     source: Path
     out: Path
-    how: Mapping = field(default_factory=Mapping)
+    how: RowMapping = field(default_factory=RowMapping)
     batch_size: int = 512
     inflight: int = 4
     part_rows: int = 2048

@@ -47,7 +47,7 @@ class SpecError(RaasError):
 
 
 @dataclass(frozen=True, slots=True)
-class Mapping:
+class RowMapping:
     """How rows become samples: the response column and V-Triune's schedule parameters."""
 
     response_column: str = "response"
@@ -82,7 +82,9 @@ def _native(row: Row, response: Any) -> dict[str, Any]:
     return sample
 
 
-def _vtriune(row: Row, reward_model: dict[str, Any], response: Any, how: Mapping) -> dict[str, Any]:
+def _vtriune(
+    row: Row, reward_model: dict[str, Any], response: Any, how: RowMapping
+) -> dict[str, Any]:
     parm = row_object(reward_model.get("verifier_parm")) or {}
     if not isinstance(parm, dict):
         raise SpecError("reward_model.verifier_parm must be an object")
@@ -114,7 +116,7 @@ def _vtriune(row: Row, reward_model: dict[str, Any], response: Any, how: Mapping
     return wire
 
 
-def to_sample(row: Row, how: Mapping) -> dict[str, Any]:
+def to_sample(row: Row, how: RowMapping) -> dict[str, Any]:
     """The wire sample for ``row``; :class:`SpecError` when its spec is unreadable."""
     response = row.get(how.response_column)
     reward_model = row_object(row.get("reward_model"))

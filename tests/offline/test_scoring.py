@@ -17,7 +17,7 @@ from reward_service.errors import RequestError
 from reward_service.offline import require
 from reward_service.offline.scorers import RemoteScorer, local_scorer
 from reward_service.offline.scoring import Job, Report, failure, run, score_samples
-from reward_service.offline.spec import Mapping
+from reward_service.offline.spec import RowMapping
 from reward_service.schemas import Sample
 from reward_service.settings import Settings
 from tests.offline.data import mixed_rows, vtriune_rows, write_jsonl, write_vtriune
@@ -197,7 +197,7 @@ def test_without_the_offline_extra_the_command_says_what_to_install() -> None:
 
 
 def test_mapping_is_the_default_for_a_job() -> None:
-    assert Job(Path("a.jsonl"), Path("b.jsonl")).how == Mapping()
+    assert Job(Path("a.jsonl"), Path("b.jsonl")).how == RowMapping()
 
 
 def test_rows_without_a_verifier_take_the_servers_routes(tmp_path: Path) -> None:

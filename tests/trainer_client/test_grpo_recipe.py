@@ -23,7 +23,7 @@ from transformers import AutoModelForCausalLM
 
 from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, build_model, build_tokenizer, save_toy
-from reward_service.offline.spec import Mapping, to_sample
+from reward_service.offline.spec import RowMapping, to_sample
 from tests.offline.data import DET_GT, VTRIUNE_SCHEMA, vtriune_rows
 from tests.trainers.readme import readme_block
 from trainer_client.client import RewardClient
@@ -164,7 +164,7 @@ def test_orsta_rows_read_as_raas_score_reads_them(index: int, tmp_path: Path) ->
     pq.write_table(pa.Table.from_pylist(vtriune_rows()[:3], schema=VTRIUNE_SCHEMA), path)
     row = load_rows(path)[index]
     (sample,) = reward_samples(row, "p", [row["response"]])
-    offline = to_sample(row, Mapping())
+    offline = to_sample(row, RowMapping())
     for key in ("data_source", "verifier", "ground_truth", "params", "format", "weights"):
         assert sample[key] == offline[key], key
 
