@@ -97,3 +97,10 @@ def write(result: dict[str, Any], out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def window_mean(records: list[dict[str, Any]], name: str, first: bool, size: int = 20) -> float:
+    """The mean of ``name`` over a training log's first (or last) ``size`` steps that have it."""
+    values = [r[name] for r in records if name in r]
+    chosen = values[:size] if first else values[-size:]
+    return round(sum(chosen) / len(chosen), 3) if chosen else float("nan")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _harness import ROOT, machine, write
+from _harness import ROOT, machine, window_mean, write
 
 from devtools.live import LiveServer
 from devtools.vlm import build_model, build_processor, build_tokenizer, grounding_rows, warm_start
@@ -74,12 +74,6 @@ def plot(records: list[dict[str, Any]], path: Path, smooth: int = 5) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-
-
-def window_mean(records: list[dict[str, Any]], name: str, first: bool, size: int) -> float:
-    values = [r[name] for r in records if name in r]
-    chosen = values[:size] if first else values[-size:]
-    return round(sum(chosen) / len(chosen), 3) if chosen else float("nan")
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _harness import ROOT, machine, write
+from _harness import ROOT, machine, window_mean, write
 
 from devtools.live import LiveServer
 from devtools.toy import arithmetic_rows, grounding_rows, save_toy
@@ -99,12 +99,6 @@ CURVES = (
     "response_length_correct", "response_length_incorrect", "iou", "threshold",
     *(f"precision{t}" for t in TAGS),
 )  # fmt: skip
-
-
-def window_mean(records: list[dict[str, Any]], name: str, first: bool, size: int = 20) -> float:
-    values = [r[name] for r in records if name in r]
-    chosen = values[:size] if first else values[-size:]
-    return round(sum(chosen) / len(chosen), 3) if chosen else float("nan")
 
 
 def main() -> None:
