@@ -98,6 +98,8 @@ class Endpoints:
             elif endpoint.retired:
                 endpoint.retired = False
                 logger.info("worker %s discovered again", url)
+            else:
+                continue  # known and kept: the health timer probes it
             self.probe(endpoint, revive=False)
         for endpoint in self.all:
             if endpoint.url not in wanted and not endpoint.retired:
