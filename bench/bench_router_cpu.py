@@ -82,8 +82,8 @@ SCENARIOS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
 def measure(
     server: LiveServer, make: Callable[[int], list[dict[str, Any]]], batches: int
 ) -> dict[str, float]:
-    bodies = [orjson.dumps({"samples": make(k * BATCH)}) for k in range(batches + 1)]
-    counts = [len(orjson.loads(b)["samples"]) for b in bodies]
+    made = [make(k * BATCH) for k in range(batches + 1)]
+    bodies = [orjson.dumps({"samples": samples}) for samples in made]
     with httpx.Client(base_url=server.url, timeout=600) as client:
         client.post("/reward", content=bodies[0]).raise_for_status()  # warm-up
         pid = server.process.pid
@@ -95,7 +95,7 @@ def measure(
         wall = time.perf_counter() - wall0
         router = cpu_seconds(pid) - router0
         children = sum(map(cpu_seconds, pool)) - pool0
-    samples = sum(counts[1:])
+    samples = sum(map(len, made[1:]))
     return {
         "samples": samples,
         "router_us_per_sample": round(router / samples * 1e6, 2),
