@@ -62,7 +62,8 @@ class Settings(CompatSettings):
     sample_timeout_s: float = Field(5.0, gt=0, le=600)
     worker_memory_mb: int = Field(4096, ge=128)
     worker_start_timeout_s: float = Field(120.0, gt=0)
-    max_chunk: int = Field(32, ge=1, le=4096)
+    max_chunk: int = Field(1024, ge=1, le=4096)
+    chunk_target_s: float = Field(0.02, gt=0, le=10)  # a chunk's estimated child time
     max_chunk_bytes: int = Field(1 << 20, ge=1024)
     max_queued_tasks: int = Field(1 << 18, ge=1)  # beyond this, requests get 429
 

@@ -29,11 +29,17 @@ def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
         start_timeout_s=settings.worker_start_timeout_s,
         max_chunk=settings.max_chunk,
         max_chunk_bytes=settings.max_chunk_bytes,
+        chunk_target_s=settings.chunk_target_s,
         max_queue=settings.max_queued_tasks,
         spares=settings.pool_spares,
         size_of=Task.size,
+        kind_of=_verifier,
         on_restart=lambda kind: metrics.restarts.labels(kind).inc(),
     )
+
+
+def _verifier(task: Task) -> str:
+    return task.verifier
 
 
 class PoolBackend:

@@ -7,8 +7,14 @@ one. Requests of equal cost interleave chunk by chunk; a request whose items han
 deadline accumulates time fast, so a small request arriving behind it is served by the next free
 child and finishes within about one deadline, however many hanging items the other holds.
 
-Chunk size follows the line's length (about ``2 × children`` chunks per request, at most
-``max_items``) and stops before ``max_bytes``. An item sent back after its child died without
+A chunk holds items of one *kind* (the pool's ``kind_of``: for the rule pool, the verifier)
+and is cut at about ``target_s`` of estimated child time: each kind's time per item is learned
+from the chunks it ran (:meth:`FairQueue.learn`), starting from ``first_item_s``. Cheap items
+then travel a few hundred at a time (one message each way per chunk: the parent's cost per item
+fell from 8.1 to 3.9 µs on ``choice`` going from 32 to 512 items a chunk), slow ones a few at a
+time, so a chunk holds a child for about ``target_s`` whatever it holds. It is also cut at
+``max_items``, at about ``2 × children`` chunks per request (so a request spreads over the
+children), and before ``max_bytes``. An item sent back after its child died without
 saying which item killed it is a *suspect*: it goes out alone next time, and one sent back more
 than ``max_requeues`` times is given up.
 """
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +58,7 @@ class Item:
     request: Request
     index: int
     requeues: int = 0  # times sent back as a suspect
+    kind: Hashable = None  # items of one kind share a time estimate and a chunk
 
     @property
     def settled(self) -> bool:
@@ -69,11 +76,20 @@ class Item:
 
 
 class FairQueue:
-    def __init__(self, children: int, max_items: int, max_bytes: int, max_requeues: int) -> None:
+    def __init__(
+        self,
+        children: int,
+        max_items: int,
+        max_bytes: int,
+        max_requeues: int,
+        target_s: float = 0.02,
+        first_item_s: float = 0.001,
+    ) -> None:
         self.children, self.max_items, self.max_bytes = children, max_items, max_bytes
-        self.max_requeues = max_requeues
+        self.max_requeues, self.target_s, self.first_item_s = max_requeues, target_s, first_item_s
         self.queued = 0  # items waiting in some line
-        self.item_s = 0.01  # estimated child time per item (the pool keeps it current)
+        self.item_s = 0.01  # child time per item over every kind (for retry-after estimates)
+        self.kind_s: dict[Hashable, float] = {}  # child time per item, per kind
         self._lines: list[Request] = []
 
     def __bool__(self) -> bool:
@@ -82,6 +98,20 @@ class FairQueue:
     def charge(self, request: Request, seconds: float) -> None:
         """Correct a request's account once its chunk has run (``seconds`` may be negative)."""
         request.service_s += seconds
+
+    def cost(self, chunk: Sequence[Item]) -> float:
+        """A chunk's estimated child time (what :meth:`take` charged for it)."""
+        return len(chunk) * self.kind_s.get(chunk[0].kind, self.first_item_s) if chunk else 0.0
+
+    def learn(self, chunk: Sequence[Item], seconds: float) -> None:
+        """A chunk took ``seconds`` to run: update its kind's time per item (the first measure
+        replaces the starting guess) and the overall one."""
+        if not chunk:
+            return
+        per_item, kind = seconds / len(chunk), chunk[0].kind
+        known = self.kind_s.get(kind)
+        self.kind_s[kind] = per_item if known is None else 0.5 * known + 0.5 * per_item
+        self.item_s = 0.9 * self.item_s + 0.1 * per_item
 
     def add(self, request: Request, items: Sequence[Item]) -> None:
         request.items.extend(items)
@@ -98,7 +128,7 @@ class FairQueue:
 
     def take(self) -> list[Item]:
         """The next chunk of the least-served request; empty when nothing waits. The request is
-        charged ``item_s`` per item now; the pool corrects that with :meth:`charge`."""
+        charged the chunk's :meth:`cost` now; the pool corrects that with :meth:`charge`."""
         while self._lines:
             request = min(self._lines, key=_served)
             chunk = self._take_from(request)
@@ -106,7 +136,7 @@ class FairQueue:
                 request.queued = False
                 self._lines.remove(request)
             if chunk:
-                request.service_s += len(chunk) * self.item_s
+                request.service_s += self.cost(chunk)
                 return chunk
         return []
 
@@ -145,11 +175,16 @@ class FairQueue:
     def _take_from(self, request: Request) -> list[Item]:
         items = request.items
         limit = max(1, min(self.max_items, len(items) // (2 * self.children)))
+        if items:
+            per_item = self.kind_s.get(items[0].kind, self.first_item_s)
+            limit = min(limit, max(1, round(self.target_s / per_item)))
         chunk: list[Item] = []
         size = 0
         while items and len(chunk) < limit:
             item = items[0]
-            if chunk and (item.requeues or size + item.size > self.max_bytes):
+            if chunk and (
+                item.requeues or size + item.size > self.max_bytes or item.kind != chunk[0].kind
+            ):
                 break
             items.popleft()
             self.queued -= 1

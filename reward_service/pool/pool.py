@@ -25,7 +25,7 @@ import logging
 import math
 import multiprocessing
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
 from reward_service.contract import Failure
@@ -47,7 +47,9 @@ class ProcessPool:
 
     ``await pool.map(payloads)`` returns, in order, each target's value or a :class:`Failure`.
     Concurrent ``map`` calls share the children fairly; the event loop never runs the target.
-    ``size_of(payload)`` (bytes, roughly) bounds chunks by ``max_chunk_bytes``. ``init`` (a
+    ``size_of(payload)`` (bytes, roughly) bounds chunks by ``max_chunk_bytes``; payloads of
+    one ``kind_of(payload)`` share a time estimate, by which chunks are cut at about
+    ``chunk_target_s`` of child time (:mod:`.fair_queue`). ``init`` (a
     ``"module:function"``) runs in each child before it reports ready, called with ``init_args``.
     """
 
@@ -61,23 +63,25 @@ class ProcessPool:
         init: str | None = None,
         init_args: tuple[Any, ...] = (),
         start_timeout_s: float = 120.0,
-        max_chunk: int = 32,
+        max_chunk: int = 1024,
         max_chunk_bytes: int = 1 << 20,
+        chunk_target_s: float = 0.02,
         max_queue: int = 1 << 18,
         max_requeues: int = 2,
         spares: int = 1,
         size_of: Callable[[Any], int] | None = None,
+        kind_of: Callable[[Any], Hashable] | None = None,
         on_restart: Callable[[RestartReason], None] | None = None,
     ) -> None:
         self.target, self.init, self.init_args = target, init, init_args
         self.size, self.deadline_s, self.memory_mb = size, deadline_s, memory_mb
         self.start_timeout_s, self.spares = start_timeout_s, spares
         self.max_queue = max_queue
-        self.size_of = size_of
+        self.size_of, self.kind_of = size_of, kind_of
         self.on_restart = on_restart
         self.busy = 0
         self.restarts = 0
-        self.queue = FairQueue(size, max_chunk, max_chunk_bytes, max_requeues)
+        self.queue = FairQueue(size, max_chunk, max_chunk_bytes, max_requeues, chunk_target_s)
         self._ctx = multiprocessing.get_context("spawn")
         self._wakeup: asyncio.Event | None = None
         self._children: list[Child | None] = [None] * size
@@ -125,8 +129,8 @@ class ProcessPool:
             message = f"{queued} tasks are queued (at most {self.max_queue})"
             raise OverloadedError(message, self.retry_after_s())
         request = Request.of(len(payloads), asyncio.get_running_loop())
-        size_of = self.size_of or _no_size
-        items = [Item(p, size_of(p), request, i) for i, p in enumerate(payloads)]
+        size_of, kind_of = self.size_of or _no_size, self.kind_of or _no_kind
+        items = [Item(p, size_of(p), request, i, 0, kind_of(p)) for i, p in enumerate(payloads)]
         self.queue.add(request, items)
         self._wakeup.set()
         try:
@@ -232,7 +236,7 @@ class ProcessPool:
                 self._wakeup.set()  # let an idle sibling take the next chunk
             self.busy += 1
             self._running[slot] = chunk
-            started, estimate = time.monotonic(), len(chunk) * self.queue.item_s
+            started, estimate = time.monotonic(), self.queue.cost(chunk)
             try:
                 await self._run_chunk(slot, chunk)
             except Exception as exc:  # a bug fails its chunk, not the pool
@@ -279,8 +283,7 @@ class ProcessPool:
             if time.monotonic() >= self._due(run):
                 await self._fail(slot, run, "timeout")
                 return
-        elapsed = time.monotonic() - run.sent_at
-        self.queue.item_s = 0.9 * self.queue.item_s + 0.1 * elapsed / len(run.chunk)
+        self.queue.learn(run.chunk, time.monotonic() - run.sent_at)
 
     def _due(self, run: Run) -> float:
         """When the running item overruns: its deadline, plus the time this process (and so its
@@ -313,3 +316,7 @@ class ProcessPool:
 
 def _no_size(_: Any) -> int:
     return 0
+
+
+def _no_kind(_: Any) -> None:
+    return None

@@ -64,13 +64,53 @@ def test_a_newcomer_starts_level_with_the_least_served(loop: asyncio.AbstractEve
 
 
 def test_chunks_follow_the_line_length_and_the_item_cap(loop: asyncio.AbstractEventLoop) -> None:
-    queue = FairQueue(children=2, max_items=32, max_bytes=1 << 20, max_requeues=2)
+    queue = FairQueue(children=2, max_items=32, max_bytes=1 << 20, max_requeues=2, target_s=1.0)
     request(queue, loop, [str(i) for i in range(400)])
     sizes = [len(queue.take()) for _ in range(4)]
     assert sizes == [32, 32, 32, 32]  # 400 // 4 = 100, capped at 32
     small = FairQueue(children=2, max_items=32, max_bytes=1 << 20, max_requeues=2)
     request(small, loop, [str(i) for i in range(8)])
     assert len(small.take()) == 2  # 8 // (2 × 2): a small request is spread over the children
+
+
+def kinds(
+    queue: FairQueue, loop: asyncio.AbstractEventLoop, spec: list[tuple[str, int]]
+) -> Request:
+    """One request of ``count`` items of each ``kind``, in order."""
+    names = [(kind, i) for kind, count in spec for i in range(count)]
+    line = Request.of(len(names), loop)
+    items = [Item(f"{kind}{i}", 1, line, n, kind=kind) for n, (kind, i) in enumerate(names)]
+    queue.add(line, items)
+    return line
+
+
+def test_chunks_are_cut_at_the_target_time_by_what_each_kind_has_cost(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    queue = FairQueue(children=1, max_items=4096, max_bytes=1 << 30, max_requeues=2)
+    kinds(queue, loop, [("cheap", 3000), ("slow", 100)])
+    first = queue.take()
+    assert len(first) == 20  # unknown kind: 0.02 s target / 0.001 s first guess
+    queue.learn(first, 20 * 20e-6)  # 20 µs an item
+    assert queue.cost(first) == pytest.approx(20 * 20e-6)
+    assert len(queue.take()) == 1000  # 0.02 s / 20 µs
+    while (chunk := queue.take()) and chunk[0].kind == "cheap":
+        assert {item.kind for item in chunk} == {"cheap"}  # a chunk never mixes kinds
+    assert len(chunk) == 20
+    queue.learn(chunk, 20 * 0.01)  # 10 ms an item
+    assert len(queue.take()) == 2
+    queue.learn([chunk[0]], 0.03)  # estimates follow: (10 + 30) / 2 ms
+    assert queue.kind_s["slow"] == pytest.approx(0.02)
+    assert len(queue.take()) == 1  # never fewer than one
+
+
+def test_a_request_is_charged_its_chunk_estimate(loop: asyncio.AbstractEventLoop) -> None:
+    queue = FairQueue(children=1, max_items=4096, max_bytes=1 << 30, max_requeues=2)
+    line = kinds(queue, loop, [("k", 50)])
+    queue.kind_s["k"] = 0.004
+    chunk = queue.take()
+    assert len(chunk) == 5
+    assert line.service_s == pytest.approx(5 * 0.004)
 
 
 def test_chunks_stop_before_the_byte_bound(loop: asyncio.AbstractEventLoop) -> None:
