@@ -104,17 +104,28 @@ def measure(
     }
 
 
+def node_rate(routers: int, cores: int, router_us: float, pool_us: float) -> float:
+    """Samples/s of a node whose ``routers`` processes each hold a core and whose pool children
+    share the rest: the smaller of what the routers decode and what the pool scores."""
+    return min(routers * 1e6 / router_us, (cores - routers) * 1e6 / pool_us)
+
+
 def project(router_us: float, pool_us: float) -> dict[str, dict[str, float]]:
-    """Samples/s per node size: one router process today, against every core doing both."""
+    """Samples/s per node size: one router process; the best number of router processes
+    (``RAAS_ROUTERS``); every core doing both shares (the ideal)."""
     out = {}
     for cores in CORES:
-        one_router = min(1e6 / router_us, (cores - 1) * 1e6 / pool_us)
+        ideal = cores * 1e6 / (router_us + pool_us)
+        one = node_rate(1, cores, router_us, pool_us)
+        best = max(range(1, cores), key=lambda r: node_rate(r, cores, router_us, pool_us))
+        several = node_rate(best, cores, router_us, pool_us)
         out[str(cores)] = {
-            "one_router": round(one_router),
-            "ideal": round(cores * 1e6 / (router_us + pool_us)),
-            "one_router_share_of_ideal": round(
-                one_router / (cores * 1e6 / (router_us + pool_us)), 3
-            ),
+            "one_router": round(one),
+            "routers": best,
+            "several_routers": round(several),
+            "ideal": round(ideal),
+            "one_router_share_of_ideal": round(one / ideal, 3),
+            "several_routers_share_of_ideal": round(several / ideal, 3),
         }
     return out
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 
-from reward_service.summary import IOU_REPORT, IOU_REPORT_KINDS
+from reward_service.summary import IOU_REPORT, IOU_REPORT_KINDS, SourceColumns
 
 if TYPE_CHECKING:
     from reward_service.contract import Outcome, Task
@@ -322,6 +322,16 @@ class Metrics:
             histogram = self.reward.labels(labels.get(source) or self.source(source))
             observe_all(histogram, [value for value in values if math.isfinite(value)])
 
+    def record_sources(self, sources: Mapping[str, SourceColumns]) -> None:
+        """A batch's samples by source, from the columns its summary was built from."""
+        counts: Tally[tuple[str, str, str]] = Tally()
+        for source, columns in sources.items():
+            pairs = zip(columns.verifiers, columns.statuses, strict=True)
+            for (verifier, status), count in Tally(pairs).items():
+                counts[(source, verifier, status)] = count
+        self.record_samples(counts, {s: c.rewards for s, c in sources.items() if c.rewards})
+        self.record_monitoring({source: monitored(c) for source, c in sources.items()})
+
     def record_monitoring(self, sources: Mapping[str, Monitored]) -> None:
         """Lengths and perception values per source (labels bounded as for the samples)."""
         labels = self._assign(sources)
@@ -385,6 +395,26 @@ class Metrics:
         self.pool_ready.set_function(ready)
         self.pool_busy.set_function(busy)
         self.pool_queued.set_function(queued)
+
+
+def monitored(columns: SourceColumns) -> Monitored:
+    """The monitoring values of one source's columns."""
+    means = columns.means()
+    pairs = zip(columns.reflecting, columns.right, strict=True)
+    reflection = Tally((flag(r), right) for r, right in pairs if r is not None)
+    return Monitored(
+        chars=columns.lengths,
+        tokens=means["response_tokens"],
+        perception=columns.perception,
+        truncated=means["truncated"],
+        chars_by_correct=_by_correct(means["length_correct"], means["length_incorrect"]),
+        tokens_by_correct=_by_correct(means["tokens_correct"], means["tokens_incorrect"]),
+        reflection=reflection,
+    )
+
+
+def _by_correct(right: list[int], wrong: list[int]) -> dict[str, list[int]]:
+    return {label: values for label, values in (("true", right), ("false", wrong)) if values}
 
 
 def _observe(histogram: Histogram, label: str, values: Sequence[float]) -> None:

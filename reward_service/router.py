@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -26,20 +25,13 @@ from reward_service.errors import (
     validation_errors,
 )
 from reward_service.limits import too_big
-from reward_service.metrics import Metrics, Monitored, flag
+from reward_service.metrics import Metrics
 from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
 from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
 from reward_service.schemas import Reflection, RewardRequest, Sample
 from reward_service.settings import Settings
-from reward_service.summary import (
-    DEFAULT_REFLECTION,
-    Seen,
-    SourceSummaries,
-    correct,
-    perception,
-    reflections,
-)
+from reward_service.summary import DEFAULT_REFLECTION, SourceSummaries, reflections
 
 logger = logging.getLogger("raas.router")
 _SLICE = 2048
@@ -65,11 +57,6 @@ class _Plan:
     tasks: list[Task]
 
 
-async def _yield_every(index: int) -> None:
-    if index % _SLICE == _SLICE - 1:
-        await asyncio.sleep(0)
-
-
 class Router:
     def __init__(
         self, settings: Settings, backends: Mapping[str, Backend], metrics: Metrics
@@ -81,28 +68,45 @@ class Router:
 
     async def score(self, request: RewardRequest) -> dict[str, Any]:
         """The ``/reward`` answer: one result per sample in request order, and the summary."""
-        judged = await self._judge(request)
-        results, summary = [], SourceSummaries()
-        for index, (sample, (outcome, reward)) in enumerate(
-            zip(request.samples, judged, strict=True)
-        ):
-            answer = result(sample, outcome, reward)
-            results.append(answer)
-            mode = self.reflection(request, sample.data_source)
-            seen = Seen(
-                len(sample.response), self._reflects(sample, outcome, mode), outcome.tokens,
-                sample.truncated,
-            )  # fmt: skip
-            summary.add(sample.data_source, seen, answer, mode)
-            await _yield_every(index)
-        return {"results": results, "summary": {"by_source": summary.render()}}
+        _, results, summaries = await self._answer(request)
+        return {"results": results, "summary": {"by_source": summaries.render()}}
 
     async def run(self, request: RewardRequest) -> list[Outcome]:
         """One outcome per sample, in request order, with the metrics recorded."""
-        return [outcome for outcome, _ in await self._judge(request)]
+        judged, _, _ = await self._answer(request)
+        return [outcome for outcome, _ in judged]
 
-    async def _judge(self, request: RewardRequest) -> list[tuple[Outcome, float | None]]:
-        """Per sample: its outcome and, if ``ok``, its combined reward."""
+    async def _answer(
+        self, request: RewardRequest
+    ) -> tuple[list[tuple[Outcome, float | None]], list[dict[str, Any]], SourceSummaries]:
+        """Judge the batch, then in one pass over its samples build each result and the source
+        columns that the summary and the metrics are both read from; record the metrics.
+        Per sample its outcome and, if ``ok``, its combined reward; the results; the summaries."""
+        samples = request.samples
+        plan, scored = await self._judge(request)
+        judged = [
+            vetted(sample, plan.early[index] if task_index is None else scored[task_index])
+            for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
+        ]
+        results, summaries = [], SourceSummaries()
+        modes: dict[str, Reflection] = {}
+        for index, (sample, (outcome, reward)) in enumerate(zip(samples, judged, strict=True)):
+            source = sample.data_source
+            if (mode := modes.get(source)) is None:
+                mode = modes[source] = self.reflection(request, source)
+            answer = result(sample, outcome, reward)
+            results.append(answer)
+            summaries.add(
+                source, answer, len(sample.response), self._reflects(sample, outcome, mode),
+                outcome.tokens, sample.truncated, mode,
+            )  # fmt: skip
+            if index % _SLICE == _SLICE - 1:
+                await asyncio.sleep(0)
+        await self._record(len(samples), summaries, plan, scored)
+        return judged, results, summaries
+
+    async def _judge(self, request: RewardRequest) -> tuple[_Plan, list[Outcome]]:
+        """The batch's plan and its unique tasks' outcomes."""
         samples = request.samples
         if len(samples) > self.settings.max_samples:
             raise RequestError([{
@@ -110,22 +114,17 @@ class Router:
                 "msg": f"{len(samples)} samples; at most {self.settings.max_samples} per request",
             }])  # fmt: skip
         plan = await self._plan(samples, Context(request.step, request.total_steps))
-        scored = await self._dispatch(plan.tasks)
-        judged = [
-            vetted(sample, plan.early[index] if task_index is None else scored[task_index])
-            for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
-        ]
-        await self._record(request, judged, plan, scored)
-        return judged
+        return plan, await self._dispatch(plan.tasks)
 
     async def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
-        params_cache: dict[tuple[str, str], tuple[Params, str] | list[dict[str, Any]]] = {}
+        admitted: dict[tuple[str, str | None, str], _Admitted] = {}
         unique: dict[tuple[Any, ...], int] = {}
         plan = _Plan([], {}, [])
         errors: list[dict[str, Any]] = []
         for index, sample in enumerate(samples):
-            await _yield_every(index)
-            checked = self._params(sample, index, params_cache, errors)
+            if index % _SLICE == _SLICE - 1:
+                await asyncio.sleep(0)
+            checked = self._params(sample, index, admitted, errors)
             gt_key = _json_key(sample.ground_truth)
             early = self._precheck(sample, gt_key, checked[0]) if checked else None
             if checked is None or early is not None or gt_key is None:
@@ -134,25 +133,20 @@ class Router:
                     plan.early[index] = early
                 continue
             spec, params, params_key = checked
-            key: tuple[Any, ...] = (
-                sample.verifier,
-                params_key,
-                gt_key,
-                sample.format,
-                sample.response,
-            )
+            response = sample.response
+            key: tuple[Any, ...] = (spec.name, params_key, gt_key, sample.format, response)
             prompt = sample.prompt if spec.reads_prompt else None  # sent only where it is read
             if spec.reads_prompt:  # the verdict may depend on it: no sharing across prompts
                 key = (*key, prompt)
             if spec.backend != "rules":  # model verifiers also read the images
                 key = (*key, *sample.images)
-            if key not in unique:
-                unique[key] = len(plan.tasks)
+            if (found := unique.get(key)) is None:
+                found = unique[key] = len(plan.tasks)
                 plan.tasks.append(Task(
-                    spec.name, params, sample.response, gt_key, sample.format, context,
-                    prompt, tuple(sample.images), params_key=params_key,
+                    spec.name, params, response, gt_key, sample.format, context, prompt,
+                    tuple(sample.images) if sample.images else (), params_key=params_key,
                 ))  # fmt: skip
-            plan.task_index.append(unique[key])
+            plan.task_index.append(found)
         if errors:
             raise RequestError(errors[:MAX_REPORTED])
         return plan
@@ -161,39 +155,32 @@ class Router:
         self,
         sample: Sample,
         index: int,
-        cache: dict[tuple[str, str], tuple[Params, str] | list[dict[str, Any]]],
+        admitted: dict[tuple[str, str | None, str], _Admitted],
         errors: list[dict[str, Any]],
     ) -> tuple[VerifierSpec, Params, str] | None:
-        where = ("samples", index)
+        """The sample's verifier, validated params and their canonical JSON, each (verifier,
+        format, params) admitted once per batch; ``None`` with its errors added if refused."""
         if not self.routes.apply(sample):
             errors.append(self.routes.missing(sample, index))
             return None
         verifier = sample.verifier or ""  # set: routed above
-        try:
-            spec = VERIFIERS.get(verifier)
-            if sample.format is not None:
-                FORMATS.get(sample.format)
-        except UnknownNameError as exc:
-            field = "verifier" if exc.kind == "verifier" else "format"
-            errors.append({"loc": [*where, field], "msg": str(exc), "type": "unknown_name"})
-            return None
-        try:
-            text = orjson.dumps(sample.params, option=orjson.OPT_SORT_KEYS).decode()
-        except orjson.JSONEncodeError as exc:  # an integer past 64 bits
-            errors.append({"loc": [*where, "params"], "msg": str(exc), "type": "not_serialisable"})
-            return None
-        key = (verifier, text)
-        if key not in cache:
+        text = "{}"
+        if sample.params:
             try:
-                params = spec.params.model_validate(sample.params)
-                cache[key] = (params, params.model_dump_json())
-            except ValidationError as exc:
-                cache[key] = validation_errors(exc)
-        found = cache[key]
+                text = orjson.dumps(sample.params, option=orjson.OPT_SORT_KEYS).decode()
+            except orjson.JSONEncodeError as exc:  # an integer past 64 bits
+                errors.append({
+                    "loc": ["samples", index, "params"], "msg": str(exc),
+                    "type": "not_serialisable",
+                })  # fmt: skip
+                return None
+        key = (verifier, sample.format, text)
+        if (found := admitted.get(key)) is None:
+            found = admitted[key] = _admit(verifier, sample.format, sample.params)
         if isinstance(found, list):
-            errors.extend({**e, "loc": [*where, "params", *e["loc"]]} for e in found)
+            errors.extend({**e, "loc": ["samples", index, *e["loc"]]} for e in found)
             return None
-        return spec, *found
+        return found
 
     def _precheck(self, sample: Sample, gt_key: str | None, spec: VerifierSpec) -> Outcome | None:
         if gt_key is None:
@@ -273,54 +260,36 @@ class Router:
         return outcomes
 
     async def _record(
-        self,
-        request: RewardRequest,
-        judged: list[tuple[Outcome, float | None]],
-        plan: _Plan,
-        scored: list[Outcome],
+        self, size: int, summaries: SourceSummaries, plan: _Plan, scored: list[Outcome]
     ) -> None:
-        """The batch's metrics, ``_SLICE`` samples (then tasks) at a time."""
-        m, samples = self.metrics, request.samples
-        m.batch_size.observe(len(samples))
+        """The batch's metrics: its samples by source, then its tasks ``_SLICE`` at a time."""
+        m = self.metrics
+        m.batch_size.observe(size)
         m.deduplicated.inc(sum(i is not None for i in plan.task_index) - len(plan.tasks))
-        for lo in range(0, len(samples), _SLICE):
-            self._record_samples(request, samples[lo : lo + _SLICE], judged[lo : lo + _SLICE])
-            await asyncio.sleep(0)
+        m.record_sources(summaries.sources)
         for lo in range(0, len(plan.tasks), _SLICE):
-            m.observe_tasks(plan.tasks[lo : lo + _SLICE], scored[lo : lo + _SLICE])
             await asyncio.sleep(0)
+            m.observe_tasks(plan.tasks[lo : lo + _SLICE], scored[lo : lo + _SLICE])
 
-    def _record_samples(
-        self,
-        request: RewardRequest,
-        samples: Sequence[Sample],
-        judged: list[tuple[Outcome, float | None]],
-    ) -> None:
-        counts: Counter[tuple[str, str, str]] = Counter()
-        rewards: dict[str, list[float]] = {}
-        monitored: defaultdict[str, Monitored] = defaultdict(Monitored)
-        for sample, (outcome, reward) in zip(samples, judged, strict=True):
-            counts[(sample.data_source, sample.verifier or "", outcome.status)] += 1
-            seen = monitored[sample.data_source]
-            seen.chars.append(len(sample.response))
-            if outcome.tokens is not None:
-                seen.tokens.append(outcome.tokens)
-            if sample.truncated is not None:
-                seen.truncated.append(sample.truncated)
-            mode = self.reflection(request, sample.data_source)
-            right = "unscored"
-            if reward is not None and outcome.accuracy is not None:
-                right = flag(correct(outcome.accuracy, mode))
-                rewards.setdefault(sample.data_source, []).append(reward)
-                for name, value in perception(outcome.details).items():
-                    seen.perception[name].append(value)
-                seen.chars_by_correct[right].append(len(sample.response))
-                if outcome.tokens is not None:
-                    seen.tokens_by_correct[right].append(outcome.tokens)
-            if (reflecting := self._reflects(sample, outcome, mode)) is not None:
-                seen.reflection[(flag(reflecting), right)] += 1
-        self.metrics.record_samples(counts, rewards)
-        self.metrics.record_monitoring(monitored)
+
+_Admitted = tuple[VerifierSpec, Params, str] | list[dict[str, Any]]
+
+
+def _admit(verifier: str, format_: str | None, raw: dict[str, Any]) -> _Admitted:
+    """A (verifier, format, params)'s spec, validated params and their canonical JSON, or the
+    errors (located within the sample) that refuse it."""
+    try:
+        spec = VERIFIERS.get(verifier)
+        if format_ is not None:
+            FORMATS.get(format_)
+    except UnknownNameError as exc:
+        field = "verifier" if exc.kind == "verifier" else "format"
+        return [{"loc": [field], "msg": str(exc), "type": "unknown_name"}]
+    try:
+        params = spec.params.model_validate(raw)
+    except ValidationError as exc:
+        return [{**e, "loc": ["params", *e["loc"]]} for e in validation_errors(exc)]
+    return spec, params, params.model_dump_json()
 
 
 def _json_key(value: Any) -> str | None:

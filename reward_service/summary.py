@@ -35,7 +35,7 @@ perception keys), so the summaries of a batch sent in pieces merge exactly (the 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +99,7 @@ def correct(accuracy: float, mode: Reflection = DEFAULT_REFLECTION) -> bool:
 IOU_REPORT_KEYS = tuple(f"{kind}{tag}" for _, tag in IOU_REPORT for kind in IOU_REPORT_KINDS)
 PERCEPTION = ("iou", "map", "map50", "threshold", *IOU_REPORT_KEYS)
 _PERCEPTION = frozenset(PERCEPTION)  # a sample's few details looked up, not all 16 names
+_PERCEPTION_KEYS = _PERCEPTION | {"parsed"}
 
 
 def perception(details: dict[str, Any]) -> dict[str, float]:
@@ -119,100 +120,119 @@ def _number(value: Any) -> bool:
     return isinstance(value, float) and math.isfinite(value)
 
 
-@dataclass(slots=True)
-class _Mean:
-    total: float = 0.0
-    n: int = 0
-
-    def add(self, value: float) -> None:
-        self.total += value
-        self.n += 1
-
-    @property
-    def mean(self) -> float | None:
-        return self.total / self.n if self.n else None
+def _mean(values: list[Any]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
-def _pair() -> dict[bool, _Mean]:
-    return {True: _Mean(), False: _Mean()}
+def _given(values: list[Any]) -> list[Any]:
+    return [v for v in values if v is not None]
+
+
+def _where(values: list[Any], keep: list[bool | None], wanted: bool) -> list[Any]:
+    """``values`` whose ``keep`` is ``wanted`` (``None``s never match), ``None`` values left out."""
+    return [v for v, k in zip(values, keep, strict=True) if k is wanted and v is not None]
+
+
+Result = dict[str, Any]
 
 
 @dataclass(slots=True)
-class _Source:
+class SourceColumns:
+    """One source's samples of a batch, as columns in request order: appended once per sample,
+    summed at the end (C-level sums; the router's per-sample work is a few appends). Read by
+    :meth:`render` for the ``/reward`` summary and by the metrics
+    (``reward_service.metrics.Metrics.record_columns``): both from the same values.
+
+    Every sample: status, verifier, length, tokens, truncated, reflecting, and ``right`` (``true``,
+    ``false``, ``unscored`` when not ``ok``). ``ok`` samples only: reward, components, perception
+    values and, aligned, whether each is correct with its length, tokens and reflecting."""
+
     mode: Reflection = DEFAULT_REFLECTION
-    count: int = 0
-    statuses: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
-    reward: _Mean = field(default_factory=_Mean)
-    components: dict[str, _Mean] = field(default_factory=lambda: defaultdict(_Mean))
-    length_total: int = 0
-    tokens: _Mean = field(default_factory=_Mean)
-    truncated: _Mean = field(default_factory=_Mean)
-    reflection: _Mean = field(default_factory=_Mean)
-    # among examined ok samples: reflection by correctness, correctness by reflection
-    reflection_by_correct: dict[bool, _Mean] = field(default_factory=_pair)
-    correct_by_reflection: dict[bool, _Mean] = field(default_factory=_pair)
-    length_by_correct: dict[bool, _Mean] = field(default_factory=_pair)  # ok samples
-    tokens_by_correct: dict[bool, _Mean] = field(default_factory=_pair)
-    perception: dict[str, _Mean] = field(default_factory=lambda: defaultdict(_Mean))
+    statuses: list[str] = field(default_factory=list)
+    verifiers: list[str] = field(default_factory=list)
+    lengths: list[int] = field(default_factory=list)
+    tokens: list[int | None] = field(default_factory=list)
+    truncated: list[bool | None] = field(default_factory=list)
+    reflecting: list[bool | None] = field(default_factory=list)
+    right: list[str] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)
+    components: dict[str, list[float]] = field(default_factory=dict)
+    perception: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    ok_correct: list[bool | None] = field(default_factory=list)
+    ok_lengths: list[int] = field(default_factory=list)
+    ok_tokens: list[int | None] = field(default_factory=list)
+    ok_reflecting: list[bool | None] = field(default_factory=list)
 
-    def add(self, seen: Seen, result: Result) -> None:
-        self.count += 1
-        self.statuses[result["status"]] += 1
-        self.length_total += seen.length
-        if seen.tokens is not None:
-            self.tokens.add(seen.tokens)
-        if seen.truncated is not None:
-            self.truncated.add(seen.truncated)
-        if seen.reflecting is not None:
-            self.reflection.add(seen.reflecting)
-        if result["status"] != "ok":
+    def add(
+        self, result: Result, length: int, reflecting: bool | None, tokens: int | None,
+        truncated: bool | None,
+    ) -> None:  # fmt: skip
+        status = result["status"]
+        self.statuses.append(status)
+        self.verifiers.append(result.get("verifier") or "")
+        self.lengths.append(length)
+        self.tokens.append(tokens)
+        self.truncated.append(truncated)
+        self.reflecting.append(reflecting)
+        if status != "ok":
+            self.right.append("unscored")
             return
-        self.reward.add(result["reward"])
-        for name, value in result["components"].items():
-            self.components[name].add(value)
-        right = correct(result["components"]["accuracy"], self.mode)
-        self.length_by_correct[right].add(seen.length)
-        if seen.tokens is not None:
-            self.tokens_by_correct[right].add(seen.tokens)
-        if seen.reflecting is not None:
-            self.reflection_by_correct[right].add(seen.reflecting)
-            self.correct_by_reflection[seen.reflecting].add(right)
-        for name, value in perception(result["details"]).items():
-            self.perception[name].add(value)
+        self.rewards.append(result["reward"])
+        components = result["components"]
+        for name, value in components.items():
+            if (column := self.components.get(name)) is None:
+                column = self.components[name] = []
+            column.append(value)
+        right = correct(components["accuracy"], self.mode)
+        self.right.append("true" if right else "false")
+        self.ok_correct.append(right)
+        self.ok_lengths.append(length)
+        self.ok_tokens.append(tokens)
+        self.ok_reflecting.append(reflecting)
+        if (details := result["details"]) and not _PERCEPTION_KEYS.isdisjoint(details):
+            for name, value in perception(details).items():
+                self.perception[name].append(value)
+
+    def means(self) -> dict[str, list[Any]]:
+        """Each mean's values, under its ``n`` key."""
+        correct_, reflecting = self.ok_correct, self.ok_reflecting
+        return {
+            "reward": self.rewards, **self.components, "response_tokens": _given(self.tokens),
+            "truncated": _given(self.truncated), "reflection": _given(self.reflecting),
+            "reflection_correct": _where(reflecting, correct_, True),
+            "reflection_incorrect": _where(reflecting, correct_, False),
+            "correct_reflecting": _where(correct_, reflecting, True),
+            "correct_not_reflecting": _where(correct_, reflecting, False),
+            "length_correct": _where(self.ok_lengths, correct_, True),
+            "length_incorrect": _where(self.ok_lengths, correct_, False),
+            "tokens_correct": _where(self.ok_tokens, correct_, True),
+            "tokens_incorrect": _where(self.ok_tokens, correct_, False), **self.perception,
+        }  # fmt: skip
 
     def render(self) -> dict[str, Any]:
-        means = {
-            "reward": self.reward, **self.components, "response_tokens": self.tokens,
-            "truncated": self.truncated, "reflection": self.reflection,
-            "reflection_correct": self.reflection_by_correct[True],
-            "reflection_incorrect": self.reflection_by_correct[False],
-            "correct_reflecting": self.correct_by_reflection[True],
-            "correct_not_reflecting": self.correct_by_reflection[False],
-            "length_correct": self.length_by_correct[True],
-            "length_incorrect": self.length_by_correct[False],
-            "tokens_correct": self.tokens_by_correct[True],
-            "tokens_incorrect": self.tokens_by_correct[False], **self.perception,
-        }  # fmt: skip
+        m = self.means()
+        count = len(self.statuses)
+        tally = Counter(self.statuses)
         return {
-            "count": self.count,
-            "status_counts": {k: v for k, v in self.statuses.items() if v},
-            "reward_mean": self.reward.mean,
-            "component_means": {k: v.mean for k, v in self.components.items()},
-            "response_length_mean": self.length_total / self.count,
-            "response_tokens_mean": self.tokens.mean,
-            "response_length_correct_mean": self.length_by_correct[True].mean,
-            "response_length_incorrect_mean": self.length_by_correct[False].mean,
-            "response_tokens_correct_mean": self.tokens_by_correct[True].mean,
-            "response_tokens_incorrect_mean": self.tokens_by_correct[False].mean,
-            "truncated_ratio": self.truncated.mean,
+            "count": count,
+            "status_counts": {k: tally[k] for k in STATUSES if tally[k]},
+            "reward_mean": _mean(self.rewards),
+            "component_means": {k: _mean(v) for k, v in self.components.items()},
+            "response_length_mean": sum(self.lengths) / count,
+            "response_tokens_mean": _mean(m["response_tokens"]),
+            "response_length_correct_mean": _mean(m["length_correct"]),
+            "response_length_incorrect_mean": _mean(m["length_incorrect"]),
+            "response_tokens_correct_mean": _mean(m["tokens_correct"]),
+            "response_tokens_incorrect_mean": _mean(m["tokens_incorrect"]),
+            "truncated_ratio": _mean(m["truncated"]),
             "reflection_mode": self.mode,
-            "reflection_ratio": self.reflection.mean,
-            "reflection_ratio_correct": self.reflection_by_correct[True].mean,
-            "reflection_ratio_incorrect": self.reflection_by_correct[False].mean,
-            "correct_ratio_reflecting": self.correct_by_reflection[True].mean,
-            "correct_ratio_not_reflecting": self.correct_by_reflection[False].mean,
+            "reflection_ratio": _mean(m["reflection"]),
+            "reflection_ratio_correct": _mean(m["reflection_correct"]),
+            "reflection_ratio_incorrect": _mean(m["reflection_incorrect"]),
+            "correct_ratio_reflecting": _mean(m["correct_reflecting"]),
+            "correct_ratio_not_reflecting": _mean(m["correct_not_reflecting"]),
             "perception": self._perception(),
-            "n": {name: mean.n for name, mean in means.items() if mean.n},
+            "n": {name: len(values) for name, values in m.items() if values},
         }
 
     def _perception(self) -> dict[str, float | None] | None:
@@ -220,42 +240,33 @@ class _Source:
             return None
         p = self.perception
         return {
-            "iou_mean": p["iou"].mean, "map_mean": p["map"].mean, "map50_mean": p["map50"].mean,
-            "threshold": p["threshold"].mean, "parsed_ratio": p["parsed"].mean,
-            **{f"{key}_mean": p[key].mean for key in IOU_REPORT_KEYS},
+            "iou_mean": _mean(p["iou"]), "map_mean": _mean(p["map"]),
+            "map50_mean": _mean(p["map50"]), "threshold": _mean(p["threshold"]),
+            "parsed_ratio": _mean(p["parsed"]),
+            **{f"{key}_mean": _mean(p[key]) for key in IOU_REPORT_KEYS},
         }  # fmt: skip
-
-
-Result = dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """What the router knows of one response besides its result: its length in characters,
-    whether it reflects in the source's mode (``None``: not examined), its tokens (``None``: not
-    counted) and whether the trainer cut it at the maximum length (``None``: not said)."""
-
-    length: int
-    reflecting: bool | None = None
-    tokens: int | None = None
-    truncated: bool | None = None
 
 
 class SourceSummaries:
     """``summary.by_source`` of a batch, a sample at a time in request order."""
 
     def __init__(self) -> None:
-        self._sources: dict[str, _Source] = {}
+        self.sources: dict[str, SourceColumns] = {}
 
     def add(
-        self, data_source: str, seen: Seen, result: Result, mode: Reflection = DEFAULT_REFLECTION
-    ) -> None:
-        """One sample. A source's reflection ``mode`` is the one its first sample came with (the
-        router gives every sample of a source the same: the request's, else the route's)."""
-        source = self._sources.get(data_source)
-        if source is None:
-            source = self._sources[data_source] = _Source(mode)
-        source.add(seen, result)
+        self, data_source: str, result: Result, length: int, reflecting: bool | None = None,
+        tokens: int | None = None, truncated: bool | None = None,
+        mode: Reflection = DEFAULT_REFLECTION,
+    ) -> None:  # fmt: skip
+        """One sample: its result, its response's length in characters, whether it reflects in
+        the source's mode (``None``: not examined), its tokens (``None``: not counted) and
+        whether the trainer cut it at the maximum length (``None``: not said). A source's
+        reflection ``mode`` is the one its first sample came with (the router gives every
+        sample of a source the same: the request's, else the route's)."""
+        columns = self.sources.get(data_source)
+        if columns is None:
+            columns = self.sources[data_source] = SourceColumns(mode)
+        columns.add(result, length, reflecting, tokens, truncated)
 
     def render(self) -> dict[str, dict[str, Any]]:
-        return {name: source.render() for name, source in self._sources.items()}
+        return {name: columns.render() for name, columns in self.sources.items()}

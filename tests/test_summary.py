@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from reward_service.schemas import Reflection
-from reward_service.summary import Seen, SourceSummaries, correct, reflections, reflects
+from reward_service.summary import SourceSummaries, correct, reflections, reflects
 from trainer_client.summary import merge
 
 Row = tuple[str, int, bool | None, int | None, dict[str, Any]]
@@ -20,7 +20,7 @@ def by_source(
     summaries = SourceSummaries()
     flags = truncated or [None] * len(rows)
     for (source, length, reflecting, tokens, result), cut in zip(rows, flags, strict=True):
-        summaries.add(source, Seen(length, reflecting, tokens, cut), result, mode)
+        summaries.add(source, result, length, reflecting, tokens, cut, mode)
     return summaries.render()
 
 
