@@ -428,16 +428,22 @@ def observe_all(child: Histogram | Summary, values: Iterable[float]) -> None:
     per-sample values otherwise cost the router a lock and a bucket scan each (a third of its
     CPU on cheap verifiers). Reads prometheus_client's histogram and summary internals
     (``_upper_bounds``, ``_buckets``, ``_sum``, ``_count``); where they are not there, one
-    ``observe`` per value. ``tests/test_metrics.py`` holds both ways to the same exposition."""
+    ``observe`` per value. The values are sorted and each bound found in them (C-level work: no
+    Python call per value). ``tests/test_metrics.py`` holds both ways to the same exposition."""
     values = list(values)
     if not values:
         return
     bounds, buckets = getattr(child, "_upper_bounds", None), getattr(child, "_buckets", None)
     total, count = getattr(child, "_sum", None), getattr(child, "_count", None)
     if bounds is not None and buckets is not None and total is not None:
-        landed = Tally(bisect.bisect_left(bounds, v) for v in values if not math.isnan(v))
-        for index, hits in landed.items():
-            buckets[index].inc(hits)  # the first bound ≥ v, where observe puts it (NaN: none)
+        ordered = [v for v in values if v == v]  # NaN: in the sum, in no bucket
+        ordered.sort()
+        below = 0
+        for index, bound in enumerate(bounds):  # v goes to the first bound ≥ v, as in observe
+            upto = bisect.bisect_right(ordered, bound)
+            if upto > below:
+                buckets[index].inc(upto - below)
+            below = upto
         total.inc(sum(values))
     elif count is not None and total is not None:
         count.inc(len(values))

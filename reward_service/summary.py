@@ -144,8 +144,8 @@ class SourceColumns:
     (``reward_service.metrics.Metrics.record_columns``): both from the same values.
 
     Every sample: status, verifier, length, tokens, truncated, reflecting, and ``right`` (``true``,
-    ``false``, ``unscored`` when not ``ok``). ``ok`` samples only: reward, components, perception
-    values and, aligned, whether each is correct with its length, tokens and reflecting."""
+    ``false``, ``unscored`` when not ``ok``: the bar is the mode's). ``ok`` samples only:
+    reward, components, perception values."""
 
     mode: Reflection = DEFAULT_REFLECTION
     statuses: list[str] = field(default_factory=list)
@@ -158,10 +158,6 @@ class SourceColumns:
     rewards: list[float] = field(default_factory=list)
     components: dict[str, list[float]] = field(default_factory=dict)
     perception: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    ok_correct: list[bool | None] = field(default_factory=list)
-    ok_lengths: list[int] = field(default_factory=list)
-    ok_tokens: list[int | None] = field(default_factory=list)
-    ok_reflecting: list[bool | None] = field(default_factory=list)
 
     def add(
         self, result: Result, length: int, reflecting: bool | None, tokens: int | None,
@@ -183,19 +179,22 @@ class SourceColumns:
             if (column := self.components.get(name)) is None:
                 column = self.components[name] = []
             column.append(value)
-        right = correct(components["accuracy"], self.mode)
-        self.right.append("true" if right else "false")
-        self.ok_correct.append(right)
-        self.ok_lengths.append(length)
-        self.ok_tokens.append(tokens)
-        self.ok_reflecting.append(reflecting)
+        self.right.append("true" if components["accuracy"] >= self.bar else "false")
         if (details := result["details"]) and not _PERCEPTION_KEYS.isdisjoint(details):
             for name, value in perception(details).items():
                 self.perception[name].append(value)
 
+    @property
+    def bar(self) -> float:
+        """The accuracy at which a response counts as correct in this source's mode."""
+        return CORRECT_AT_MODE[self.mode]
+
     def means(self) -> dict[str, list[Any]]:
         """Each mean's values, under its ``n`` key."""
-        correct_, reflecting = self.ok_correct, self.ok_reflecting
+        scored = [i for i, right in enumerate(self.right) if right != "unscored"]
+        correct_: list[bool | None] = [self.right[i] == "true" for i in scored]
+        reflecting = [self.reflecting[i] for i in scored]
+        lengths, tokens = [self.lengths[i] for i in scored], [self.tokens[i] for i in scored]
         return {
             "reward": self.rewards, **self.components, "response_tokens": _given(self.tokens),
             "truncated": _given(self.truncated), "reflection": _given(self.reflecting),
@@ -203,10 +202,10 @@ class SourceColumns:
             "reflection_incorrect": _where(reflecting, correct_, False),
             "correct_reflecting": _where(correct_, reflecting, True),
             "correct_not_reflecting": _where(correct_, reflecting, False),
-            "length_correct": _where(self.ok_lengths, correct_, True),
-            "length_incorrect": _where(self.ok_lengths, correct_, False),
-            "tokens_correct": _where(self.ok_tokens, correct_, True),
-            "tokens_incorrect": _where(self.ok_tokens, correct_, False), **self.perception,
+            "length_correct": _where(lengths, correct_, True),
+            "length_incorrect": _where(lengths, correct_, False),
+            "tokens_correct": _where(tokens, correct_, True),
+            "tokens_incorrect": _where(tokens, correct_, False), **self.perception,
         }  # fmt: skip
 
     def render(self) -> dict[str, Any]:
