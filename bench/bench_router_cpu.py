@@ -8,18 +8,25 @@ divided by the samples sent:
 - ``choice`` and ``iou``: cheap verifiers with short responses — the router's per-sample work
   (decoding, validation, keys, splitting, summaries, encoding) dominates;
 - ``math_cot``: ``math`` on long chains of thought (``bench/workload.py``: median 6 kB) — the
-  verifier dominates.
+  verifier dominates;
+- ``mixed_cot``: the same chains of thought over math, choice, chart, counting, detection and
+  grounding (``bench_traffic.py``'s mixed traffic).
 
-Every sample is distinct (no deduplication). The projection: one router process serves at most
-1 / router-CPU samples a second whatever the pool; the pool serves (cores − 1) / child-CPU; a
-node's throughput is the smaller of the two, shown for 2 (this machine), 16, 64 and 192 cores,
-against the ideal of every core doing both shares (cores / (router + child)). The same command
-runs unchanged on a bigger machine (``--pool`` = its cores − 1).
+Every sample is distinct (no deduplication). ``loop_us_per_sample`` is the same samples' CPU
+through ``run_task`` in a plain loop here; ``cpu_efficiency`` = loop / (router + pool): the share
+of a saturated node's CPU that goes to verifying, i.e. the throughput ratio over the loop × cores
+a node reaches once its cores are busy (this process's own CPU, a trainer's, left out).
+
+The projection: one router process serves at most 1 / router-CPU samples a second whatever the
+pool; the pool serves (cores − routers) / child-CPU; a node's throughput is the smaller of the
+two — shown for 2 (this machine), 16, 64 and 192 cores with one router process and with the
+best number of them (``RAAS_ROUTERS``), against the ideal of every core doing both shares
+(cores / (router + child)). The same command runs unchanged on a bigger machine (``--pool`` =
+its cores − 1).
 
     python bench/bench_router_cpu.py [--batches 6] [--pool 1]
 
-Results: ``bench/results/router_cpu.json``.
-"""
+Results: ``bench/results/router_cpu.json``."""
 
 from __future__ import annotations
 
@@ -33,10 +40,13 @@ from typing import Any
 
 import httpx
 import orjson
-from _harness import ROOT, machine, write
+from _harness import ROOT, as_task, machine, write
+from workload import TASKS
 from workload import batch as cot_batch
 
 from devtools.live import LiveServer, children_of
+from reward_service.pool.execute import run_task
+from reward_service.registry import Context
 
 BATCH = 4096
 CORES = (2, 16, 64, 192)
@@ -72,11 +82,28 @@ def cot_math_batch(offset: int) -> list[dict[str, Any]]:
     return cot_batch(random.Random(offset), BATCH // 4, ("math",))
 
 
+def cot_mixed_batch(offset: int) -> list[dict[str, Any]]:
+    return cot_batch(random.Random(offset), BATCH // 4, TASKS)
+
+
 SCENARIOS: dict[str, Callable[[int], list[dict[str, Any]]]] = {
     "choice": choice_batch,
     "iou": iou_batch,
     "math_cot": cot_math_batch,
+    "mixed_cot": cot_mixed_batch,
 }
+
+
+def loop_us(samples: list[dict[str, Any]]) -> float:
+    """CPU per sample of the same samples through ``run_task`` in a plain loop here (the
+    verifier's own cost, ground-truth cache included): the work a node cannot avoid."""
+    tasks = [as_task(sample, Context()) for sample in samples]
+    for task in tasks[:64]:
+        run_task(task)
+    start = time.process_time()
+    for task in tasks:
+        run_task(task)
+    return (time.process_time() - start) / len(tasks) * 1e6
 
 
 def measure(
@@ -96,10 +123,14 @@ def measure(
         router = cpu_seconds(pid) - router0
         children = sum(map(cpu_seconds, pool)) - pool0
     samples = sum(map(len, made[1:]))
+    router_us, pool_us = router / samples * 1e6, children / samples * 1e6
+    verifier_us = loop_us(made[1])
     return {
         "samples": samples,
-        "router_us_per_sample": round(router / samples * 1e6, 2),
-        "pool_us_per_sample": round(children / samples * 1e6, 2),
+        "router_us_per_sample": round(router_us, 2),
+        "pool_us_per_sample": round(pool_us, 2),
+        "loop_us_per_sample": round(verifier_us, 2),
+        "cpu_efficiency": round(verifier_us / (router_us + pool_us), 3),
         "wall_samples_per_s": round(samples / wall),
     }
 
@@ -130,12 +161,51 @@ def project(router_us: float, pool_us: float) -> dict[str, dict[str, float]]:
     return out
 
 
+def plot(results: dict[str, Any], before: dict[str, Any], out: Path) -> None:
+    """Per scenario: samples/s against cores (log-log) — one router process before and after
+    this work's cuts, the best number of router processes after, the ideal; the measured point
+    (this machine) as a dot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(results)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 4), squeeze=False)
+    for axis, name in zip(axes[0], names, strict=True):
+        now = results[name]["projection"]
+        lines = {"several routers (RAAS_ROUTERS)": (now, "several_routers", "tab:green")}
+        lines["one router"] = (now, "one_router", "tab:blue")
+        if name in before:
+            was = project(before[name]["router_us_per_sample"], before[name]["pool_us_per_sample"])
+            lines["one router, before"] = (was, "one_router", "tab:gray")
+        lines["ideal (every core both)"] = (now, "ideal", "black")
+        for label, (table, key, color) in lines.items():
+            style = ":" if key == "ideal" else "-"
+            axis.plot(CORES, [table[str(c)][key] for c in CORES], style, color=color, label=label)
+        axis.scatter([2], [results[name]["wall_samples_per_s"]], color="tab:red", zorder=3,
+                     label="measured here (2 cores, one client)")  # fmt: skip
+        axis.set_xscale("log")
+        axis.set_yscale("log")
+        axis.set_xticks(CORES, [str(c) for c in CORES])
+        axis.set_xlabel("cores")
+        axis.set_title(f"{name}: router {results[name]['router_us_per_sample']:.1f} µs/sample")
+    axes[0][0].set_ylabel("samples / s")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batches", type=int, default=6, help="measured batches per scenario")
     parser.add_argument("--pool", type=int, default=1, help="pool children (RAAS_POOL_WORKERS)")
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/router_cpu.json")
+    parser.add_argument(
+        "--before", type=Path, default=ROOT / "bench/results/router_cpu_before.json",
+        help="an earlier run to draw beside this one (the router before issue 24's cuts)",
+    )  # fmt: skip
     args = parser.parse_args()
     results = {}
     for name in args.scenarios:
@@ -158,6 +228,8 @@ def main() -> None:
         },
         args.out,
     )
+    before = orjson.loads(args.before.read_bytes())["scenarios"] if args.before.exists() else {}
+    plot(results, before, args.out.with_suffix(".png"))
 
 
 if __name__ == "__main__":
