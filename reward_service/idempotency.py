@@ -77,7 +77,7 @@ class IdempotencyCache:
         if key is None or self.max_entries == 0:
             return await compute(), False
         _check_key(key)
-        key = _scoped(scope, key)
+        key = scoped(scope, key)
         digest = await _digest(body)
         now = self.clock()
         self._expire(now)
@@ -126,7 +126,7 @@ class IdempotencyCache:
             self._drop(key)
 
 
-def _scoped(scope: str | None, key: str) -> str:
+def scoped(scope: str | None, key: str) -> str:
     """``key`` within ``scope``: a digest of the API key, so no secret is kept in the cache."""
     if scope is None:
         return "-:" + key
