@@ -99,7 +99,11 @@ def start(count: int, pool: int, **env: str) -> LiveServer:
     server = LiveServer.start(
         RAAS_ROUTERS=str(count), RAAS_POOL_WORKERS=str(pool), RAAS_LOG_FORMAT="text", **env
     )
-    wait_for_all(server, pool, count)
+    try:
+        wait_for_all(server, pool, count)
+    except BaseException:
+        server.stop(signal.SIGKILL)
+        raise
     return server
 
 
@@ -211,22 +215,30 @@ def test_a_killed_router_is_restarted_and_no_sample_is_lost() -> None:
     try:
         old = routers(server)
         old_pool = pool_children(old[1])
-        batches = [samples(1024, f"kill-{n}") for n in range(12)]
+        sent: list[list[dict[str, Any]]] = []
         results: list[list[float | None]] = []
+        restarted = threading.Event()
         with RewardClient(server.url, max_batch=128, max_concurrency=8) as client:
 
-            def score() -> None:
-                results.extend(client.rewards_sync(batch) for batch in batches)
+            def score() -> None:  # until the killed router is back, and two batches more
+                after = 0
+                while after < 2:
+                    after += restarted.is_set()
+                    sent.append(samples(1024, f"kill-{len(sent)}"))
+                    results.append(client.rewards_sync(sent[-1]))
 
             scorer = threading.Thread(target=score)
             scorer.start()
             time.sleep(1.0)
             os.kill(old[1], signal.SIGKILL)
+            wait_for_all(server, 2, 2)
+            restarted.set()
             scorer.join(240)
+            retries = client.stats.retries
         assert not scorer.is_alive()
-        assert results == [expected(batch) for batch in batches]
+        assert retries > 0  # the kill cut requests in flight: the client sent them again
+        assert results == [expected(batch) for batch in sent]
         assert wait_exited([old[1], *old_pool], 30) == []
-        wait_for_all(server, 2, 2)
         new = routers(server)
         assert new[0] == old[0]
         assert new[1] != old[1]
