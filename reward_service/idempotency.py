@@ -15,9 +15,12 @@ gets HTTP 422 rather than someone else's rewards. Keys are scoped by the API key
 presents (a digest of it, never the key itself, is held): two trainers with different API keys
 may use the same ``Idempotency-Key`` — their own counter, a run name — without refusing or
 replaying each other's batches. Failed attempts (a 422, a crash) are not
-remembered, so a retry of those scores again. The cache is per router process: behind several
-router replicas, route on the header (session affinity) or accept that a retry landing on
-another replica is scored again — still correctly.
+remembered, so a retry of those scores again. The cache is per router process. Within one
+``raas serve`` of several router processes (``RAAS_ROUTERS``) a keyed batch is always scored by
+the process that owns its key (``reward_service.siblings``: the others pass it on), so a retry
+on any connection finds it; a retry that arrives while that process is restarting is scored
+where it lands. Behind several router replicas (pods), route on the header (session affinity) or
+accept that a retry landing on another replica is scored again — still correctly.
 """
 
 from __future__ import annotations

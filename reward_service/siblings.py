@@ -51,6 +51,9 @@ logger = logging.getLogger("raas.siblings")
 FORWARDED = "raas-forwarded"
 ROUTER = "raas-router"
 SCRAPE_TIMEOUT_S = 2.0
+# an idle connection to a sibling is dropped well before the sibling's keep-alive (5 s) closes
+# it: a batch sent just as the sibling closes it would fail after its body had gone
+KEEP_S = 1.0
 # hop-by-hop headers, and those each HTTP server writes for itself
 _NOT_PASSED = frozenset({
     b"host", b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
@@ -174,7 +177,9 @@ class Siblings:
             transport = httpx.AsyncHTTPTransport(uds=self.slot.socket_path(index))
             self._clients[index] = httpx.AsyncClient(
                 transport=transport, base_url="http://router", timeout=httpx.Timeout(None),
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=64),
+                limits=httpx.Limits(
+                    max_connections=None, max_keepalive_connections=64, keepalive_expiry=KEEP_S
+                ),
             )  # fmt: skip
         return self._clients[index]
 

@@ -136,12 +136,11 @@ class Slot:
         return [public, private]
 
     def serving(self) -> None:
-        """Tell the supervisor this router is serving (once)."""
+        """Tell the supervisor this router is serving (called once, when uvicorn has started)."""
         if self.ready_fd >= 0:
             with contextlib.suppress(OSError):
                 os.write(self.ready_fd, b"1")
                 os.close(self.ready_fd)
-            object.__setattr__(self, "ready_fd", -1)
 
 
 def backoff_s(recent_exits: int) -> float:
