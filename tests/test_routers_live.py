@@ -261,3 +261,13 @@ def test_a_port_in_use_is_an_error() -> None:
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
+
+
+def test_a_router_that_cannot_start_stops_the_supervisor_with_1() -> None:
+    """Its pool cannot start in 10 ms: the app's startup fails, in every router."""
+    env = {**os.environ, "RAAS_ROUTERS": "2", "RAAS_POOL_WORKERS": "2",
+           "RAAS_WORKER_START_TIMEOUT_S": "0.01", "RAAS_LOG_FORMAT": "text"}  # fmt: skip
+    command = [sys.executable, "-m", "reward_service.cli", "serve", "--port", "0"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 1
+    assert "before serving: stopping" in result.stderr
