@@ -54,6 +54,12 @@ def slot_of(pid: int) -> dict[str, Any]:
     return slot
 
 
+def private(slot: dict[str, Any], index: int) -> httpx.Client:
+    """A client of router ``index``'s own Unix socket (what its siblings use)."""
+    path = os.path.join(slot["directory"], f"router-{index}.sock")
+    return httpx.Client(transport=httpx.HTTPTransport(uds=path), base_url="http://r", timeout=60)
+
+
 def pool_children(pid: int) -> list[int]:
     return [c for c in children_of(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
 
@@ -155,9 +161,7 @@ def test_a_retried_batch_is_scored_once_whichever_router_it_reaches(two: LiveSer
     assert first.headers["raas-router"] == str(home)
     # the retry reaches the router that does not own the key (its private socket: no guessing
     # which router the kernel picks), and then any router over the port
-    transport = httpx.HTTPTransport(uds=os.path.join(slot_of(other)["directory"],
-                                                     f"router-{1 - home}.sock"))  # fmt: skip
-    with httpx.Client(transport=transport, base_url="http://router", timeout=60) as client:
+    with private(slot_of(other), 1 - home) as client:
         retried = client.post("/reward", json={"samples": batch}, headers=headers)
     retries = [retried] + [
         fresh(two.url, "POST", "/reward", json={"samples": batch}, headers=headers)
@@ -182,6 +186,28 @@ def test_a_forwarded_request_is_checked_by_its_owner(two: LiveServer) -> None:
                        headers=headers)  # fmt: skip
         assert answer.status_code == 422
         assert answer.json()["detail"][0]["type"] == "idempotency_conflict"
+
+
+def test_a_router_that_does_not_answer_is_left_out_of_metrics_and_counted(
+    two: LiveServer,
+) -> None:
+    stopped = routers(two)[1]
+    os.kill(stopped, signal.SIGSTOP)
+    try:
+        for _ in range(20):  # a connection the kernel gives the stopped router waits: try again
+            try:
+                answer = httpx.get(two.url + "/metrics", timeout=5)
+            except httpx.TimeoutException:
+                continue
+            break
+        values = {
+            s.name: s.value for f in text_string_to_metric_families(answer.text) for s in f.samples
+        }
+        assert answer.headers["raas-router"] == "0"
+        assert values["raas_routers_unscraped"] == 1
+        assert values["raas_pool_size"] == 2  # router 0's share of the pool only
+    finally:
+        os.kill(stopped, signal.SIGCONT)
 
 
 def test_three_routers_drain_at_sigterm_and_exit_0() -> None:
@@ -231,6 +257,17 @@ def test_a_killed_router_is_restarted_and_no_sample_is_lost() -> None:
             scorer.start()
             time.sleep(1.0)
             os.kill(old[1], signal.SIGKILL)
+            assert wait_exited([old[1]], 10) == []
+            # its keyed batches, meanwhile, are scored where they land (here: router 0)
+            key = next(k for k in map(str, range(100)) if owner(None, k, 2) == 1)
+            batch = samples(20, "owner-down")
+            with private(slot_of(old[0]), 0) as here:
+                answer = here.post(
+                    "/reward", json={"samples": batch}, headers={"Idempotency-Key": key}
+                )
+            assert answer.status_code == 200
+            assert answer.headers["raas-router"] == "0"
+            assert [r["reward"] for r in answer.json()["results"]] == expected(batch)
             wait_for_all(server, 2, 2)
             restarted.set()
             scorer.join(240)
