@@ -38,6 +38,7 @@ from reward_service.verifiers import load_verifiers
 
 if TYPE_CHECKING:
     from reward_service.models.worker import ModelWorker
+    from reward_service.supervisor import Slot
 
 
 def verifier_list() -> dict[str, Any]:
@@ -89,7 +90,10 @@ def model_backend(settings: Settings, metrics: Metrics) -> ModelWorker | RemoteB
     return None
 
 
-def create_app(settings: Settings | None = None, metrics: Metrics | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, metrics: Metrics | None = None, slot: Slot | None = None
+) -> FastAPI:
+    """``slot``: one of several routers on one port (``reward_service.siblings``)."""
     load_verifiers()
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics.for_settings(settings)
@@ -129,6 +133,10 @@ def create_app(settings: Settings | None = None, metrics: Metrics | None = None)
     keyed = [Depends(guard(api_keys(settings)))]
     bodies: list[type[BaseModel]] = [RewardRequest, OpenRLHFRequest, JudgePayload, SlimePayload]
     add_docs(app, keyed[0].dependency, [*bodies, GymVerifyRequest, GymSeed, GymSession])
+    if slot is not None:  # innermost middleware: the ceiling and draining apply to it
+        from reward_service.siblings import install
+
+        install(app, slot)
     app.add_middleware(MemoryCeiling, guard=MemoryGuard(settings.memory_ceiling_mb << 20, metrics))
     add_ops_routes(app, settings, metrics, readiness)
 

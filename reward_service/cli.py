@@ -22,6 +22,7 @@ from reward_service.logs import log_config
 from reward_service.offline.commands import OFFLINE_COMMANDS, add_commands, run_command
 from reward_service.server import serve
 from reward_service.settings import Settings
+from reward_service.supervisor import Slot, router_count, supervise
 
 AppFactory = Callable[[Settings], FastAPI]
 
@@ -29,7 +30,7 @@ AppFactory = Callable[[Settings], FastAPI]
 def _router_app(settings: Settings) -> FastAPI:
     from reward_service.app import create_app
 
-    return create_app(settings)
+    return create_app(settings, slot=Slot.from_env())
 
 
 def _rules_app(settings: Settings) -> FastAPI:
@@ -66,6 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the router (embedded rule pool by default)")
     _add_server_options(serve)
+    serve.add_argument("--routers", help="router processes on the port: N or auto (RAAS_ROUTERS)")
     worker = commands.add_parser("worker", help="run a worker for remote routers")
     roles = worker.add_subparsers(dest="role", required=True)
     rules = roles.add_parser("rules", help="a rule worker: the process pool behind POST /v1/tasks")
@@ -90,7 +92,7 @@ def healthcheck(settings: Settings) -> int:
 def _settings(args: argparse.Namespace) -> Settings:
     overrides: dict[str, Any] = {
         key: value
-        for key in ("host", "port", "pool_workers", "log_level")
+        for key in ("host", "port", "pool_workers", "log_level", "routers")
         if (value := getattr(args, key, None)) is not None
     }
     return Settings(**overrides)
@@ -119,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if problems := device_problems(settings.models):
             raise SystemExit(f"raas: refusing to start: {'; '.join(problems)}")
+    if role == "serve" and (slot := Slot.from_env()) is not None:
+        slot.die_with_supervisor()
+    elif role == "serve" and (count := router_count(settings)) > 1:
+        logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
+        raise SystemExit(supervise(settings, count))
     run(FACTORIES[role], settings)
 
 

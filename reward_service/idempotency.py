@@ -15,9 +15,12 @@ gets HTTP 422 rather than someone else's rewards. Keys are scoped by the API key
 presents (a digest of it, never the key itself, is held): two trainers with different API keys
 may use the same ``Idempotency-Key`` — their own counter, a run name — without refusing or
 replaying each other's batches. Failed attempts (a 422, a crash) are not
-remembered, so a retry of those scores again. The cache is per router process: behind several
-router replicas, route on the header (session affinity) or accept that a retry landing on
-another replica is scored again — still correctly.
+remembered, so a retry of those scores again. The cache is per router process. Within one
+``raas serve`` of several router processes (``RAAS_ROUTERS``) a keyed batch is always scored by
+the process that owns its key (``reward_service.siblings``: the others pass it on), so a retry
+on any connection finds it; a retry that arrives while that process is restarting is scored
+where it lands. Behind several router replicas (pods), route on the header (session affinity) or
+accept that a retry landing on another replica is scored again — still correctly.
 """
 
 from __future__ import annotations
@@ -77,7 +80,7 @@ class IdempotencyCache:
         if key is None or self.max_entries == 0:
             return await compute(), False
         _check_key(key)
-        key = _scoped(scope, key)
+        key = scoped(scope, key)
         digest = await _digest(body)
         now = self.clock()
         self._expire(now)
@@ -126,7 +129,7 @@ class IdempotencyCache:
             self._drop(key)
 
 
-def _scoped(scope: str | None, key: str) -> str:
+def scoped(scope: str | None, key: str) -> str:
     """``key`` within ``scope``: a digest of the API key, so no secret is kept in the cache."""
     if scope is None:
         return "-:" + key

@@ -26,6 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from reward_service.logs import log_config
 from reward_service.settings import Settings
 from reward_service.shutdown import WRITE_GRACE_S, DrainingServer
+from reward_service.supervisor import Slot
 
 _PROBES = frozenset({b"/healthz", b"/readyz"})
 
@@ -94,5 +95,13 @@ def config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config
 
 def serve(app: FastAPI) -> None:
     """Serve ``app`` (built by ``create_app`` or a worker factory: it holds its settings and
-    its :class:`~reward_service.shutdown.Shutdown`) until SIGTERM has drained it."""
-    DrainingServer(config(app, app.state.settings), app.state.shutdown).run()
+    its :class:`~reward_service.shutdown.Shutdown`) until SIGTERM has drained it. One of several
+    routers (``app.state.slot``) serves the shared port and its own Unix socket, and tells the
+    supervisor once it serves."""
+    settings: Settings = app.state.settings
+    slot: Slot | None = getattr(app.state, "slot", None)
+    if slot is None:
+        DrainingServer(config(app, settings), app.state.shutdown).run()
+        return
+    server = DrainingServer(config(app, settings), app.state.shutdown, slot.serving)
+    server.run(sockets=slot.sockets(settings.host, settings.port))

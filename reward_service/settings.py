@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from reward_service.compat.settings import CompatSettings
@@ -21,7 +21,7 @@ from reward_service.route_spec import MAX_ROUTES, Route, read_routes
 PLACEHOLDER = "REPLACE-ME"  # what the deployment files hold until secrets are filled in
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
@@ -57,7 +57,9 @@ class Settings(CompatSettings):
     # the router's RSS past which new work gets 503 + Retry-After (reward_service.memory); 0: off
     memory_ceiling_mb: int = Field(default_factory=default_ceiling_mb, ge=0)
 
-    pool_workers: int = Field(default_factory=_usable_cores, ge=1, le=512)
+    # router processes behind the port (reward_service.supervisor): "auto" is one per 8 cores
+    routers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
+    pool_workers: int = Field(default_factory=usable_cores, ge=1, le=512)
     pool_spares: int = Field(1, ge=0, le=64)
     sample_timeout_s: float = Field(5.0, gt=0, le=600)
     worker_memory_mb: int = Field(4096, ge=128)
@@ -109,6 +111,13 @@ class Settings(CompatSettings):
     def _unique_models(cls, value: list[ModelSpec]) -> list[ModelSpec]:
         """``RAAS_MODELS='[{"name": "rm", "path": "/models/rm", "kind": "bt"}]'`` (JSON)."""
         return unique_names(value)
+
+    @model_validator(mode="after")
+    def _models_in_one_router(self) -> Settings:
+        """Each router process would load every model of ``RAAS_MODELS`` onto the GPU."""
+        if self.models and self.routers not in (1, "auto"):
+            raise ValueError("RAAS_MODELS loads the models in each router process: RAAS_ROUTERS=1")
+        return self
 
     @field_validator("routes", mode="before")
     @classmethod

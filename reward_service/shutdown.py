@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import orjson
@@ -118,13 +120,25 @@ async def retry_later(send: Send, why: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _nothing() -> None:
+    pass
+
+
 class DrainingServer(uvicorn.Server):
     """uvicorn's server, which at SIGTERM first drains (:class:`Shutdown`) and only then stops
     listening and shuts down. A second Ctrl-C still forces the exit at once."""
 
-    def __init__(self, config: uvicorn.Config, shutdown: Shutdown) -> None:
+    def __init__(
+        self, config: uvicorn.Config, shutdown: Shutdown, on_started: Callable[[], None] = _nothing
+    ) -> None:
         super().__init__(config)
         self.drain = shutdown  # not ``self.shutdown``: uvicorn's method of that name
+        self.on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.on_started()
 
     async def on_tick(self, counter: int) -> bool:
         stop = await super().on_tick(counter)  # True once a signal has set should_exit
