@@ -158,11 +158,13 @@ class SourceColumns:
     rewards: list[float] = field(default_factory=list)
     components: dict[str, list[float]] = field(default_factory=dict)
     perception: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    _means: dict[str, list[Any]] | None = None  # computed once for the summary and the metrics
 
     def add(
         self, result: Result, length: int, reflecting: bool | None, tokens: int | None,
         truncated: bool | None,
     ) -> None:  # fmt: skip
+        self._means = None
         status = result["status"]
         self.statuses.append(status)
         self.verifiers.append(result.get("verifier") or "")
@@ -191,6 +193,11 @@ class SourceColumns:
 
     def means(self) -> dict[str, list[Any]]:
         """Each mean's values, under its ``n`` key."""
+        if self._means is None:
+            self._means = self._collect()
+        return self._means
+
+    def _collect(self) -> dict[str, list[Any]]:
         scored = [i for i, right in enumerate(self.right) if right != "unscored"]
         correct_: list[bool | None] = [self.right[i] == "true" for i in scored]
         reflecting = [self.reflecting[i] for i in scored]
