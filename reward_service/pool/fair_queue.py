@@ -174,7 +174,7 @@ class FairQueue:
 
     def _take_from(self, request: Request) -> list[Item]:
         items = request.items
-        limit = max(1, min(self.max_items, len(items) // (2 * self.children)))
+        limit = max(1, min(self.max_items, len(request.results) // (2 * self.children)))
         if items:
             per_item = self.kind_s.get(items[0].kind, self.first_item_s)
             limit = min(limit, max(1, round(self.target_s / per_item)))

@@ -287,8 +287,12 @@ class ProcessPool:
 
     def _due(self, run: Run) -> float:
         """When the running item overruns: its deadline, plus the time this process (and so its
-        child) was stopped since the item started."""
+        child) was stopped since the item started. A pause only ever moves it later, so pauses
+        are read (``process_time``: 11 µs a call, measured in a busy router here) only once the
+        deadline itself is reached, not on every wake-up of every chunk."""
         _, due = run.running(self.deadline_s)
+        if time.monotonic() < due:
+            return due
         return due + self.pauses.since(due - self.deadline_s)
 
     async def _fail(self, slot: int, run: Run, kind: Literal["crash", "timeout"]) -> None:
