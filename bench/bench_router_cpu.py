@@ -73,7 +73,7 @@ def iou_batch(offset: int) -> list[dict[str, Any]]:
         x, y = (offset + i) % 900, (offset + 7 * i) % 900
         out.append({
             "verifier": "iou", "ground_truth": [x, y, x + 80, y + 60],
-            "response": f"The object is at \\boxed{{[{x + i % 9}, {y}, {x + 84}, {y + 61}]}}.",
+            "response": f"The object is at \\boxed{{[{x + i % 9}, {y}, {x + 84}, {y + 61}]}}. #{i}",
         })  # fmt: skip
     return out
 

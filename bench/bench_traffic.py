@@ -41,15 +41,20 @@ DEADLINE_S = 5.0
 JSON = {"content-type": "application/json"}
 
 
-def loop_rate(samples: list[dict[str, Any]]) -> float:
-    """Samples/s of the same samples through ``run_task`` in a plain loop on one core."""
+def loop_rate(samples: list[dict[str, Any]], rounds: int = 3) -> float:
+    """Samples/s of the same samples through ``run_task`` in a plain loop on one core: the
+    median of ``rounds`` (one round varied by ±15 % from run to run on this machine, and the
+    ratio with it)."""
     tasks = [as_task(s, Context()) for s in samples]
     for task in tasks[:64]:
         run_task(task)
-    start = time.perf_counter()
-    for task in tasks:
-        run_task(task)
-    return len(tasks) / (time.perf_counter() - start)
+    rates = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for task in tasks:
+            run_task(task)
+        rates.append(len(tasks) / (time.perf_counter() - start))
+    return statistics.median(rates)
 
 
 def metric(url: str, name: str, **labels: str) -> float:

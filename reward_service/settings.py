@@ -57,7 +57,7 @@ class Settings(CompatSettings):
     # the router's RSS past which new work gets 503 + Retry-After (reward_service.memory); 0: off
     memory_ceiling_mb: int = Field(default_factory=default_ceiling_mb, ge=0)
 
-    # router processes behind the port (reward_service.supervisor): "auto" is one per 8 cores
+    # router processes behind the port (reward_service.supervisor): "auto" is one per 4 cores
     routers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
     pool_workers: int = Field(default_factory=usable_cores, ge=1, le=512)
     pool_spares: int = Field(1, ge=0, le=64)

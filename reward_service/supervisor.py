@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("raas.supervisor")
 SLOT_ENV = "_RAAS_ROUTER"  # the slot a router process was started in (not a RAAS_ setting)
-CORES_PER_ROUTER = 8
+CORES_PER_ROUTER = 4
 BACKOFF_FIRST_S, BACKOFF_MAX_S, CRASH_WINDOW_S = 0.5, 30.0, 60.0
 # node-wide bounds a router would otherwise hold N times over: (setting, least share)
 SPLIT = (
@@ -63,11 +63,13 @@ SPLIT = (
 
 
 def router_count(settings: Settings, cores: int | None = None) -> int:
-    """``RAAS_ROUTERS``: a number, or ``auto``: one router per 8 usable cores, at least one.
-    Eight because a router spends 21–25 µs of CPU on a cheap sample and 83 µs on a long-CoT math
-    one against 19–576 µs in the pool (``bench/results/router_cpu.json``): at 1 in 8 the routers
-    take an eighth of the node and feed 7 children of math, or the pool's cheap work at the
-    router's pace; a machine of under 16 cores keeps today's single process. In-process models
+    """``RAAS_ROUTERS``: a number, or ``auto``: one router per 4 usable cores, at least one.
+    Four because a router spends 15–32 µs of CPU on a cheap sample and 70–88 µs on a long-CoT
+    one against 19–92 µs and 265–600 µs in the pool (``bench/results/router_cpu.json``): the
+    best count is cores × router / (router + pool), a half of the node for ``choice``, a third for
+    ``iou``, a quarter for mixed long-CoT traffic (RL's usual mix: 95 % of every core doing both
+    shares on 64 cores, against 60 % at one router per 8 cores) and an eighth for long-CoT math
+    alone (86 %). A machine of under 8 cores keeps one process. In-process models
     (``RAAS_MODELS``) would be loaded once per router: ``auto`` is then 1."""
     if settings.routers != "auto":
         return settings.routers

@@ -51,10 +51,10 @@ def test_shares_split_every_node_wide_bound_and_nothing_else() -> None:
     [
         ("auto", 1, False, 1),
         ("auto", 2, False, 1),  # this machine: today's single process
-        ("auto", 15, False, 1),
-        ("auto", 16, False, 2),
-        ("auto", 64, False, 8),
-        ("auto", 192, False, 24),
+        ("auto", 7, False, 1),
+        ("auto", 8, False, 2),
+        ("auto", 64, False, 16),
+        ("auto", 192, False, 48),
         ("auto", 64, True, 1),  # in-process models would load once per router
         (3, 2, False, 3),
         (1, 64, False, 1),
