@@ -40,6 +40,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from reward_service.auth import presented
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import scoped
+from reward_service.outbound import AcyclicAsyncClient
 from reward_service.shutdown import retry_later
 
 if TYPE_CHECKING:
@@ -136,7 +137,7 @@ class Siblings:
     def __init__(self, app: ASGIApp, slot: Slot) -> None:
         self.app, self.slot = app, slot
         self.stamp = (ROUTER.encode(), str(slot.index).encode())
-        self._clients: dict[int, httpx.AsyncClient] = {}
+        self._clients: dict[int, AcyclicAsyncClient] = {}
         self._down: set[int] = set()  # owners found down, logged once until they answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -153,6 +154,12 @@ class Siblings:
             await self._forward(target, scope, receive, send)
         else:
             await self.app(scope, receive, send)
+
+    async def aclose(self) -> None:
+        """Close the connections to the siblings (they also close with the process)."""
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
 
     def _owner(self, scope: Scope, headers: Headers) -> int | None:
         """The sibling that owns this request, or None: not a keyed batch, or ours."""
@@ -172,15 +179,18 @@ class Siblings:
 
         return stamped
 
-    def _client(self, index: int) -> httpx.AsyncClient:
+    def _client(self, index: int) -> AcyclicAsyncClient:
+        """The pooled connection to sibling ``index``'s socket: acyclic (``reward_service.
+        outbound``), so a batch passed on and its answer are freed when dropped, not at the
+        next (rare) cyclic collection."""
         if index not in self._clients:
-            transport = httpx.AsyncHTTPTransport(uds=self.slot.socket_path(index))
-            self._clients[index] = httpx.AsyncClient(
-                transport=transport, base_url="http://router", timeout=httpx.Timeout(None),
-                limits=httpx.Limits(
-                    max_connections=None, max_keepalive_connections=64, keepalive_expiry=KEEP_S
-                ),
-            )  # fmt: skip
+            limits = httpx.Limits(
+                max_connections=None, max_keepalive_connections=64, keepalive_expiry=KEEP_S
+            )
+            transport = httpx.AsyncHTTPTransport(uds=self.slot.socket_path(index), limits=limits)
+            self._clients[index] = AcyclicAsyncClient(
+                timeout=httpx.Timeout(None), transport=transport
+            )
         return self._clients[index]
 
     async def _forward(self, index: int, scope: Scope, receive: Receive, send: Send) -> None:
@@ -202,11 +212,9 @@ class Siblings:
         length = Headers(scope=scope).get("content-length")
         headers += [(FORWARDED.encode(), str(self.slot.index).encode())]
         headers += [] if length is None else [(b"content-length", length.encode())]
-        url = httpx.URL(path=scope["path"], query=scope["query_string"])
-        client = self._client(index)
-        request = client.build_request("POST", url, headers=headers, content=body())
+        url = str(httpx.URL("http://router", path=scope["path"], query=scope["query_string"]))
         try:
-            answer = await client.send(request)
+            answer = await self._client(index).request("POST", url, headers=headers, content=body())
         except httpx.ConnectError:
             if started:
                 await retry_later(send, f"router {index} went away")
@@ -243,7 +251,7 @@ class Siblings:
     async def _scrape(self, index: int, headers: dict[str, str]) -> str | None:
         try:
             answer = await self._client(index).get(
-                "/metrics", headers=headers, timeout=SCRAPE_TIMEOUT_S
+                "http://router/metrics", headers=headers, timeout=SCRAPE_TIMEOUT_S
             )
         except (httpx.HTTPError, OSError):
             return None
