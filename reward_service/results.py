@@ -7,6 +7,7 @@ from typing import Any
 
 from reward_service.contract import Outcome
 from reward_service.schemas import Sample
+from reward_service.shapes import SampleResult
 
 
 def combined(sample: Sample, outcome: Outcome) -> float | None:
@@ -42,16 +43,28 @@ def vetted(sample: Sample, outcome: Outcome) -> tuple[Outcome, float | None]:
 
 
 def result(sample: Sample, outcome: Outcome, reward: float | None) -> dict[str, Any]:
-    if reward is None:
-        return {
+    """The sample's :class:`~reward_service.shapes.SampleResult`: its reward and components for
+    an ``ok`` outcome whose reward :func:`vetted` found (its accuracy then is a number), else
+    ``None`` and the status as the error where the outcome gave none.
+
+    Built as the TypedDict, so the type checker holds its keys to the shape the trainer side
+    reads; a plain dict at run time (one literal per sample on the router's loop). Returned as
+    ``dict[str, Any]`` because the router and the compat endpoints keep their result lists as
+    that; once they name ``SampleResult``, this return type follows and the ignores go (mypy's
+    ``warn_unused_ignores`` then flags them)."""
+    accuracy = outcome.accuracy
+    if reward is None or accuracy is None:
+        failed: SampleResult = {
             "id": sample.id, "reward": None, "status": outcome.status, "components": {},
             "details": outcome.details, "error": outcome.error or outcome.status,
             "verifier": sample.verifier,
         }  # fmt: skip
-    components = {"accuracy": outcome.accuracy}
+        return failed  # type: ignore[return-value]
+    components = {"accuracy": accuracy}
     if outcome.format is not None:
         components["format"] = outcome.format
-    return {
+    scored: SampleResult = {
         "id": sample.id, "reward": reward, "status": "ok", "components": components,
         "details": outcome.details, "error": None, "verifier": sample.verifier,
     }  # fmt: skip
+    return scored  # type: ignore[return-value]

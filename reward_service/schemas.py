@@ -1,4 +1,8 @@
-"""The wire contract (v1) shared by trainer, router and workers."""
+"""The wire contract (v1) shared by trainer, router and workers.
+
+The answer's models (:class:`SampleResult` … :class:`RewardResponse`) document ``POST /reward``
+in the OpenAPI schema; the shape itself is :mod:`reward_service.shapes` (TypedDicts the server
+builds and the trainer side reads), and ``tests/test_shapes.py`` holds these models to it."""
 
 from __future__ import annotations
 
@@ -6,14 +10,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
 
+# re-exported: the request's and the contract's modules name them from here
+from reward_service.shapes import STATUSES as STATUSES
+from reward_service.shapes import Reflection as Reflection
+from reward_service.shapes import Status as Status
+
 ID_MIN, ID_MAX = -(2**63), 2**64 - 1  # what fits 64 bits, signed or not (what orjson writes)
 WEIGHT_MAX = 1e6  # larger weights add nothing but overflow: only their ratio matters
 SampleId = StrictStr | Annotated[int, Field(ge=ID_MIN, le=ID_MAX)]
-
-Status = Literal["ok", "invalid_input", "timeout", "error", "unavailable"]
-STATUSES: tuple[Status, ...] = ("ok", "invalid_input", "timeout", "error", "unavailable")
-# how the source summary finds reflection and correctness (``reward_service.summary``)
-Reflection = Literal["raas", "vtriune"]
 
 
 class Weights(BaseModel):

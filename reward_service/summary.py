@@ -37,9 +37,16 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from reward_service.schemas import STATUSES, Reflection
+from reward_service.shapes import (
+    PERCEPTION_MEANS,
+    STATUSES,
+    PerceptionSummary,
+    Reflection,
+    SampleResult,
+    SourceSummary,
+)
 
 REFLECTION_WORDS = (
     "re-check", "recheck", "re-evaluate", "reevaluate", "reevaluation", "re-examine", "reexamine",
@@ -133,7 +140,9 @@ def _where(values: list[Any], keep: list[bool | None], wanted: bool) -> list[Any
     return [v for v, k in zip(values, keep, strict=True) if k is wanted and v is not None]
 
 
-Result = dict[str, Any]
+# a result as the router hands it over: built as a SampleResult by ``results.result``, typed
+# ``dict[str, Any]`` by the router; the union keeps the keys read from it checked
+Result = SampleResult | dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -172,10 +181,10 @@ class SourceColumns:
         self.tokens.append(tokens)
         self.truncated.append(truncated)
         self.reflecting.append(reflecting)
-        if status != "ok":
+        if status != "ok" or (reward := result["reward"]) is None:  # never None when ok
             self.right.append("unscored")
             return
-        self.rewards.append(result["reward"])
+        self.rewards.append(reward)
         components = result["components"]
         for name, value in components.items():
             if (column := self.components.get(name)) is None:
@@ -215,7 +224,7 @@ class SourceColumns:
             "tokens_incorrect": _where(tokens, correct_, False), **self.perception,
         }  # fmt: skip
 
-    def render(self) -> dict[str, Any]:
+    def render(self) -> SourceSummary:
         m = self.means()
         count = len(self.statuses)
         tally = Counter(self.statuses)
@@ -223,7 +232,8 @@ class SourceColumns:
             "count": count,
             "status_counts": {k: tally[k] for k in STATUSES if tally[k]},
             "reward_mean": _mean(self.rewards),
-            "component_means": {k: _mean(v) for k, v in self.components.items()},
+            # a component's column exists once it holds a value: never empty
+            "component_means": {k: sum(v) / len(v) for k, v in self.components.items()},
             "response_length_mean": sum(self.lengths) / count,
             "response_tokens_mean": _mean(m["response_tokens"]),
             "response_length_correct_mean": _mean(m["length_correct"]),
@@ -241,16 +251,16 @@ class SourceColumns:
             "n": {name: len(values) for name, values in m.items() if values},
         }
 
-    def _perception(self) -> dict[str, float | None] | None:
+    def _perception(self) -> PerceptionSummary | None:
+        """Each perception mean from the detail it is the mean of (the table the client merges
+        by); built from the table, so cast: ``tests/test_shapes.py`` holds its keys to the
+        TypedDict's."""
         if not self.perception:
             return None
         p = self.perception
-        return {
-            "iou_mean": _mean(p["iou"]), "map_mean": _mean(p["map"]),
-            "map50_mean": _mean(p["map50"]), "threshold": _mean(p["threshold"]),
-            "parsed_ratio": _mean(p["parsed"]),
-            **{f"{key}_mean": _mean(p[key]) for key in IOU_REPORT_KEYS},
-        }  # fmt: skip
+        return cast(
+            PerceptionSummary, {name: _mean(p[key]) for name, key in PERCEPTION_MEANS.items()}
+        )
 
 
 class SourceSummaries:
@@ -274,5 +284,5 @@ class SourceSummaries:
             columns = self.sources[data_source] = SourceColumns(mode)
         columns.add(result, length, reflecting, tokens, truncated)
 
-    def render(self) -> dict[str, dict[str, Any]]:
+    def render(self) -> dict[str, SourceSummary]:
         return {name: columns.render() for name, columns in self.sources.items()}

@@ -39,12 +39,13 @@ import weakref
 from collections.abc import Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import httpx
 import orjson
 
 from trainer_client.retry import RETRY_ERRORS, Retrying, RetryPolicy
+from trainer_client.shapes import RewardAnswer, SampleResult
 from trainer_client.summary import BySource, merge, scalars
 
 Sample = Mapping[str, Any]
@@ -120,7 +121,9 @@ class ClientStats:
                 self.requests += 1
 
 
-def _scored(result: Mapping[str, Any]) -> ScoredSample:
+def _scored(result: SampleResult) -> ScoredSample:
+    """A result as the client hands it on; read leniently (a field an older raas did not send
+    takes its default)."""
     return ScoredSample(
         reward=result.get("reward"),
         status=result.get("status", "error"),
@@ -291,11 +294,11 @@ class RewardClient:
         results = answer["results"]
         if len(results) != len(samples):
             raise RewardServiceError(f"{len(results)} results for {len(samples)} samples")
-        summary = answer.get("summary")
+        summary: Any = answer.get("summary")  # checked, not trusted: an older raas sent none
         by_source = summary.get("by_source") if isinstance(summary, dict) else None
         return [_scored(r) for r in results], by_source if isinstance(by_source, dict) else {}
 
-    def _until_scored(self, body: bytes) -> dict[str, Any]:
+    def _until_scored(self, body: bytes) -> RewardAnswer:
         """One piece's answer, sent again (a new key) while samples in it are retryable and
         ``retry_unavailable_s`` lasts. The whole piece goes again, not only those samples, so
         that its summary stays the summary of one answer; verdicts are deterministic, so the
@@ -310,7 +313,7 @@ class RewardClient:
             time.sleep(min(left, self.retry.backoff(retry)))
             retry += 1
 
-    def _post(self, body: bytes) -> dict[str, Any]:
+    def _post(self, body: bytes) -> RewardAnswer:
         """One piece, retried alone under the policy's budget with one idempotency key: the
         other pieces of its batch neither wait for it nor fail with it while the budget lasts."""
         headers = {"content-type": "application/json", "idempotency-key": uuid.uuid4().hex}
@@ -354,14 +357,20 @@ def _retryable(result: Any) -> bool:
     return isinstance(details, dict) and details.get("retryable") is True
 
 
-def _decoded(response: httpx.Response) -> dict[str, Any]:
+def _decoded(response: httpx.Response) -> RewardAnswer:
     try:
         answer = orjson.loads(response.content)
     except orjson.JSONDecodeError as exc:
         raise RewardServiceError(f"raas answered with invalid JSON: {exc}") from None
-    if not isinstance(answer, dict) or not isinstance(answer.get("results"), list):
+    if not _is_answer(answer):
         raise RewardServiceError("raas answered without a results list")
     return answer
+
+
+def _is_answer(answer: object) -> TypeGuard[RewardAnswer]:
+    """A dict with a results list: all the client relies on (each result, the summary and its
+    sources are read leniently where they are used)."""
+    return isinstance(answer, dict) and isinstance(answer.get("results"), list)
 
 
 def _detail(response: httpx.Response) -> Any:

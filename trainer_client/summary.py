@@ -13,32 +13,13 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from trainer_client.shapes import MEANS, PERCEPTION_MEANS
+
+# a ``summary.by_source``: each source's ``trainer_client.shapes.SourceSummary`` as raas sends it,
+# or as :func:`merge` pools them (``reflection_mode`` ``None`` where the pieces' modes differ;
+# fields an older raas did not send ``None``), hence not typed as the TypedDict
 BySource = dict[str, dict[str, Any]]
 
-# summary field (or perception field) → its key in ``n``
-_MEANS = {
-    "reward_mean": "reward",
-    "response_tokens_mean": "response_tokens",
-    "response_length_correct_mean": "length_correct",
-    "response_length_incorrect_mean": "length_incorrect",
-    "response_tokens_correct_mean": "tokens_correct",
-    "response_tokens_incorrect_mean": "tokens_incorrect",
-    "truncated_ratio": "truncated",
-    "reflection_ratio": "reflection",
-    "reflection_ratio_correct": "reflection_correct",
-    "reflection_ratio_incorrect": "reflection_incorrect",
-    "correct_ratio_reflecting": "correct_reflecting",
-    "correct_ratio_not_reflecting": "correct_not_reflecting",
-}
-# detection: V-Triune's label-first matching at its IoU thresholds (matched IoU, precision,
-# recall), as raas's ``reward_service.summary.IOU_REPORT`` reports them
-IOU_REPORT_KEYS = tuple(
-    f"{kind}{tag}" for tag in ("50", "75", "95", "99") for kind in ("iou", "precision", "recall")
-)
-_PERCEPTION = {
-    "iou_mean": "iou", "map_mean": "map", "map50_mean": "map50", "threshold": "threshold",
-    "parsed_ratio": "parsed", **{f"{key}_mean": key for key in IOU_REPORT_KEYS},
-}  # fmt: skip
 # flattened scalar name → where it is read
 _SCALARS = {
     "reward": ("reward_mean",),
@@ -56,12 +37,7 @@ _SCALARS = {
     "reflection_ratio_incorrect": ("reflection_ratio_incorrect",),
     "correct_ratio_reflecting": ("correct_ratio_reflecting",),
     "correct_ratio_not_reflecting": ("correct_ratio_not_reflecting",),
-    "iou": ("perception", "iou_mean"),
-    "map": ("perception", "map_mean"),
-    "map50": ("perception", "map50_mean"),
-    "threshold": ("perception", "threshold"),
-    "parsed": ("perception", "parsed_ratio"),
-    **{key: ("perception", f"{key}_mean") for key in IOU_REPORT_KEYS},
+    **{key: ("perception", name) for name, key in PERCEPTION_MEANS.items()},
 }
 
 
@@ -83,12 +59,12 @@ class _Pooled:
             self.modes.add(mode)
         n: Mapping[str, int] = summary.get("n") or {}
         self._mean("length", summary.get("response_length_mean"), count)
-        for name, key in _MEANS.items():
+        for name, key in MEANS.items():
             self._mean(key, summary.get(name), n.get(key, count))
         for name, value in (summary.get("component_means") or {}).items():
             self._mean(f"component:{name}", value, n.get(name, count))
-        for name, key in _PERCEPTION.items():
-            self._mean(key, (summary.get("perception") or {}).get(name), n.get(key, count))
+        for measure, key in PERCEPTION_MEANS.items():
+            self._mean(key, (summary.get("perception") or {}).get(measure), n.get(key, count))
 
     def _mean(self, key: str, value: Any, weight: int) -> None:
         if isinstance(value, int | float) and weight > 0:
@@ -101,7 +77,7 @@ class _Pooled:
         return pooled[0] / pooled[1] if pooled and pooled[1] else None
 
     def render(self) -> dict[str, Any]:
-        perception = {name: self.get(key) for name, key in _PERCEPTION.items()}
+        perception = {name: self.get(key) for name, key in PERCEPTION_MEANS.items()}
         components = {
             key.split(":", 1)[1]: self.get(key) for key in self.sums if key.startswith("component:")
         }
@@ -110,7 +86,7 @@ class _Pooled:
             "status_counts": dict(self.status),
             "component_means": components,
             "response_length_mean": self.get("length"),
-            **{name: self.get(key) for name, key in _MEANS.items()},
+            **{name: self.get(key) for name, key in MEANS.items()},
             # pieces scored in different modes do not pool into one mode's ratios: say so
             "reflection_mode": next(iter(self.modes)) if len(self.modes) == 1 else None,
             "perception": perception if any(v is not None for v in perception.values()) else None,
