@@ -122,15 +122,19 @@ class Router:
         admissions = Admissions()
         unique: dict[tuple[Any, ...], int] = {}
         plan = _Plan([], {}, [])
+        task_index, tasks = plan.task_index, plan.tasks
         errors: list[dict[str, Any]] = []
         for index, sample in enumerate(samples):
             if index % _SLICE == _SLICE - 1:
                 await asyncio.sleep(0)
             admitted = self._admitted(sample, index, admissions, errors)
-            gt_key = _ground_truth_key(sample.ground_truth)
-            early = self._precheck(sample, gt_key, admitted.spec) if admitted else None
+            try:
+                gt_key: str | None = canonical(sample.ground_truth)
+            except TypeError:  # JSONEncodeError: an integer past 64 bits (invalid_input)
+                gt_key = None
+            early = None if admitted is None else self._precheck(sample, gt_key, admitted.spec)
             if admitted is None or early is not None or gt_key is None:
-                plan.task_index.append(None)
+                task_index.append(None)
                 if early is not None:
                     plan.early[index] = early
                 continue
@@ -143,12 +147,12 @@ class Router:
             if spec.backend != "rules":  # model verifiers also read the images
                 key = (*key, *sample.images)
             if (found := unique.get(key)) is None:
-                found = unique[key] = len(plan.tasks)
-                plan.tasks.append(Task(
+                found = unique[key] = len(tasks)
+                tasks.append(Task(
                     spec.name, admitted.params, response, gt_key, sample.format, context, prompt,
                     tuple(sample.images) if sample.images else (), params_key=params_key,
                 ))  # fmt: skip
-            plan.task_index.append(found)
+            task_index.append(found)
         if errors:
             raise RequestError(errors[:MAX_REPORTED])
         return plan
@@ -255,11 +259,3 @@ class Router:
         for lo in range(0, len(plan.tasks), _SLICE):
             await asyncio.sleep(0)
             m.observe_tasks(plan.tasks[lo : lo + _SLICE], scored[lo : lo + _SLICE])
-
-
-def _ground_truth_key(value: Any) -> str | None:
-    """The ground truth's canonical JSON, or ``None`` (its sample ``invalid_input``)."""
-    try:
-        return canonical(value)
-    except TypeError:  # JSONEncodeError: an integer past 64 bits
-        return None
