@@ -89,7 +89,8 @@ def task_from_wire(wire: WireTask, admissions: Admissions | None = None) -> Task
 
 
 def _at_task(detail: dict[str, Any]) -> dict[str, Any]:
-    """Workers have always located a value JSON cannot hold at the task, params or not."""
+    """A value JSON cannot hold refuses the task as a whole, params or ground truth alike: a
+    worker's ``not_serialisable`` has always been located at the task (``tests/security``)."""
     return {**detail, "loc": []} if detail["type"] == "not_serialisable" else detail
 
 
