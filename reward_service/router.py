@@ -12,21 +12,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import orjson
-from pydantic import ValidationError
-
+from reward_service.admission import (
+    NOT_SERIALISABLE_GROUND_TRUTH,
+    Admissions,
+    Admitted,
+    canonical,
+    located,
+    too_big,
+)
 from reward_service.contract import Outcome, Task
 from reward_service.errors import (
     MAX_REPORTED,
     OverloadedError,
     RequestError,
-    UnknownNameError,
     error_text,
-    validation_errors,
 )
-from reward_service.limits import too_big
 from reward_service.metrics import Metrics
-from reward_service.registry import FORMATS, VERIFIERS, Context, NoParams, Params, VerifierSpec
+from reward_service.registry import VERIFIERS, Context, NoParams, VerifierSpec
 from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
 from reward_service.schemas import Reflection, RewardRequest, Sample
@@ -117,22 +119,26 @@ class Router:
         return plan, await self._dispatch(plan.tasks)
 
     async def _plan(self, samples: Sequence[Sample], context: Context) -> _Plan:
-        admitted: dict[tuple[str, str | None, str], _Admitted] = {}
+        admissions = Admissions()
         unique: dict[tuple[Any, ...], int] = {}
         plan = _Plan([], {}, [])
+        task_index, tasks = plan.task_index, plan.tasks
         errors: list[dict[str, Any]] = []
         for index, sample in enumerate(samples):
             if index % _SLICE == _SLICE - 1:
                 await asyncio.sleep(0)
-            checked = self._params(sample, index, admitted, errors)
-            gt_key = _json_key(sample.ground_truth)
-            early = self._precheck(sample, gt_key, checked[0]) if checked else None
-            if checked is None or early is not None or gt_key is None:
-                plan.task_index.append(None)
+            admitted = self._admitted(sample, index, admissions, errors)
+            try:
+                gt_key: str | None = canonical(sample.ground_truth)
+            except TypeError:  # JSONEncodeError: an integer past 64 bits (invalid_input)
+                gt_key = None
+            early = None if admitted is None else self._precheck(sample, gt_key, admitted.spec)
+            if admitted is None or early is not None or gt_key is None:
+                task_index.append(None)
                 if early is not None:
                     plan.early[index] = early
                 continue
-            spec, params, params_key = checked
+            spec, params_key = admitted.spec, admitted.params_key
             response = sample.response
             key: tuple[Any, ...] = (spec.name, params_key, gt_key, sample.format, response)
             prompt = sample.prompt if spec.reads_prompt else None  # sent only where it is read
@@ -141,50 +147,33 @@ class Router:
             if spec.backend != "rules":  # model verifiers also read the images
                 key = (*key, *sample.images)
             if (found := unique.get(key)) is None:
-                found = unique[key] = len(plan.tasks)
-                plan.tasks.append(Task(
-                    spec.name, params, response, gt_key, sample.format, context, prompt,
+                found = unique[key] = len(tasks)
+                tasks.append(Task(
+                    spec.name, admitted.params, response, gt_key, sample.format, context, prompt,
                     tuple(sample.images) if sample.images else (), params_key=params_key,
                 ))  # fmt: skip
-            plan.task_index.append(found)
+            task_index.append(found)
         if errors:
             raise RequestError(errors[:MAX_REPORTED])
         return plan
 
-    def _params(
-        self,
-        sample: Sample,
-        index: int,
-        admitted: dict[tuple[str, str | None, str], _Admitted],
-        errors: list[dict[str, Any]],
-    ) -> tuple[VerifierSpec, Params, str] | None:
-        """The sample's verifier, validated params and their canonical JSON, each (verifier,
-        format, params) admitted once per batch; ``None`` with its errors added if refused."""
+    def _admitted(
+        self, sample: Sample, index: int, admissions: Admissions, errors: list[dict[str, Any]]
+    ) -> Admitted | None:
+        """The sample's route applied, then its (verifier, format, params) admitted (once per
+        batch each); ``None`` with its errors added if refused."""
         if not self.routes.apply(sample):
             errors.append(self.routes.missing(sample, index))
             return None
-        verifier = sample.verifier or ""  # set: routed above
-        text = "{}"
-        if sample.params:
-            try:
-                text = orjson.dumps(sample.params, option=orjson.OPT_SORT_KEYS).decode()
-            except orjson.JSONEncodeError as exc:  # an integer past 64 bits
-                errors.append({
-                    "loc": ["samples", index, "params"], "msg": str(exc),
-                    "type": "not_serialisable",
-                })  # fmt: skip
-                return None
-        key = (verifier, sample.format, text)
-        if (found := admitted.get(key)) is None:
-            found = admitted[key] = _admit(verifier, sample.format, sample.params)
+        found = admissions.admit(sample.verifier or "", sample.format, sample.params)  # routed
         if isinstance(found, list):
-            errors.extend({**e, "loc": ["samples", index, *e["loc"]]} for e in found)
+            errors.extend(located(found, ["samples", index]))
             return None
         return found
 
     def _precheck(self, sample: Sample, gt_key: str | None, spec: VerifierSpec) -> Outcome | None:
         if gt_key is None:
-            return Outcome("invalid_input", error="ground_truth is not JSON-serialisable")
+            return Outcome("invalid_input", error=NOT_SERIALISABLE_GROUND_TRUTH)
         return too_big(sample.response, gt_key, sample.prompt, spec.reads_prompt, self.settings)
 
     async def format_alone(self, sample: Sample) -> float | None:
@@ -270,30 +259,3 @@ class Router:
         for lo in range(0, len(plan.tasks), _SLICE):
             await asyncio.sleep(0)
             m.observe_tasks(plan.tasks[lo : lo + _SLICE], scored[lo : lo + _SLICE])
-
-
-_Admitted = tuple[VerifierSpec, Params, str] | list[dict[str, Any]]
-
-
-def _admit(verifier: str, format_: str | None, raw: dict[str, Any]) -> _Admitted:
-    """A (verifier, format, params)'s spec, validated params and their canonical JSON, or the
-    errors (located within the sample) that refuse it."""
-    try:
-        spec = VERIFIERS.get(verifier)
-        if format_ is not None:
-            FORMATS.get(format_)
-    except UnknownNameError as exc:
-        field = "verifier" if exc.kind == "verifier" else "format"
-        return [{"loc": [field], "msg": str(exc), "type": "unknown_name"}]
-    try:
-        params = spec.params.model_validate(raw)
-    except ValidationError as exc:
-        return [{**e, "loc": ["params", *e["loc"]]} for e in validation_errors(exc)]
-    return spec, params, params.model_dump_json()
-
-
-def _json_key(value: Any) -> str | None:
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
-    except TypeError:
-        return None

@@ -13,9 +13,7 @@ from collections.abc import Sequence
 from fnmatch import fnmatchcase
 from typing import Any
 
-from pydantic import ValidationError
-
-from reward_service.registry import FORMATS, VERIFIERS
+from reward_service.admission import admit
 from reward_service.route_spec import Route, RouteSpec
 from reward_service.schemas import Reflection, Sample
 
@@ -95,22 +93,19 @@ class RouteTable:
 
 
 def _check(route: Route, index: int) -> None:
-    """Names and params of both variants against the registry, or a ``ValueError`` naming the
+    """Both variants admitted (:mod:`reward_service.admission`), or a ``ValueError`` naming the
     route. Params a sample may complete (a missing field, a rule across fields such as
     ``normalize_pixels`` needing the sample's ``image_size``) are left to each sample."""
     for images in (False, True):
         spec = route.spec(images)
         variant = " (with_images)" if images else ""
         where = f"RAAS_ROUTES route {index} ({route.data_source!r}){variant}"
-        try:
-            verifier = VERIFIERS.get(spec.verifier)
-            if spec.format is not None:
-                FORMATS.get(spec.format)
-        except LookupError as exc:
-            raise ValueError(f"{where}: {exc}") from None
-        try:
-            verifier.params.model_validate(spec.params)
-        except ValidationError as exc:
-            wrong = [e for e in exc.errors() if e["type"] != "missing" and e["loc"]]
-            if wrong:
-                raise ValueError(f"{where}: params: {wrong[0]['loc']}: {wrong[0]['msg']}") from None
+        found = admit(spec.verifier, spec.format, spec.params)
+        if not isinstance(found, list):
+            continue
+        if found[0]["type"] == "unknown_name":
+            raise ValueError(f"{where}: {found[0]['msg']}")
+        wrong = [e for e in found if e["type"] != "missing" and e["loc"][1:]]
+        if wrong:
+            loc = tuple(wrong[0]["loc"][1:])  # within params
+            raise ValueError(f"{where}: params: {loc}: {wrong[0]['msg']}")

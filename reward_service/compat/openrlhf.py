@@ -40,6 +40,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from reward_service.admission import lookup
 from reward_service.compat.labels import with_label
 from reward_service.compat.query import response_of
 from reward_service.compat.settings import CompatSettings
@@ -47,7 +48,6 @@ from reward_service.contract import Outcome
 from reward_service.errors import validated
 from reward_service.openapi import errors, json_body
 from reward_service.ops import json_response, parse_json, read_body
-from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.results import result
 from reward_service.router import Router
 from reward_service.routes import RouteTable
@@ -174,9 +174,7 @@ def add_openrlhf_route(
     dependencies: Sequence[Any],
 ) -> None:  # fmt: skip
     """``POST /get_reward``; a misconfigured verifier or format fails at start, by name."""
-    VERIFIERS.get(settings.openrlhf_verifier)
-    if settings.openrlhf_format is not None:
-        FORMATS.get(settings.openrlhf_format)
+    lookup(settings.openrlhf_verifier, settings.openrlhf_format)
     latency = router.metrics.request_latency
     guarded = list(dependencies)
 

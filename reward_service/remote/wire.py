@@ -1,8 +1,9 @@
 """Tasks and outcomes on the wire between the router and remote workers (``POST /v1/tasks``).
 
-A worker is a service of its own and trusts no caller: it validates every task again (names
-against its own registry, params against the verifier's model) and derives every cache key
-itself from what it validated, so no caller can steer what another request's task reuses.
+A worker is a service of its own and trusts no caller: it admits every task again
+(:mod:`reward_service.admission`: names against its own registry, params against the verifier's
+model) and derives every cache key itself from what it validated, so no caller can steer what
+another request's task reuses.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter
 
+from reward_service.admission import Admissions, canonical
 from reward_service.contract import Outcome, Task
-from reward_service.registry import FORMATS, VERIFIERS, Context, Params
+from reward_service.errors import RequestError
+from reward_service.registry import Context
 from reward_service.schemas import ID_MAX
 
 
@@ -62,29 +65,33 @@ def task_to_wire(task: Task) -> dict[str, Any]:
     }
 
 
-ParamsCache = dict[str, tuple[Params, str]]
-
-
-def task_from_wire(wire: WireTask, params_cache: ParamsCache | None = None) -> Task:
-    """Raises ``UnknownNameError`` or pydantic ``ValidationError`` for a task it cannot run.
-    ``params_cache`` (validated params and their canonical JSON, by verifier and params as
-    sent) serves a whole batch."""
-    spec = VERIFIERS.get(wire.verifier)
-    if wire.format is not None:
-        FORMATS.get(wire.format)
-    cache = params_cache if params_cache is not None else {}
-    key = wire.verifier + "\0" + orjson.dumps(wire.params, option=orjson.OPT_SORT_KEYS).decode()
-    if key not in cache:
-        params = spec.params.model_validate(wire.params)
-        cache[key] = (params, params.model_dump_json())
-    params, params_key = cache[key]
+def task_from_wire(wire: WireTask, admissions: Admissions | None = None) -> Task:
+    """The task, admitted again here (:mod:`reward_service.admission`), or a
+    :class:`RequestError` whose details are located within the task; ``admissions`` serves a
+    whole batch. A task JSON cannot hold (an integer past 64 bits in its params or ground truth)
+    is refused as a whole, at the task."""
+    found = (admissions if admissions is not None else Admissions()).admit(
+        wire.verifier, wire.format, wire.params
+    )
+    if isinstance(found, list):
+        raise RequestError([_at_task(detail) for detail in found])
+    try:
+        ground_truth = canonical(wire.ground_truth)
+    except orjson.JSONEncodeError as exc:
+        raise RequestError([{"loc": [], "msg": str(exc), "type": "not_serialisable"}]) from None
+    spec = found.spec
     context = Context(wire.context.step, wire.context.total_steps)
-    ground_truth = orjson.dumps(wire.ground_truth, option=orjson.OPT_SORT_KEYS).decode()
     prompt = wire.prompt if spec.reads_prompt else None  # kept only where it is read
     return Task(
-        wire.verifier, params, wire.response, ground_truth, wire.format, context, prompt,
-        tuple(wire.images), wire.format_only, params_key,
+        wire.verifier, found.params, wire.response, ground_truth, wire.format, context, prompt,
+        tuple(wire.images), wire.format_only, found.params_key,
     )  # fmt: skip
+
+
+def _at_task(detail: dict[str, Any]) -> dict[str, Any]:
+    """A value JSON cannot hold refuses the task as a whole, params or ground truth alike: a
+    worker's ``not_serialisable`` has always been located at the task (``tests/security``)."""
+    return {**detail, "loc": []} if detail["type"] == "not_serialisable" else detail
 
 
 def outcome_to_wire(outcome: Outcome) -> dict[str, Any]:

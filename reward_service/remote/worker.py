@@ -3,7 +3,7 @@
 ``raas worker rules`` serves the process pool and ``raas worker model`` the reward models through
 this one app; routers reach either with :class:`~reward_service.remote.backend.RemoteBackend`.
 A worker keeps no state between requests, so it scales by replicas. It trusts no caller: every
-task is validated again against its own registry.
+task is admitted again against its own registry (:mod:`reward_service.admission`).
 """
 
 from __future__ import annotations
@@ -13,16 +13,15 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
 from reward_service import __version__
+from reward_service.admission import Admissions, located, too_big
 from reward_service.auth import guard, internal_keys
 from reward_service.contract import Outcome, Task
-from reward_service.errors import RequestError, UnknownNameError, validation_errors
-from reward_service.limits import too_big
+from reward_service.errors import RequestError, validation_errors
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, json_response, read_body
@@ -30,7 +29,6 @@ from reward_service.pool.backend import PoolBackend, build_pool
 from reward_service.registry import VERIFIERS
 from reward_service.remote.wire import (
     OutcomeBatch,
-    ParamsCache,
     TaskBatch,
     WireTask,
     outcome_to_wire,
@@ -48,35 +46,24 @@ class WorkerBackend(Protocol):
 
 
 def parse_tasks(body: bytes | bytearray, settings: Settings) -> list[Task | Outcome]:
-    """The tasks of a ``POST /v1/tasks`` body, checked as the router checks samples: a task
-    over the size limits is answered ``invalid_input`` here, never sent to the pool."""
+    """The tasks of a ``POST /v1/tasks`` body, admitted as the router admits samples
+    (:mod:`reward_service.admission`): a task over the size limits is answered
+    ``invalid_input`` here, never sent to the pool; the first task refused refuses the body."""
     try:
         wires = TaskBatch.model_validate_json(body).tasks
     except ValidationError as exc:
         raise RequestError(validation_errors(exc)) from None
-    cache: ParamsCache = {}
-    return [_task(index, wire, settings, cache) for index, wire in enumerate(wires)]
+    admissions = Admissions()
+    return [_task(index, wire, settings, admissions) for index, wire in enumerate(wires)]
 
 
-def _error(loc: list[Any], msg: str, kind: str) -> dict[str, Any]:
-    return {"loc": loc, "msg": msg, "type": kind}
-
-
-def _task(index: int, wire: WireTask, settings: Settings, cache: ParamsCache) -> Task | Outcome:
-    where: list[Any] = ["tasks", index]
+def _task(index: int, wire: WireTask, settings: Settings, admissions: Admissions) -> Task | Outcome:
     try:
-        task = task_from_wire(wire, cache)
-        reads_prompt = VERIFIERS.get(task.verifier).reads_prompt
-        return (
-            too_big(task.response, task.ground_truth, task.prompt, reads_prompt, settings) or task
-        )
-    except UnknownNameError as exc:
-        field = "verifier" if exc.kind == "verifier" else "format"
-        raise RequestError([_error([*where, field], str(exc), "unknown_name")]) from None
-    except ValidationError as exc:
-        raise RequestError(validation_errors(exc, [*where, "params"])) from None
-    except orjson.JSONEncodeError as exc:  # an integer past 64 bits in params or ground truth
-        raise RequestError([_error(where, str(exc), "not_serialisable")]) from None
+        task = task_from_wire(wire, admissions)
+    except RequestError as exc:
+        raise RequestError(located(exc.errors, ["tasks", index])) from None
+    reads_prompt = VERIFIERS.get(task.verifier).reads_prompt
+    return too_big(task.response, task.ground_truth, task.prompt, reads_prompt, settings) or task
 
 
 def create_worker_app(
