@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from reward_service.contract import Outcome
 from reward_service.schemas import Sample
@@ -42,16 +41,13 @@ def vetted(sample: Sample, outcome: Outcome) -> tuple[Outcome, float | None]:
     return Outcome("error", error=error, seconds=outcome.seconds), None
 
 
-def result(sample: Sample, outcome: Outcome, reward: float | None) -> dict[str, Any]:
+def result(sample: Sample, outcome: Outcome, reward: float | None) -> SampleResult:
     """The sample's :class:`~reward_service.shapes.SampleResult`: its reward and components for
     an ``ok`` outcome whose reward :func:`vetted` found (its accuracy then is a number), else
     ``None`` and the status as the error where the outcome gave none.
 
     Built as the TypedDict, so the type checker holds its keys to the shape the trainer side
-    reads; a plain dict at run time (one literal per sample on the router's loop). Returned as
-    ``dict[str, Any]`` because the router and the compat endpoints keep their result lists as
-    that; once they name ``SampleResult``, this return type follows and the ignores go (mypy's
-    ``warn_unused_ignores`` then flags them)."""
+    reads; a plain dict at run time (one literal per sample on the router's loop)."""
     accuracy = outcome.accuracy
     if reward is None or accuracy is None:
         failed: SampleResult = {
@@ -59,7 +55,7 @@ def result(sample: Sample, outcome: Outcome, reward: float | None) -> dict[str, 
             "details": outcome.details, "error": outcome.error or outcome.status,
             "verifier": sample.verifier,
         }  # fmt: skip
-        return failed  # type: ignore[return-value]
+        return failed
     components = {"accuracy": accuracy}
     if outcome.format is not None:
         components["format"] = outcome.format
@@ -67,4 +63,4 @@ def result(sample: Sample, outcome: Outcome, reward: float | None) -> dict[str, 
         "id": sample.id, "reward": reward, "status": "ok", "components": components,
         "details": outcome.details, "error": None, "verifier": sample.verifier,
     }  # fmt: skip
-    return scored  # type: ignore[return-value]
+    return scored

@@ -33,6 +33,7 @@ from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
 from reward_service.schemas import Reflection, RewardRequest, Sample
 from reward_service.settings import Settings
+from reward_service.shapes import RewardAnswer, SampleResult
 from reward_service.summary import DEFAULT_REFLECTION, SourceSummaries, reflections
 
 logger = logging.getLogger("raas.router")
@@ -68,7 +69,7 @@ class Router:
         self.metrics = metrics
         self.routes = RouteTable(settings.routes)
 
-    async def score(self, request: RewardRequest) -> dict[str, Any]:
+    async def score(self, request: RewardRequest) -> RewardAnswer:
         """The ``/reward`` answer: one result per sample in request order, and the summary."""
         _, results, summaries = await self._answer(request)
         return {"results": results, "summary": {"by_source": summaries.render()}}
@@ -80,7 +81,7 @@ class Router:
 
     async def _answer(
         self, request: RewardRequest
-    ) -> tuple[list[tuple[Outcome, float | None]], list[dict[str, Any]], SourceSummaries]:
+    ) -> tuple[list[tuple[Outcome, float | None]], list[SampleResult], SourceSummaries]:
         """Judge the batch, then in one pass over its samples build each result and the source
         columns that the summary and the metrics are both read from; record the metrics.
         Per sample its outcome and, if ``ok``, its combined reward; the results; the summaries."""

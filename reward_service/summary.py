@@ -140,9 +140,7 @@ def _where(values: list[Any], keep: list[bool | None], wanted: bool) -> list[Any
     return [v for v, k in zip(values, keep, strict=True) if k is wanted and v is not None]
 
 
-# a result as the router hands it over: built as a SampleResult by ``results.result``, typed
-# ``dict[str, Any]`` by the router; the union keeps the keys read from it checked
-Result = SampleResult | dict[str, Any]
+Result = SampleResult  # as ``results.result`` builds it
 
 
 @dataclass(slots=True)

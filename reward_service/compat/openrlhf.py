@@ -52,6 +52,7 @@ from reward_service.results import result
 from reward_service.router import Router
 from reward_service.routes import RouteTable
 from reward_service.schemas import ID_MAX, RewardRequest, Sample, Status
+from reward_service.shapes import SampleResult
 
 logger = logging.getLogger("raas.compat.openrlhf")
 NEUTRAL = 0.0
@@ -118,7 +119,7 @@ def openrlhf_samples(
 
 async def score_located(
     router: Router, request: RewardRequest, not_located: set[int]
-) -> list[dict[str, Any]]:
+) -> list[SampleResult]:
     """``/reward``'s results for the samples whose response was found; ``invalid_input`` for the
     others, counted in the metrics as the router counts its samples."""
     located = [s for i, s in enumerate(request.samples) if i not in not_located]
@@ -140,11 +141,11 @@ async def score_located(
     return results
 
 
-def _not_located(sample: Sample) -> dict[str, Any]:
+def _not_located(sample: Sample) -> SampleResult:
     return result(sample, Outcome("invalid_input", error=NOT_LOCATED), None)
 
 
-def openrlhf_response(results: list[dict[str, Any]]) -> dict[str, Any]:
+def openrlhf_response(results: list[SampleResult]) -> dict[str, Any]:
     """``/get_reward``'s answer: every :data:`LOG_KEYS` for every sample (see the module)."""
     ok = [r["status"] == "ok" for r in results]
     components = [r["components"] for r in results]
