@@ -19,6 +19,7 @@ from reward_service.compat.openrlhf import OpenRLHFRequest
 from reward_service.compat.routes import add_compat_routes
 from reward_service.compat.slime import SlimePayload
 from reward_service.compat.vtriune import JudgePayload
+from reward_service.contract import Backend, running
 from reward_service.idempotency import HEADER as IDEMPOTENCY
 from reward_service.idempotency import IdempotencyCache
 from reward_service.memory import MemoryCeiling, MemoryGuard
@@ -37,7 +38,6 @@ from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
 
 if TYPE_CHECKING:
-    from reward_service.models.worker import ModelWorker
     from reward_service.supervisor import Slot
 
 
@@ -71,14 +71,14 @@ def remote_backend(
     )
 
 
-def rule_backend(settings: Settings, metrics: Metrics) -> PoolBackend | RemoteBackend:
+def rule_backend(settings: Settings, metrics: Metrics) -> Backend:
     """Remote rule workers when ``RAAS_RULE_WORKERS`` names some, else the embedded pool."""
     if settings.rule_workers:
         return remote_backend(settings.rule_workers, "rules", settings, metrics)
     return PoolBackend(build_pool(settings, metrics), metrics)
 
 
-def model_backend(settings: Settings, metrics: Metrics) -> ModelWorker | RemoteBackend | None:
+def model_backend(settings: Settings, metrics: Metrics) -> Backend | None:
     """An in-process model worker when ``RAAS_MODELS`` is set, else remote model workers when
     ``RAAS_MODEL_WORKERS`` names some, else none (``rm``/``bmas`` are then ``unavailable``)."""
     if settings.models:
@@ -90,6 +90,16 @@ def model_backend(settings: Settings, metrics: Metrics) -> ModelWorker | RemoteB
     return None
 
 
+def backends(settings: Settings, metrics: Metrics) -> dict[str, Backend]:
+    """The router's backends by family: ``rules`` always, ``model`` where models are served
+    (in-process or remote). ``create_app`` and offline scoring (``raas score``) both build these,
+    so their verdicts agree."""
+    found = {"rules": rule_backend(settings, metrics)}
+    if (models := model_backend(settings, metrics)) is not None:
+        found["model"] = models
+    return found
+
+
 def create_app(
     settings: Settings | None = None, metrics: Metrics | None = None, slot: Slot | None = None
 ) -> FastAPI:
@@ -97,31 +107,24 @@ def create_app(
     load_verifiers()
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics.for_settings(settings)
-    rules = rule_backend(settings, metrics)
-    models = model_backend(settings, metrics)
-    backends = {"rules": rules} if models is None else {"rules": rules, "model": models}
-    router = Router(settings, backends, metrics)
+    served = backends(settings, metrics)
+    rules, models = served["rules"], served.get("model")
+    router = Router(settings, served, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await rules.start()
-        if models is not None:
-            await models.start()
-        try:
+        async with running(served.values()):
             yield
-        finally:
-            if models is not None:
-                await models.close()
-            await rules.close()
 
     def readiness() -> tuple[dict[str, Any], bool]:
-        """The rules decide; local models also until they have loaded (or failed). Remote model
-        workers are reported, never gating: the rule verifiers serve without them."""
+        """The rules decide; models in this process (``RAAS_MODELS``) also, until they have
+        loaded (or failed). Remote model workers are reported, never gating: the rule verifiers
+        serve without them."""
         body, ready = rules.readiness()
         if models is not None:
             model_body, models_ready = models.readiness()
             body = {**body, "model_backend": model_body}
-            ready = ready and (models_ready or isinstance(models, RemoteBackend))
+            ready = ready and (models_ready or not settings.models)
         return body, ready
 
     app = FastAPI(

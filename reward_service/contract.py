@@ -5,8 +5,10 @@ Importing it registers nothing and loads no verifier, so every role can speak it
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from reward_service.registry import Context, Params, fields_reduce
 from reward_service.schemas import Status
@@ -83,3 +85,35 @@ class Outcome:
 
     def __reduce__(self) -> tuple[type[Any], tuple[Any, ...]]:
         return fields_reduce(self)
+
+
+class Backend(Protocol):
+    """Somewhere tasks are scored: the embedded pool, remote rule or model workers, a model worker
+    in this process. The router, a worker's ``/v1/tasks`` and offline scoring all hold them as
+    this, and start and close them with :func:`running`.
+
+    ``run`` answers one outcome per task, in order, and does not raise: a failure is an outcome
+    with its status. The one exception is :class:`~reward_service.errors.OverloadedError` before
+    any work starts (the request is refused with 429); the router turns anything else into
+    ``error`` outcomes. ``readiness`` is its part of ``/readyz``'s body and whether it can serve.
+    """
+
+    async def start(self) -> None: ...
+    async def close(self) -> None: ...
+    async def run(self, tasks: Sequence[Task]) -> list[Outcome]: ...
+    def readiness(self) -> tuple[dict[str, Any], bool]: ...
+
+
+@asynccontextmanager
+async def running(backends: Iterable[Backend]) -> AsyncIterator[None]:
+    """Start ``backends`` in order; close the ones that started, last first, however the block
+    ends (one whose start fails leaves the others closed, not running)."""
+    started: list[Backend] = []
+    try:
+        for backend in backends:
+            await backend.start()
+            started.append(backend)
+        yield
+    finally:
+        for backend in reversed(started):
+            await backend.close()

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from reward_service.admission import (
     NOT_SERIALISABLE_GROUND_TRUTH,
@@ -20,7 +20,7 @@ from reward_service.admission import (
     located,
     too_big,
 )
-from reward_service.contract import Outcome, Task
+from reward_service.contract import Backend, Outcome, Task
 from reward_service.errors import (
     MAX_REPORTED,
     OverloadedError,
@@ -38,17 +38,6 @@ from reward_service.summary import DEFAULT_REFLECTION, SourceSummaries, reflecti
 
 logger = logging.getLogger("raas.router")
 _SLICE = 2048
-
-
-class Backend(Protocol):
-    """Somewhere tasks are scored: the local pool, a remote worker, a model worker.
-
-    ``run`` answers one outcome per task, in order, and does not raise: a failure is an outcome
-    with its status. The one exception is :class:`OverloadedError` before any work starts (the
-    request is refused with 429); the router turns anything else into ``error`` outcomes.
-    """
-
-    async def run(self, tasks: Sequence[Task]) -> list[Outcome]: ...
 
 
 @dataclass(slots=True)

@@ -1,15 +1,18 @@
 """What crosses to pool children and workers survives pickling whole: every field of every
-contract dataclass, whatever fields it has now or gains later."""
+contract dataclass, whatever fields it has now or gains later; backends start and close in one
+order wherever they are run."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import pickle
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
 
-from reward_service.contract import Outcome, Task
+from reward_service.contract import Outcome, Task, running
 from reward_service.registry import Context
 
 CLASSES: list[type[Any]] = [Task, Outcome, Context]
@@ -33,3 +36,53 @@ def test_they_pickle_as_plain_tuples(cls: type[Any]) -> None:
     reduced = instance.__reduce__()
     assert reduced[0] is cls
     assert reduced[1] == tuple(1 for _ in dataclasses.fields(cls))
+
+
+class _Recorded:
+    """A backend that writes what was done to it into ``log``; ``fail`` makes its start raise."""
+
+    def __init__(self, name: str, log: list[str], fail: bool = False) -> None:
+        self.name, self.log, self.fail = name, log, fail
+
+    async def start(self) -> None:
+        self.log.append(f"start {self.name}")
+        if self.fail:
+            raise RuntimeError(f"{self.name} cannot start")
+
+    async def close(self) -> None:
+        self.log.append(f"close {self.name}")
+
+    async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
+        return [Outcome("ok", 1.0) for _ in tasks]
+
+    def readiness(self) -> tuple[dict[str, Any], bool]:
+        return {}, True
+
+
+@pytest.mark.parametrize(
+    ("failing", "raise_inside", "expected"),
+    [
+        (None, False, ["start a", "start b", "start c", "body", "close c", "close b", "close a"]),
+        (None, True, ["start a", "start b", "start c", "body", "close c", "close b", "close a"]),
+        # b's start fails: a, which started, is closed; c never starts; the block never runs
+        ("b", False, ["start a", "start b", "close a"]),
+    ],
+)
+def test_backends_start_in_order_and_close_last_first_however_the_block_ends(
+    failing: str | None, raise_inside: bool, expected: list[str]
+) -> None:
+    log: list[str] = []
+    backends = [_Recorded(name, log, fail=name == failing) for name in ("a", "b", "c")]
+
+    async def main() -> None:
+        async with running(backends):
+            log.append("body")
+            if raise_inside:
+                raise ValueError("the app failed")
+
+    if failing or raise_inside:
+        with pytest.raises((RuntimeError, ValueError)):
+            asyncio.run(main())
+    else:
+        asyncio.run(main())
+    assert log == expected

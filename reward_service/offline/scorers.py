@@ -1,11 +1,11 @@
 """Where ``raas score`` sends its batches: the router in this process, or a deployed raas.
 
-:func:`local_scorer` builds the backends ``create_app`` builds (``rule_backend``,
-``model_backend``) and the :class:`~reward_service.router.Router` over them, so offline verdicts
-equal the service's; a 422 (``RequestError``) refuses the batch, a 429 is waited out.
-:class:`RemoteScorer` uses ``trainer_client.RewardClient`` (one request per batch, so a 422's
-sample indices are the batch's): 413/422 become ``RequestError``; a raas unreachable through every
-retry makes the batch ``unavailable``; other 4xx (a wrong API key) stop the run.
+:func:`local_scorer` builds the backends ``create_app`` builds (``app.backends``) and the
+:class:`~reward_service.router.Router` over them, so offline verdicts equal the service's; a 422
+(``RequestError``) refuses the batch, a 429 is waited out. :class:`RemoteScorer` uses
+``trainer_client.RewardClient`` (one request per batch, so a 422's sample indices are the
+batch's): 413/422 become ``RequestError``; a raas unreachable through every retry makes the
+batch ``unavailable``; other 4xx (a wrong API key) stop the run.
 """
 
 from __future__ import annotations
@@ -43,26 +43,17 @@ class LocalScorer:
 async def local_scorer(
     settings: Settings, step: int | None, total_steps: int | None
 ) -> AsyncIterator[LocalScorer]:
-    from reward_service.app import model_backend, rule_backend
+    from reward_service.app import backends
+    from reward_service.contract import running
     from reward_service.metrics import Metrics
     from reward_service.router import Router
     from reward_service.verifiers import load_verifiers
 
     load_verifiers()
     metrics = Metrics.for_settings(settings)
-    rules, models = rule_backend(settings, metrics), model_backend(settings, metrics)
-    backends: dict[str, Any] = {"rules": rules}
-    if models is not None:
-        backends["model"] = models
-    await rules.start()
-    try:
-        if models is not None:
-            await models.start()
-        yield LocalScorer(Router(settings, backends, metrics), step, total_steps)
-    finally:
-        if models is not None:
-            await models.close()
-        await rules.close()
+    served = backends(settings, metrics)
+    async with running(served.values()):
+        yield LocalScorer(Router(settings, served, metrics), step, total_steps)
 
 
 class RemoteScorer:

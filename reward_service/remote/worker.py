@@ -9,9 +9,8 @@ task is admitted again against its own registry (:mod:`reward_service.admission`
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
@@ -20,7 +19,7 @@ from pydantic import ValidationError
 from reward_service import __version__
 from reward_service.admission import Admissions, located, too_big
 from reward_service.auth import guard, internal_keys
-from reward_service.contract import Outcome, Task
+from reward_service.contract import Backend, Outcome, Task, running
 from reward_service.errors import RequestError, validation_errors
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
@@ -36,13 +35,6 @@ from reward_service.remote.wire import (
 )
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
-
-
-class WorkerBackend(Protocol):
-    async def start(self) -> None: ...
-    async def close(self) -> None: ...
-    async def run(self, tasks: Sequence[Task]) -> list[Outcome]: ...
-    def readiness(self) -> tuple[dict[str, Any], bool]: ...
 
 
 def parse_tasks(body: bytes | bytearray, settings: Settings) -> list[Task | Outcome]:
@@ -67,15 +59,12 @@ def _task(index: int, wire: WireTask, settings: Settings, admissions: Admissions
 
 
 def create_worker_app(
-    title: str, backend: WorkerBackend, settings: Settings, metrics: Metrics
+    title: str, backend: Backend, settings: Settings, metrics: Metrics
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await backend.start()
-        try:
+        async with running([backend]):
             yield
-        finally:
-            await backend.close()
 
     app = FastAPI(
         title=title, version=__version__, lifespan=lifespan,
