@@ -6,6 +6,8 @@ import re
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from devtools.trainer_envs import RECIPES
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.settings import Settings
@@ -71,3 +73,22 @@ def test_the_compatibility_table_names_the_versions_tested() -> None:
         assert versions, f"nothing pins {package}"
         for version in versions:
             assert version in row, f"the {trainer} row does not name {package} {version}"
+
+
+PACKAGES = (
+    "reward_service", "reward_service/pool", "reward_service/remote", "reward_service/models",
+    "reward_service/offline", "reward_service/compat", "trainer_client",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_layout_table_names_every_module(package: str) -> None:
+    """The Development section's layout row of each package names each of its modules (a
+    newcomer finds a part by that table)."""
+    rows = {
+        match[1]: match[2]
+        for match in re.finditer(r"^\| `([^`]+)/` \| (.*) \|$", README, flags=re.MULTILINE)
+    }
+    modules = {path.stem for path in (ROOT / package).glob("*.py") if path.stem != "__init__"}
+    named = set(re.findall(r"`([a-z_]+)[` (]", rows[package]))
+    assert sorted(modules - named) == []
