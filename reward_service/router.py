@@ -28,7 +28,7 @@ from reward_service.errors import (
     error_text,
 )
 from reward_service.metrics import Metrics
-from reward_service.registry import VERIFIERS, Context, NoParams, VerifierSpec
+from reward_service.registry import VERIFIERS, Context, VerifierSpec
 from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
 from reward_service.schemas import Reflection, RewardRequest, Sample
@@ -166,21 +166,6 @@ class Router:
             return Outcome("invalid_input", error=NOT_SERIALISABLE_GROUND_TRUTH)
         return too_big(sample.response, gt_key, sample.prompt, spec.reads_prompt, self.settings)
 
-    async def format_alone(self, sample: Sample) -> float | None:
-        """The format score of a sample whose accuracy could not be had (``/judge`` counts it as
-        V-Triune did), scored in the pool; ``None`` for a response over the size limit."""
-        if sample.format is None or len(sample.response) > self.settings.max_response_chars:
-            return None
-        task = Task(
-            sample.verifier or "",
-            NoParams(),
-            sample.response,
-            format=sample.format,
-            format_only=True,
-        )
-        outcome = (await self._run_on("rules", [task]))[0]
-        return outcome.format
-
     def reflection(self, request: RewardRequest, data_source: str) -> Reflection:
         """The summary's reflection mode for a source: the request's, else its route's, else
         ``raas``."""
@@ -208,7 +193,7 @@ class Router:
 
         async def run(backend: str, indices: list[int]) -> None:
             indices.sort(key=lambda i: (tasks[i].verifier, tasks[i].ground_truth))
-            scored = await self._run_on(backend, [tasks[i] for i in indices])
+            scored = await self.run_on(backend, [tasks[i] for i in indices])
             for index, outcome in zip(indices, scored, strict=True):
                 outcomes[index] = outcome
 
@@ -221,7 +206,10 @@ class Router:
             raise
         return [o if o is not None else Outcome("error", error="not scored") for o in outcomes]
 
-    async def _run_on(self, backend: str, tasks: list[Task]) -> list[Outcome]:
+    async def run_on(self, backend: str, tasks: list[Task]) -> list[Outcome]:
+        """``tasks`` scored on one family's backend (``rules``, ``model``), one outcome each:
+        ``unavailable`` where none is configured, ``error`` where it failed; only
+        :class:`OverloadedError` is raised."""
         if backend not in self.backends:
             error = f"no {backend} backend is configured for verifier {tasks[0].verifier!r}"
             return [Outcome("unavailable", error=error) for _ in tasks]

@@ -47,11 +47,13 @@ from reward_service.compat.vtriune_rows import (
     parm_object,
     vtriune_spec,
 )
+from reward_service.contract import Task
 from reward_service.errors import RaasError, RequestError, validated
 from reward_service.openapi import errors, json_body
 from reward_service.ops import json_response, parse_json, read_body
+from reward_service.registry import NoParams
 from reward_service.router import Router
-from reward_service.schemas import WEIGHT_MAX, RewardRequest, Status
+from reward_service.schemas import WEIGHT_MAX, RewardRequest, Sample, Status
 from reward_service.verifiers.detection import AVERAGE_THRESHOLDS
 
 _TERMS = {
@@ -172,9 +174,19 @@ async def judge(router: Router, payload: JudgePayload, settings: CompatSettings)
     if outcome.status in ("invalid_input", "timeout"):  # V-Triune: accuracy 0, format counted
         fmt = outcome.format
         if fmt is None:  # the child was killed before it reported the format: score it alone
-            fmt = await router.format_alone(request.samples[0])
+            fmt = await format_alone(router, request.samples[0])
         return judge_answer(0.0, fmt or 0.0, payload, outcome.status, outcome.error)
     return judge_answer(0.0, 0.0, payload, outcome.status, outcome.error)
+
+
+async def format_alone(router: Router, sample: Sample) -> float | None:
+    """The format score of a sample whose accuracy could not be had (``/judge`` counts it as
+    V-Triune did), scored in the rule pool; ``None`` for a response over the size limit."""
+    if sample.format is None or len(sample.response) > router.settings.max_response_chars:
+        return None
+    task = Task(sample.verifier or "", NoParams(), sample.response, format=sample.format,
+                format_only=True)  # fmt: skip
+    return (await router.run_on("rules", [task]))[0].format
 
 
 def add_vtriune_routes(
