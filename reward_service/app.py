@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -154,10 +153,10 @@ def create_app(
         "/reward", response_model=RewardResponse, tags=["reward"], dependencies=keyed,
         responses=errors(401, 413, 422, 429, 503), openapi_extra=json_body(RewardRequest),
     )  # fmt: skip
+    @metrics.timed("/reward")
     async def reward(request: Request) -> Response:
         """Score a batch: one result per sample, in request order. A batch retried with the
         same ``Idempotency-Key`` header is answered from memory, not scored twice."""
-        start = time.perf_counter()
         body = await read_body(request, settings.max_body_bytes)
 
         async def score() -> bytes:
@@ -167,7 +166,6 @@ def create_app(
         work = idempotency.run(key, body, score, scope=presented(request))
         # without a key nobody can collect the answer once the client has gone: stop scoring
         content, replayed = await (work if key else until_disconnected(request, work))
-        metrics.request_latency.labels("/reward").observe(time.perf_counter() - start)
         headers = {"Idempotent-Replayed": "true"} if replayed else None
         return Response(content, media_type="application/json", headers=headers)
 

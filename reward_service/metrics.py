@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import math
+import time
 from collections import Counter as Tally
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from reward_service.settings import Settings
 
 OTHER_SOURCE = "__other__"
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
 _REWARD_BUCKETS = tuple(i / 10 for i in range(11))
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 _REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -383,6 +386,22 @@ class Metrics:
             observe_all(self.verifier_latency.labels(verifier), values)
         for verifier, count in timeouts.items():
             self.timeouts.labels(verifier).inc(count)
+
+    def timed(self, endpoint: str) -> Callable[[Handler], Handler]:
+        """A decorator for an endpoint's handler: ``raas_request_seconds{endpoint}`` from its call
+        to its answer, observed when it answers (a refused request, which raises, is not)."""
+
+        def decorate(handler: Handler) -> Handler:
+            @functools.wraps(handler)
+            async def timed_handler(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                answer = await handler(*args, **kwargs)
+                self.request_latency.labels(endpoint).observe(time.perf_counter() - start)
+                return answer
+
+            return cast(Handler, timed_handler)
+
+        return decorate
 
     def watch_pool(
         self,

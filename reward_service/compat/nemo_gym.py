@@ -41,7 +41,6 @@ that is not a verify request, or a reward spec that does not validate, is 422.
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -219,13 +218,10 @@ def add_nemo_gym_routes(
 ) -> None:
     """``POST /verify``, ``/seed_session``, ``/close_session``, also under NeMo Gym's
     ``/ng-rollout/{rollout_id}`` prefix (undocumented twins)."""
-    latency = router.metrics.request_latency
 
+    @router.metrics.timed("/verify")
     async def verify_route(request: Request) -> Response:
-        start = time.perf_counter()
-        answer = await verify(router, await read_body(request, max_body_bytes))
-        latency.labels("/verify").observe(time.perf_counter() - start)
-        return json_response(answer)
+        return json_response(await verify(router, await read_body(request, max_body_bytes)))
 
     async def seed_route(request: Request) -> Response:
         raw = parse_json(await read_body(request, max_body_bytes))

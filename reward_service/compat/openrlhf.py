@@ -31,7 +31,6 @@ may carry ``step`` and ``total_steps`` as ``/reward``'s do; :mod:`trainer_client
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -176,19 +175,17 @@ def add_openrlhf_route(
 ) -> None:  # fmt: skip
     """``POST /get_reward``; a misconfigured verifier or format fails at start, by name."""
     lookup(settings.openrlhf_verifier, settings.openrlhf_format)
-    latency = router.metrics.request_latency
     guarded = list(dependencies)
 
     @app.post(
         "/get_reward", tags=["compat"], dependencies=guarded, response_model=OpenRLHFAnswer,
         responses=errors(401, 413, 422, 429), openapi_extra=json_body(OpenRLHFRequest),
     )  # fmt: skip
+    @router.metrics.timed("/get_reward")
     async def get_reward(request: Request) -> Response:
-        start = time.perf_counter()
         body = validated(OpenRLHFRequest, parse_json(await read_body(request, max_body_bytes)))
         samples, not_located = openrlhf_samples(body, settings, router.routes)
         schedule = {"step": body.step, "total_steps": body.total_steps}
         reward_request = validated(RewardRequest, {"samples": samples, **schedule})
         results = await score_located(router, reward_request, not_located)
-        latency.labels("/get_reward").observe(time.perf_counter() - start)
         return json_response(openrlhf_response(results))

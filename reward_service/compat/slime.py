@@ -31,7 +31,6 @@ here; the body may carry ``step`` and ``total_steps``, and ``trainer_client.slim
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -141,12 +140,12 @@ def add_slime_route(
     app: FastAPI, router: Router, max_body_bytes: int, dependencies: Sequence[Any]
 ) -> None:
     """``POST /slime``, its reward spec in the query string."""
-    latency = router.metrics.request_latency
 
     @app.post(
         "/slime", tags=["compat"], dependencies=list(dependencies), response_model=SlimeAnswer,
         responses=errors(401, 413, 422, 429), openapi_extra=json_body(SlimePayload),
     )  # fmt: skip
+    @router.metrics.timed("/slime")
     async def slime(
         request: Request,
         verifier: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
@@ -155,11 +154,9 @@ def add_slime_route(
         format_weight: Annotated[float, Query(ge=0, le=WEIGHT_MAX, allow_inf_nan=False)] = 0.1,
     ) -> Response:
         """Score one sample of slime's ``remote_rm``; run slime with ``--reward-key reward``."""
-        start = time.perf_counter()
         query = SlimeQuery(
             verifier=verifier, data_source=data_source, format=format, format_weight=format_weight
         ).checked()
         payload = validated(SlimePayload, parse_json(await read_body(request, max_body_bytes)))
         answer = await score_slime(router, payload, query)
-        latency.labels("/slime").observe(time.perf_counter() - start)
         return json_response(answer)

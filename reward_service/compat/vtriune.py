@@ -32,7 +32,6 @@ with V-Triune's own verdicts, quirks included, so Orsta runs can be replayed:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -198,7 +197,6 @@ def add_vtriune_routes(
     threshold = settings.judge_iou_threshold
     if isinstance(threshold, float) and threshold not in AVERAGE_THRESHOLDS:
         raise ValueError(f"RAAS_JUDGE_IOU_THRESHOLD must be a V-Triune threshold: {threshold}")
-    latency = router.metrics.request_latency
     guarded = list(dependencies)
 
     @app.get("/", include_in_schema=False)
@@ -209,9 +207,8 @@ def add_vtriune_routes(
         "/judge", tags=["compat"], dependencies=guarded, response_model=JudgeAnswer,
         responses=errors(401, 413, 422, 429), openapi_extra=json_body(JudgePayload),
     )  # fmt: skip
+    @router.metrics.timed("/judge")
     async def judge_route(request: Request) -> Response:
-        start = time.perf_counter()
         payload = validated(JudgePayload, parse_json(await read_body(request, max_body_bytes)))
         answer = await judge(router, payload, settings)
-        latency.labels("/judge").observe(time.perf_counter() - start)
         return json_response(answer)

@@ -8,7 +8,6 @@ task is admitted again against its own registry (:mod:`reward_service.admission`
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -79,17 +78,16 @@ def create_worker_app(
         "/v1/tasks", tags=["worker"], dependencies=[Depends(check)], response_model=OutcomeBatch,
         responses=errors(401, 413, 422, 429), openapi_extra=json_body(TaskBatch),
     )  # fmt: skip
+    @metrics.timed("/v1/tasks")
     async def tasks(request: Request) -> Response:
         """Score tasks for a router (``RAAS_INTERNAL_TOKEN`` as its bearer token when set);
         each is validated again here, and outcomes come back in order."""
-        start = time.perf_counter()
         parsed = parse_tasks(await read_body(request, settings.max_body_bytes), settings)
         batch = [task for task in parsed if isinstance(task, Task)]
         scored = await backend.run(batch)
         metrics.observe_tasks(batch, scored)
         answers = iter(scored)
         outcomes = [next(answers) if isinstance(p, Task) else p for p in parsed]
-        metrics.request_latency.labels("/v1/tasks").observe(time.perf_counter() - start)
         return json_response({"outcomes": [outcome_to_wire(o) for o in outcomes]})
 
     return app
