@@ -29,12 +29,10 @@ import orjson
 from pydantic import ValidationError
 
 from reward_service.contract import Outcome
-from reward_service.errors import UnknownNameError, validation_errors
+from reward_service.errors import Detail, UnknownNameError, detail, validation_errors
 from reward_service.registry import FORMATS, VERIFIERS, Params, VerifierSpec
 from reward_service.settings import Settings
 
-Detail = dict[str, Any]
-"""A 422 item: ``{"loc": [...], "msg": ..., "type": ...}``."""
 NOT_SERIALISABLE_GROUND_TRUTH = "ground_truth is not JSON-serialisable"
 _SORTED = orjson.OPT_SORT_KEYS
 
@@ -69,7 +67,7 @@ def admit(verifier: str, format_: str | None, params: Mapping[str, Any]) -> Admi
         spec = lookup(verifier, format_)
     except UnknownNameError as exc:
         field = "verifier" if exc.kind == "verifier" else "format"
-        return [{"loc": [field], "msg": str(exc), "type": "unknown_name"}]
+        return [detail([field], str(exc), "unknown_name")]
     try:
         validated = spec.params.model_validate(params)
     except ValidationError as exc:
@@ -96,7 +94,7 @@ class Admissions:
             try:
                 text = orjson.dumps(params, option=_SORTED).decode()
             except orjson.JSONEncodeError as exc:  # an integer past 64 bits
-                return [{"loc": ["params"], "msg": str(exc), "type": "not_serialisable"}]
+                return [detail(["params"], str(exc), "not_serialisable")]
         key = (verifier, format_, text)
         if (found := self._seen.get(key)) is None:
             found = self._seen[key] = admit(verifier, format_, params)
@@ -111,7 +109,7 @@ def canonical(value: Any) -> str:
 
 def located(details: list[Detail], prefix: list[Any]) -> list[Detail]:
     """``details`` with ``prefix`` (where the sample is in its request) before each ``loc``."""
-    return [{**detail, "loc": [*prefix, *detail["loc"]]} for detail in details]
+    return [{**item, "loc": [*prefix, *item["loc"]]} for item in details]
 
 
 def too_big(

@@ -32,7 +32,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from reward_service.errors import RequestError
+from reward_service.errors import RequestError, detail
 
 HEADER = "Idempotency-Key"
 MAX_KEY_CHARS = 200
@@ -87,10 +87,8 @@ class IdempotencyCache:
         entry = self._entries.get(key)
         if entry is not None:
             if entry.digest != digest:
-                raise RequestError([{
-                    "loc": ["header", HEADER], "type": "idempotency_conflict",
-                    "msg": "this Idempotency-Key was already used with a different body",
-                }])  # fmt: skip
+                msg = "this Idempotency-Key was already used with a different body"
+                raise RequestError([detail(["header", HEADER], msg, "idempotency_conflict")])
             return await asyncio.shield(entry.result), True
         # a task of its own, so that a waiter that goes away does not cancel the scoring
         task = asyncio.ensure_future(compute())
@@ -138,10 +136,8 @@ def scoped(scope: str | None, key: str) -> str:
 
 def _check_key(key: str) -> None:
     if not key or len(key) > MAX_KEY_CHARS:
-        raise RequestError([{
-            "loc": ["header", HEADER], "type": "value_error",
-            "msg": f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters",
-        }])  # fmt: skip
+        msg = f"Idempotency-Key must be 1 to {MAX_KEY_CHARS} characters"
+        raise RequestError([detail(["header", HEADER], msg, "value_error")])
 
 
 async def _digest(body: bytes | bytearray) -> bytes:

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from reward_service.errors import detail
+
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -160,7 +162,7 @@ class MemoryCeiling:
         self.app, self.guard = app, guard
         mb = guard.ceiling // _MIB
         msg = f"the server is above its memory ceiling ({mb} MiB); retry after {RETRY_AFTER_S} s"
-        self._body = json.dumps({"detail": [{"loc": [], "msg": msg, "type": "memory"}]}).encode()
+        self._body = json.dumps({"detail": [detail([], msg, "memory")]}).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or self.guard.admit():

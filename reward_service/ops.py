@@ -19,8 +19,9 @@ from reward_service.errors import (
     BodyTimeoutError,
     BodyTooLargeError,
     ClientGoneError,
-    OverloadedError,
+    RaasError,
     RequestError,
+    detail,
 )
 from reward_service.logs import RequestIds
 from reward_service.metrics import Metrics
@@ -69,7 +70,7 @@ def parse_json(body: bytes | bytearray) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise RequestError([{"loc": ["body"], "msg": str(exc), "type": "json_invalid"}]) from None
+        raise RequestError([detail(["body"], str(exc), "json_invalid")]) from None
 
 
 async def read_body(request: Request, limit: int) -> bytearray:
@@ -84,7 +85,7 @@ async def read_body(request: Request, limit: int) -> bytearray:
     :class:`ClientGoneError` (counted, no traceback)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLargeError
+        raise BodyTooLargeError(limit)
     settings: Settings = request.app.state.settings
     loop = asyncio.get_running_loop()
     start = loop.time()
@@ -93,7 +94,7 @@ async def read_body(request: Request, limit: int) -> bytearray:
         async with asyncio.timeout(body_deadline(settings, start, start, 0)) as timer:
             async for chunk in request.stream():
                 if len(body) + len(chunk) > limit:
-                    raise BodyTooLargeError
+                    raise BodyTooLargeError(limit)
                 body += chunk
                 timer.reschedule(body_deadline(settings, start, loop.time(), len(body)))
     except TimeoutError:
@@ -124,31 +125,15 @@ def add_ops_routes(
     app.add_middleware(Draining, shutdown=shutdown)
     app.add_middleware(RequestIds)  # outside Draining: its access line shows a cut request's 503
 
-    @app.exception_handler(RequestError)
-    async def request_error(_: Request, exc: RequestError) -> Response:
-        return json_response({"detail": exc.errors}, 422)
-
-    @app.exception_handler(OverloadedError)
-    async def overloaded(_: Request, exc: OverloadedError) -> Response:
-        detail = [{"loc": [], "msg": str(exc), "type": "overloaded"}]
-        headers = {"Retry-After": str(exc.retry_after_s)}
-        return json_response({"detail": detail}, 429, headers)
-
-    @app.exception_handler(ClientGoneError)
-    async def client_gone(_: Request, exc: ClientGoneError) -> Response:
-        metrics.client_disconnects.labels(exc.stage).inc()
-        return Response(status_code=499)  # nobody reads it; the access log shows why
-
-    @app.exception_handler(BodyTooLargeError)
-    async def too_large(_: Request, __: BodyTooLargeError) -> Response:
-        msg = f"body over {settings.max_body_bytes} bytes"
-        return json_response({"detail": [{"loc": ["body"], "msg": msg, "type": "too_large"}]}, 413)
-
-    @app.exception_handler(BodyTimeoutError)
-    async def too_slow(_: Request, __: BodyTimeoutError) -> Response:
-        msg = "the request body stalled, came too slowly or took too long; the connection is closed"
-        detail = [{"loc": ["body"], "msg": msg, "type": "timeout"}]
-        return json_response({"detail": detail}, 408, {"Connection": "close"})
+    @app.exception_handler(RaasError)
+    async def raas_error(_: Request, exc: RaasError) -> Response:
+        """Every error raas raises on purpose, answered by what it carries."""
+        if isinstance(exc, ClientGoneError):
+            metrics.client_disconnects.labels(exc.stage).inc()
+            return Response(status_code=499)  # nobody reads it; the access log shows why
+        if exc.status is None:
+            raise exc  # never meant to reach a handler: a bug, answered 500
+        return json_response({"detail": exc.details()}, exc.status, exc.headers() or None)
 
     @app.get("/healthz", tags=["ops"], response_model=Health)
     async def healthz() -> dict[str, str]:

@@ -25,6 +25,7 @@ from reward_service.errors import (
     MAX_REPORTED,
     OverloadedError,
     RequestError,
+    detail,
     error_text,
 )
 from reward_service.metrics import Metrics
@@ -101,10 +102,8 @@ class Router:
         """The batch's plan and its unique tasks' outcomes."""
         samples = request.samples
         if len(samples) > self.settings.max_samples:
-            raise RequestError([{
-                "loc": ["samples"], "type": "too_long",
-                "msg": f"{len(samples)} samples; at most {self.settings.max_samples} per request",
-            }])  # fmt: skip
+            msg = f"{len(samples)} samples; at most {self.settings.max_samples} per request"
+            raise RequestError([detail(["samples"], msg, "too_long")])
         plan = await self._plan(samples, Context(request.step, request.total_steps))
         return plan, await self._dispatch(plan.tasks)
 

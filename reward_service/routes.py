@@ -14,6 +14,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from reward_service.admission import admit
+from reward_service.errors import detail
 from reward_service.route_spec import Route, RouteSpec
 from reward_service.schemas import Reflection, Sample
 
@@ -89,7 +90,7 @@ class RouteTable:
             if names
             else ("no verifier given, and no routes are configured (RAAS_ROUTES)")
         )
-        return {"loc": ["samples", index, "verifier"], "msg": msg, "type": "missing"}
+        return detail(["samples", index, "verifier"], msg, "missing")
 
 
 def _check(route: Route, index: int) -> None:

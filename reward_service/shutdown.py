@@ -28,6 +28,8 @@ import orjson
 import uvicorn
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from reward_service.errors import detail
+
 logger = logging.getLogger("raas.shutdown")
 RETRY_AFTER_S = 1  # the retry goes to another replica, or waits (backing off) for the restart
 UNTRACKED = frozenset({"/healthz", "/readyz", "/metrics"})  # answered at once, never cut
@@ -111,7 +113,7 @@ class Draining:
 
 async def retry_later(send: Send, why: str) -> None:
     """503 with ``Retry-After`` and ``Connection: close`` (its body may not have been read)."""
-    body = orjson.dumps({"detail": [{"loc": [], "msg": f"{why}; retry", "type": "unavailable"}]})
+    body = orjson.dumps({"detail": [detail([], f"{why}; retry", "unavailable")]})
     headers = [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"retry-after", str(RETRY_AFTER_S).encode()), (b"connection", b"close"),

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from reward_service.compat.chat import chat_text
 from reward_service.compat.labels import is_spec, with_label
-from reward_service.errors import MAX_MESSAGE, RequestError, validated
+from reward_service.errors import MAX_MESSAGE, RequestError, detail, validated
 from reward_service.openapi import errors, json_body
 from reward_service.ops import json_response, parse_json, read_body
 from reward_service.registry import FORMATS, VERIFIERS
@@ -85,7 +85,7 @@ class SlimeQuery(BaseModel):
             name = getattr(self, field)
             if name is not None and name not in registry:
                 msg = f"unknown {field} {name!r}; known: {', '.join(sorted(registry))}"
-                raise RequestError([{"loc": ["query", field], "msg": msg, "type": "unknown_name"}])
+                raise RequestError([detail(["query", field], msg, "unknown_name")])
         return self
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter
 
 from reward_service.admission import Admissions, canonical
 from reward_service.contract import Outcome, Task
-from reward_service.errors import RequestError
+from reward_service.errors import RequestError, detail
 from reward_service.registry import Context
 from reward_service.schemas import ID_MAX
 
@@ -78,7 +78,7 @@ def task_from_wire(wire: WireTask, admissions: Admissions | None = None) -> Task
     try:
         ground_truth = canonical(wire.ground_truth)
     except orjson.JSONEncodeError as exc:
-        raise RequestError([{"loc": [], "msg": str(exc), "type": "not_serialisable"}]) from None
+        raise RequestError([detail([], str(exc), "not_serialisable")]) from None
     spec = found.spec
     context = Context(wire.context.step, wire.context.total_steps)
     prompt = wire.prompt if spec.reads_prompt else None  # kept only where it is read
@@ -88,10 +88,10 @@ def task_from_wire(wire: WireTask, admissions: Admissions | None = None) -> Task
     )  # fmt: skip
 
 
-def _at_task(detail: dict[str, Any]) -> dict[str, Any]:
+def _at_task(item: dict[str, Any]) -> dict[str, Any]:
     """A value JSON cannot hold refuses the task as a whole, params or ground truth alike: a
     worker's ``not_serialisable`` has always been located at the task (``tests/security``)."""
-    return {**detail, "loc": []} if detail["type"] == "not_serialisable" else detail
+    return {**item, "loc": []} if item["type"] == "not_serialisable" else item
 
 
 def outcome_to_wire(outcome: Outcome) -> dict[str, Any]:
