@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 
-from reward_service.summary import IOU_REPORT, IOU_REPORT_KINDS, SourceColumns
+from reward_service.monitoring import IOU_REPORT, IOU_REPORT_KINDS
+from reward_service.summary import SourceColumns
 
 if TYPE_CHECKING:
     from reward_service.contract import Outcome, Task

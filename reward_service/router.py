@@ -29,13 +29,14 @@ from reward_service.errors import (
     error_text,
 )
 from reward_service.metrics import Metrics
+from reward_service.monitoring import reflections
 from reward_service.registry import VERIFIERS, Context, VerifierSpec
 from reward_service.results import result, vetted
 from reward_service.routes import RouteTable
 from reward_service.schemas import Reflection, RewardRequest, Sample
 from reward_service.settings import Settings
 from reward_service.shapes import RewardAnswer, SampleResult
-from reward_service.summary import DEFAULT_REFLECTION, SourceSummaries, reflections
+from reward_service.summary import DEFAULT_REFLECTION, SourceSummaries
 
 logger = logging.getLogger("raas.router")
 _SLICE = 2048

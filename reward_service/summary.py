@@ -3,33 +3,35 @@
 A response "reflects" when it contains a reflection word; a response counts as correct when
 its accuracy reaches the mode's bar. Two modes (``reflection`` per request, else per route):
 
-- ``raas`` (the default): :data:`REFLECTION_WORDS` (V-Triune's without "yet", which is mostly
-  not reflection, plus "double-check"/"double check") as whole words (``wait`` but not
+- ``raas`` (the default): ``monitoring.REFLECTION_WORDS`` (V-Triune's without "yet", which is
+  mostly not reflection, plus "double-check"/"double check") as whole words (``wait`` but not
   ``awaiting``), correct at accuracy ≥ 0.5 (exact for 0/1 verifiers, the usual hit threshold for
   continuous ones such as IoU);
 - ``vtriune``: V-Triune's monitoring exactly (its ``verl/trainer/ppo/metric_utils.py``):
-  :data:`VTRIUNE_REFLECTION_WORDS` as substrings of the lower-cased response (``awaiting``
-  reflects, so does ``yet``), correct only at accuracy 1.0.
+  ``monitoring.VTRIUNE_REFLECTION_WORDS`` as substrings of the lower-cased response
+  (``awaiting`` reflects, so does ``yet``), correct only at accuracy 1.0.
 
-The scan runs where the sample is scored (a pool child, both modes at once), not on the
-router's event loop, and a response over the size limit is not scanned: the reflection ratios
-are over the responses that were. Among the examined ``ok`` responses: the reflection ratio of
-correct and of incorrect ones, and the share correct among reflecting and non-reflecting ones
-(V-Triune's "correct ratio in reflection texts"). Lengths (characters, tokens with a tokenizer)
-of correct and incorrect ``ok`` responses; the truncation rate over the samples whose trainer
-sent ``truncated`` (cut at the maximum length: V-Triune's ``length_clip_ratio``).
+The scan (:mod:`reward_service.monitoring`) runs where the sample is scored (a pool child, both
+modes at once), not on the router's event loop, and a response over the size limit is not
+scanned: the reflection ratios are over the responses that were. Among the examined ``ok``
+responses: the reflection ratio of correct and of incorrect ones, and the share correct among
+reflecting and non-reflecting ones (V-Triune's "correct ratio in reflection texts"). Lengths
+(characters, tokens with a tokenizer) of correct and incorrect ``ok`` responses; the truncation
+rate over the samples whose trainer sent ``truncated`` (cut at the maximum length: V-Triune's
+``length_clip_ratio``).
 
 Perception verifiers (``iou``, ``giou``, ``detection``, ``point_in_box``, ``polygon_iou``,
 ``temporal_iou``, ``counting``) report in their details whether the answer parsed and, where
 they apply, the IoU, mAP, mAP50 and the IoU threshold in effect; ``detection`` also reports
-V-Triune's label-first matching at :data:`IOU_REPORT` (0.50, 0.75, 0.95, 0.99): the matched IoU
-per GT box (``iou50``…), precision (matches / predicted boxes) and recall (matches / GT boxes),
-0 for an answer without a box, as V-Triune's ``report_iou_*_label_match_*``. Their means over
-``ok`` samples make a source's ``perception`` block. Every mean comes with its count in ``n``
-(keyed ``reward``, each component, ``response_tokens``, ``reflection``, ``reflection_correct``,
-``reflection_incorrect``, ``correct_reflecting``, ``correct_not_reflecting``, ``length_correct``,
-``length_incorrect``, ``tokens_correct``, ``tokens_incorrect``, ``truncated``, and the
-perception keys), so the summaries of a batch sent in pieces merge exactly (the client does).
+V-Triune's label-first matching at ``monitoring.IOU_REPORT`` (0.50, 0.75, 0.95, 0.99): the
+matched IoU per GT box (``iou50``…), precision (matches / predicted boxes) and recall (matches /
+GT boxes), 0 for an answer without a box, as V-Triune's ``report_iou_*_label_match_*``. Their
+means over ``ok`` samples make a source's ``perception`` block. Every mean comes with its count
+in ``n`` (keyed ``reward``, each component, ``response_tokens``, ``reflection``,
+``reflection_correct``, ``reflection_incorrect``, ``correct_reflecting``,
+``correct_not_reflecting``, ``length_correct``, ``length_incorrect``, ``tokens_correct``,
+``tokens_incorrect``, ``truncated``, and the perception keys), so the summaries of a batch sent
+in pieces merge exactly (the client does).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from reward_service.monitoring import PERCEPTION
 from reward_service.shapes import (
     PERCEPTION_MEANS,
     STATUSES,
@@ -48,54 +51,10 @@ from reward_service.shapes import (
     SourceSummary,
 )
 
-REFLECTION_WORDS = (
-    "re-check", "recheck", "re-evaluate", "reevaluate", "reevaluation", "re-examine", "reexamine",
-    "re-think", "rethink", "check again", "think again", "try again", "double-check",
-    "double check", "verify", "wait",
-)  # fmt: skip
-VTRIUNE_REFLECTION_WORDS = (
-    "re-check", "re-evaluate", "re-examine", "re-think", "recheck", "reevaluate", "reexamine",
-    "reevaluation", "rethink", "check again", "think again", "try again", "verify", "wait", "yet",
-)  # fmt: skip
 CORRECT_AT = 0.5
 
 DEFAULT_REFLECTION: Reflection = "raas"
 CORRECT_AT_MODE: dict[Reflection, float] = {"raas": CORRECT_AT, "vtriune": 1.0}
-
-IOU_REPORT = ((0.5, "50"), (0.75, "75"), (0.95, "95"), (0.99, "99"))  # V-Triune's report_iou_*
-IOU_REPORT_KINDS = ("iou", "precision", "recall")
-
-
-def reflects(response: str) -> bool:
-    """Whether a reflection word occurs as a whole word (``wait`` but not ``awaiting``).
-
-    ``str.find`` per word, boundaries checked only at hits: several times faster than one
-    alternation regex.
-    """
-    return _whole_word(response.lower())
-
-
-def reflections(response: str) -> tuple[bool, bool]:
-    """Both modes' answers (``raas``, ``vtriune``) from one lower-casing of the response."""
-    text = response.lower()
-    return _whole_word(text), any(word in text for word in VTRIUNE_REFLECTION_WORDS)
-
-
-def _whole_word(text: str) -> bool:
-    for word in REFLECTION_WORDS:
-        at = text.find(word)
-        while at >= 0:
-            end = at + len(word)
-            if (at == 0 or not _word_char(text[at - 1])) and (
-                end == len(text) or not _word_char(text[end])
-            ):
-                return True
-            at = text.find(word, at + 1)
-    return False
-
-
-def _word_char(char: str) -> bool:
-    return char.isalnum() or char == "_"
 
 
 def correct(accuracy: float, mode: Reflection = DEFAULT_REFLECTION) -> bool:
@@ -103,8 +62,6 @@ def correct(accuracy: float, mode: Reflection = DEFAULT_REFLECTION) -> bool:
     return accuracy >= CORRECT_AT_MODE[mode]
 
 
-IOU_REPORT_KEYS = tuple(f"{kind}{tag}" for _, tag in IOU_REPORT for kind in IOU_REPORT_KINDS)
-PERCEPTION = ("iou", "map", "map50", "threshold", *IOU_REPORT_KEYS)
 _PERCEPTION = frozenset(PERCEPTION)  # a sample's few details looked up, not all 16 names
 _PERCEPTION_KEYS = _PERCEPTION | {"parsed"}
 

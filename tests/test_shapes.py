@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 from reward_service import schemas, shapes
 from reward_service.contract import Outcome
+from reward_service.monitoring import PERCEPTION
 from reward_service.results import result
 from reward_service.schemas import Sample
-from reward_service.summary import PERCEPTION, SourceSummaries
+from reward_service.summary import SourceSummaries
 from trainer_client import shapes as client_shapes
 from trainer_client import summary as client_summary
 from trainer_client.client import _scored

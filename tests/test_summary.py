@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 
+from reward_service.monitoring import reflections, reflects
 from reward_service.schemas import Reflection
-from reward_service.summary import SourceSummaries, correct, reflections, reflects
+from reward_service.summary import SourceSummaries, correct
 from trainer_client.summary import merge
 
 Row = tuple[str, int, bool | None, int | None, dict[str, Any]]

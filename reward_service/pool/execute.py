@@ -16,8 +16,8 @@ import orjson
 
 from reward_service.contract import Outcome, Task
 from reward_service.errors import InvalidInputError, error_text
+from reward_service.monitoring import reflections
 from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec, unit_interval
-from reward_service.summary import reflections
 from reward_service.tokens import count_tokens, load_tokenizer
 from reward_service.verifiers import load_verifiers
 

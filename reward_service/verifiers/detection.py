@@ -61,8 +61,8 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from reward_service.errors import InvalidInputError
+from reward_service.monitoring import IOU_REPORT, IOU_REPORT_KEYS
 from reward_service.registry import Context, Params, Score, format_checker, verifier
-from reward_service.summary import IOU_REPORT, IOU_REPORT_KEYS
 from reward_service.verifiers._boxes import (
     MAX_BOXES,
     Boxes,

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from reward_service.monitoring import IOU_REPORT, IOU_REPORT_KEYS
 from reward_service.registry import Context, Params, Score, verifier
-from reward_service.summary import IOU_REPORT, IOU_REPORT_KEYS
 from reward_service.verifiers._boxes import Coords, ground_truth_box, pair_iou, predicted_box
 from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, Unit, dynamic_tau
 
