@@ -13,9 +13,9 @@ from pydantic import BaseModel
 
 from reward_service import __version__
 from reward_service.auth import api_keys, guard, internal_headers, presented
+from reward_service.compat.endpoints import add_compat_routes
 from reward_service.compat.nemo_gym import GymSeed, GymSession, GymVerifyRequest
 from reward_service.compat.openrlhf import OpenRLHFRequest
-from reward_service.compat.routes import add_compat_routes
 from reward_service.compat.slime import SlimePayload
 from reward_service.compat.vtriune import JudgePayload
 from reward_service.contract import Backend, running
