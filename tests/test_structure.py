@@ -3,11 +3,13 @@ shape per answer, backends that cannot fail a batch."""
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import dataclasses
 import subprocess
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -111,3 +113,46 @@ def test_a_raising_backend_fails_its_samples_not_the_batch() -> None:
 def test_an_overloaded_backend_refuses_the_whole_request() -> None:
     with pytest.raises(OverloadedError):
         score(Raising(OverloadedError("full", 3)))
+
+
+def _imports(root: Path) -> dict[str, set[str]]:
+    """Module → the ``reward_service`` modules it imports at module level (not under
+    ``TYPE_CHECKING``, not inside functions: those are how a cycle is legitimately broken)."""
+    modules = {
+        ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(
+            ".__init__"
+        ): path
+        for path in root.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {name: set() for name in modules}
+    for name, path in modules.items():
+        for node in ast.parse(path.read_text()).body:
+            targets: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            graph[name] |= {t for t in targets if t in modules and not name.startswith(t)}
+    return graph
+
+
+def test_no_import_circle() -> None:
+    """No module of ``reward_service`` imports, through others, a module that imports it (a
+    package importing its own submodules aside)."""
+    graph = _imports(Path(__file__).resolve().parents[1] / "reward_service")
+    circles = []
+
+    def visit(name: str, path: list[str], done: set[str]) -> None:
+        for target in sorted(graph[name]):
+            if target in path:
+                circles.append([*path[path.index(target) :], target])
+            elif target not in done:
+                done.add(target)
+                visit(target, [*path, target], done)
+
+    done: set[str] = set()
+    for name in sorted(graph):
+        if name not in done:
+            done.add(name)
+            visit(name, [name], done)
+    assert circles == []
