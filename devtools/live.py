@@ -100,11 +100,16 @@ class LiveServer:
     ) -> LiveServer:
         """``host``: the loopback address it binds (any of 127.0.0.0/8: several servers on one
         port, as pods behind one name). ``log``: where its stderr (the log lines) goes; the
-        test's stderr by default. Two pool children and no warm spare unless ``env`` says
-        otherwise: a spare only speeds up the replacement of a killed child, and spawning one
-        costs each start a second."""
+        test's stderr by default. One router process, two pool children and no warm spare unless
+        ``env`` says otherwise: ``RAAS_ROUTERS``' default (``auto``) would start several on a
+        machine of 8 cores or more, and the tests and benchmarks that read a router's pid, its
+        pool children or its CPU mean one; a spare only speeds up the replacement of a killed
+        child, and spawning one costs each start a second."""
         port = port or free_port()
-        base = {"RAAS_POOL_WORKERS": "2", "RAAS_POOL_SPARES": "0", "RAAS_LOG_LEVEL": "warning"}
+        base = {
+            "RAAS_ROUTERS": "1", "RAAS_POOL_WORKERS": "2", "RAAS_POOL_SPARES": "0",
+            "RAAS_LOG_LEVEL": "warning",
+        }  # fmt: skip
         environ = {**os.environ, **base, **env}
         command = [sys.executable, "-m", "reward_service.cli", *(role or ("serve",))]
         argv = [*command, "--host", host, "--port", str(port)]
