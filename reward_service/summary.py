@@ -105,7 +105,7 @@ class SourceColumns:
     """One source's samples of a batch, as columns in request order: appended once per sample,
     summed at the end (C-level sums; the router's per-sample work is a few appends). Read by
     :meth:`render` for the ``/reward`` summary and by the metrics
-    (``reward_service.metrics.Metrics.record_columns``): both from the same values.
+    (``reward_service.metrics.Metrics.record_sources``): both from the same values.
 
     Every sample: status, verifier, length, tokens, truncated, reflecting, and ``right`` (``true``,
     ``false``, ``unscored`` when not ``ok``: the bar is the mode's). ``ok`` samples only:
@@ -145,15 +145,10 @@ class SourceColumns:
             if (column := self.components.get(name)) is None:
                 column = self.components[name] = []
             column.append(value)
-        self.right.append("true" if components["accuracy"] >= self.bar else "false")
+        self.right.append("true" if correct(components["accuracy"], self.mode) else "false")
         if (details := result["details"]) and not _PERCEPTION_KEYS.isdisjoint(details):
             for name, value in perception(details).items():
                 self.perception[name].append(value)
-
-    @property
-    def bar(self) -> float:
-        """The accuracy at which a response counts as correct in this source's mode."""
-        return CORRECT_AT_MODE[self.mode]
 
     def means(self) -> dict[str, list[Any]]:
         """Each mean's values, under its ``n`` key."""

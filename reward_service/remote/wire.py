@@ -74,7 +74,7 @@ def task_from_wire(wire: WireTask, admissions: Admissions | None = None) -> Task
         wire.verifier, wire.format, wire.params
     )
     if isinstance(found, list):
-        raise RequestError([_at_task(detail) for detail in found])
+        raise RequestError([_at_task(item) for item in found])
     try:
         ground_truth = canonical(wire.ground_truth)
     except orjson.JSONEncodeError as exc:
