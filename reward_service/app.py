@@ -1,4 +1,5 @@
-"""The HTTP app: ``create_app(settings)`` wires settings, metrics, the pool and the router."""
+"""The HTTP app: ``create_app(settings)`` wires settings, metrics, the pool and the router, and
+mounts the compat endpoints with their own settings."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from reward_service.auth import api_keys, guard, internal_headers, presented
 from reward_service.compat.endpoints import add_compat_routes
 from reward_service.compat.nemo_gym import GymSeed, GymSession, GymVerifyRequest
 from reward_service.compat.openrlhf import OpenRLHFRequest
+from reward_service.compat.settings import CompatSettings
 from reward_service.compat.slime import SlimePayload
 from reward_service.compat.vtriune import JudgePayload
 from reward_service.contract import Backend, running
@@ -100,11 +102,17 @@ def backends(settings: Settings, metrics: Metrics) -> dict[str, Backend]:
 
 
 def create_app(
-    settings: Settings | None = None, metrics: Metrics | None = None, slot: Slot | None = None
+    settings: Settings | None = None,
+    metrics: Metrics | None = None,
+    slot: Slot | None = None,
+    compat: CompatSettings | None = None,
 ) -> FastAPI:
-    """``slot``: one of several routers on one port (``reward_service.siblings``)."""
+    """``slot``: one of several routers on one port (``reward_service.siblings``); ``compat``:
+    the compatibility endpoints' knobs, which the core ``settings`` do not hold. Both are read
+    from the environment when not given."""
     load_verifiers()
     settings = settings if settings is not None else Settings()
+    compat = compat if compat is not None else CompatSettings()
     metrics = metrics if metrics is not None else Metrics.for_settings(settings)
     served = backends(settings, metrics)
     rules, models = served["rules"], served.get("model")
@@ -185,5 +193,6 @@ def create_app(
         tried: a sample without a ``verifier`` gets the first that matches."""
         return {"routes": router.routes.ordered()}
 
-    add_compat_routes(app, router, settings, keyed)  # OpenRLHF, V-Triune, slime, NeMo Gym
+    # OpenRLHF, V-Triune, slime, NeMo Gym
+    add_compat_routes(app, router, compat, settings.max_body_bytes, keyed)
     return app

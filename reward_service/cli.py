@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from reward_service.compat.settings import CompatSettings
 from reward_service.gc_policy import tune_gc
 from reward_service.logs import log_config
 from reward_service.offline.commands import OFFLINE_COMMANDS, add_commands, run_command
@@ -112,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     role = getattr(args, "role", None) or args.command
     settings = _settings(args)
+    if role == "serve":  # each router's app reads them again: a bad value stops the start here
+        CompatSettings()
     if role == "healthcheck":
         raise SystemExit(healthcheck(settings))
     if role == "model" and not settings.models:

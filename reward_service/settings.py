@@ -1,8 +1,10 @@
 """Service settings, read from ``RAAS_*`` environment variables (or passed in by tests).
 
 Pydantic only: this module and those it reads (``model_spec``, ``route_spec``, ``schemas``,
-``compat.settings``, ``memory``) import nothing else (PyYAML for a routes file), so any
-role can read its settings before it loads anything heavy.
+``memory``) import nothing else (PyYAML for a routes file), so any role can read its settings
+before it loads anything heavy. The compatibility endpoints' knobs (``RAAS_OPENRLHF_*``,
+``RAAS_JUDGE_*``) are not here: ``compat.settings.CompatSettings`` reads them, and only the app
+that mounts those endpoints builds it.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ import os
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from reward_service.compat.settings import CompatSettings
 from reward_service.memory import default_ceiling_mb
 from reward_service.model_spec import ModelSpec, unique_names
 from reward_service.route_spec import MAX_ROUTES, Route, read_routes
@@ -28,9 +29,8 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
-class Settings(CompatSettings):
-    """Every knob of every role (the compat endpoints' in :class:`CompatSettings`); names map
-    to ``RAAS_<NAME>``."""
+class Settings(BaseSettings):
+    """Every knob of every role but the compat endpoints'; names map to ``RAAS_<NAME>``."""
 
     model_config = SettingsConfigDict(env_prefix="RAAS_", frozen=True)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from devtools.trainer_envs import RECIPES
+from reward_service.compat.settings import CompatSettings
 from reward_service.registry import FORMATS, VERIFIERS
 from reward_service.settings import Settings
 from tests.trainers.readme import readme_blocks
@@ -31,7 +32,7 @@ def test_verifier_table_matches_the_registry() -> None:
 
 def test_settings_table_lists_every_setting_with_its_default() -> None:
     rows = {row[0]: row[1] for row in table_rows("settings-table")}
-    fields = Settings.model_fields
+    fields = Settings.model_fields | CompatSettings.model_fields  # one table: both read RAAS_*
     assert set(rows) == {f"RAAS_{name.upper()}" for name in fields}
     for name, info in fields.items():
         if info.default_factory is None:

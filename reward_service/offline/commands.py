@@ -123,12 +123,14 @@ def score(args: argparse.Namespace) -> None:
     require("score", "tqdm", *_parquet(args.input, args.out))
     if args.url:
         require("score --url", "trainer_client")
+    from reward_service.compat.settings import CompatSettings
     from reward_service.offline.scoring import Job
     from reward_service.offline.spec import RowMapping
     from reward_service.settings import Settings
 
     settings = Settings(**({"pool_workers": args.workers} if args.workers else {}))
-    how = RowMapping(args.response_column, args.step, args.total_steps, settings)
+    compat = CompatSettings()  # V-Triune rows: RAAS_JUDGE_IOU_THRESHOLD, as /judge reads it
+    how = RowMapping(args.response_column, args.step, args.total_steps, compat)
     job = Job(
         args.input, args.out, how, args.batch_size, args.inflight, args.part_rows,
         args.overwrite, not args.no_progress,
