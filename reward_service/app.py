@@ -80,12 +80,12 @@ def rule_backend(settings: Settings, metrics: Metrics) -> Backend:
 
 
 def model_backend(settings: Settings, metrics: Metrics) -> Backend | None:
-    """An in-process model worker when ``RAAS_MODELS`` is set, else remote model workers when
+    """The models in this process when ``RAAS_MODELS`` is set, else remote model workers when
     ``RAAS_MODEL_WORKERS`` names some, else none (``rm``/``bmas`` are then ``unavailable``)."""
     if settings.models:
-        from reward_service.models.worker import ModelWorker  # needs torch: only when used
+        from reward_service.models.backend import ModelBackend  # needs torch: only when used
 
-        return ModelWorker(settings.models, metrics)
+        return ModelBackend(settings.models, metrics)
     if settings.model_workers:
         return remote_backend(settings.model_workers, "model", settings, metrics)
     return None

@@ -24,7 +24,7 @@ class Task:
 
     ``ground_truth`` is the canonical JSON text (sorted keys) of the sample's ground truth: a
     plain string on the pipe, and with the verifier and its validated params the key under which
-    a worker keeps its parse, so samples sharing a ground truth parse it once.
+    a pool child keeps its parse, so samples sharing a ground truth parse it once.
     """
 
     verifier: str
@@ -88,8 +88,8 @@ class Outcome:
 
 
 class Backend(Protocol):
-    """Somewhere tasks are scored: the embedded pool, remote rule or model workers, a model worker
-    in this process. The router, a worker's ``/v1/tasks`` and offline scoring all hold them as
+    """Somewhere tasks are scored: the embedded pool, remote rule or model workers, the models in
+    this process. The router, a worker's ``/v1/tasks`` and offline scoring all hold them as
     this, and start and close them with :func:`running`.
 
     ``run`` answers one outcome per task, in order, and does not raise: a failure is an outcome

@@ -119,7 +119,7 @@ class Metrics:
         )
         self.verifier_latency = Histogram(
             "raas_verifier_seconds",
-            "Time a verifier spent on one sample (in its worker).",
+            "Time a verifier spent on one sample (in its pool child or model backend).",
             ["verifier"],
             buckets=_LATENCY_BUCKETS,
             registry=r,

@@ -59,11 +59,14 @@ class Settings(BaseSettings):
 
     # router processes behind the port (reward_service.supervisor): "auto" is one per 4 cores
     routers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
-    pool_workers: int = Field(default_factory=usable_cores, ge=1, le=512)
+    # the rule pool (reward_service.pool) and its child processes: "worker" in three of these
+    # names means a pool child (a worker is a remote service, ``raas worker``); the names stay,
+    # since deployments set them
+    pool_workers: int = Field(default_factory=usable_cores, ge=1, le=512)  # children
     pool_spares: int = Field(1, ge=0, le=64)
     sample_timeout_s: float = Field(5.0, gt=0, le=600)
-    worker_memory_mb: int = Field(4096, ge=128)
-    worker_start_timeout_s: float = Field(120.0, gt=0)
+    worker_memory_mb: int = Field(4096, ge=128)  # each child's address space (RLIMIT_AS)
+    worker_start_timeout_s: float = Field(120.0, gt=0)  # a child's import and warm-up
     max_chunk: int = Field(1024, ge=1, le=4096)
     chunk_target_s: float = Field(0.02, gt=0, le=10)  # a chunk's estimated child time
     max_chunk_bytes: int = Field(1 << 20, ge=1024)

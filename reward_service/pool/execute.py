@@ -3,7 +3,7 @@
 A ground truth's parse (its JSON, then the verifier's ``prepare``, e.g. math-verify's parse of
 the gold answer) is kept in a per-process LRU bounded in entries and characters, keyed by
 (verifier, params, canonical ground truth): a GRPO group of G rollouts parses it once, and no
-caller can make a worker reuse a parse under another ground truth.
+caller can make a child reuse a parse under another ground truth.
 """
 
 from __future__ import annotations

@@ -106,11 +106,11 @@ def create_model_app(settings: Settings | None = None, metrics: Metrics | None =
     """``raas worker model``: the models in ``RAAS_MODELS``, one worker per GPU (pin it with
     ``CUDA_VISIBLE_DEVICES``); none configured, every task is ``unavailable``. It loads only the
     model verifiers and format checkers (no sympy, no shapely)."""
-    from reward_service.models.worker import ModelWorker  # needs torch: only in this role
+    from reward_service.models.backend import ModelBackend  # needs torch: only in this role
 
     load_verifiers(models_only=True)
     settings = settings if settings is not None else Settings()
     metrics = metrics if metrics is not None else Metrics.for_settings(settings)
     return create_worker_app(
-        "raas model worker", ModelWorker(settings.models, metrics), settings, metrics
+        "raas model worker", ModelBackend(settings.models, metrics), settings, metrics
     )

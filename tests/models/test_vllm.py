@@ -17,9 +17,9 @@ from transformers import AutoModelForSequenceClassification
 from devtools.live import InThreadServer, free_port
 from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
+from reward_service.models.backend import ModelBackend
 from reward_service.models.bt import BTScorer
 from reward_service.models.vllm import scores
-from reward_service.models.worker import ModelWorker
 from tests.models.conftest import Tiny
 from tests.models.helpers import rm_task, run, sentence, spec
 
@@ -62,12 +62,12 @@ def vllm(tiny: Tiny) -> Iterator[StandInVLLM]:
 
 async def score_remotely(url: str, path: Path, tasks: list[Task]) -> list[Outcome]:
     remote = spec("rm", path, remote_url=url, remote_model="tiny-rm", max_wait_ms=20)
-    worker = ModelWorker([remote], Metrics(CollectorRegistry()))
-    await worker.start()
+    backend = ModelBackend([remote], Metrics(CollectorRegistry()))
+    await backend.start()
     try:
-        return await worker.run(tasks)
+        return await backend.run(tasks)
     finally:
-        await worker.close()
+        await backend.close()
 
 
 def test_remote_scores_equal_local_scores(tiny: Tiny, vllm: StandInVLLM) -> None:

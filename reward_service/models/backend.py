@@ -1,9 +1,10 @@
-"""A model worker: the configured models, one batcher each, behind the router's Backend protocol.
+"""The configured models, one batcher each, behind the router's Backend protocol.
 
-Runs in-process in ``raas serve`` (when ``RAAS_MODELS`` is set) or as ``raas worker model``. Models
-load in the background, one after another, so the rule verifiers serve at once; a task for a
-model still loading waits for it. A model that fails to load stays ``unavailable`` with its error,
-and the other models (and the router) keep serving.
+Runs in-process in ``raas serve`` (when ``RAAS_MODELS`` is set) or inside a model worker (``raas
+worker model``); a backend like the pool's and the remote one, so "worker" names only that
+service. Models load in the background, one after another, so the rule verifiers serve at once;
+a task for a model still loading waits for it. A model that fails to load stays ``unavailable``
+with its error, and the other models (and the router) keep serving.
 
 Per task: check it names a configured model of a fitting kind → prepare (tokenise, decode
 images; on a thread) → the model's batcher → reward in [0, 1] and the format score. One bad task
@@ -62,8 +63,8 @@ class LoadedModel:
     preparer: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
 
 
-class ModelWorker:
-    """Scores ``rm`` / ``bmas`` tasks on the models it holds (a router ``Backend``)."""
+class ModelBackend:
+    """Scores ``rm`` / ``bmas`` tasks on the models it holds, in this process (a ``Backend``)."""
 
     def __init__(self, specs: Sequence[ModelSpec], metrics: Metrics | None = None) -> None:
         self.models = {spec.name: LoadedModel(spec) for spec in specs}

@@ -1,4 +1,4 @@
-"""``ModelWorker``: routing by model, statuses per task, batching across concurrent calls."""
+"""``ModelBackend``: routing by model, statuses per task, batching across concurrent calls."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from prometheus_client import CollectorRegistry
 from reward_service.contract import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.model_spec import ModelSpec
+from reward_service.models.backend import ModelBackend
 from reward_service.models.batcher import Batcher
 from reward_service.models.bt import BTScorer
-from reward_service.models.worker import ModelWorker
 from reward_service.registry import VERIFIERS
 from tests.models.conftest import Tiny
 from tests.models.helpers import bmas_task, reward, rm_task, run, sentence, spec
@@ -28,15 +28,15 @@ def specs(tiny: Tiny) -> list[ModelSpec]:
     ]
 
 
-async def with_worker(
+async def with_backend(
     model_specs: Sequence[ModelSpec], *calls: Sequence[Task]
-) -> tuple[list[list[Outcome]], ModelWorker]:
-    worker = ModelWorker(model_specs, Metrics(CollectorRegistry()))
-    await worker.start()
+) -> tuple[list[list[Outcome]], ModelBackend]:
+    backend = ModelBackend(model_specs, Metrics(CollectorRegistry()))
+    await backend.start()
     try:
-        return list(await asyncio.gather(*(worker.run(c) for c in calls))), worker
+        return list(await asyncio.gather(*(backend.run(c) for c in calls))), backend
     finally:
-        await worker.close()
+        await backend.close()
 
 
 def test_statuses_per_task_in_one_batch(tiny: Tiny) -> None:
@@ -49,7 +49,7 @@ def test_statuses_per_task_in_one_batch(tiny: Tiny) -> None:
         bmas_task("rm", "a", "a"),  # rm is a bt model: bmas needs kind bmas
         rm_task("rm", "the answer is four .", fmt="think_answer"),
     ]
-    (outcomes,), _ = run(with_worker(specs(tiny), tasks))
+    (outcomes,), _ = run(with_backend(specs(tiny), tasks))
     ok, bmas, missing, broken, oversized, wrong_kind, formatted = outcomes
     assert ok.status == "ok"
     assert 0 < (ok.accuracy or 0) < 1
@@ -69,7 +69,7 @@ def test_statuses_per_task_in_one_batch(tiny: Tiny) -> None:
 
 def test_the_reward_is_the_sigmoid_of_the_models_score(tiny: Tiny) -> None:
     task = rm_task("rm", "the answer is four .")
-    (outcomes,), _ = run(with_worker(specs(tiny)[:1], [task]))
+    (outcomes,), _ = run(with_backend(specs(tiny)[:1], [task]))
     scorer = BTScorer.load(spec("rm", tiny.llama))
     raw = scorer.forward([scorer.prepare(task)])[0]
     assert outcomes[0].details["score"] == pytest.approx(raw, abs=1e-5)
@@ -78,16 +78,16 @@ def test_the_reward_is_the_sigmoid_of_the_models_score(tiny: Tiny) -> None:
 
 def test_a_failed_load_is_reported_and_the_others_serve(tiny: Tiny) -> None:
     async def main() -> tuple[dict[str, Any], bool, list[Outcome]]:
-        worker = ModelWorker(specs(tiny), Metrics(CollectorRegistry()))
-        await worker.start()
-        assert worker.readiness()[1] is False  # still loading
+        backend = ModelBackend(specs(tiny), Metrics(CollectorRegistry()))
+        await backend.start()
+        assert backend.readiness()[1] is False  # still loading
         try:
-            outcomes = await worker.run([rm_task("rm", "four")])
-            await asyncio.gather(*(m.done.wait() for m in worker.models.values()))
-            body, ready = worker.readiness()
+            outcomes = await backend.run([rm_task("rm", "four")])
+            await asyncio.gather(*(m.done.wait() for m in backend.models.values()))
+            body, ready = backend.readiness()
             return body, ready, outcomes
         finally:
-            await worker.close()
+            await backend.close()
 
     body, ready, outcomes = run(main())
     assert ready
@@ -102,16 +102,16 @@ def test_concurrent_calls_share_forward_passes(tiny: Tiny) -> None:
     seen: list[Batcher[Any, Any]] = []
 
     async def main() -> list[list[Outcome]]:
-        worker = ModelWorker(specs(tiny)[:1], Metrics(CollectorRegistry()))
-        await worker.start()
-        await worker.models["rm"].done.wait()
-        batcher = worker.models["rm"].batcher
+        backend = ModelBackend(specs(tiny)[:1], Metrics(CollectorRegistry()))
+        await backend.start()
+        await backend.models["rm"].done.wait()
+        batcher = backend.models["rm"].batcher
         assert batcher is not None
         seen.append(batcher)
         try:
-            return list(await asyncio.gather(*(worker.run(c) for c in calls)))
+            return list(await asyncio.gather(*(backend.run(c) for c in calls)))
         finally:
-            await worker.close()
+            await backend.close()
 
     results = run(main())
     assert all(r[0].status == "ok" for r in results)
@@ -121,6 +121,6 @@ def test_concurrent_calls_share_forward_passes(tiny: Tiny) -> None:
 
 def test_a_rule_verifier_task_is_an_error_here(tiny: Tiny) -> None:
     math = Task("math", VERIFIERS.get("math").params(), "1", '"1"')
-    (outcomes,), _ = run(with_worker(specs(tiny)[:1], [math]))
+    (outcomes,), _ = run(with_backend(specs(tiny)[:1], [math]))
     assert outcomes[0].status == "error"
     assert "not a model verifier" in (outcomes[0].error or "")
