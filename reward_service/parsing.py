@@ -1,7 +1,12 @@
 """``/reward`` bodies → :class:`RewardRequest`, without holding the event loop for long.
 
-pydantic-core parses and validates bytes in one pass, about twice as fast as ``orjson.loads``
-followed by ``model_validate`` (``bench/bench_parse.py``), but it holds the GIL throughout: a
+Bytes become Python values with ``pydantic_core.from_json`` and are then validated: on the long
+chains of thought of RL traffic that is 1.75 times faster than ``model_validate_json`` in one
+pass (7.6 against 13.4 µs for a 9 kB sample; equal on short ones), and twice as fast as
+``orjson.loads`` followed by ``model_validate`` (``bench/bench_parse.py``). Both give the same
+value for every body both accept (NaN, integers past 64 bits, lone surrogates, repeated keys
+included); a body either step refuses is parsed again with ``model_validate_json``, so errors
+keep JSON's wording ("a valid array", not "a valid list"). Parsing holds the GIL throughout: a
 thread does not help, and a body parsed in one call stops the event loop for the whole parse,
 0.5 s for 261 MB and 1.4 s for 774 MB (``bench/bench_big_body.py``). Health probes and every
 other trainer's request wait meanwhile.
@@ -24,8 +29,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any, TypeVar
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import from_json
 
 from reward_service.errors import RequestError, validation_errors
 from reward_service.schemas import RewardRequest, Sample
@@ -38,12 +45,24 @@ _FIRST_KEY = re.compile(rb"\{" + _WS + rb'("(?:[^"\\]|\\.){1,128}")' + _WS + rb"
 _OVERLAP = 512  # windows searched for a cut overlap by more than a cut's length
 _MAX_MISCUTS = 32  # per body: cuts inside samples (each parses a piece for nothing)
 _SAMPLES: TypeAdapter[list[Sample]] = TypeAdapter(list[Sample])
+_REQUEST: TypeAdapter[RewardRequest] = TypeAdapter(RewardRequest)
+T = TypeVar("T")
+
+
+def validated(adapter: TypeAdapter[T], text: bytes | bytearray) -> T:
+    """``adapter.validate_json(text)``'s value, parsed first with ``from_json`` (the faster way on
+    long strings); :class:`ValidationError` from ``validate_json`` itself when either step fails."""
+    try:
+        value: Any = from_json(text)
+        return adapter.validate_python(value)
+    except (ValueError, ValidationError):  # a ValidationError is a ValueError
+        return adapter.validate_json(text)
 
 
 def parse_request(body: bytes | bytearray) -> RewardRequest:
     """Bytes → request in one call, or :class:`RequestError` naming what is wrong and where."""
     try:
-        return RewardRequest.model_validate_json(body)
+        return validated(_REQUEST, body)
     except ValidationError as exc:
         errors = validation_errors(exc)
         if errors and errors[0]["type"] == "json_invalid":
@@ -76,7 +95,8 @@ async def in_pieces(body: bytes | bytearray, piece_bytes: int) -> RewardRequest 
             after += piece_bytes  # a long sample: keep looking, a window at a time
         else:
             try:
-                samples += _SAMPLES.validate_json(_array(body, start, found.start() + 1))
+                piece = validated(_SAMPLES, _array(body, start, found.start() + 1))
+                samples += piece
                 start, after = found.end(), found.end() + piece_bytes
             except ValidationError as exc:
                 miscuts += 1
@@ -99,7 +119,7 @@ def _array(body: bytes | bytearray, start: int, end: int) -> bytes:
 
 def _samples(array: bytes) -> list[Sample] | None:
     try:
-        return _SAMPLES.validate_json(array)
+        return validated(_SAMPLES, array)
     except ValidationError:
         return None
 
@@ -108,6 +128,6 @@ def _envelope(text: bytes | bytearray) -> RewardRequest | None:
     """The request around an empty ``samples`` (no ``]`` follows the array's: none can hold
     a second ``samples``)."""
     try:
-        return RewardRequest.model_validate_json(text)
+        return validated(_REQUEST, text)
     except ValidationError:
         return None

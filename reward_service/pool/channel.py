@@ -59,6 +59,7 @@ class Channel:
         self.messages: deque[Any] = deque()
         self.closed = False
         self._buffer = bytearray()
+        self._landing = memoryview(bytearray(_READ_SIZE))
         self._waiter: asyncio.Future[None] | None = None
         self._loop = asyncio.get_running_loop()
         self._loop.add_reader(self.fd, self._on_readable)
@@ -139,15 +140,17 @@ class Channel:
             _resolve(self._waiter)
 
     def _read_once(self) -> bool:
-        """One read; False when nothing was there to read."""
+        """One read; False when nothing was there to read. Into a buffer kept for it:
+        ``os.read(fd, 1 MiB)`` allocates (and maps) a megabyte per call, 10 µs more than a
+        read into place for a reply of a few kB (measured here)."""
         try:
-            data = os.read(self.fd, _READ_SIZE)
+            size = os.readv(self.fd, [self._landing])
         except (BlockingIOError, InterruptedError):
             return False
         except OSError:
-            data = b""
-        if data:
-            self._buffer += data
+            size = 0
+        if size:
+            self._buffer += self._landing[:size]
             self._cut()
         else:
             self._stop_reading()

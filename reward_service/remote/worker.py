@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from reward_service import __version__
 from reward_service.admission import Admissions, located, too_big
@@ -23,6 +23,7 @@ from reward_service.errors import RequestError, validation_errors
 from reward_service.metrics import Metrics
 from reward_service.openapi import add_docs, errors, json_body
 from reward_service.ops import add_ops_routes, json_response, read_body
+from reward_service.parsing import validated
 from reward_service.pool.backend import PoolBackend, build_pool
 from reward_service.registry import VERIFIERS
 from reward_service.remote.wire import (
@@ -35,13 +36,15 @@ from reward_service.remote.wire import (
 from reward_service.settings import Settings
 from reward_service.verifiers import load_verifiers
 
+_BATCH: TypeAdapter[TaskBatch] = TypeAdapter(TaskBatch)
+
 
 def parse_tasks(body: bytes | bytearray, settings: Settings) -> list[Task | Outcome]:
     """The tasks of a ``POST /v1/tasks`` body, admitted as the router admits samples
     (:mod:`reward_service.admission`): a task over the size limits is answered
     ``invalid_input`` here, never sent to the pool; the first task refused refuses the body."""
     try:
-        wires = TaskBatch.model_validate_json(body).tasks
+        wires = validated(_BATCH, body).tasks
     except ValidationError as exc:
         raise RequestError(validation_errors(exc)) from None
     admissions = Admissions()
