@@ -31,7 +31,6 @@ Results: ``bench/results/router_cpu.json``."""
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ from typing import Any
 
 import httpx
 import orjson
-from _harness import ROOT, as_task, machine, write
+from _harness import ROOT, as_task, cpu_seconds, machine, write
 from workload import TASKS
 from workload import batch as cot_batch
 
@@ -50,13 +49,6 @@ from reward_service.registry import Context
 
 BATCH = 4096
 CORES = (2, 16, 64, 192)
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of ``pid`` (threads included) from ``/proc/<pid>/stat``."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def choice_batch(offset: int) -> list[dict[str, Any]]:

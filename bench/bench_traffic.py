@@ -10,7 +10,11 @@ Scenarios (``bench/workload.py`` makes the samples):
 
 Reported per scenario: samples/s against the in-process loop of the same samples × cores, p50 and
 p99 request latency, pool children that died by themselves (``crash`` restarts), and the router's
-RSS before and after. Results: ``bench/results/traffic.json`` and ``traffic.png``.
+RSS before and after. The trainers' HTTP clients run in this process, on the same cores as the
+server (a trainer node's work in production): the CPU per sample of this process, the router and
+the pool children is reported, and ``ratio_over_loop_x_server_cores`` is the ratio over the
+cores the clients left to the server (``cores − client_cores``). Results:
+``bench/results/traffic.json`` and ``traffic.png``.
 
     python bench/bench_traffic.py [--batches 3] [--quick]
 """
@@ -22,16 +26,17 @@ import asyncio
 import random
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-from _harness import ROOT, as_task, machine, write
+from _harness import ROOT, as_task, cpu_seconds, machine, write
 from prometheus_client.parser import text_string_to_metric_families
 from workload import TASKS, batch
 
-from devtools.live import LiveServer
+from devtools.live import LiveServer, children_of
 from reward_service.pool.execute import run_task
 from reward_service.registry import Context
 from reward_service.settings import Settings
@@ -65,6 +70,32 @@ def metric(url: str, name: str, **labels: str) -> float:
         for s in family.samples
         if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
     )
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds so far of this process (the trainers' HTTP clients), the router and its pool
+    children (those alive at both reads: a child restarted mid-run is not counted)."""
+
+    client: float
+    router: float
+    children: dict[int, float]
+
+    @classmethod
+    def read(cls, router: int) -> Cpu:
+        children = {pid: cpu_seconds(pid) for pid in children_of(router)}
+        return cls(time.process_time(), cpu_seconds(router), children)
+
+    def __sub__(self, before: Cpu) -> Used:
+        pool = sum(v - before.children[p] for p, v in self.children.items() if p in before.children)
+        return Used(self.client - before.client, self.router - before.router, pool)
+
+
+@dataclass(frozen=True)
+class Used:
+    client: float
+    router: float
+    pool: float
 
 
 def rss_mb(pid: int) -> float:
@@ -105,14 +136,22 @@ def scenario(
     crashes = metric(server.url, "raas_pool_restarts_total", reason="crash")
     pid = server.process.pid
     rss_before = rss_mb(pid)
+    cpu = Cpu.read(pid)
     wall, latencies, scored = asyncio.run(drive(server.url, bodies))
+    used = Cpu.read(pid) - cpu
     total = trainers * batches * BATCH
     rate = total / wall
     latencies.sort()
+    client_cores = used.client / wall
     return {
         "scenario": name, "trainers": trainers, "samples": total, "ok": scored,
         "samples_per_s": round(rate, 1), "loop_samples_per_s": round(loop, 1),
         "ratio_over_loop_x_cores": round(rate / (loop * cores), 3),
+        "client_us_per_sample": round(used.client / total * 1e6, 1),
+        "router_us_per_sample": round(used.router / total * 1e6, 1),
+        "pool_us_per_sample": round(used.pool / total * 1e6, 1),
+        "client_cores": round(client_cores, 2),
+        "ratio_over_loop_x_server_cores": round(rate / (loop * (cores - client_cores)), 3),
         "latency_p50_s": round(statistics.median(latencies), 3),
         "latency_p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 3),
         "crash_restarts": metric(server.url, "raas_pool_restarts_total", reason="crash") - crashes,
