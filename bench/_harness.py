@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.live import LiveServer  # noqa: E402
-from reward_service.contract import Task  # noqa: E402
+from reward_service.contract.registry import VERIFIERS, Context  # noqa: E402
+from reward_service.contract.task import Task  # noqa: E402
 from reward_service.pool.execute import run_task  # noqa: E402
-from reward_service.registry import VERIFIERS, Context  # noqa: E402
 
 
 def as_task(sample: dict[str, Any], context: Context) -> Task:

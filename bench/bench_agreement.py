@@ -45,8 +45,8 @@ sys.path.insert(0, str(ROOT))
 
 from math_verify import parse, verify  # noqa: E402
 
-from reward_service.errors import InvalidInputError  # noqa: E402
-from reward_service.registry import VERIFIERS, Context  # noqa: E402
+from reward_service.contract.errors import InvalidInputError  # noqa: E402
+from reward_service.contract.registry import VERIFIERS, Context  # noqa: E402
 from reward_service.verifiers import load_verifiers  # noqa: E402
 from reward_service.verifiers._text import HEDGE  # noqa: E402
 

@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.tiny import save_bt  # noqa: E402
-from reward_service.contract import Task  # noqa: E402
-from reward_service.model_spec import ModelSpec  # noqa: E402
+from reward_service.contract.registry import Context  # noqa: E402
+from reward_service.contract.task import Task  # noqa: E402
 from reward_service.models.base import Item  # noqa: E402
 from reward_service.models.batcher import Batcher  # noqa: E402
 from reward_service.models.bt import BTScorer  # noqa: E402
-from reward_service.registry import Context  # noqa: E402
+from reward_service.models.config import ModelSpec  # noqa: E402
 from reward_service.verifiers.model.rm import RMParams  # noqa: E402
 
 VOCAB = 2000

@@ -2,7 +2,7 @@
 
 In process (uvloop and the router's garbage-collector policy; a task that wakes every
 millisecond records the longest gap): a body of 6 KB chains of thought parsed in one
-``model_validate_json`` call and in pieces (``reward_service.parsing``), at 32 MB, 256 MB and
+``model_validate_json`` call and in pieces (``reward_service.http.parsing``), at 32 MB, 256 MB and
 760 MB (the default ``RAAS_MAX_BODY_BYTES`` is 768 MiB), and a 256 MB body collected from its
 chunks by one join or a growing buffer. Then through a real ``raas serve``: the slowest
 ``/healthz`` answer while a body is sent (from another process) and scored: 256 MB of 6 KB
@@ -34,7 +34,7 @@ from _harness import ROOT, machine, write
 
 from devtools.live import LiveServer, post_elsewhere
 from reward_service.gc_policy import tune_gc
-from reward_service.parsing import parse_in_pieces, parse_request
+from reward_service.http.parsing import parse_in_pieces, parse_request
 
 MB = 1_000_000
 WORDS = ["so", "the", "total", "is", "then", "we", "get", "wait", "\\frac{1}{2}", "value"]

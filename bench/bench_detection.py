@@ -17,7 +17,7 @@ from typing import Any
 
 from _harness import ROOT, compare, machine, write
 
-from reward_service.registry import Context
+from reward_service.contract.registry import Context
 from reward_service.settings import Settings
 
 LABELS = ("car", "person", "dog")

@@ -20,8 +20,8 @@ from typing import Any
 
 from _harness import ROOT, as_task, machine, write
 
+from reward_service.contract.registry import Context
 from reward_service.pool.execute import run_task
-from reward_service.registry import Context
 from reward_service.settings import Settings
 from reward_service.verifiers._boxes import find_box, find_point
 from reward_service.verifiers._text import final_answer

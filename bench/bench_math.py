@@ -16,7 +16,7 @@ from typing import Any
 
 from _harness import ROOT, compare, machine, write
 
-from reward_service.registry import Context
+from reward_service.contract.registry import Context
 from reward_service.settings import Settings
 
 GOLDS = ["\\frac{1}{2}", "42", "3\\sqrt{2}", "x^2+1", "\\pi/4", "(1, 2)", "0.75", "-7"]

@@ -42,7 +42,7 @@ from workload import batch, thinking
 
 from devtools.live import LiveServer
 from devtools.rss import MIB, Trace, drive
-from reward_service.memory import rss
+from reward_service.http.memory import rss
 
 OUT = ROOT / "bench/results/memory.json"
 BATCH = 256

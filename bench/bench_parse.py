@@ -23,7 +23,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reward_service.schemas import RewardRequest  # noqa: E402
+from reward_service.contract.schemas import RewardRequest  # noqa: E402
 
 
 def body(n: int = 1024) -> bytes:

@@ -44,8 +44,8 @@ from workload import TASKS
 from workload import batch as cot_batch
 
 from devtools.live import LiveServer, children_of
+from reward_service.contract.registry import Context
 from reward_service.pool.execute import run_task
-from reward_service.registry import Context
 
 BATCH = 4096
 CORES = (2, 16, 64, 192)

@@ -37,8 +37,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from workload import TASKS, batch
 
 from devtools.live import LiveServer, children_of
+from reward_service.contract.registry import Context
 from reward_service.pool.execute import run_task
-from reward_service.registry import Context
 from reward_service.settings import Settings
 
 BATCH = 512

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from reward_service.app import create_app
+from reward_service.http.app import create_app
 from reward_service.metrics import Metrics
 from reward_service.settings import Settings
 

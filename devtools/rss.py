@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from reward_service.memory import rss
+from reward_service.http.memory import rss
 from trainer_client.client import RewardClient
 
 MIB = 1 << 20

@@ -1,6 +1,6 @@
 """Orsta's tasks as V-Triune's data gives them, a mixed set of answers to them, and V-Triune's own
 rewards for that set: the fixture ``tests/vectors/orsta_vtriune.json`` that ``routes/orsta.yaml``
-is checked against (``tests/test_presets.py``).
+is checked against (``tests/routing/test_presets.py``).
 
 CI has no copy of V-Triune's code, so its rewards are recorded here once. Regenerate the fixture
 (after changing :func:`orsta_samples`, or to check a newer V-Triune) from a checkout of

@@ -19,17 +19,17 @@ from fastapi import FastAPI
 
 from reward_service.compat.settings import CompatSettings
 from reward_service.gc_policy import tune_gc
+from reward_service.http.server import serve
+from reward_service.http.supervisor import Slot, router_count, supervise
 from reward_service.logs import log_config
 from reward_service.offline.commands import OFFLINE_COMMANDS, add_commands, run_command
-from reward_service.server import serve
 from reward_service.settings import Settings
-from reward_service.supervisor import Slot, router_count, supervise
 
 AppFactory = Callable[[Settings], FastAPI]
 
 
 def _router_app(settings: Settings) -> FastAPI:
-    from reward_service.app import create_app
+    from reward_service.http.app import create_app
 
     return create_app(settings, slot=Slot.from_env())
 

@@ -16,8 +16,8 @@ def tune_gc() -> None:
 
     The price: whatever does end up in a cycle waits for a collection, which now comes only after
     200,000 *net* new tracked objects. A request must therefore leave no cycle holding its data
-    (httpx's client did: ``reward_service.outbound``; ``tests/remote/test_no_cycles.py`` and
-    ``tests/test_outbound.py`` hold the outbound calls to it), and the router's memory ceiling
-    (``reward_service.memory``) runs a full collection before it refuses work."""
+    (httpx's client did: ``reward_service.http.outbound``; ``tests/remote/test_no_cycles.py`` and
+    ``tests/http/test_outbound.py`` hold the outbound calls to it), and the router's memory ceiling
+    (``reward_service.http.memory``) runs a full collection before it refuses work."""
     gc.freeze()
     gc.set_threshold(YOUNG_THRESHOLD, 20, 20)

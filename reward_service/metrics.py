@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Summary
 
-from reward_service.monitoring import IOU_REPORT, IOU_REPORT_KINDS
-from reward_service.summary import SourceColumns
+from reward_service.contract.monitoring import IOU_REPORT, IOU_REPORT_KINDS
+from reward_service.routing.summary import SourceColumns
 
 if TYPE_CHECKING:
-    from reward_service.contract import Outcome, Task
+    from reward_service.contract.task import Outcome, Task
     from reward_service.settings import Settings
 
 OTHER_SOURCE = "__other__"
@@ -45,7 +45,7 @@ def flag(value: bool) -> str:
 @dataclass(slots=True)
 class Monitored:
     """One batch's values for one source: response lengths, the perception values of its
-    ``ok`` samples (``reward_service.summary.perception``), the ``truncated`` flags trainers
+    ``ok`` samples (``reward_service.routing.summary.perception``), the ``truncated`` flags trainers
     sent, the lengths of ``ok`` responses by correctness (``correct`` label: the source's
     reflection mode's bar) and (reflects, correct) of the responses examined for reflection."""
 
@@ -272,7 +272,7 @@ class Metrics:
         )  # fmt: skip
 
     def _add_memory_metrics(self, r: CollectorRegistry) -> None:
-        """The router's memory ceiling (``reward_service.memory``)."""
+        """The router's memory ceiling (``reward_service.http.memory``)."""
         self.memory_rss = Gauge("raas_memory_rss_bytes", "Resident set size.", registry=r)
         self.memory_ceiling = Gauge(
             "raas_memory_ceiling_bytes", "RSS past which new work is refused (0: off).", registry=r

@@ -1,6 +1,6 @@
 """Service settings, read from ``RAAS_*`` environment variables (or passed in by tests).
 
-Pydantic only: this module and those it reads (``model_spec``, ``route_spec``, ``schemas``,
+Pydantic only: this module and those it reads (``models.config``, ``route_spec``, ``schemas``,
 ``memory``) import nothing else (PyYAML for a routes file), so any role can read its settings
 before it loads anything heavy. The compatibility endpoints' knobs (``RAAS_OPENRLHF_*``,
 ``RAAS_JUDGE_*``) are not here: ``compat.settings.CompatSettings`` reads them, and only the app
@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from reward_service.memory import default_ceiling_mb
-from reward_service.model_spec import ModelSpec, unique_names
-from reward_service.route_spec import MAX_ROUTES, Route, read_routes
+from reward_service.http.memory import default_ceiling_mb
+from reward_service.models.config import ModelSpec, unique_names
+from reward_service.routing.route_spec import MAX_ROUTES, Route, read_routes
 
 PLACEHOLDER = "REPLACE-ME"  # what the deployment files hold until secrets are filled in
 
@@ -39,12 +39,12 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["json", "text"] = "json"
 
-    # access (reward_service.auth): unset, nothing is asked for
+    # access (reward_service.http.auth): unset, nothing is asked for
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     internal_token: SecretStr | None = None
     metrics_need_key: bool = False
 
-    # the HTTP server (reward_service.server): what one client can hold
+    # the HTTP server (reward_service.http.server): what one client can hold
     max_connections: int = Field(1024, ge=1)  # beyond: 503 at once (uvicorn limit_concurrency)
     keep_alive_s: float = Field(5.0, gt=0)
     header_timeout_s: float = Field(10.0, gt=0)  # a request's headers must arrive within this
@@ -54,10 +54,11 @@ class Settings(BaseSettings):
     body_rate_grace_s: float = Field(5.0, ge=0)
     # SIGTERM: in-flight work may finish within this (the largest batch: 24–31 s, 2 children)
     shutdown_grace_s: float = Field(60.0, ge=0)
-    # the router's RSS past which new work gets 503 + Retry-After (reward_service.memory); 0: off
+    # the router's RSS past which new work gets 503 + Retry-After
+    # (reward_service.http.memory); 0: off
     memory_ceiling_mb: int = Field(default_factory=default_ceiling_mb, ge=0)
 
-    # router processes behind the port (reward_service.supervisor): "auto" is one per 4 cores
+    # router processes behind the port (reward_service.http.supervisor): "auto" is one per 4 cores
     routers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = "auto"
     # the rule pool (reward_service.pool) and its child processes: "worker" in three of these
     # names means a pool child (a worker is a remote service, ``raas worker``); the names stay,
@@ -104,7 +105,7 @@ class Settings(BaseSettings):
     models: list[ModelSpec] = Field(default_factory=list)
     model_workers: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    # routing by task type (reward_service.route_spec): a file path or inline JSON
+    # routing by task type (reward_service.routing.route_spec): a file path or inline JSON
     routes: Annotated[list[Route], NoDecode] = Field(default_factory=list, max_length=MAX_ROUTES)
     # response length in tokens in the summary and metrics: a tokenizer.json (or its folder)
     tokenizer: str | None = None

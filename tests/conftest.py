@@ -12,7 +12,7 @@ import pytest
 import uvloop
 
 from devtools.live import LiveServer
-from reward_service.schemas import RewardResponse
+from reward_service.contract.schemas import RewardResponse
 from reward_service.verifiers import load_verifiers
 
 VECTORS = Path(__file__).parent / "vectors" / "rewards.jsonl"

@@ -18,8 +18,8 @@ import yaml
 from fastapi import FastAPI
 
 from reward_service.cli import FACTORIES, _parser
+from reward_service.http.shutdown import WRITE_GRACE_S
 from reward_service.settings import Settings
-from reward_service.shutdown import WRITE_GRACE_S
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S_TARGETS = ["k8s/base", "k8s/overlays/cpu-only"]

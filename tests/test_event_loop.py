@@ -8,7 +8,7 @@ import uvloop
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from reward_service.server import config as server_config
+from reward_service.http.server import config as server_config
 from reward_service.settings import Settings
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from devtools.trainer_envs import RECIPES
 from reward_service.compat.settings import CompatSettings
-from reward_service.registry import FORMATS, VERIFIERS
+from reward_service.contract.registry import FORMATS, VERIFIERS
 from reward_service.settings import Settings
 from tests.trainers.readme import readme_blocks
 
@@ -77,7 +77,8 @@ def test_the_compatibility_table_names_the_versions_tested() -> None:
 
 
 PACKAGES = (
-    "reward_service", "reward_service/pool", "reward_service/remote", "reward_service/models",
+    "reward_service", "reward_service/http", "reward_service/contract", "reward_service/routing",
+    "reward_service/pool", "reward_service/remote", "reward_service/models",
     "reward_service/offline", "reward_service/compat", "trainer_client",
 )  # fmt: skip
 

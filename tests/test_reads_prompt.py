@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from devtools.inproc import app_client
-from reward_service.contract import Task
+from reward_service.contract.registry import VERIFIERS, Context
+from reward_service.contract.task import Task
 from reward_service.pool.execute import run_task
-from reward_service.registry import VERIFIERS, Context
 from reward_service.remote.wire import WireTask, task_from_wire, task_to_wire
 from reward_service.verifiers import load_verifiers
 

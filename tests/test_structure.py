@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reward_service.contract import Outcome, Task
-from reward_service.errors import OverloadedError
+from reward_service.contract.errors import OverloadedError
+from reward_service.contract.schemas import RewardRequest, Sample, SampleResult
+from reward_service.contract.task import Outcome, Task
 from reward_service.metrics import Metrics
-from reward_service.results import result
-from reward_service.router import Router
-from reward_service.schemas import RewardRequest, Sample, SampleResult
+from reward_service.routing.results import result
+from reward_service.routing.router import Router
 from reward_service.settings import Settings
 from trainer_client.client import ScoredSample
 
@@ -38,8 +38,8 @@ def imported_after(code: str) -> list[str]:
 @pytest.mark.parametrize(
     "code",
     [
-        "import reward_service.router",
-        "import reward_service.contract",
+        "import reward_service.routing.router",
+        "import reward_service.contract.task",
         "import reward_service.settings",
         "from reward_service.remote.worker import create_model_app\n"
         "from reward_service.settings import Settings\n"

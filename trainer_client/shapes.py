@@ -1,1 +1,1 @@
-../reward_service/shapes.py
+../reward_service/contract/shapes.py

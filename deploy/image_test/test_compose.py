@@ -29,7 +29,7 @@ from devtools.live import free_port
 from devtools.stack import RM_SAMPLE, SERVICES
 from devtools.tiny import save_bt
 from devtools.vectors import check, expected_rewards
-from tests.test_api import PATHOLOGICAL
+from tests.http.test_api import PATHOLOGICAL
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "raas-image-test"

@@ -12,7 +12,7 @@ from reward_service.compat.openrlhf import add_openrlhf_route
 from reward_service.compat.settings import CompatSettings
 from reward_service.compat.slime import add_slime_route
 from reward_service.compat.vtriune import add_vtriune_routes
-from reward_service.router import Router
+from reward_service.routing.router import Router
 
 
 def add_compat_routes(

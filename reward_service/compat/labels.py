@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from reward_service.routes import RouteTable
+from reward_service.routing.routes import RouteTable
 
 SPEC_KEYS = (
     "verifier", "ground_truth", "params", "format", "weights", "data_source", "images", "meta",

@@ -49,11 +49,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from reward_service.compat.chat import chat_text, content_text, input_images
-from reward_service.errors import validated
-from reward_service.openapi import errors, json_body
-from reward_service.ops import json_response, parse_json, read_body
-from reward_service.router import Router
-from reward_service.schemas import RewardRequest, Sample
+from reward_service.contract.errors import validated
+from reward_service.contract.schemas import RewardRequest, Sample
+from reward_service.http.openapi import errors, json_body
+from reward_service.http.ops import json_response, parse_json, read_body
+from reward_service.routing.router import Router
 
 Handler = Callable[[Request], Awaitable[Response]]
 SESSION_COOKIE = "raas_session"

@@ -39,19 +39,19 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reward_service.admission import lookup
 from reward_service.compat.labels import with_label
 from reward_service.compat.query import response_of
 from reward_service.compat.settings import CompatSettings
-from reward_service.contract import Outcome
-from reward_service.errors import validated
-from reward_service.openapi import errors, json_body
-from reward_service.ops import json_response, parse_json, read_body
-from reward_service.results import result
-from reward_service.router import Router
-from reward_service.routes import RouteTable
-from reward_service.schemas import ID_MAX, RewardRequest, Sample, Status
-from reward_service.shapes import SampleResult
+from reward_service.contract.admission import lookup
+from reward_service.contract.errors import validated
+from reward_service.contract.schemas import ID_MAX, RewardRequest, Sample, Status
+from reward_service.contract.shapes import SampleResult
+from reward_service.contract.task import Outcome
+from reward_service.http.openapi import errors, json_body
+from reward_service.http.ops import json_response, parse_json, read_body
+from reward_service.routing.results import result
+from reward_service.routing.router import Router
+from reward_service.routing.routes import RouteTable
 
 logger = logging.getLogger("raas.compat.openrlhf")
 NEUTRAL = 0.0

@@ -40,12 +40,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from reward_service.compat.chat import chat_text
 from reward_service.compat.labels import is_spec, with_label
-from reward_service.errors import MAX_MESSAGE, RequestError, detail, validated
-from reward_service.openapi import errors, json_body
-from reward_service.ops import json_response, parse_json, read_body
-from reward_service.registry import FORMATS, VERIFIERS
-from reward_service.router import Router
-from reward_service.schemas import ID_MAX, WEIGHT_MAX, RewardRequest, Status
+from reward_service.contract.errors import MAX_MESSAGE, RequestError, detail, validated
+from reward_service.contract.registry import FORMATS, VERIFIERS
+from reward_service.contract.schemas import ID_MAX, WEIGHT_MAX, RewardRequest, Status
+from reward_service.http.openapi import errors, json_body
+from reward_service.http.ops import json_response, parse_json, read_body
+from reward_service.routing.router import Router
 
 log = logging.getLogger(__name__)
 

@@ -46,13 +46,13 @@ from reward_service.compat.vtriune_rows import (
     parm_object,
     vtriune_spec,
 )
-from reward_service.contract import Task
-from reward_service.errors import RaasError, RequestError, validated
-from reward_service.openapi import errors, json_body
-from reward_service.ops import json_response, parse_json, read_body
-from reward_service.registry import NoParams
-from reward_service.router import Router
-from reward_service.schemas import WEIGHT_MAX, RewardRequest, Sample, Status
+from reward_service.contract.errors import RaasError, RequestError, validated
+from reward_service.contract.registry import NoParams
+from reward_service.contract.schemas import WEIGHT_MAX, RewardRequest, Sample, Status
+from reward_service.contract.task import Task
+from reward_service.http.openapi import errors, json_body
+from reward_service.http.ops import json_response, parse_json, read_body
+from reward_service.routing.router import Router
 from reward_service.verifiers.detection import AVERAGE_THRESHOLDS
 
 _TERMS = {

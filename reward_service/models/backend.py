@@ -23,13 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from reward_service.contract import Failure, Outcome, Task
-from reward_service.errors import MAX_MESSAGE, InvalidInputError, error_text
+from reward_service.contract.errors import MAX_MESSAGE, InvalidInputError, error_text
+from reward_service.contract.registry import FORMATS, VERIFIERS, unit_interval
+from reward_service.contract.task import Failure, Outcome, Task
 from reward_service.metrics import Metrics
-from reward_service.model_spec import ModelSpec
 from reward_service.models.base import Item, Scorer
 from reward_service.models.batcher import Batcher
-from reward_service.registry import FORMATS, VERIFIERS, unit_interval
+from reward_service.models.config import ModelSpec
 
 logger = logging.getLogger("raas.models")
 

@@ -14,9 +14,9 @@ from typing import Any, Literal, Protocol, TypeVar
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from reward_service.contract import Task
-from reward_service.errors import InvalidInputError
-from reward_service.model_spec import ModelSpec
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.task import Task
+from reward_service.models.config import ModelSpec
 
 RawT = TypeVar("RawT")
 

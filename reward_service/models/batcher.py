@@ -23,8 +23,8 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
-from reward_service.contract import Failure
-from reward_service.errors import MAX_MESSAGE, ModelUnavailableError, error_text
+from reward_service.contract.errors import MAX_MESSAGE, ModelUnavailableError, error_text
+from reward_service.contract.task import Failure
 from reward_service.metrics import Metrics
 
 

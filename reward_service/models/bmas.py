@@ -19,10 +19,10 @@ import orjson
 import torch
 from transformers import AutoModel, PreTrainedTokenizerBase
 
-from reward_service.contract import Task
-from reward_service.errors import InvalidInputError
-from reward_service.model_spec import ModelSpec
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.task import Task
 from reward_service.models.base import Item, check_length, ids_bytes
+from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer, resolve_device, resolve_dtype
 from reward_service.verifiers._text import final_answer, unanswered
 

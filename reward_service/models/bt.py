@@ -23,9 +23,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from reward_service.contract import Task
-from reward_service.errors import InvalidInputError
-from reward_service.model_spec import ModelSpec
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.task import Task
 from reward_service.models.base import (
     Item,
     chat_ids,
@@ -34,6 +33,7 @@ from reward_service.models.base import (
     pad,
     positions,
 )
+from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer, load_weights, resolve_device
 
 

@@ -28,11 +28,11 @@ from transformers import (
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from reward_service.contract import Task
-from reward_service.errors import InvalidInputError
-from reward_service.model_spec import ModelSpec
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.task import Task
 from reward_service.models.base import Item, check_length, ids_bytes, messages, pad
 from reward_service.models.bt import TextRM
+from reward_service.models.config import ModelSpec
 from reward_service.models.images import load_images
 from reward_service.models.loading import load_weights, resolve_device
 

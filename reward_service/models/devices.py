@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
-from reward_service.model_spec import ModelSpec
+from reward_service.models.config import ModelSpec
 
 INSTALL_HINT = "install torch for this machine and the models extra (`make install-models`)"
 

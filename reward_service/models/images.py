@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from reward_service.errors import InvalidInputError
-from reward_service.model_spec import ModelSpec
+from reward_service.contract.errors import InvalidInputError
+from reward_service.models.config import ModelSpec
 
 _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM")
 

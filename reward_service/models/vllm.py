@@ -24,12 +24,12 @@ from typing import Any
 
 import httpx
 
-from reward_service.errors import ModelUnavailableError
-from reward_service.model_spec import ModelSpec
+from reward_service.contract.errors import ModelUnavailableError
+from reward_service.http.outbound import AcyclicClient
 from reward_service.models.base import Item
 from reward_service.models.bt import TextRM
+from reward_service.models.config import ModelSpec
 from reward_service.models.loading import load_tokenizer
-from reward_service.outbound import AcyclicClient
 
 
 class VLLMServerScorer(TextRM):

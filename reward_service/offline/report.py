@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reward_service.contract.schemas import STATUSES
 from reward_service.offline.groups import gather as gather_groups
 from reward_service.offline.groups import pass_rates
 from reward_service.offline.tables import Row, read_batches
-from reward_service.schemas import STATUSES
 
 BINS = 20
 SAMPLED_POINTS = 5000

@@ -54,7 +54,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
 from reward_service.offline.report import write_filter_report
 from reward_service.offline.sinks import open_sink
 from reward_service.offline.spec import RowMapping, SpecError, to_sample
@@ -332,7 +332,7 @@ def _category(row: Row, answer: str, rules: Rules) -> str:
 
 def _known() -> set[str | None]:
     """Registered verifiers, and ``None``: a row left to the server's routes."""
-    from reward_service.registry import VERIFIERS
+    from reward_service.contract.registry import VERIFIERS
     from reward_service.verifiers import load_verifiers
 
     load_verifiers()

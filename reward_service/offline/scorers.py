@@ -1,8 +1,8 @@
 """Where ``raas score`` sends its batches: the router in this process, or a deployed raas.
 
 :func:`local_scorer` builds the backends ``create_app`` builds (``app.backends``) and the
-:class:`~reward_service.router.Router` over them, so offline verdicts equal the service's; a 422
-(``RequestError``) refuses the batch, a 429 is waited out. :class:`RemoteScorer` uses
+:class:`~reward_service.routing.router.Router` over them, so offline verdicts equal the service's; a
+422 (``RequestError``) refuses the batch, a 429 is waited out. :class:`RemoteScorer` uses
 ``trainer_client.RewardClient`` (one request per batch, so a 422's sample indices are the
 batch's): 413/422 become ``RequestError``; a raas unreachable through every retry makes the
 batch ``unavailable``; other 4xx (a wrong API key) stop the run.
@@ -16,9 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from reward_service.errors import OverloadedError, RequestError
+from reward_service.contract.errors import OverloadedError, RequestError
+from reward_service.contract.schemas import RewardRequest, Sample
 from reward_service.offline.scoring import Result, failure
-from reward_service.schemas import RewardRequest, Sample
 from reward_service.settings import Settings
 
 
@@ -43,10 +43,10 @@ class LocalScorer:
 async def local_scorer(
     settings: Settings, step: int | None, total_steps: int | None
 ) -> AsyncIterator[LocalScorer]:
-    from reward_service.app import backends
-    from reward_service.contract import running
+    from reward_service.contract.task import running
+    from reward_service.http.app import backends
     from reward_service.metrics import Metrics
-    from reward_service.router import Router
+    from reward_service.routing.router import Router
     from reward_service.verifiers import load_verifiers
 
     load_verifiers()

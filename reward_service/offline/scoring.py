@@ -29,7 +29,8 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from reward_service.errors import RequestError, validation_errors
+from reward_service.contract.errors import RequestError, validation_errors
+from reward_service.contract.schemas import Sample
 from reward_service.offline.sinks import JsonlSink, Sink, open_sink
 from reward_service.offline.spec import RowMapping, SpecError, to_sample
 from reward_service.offline.tables import (
@@ -40,7 +41,6 @@ from reward_service.offline.tables import (
     parquet_schema,
     read_batches,
 )
-from reward_service.schemas import Sample
 
 RESULT_COLUMNS = (
     "raas_row", "raas_verifier", "raas_reward", "raas_status", "raas_error", "raas_components",
@@ -53,7 +53,7 @@ Result = dict[str, Any]
 class Scorer(Protocol):
     async def score(self, samples: list[Sample]) -> list[Result]:
         """One result per sample (``reward``, ``status``, ``components``, ``details``,
-        ``error``), or :class:`~reward_service.errors.RequestError` (the batch refused)."""
+        ``error``), or :class:`~reward_service.contract.errors.RequestError` (the batch refused)."""
         ...
 
 

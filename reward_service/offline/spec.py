@@ -33,8 +33,8 @@ import orjson
 from reward_service.compat.settings import CompatSettings
 from reward_service.compat.vtriune import JudgePayload, Rejected, judge_request
 from reward_service.compat.vtriune_rows import row_object
-from reward_service.errors import RaasError, RequestError
-from reward_service.schemas import Sample
+from reward_service.contract.errors import RaasError, RequestError
+from reward_service.contract.schemas import Sample
 
 Row = dict[str, Any]
 _OBJECT_FIELDS = ("params", "weights", "meta")

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from reward_service.errors import RaasError
+from reward_service.contract.errors import RaasError
 
 Row = dict[str, Any]
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")

@@ -5,4 +5,7 @@ exits) · ``fair_queue`` (least-served-first lines,
 chunk bounds) · ``channel`` (the parent's non-blocking framed pipe) · ``child`` (what a child
 process runs) · ``execute`` (one task → one outcome, in a child) · ``backend`` (the router's
 ``Backend`` over the pool).
+
+``tokens``: response length in tokens for the source summary (``RAAS_TOKENIZER``),
+counted in the children.
 """

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from reward_service.contract import Outcome, Task
+from reward_service.contract.task import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.pool.pool import ProcessPool
+from reward_service.pool.tokens import load_tokenizer
 from reward_service.settings import Settings
-from reward_service.tokens import load_tokenizer
 
 RULE_TARGET = "reward_service.pool.execute:run_task"
 RULE_WARM_UP = "reward_service.pool.execute:warm_up"

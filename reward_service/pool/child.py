@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from reward_service.errors import error_text
+from reward_service.contract.errors import error_text
 from reward_service.gc_policy import tune_gc
 
 FLUSH_S = 0.02

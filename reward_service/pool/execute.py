@@ -14,11 +14,17 @@ from typing import Any
 
 import orjson
 
-from reward_service.contract import Outcome, Task
-from reward_service.errors import InvalidInputError, error_text
-from reward_service.monitoring import reflections
-from reward_service.registry import FORMATS, VERIFIERS, Context, VerifierSpec, unit_interval
-from reward_service.tokens import count_tokens, load_tokenizer
+from reward_service.contract.errors import InvalidInputError, error_text
+from reward_service.contract.monitoring import reflections
+from reward_service.contract.registry import (
+    FORMATS,
+    VERIFIERS,
+    Context,
+    VerifierSpec,
+    unit_interval,
+)
+from reward_service.contract.task import Outcome, Task
+from reward_service.pool.tokens import count_tokens, load_tokenizer
 from reward_service.verifiers import load_verifiers
 
 load_verifiers()  # this module is what pool children run

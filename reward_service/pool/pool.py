@@ -28,14 +28,14 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal
 
-from reward_service.contract import Failure
-from reward_service.errors import OverloadedError, error_text
+from reward_service.contract.errors import OverloadedError, error_text
+from reward_service.contract.schemas import Status
+from reward_service.contract.task import Failure
 from reward_service.pool.channel import Channel, ChannelClosedError, widen
 from reward_service.pool.child import child_main
 from reward_service.pool.fair_queue import FairQueue, Item, Request
 from reward_service.pool.pauses import Pauses
 from reward_service.pool.run import Child, Run, encode, stop
-from reward_service.schemas import Status
 
 logger = logging.getLogger("raas.pool")
 

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from reward_service.contract import Failure
-from reward_service.errors import error_text
+from reward_service.contract.errors import error_text
+from reward_service.contract.task import Failure
 from reward_service.pool.channel import Channel
 from reward_service.pool.child import split_position
 from reward_service.pool.fair_queue import Item

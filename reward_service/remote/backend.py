@@ -29,10 +29,10 @@ from typing import Any
 import httpx
 import orjson
 
-from reward_service.contract import Outcome, Task
-from reward_service.errors import error_text
+from reward_service.contract.errors import error_text
+from reward_service.contract.task import Outcome, Task
+from reward_service.http.outbound import AcyclicAsyncClient
 from reward_service.logs import request_id_header
-from reward_service.outbound import AcyclicAsyncClient
 from reward_service.remote.discovery import Discovery, Resolve
 from reward_service.remote.health import Endpoint, Endpoints
 from reward_service.remote.wire import outcome_from_wire, task_to_wire

@@ -26,7 +26,7 @@ import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from reward_service.outbound import AcyclicAsyncClient
+from reward_service.http.outbound import AcyclicAsyncClient
 
 logger = logging.getLogger("raas.remote")
 PROBE_SPACING_S = 0.2  # while pieces wait for any worker: often enough to resume within it

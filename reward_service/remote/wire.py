@@ -1,9 +1,9 @@
 """Tasks and outcomes on the wire between the router and remote workers (``POST /v1/tasks``).
 
 A worker is a service of its own and trusts no caller: it admits every task again
-(:mod:`reward_service.admission`: names against its own registry, params against the verifier's
-model) and derives every cache key itself from what it validated, so no caller can steer what
-another request's task reuses.
+(:mod:`reward_service.contract.admission`: names against its own registry, params against the
+verifier's model) and derives every cache key itself from what it validated, so no caller can steer
+what another request's task reuses.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, TypeAdapter
 
-from reward_service.admission import Admissions, canonical
-from reward_service.contract import Outcome, Task
-from reward_service.errors import RequestError, detail
-from reward_service.registry import Context
-from reward_service.schemas import ID_MAX
+from reward_service.contract.admission import Admissions, canonical
+from reward_service.contract.errors import RequestError, detail
+from reward_service.contract.registry import Context
+from reward_service.contract.schemas import ID_MAX
+from reward_service.contract.task import Outcome, Task
 
 
 class WireContext(BaseModel):
@@ -66,7 +66,7 @@ def task_to_wire(task: Task) -> dict[str, Any]:
 
 
 def task_from_wire(wire: WireTask, admissions: Admissions | None = None) -> Task:
-    """The task, admitted again here (:mod:`reward_service.admission`), or a
+    """The task, admitted again here (:mod:`reward_service.contract.admission`), or a
     :class:`RequestError` whose details are located within the task; ``admissions`` serves a
     whole batch. A task JSON cannot hold (an integer past 64 bits in its params or ground truth)
     is refused as a whole, at the task."""

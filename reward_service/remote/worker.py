@@ -3,7 +3,7 @@
 ``raas worker rules`` serves the process pool and ``raas worker model`` the reward models through
 this one app; routers reach either with :class:`~reward_service.remote.backend.RemoteBackend`.
 A worker keeps no state between requests, so it scales by replicas. It trusts no caller: every
-task is admitted again against its own registry (:mod:`reward_service.admission`).
+task is admitted again against its own registry (:mod:`reward_service.contract.admission`).
 """
 
 from __future__ import annotations
@@ -16,16 +16,16 @@ from fastapi.responses import Response
 from pydantic import TypeAdapter, ValidationError
 
 from reward_service import __version__
-from reward_service.admission import Admissions, located, too_big
-from reward_service.auth import guard, internal_keys
-from reward_service.contract import Backend, Outcome, Task, running
-from reward_service.errors import RequestError, validation_errors
+from reward_service.contract.admission import Admissions, located, too_big
+from reward_service.contract.errors import RequestError, validation_errors
+from reward_service.contract.registry import VERIFIERS
+from reward_service.contract.task import Backend, Outcome, Task, running
+from reward_service.http.auth import guard, internal_keys
+from reward_service.http.openapi import add_docs, errors, json_body
+from reward_service.http.ops import add_ops_routes, json_response, read_body
+from reward_service.http.parsing import validated
 from reward_service.metrics import Metrics
-from reward_service.openapi import add_docs, errors, json_body
-from reward_service.ops import add_ops_routes, json_response, read_body
-from reward_service.parsing import validated
 from reward_service.pool.backend import PoolBackend, build_pool
-from reward_service.registry import VERIFIERS
 from reward_service.remote.wire import (
     OutcomeBatch,
     TaskBatch,
@@ -41,7 +41,7 @@ _BATCH: TypeAdapter[TaskBatch] = TypeAdapter(TaskBatch)
 
 def parse_tasks(body: bytes | bytearray, settings: Settings) -> list[Task | Outcome]:
     """The tasks of a ``POST /v1/tasks`` body, admitted as the router admits samples
-    (:mod:`reward_service.admission`): a task over the size limits is answered
+    (:mod:`reward_service.contract.admission`): a task over the size limits is answered
     ``invalid_input`` here, never sent to the pool; the first task refused refuses the body."""
     try:
         wires = validated(_BATCH, body).tasks

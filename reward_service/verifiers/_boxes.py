@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
 from reward_service.verifiers._requote import requoted
 from reward_service.verifiers._text import final_answer, missing
 

@@ -14,7 +14,7 @@ from math_verify import ExprExtractionConfig, LatexExtractionConfig, parse
 from math_verify.parser import extract_match, lazy_latex_regex
 from sympy import And, Basic, FiniteSet, Union, nan, zoo
 
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
 from reward_service.verifiers._math_prose import HEDGE as ANCHORED_HEDGE
 from reward_service.verifiers._math_prose import anchored_number, currency_amount
 from reward_service.verifiers._text import (

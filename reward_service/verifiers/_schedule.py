@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-from reward_service.registry import Context
+from reward_service.contract.registry import Context
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
 Bound = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
 
 _BRACES = re.compile(r"\\(?:boxed|fbox)\s*\{|\{|\}")
 _OPENS_WITH_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{")

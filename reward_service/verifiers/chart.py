@@ -48,8 +48,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import Context, Params, Score, verifier
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import Context, Params, Score, verifier
 from reward_service.verifiers._normalise import ascii_minus, ascii_numerals, read_through
 from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 

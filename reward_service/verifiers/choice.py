@@ -33,8 +33,8 @@ import re
 import string
 from typing import Any
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import Context, NoParams, Score, verifier
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import Context, NoParams, Score, verifier
 from reward_service.verifiers._normalise import fold_lookalikes, read_through
 from reward_service.verifiers._text import final_answer, scalar_text, unanswered
 

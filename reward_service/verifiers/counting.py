@@ -30,8 +30,8 @@ import math
 import re
 from typing import Any
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import Context, NoParams, Score, verifier
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import Context, NoParams, Score, verifier
 from reward_service.verifiers._normalise import read_through
 from reward_service.verifiers._text import final_answer, unanswered
 

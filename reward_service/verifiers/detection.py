@@ -32,7 +32,7 @@ compute mAP and mAP50 for the source summary even at weight 0 (about 2.5× the t
 Details (for the source summary): ``parsed`` (an answer with a valid box), ``threshold`` (the
 mean τ in effect), ``iou`` (ΣIoU_matched/Ng of label-first matching, iou-first when only it is
 weighted, averaged over τ), ``map``/``map50`` when computed, and V-Triune's monitoring of
-label-first matching at IoU 0.5, 0.75, 0.95, 0.99 (``reward_service.summary.IOU_REPORT``):
+label-first matching at IoU 0.5, 0.75, 0.95, 0.99 (``reward_service.routing.summary.IOU_REPORT``):
 ``iou50`` (ΣIoU_matched/Ng), ``precision50`` (matches/Np), ``recall50`` (matches/Ng), …; all 0
 when no box was read.
 Formula: score_τ = (1−c)·ΣIoU_matched/Ng + c·(1 − (miss + fa)/2); sp = count_penalty^(Ng−Np)
@@ -60,9 +60,9 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import Field, model_validator
 
-from reward_service.errors import InvalidInputError
-from reward_service.monitoring import IOU_REPORT, IOU_REPORT_KEYS
-from reward_service.registry import Context, Params, Score, format_checker, verifier
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.monitoring import IOU_REPORT, IOU_REPORT_KEYS
+from reward_service.contract.registry import Context, Params, Score, format_checker, verifier
 from reward_service.verifiers._boxes import (
     MAX_BOXES,
     Boxes,

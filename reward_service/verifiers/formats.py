@@ -14,7 +14,7 @@ answer; the verifiers find the answer by their own rule (``_text.locate``).
 
 from __future__ import annotations
 
-from reward_service.registry import format_checker
+from reward_service.contract.registry import format_checker
 from reward_service.verifiers._text import without_vision_tokens
 
 _THINK_ANSWER_TAGS = ("<think>\n", "\n</think>\n", "\n<answer>\n", "\n</answer>")

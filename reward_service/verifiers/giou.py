@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from reward_service.registry import Context, Params, Score, verifier
+from reward_service.contract.registry import Context, Params, Score, verifier
 from reward_service.verifiers._boxes import (
     Coords,
     giou,

@@ -15,8 +15,8 @@ training progress by ``dynamic_schedule`` as detection's does (``_schedule``: pa
 Formula: IoU = area(P ∩ G)/area(P ∪ G), plain ratio (no +1 pixel); IoU if IoU ≥ τ else 0.
 Details (for the source summary): ``parsed`` (a valid box was found), ``iou``, ``threshold``
 (τ in effect, when one is set), and V-Triune's detection monitoring for one box against one
-(``reward_service.summary.IOU_REPORT``): at τ' = 0.5, 0.75, 0.95, 0.99, ``iou50`` (the IoU if
-≥ τ' else 0), ``precision50`` = ``recall50`` (1 if IoU ≥ τ' else 0), …; all 0 when no box.
+(``reward_service.routing.summary.IOU_REPORT``): at τ' = 0.5, 0.75, 0.95, 0.99, ``iou50`` (the IoU
+if ≥ τ' else 0), ``precision50`` = ``recall50`` (1 if IoU ≥ τ' else 0), …; all 0 when no box.
 Range: [0, 1].
 Reward hacking: only the first box counts; a box covering the image scores area(G)/area(image);
 several different boxed answers are a hedge and score 0.
@@ -26,8 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from reward_service.monitoring import IOU_REPORT, IOU_REPORT_KEYS
-from reward_service.registry import Context, Params, Score, verifier
+from reward_service.contract.monitoring import IOU_REPORT, IOU_REPORT_KEYS
+from reward_service.contract.registry import Context, Params, Score, verifier
 from reward_service.verifiers._boxes import Coords, ground_truth_box, pair_iou, predicted_box
 from reward_service.verifiers._schedule import DEFAULT_SCHEDULE, Schedule, Unit, dynamic_tau
 

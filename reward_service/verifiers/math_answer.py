@@ -95,7 +95,7 @@ from typing import Any
 
 from pydantic import Field
 
-from reward_service.registry import Context, Params, Score, verifier
+from reward_service.contract.registry import Context, Params, Score, verifier
 from reward_service.verifiers import _math_form as mf
 from reward_service.verifiers import _math_parse as mp
 from reward_service.verifiers import _math_relations as mr

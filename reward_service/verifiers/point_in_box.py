@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from reward_service.registry import Context, NoParams, Score, verifier
+from reward_service.contract.registry import Context, NoParams, Score, verifier
 from reward_service.verifiers._boxes import Coords, find_point, ground_truth_box
 from reward_service.verifiers._text import missing
 

@@ -37,8 +37,8 @@ import shapely
 from pydantic import Field
 from shapely.errors import GEOSException
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import Context, Params, Score, verifier
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import Context, Params, Score, verifier
 from reward_service.verifiers._boxes import (
     Array,
     as_box,

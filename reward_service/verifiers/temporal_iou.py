@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import Context, NoParams, Score, verifier
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import Context, NoParams, Score, verifier
 from reward_service.verifiers._boxes import finite_floats
 from reward_service.verifiers._text import final_answer, missing
 

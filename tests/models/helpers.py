@@ -9,9 +9,9 @@ from typing import Any, TypeVar
 
 import orjson
 
-from reward_service.contract import Task
-from reward_service.model_spec import ModelSpec
-from reward_service.registry import VERIFIERS, Context, Score
+from reward_service.contract.registry import VERIFIERS, Context, Score
+from reward_service.contract.task import Task
+from reward_service.models.config import ModelSpec
 from reward_service.verifiers.model.bmas import BMASParams
 from reward_service.verifiers.model.rm import RMParams
 

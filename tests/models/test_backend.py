@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from reward_service.contract import Outcome, Task
+from reward_service.contract.registry import VERIFIERS
+from reward_service.contract.task import Outcome, Task
 from reward_service.metrics import Metrics
-from reward_service.model_spec import ModelSpec
 from reward_service.models.backend import ModelBackend
 from reward_service.models.batcher import Batcher
 from reward_service.models.bt import BTScorer
-from reward_service.registry import VERIFIERS
+from reward_service.models.config import ModelSpec
 from tests.models.conftest import Tiny
 from tests.models.helpers import bmas_task, reward, rm_task, run, sentence, spec
 

@@ -15,8 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from reward_service.contract import Failure
-from reward_service.errors import ModelUnavailableError
+from reward_service.contract.errors import ModelUnavailableError
+from reward_service.contract.task import Failure
 from reward_service.metrics import Metrics
 from reward_service.models.batcher import (
     MIN_EFFICIENCY,

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from transformers import AutoModel, AutoTokenizer
 
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
 from reward_service.models.bmas import BMASScorer
 from reward_service.verifiers._text import HEDGE, TRUNCATED
 from reward_service.verifiers.model.bmas import bmas_value

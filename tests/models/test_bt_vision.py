@@ -15,7 +15,7 @@ from PIL import Image
 from transformers import AutoModel, AutoProcessor
 
 from devtools.tiny import data_uri, png
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
 from reward_service.models.bt_vision import VisionRewardModel, VisionScorer
 from tests.models.conftest import Tiny
 from tests.models.helpers import rm_task, sentence, spec

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reward_service.model_spec import ModelSpec
+from reward_service.models.config import ModelSpec
 from reward_service.settings import Settings
 
 BASE = {"name": "rm", "path": "/models/rm", "kind": "bt"}

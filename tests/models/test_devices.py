@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from reward_service.model_spec import ModelSpec
+from reward_service.models.config import ModelSpec
 from reward_service.models.devices import device_problems
 
 # a GPU this machine does not have: any CUDA device without CUDA, else one past the last

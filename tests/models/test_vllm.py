@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry
 from transformers import AutoModelForSequenceClassification
 
 from devtools.live import InThreadServer, free_port
-from reward_service.contract import Outcome, Task
+from reward_service.contract.task import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.models.backend import ModelBackend
 from reward_service.models.bt import BTScorer

@@ -13,12 +13,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from devtools.live import LiveServer
-from reward_service.errors import RequestError
+from reward_service.contract.errors import RequestError
+from reward_service.contract.schemas import Sample
 from reward_service.offline import require
 from reward_service.offline.scorers import RemoteScorer, local_scorer
 from reward_service.offline.scoring import Job, Report, failure, run, score_samples
 from reward_service.offline.spec import RowMapping
-from reward_service.schemas import Sample
 from reward_service.settings import Settings
 from tests.offline.data import mixed_rows, vtriune_rows, write_jsonl, write_vtriune
 from trainer_client.client import RewardClient

@@ -8,11 +8,11 @@ import numpy as np
 import orjson
 import pytest
 
-from reward_service.contract import Task
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import VERIFIERS, Context, NoParams, Score, VerifierSpec
+from reward_service.contract.task import Task
 from reward_service.pool import execute
 from reward_service.pool.execute import run_task
-from reward_service.registry import VERIFIERS, Context, NoParams, Score, VerifierSpec
 
 calls: list[Any] = []
 

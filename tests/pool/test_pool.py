@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 import pytest
 
 from devtools.live import wait_exited
-from reward_service.contract import Failure
-from reward_service.errors import OverloadedError
+from reward_service.contract.errors import OverloadedError
+from reward_service.contract.task import Failure
 from reward_service.pool.pauses import paused_after
 from reward_service.pool.pool import ProcessPool
 from tests.pool.pool_targets import DiesOnArrival

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from devtools.live import InThreadServer, LiveServer, free_port
-from reward_service.contract import Outcome, Task
-from reward_service.registry import VERIFIERS, Context, NoParams
+from reward_service.contract.registry import VERIFIERS, Context, NoParams
+from reward_service.contract.task import Outcome, Task
 from reward_service.remote.backend import RemoteBackend, _split
 
 

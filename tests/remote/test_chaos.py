@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from devtools.cluster import RemoteCluster, keep_sending
-from reward_service.memory import rss
+from reward_service.http.memory import rss
 from tests.remote.test_faults import check_answers, clean_run, trainer_batches
 from tests.security.test_server_limits import poll
 from tests.trainer_client.test_client import samples_scored

@@ -20,7 +20,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from devtools.live import InThreadServer, LiveServer, free_port
-from reward_service.app import create_app
+from reward_service.http.app import create_app
 from reward_service.metrics import Metrics
 from reward_service.remote.discovery import Discovery, expand, resolve_dns
 from reward_service.remote.health import Endpoints

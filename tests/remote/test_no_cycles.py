@@ -19,8 +19,8 @@ from fastapi import FastAPI
 from fastapi.responses import Response
 
 from devtools.live import InThreadServer, LiveServer, free_port
-from reward_service.contract import Task
-from reward_service.registry import VERIFIERS, Context
+from reward_service.contract.registry import VERIFIERS, Context
+from reward_service.contract.task import Task
 from reward_service.remote.backend import RemoteBackend
 
 BIG = 100_000  # bytes: a buffer this large in cyclic garbage is a body (or an answer)

@@ -15,12 +15,12 @@ from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from devtools.live import InThreadServer
-from reward_service.app import create_app
 from reward_service.compat.vtriune import JudgePayload, judge_answer
-from reward_service.contract import Outcome
+from reward_service.contract.schemas import Sample
+from reward_service.contract.task import Outcome
+from reward_service.http.app import create_app
 from reward_service.metrics import Metrics
-from reward_service.results import combined
-from reward_service.schemas import Sample
+from reward_service.routing.results import combined
 from reward_service.settings import Settings
 
 SAMPLE: dict[str, Any] = {"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}

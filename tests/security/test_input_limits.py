@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from devtools.live import free_port
-from reward_service.app import create_app
-from reward_service.contract import Outcome, Task
-from reward_service.errors import RequestError
+from reward_service.contract.errors import RequestError
+from reward_service.contract.task import Outcome, Task
+from reward_service.http.app import create_app
 from reward_service.metrics import Metrics
 from reward_service.remote.worker import parse_tasks
 from reward_service.settings import Settings

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from devtools.live import free_port
-from reward_service.app import create_app
+from reward_service.http.app import create_app
 from reward_service.logs import JsonFormatter, current_request_id
 from reward_service.metrics import Metrics
 from reward_service.settings import Settings

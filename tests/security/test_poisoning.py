@@ -20,8 +20,8 @@ import httpx
 import pytest
 
 from devtools.live import LiveServer
-from reward_service.contract import Task
-from reward_service.registry import VERIFIERS, Context
+from reward_service.contract.registry import VERIFIERS, Context
+from reward_service.contract.task import Task
 from reward_service.remote.backend import RemoteBackend
 
 KEY, TOKEN = "trainer-key-0123456789", "internal-token-0123456789"

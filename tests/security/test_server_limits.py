@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from devtools.live import LiveServer, is_alive
-from reward_service.ops import body_deadline
+from reward_service.http.ops import body_deadline
 from reward_service.settings import Settings
 
 GIVE_UP_S = 60.0  # generous: polls end as soon as the condition holds

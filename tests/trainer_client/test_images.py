@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reward_service.errors import InvalidInputError
-from reward_service.model_spec import ModelSpec
+from reward_service.contract.errors import InvalidInputError
+from reward_service.models.config import ModelSpec
 from reward_service.models.images import load_image
 from trainer_client.images import (
     MAX_IMAGE_BYTES,

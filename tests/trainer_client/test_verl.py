@@ -154,7 +154,7 @@ def test_per_sample_signature(server: LiveServer) -> None:
 
 def test_unknown_data_source_is_left_to_the_routes(server: LiveServer) -> None:
     """No verifier found here: the sample goes without one, and a raas without routes refuses
-    it by name (``tests/test_routes.py`` scores one through routes)."""
+    it by name (``tests/routing/test_routes.py`` scores one through routes)."""
     with pytest.raises(RequestRejectedError, match="RAAS_ROUTES"):
         score(data_source="some/dataset", solution_str="\\boxed{1}", ground_truth="1",
               url=server.url)  # fmt: skip

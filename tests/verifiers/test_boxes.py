@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reward_service.errors import InvalidInputError
+from reward_service.contract.errors import InvalidInputError
 from reward_service.verifiers._boxes import (
     as_box,
     find_box,

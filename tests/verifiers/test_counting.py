@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import VERIFIERS, Context, NoParams
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import VERIFIERS, Context, NoParams
 from reward_service.verifiers.counting import counting_reward, prepare
 
 

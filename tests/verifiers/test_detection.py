@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import FORMATS, VERIFIERS, Context
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import FORMATS, VERIFIERS, Context
 from reward_service.verifiers.detection import (
     AVERAGE_THRESHOLDS,
     DetectionParams,

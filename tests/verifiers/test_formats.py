@@ -7,7 +7,7 @@ import json
 import pytest
 
 import reward_service.verifiers  # noqa: F401  (registers detection_answer)
-from reward_service.registry import FORMATS
+from reward_service.contract.registry import FORMATS
 from reward_service.verifiers.formats import think_answer
 
 WELL_FORMED = "<think>\nwork\n</think>\n<answer>\n\\boxed{4}\n</answer>"

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import pytest
 
 import reward_service.verifiers  # noqa: F401  (registers every verifier)
-from reward_service.registry import VERIFIERS, Context
+from reward_service.contract.registry import VERIFIERS, Context
 
 
 class Hack(NamedTuple):

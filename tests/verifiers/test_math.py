@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import FORMATS, VERIFIERS, Context, Score
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import FORMATS, VERIFIERS, Context, Score
 from reward_service.verifiers.math_answer import MathParams, math_reward, parse_gold
 from tests.conftest import load_vectors
 

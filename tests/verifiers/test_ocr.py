@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import VERIFIERS, Context
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import VERIFIERS, Context
 from reward_service.verifiers.ocr import OcrParams, anls, levenshtein, ocr_reward, prepare
 
 

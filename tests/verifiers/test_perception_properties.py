@@ -21,8 +21,8 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import FORMATS, VERIFIERS, Context
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import FORMATS, VERIFIERS, Context
 from reward_service.verifiers._boxes import iou_matrix
 from reward_service.verifiers.detection import DetectionParams, detection, dynamic_tau, prepare
 

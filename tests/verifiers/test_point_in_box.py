@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import VERIFIERS, Context, NoParams
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import VERIFIERS, Context, NoParams
 from reward_service.verifiers.point_in_box import point_in_box, prepare
 
 GT = [0, 0, 100, 100]

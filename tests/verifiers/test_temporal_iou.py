@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from reward_service.errors import InvalidInputError
-from reward_service.registry import VERIFIERS, Context, NoParams
+from reward_service.contract.errors import InvalidInputError
+from reward_service.contract.registry import VERIFIERS, Context, NoParams
 from reward_service.verifiers.temporal_iou import find_span, prepare, temporal_iou
 
 

@@ -36,8 +36,8 @@ import math
 
 from pydantic import Field
 
-from reward_service.model_spec import ModelSpec
-from reward_service.registry import Params, Score, model_verifier
+from reward_service.contract.registry import Params, Score, model_verifier
+from reward_service.models.config import ModelSpec
 
 
 class RMParams(Params):
