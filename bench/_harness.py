@@ -76,9 +76,11 @@ def compare(
         server.stop()
     n = len(batch)
     return Comparison(
-        n / statistics.median(loops), n / statistics.median(services), loop_accuracy,
+        n / statistics.median(loops),
+        n / statistics.median(services),
+        loop_accuracy,
         service_accuracy,
-    )  # fmt: skip
+    )
 
 
 _JSON = {"content-type": "application/json"}

@@ -57,8 +57,14 @@ SUITES = {
     "Math-Verify 0.9.0": DATA,
     "NeMo-Skills": DATA.with_name("nemo_skills_math_equal_cases.jsonl"),
 }
-MODULES = ("test_all", "test_numina_cases", "test_open_thoughts", "test_boxed", "test_strict",
-           "test_yujianll")  # fmt: skip
+MODULES = (
+    "test_all",
+    "test_numina_cases",
+    "test_open_thoughts",
+    "test_boxed",
+    "test_strict",
+    "test_yujianll",
+)
 DEFAULTS = {"precision": 6, "strict": True, "allow_set_relation_comp": False}
 TIMEOUT_S = 10
 _COMMAND = re.compile(r"\\[A-Za-z]+\*?(?:\{[^{}]*\})?")  # \text{any text}, \begin{bmatrix}
@@ -106,20 +112,33 @@ def _cases_in(source_root: Path) -> Iterator[dict[str, Any]]:
                     row = dict(zip(names, values, strict=True))
                     expected = row.get("expected", row.get("result"))
                     yield {
-                        "id": f"{module_name}::{name}[{index}]", "gold": row["gold"],
-                        "pred": row["pred"], "expected": int(expected),
+                        "id": f"{module_name}::{name}[{index}]",
+                        "gold": row["gold"],
+                        "pred": row["pred"],
+                        "expected": int(expected),
                         "settings": _settings(fn, names, values),
-                    }  # fmt: skip
+                    }
 
 
 def refresh() -> None:
     """Download the math-verify 0.9.0 sdist and rewrite the vendored expectations from it."""
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--no-binary", ":all:",
-             "--no-deps", "math-verify==0.9.0", "-d", tmp],
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--quiet",
+                "--no-binary",
+                ":all:",
+                "--no-deps",
+                "math-verify==0.9.0",
+                "-d",
+                tmp,
+            ],
             check=True,
-        )  # fmt: skip
+        )
         with tarfile.open(next(Path(tmp).glob("math_verify-0.9.0.tar.gz"))) as sdist:
             sdist.extractall(tmp, filter="data")
         cases = list(_cases_in(Path(tmp) / "math_verify-0.9.0"))
@@ -157,8 +176,11 @@ def _bounded(fn: Callable[[], Outcome]) -> Outcome:
 
 
 def plain(gold: str, response: str) -> Outcome:
-    found = verify(parse(gold, parsing_timeout=None), parse(response, parsing_timeout=None),
-                   timeout_seconds=None)  # fmt: skip
+    found = verify(
+        parse(gold, parsing_timeout=None),
+        parse(response, parsing_timeout=None),
+        timeout_seconds=None,
+    )
     return int(found), {}
 
 
@@ -235,9 +257,11 @@ def tally(cases: list[dict[str, Any]]) -> dict[str, Any]:
             found["by_category"] = dict(Counter(m["category"] for m in found["misses"]))
     per_suite = {suite: sum(c["suite"] == suite for c in counted) for suite in SUITES}
     return {
-        "cases": len(counted), "per_suite": per_suite,
-        "not_counted": len(cases) - len(counted), "sides": sides,
-    }  # fmt: skip
+        "cases": len(counted),
+        "per_suite": per_suite,
+        "not_counted": len(cases) - len(counted),
+        "sides": sides,
+    }
 
 
 def main() -> None:

@@ -134,10 +134,12 @@ async def drive(
     tokens = sum(i.tokens for q in queues for r in q for i in r)
     latencies.sort()
     return {
-        "wall_s": round(wall, 3), "tokens": tokens, "tokens_per_s": round(tokens / wall, 1),
+        "wall_s": round(wall, 3),
+        "tokens": tokens,
+        "tokens_per_s": round(tokens / wall, 1),
         "latency_p50_s": round(statistics.median(latencies), 3),
         "latency_p95_s": round(latencies[int(0.95 * (len(latencies) - 1))], 3),
-    }  # fmt: skip
+    }
 
 
 async def run_dynamic(scorer: BTScorer, queues: Any, budget: int, wait_s: float) -> dict[str, Any]:
@@ -150,9 +152,13 @@ async def run_dynamic(scorer: BTScorer, queues: Any, budget: int, wait_s: float)
     finally:
         await batcher.close()
     s = batcher.stats
-    return {**result, "batches": s.batches, "mean_rows": round(s.rows / s.batches, 1),
-            "padding_efficiency": round(s.padding_efficiency, 4),
-            "max_padded_tokens": s.max_padded_tokens}  # fmt: skip
+    return {
+        **result,
+        "batches": s.batches,
+        "mean_rows": round(s.rows / s.batches, 1),
+        "padding_efficiency": round(s.padding_efficiency, 4),
+        "max_padded_tokens": s.max_padded_tokens,
+    }
 
 
 async def run_fixed(scorer: BTScorer, queues: Any, size: int, wait_s: float) -> dict[str, Any]:
@@ -163,8 +169,12 @@ async def run_fixed(scorer: BTScorer, queues: Any, size: int, wait_s: float) -> 
     finally:
         consumer.cancel()
         fixed.executor.shutdown()
-    return {**result, "batches": fixed.batches, "batch_size": size,
-            "padding_efficiency": round(fixed.tokens / fixed.padded, 4)}  # fmt: skip
+    return {
+        **result,
+        "batches": fixed.batches,
+        "batch_size": size,
+        "padding_efficiency": round(fixed.tokens / fixed.padded, 4),
+    }
 
 
 def matmul_flops(device: torch.device, n: int = 8192, repeat: int = 20) -> float:
@@ -201,8 +211,14 @@ def main() -> None:
     shape = SIZES["cuda" if device.type == "cuda" else "cpu"]
     with tempfile.TemporaryDirectory() as tmp:
         save_bt(Path(tmp), extra_words=VOCAB, **shape)  # type: ignore[arg-type]
-        spec = ModelSpec(name="bench", path=tmp, kind="bt", device=args.device,
-                         max_tokens_per_batch=budget, max_input_tokens=budget)  # fmt: skip
+        spec = ModelSpec(
+            name="bench",
+            path=tmp,
+            kind="bt",
+            device=args.device,
+            max_tokens_per_batch=budget,
+            max_input_tokens=budget,
+        )
         scorer = BTScorer.load(spec)
     queues = workload(scorer, args.samples, args.clients, seed=0)
     warm = [i for q in queues[:2] for r in q for i in r][:8]
@@ -217,29 +233,42 @@ def main() -> None:
 
 
 def summary(
-    args: argparse.Namespace, scorer: BTScorer, device: torch.device,
-    dynamic: dict[str, Any], fixed: dict[str, Any], budget: int,
-) -> dict[str, Any]:  # fmt: skip
+    args: argparse.Namespace,
+    scorer: BTScorer,
+    device: torch.device,
+    dynamic: dict[str, Any],
+    fixed: dict[str, Any],
+    budget: int,
+) -> dict[str, Any]:
     params = non_embedding_params(scorer)
     ratio = dynamic["tokens_per_s"] / fixed["tokens_per_s"]
     report: dict[str, Any] = {
-        "device": str(device), "cpu": platform.processor() or platform.machine(),
-        "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+        "device": str(device),
+        "cpu": platform.processor() or platform.machine(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
         "model": {"non_embedding_params": params, "dtype": str(scorer.model.dtype)},
-        "workload": {"samples": args.samples, "clients": args.clients, "budget": budget,
-                     "max_wait_ms": args.max_wait_ms},
-        "dynamic": dynamic, "fixed": fixed, "tokens_per_s_ratio": round(ratio, 2),
+        "workload": {
+            "samples": args.samples,
+            "clients": args.clients,
+            "budget": budget,
+            "max_wait_ms": args.max_wait_ms,
+        },
+        "dynamic": dynamic,
+        "fixed": fixed,
+        "tokens_per_s_ratio": round(ratio, 2),
         "targets": {"tokens_per_s_ratio": 2.0, "padding_efficiency": 0.9},
         "passed": ratio >= 2.0 and dynamic["padding_efficiency"] >= 0.9,
-    }  # fmt: skip
+    }
     if device.type == "cuda":
         rate = matmul_flops(device)
         bound = rate / (2 * params)
         report["compute_bound"] = {
-            "matmul_tflops": round(rate / 1e12, 1), "tokens_per_s_bound": round(bound),
+            "matmul_tflops": round(rate / 1e12, 1),
+            "tokens_per_s_bound": round(bound),
             "dynamic_fraction": round(dynamic["tokens_per_s"] / bound, 3),
             "fixed_fraction": round(fixed["tokens_per_s"] / bound, 3),
-        }  # fmt: skip
+        }
     return report
 
 

@@ -48,8 +48,11 @@ def run(mode: str, lr: float, steps: int) -> dict[str, Any]:
         optimizer.zero_grad()
         model(input_ids=ids, labels=ids).loss.backward()
         optimizer.step()
-    result = {"mode": mode, "parameters": sum(p.numel() for p in params),
-              "weights_moved": share_moved(before, [p.detach() for p in params])}  # fmt: skip
+    result = {
+        "mode": mode,
+        "parameters": sum(p.numel() for p in params),
+        "weights_moved": share_moved(before, [p.detach() for p in params]),
+    }
     if isinstance(optimizer, MasterWeights):
         start = [b.float() for b in before]
         result["master_moved"] = share_moved(start, optimizer.master)

@@ -109,8 +109,11 @@ def buffering(raw: bytes, chunk: int = 65_536) -> dict[str, Any]:
         start = time.perf_counter()
         buffer += piece
         longest = max(longest, time.perf_counter() - start)
-    return {"body_mb": round(len(raw) / MB), "join_s": round(join, 3),
-            "longest_append_s": round(longest, 4)}  # fmt: skip
+    return {
+        "body_mb": round(len(raw) / MB),
+        "join_s": round(join, 3),
+        "longest_append_s": round(longest, 4),
+    }
 
 
 def slowest_probe(server: LiveServer, raw: bytes, key: bool) -> dict[str, Any]:
@@ -133,8 +136,11 @@ def slowest_probe(server: LiveServer, raw: bytes, key: bool) -> dict[str, Any]:
         took = time.perf_counter() - start
         if sender.wait() != 0:
             raise RuntimeError("the body was not scored")
-    return {"request_s": round(took, 2), "probes": len(probes),
-            "slowest_probe_s": round(max(probes), 3)}  # fmt: skip
+    return {
+        "request_s": round(took, 2),
+        "probes": len(probes),
+        "slowest_probe_s": round(max(probes), 3),
+    }
 
 
 def main() -> None:

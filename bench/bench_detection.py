@@ -50,11 +50,17 @@ def samples(n: int, seed: int = 0) -> list[dict[str, Any]]:
     for i in range(n):
         gt = boxes(rng, 10)
         answer = json.dumps(jitter(rng, gt))
-        out.append({
-            "id": i, "data_source": "bench_det", "verifier": "detection", "params": PARAMS,
-            "ground_truth": gt, "format": "detection_answer",
-            "response": f"<think>\nlooking\n</think>\n<answer>\n{answer}\n</answer>",
-        })  # fmt: skip
+        out.append(
+            {
+                "id": i,
+                "data_source": "bench_det",
+                "verifier": "detection",
+                "params": PARAMS,
+                "ground_truth": gt,
+                "format": "detection_answer",
+                "response": f"<think>\nlooking\n</think>\n<answer>\n{answer}\n</answer>",
+            }
+        )
     return out
 
 

@@ -118,11 +118,19 @@ def main() -> None:
         os.sched_setaffinity(0, cores[:1])
     try:
         config = GRPOConfig(
-            model=str(work / "model"), data=str(work / "data.jsonl"), reward_url=server.url,
-            output_dir=str(work / "run"), prompts_per_step=PROMPTS, group_size=GROUP,
-            max_new_tokens=NEW_TOKENS[args.task], learning_rate=0.0, dynamic_sampling=False,
-            torch_threads=1, tensorboard=False, save_model=False,
-        )  # fmt: skip
+            model=str(work / "model"),
+            data=str(work / "data.jsonl"),
+            reward_url=server.url,
+            output_dir=str(work / "run"),
+            prompts_per_step=PROMPTS,
+            group_size=GROUP,
+            max_new_tokens=NEW_TOKENS[args.task],
+            learning_rate=0.0,
+            dynamic_sampling=False,
+            torch_threads=1,
+            tensorboard=False,
+            save_model=False,
+        )
         trainer = GRPOTrainer(config)
         latency = group_latency(server.url, trainer, rows)
         for mode in MODES:  # warm-up: imports, allocator, the server's first batches
@@ -163,9 +171,14 @@ def main() -> None:
         "benchmark": "GRPO step time: rewards overlapped vs after the rollout vs none",
         "machine": machine(),
         "setup": {
-            "task": args.task, "prompts_per_step": PROMPTS, "group_size": GROUP,
-            "new_tokens": NEW_TOKENS[args.task], "model": MODEL[args.task],
-            "verifier": VERIFIER[args.task], "trainer_threads": 1, "raas_pool_workers": 1,
+            "task": args.task,
+            "prompts_per_step": PROMPTS,
+            "group_size": GROUP,
+            "new_tokens": NEW_TOKENS[args.task],
+            "model": MODEL[args.task],
+            "verifier": VERIFIER[args.task],
+            "trainer_threads": 1,
+            "raas_pool_workers": 1,
             "measured_steps_per_mode": args.rounds * args.steps,
         },
         "raas_round_trip_per_group_s": round(latency, 4),
@@ -182,7 +195,7 @@ def main() -> None:
         },
         "target": "overlap_over_floor <= 1.02",
         "step_s": {mode: [round(run["time/step"], 4) for run in runs[mode]] for mode in MODES},
-    }  # fmt: skip
+    }
     write(result, out)
 
 

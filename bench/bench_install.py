@@ -36,10 +36,17 @@ def run(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 
 
 def footprint(venv: Path) -> dict[str, Any]:
-    size = int(subprocess.run(["du", "-sb", str(venv)], capture_output=True, text=True,
-                              check=True).stdout.split()[0])  # fmt: skip
-    listed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
-                            capture_output=True, text=True, check=True).stdout  # fmt: skip
+    size = int(
+        subprocess.run(
+            ["du", "-sb", str(venv)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+    )
+    listed = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     names = sorted(line.split("==")[0].split(" @ ")[0] for line in listed.splitlines() if line)
     heavy = [n for n in names if n.lower() in {"torch", "transformers", "fastapi", "math-verify"}]
     return {"size_mb": round(size / 1e6), "packages": len(names), "of_note": heavy}
@@ -56,9 +63,13 @@ def serve_cold_start(work: Path, env: dict[str, str]) -> dict[str, Any]:
     port = free_port()
     start = time.perf_counter()
     process = subprocess.Popen(
-        ["make", "serve"], cwd=checkout, env={**env, "RAAS_PORT": str(port)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+        ["make", "serve"],
+        cwd=checkout,
+        env={**env, "RAAS_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         while not all(answers(f"http://127.0.0.1:{port}/{p}") for p in ("healthz", "readyz")):
             assert process.poll() is None, "make serve exited"
@@ -85,18 +96,27 @@ def answers(url: str) -> bool:
 def make_install(work: Path, target: str, env: dict[str, str]) -> dict[str, Any]:
     checkout = clone(work / target)
     seconds = run(["make", target], checkout, env)
-    return {"command": f"make {target}", "seconds": round(seconds, 1),
-            **footprint(checkout / ".venv")}  # fmt: skip
+    return {
+        "command": f"make {target}",
+        "seconds": round(seconds, 1),
+        **footprint(checkout / ".venv"),
+    }
 
 
 def client_install(work: Path, env: dict[str, str]) -> dict[str, Any]:
     checkout = clone(work / "client")
     venv = work / "client-venv"
     seconds = run([sys.executable, "-m", "venv", str(venv)], work, env)
-    seconds += run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                    "./clients/python"], checkout, env)  # fmt: skip
-    return {"command": "pip install ./clients/python", "seconds": round(seconds, 1),
-            **footprint(venv)}  # fmt: skip
+    seconds += run(
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "./clients/python"],
+        checkout,
+        env,
+    )
+    return {
+        "command": "pip install ./clients/python",
+        "seconds": round(seconds, 1),
+        **footprint(venv),
+    }
 
 
 def main() -> None:

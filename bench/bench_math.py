@@ -20,8 +20,24 @@ from reward_service.contract.registry import Context
 from reward_service.settings import Settings
 
 GOLDS = ["\\frac{1}{2}", "42", "3\\sqrt{2}", "x^2+1", "\\pi/4", "(1, 2)", "0.75", "-7"]
-ANSWERS = ["\\frac{2}{4}", "42", "\\sqrt{18}", "1+x^2", "\\frac{\\pi}{4}", "(1,2)", "3/4", "-7",
-           "\\frac{1}{3}", "41", "2\\sqrt{3}", "x^2", "\\pi", "(2, 1)", "0.7", "7"]  # fmt: skip
+ANSWERS = [
+    "\\frac{2}{4}",
+    "42",
+    "\\sqrt{18}",
+    "1+x^2",
+    "\\frac{\\pi}{4}",
+    "(1,2)",
+    "3/4",
+    "-7",
+    "\\frac{1}{3}",
+    "41",
+    "2\\sqrt{3}",
+    "x^2",
+    "\\pi",
+    "(2, 1)",
+    "0.7",
+    "7",
+]
 
 
 def samples(n: int = 1024, group: int = 16) -> list[dict[str, Any]]:
@@ -31,12 +47,16 @@ def samples(n: int = 1024, group: int = 16) -> list[dict[str, Any]]:
         k = prompt % len(GOLDS)  # ANSWERS[k] is an equivalent form of GOLDS[k]; k + 8 is wrong
         answer = ANSWERS[k if rollout % 2 == 0 else len(GOLDS) + (k + rollout) % len(GOLDS)]
         think = f"Rollout {i}: let me work through problem {prompt} carefully. " * 3
-        out.append({
-            "id": i, "data_source": "bench_math", "verifier": "math",
-            "ground_truth": GOLDS[prompt % len(GOLDS)],
-            "response": f"<think>\n{think}\n</think>\n<answer>\n"
-            f"The final answer is $\\boxed{{{answer}}}$\n</answer>",
-        })  # fmt: skip
+        out.append(
+            {
+                "id": i,
+                "data_source": "bench_math",
+                "verifier": "math",
+                "ground_truth": GOLDS[prompt % len(GOLDS)],
+                "response": f"<think>\n{think}\n</think>\n<answer>\n"
+                f"The final answer is $\\boxed{{{answer}}}$\n</answer>",
+            }
+        )
     return out
 
 

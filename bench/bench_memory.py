@@ -87,8 +87,9 @@ def code_of(revision: str | None) -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix="raas-code-") as folder:
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", revision, "reward_service"],
-            check=True, capture_output=True,
-        ).stdout  # fmt: skip
+            check=True,
+            capture_output=True,
+        ).stdout
         subprocess.run(["tar", "-x", "-C", folder], input=archive, check=True)
         yield Path(folder)
 
@@ -157,17 +158,23 @@ def run(topology: str, revision: str | None, args: argparse.Namespace) -> dict[s
             code = served_from(router)
             before = [rss(w.process.pid) / MIB for w in workers]
             trace = drive(
-                router.url, cycle, args.batches, trainers=args.trainers, pid=router.process.pid,
+                router.url,
+                cycle,
+                args.batches,
+                trainers=args.trainers,
+                pid=router.process.pid,
                 stop_above_mib=args.stop_above_mib,
-            )  # fmt: skip
+            )
             after = [rss(w.process.pid) / MIB for w in workers]
         finally:
             for server in (router, *workers):
                 server.stop()
     return {
-        "topology": topology, "code": revision or git_head(), "served": code,
+        "topology": topology,
+        "code": revision or git_head(),
+        "served": code,
         **summary(trace, list(zip(before, after, strict=True))),
-    }  # fmt: skip
+    }
 
 
 def git_head() -> str:
@@ -199,8 +206,9 @@ def plot(runs: dict[str, dict[str, Any]], out: Path) -> None:
     axis.text(0, K8S_LIMIT_MIB, " k8s limit 2 GiB", color="red", va="bottom", fontsize=8)
     ceiling = int(K8S_LIMIT_MIB * 0.8)
     axis.axhline(ceiling, color="grey", lw=0.8, ls=":")
-    axis.text(0, ceiling, f" default ceiling there: {ceiling} MiB", color="grey", va="bottom",
-              fontsize=8)  # fmt: skip
+    axis.text(
+        0, ceiling, f" default ceiling there: {ceiling} MiB", color="grey", va="bottom", fontsize=8
+    )
     axis.set_xlabel("batches answered (256 long-CoT samples each)")
     axis.set_ylabel("router RSS (MiB)")
     axis.set_title("router memory: 4 trainers, remote rule workers vs the embedded pool")

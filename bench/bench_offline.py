@@ -45,8 +45,19 @@ def dataset(path: Path, rows: int) -> None:
 def score(source: Path, out: Path, *extra: str) -> dict[str, Any]:
     """``raas score`` as a user runs it; its own numbers (``--summary``) and its wall time."""
     summary = out.with_suffix(".summary.json")
-    command = [*RAAS, "score", str(source), "--out", str(out), "--overwrite", "--workers", "2",
-               "--summary", str(summary), *extra]  # fmt: skip
+    command = [
+        *RAAS,
+        "score",
+        str(source),
+        "--out",
+        str(out),
+        "--overwrite",
+        "--workers",
+        "2",
+        "--summary",
+        str(summary),
+        *extra,
+    ]
     start = time.perf_counter()
     finished = subprocess.run(command, stderr=subprocess.PIPE, text=True, check=True)
     wall = time.perf_counter() - start
@@ -54,9 +65,11 @@ def score(source: Path, out: Path, *extra: str) -> dict[str, Any]:
     bars = re.findall(r"raas score: 100%[^\r\n]*", finished.stderr)
     numbers: dict[str, Any] = json.loads(summary.read_text())
     return {
-        **numbers, "wall_s_with_start": round(wall, 2), "output_bytes": out.stat().st_size,
+        **numbers,
+        "wall_s_with_start": round(wall, 2),
+        "output_bytes": out.stat().st_size,
         "progress_bar_last": bars[-1].strip() if bars else None,
-    }  # fmt: skip
+    }
 
 
 def main() -> None:
@@ -76,21 +89,26 @@ def main() -> None:
     same = (work / "scored.jsonl").read_bytes() == (work / "scored_remote.jsonl").read_bytes()
     parquet = score(source, work / "scored.parquet", "--no-progress")
     report_dir = args.out / "offline" / "score_report"
-    subprocess.run([*RAAS, "report", str(work / "scored.jsonl"), "--out", str(report_dir)],
-                   check=True)  # fmt: skip
+    subprocess.run(
+        [*RAAS, "report", str(work / "scored.jsonl"), "--out", str(report_dir)], check=True
+    )
     service = json.loads((args.out / "traffic.json").read_text())
     mixed = next(r for r in service["rows"] if r["scenario"] == "mixed" and r["trainers"] == 1)
     result = {
         "benchmark": "raas score over rollouts of mixed tasks",
-        "machine": machine(), "rows": args.rows, "input_bytes": source.stat().st_size,
-        "in_process": local, "against_raas_serve": remote, "parquet_output": parquet,
+        "machine": machine(),
+        "rows": args.rows,
+        "input_bytes": source.stat().st_size,
+        "in_process": local,
+        "against_raas_serve": remote,
+        "parquet_output": parquet,
         "remote_output_identical_to_in_process": same,
         "service_mixed_1_trainer_samples_per_s": mixed["samples_per_s"],
         "in_process_vs_service": round(local["rows_per_s"] / mixed["samples_per_s"], 3),
         "peak_rss_mb_largest_process": round(
             resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         ),
-    }  # fmt: skip
+    }
     write(result, args.out / "offline_score.json")
 
 

@@ -28,19 +28,30 @@ from reward_service.contract.schemas import RewardRequest  # noqa: E402
 
 def body(n: int = 1024) -> bytes:
     samples = [
-        {"id": i, "data_source": "math", "verifier": "math", "ground_truth": "\\frac{1}{2}",
-         "response": "<think>\n" + "step " * 400 + f"\n</think>\n\\boxed{{{i}}}"}
+        {
+            "id": i,
+            "data_source": "math",
+            "verifier": "math",
+            "ground_truth": "\\frac{1}{2}",
+            "response": "<think>\n" + "step " * 400 + f"\n</think>\n\\boxed{{{i}}}",
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
     return orjson.dumps({"samples": samples, "step": 3, "total_steps": 100})
 
 
 def results(n: int = 1024) -> dict[str, Any]:
     rows = [
-        {"id": i, "reward": 0.5, "status": "ok", "components": {"accuracy": 1.0, "format": 0.0},
-         "details": {"extracted": ["1/2"]}, "error": None}
+        {
+            "id": i,
+            "reward": 0.5,
+            "status": "ok",
+            "components": {"accuracy": 1.0, "format": 0.0},
+            "details": {"extracted": ["1/2"]},
+            "error": None,
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
     return {"results": rows, "summary": {"by_source": {}}}
 
 

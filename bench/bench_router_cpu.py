@@ -53,20 +53,28 @@ CORES = (2, 16, 64, 192)
 
 def choice_batch(offset: int) -> list[dict[str, Any]]:
     return [
-        {"verifier": "choice", "ground_truth": "ABCD"[i % 4],
-         "response": f"Comparing the options, ({'ABCD'[(i // 4) % 4]}) fits best. #{offset + i}"}
+        {
+            "verifier": "choice",
+            "ground_truth": "ABCD"[i % 4],
+            "response": f"Comparing the options, ({'ABCD'[(i // 4) % 4]}) fits best. #{offset + i}",
+        }
         for i in range(BATCH)
-    ]  # fmt: skip
+    ]
 
 
 def iou_batch(offset: int) -> list[dict[str, Any]]:
     out = []
     for i in range(BATCH):
         x, y = (offset + i) % 900, (offset + 7 * i) % 900
-        out.append({
-            "verifier": "iou", "ground_truth": [x, y, x + 80, y + 60],
-            "response": f"The object is at \\boxed{{[{x + i % 9}, {y}, {x + 84}, {y + 61}]}}. #{i}",
-        })  # fmt: skip
+        out.append(
+            {
+                "verifier": "iou",
+                "ground_truth": [x, y, x + 80, y + 60],
+                "response": (
+                    f"The object is at \\boxed{{[{x + i % 9}, {y}, {x + 84}, {y + 61}]}}. #{i}"
+                ),
+            }
+        )
     return out
 
 
@@ -175,8 +183,13 @@ def plot(results: dict[str, Any], before: dict[str, Any], out: Path) -> None:
         for label, (table, key, color) in lines.items():
             style = ":" if key == "ideal" else "-"
             axis.plot(CORES, [table[str(c)][key] for c in CORES], style, color=color, label=label)
-        axis.scatter([2], [results[name]["wall_samples_per_s"]], color="tab:red", zorder=3,
-                     label="measured here (2 cores, one client)")  # fmt: skip
+        axis.scatter(
+            [2],
+            [results[name]["wall_samples_per_s"]],
+            color="tab:red",
+            zorder=3,
+            label="measured here (2 cores, one client)",
+        )
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xticks(CORES, [str(c) for c in CORES])
@@ -195,9 +208,11 @@ def main() -> None:
     parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/router_cpu.json")
     parser.add_argument(
-        "--before", type=Path, default=ROOT / "bench/results/router_cpu_before.json",
+        "--before",
+        type=Path,
+        default=ROOT / "bench/results/router_cpu_before.json",
         help="an earlier run to draw beside this one (the router before issue 24's cuts)",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
     results = {}
     for name in args.scenarios:

@@ -137,9 +137,13 @@ def main() -> None:
     for n in args.routers:
         summary[str(n)]["vs_first"] = round(summary[str(n)]["samples_per_s_median"] / base, 3)
     setup = {
-        "verifier": args.verifier, "piece": PIECE, "clients": args.clients,
-        "pool_workers": args.pool, "seconds": args.seconds, "rounds": args.rounds,
-    }  # fmt: skip
+        "verifier": args.verifier,
+        "piece": PIECE,
+        "clients": args.clients,
+        "pool_workers": args.pool,
+        "seconds": args.seconds,
+        "rounds": args.rounds,
+    }
     benchmark = "samples/s of cheap samples, one router process against several"
     found = {"benchmark": benchmark, "machine": machine(), "setup": setup, "routers": summary}
     write(found, args.out)

@@ -51,11 +51,15 @@ def batch(client: int, number: int, size: int) -> tuple[list[dict[str, Any]], li
         truth = (client * 7919 + number * 31 + i // 8) % 1000
         right = i % 3 != 2
         answer = truth if right else truth + 1
-        samples.append({
-            "id": f"c{client}-b{number}-s{i}", "data_source": f"soak-{i % 4}",
-            "response": f"<think>adding</think> the answer is \\boxed{{{answer}}}",
-            "ground_truth": str(truth), "verifier": "math",
-        })  # fmt: skip
+        samples.append(
+            {
+                "id": f"c{client}-b{number}-s{i}",
+                "data_source": f"soak-{i % 4}",
+                "response": f"<think>adding</think> the answer is \\boxed{{{answer}}}",
+                "ground_truth": str(truth),
+                "verifier": "math",
+            }
+        )
         expected.append(1.0 if right else 0.0)
     return samples, expected
 
@@ -254,9 +258,10 @@ def rss_summary(points: list[tuple[float, float]]) -> dict[str, float]:
 def router_samples_counted(url: str) -> float:
     text = httpx.get(f"{url}/metrics").text
     return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
         if line.startswith("raas_samples_total{")
-    )  # fmt: skip
+    )
 
 
 def main() -> None:
@@ -268,25 +273,34 @@ def main() -> None:
     parser.add_argument("--lost", type=float, default=0.1, help="share whose answer is lost")
     args = parser.parse_args()
 
-    worker_env = {"RAAS_INTERNAL_TOKEN": TOKEN, "RAAS_POOL_WORKERS": "1", "RAAS_POOL_SPARES": "1",
-                  "RAAS_SAMPLE_TIMEOUT_S": "5"}  # fmt: skip
+    worker_env = {
+        "RAAS_INTERNAL_TOKEN": TOKEN,
+        "RAAS_POOL_WORKERS": "1",
+        "RAAS_POOL_SPARES": "1",
+        "RAAS_SAMPLE_TIMEOUT_S": "5",
+    }
     workers = [LiveServer.start("worker", "rules", **worker_env) for _ in range(2)]
     router = LiveServer.start(
-        RAAS_API_KEYS=KEY, RAAS_INTERNAL_TOKEN=TOKEN,
-        RAAS_RULE_WORKERS=",".join(w.url for w in workers), RAAS_REMOTE_ATTEMPTS="6",
-    )  # fmt: skip
+        RAAS_API_KEYS=KEY,
+        RAAS_INTERNAL_TOKEN=TOKEN,
+        RAAS_RULE_WORKERS=",".join(w.url for w in workers),
+        RAAS_REMOTE_ATTEMPTS="6",
+    )
     ledger, chaos = Ledger(), Chaos(workers, worker_env, seed=11)
     memory: dict[str, list[tuple[float, float]]] = {
-        "router": [], "worker_process": [], "worker_with_children": [],
-    }  # fmt: skip
+        "router": [],
+        "worker_process": [],
+        "worker_with_children": [],
+    }
     start = time.monotonic()
     until = start + args.seconds
     clients = [
-        threading.Thread(target=client_loop, args=(i, until, args.batch,
-                                                   (args.duplicates, args.lost), router.url,
-                                                   ledger))
+        threading.Thread(
+            target=client_loop,
+            args=(i, until, args.batch, (args.duplicates, args.lost), router.url, ledger),
+        )
         for i in range(args.clients)
-    ]  # fmt: skip
+    ]
     chaos_thread = threading.Thread(target=chaos.run)
     try:
         for thread in [*clients, chaos_thread]:

@@ -127,9 +127,15 @@ async def drive(url: str, bodies: list[list[bytes]]) -> tuple[float, list[float]
 
 
 def scenario(
-    server: LiveServer, name: str, tasks: tuple[str, ...], trainers: int, batches: int,
-    loop: float, cores: int, seed: int,
-) -> dict[str, Any]:  # fmt: skip
+    server: LiveServer,
+    name: str,
+    tasks: tuple[str, ...],
+    trainers: int,
+    batches: int,
+    loop: float,
+    cores: int,
+    seed: int,
+) -> dict[str, Any]:
     rng = random.Random(seed)
     samples = [[batch(rng, BATCH, tasks) for _ in range(batches)] for _ in range(trainers)]
     bodies = [[orjson.dumps({"samples": b}) for b in per] for per in samples]
@@ -144,8 +150,12 @@ def scenario(
     latencies.sort()
     client_cores = used.client / wall
     return {
-        "scenario": name, "trainers": trainers, "samples": total, "ok": scored,
-        "samples_per_s": round(rate, 1), "loop_samples_per_s": round(loop, 1),
+        "scenario": name,
+        "trainers": trainers,
+        "samples": total,
+        "ok": scored,
+        "samples_per_s": round(rate, 1),
+        "loop_samples_per_s": round(loop, 1),
         "ratio_over_loop_x_cores": round(rate / (loop * cores), 3),
         "client_us_per_sample": round(used.client / total * 1e6, 1),
         "router_us_per_sample": round(used.router / total * 1e6, 1),
@@ -155,15 +165,20 @@ def scenario(
         "latency_p50_s": round(statistics.median(latencies), 3),
         "latency_p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 3),
         "crash_restarts": metric(server.url, "raas_pool_restarts_total", reason="crash") - crashes,
-        "router_rss_mb_before": round(rss_before), "router_rss_mb_after": round(rss_mb(pid)),
-    }  # fmt: skip
+        "router_rss_mb_before": round(rss_before),
+        "router_rss_mb_after": round(rss_mb(pid)),
+    }
 
 
 def bombs(server: LiveServer) -> dict[str, Any]:
     towers = [
-        {"verifier": "math", "response": f"\\boxed{{10^{{10^{{10^{{{10 + i}}}}}}}}}",
-         "ground_truth": "1"} for i in range(16)
-    ]  # fmt: skip
+        {
+            "verifier": "math",
+            "response": f"\\boxed{{10^{{10^{{10^{{{10 + i}}}}}}}}}",
+            "ground_truth": "1",
+        }
+        for i in range(16)
+    ]
     small = [{"verifier": "math", "response": "\\boxed{4}", "ground_truth": "4"}] * 8
 
     async def run() -> tuple[float, float]:
@@ -180,9 +195,12 @@ def bombs(server: LiveServer) -> dict[str, Any]:
 
     small_s, heavy_s = asyncio.run(run())
     return {
-        "scenario": "bombs", "deadline_s": DEADLINE_S, "small_request_s": round(small_s, 2),
-        "target_s": DEADLINE_S + 2, "bomb_request_s": round(heavy_s, 2),
-    }  # fmt: skip
+        "scenario": "bombs",
+        "deadline_s": DEADLINE_S,
+        "small_request_s": round(small_s, 2),
+        "target_s": DEADLINE_S + 2,
+        "bomb_request_s": round(heavy_s, 2),
+    }
 
 
 def plot(rows: list[dict[str, Any]], out: Path) -> None:
@@ -195,8 +213,14 @@ def plot(rows: list[dict[str, Any]], out: Path) -> None:
     labels = [f"{r['scenario']}\n{r['trainers']} trainer(s)" for r in runs]
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     left.bar(labels, [r["samples_per_s"] for r in runs], color="tab:blue", label="raas serve")
-    left.scatter(labels, [r["loop_samples_per_s"] * r["cores"] for r in runs], color="black",
-                 marker="_", s=900, label="in-process loop × cores")  # fmt: skip
+    left.scatter(
+        labels,
+        [r["loop_samples_per_s"] * r["cores"] for r in runs],
+        color="black",
+        marker="_",
+        s=900,
+        label="in-process loop × cores",
+    )
     left.set_ylabel("samples / s")
     left.legend()
     left.set_title("throughput (512-sample batches, long CoT)")
@@ -224,8 +248,13 @@ def main() -> None:
         "math": loop_rate(batch(rng, 2048, ("math",))),
         "mixed": loop_rate(batch(rng, 2048, TASKS)),
     }
-    plan = [("math", ("math",), 1), ("math", ("math",), 4), ("mixed", TASKS, 1),
-            ("mixed", TASKS, 4), ("mixed", TASKS, 16)]  # fmt: skip
+    plan = [
+        ("math", ("math",), 1),
+        ("math", ("math",), 4),
+        ("mixed", TASKS, 1),
+        ("mixed", TASKS, 4),
+        ("mixed", TASKS, 16),
+    ]
     if args.quick:
         plan = plan[:4]
     server = LiveServer.start(
@@ -242,9 +271,17 @@ def main() -> None:
         print(rows[-1])
     finally:
         server.stop()
-    write({"benchmark": "realistic RL traffic through raas serve", "batch": BATCH,
-           "batches_per_trainer": batches, "cores": cores, "machine": machine(),
-           "rows": rows}, args.out)  # fmt: skip
+    write(
+        {
+            "benchmark": "realistic RL traffic through raas serve",
+            "batch": BATCH,
+            "batches_per_trainer": batches,
+            "cores": cores,
+            "machine": machine(),
+            "rows": rows,
+        },
+        args.out,
+    )
     plot(rows, args.out.with_suffix(".png"))
 
 

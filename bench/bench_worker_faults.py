@@ -79,13 +79,15 @@ def scenario(
         sent = trainers.result()
     latencies = sorted(s.seconds for s in sent)
     return {
-        "scenario": name, "samples": sum(len(s.results or []) for s in sent),
-        **tally(sent, expected), "batches": len(sent),
+        "scenario": name,
+        "samples": sum(len(s.results or []) for s in sent),
+        **tally(sent, expected),
+        "batches": len(sent),
         "batches_raised": sum(s.results is None for s in sent),
         "latency_p50_s": round(statistics.median(latencies), 2),
         "latency_p99_s": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 2),
         "latency_max_s": round(latencies[-1], 2),
-    }  # fmt: skip
+    }
 
 
 def kill_and_freeze(freeze_s: float) -> Callable[[RemoteCluster], None]:

@@ -165,23 +165,32 @@ def windows() -> list[dict[str, Any]]:
     """The cost of a cold model pod: scale-down windows shorter than a job's step period let
     the pods go between its bursts, and each burst then waits for cold pods."""
     return [
-        row("hpa_queue", cluster(jobs).with_policy(
-            "model", max_replicas=REWARD_GPUS, scale_up_window_s=0.0, scale_down_window_s=down
-        ), jobs=jobs, scale_down_window_s=down)
+        row(
+            "hpa_queue",
+            cluster(jobs).with_policy(
+                "model", max_replicas=REWARD_GPUS, scale_up_window_s=0.0, scale_down_window_s=down
+            ),
+            jobs=jobs,
+            scale_down_window_s=down,
+        )
         for jobs in (1, JOBS)
         for down in (60.0, 300.0, 600.0, 900.0)
-    ]  # fmt: skip
+    ]
 
 
 def targets() -> list[dict[str, Any]]:
     """The queue-depth target (samples waiting per pod): a backlog the HPA keeps on purpose,
     which overlapped rewards wait behind."""
     return [
-        row("hpa_queue", cluster(JOBS, overlap).with_tier("model", policy=BASE.with_(target=t)),
-            overlap=overlap, target=t)
+        row(
+            "hpa_queue",
+            cluster(JOBS, overlap).with_tier("model", policy=BASE.with_(target=t)),
+            overlap=overlap,
+            target=t,
+        )
         for overlap in (False, True)
         for t in (8.0, 16.0, 32.0, 64.0, 128.0)
-    ]  # fmt: skip
+    ]
 
 
 def router() -> list[dict[str, Any]]:
@@ -189,16 +198,25 @@ def router() -> list[dict[str, Any]]:
     65,536 a step, 20 s rollouts, 10 s updates) through the manifests' 2 router pods, at
     today's 24 µs and issue 24's 8 µs a sample, with 1 or 4 router processes a pod."""
     shape: dict[str, Any] = {
-        "samples_per_step": 65_536, "group_size": 64, "rollout_s": 20.0, "update_s": 10.0,
-        "tasks": (Task("choice", 1.0),), "steps": 6,
-    }  # fmt: skip
+        "samples_per_step": 65_536,
+        "group_size": 64,
+        "rollout_s": 20.0,
+        "update_s": 10.0,
+        "tasks": (Task("choice", 1.0),),
+        "steps": 6,
+    }
     return [
-        row("router", cluster(JOBS, **shape).with_(router_cpu_s=us * 1e-6).with_tier(
-            "router", slots_per_pod=procs, policy=Policy("fixed", 2, 2)
-        ), router_us=us, router_processes_per_pod=procs)
+        row(
+            "router",
+            cluster(JOBS, **shape)
+            .with_(router_cpu_s=us * 1e-6)
+            .with_tier("router", slots_per_pod=procs, policy=Policy("fixed", 2, 2)),
+            router_us=us,
+            router_processes_per_pod=procs,
+        )
         for procs in (1, 4)
         for us in (24.0, 8.0)
-    ]  # fmt: skip
+    ]
 
 
 def best_fixed(rows: list[dict[str, Any]], jobs: int = JOBS, overlap: bool = False) -> int:

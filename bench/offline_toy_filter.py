@@ -40,9 +40,13 @@ def rollouts(model_dir: Path) -> list[dict[str, Any]]:
         ids = tokenizer([prompt_row["prompt"]] * K, return_tensors="pt", add_special_tokens=False)
         with torch.no_grad():
             out = model.generate(
-                **ids, do_sample=True, temperature=1.0, top_k=0, max_new_tokens=MAX_NEW_TOKENS,
+                **ids,
+                do_sample=True,
+                temperature=1.0,
+                top_k=0,
+                max_new_tokens=MAX_NEW_TOKENS,
                 pad_token_id=tokenizer.pad_token_id,
-            )  # fmt: skip
+            )
         width = ids["input_ids"].shape[1]
         for sequence in out:
             response = tokenizer.decode(sequence[width:], skip_special_tokens=True)
@@ -63,21 +67,51 @@ def main() -> None:
     source.write_text("".join(json.dumps(row) + "\n" for row in rows))
     scored, kept = work / "scored.parquet", out / "kept_prompts.jsonl"
     out.mkdir(parents=True, exist_ok=True)
-    subprocess.run([*RAAS, "score", str(source), "--out", str(scored), "--workers", "2",
-                    "--summary", str(work / "summary.json")], check=True)  # fmt: skip
-    subprocess.run([*RAAS, "filter", "difficulty", str(scored), "--out", str(kept),
-                    "--report", str(out / "filter")], check=True)  # fmt: skip
-    subprocess.run([*RAAS, "report", str(scored), "--out", str(out / "report"),
-                    "--group-by", "prompt"], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            *RAAS,
+            "score",
+            str(source),
+            "--out",
+            str(scored),
+            "--workers",
+            "2",
+            "--summary",
+            str(work / "summary.json"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            *RAAS,
+            "filter",
+            "difficulty",
+            str(scored),
+            "--out",
+            str(kept),
+            "--report",
+            str(out / "filter"),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [*RAAS, "report", str(scored), "--out", str(out / "report"), "--group-by", "prompt"],
+        check=True,
+    )
     filtered = json.loads((out / "filter" / "filter.json").read_text())
     result = {
         "benchmark": "difficulty filter on the toy GRPO task, k = 8",
-        "machine": machine(), "prompts": len(rows) // K, "rollouts": len(rows), "k": K,
-        "warm_start_s": round(warm_s, 1), "generate_s": round(generate_s, 1),
+        "machine": machine(),
+        "prompts": len(rows) // K,
+        "rollouts": len(rows),
+        "k": K,
+        "warm_start_s": round(warm_s, 1),
+        "generate_s": round(generate_s, 1),
         "score": json.loads((work / "summary.json").read_text()),
-        "filter": filtered["total"], "by_source": filtered["by_source"],
+        "filter": filtered["total"],
+        "by_source": filtered["by_source"],
         "pass_rates": filtered["pass_rates"],
-    }  # fmt: skip
+    }
     write(result, out / "toy_filter.json")
 
 

@@ -47,11 +47,18 @@ def main() -> None:
         rows = arithmetic_rows()
         (work / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
         config = GRPOConfig(
-            model=str(work / "model"), data=str(work / "data.jsonl"),
+            model=str(work / "model"),
+            data=str(work / "data.jsonl"),
             reward_url=args.reward_url or (server.url if server else ""),
-            output_dir=str(work / "run"), steps=args.steps, prompts_per_step=16, group_size=8,
-            max_new_tokens=8, learning_rate=1e-3, torch_threads=1, save_model=False,
-        )  # fmt: skip
+            output_dir=str(work / "run"),
+            steps=args.steps,
+            prompts_per_step=16,
+            group_size=8,
+            max_new_tokens=8,
+            learning_rate=1e-3,
+            torch_threads=1,
+            save_model=False,
+        )
         start = time.perf_counter()
         history = GRPOTrainer(config).train()
         train_s = time.perf_counter() - start
@@ -69,12 +76,19 @@ def main() -> None:
         "machine": machine(),
         "warm_start": {"steps": WARM_STEPS, "answer_noise": NOISE, "seconds": round(warm_s, 1)},
         "model": {"hidden": HIDDEN, "layers": 2, "tokenizer": "characters + \\boxed{"},
-        "grpo": {"steps": args.steps, "prompts_per_step": 16, "group_size": 8,
-                 "learning_rate": 1e-3, "eps_low": 0.2, "eps_high": 0.28, "beta": 0.0},
+        "grpo": {
+            "steps": args.steps,
+            "prompts_per_step": 16,
+            "group_size": 8,
+            "learning_rate": 1e-3,
+            "eps_low": 0.2,
+            "eps_high": 0.28,
+            "beta": 0.0,
+        },
         f"reward_first_{window}_steps": round(sum(rewards[:window]) / window, 3),
         f"reward_last_{window}_steps": round(sum(rewards[-window:]) / window, 3),
         "train_seconds": round(train_s, 1),
-    }  # fmt: skip
+    }
     write(summary, args.out / "summary.json")
 
 

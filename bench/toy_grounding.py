@@ -36,8 +36,13 @@ from trainer_client.grpo import GRPOConfig, GRPOTrainer
 from trainer_client.grpo.metrics import moving_average, read_log, series
 
 HIDDEN, ROWS, NOISE, OBJECTS, WARM_LR = 64, 1024, 0.5, (1, 2), 5e-4
-GRPO = {"prompts_per_step": 16, "group_size": 8, "prompts_per_generate": 16,
-        "max_new_tokens": 24, "micro_batch_size": 32}  # fmt: skip
+GRPO = {
+    "prompts_per_step": 16,
+    "group_size": 8,
+    "prompts_per_generate": 16,
+    "max_new_tokens": 24,
+    "micro_batch_size": 32,
+}
 
 
 def plot(records: list[dict[str, Any]], path: Path, smooth: int = 5) -> None:
@@ -52,22 +57,33 @@ def plot(records: list[dict[str, Any]], path: Path, smooth: int = 5) -> None:
     figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     steps, values = series(records, "reward/grounding")
     left.plot(steps, moving_average(values, smooth), label="reward/grounding")
-    left.set(xlabel="GRPO step", ylabel="mean reward", ylim=(0, 0.5),
-             title=f"raas-train: reward per step ({smooth}-step mean)")  # fmt: skip
+    left.set(
+        xlabel="GRPO step",
+        ylabel="mean reward",
+        ylim=(0, 0.5),
+        title=f"raas-train: reward per step ({smooth}-step mean)",
+    )
     length = left.twinx()
     steps, values = series(records, "response_length/grounding")
-    length.plot(steps, moving_average(values, smooth), ":", color="grey",
-                label="response_length/grounding (right axis)")  # fmt: skip
+    length.plot(
+        steps,
+        moving_average(values, smooth),
+        ":",
+        color="grey",
+        label="response_length/grounding (right axis)",
+    )
     length.set(ylabel="response tokens", ylim=(0, 24))
     lines = left.get_lines() + length.get_lines()
     left.legend(lines, [str(line.get_label()) for line in lines], fontsize=8, loc="lower right")
-    for name, style in (("iou/grounding", "-"), ("parsed/grounding", "--"),
-                        ("threshold/grounding", ":")):  # fmt: skip
+    for name, style in (
+        ("iou/grounding", "-"),
+        ("parsed/grounding", "--"),
+        ("threshold/grounding", ":"),
+    ):
         steps, values = series(records, name)
         if steps:
             right.plot(steps, moving_average(values, smooth), style, label=name)
-    right.set(xlabel="GRPO step", ylim=(0, 1.02),
-              title="raas summary.by_source[grounding]")  # fmt: skip
+    right.set(xlabel="GRPO step", ylim=(0, 1.02), title="raas summary.by_source[grounding]")
     left.grid(alpha=0.3)
     right.grid(alpha=0.3)
     right.legend(fontsize=8, loc="lower right")
@@ -113,14 +129,25 @@ def main() -> None:
         processor.save_pretrained(work / "model")
         warm_s = time.perf_counter() - start
         (work / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
-        grpo = {**GRPO, "prompts_per_step": args.prompts_per_step, "group_size": args.group_size,
-                "prompts_per_generate": args.prompts_per_step}  # fmt: skip
+        grpo = {
+            **GRPO,
+            "prompts_per_step": args.prompts_per_step,
+            "group_size": args.group_size,
+            "prompts_per_generate": args.prompts_per_step,
+        }
         config = GRPOConfig(
-            model=str(work / "model"), data=str(work / "data.jsonl"), reward_url=server.url,
-            output_dir=str(work / "run"), steps=args.steps, torch_threads=threads,
-            save_model=False, learning_rate=args.learning_rate, device=str(device),
-            dtype=args.dtype, **grpo,
-        )  # fmt: skip
+            model=str(work / "model"),
+            data=str(work / "data.jsonl"),
+            reward_url=server.url,
+            output_dir=str(work / "run"),
+            steps=args.steps,
+            torch_threads=threads,
+            save_model=False,
+            learning_rate=args.learning_rate,
+            device=str(device),
+            dtype=args.dtype,
+            **grpo,
+        )
         start = time.perf_counter()
         trainer = GRPOTrainer(config)
         dtype = str(next(trainer.model.parameters()).dtype).removeprefix("torch.")
@@ -135,10 +162,12 @@ def main() -> None:
     plot(records, args.out / "curves.png")
     size = max(1, args.steps // 10)
     curves = {
-        name: {f"first_{size}": window_mean(records, name, True, size),
-               f"last_{size}": window_mean(records, name, False, size)}
+        name: {
+            f"first_{size}": window_mean(records, name, True, size),
+            f"last_{size}": window_mean(records, name, False, size),
+        }
         for name in ("reward/grounding", "iou/grounding", "parsed/grounding")
-    }  # fmt: skip
+    }
     summary = {
         "benchmark": "tiny VLM grounding: supervised warm start, then GRPO with raas iou, CPU",
         "machine": machine(),

@@ -40,9 +40,12 @@ SCHEDULE = [[0.3, 0.5], [0.6, 0.6], [1.0, 0.75]]
 ROUTES = [
     {"data_source": "add", "verifier": "math"},
     {"data_source": "sub", "verifier": "math"},
-    {"data_source": "grounding", "verifier": "iou",
-     "params": {"threshold": "dynamic", "dynamic_schedule": SCHEDULE}},
-]  # fmt: skip
+    {
+        "data_source": "grounding",
+        "verifier": "iou",
+        "params": {"threshold": "dynamic", "dynamic_schedule": SCHEDULE},
+    },
+]
 SOURCES = ("add", "sub", "grounding")
 
 
@@ -57,13 +60,19 @@ TAGS = ("50", "75", "95", "99")
 PANELS = [
     ("mean reward", [("reward", "-")], (0, 1.02)),
     ("IoU threshold (solid) / mean IoU (dashed)", [("threshold", "-"), ("iou", "--")], (0, 1.02)),
-    ("reflection ratio (solid) / correct among reflecting (dashed)",
-     [("reflection_ratio", "-"), ("correct_ratio_reflecting", "--")], (0, 1.02)),
+    (
+        "reflection ratio (solid) / correct among reflecting (dashed)",
+        [("reflection_ratio", "-"), ("correct_ratio_reflecting", "--")],
+        (0, 1.02),
+    ),
     ("truncation rate (cut at max_new_tokens)", [("truncated_ratio", "-")], (0, 1.02)),
-    ("response chars: correct (solid) / incorrect (dashed)",
-     [("response_length_correct", "-"), ("response_length_incorrect", "--")], None),
+    (
+        "response chars: correct (solid) / incorrect (dashed)",
+        [("response_length_correct", "-"), ("response_length_incorrect", "--")],
+        None,
+    ),
     ("grounding: precision = recall at IoU τ'", [(f"precision{t}", "-") for t in TAGS], (0, 1.02)),
-]  # fmt: skip
+]
 
 
 def plot(records: list[dict[str, Any]], path: Path, smooth: int = 10) -> None:
@@ -95,10 +104,16 @@ def plot(records: list[dict[str, Any]], path: Path, smooth: int = 10) -> None:
 
 
 CURVES = (
-    "reward", "reflection_ratio", "correct_ratio_reflecting", "truncated_ratio",
-    "response_length_correct", "response_length_incorrect", "iou", "threshold",
+    "reward",
+    "reflection_ratio",
+    "correct_ratio_reflecting",
+    "truncated_ratio",
+    "response_length_correct",
+    "response_length_incorrect",
+    "iou",
+    "threshold",
     *(f"precision{t}" for t in TAGS),
-)  # fmt: skip
+)
 
 
 def main() -> None:
@@ -115,15 +130,29 @@ def main() -> None:
     try:
         start = time.perf_counter()
         rows = dataset()
-        save_toy(work / "model", warm_steps=WARM_STEPS, noise=NOISE, hidden=HIDDEN, rows=rows,
-                 reflect=REFLECT)  # fmt: skip
+        save_toy(
+            work / "model",
+            warm_steps=WARM_STEPS,
+            noise=NOISE,
+            hidden=HIDDEN,
+            rows=rows,
+            reflect=REFLECT,
+        )
         warm_s = time.perf_counter() - start
         (work / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
         config = GRPOConfig(
-            model=str(work / "model"), data=str(work / "data.jsonl"), reward_url=server.url,
-            output_dir=str(work / "run"), steps=args.steps, prompts_per_step=16, group_size=8,
-            max_new_tokens=24, learning_rate=1e-3, torch_threads=1, save_model=False,
-        )  # fmt: skip
+            model=str(work / "model"),
+            data=str(work / "data.jsonl"),
+            reward_url=server.url,
+            output_dir=str(work / "run"),
+            steps=args.steps,
+            prompts_per_step=16,
+            group_size=8,
+            max_new_tokens=24,
+            learning_rate=1e-3,
+            torch_threads=1,
+            save_model=False,
+        )
         start = time.perf_counter()
         GRPOTrainer(config).train()
         train_s = time.perf_counter() - start
@@ -136,11 +165,14 @@ def main() -> None:
     records = read_log(args.out / "metrics.jsonl")
     plot(records, args.out / "curves.png")
     curves = {
-        f"{name}/{source}": {"first_20": window_mean(records, f"{name}/{source}", True),
-                             "last_20": window_mean(records, f"{name}/{source}", False)}
-        for source in SOURCES for name in CURVES
+        f"{name}/{source}": {
+            "first_20": window_mean(records, f"{name}/{source}", True),
+            "last_20": window_mean(records, f"{name}/{source}", False),
+        }
+        for source in SOURCES
+        for name in CURVES
         if any(f"{name}/{source}" in r for r in records)
-    }  # fmt: skip
+    }
     summary = {
         "benchmark": "mixed toy task: GRPO with raas rewards routed by data_source, on CPU",
         "machine": machine(),

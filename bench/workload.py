@@ -21,12 +21,55 @@ GROUP = 8
 TASKS = ("math", "choice", "chart", "counting", "detection", "grounding")
 
 _WORDS = (
-    "so", "the", "total", "is", "then", "we", "get", "let", "us", "consider", "the", "value",
-    "of", "which", "means", "that", "since", "both", "sides", "are", "equal", "note", "that",
-    "the", "area", "is", "hence", "it", "follows", "that", "multiply", "by", "divide", "by",
-    "and", "therefore", "the", "remaining", "part", "gives", "us", "the", "next", "step", "is",
-    "substituting", "back", "into",
-)  # fmt: skip
+    "so",
+    "the",
+    "total",
+    "is",
+    "then",
+    "we",
+    "get",
+    "let",
+    "us",
+    "consider",
+    "the",
+    "value",
+    "of",
+    "which",
+    "means",
+    "that",
+    "since",
+    "both",
+    "sides",
+    "are",
+    "equal",
+    "note",
+    "that",
+    "the",
+    "area",
+    "is",
+    "hence",
+    "it",
+    "follows",
+    "that",
+    "multiply",
+    "by",
+    "divide",
+    "by",
+    "and",
+    "therefore",
+    "the",
+    "remaining",
+    "part",
+    "gives",
+    "us",
+    "the",
+    "next",
+    "step",
+    "is",
+    "substituting",
+    "back",
+    "into",
+)
 _REFLECT = ("Wait, let me re-check that.", "Hmm, let me verify this step.", "Let me double-check.")
 Sample = dict[str, Any]
 
@@ -123,10 +166,13 @@ def group(rng: random.Random, task: str, index: int) -> list[Sample]:
     samples = []
     for k in range(GROUP):
         sample: Sample = {
-            "id": f"{task}-{index}-{k}", "data_source": task, "verifier": verifier,
-            "response": wrap(rng, answer(rng.random() < 0.5)), "ground_truth": ground_truth,
+            "id": f"{task}-{index}-{k}",
+            "data_source": task,
+            "verifier": verifier,
+            "response": wrap(rng, answer(rng.random() < 0.5)),
+            "ground_truth": ground_truth,
             "params": params,
-        }  # fmt: skip
+        }
         if fmt is not None:
             sample |= {"format": fmt, "weights": {"accuracy": 1.0, "format": 0.1}}
         samples.append(sample)

@@ -107,9 +107,11 @@ class LiveServer:
         child, and spawning one costs each start a second."""
         port = port or free_port()
         base = {
-            "RAAS_ROUTERS": "1", "RAAS_POOL_WORKERS": "2", "RAAS_POOL_SPARES": "0",
+            "RAAS_ROUTERS": "1",
+            "RAAS_POOL_WORKERS": "2",
+            "RAAS_POOL_SPARES": "0",
             "RAAS_LOG_LEVEL": "warning",
-        }  # fmt: skip
+        }
         environ = {**os.environ, **base, **env}
         command = [sys.executable, "-m", "reward_service.cli", *(role or ("serve",))]
         argv = [*command, "--host", host, "--port", str(port)]

@@ -40,13 +40,16 @@ CHAT_TEMPLATE = (
     "{% if c['type'] == 'image' %}<image> {% else %}{{ c['text'] }} {% endif %}"
     "{% endfor %}{% endif %} </s> {% endfor %}"
 )
-CORPUS = " ".join([
-    "the quick brown fox jumps over the lazy dog . what is two plus two ? the answer is four .",
-    "a cat sat on the mat and looked at a red ball . please describe the image in one sentence .",
-    "first we add the numbers then we check the result carefully . the final answer is 42 .",
-    "this response is helpful honest and harmless . that one is rude wrong and far too long .",
-    "user assistant :",
-]).split()  # fmt: skip
+CORPUS = " ".join(
+    [
+        "the quick brown fox jumps over the lazy dog . what is two plus two ? the answer is four .",
+        "a cat sat on the mat and looked at a red ball .",
+        "please describe the image in one sentence .",
+        "first we add the numbers then we check the result carefully . the final answer is 42 .",
+        "this response is helpful honest and harmless . that one is rude wrong and far too long .",
+        "user assistant :",
+    ]
+).split()
 WORDS = sorted(set(CORPUS))
 
 
@@ -58,9 +61,13 @@ def build_tokenizer(extra_words: int = 0) -> PreTrainedTokenizerFast:
     trainer = trainers.WordLevelTrainer(special_tokens=SPECIALS, vocab_size=len(words) + 10)
     tokenizer.train_from_iterator([" ".join(words)], trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="<pad>", unk_token="<unk>", bos_token="<s>",
-        eos_token="</s>", additional_special_tokens=["<image>"],
-    )  # fmt: skip
+        tokenizer_object=tokenizer,
+        pad_token="<pad>",
+        unk_token="<unk>",
+        bos_token="<s>",
+        eos_token="</s>",
+        additional_special_tokens=["<image>"],
+    )
     fast.chat_template = CHAT_TEMPLATE
     return fast
 
@@ -73,28 +80,48 @@ def _seeded_head(model: torch.nn.Module, head: torch.nn.Module, seed: int) -> No
 
 
 def save_bt(
-    directory: Path, arch: str = "llama", *, hidden: int = 32, layers: int = 2, heads: int = 4,
-    kv_heads: int | None = None, intermediate: int | None = None, extra_words: int = 0,
-    chat_template: bool = True, labels: int = 1, seed: int = 0,
-) -> Path:  # fmt: skip
+    directory: Path,
+    arch: str = "llama",
+    *,
+    hidden: int = 32,
+    layers: int = 2,
+    heads: int = 4,
+    kv_heads: int | None = None,
+    intermediate: int | None = None,
+    extra_words: int = 0,
+    chat_template: bool = True,
+    labels: int = 1,
+    seed: int = 0,
+) -> Path:
     """A one-label sequence classifier (``llama``: RoPE; ``gpt2``: absolute positions)."""
     tokenizer = build_tokenizer(extra_words)
     if not chat_template:
         tokenizer.chat_template = None
-    common: dict[str, Any] = {"vocab_size": len(tokenizer), "num_labels": labels,
-                              "pad_token_id": tokenizer.pad_token_id}  # fmt: skip
+    common: dict[str, Any] = {
+        "vocab_size": len(tokenizer),
+        "num_labels": labels,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
     if arch == "gpt2":
         config: Any = GPT2Config(
-            n_embd=hidden, n_layer=layers, n_head=heads, n_positions=4096,
-            bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, **common,
-        )  # fmt: skip
+            n_embd=hidden,
+            n_layer=layers,
+            n_head=heads,
+            n_positions=4096,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            **common,
+        )
     else:
         config = LlamaConfig(
-            hidden_size=hidden, intermediate_size=intermediate or hidden * 2,
-            num_hidden_layers=layers, num_attention_heads=heads,
+            hidden_size=hidden,
+            intermediate_size=intermediate or hidden * 2,
+            num_hidden_layers=layers,
+            num_attention_heads=heads,
             num_key_value_heads=kv_heads or max(1, heads // 2),
-            max_position_embeddings=4096, **common,
-        )  # fmt: skip
+            max_position_embeddings=4096,
+            **common,
+        )
     torch.manual_seed(seed)
     model = AutoModelForSequenceClassification.from_config(config)
     _seeded_head(model, model.score, seed)
@@ -106,28 +133,45 @@ def save_bt(
 def _llava(tokenizer: PreTrainedTokenizerFast, eos: bool = False) -> LlavaConfig:
     """A tiny CLIP vision tower (32×32 images, 8×8 patches: 17 image tokens) and a tiny Llama."""
     vision = CLIPVisionConfig(
-        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
-        image_size=32, patch_size=8, projection_dim=32,
-    )  # fmt: skip
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=32,
+        patch_size=8,
+        projection_dim=32,
+    )
     ends = {"eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.bos_token_id}
     text = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, pad_token_id=tokenizer.pad_token_id,
-        max_position_embeddings=1024, **(ends if eos else {}),
-    )  # fmt: skip
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        max_position_embeddings=1024,
+        **(ends if eos else {}),
+    )
     return LlavaConfig(
-        vision_config=vision, text_config=text,
+        vision_config=vision,
+        text_config=text,
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
-        vision_feature_layer=-1, vision_feature_select_strategy="full",
-    )  # fmt: skip
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="full",
+    )
 
 
 def _llava_processor(tokenizer: PreTrainedTokenizerFast) -> LlavaProcessor:
     return LlavaProcessor(
-        image_processor=_image_processor(), tokenizer=tokenizer, patch_size=8,
-        num_additional_image_tokens=1, vision_feature_select_strategy="full",
-        image_token="<image>", chat_template=CHAT_TEMPLATE,
-    )  # fmt: skip
+        image_processor=_image_processor(),
+        tokenizer=tokenizer,
+        patch_size=8,
+        num_additional_image_tokens=1,
+        vision_feature_select_strategy="full",
+        image_token="<image>",
+        chat_template=CHAT_TEMPLATE,
+    )
 
 
 def save_vision(directory: Path, seed: int = 0) -> Path:
@@ -193,19 +237,28 @@ def save_policy_tokenizer(directory: Path, corpus: list[str]) -> Path:
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=1000, special_tokens=POLICY_SPECIALS,
+        vocab_size=1000,
+        special_tokens=POLICY_SPECIALS,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )  # fmt: skip
+    )
     tokenizer.train_from_iterator(corpus, trainer)
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        tokenizer_object=tokenizer,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
         additional_special_tokens=["<|im_start|>", "<|image_pad|>"],
-    )  # fmt: skip
+    )
     fast.chat_template = POLICY_TEMPLATE
     fast.save_pretrained(directory)
     Qwen2Config(
-        vocab_size=len(fast), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-        num_attention_heads=2, num_key_value_heads=1, architectures=["Qwen2ForCausalLM"],
-        eos_token_id=fast.eos_token_id, pad_token_id=fast.pad_token_id,
-    ).save_pretrained(directory)  # fmt: skip
+        vocab_size=len(fast),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        architectures=["Qwen2ForCausalLM"],
+        eos_token_id=fast.eos_token_id,
+        pad_token_id=fast.pad_token_id,
+    ).save_pretrained(directory)
     return directory

@@ -66,14 +66,31 @@ def pyenv_python(version: str) -> str:
 
 
 _NEMO_GYM_IMPORTS = (
-    "openai==2.44.0", "aiohttp>=3.14.4", "orjson>=3.11.6", "fastapi", "uvicorn", "httptools",
-    "itsdangerous", "omegaconf", "hydra-core", "rich", "requests", "yappi>=1.7.6", "pydot",
-    "pandas", "scipy>=1.14.1", "wandb>=0.30.0",
+    "openai==2.44.0",
+    "aiohttp>=3.14.4",
+    "orjson>=3.11.6",
+    "fastapi",
+    "uvicorn",
+    "httptools",
+    "itsdangerous",
+    "omegaconf",
+    "hydra-core",
+    "rich",
+    "requests",
+    "yappi>=1.7.6",
+    "pydot",
+    "pandas",
+    "scipy>=1.14.1",
+    "wandb>=0.30.0",
     # what NeMo Gym's launcher (RunHelper, nemo_gym.cli.env) and the servers it starts import:
     # python-devtools (`devtools`, not raas's), anthropic (vllm_model's converters), and ray's
     # own dependencies, for the local Ray cluster the launcher starts
-    "devtools==0.13.0", "anthropic==0.109.2", "filelock", "jsonschema", "msgpack",
-)  # fmt: skip
+    "devtools==0.13.0",
+    "anthropic==0.109.2",
+    "filelock",
+    "jsonschema",
+    "msgpack",
+)
 # verl, and ray and transformers (< 5.11) pinned at what its tests ran on; its agent loop
 # (verl.experimental.agent_loop) also imports cachetools, fastapi and uvicorn, which verl lists
 # only in its `verl-core` extra (beside vLLM's GPU stack)
@@ -85,11 +102,27 @@ _VERL_AGENT_LOOP = ("cachetools==8.0.3", "fastapi==0.165.0", "uvicorn==0.55.0")
 # both releases (0.34 pins 2.14.0: its Python API imports the same, its compiled kernels are
 # never loaded). xgrammar goes in without its triton; apache-tvm-ffi is what xgrammar imports.
 _VLLM_IMPORTS = (
-    "aiohttp", "cachetools", "cbor2", "cloudpickle", "einops", "fastapi>=0.133,<0.137",
-    "llguidance>=1.7,<1.8", "msgspec", "openai", "openai-harmony", "pillow", "prometheus-client",
-    "psutil", "py-cpuinfo", "pybase64", "pydantic", "pyzmq", "requests",
-    "transformers>=5.16.1,<5.23", "uvloop",
-)  # fmt: skip
+    "aiohttp",
+    "cachetools",
+    "cbor2",
+    "cloudpickle",
+    "einops",
+    "fastapi>=0.133,<0.137",
+    "llguidance>=1.7,<1.8",
+    "msgspec",
+    "openai",
+    "openai-harmony",
+    "pillow",
+    "prometheus-client",
+    "psutil",
+    "py-cpuinfo",
+    "pybase64",
+    "pydantic",
+    "pyzmq",
+    "requests",
+    "transformers>=5.16.1,<5.23",
+    "uvloop",
+)
 _VLLM_NO_DEPS = ("xgrammar==0.2.8", "apache-tvm-ffi==0.1.11")
 
 _RECIPES = (

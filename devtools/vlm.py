@@ -38,8 +38,13 @@ from devtools.toy import build_tokenizer as build_char_tokenizer
 
 SIZE, PATCH = 64, 8  # image side and patch side: (64/8)² + 1 = 65 image features
 SIDE, STEP = 16, 8  # a shape's box side and the grid it sits on
-VISION_TOKENS = ["<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                 "<|image_pad|>"]  # fmt: skip
+VISION_TOKENS = [
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+]
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
     "{% if m['content'] is string %}{{ m['content'] }}"
@@ -48,8 +53,12 @@ CHAT_TEMPLATE = (
     "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}"
     "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-COLOURS = {"red": (220, 40, 40), "green": (40, 180, 60), "blue": (40, 70, 220),
-           "yellow": (230, 210, 40)}  # fmt: skip
+COLOURS = {
+    "red": (220, 40, 40),
+    "green": (40, 180, 60),
+    "blue": (40, 70, 220),
+    "yellow": (230, 210, 40),
+}
 SHAPES = ("square", "circle", "triangle")
 
 
@@ -69,32 +78,50 @@ def build_processor(tokenizer: PreTrainedTokenizerFast) -> LlavaProcessor:
         size={"shortest_edge": SIZE}, crop_size={"height": SIZE, "width": SIZE}
     )
     return LlavaProcessor(
-        image_processor=image_processor, tokenizer=tokenizer, patch_size=PATCH,
-        num_additional_image_tokens=1, vision_feature_select_strategy="full",
-        image_token="<|image_pad|>", chat_template=CHAT_TEMPLATE,
-    )  # fmt: skip
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=PATCH,
+        num_additional_image_tokens=1,
+        vision_feature_select_strategy="full",
+        image_token="<|image_pad|>",
+        chat_template=CHAT_TEMPLATE,
+    )
 
 
 def build_model(
     tokenizer: PreTrainedTokenizerFast, hidden: int = 64, layers: int = 2, seed: int = 0
 ) -> LlavaForConditionalGeneration:
     vision = CLIPVisionConfig(
-        hidden_size=hidden, intermediate_size=hidden * 2, num_hidden_layers=2,
-        num_attention_heads=4, image_size=SIZE, patch_size=PATCH, projection_dim=hidden,
-    )  # fmt: skip
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=SIZE,
+        patch_size=PATCH,
+        projection_dim=hidden,
+    )
     text = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
-        num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=4,
-        max_position_embeddings=512, tie_word_embeddings=True,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+        tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
         bos_token_id=None,
-    )  # fmt: skip
+    )
     config = LlavaConfig(
-        vision_config=vision, text_config=text,
+        vision_config=vision,
+        text_config=text,
         image_token_index=tokenizer.convert_tokens_to_ids("<|image_pad|>"),
-        vision_feature_layer=-1, vision_feature_select_strategy="full",
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-    )  # fmt: skip
+        vision_feature_layer=-1,
+        vision_feature_select_strategy="full",
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
@@ -129,8 +156,7 @@ def _boxes(rng: random.Random, count: int) -> list[list[int]]:
     while len(boxes) < count:
         x, y = rng.randrange(0, SIZE - SIDE + 1, STEP), rng.randrange(0, SIZE - SIDE + 1, STEP)
         box = [x, y, x + SIDE, y + SIDE]
-        if all(box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1]
-               for b in boxes):  # fmt: skip
+        if all(box[2] <= b[0] or b[2] <= box[0] or box[3] <= b[1] or b[3] <= box[1] for b in boxes):
             boxes.append(box)
     return boxes
 
@@ -164,11 +190,15 @@ def grounding_rows(
         name, box = rng.choice(shown)
         path = directory / f"scene_{seed}_{index}.png"
         image.save(path)
-        rows.append({
-            "prompt": f"Where is the {name}? Answer \\boxed{{[x1,y1,x2,y2]}}.",
-            "images": [str(path)], "ground_truth": box, "verifier": "iou",
-            "data_source": "grounding",
-        })  # fmt: skip
+        rows.append(
+            {
+                "prompt": f"Where is the {name}? Answer \\boxed{{[x1,y1,x2,y2]}}.",
+                "images": [str(path)],
+                "ground_truth": box,
+                "verifier": "iou",
+                "data_source": "grounding",
+            }
+        )
     return rows
 
 
@@ -208,8 +238,10 @@ def warm_start(
                 truth[axis] += shift
                 truth[axis + 2] += shift
             answer = answer_text({"ground_truth": truth})
-            target = [*tokenizer(answer, add_special_tokens=False)["input_ids"],
-                      tokenizer.eos_token_id]  # fmt: skip
+            target = [
+                *tokenizer(answer, add_special_tokens=False)["input_ids"],
+                tokenizer.eos_token_id,
+            ]
             ids.append(rendered[index].ids + target)
             labels.append([-100] * len(rendered[index].ids) + target)
         width = max(map(len, ids))
@@ -220,9 +252,11 @@ def warm_start(
         pixels = torch.cat([rendered[i].images["pixel_values"] for i in picks])  # type: ignore[index]
         pixels = pixels.to(device)
         loss = model(
-            input_ids=input_ids, attention_mask=input_ids.ne(pad), pixel_values=pixels,
+            input_ids=input_ids,
+            attention_mask=input_ids.ne(pad),
+            pixel_values=pixels,
             labels=label_ids,
-        ).loss  # fmt: skip
+        ).loss
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

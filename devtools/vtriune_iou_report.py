@@ -59,8 +59,14 @@ def main(checkout: str) -> None:
     sys.path.insert(0, str(Path(checkout) / "reward_server"))
     import verify  # V-Triune's reward_server/verify.py
 
-    ratio = {"iou_max_label_first": 1.0, "iou_max_iou_first": 0.0, "iou_completeness": 0.3,
-             "map": 0.0, "map50": 0.0, "map75": 0.0}  # fmt: skip
+    ratio = {
+        "iou_max_label_first": 1.0,
+        "iou_max_iou_first": 0.0,
+        "iou_completeness": 0.3,
+        "map": 0.0,
+        "map50": 0.0,
+        "map75": 0.0,
+    }
     verifier = verify.DetectionVerifier(
         is_training=True, step=1, total_steps=10, det_reward_ratio=ratio
     )

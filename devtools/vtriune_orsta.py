@@ -143,17 +143,28 @@ def _row(task: str) -> tuple[str, dict[str, Any], float, float]:
 
 
 def _sample(
-    sample_id: str, source: str, solution: str, response: str, step: int,
+    sample_id: str,
+    source: str,
+    solution: str,
+    response: str,
+    step: int,
     parm: dict[str, Any] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """One Orsta row's reward fields (its task's, ``parm`` replacing its ``verifier_parm``) with
     a response, at ``step`` of 100."""
     verifier, task_parm, accuracy, fmt = _row(source)
     return {
-        "id": sample_id, "data_source": source, "verifier": verifier, "solution": solution,
-        "verifier_parm": task_parm if parm is None else parm, "accuracy_ratio": accuracy,
-        "format_ratio": fmt, "response": response, "step": step, "total_steps": 100,
-    }  # fmt: skip
+        "id": sample_id,
+        "data_source": source,
+        "verifier": verifier,
+        "solution": solution,
+        "verifier_parm": task_parm if parm is None else parm,
+        "accuracy_ratio": accuracy,
+        "format_ratio": fmt,
+        "response": response,
+        "step": step,
+        "total_steps": 100,
+    }
 
 
 def _detection_samples(source: str, gold: Boxes) -> list[dict[str, Any]]:
@@ -194,14 +205,23 @@ def vtriune_rewards(checkout: Path, samples: list[dict[str, Any]]) -> list[dict[
     server = __import__("reward_serving_fastapi")  # V-Triune's module, found on its path only
     rewards = []
     for sample in samples:
-        parm = {**sample["verifier_parm"], "is_training": True, "step": sample["step"],
-                "total_steps": sample["total_steps"]}  # fmt: skip  # as its trainer adds them
+        parm = {
+            **sample["verifier_parm"],
+            "is_training": True,
+            "step": sample["step"],
+            "total_steps": sample["total_steps"],
+        }  # as its trainer adds them
         payload = server.Payload(
-            response=sample["response"], prompt="", answer="", solution=sample["solution"],
-            data_source=sample["data_source"], reward_verifier=sample["verifier"],
-            reward_verifier_parm=json.dumps(parm), format_ratio=sample["format_ratio"],
+            response=sample["response"],
+            prompt="",
+            answer="",
+            solution=sample["solution"],
+            data_source=sample["data_source"],
+            reward_verifier=sample["verifier"],
+            reward_verifier_parm=json.dumps(parm),
+            format_ratio=sample["format_ratio"],
             accuracy_ratio=sample["accuracy_ratio"],
-        )  # fmt: skip
+        )
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             answer = asyncio.run(server.judge_reward(payload))["rewards"]

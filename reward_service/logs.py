@@ -41,9 +41,11 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": round(record.created, 3), "level": record.levelname.lower(),
-            "logger": record.name, "msg": record.getMessage(),
-        }  # fmt: skip
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         if (found := _request_id.get()) is not None:
             line["request_id"] = found
         line.update(getattr(record, "fields", {}))
@@ -101,12 +103,18 @@ class RequestIds:
             await self.app(scope, receive, send_with_id)
         finally:
             fields = {
-                "method": scope["method"], "path": scope["path"], "status": status[0],
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status[0],
                 "ms": round((time.perf_counter() - start) * 1000, 2),
-            }  # fmt: skip
+            }
             level = logging.DEBUG if scope["path"] in _PROBES else logging.INFO
             access_logger.log(
-                level, "%s %s %d", scope["method"], scope["path"], status[0],
+                level,
+                "%s %s %d",
+                scope["method"],
+                scope["path"],
+                status[0],
                 extra={"fields": fields},
-            )  # fmt: skip
+            )
             _request_id.reset(token)

@@ -176,13 +176,19 @@ class Metrics:
         IoU, mAP, the IoU threshold in effect and the share of answers that parsed."""
         source = ["data_source"]
         self.response_chars = Histogram(
-            "raas_response_chars", "Response length in characters.", source,
-            buckets=_CHAR_BUCKETS, registry=r,
-        )  # fmt: skip
+            "raas_response_chars",
+            "Response length in characters.",
+            source,
+            buckets=_CHAR_BUCKETS,
+            registry=r,
+        )
         self.response_tokens = Histogram(
-            "raas_response_tokens", "Response length in tokens (with RAAS_TOKENIZER).", source,
-            buckets=_LENGTH_BUCKETS, registry=r,
-        )  # fmt: skip
+            "raas_response_tokens",
+            "Response length in tokens (with RAAS_TOKENIZER).",
+            source,
+            buckets=_LENGTH_BUCKETS,
+            registry=r,
+        )
         self.perception = {
             name: Histogram(
                 f"raas_perception_{name}", text, source, buckets=_REWARD_BUCKETS, registry=r
@@ -194,41 +200,59 @@ class Metrics:
             )
         }
         self.perception_threshold = Gauge(
-            "raas_perception_threshold", "IoU threshold in effect in the latest batch.", source,
+            "raas_perception_threshold",
+            "IoU threshold in effect in the latest batch.",
+            source,
             registry=r,
-        )  # fmt: skip
+        )
         self.perception_answers = Counter(
-            "raas_perception_answers", "Perception answers, by whether the verifier could read "
-            "them.", [*source, "parsed"], registry=r,
-        )  # fmt: skip
-        self.at_iou = Summary(
-            "raas_perception_at_iou", "Detection, V-Triune's label-first matching at IoU "
-            "threshold τ: matched IoU per GT box (kind=iou), precision, recall; per ok sample.",
-            [*source, "threshold", "kind"], registry=r,
-        )  # fmt: skip
-        self.truncated = Counter(
-            "raas_truncated", "Samples whose trainer said whether it cut them at its maximum "
-            "length, by that flag.", [*source, "truncated"], registry=r,
-        )  # fmt: skip
-        self.scored_chars = Histogram(
-            "raas_scored_response_chars", "Response length in characters of ok samples, by "
-            "correctness (the source's reflection mode's bar).", [*source, "correct"],
-            buckets=_CHAR_BUCKETS, registry=r,
-        )  # fmt: skip
-        self.scored_tokens = Histogram(
-            "raas_scored_response_tokens", "Response length in tokens of ok samples (with "
-            "RAAS_TOKENIZER), by correctness.", [*source, "correct"], buckets=_LENGTH_BUCKETS,
+            "raas_perception_answers",
+            "Perception answers, by whether the verifier could read them.",
+            [*source, "parsed"],
             registry=r,
-        )  # fmt: skip
+        )
+        self.at_iou = Summary(
+            "raas_perception_at_iou",
+            "Detection, V-Triune's label-first matching at IoU "
+            "threshold τ: matched IoU per GT box (kind=iou), precision, recall; per ok sample.",
+            [*source, "threshold", "kind"],
+            registry=r,
+        )
+        self.truncated = Counter(
+            "raas_truncated",
+            "Samples whose trainer said whether it cut them at its maximum length, by that flag.",
+            [*source, "truncated"],
+            registry=r,
+        )
+        self.scored_chars = Histogram(
+            "raas_scored_response_chars",
+            "Response length in characters of ok samples, by "
+            "correctness (the source's reflection mode's bar).",
+            [*source, "correct"],
+            buckets=_CHAR_BUCKETS,
+            registry=r,
+        )
+        self.scored_tokens = Histogram(
+            "raas_scored_response_tokens",
+            "Response length in tokens of ok samples (with RAAS_TOKENIZER), by correctness.",
+            [*source, "correct"],
+            buckets=_LENGTH_BUCKETS,
+            registry=r,
+        )
         self.reflection = Counter(
-            "raas_reflection", "Responses examined for reflection words (the source's mode), by "
+            "raas_reflection",
+            "Responses examined for reflection words (the source's mode), by "
             "whether they reflect and are correct (unscored: not ok).",
-            [*source, "reflects", "correct"], registry=r,
-        )  # fmt: skip
+            [*source, "reflects", "correct"],
+            registry=r,
+        )
         self._per_source = [
-            self.reward, self.response_chars, self.response_tokens, *self.perception.values(),
+            self.reward,
+            self.response_chars,
+            self.response_tokens,
+            *self.perception.values(),
             self.perception_threshold,
-        ]  # fmt: skip
+        ]
         # metrics with labels beyond data_source, and every value those labels take
         self._per_source_labelled: list[tuple[Counter | Histogram | Summary, list[tuple[str, ...]]]]
         self._per_source_labelled = [
@@ -247,29 +271,45 @@ class Metrics:
             "raas_model_queue_depth", "Items waiting in a model's batcher.", model, registry=r
         )
         self.model_rejected = Counter(
-            "raas_model_rejected", "Items refused because a model's queue was full.", model,
+            "raas_model_rejected",
+            "Items refused because a model's queue was full.",
+            model,
             registry=r,
-        )  # fmt: skip
+        )
         self.model_loaded = Gauge(
-            "raas_model_loaded", "1 once a model has loaded; 0 while loading or failed.", model,
+            "raas_model_loaded",
+            "1 once a model has loaded; 0 while loading or failed.",
+            model,
             registry=r,
-        )  # fmt: skip
+        )
         self.model_batch_rows = Histogram(
-            "raas_model_batch_rows", "Rows per forward pass.", model, buckets=_BATCH_BUCKETS,
+            "raas_model_batch_rows",
+            "Rows per forward pass.",
+            model,
+            buckets=_BATCH_BUCKETS,
             registry=r,
-        )  # fmt: skip
+        )
         self.model_batch_tokens = Histogram(
-            "raas_model_batch_padded_tokens", "Padded tokens (longest × rows) per forward pass.",
-            model, buckets=_TOKEN_BUCKETS, registry=r,
-        )  # fmt: skip
+            "raas_model_batch_padded_tokens",
+            "Padded tokens (longest × rows) per forward pass.",
+            model,
+            buckets=_TOKEN_BUCKETS,
+            registry=r,
+        )
         self.model_padding_efficiency = Histogram(
-            "raas_model_padding_efficiency", "Real / padded tokens per forward pass.", model,
-            buckets=_EFFICIENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "raas_model_padding_efficiency",
+            "Real / padded tokens per forward pass.",
+            model,
+            buckets=_EFFICIENCY_BUCKETS,
+            registry=r,
+        )
         self.model_forward_seconds = Histogram(
-            "raas_model_forward_seconds", "Wall time of one forward pass.", model,
-            buckets=_LATENCY_BUCKETS, registry=r,
-        )  # fmt: skip
+            "raas_model_forward_seconds",
+            "Wall time of one forward pass.",
+            model,
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
 
     def _add_memory_metrics(self, r: CollectorRegistry) -> None:
         """The router's memory ceiling (``reward_service.http.memory``)."""
@@ -367,8 +407,9 @@ class Metrics:
             if len(seen.truncated) > cut:
                 self.truncated.labels(label, "false").inc(len(seen.truncated) - cut)
         for histogram, by_correct in (
-            (self.scored_chars, seen.chars_by_correct), (self.scored_tokens, seen.tokens_by_correct)
-        ):  # fmt: skip
+            (self.scored_chars, seen.chars_by_correct),
+            (self.scored_tokens, seen.tokens_by_correct),
+        ):
             for right, lengths in by_correct.items():
                 observe_all(histogram.labels(label, right), lengths)
         for (reflects, right), count in seen.reflection.items():

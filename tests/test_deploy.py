@@ -110,11 +110,19 @@ def test_loopback_override_merges_into_a_valid_stack_on_loopback(tmp_path: Path)
     env = {f"RAAS_TEST_{k}_PORT": v for k, v in ports.items()} | {"RAAS_TEST_MODELS": "/m"}
     merged_text = subprocess.run(
         [
-            tool("podman-compose"), "--dry-run", "-f", str(ROOT / "docker-compose.yml"),
-            "-f", str(ROOT / "deploy/image_test/compose.loopback.yml"), "config",
+            tool("podman-compose"),
+            "--dry-run",
+            "-f",
+            str(ROOT / "docker-compose.yml"),
+            "-f",
+            str(ROOT / "deploy/image_test/compose.loopback.yml"),
+            "config",
         ],
-        capture_output=True, text=True, check=True, env={**os.environ, **env},
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **env},
+    ).stdout
     (tmp_path / "merged.yml").write_text(merged_text)
     assert compose_spec_errors(tmp_path / "merged.yml") == ""
     merged, base = yaml.safe_load(merged_text)["services"], compose()["services"]

@@ -36,9 +36,14 @@ def one_tier(
     """Jobs whose samples all go to one rule verifier of cost ``cpu_s`` on ``pods`` fixed rule
     pods; the router costs nothing, so the rule tier's queue is the whole wait."""
     job = Job(
-        rollout_s=100.0, update_s=50.0, samples_per_step=groups * group_size,
-        group_size=group_size, tasks=(Task("v", 1.0),), overlap=overlap, steps=steps,
-    )  # fmt: skip
+        rollout_s=100.0,
+        update_s=50.0,
+        samples_per_step=groups * group_size,
+        group_size=group_size,
+        tasks=(Task("v", 1.0),),
+        overlap=overlap,
+        steps=steps,
+    )
     sc = Scenario(jobs=(job,) * jobs, rule_cpu_s={"v": cpu_s}, router_cpu_s=0.0)
     return sc.with_tier("rules", slots_per_pod=slots, policy=Policy("fixed", pods, pods))
 
@@ -106,9 +111,13 @@ def test_a_reward_model_group_takes_its_tokens_over_the_gpu_rate() -> None:
     """Constant lengths (σ = 0): a group of 16 × (500 + 1,000) tokens at 24,000 tokens/s is 1 s;
     64 groups on 4 GPUs wait 16 s."""
     job = Job(
-        samples_per_step=1024, prompt_tokens=500, response_tokens=1000.0, response_sigma=0.0,
-        tasks=(Task("rm", 1.0),), steps=2,
-    )  # fmt: skip
+        samples_per_step=1024,
+        prompt_tokens=500,
+        response_tokens=1000.0,
+        response_sigma=0.0,
+        tasks=(Task("rm", 1.0),),
+        steps=2,
+    )
     sc = Scenario(jobs=(job,), gpu_tokens_per_s=24_000.0, router_cpu_s=0.0)
     sc = sc.with_policy("model", kind="fixed", min_replicas=4, max_replicas=4)
     assert simulate(sc)["jobs"][0]["wait_p50_s"] == pytest.approx(16.0, abs=1e-3)
@@ -232,20 +241,42 @@ def test_desired_replicas_clamps_and_limits(metric: float, current: int, expecte
     ("spec", "expected"),
     [
         (
-            {"minReplicas": 2, "maxReplicas": 50, "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": 75}}}]},
+            {
+                "minReplicas": 2,
+                "maxReplicas": 50,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {
+                            "name": "cpu",
+                            "target": {"type": "Utilization", "averageUtilization": 75},
+                        },
+                    }
+                ],
+            },
             Policy("hpa_cpu", 2, 50, 0.75),
         ),
         (
-            {"maxReplicas": 8, "metrics": [{"type": "External", "external": {
-                "metric": {"name": "raas_model_queue_depth"},
-                "target": {"type": "AverageValue", "averageValue": "64"}}}],
-             "behavior": {"scaleUp": {"stabilizationWindowSeconds": 30},
-                          "scaleDown": {"stabilizationWindowSeconds": 600}}},
+            {
+                "maxReplicas": 8,
+                "metrics": [
+                    {
+                        "type": "External",
+                        "external": {
+                            "metric": {"name": "raas_model_queue_depth"},
+                            "target": {"type": "AverageValue", "averageValue": "64"},
+                        },
+                    }
+                ],
+                "behavior": {
+                    "scaleUp": {"stabilizationWindowSeconds": 30},
+                    "scaleDown": {"stabilizationWindowSeconds": 600},
+                },
+            },
             Policy("hpa_queue", 1, 8, 64.0, scale_up_window_s=30.0, scale_down_window_s=600.0),
         ),
     ],
-)  # fmt: skip
+)
 def test_policy_from_hpa_reads_a_manifest(spec: dict[str, object], expected: Policy) -> None:
     assert policy_from_hpa({"spec": spec}) == expected
 

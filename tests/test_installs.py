@@ -59,12 +59,18 @@ def test_client_only_install_scores_without_server_dependencies(
     python = fresh_venv(tmp_path / "venv")
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", str(ROOT / "clients" / "python")],
-        check=True, timeout=600, env=isolated_env(),
-    )  # fmt: skip
+        check=True,
+        timeout=600,
+        env=isolated_env(),
+    )
     result = subprocess.run(
         [str(python), "-c", PROBE, server.url, ",".join([*HEAVY, "reward_service"])],
-        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=isolated_env(),
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=isolated_env(),
+    )
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout)
     assert probe["present"] == []
@@ -82,11 +88,21 @@ def test_the_servers_own_install_brings_no_torch_and_no_extras(tmp_path: Path) -
     report = tmp_path / "report.json"
     subprocess.run(
         [
-            str(python), "-m", "pip", "install", "--quiet", "--dry-run", "--ignore-installed",
-            "--report", str(report), str(ROOT),
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--dry-run",
+            "--ignore-installed",
+            "--report",
+            str(report),
+            str(ROOT),
         ],
-        check=True, timeout=600, env=isolated_env(),
-    )  # fmt: skip
+        check=True,
+        timeout=600,
+        env=isolated_env(),
+    )
     names = {
         normalise(item["metadata"]["name"]) for item in json.loads(report.read_text())["install"]
     }

@@ -95,8 +95,23 @@ def test_a_recycled_source_drops_its_monitoring_series() -> None:
     assert registry.get_sample_value("raas_response_chars_count", {"data_source": "other"}) == 1
 
 
-VALUES = [0.0, 0.1, 0.25, 0.25000001, 0.5, 1.0, 1.0, 7.0, 1e9, -3.0, math.inf, -math.inf,
-          math.nan, 0.999, 0.05]  # fmt: skip
+VALUES = [
+    0.0,
+    0.1,
+    0.25,
+    0.25000001,
+    0.5,
+    1.0,
+    1.0,
+    7.0,
+    1e9,
+    -3.0,
+    math.inf,
+    -math.inf,
+    math.nan,
+    0.999,
+    0.05,
+]
 
 
 def exposition(registry: CollectorRegistry) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

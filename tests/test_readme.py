@@ -66,8 +66,13 @@ def _pinned(package: str) -> set[str]:
 
 def test_the_compatibility_table_names_the_versions_tested() -> None:
     rows = {row[0]: row for row in table_rows("compatibility-table", start="| [")}
-    expected = {"verl": "verl", "OpenRLHF": "openrlhf", "TRL": "trl", "NeMo": "nemo-gym",
-                "raas-train": "vllm"}  # fmt: skip
+    expected = {
+        "verl": "verl",
+        "OpenRLHF": "openrlhf",
+        "TRL": "trl",
+        "NeMo": "nemo-gym",
+        "raas-train": "vllm",
+    }
     for trainer, package in expected.items():
         row = next(" ".join(cells) for name, cells in rows.items() if trainer in name)
         versions = _pinned(package)
@@ -77,10 +82,17 @@ def test_the_compatibility_table_names_the_versions_tested() -> None:
 
 
 PACKAGES = (
-    "reward_service", "reward_service/http", "reward_service/contract", "reward_service/routing",
-    "reward_service/pool", "reward_service/remote", "reward_service/models",
-    "reward_service/offline", "reward_service/compat", "trainer_client",
-)  # fmt: skip
+    "reward_service",
+    "reward_service/http",
+    "reward_service/contract",
+    "reward_service/routing",
+    "reward_service/pool",
+    "reward_service/remote",
+    "reward_service/models",
+    "reward_service/offline",
+    "reward_service/compat",
+    "trainer_client",
+)
 
 
 @pytest.mark.parametrize("package", PACKAGES)

@@ -25,9 +25,23 @@ DEADLINE_S = 1.0
 MAX_QUEUED = 100
 LIVENESS_TIMEOUT_S = 1.0  # a Kubernetes liveness probe's default timeoutSeconds
 WORDS = (
-    "so", "the", "total", "is", "then", "we", "get", "let", "us", "consider", "wait", "the",
-    "value", "of", "which", "means",
-)  # fmt: skip
+    "so",
+    "the",
+    "total",
+    "is",
+    "then",
+    "we",
+    "get",
+    "let",
+    "us",
+    "consider",
+    "wait",
+    "the",
+    "value",
+    "of",
+    "which",
+    "means",
+)
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +88,14 @@ def choice_sample(rng: random.Random, chars: int, right: bool) -> dict[str, Any]
 def bombs(n: int) -> list[dict[str, Any]]:
     """Distinct power towers (so none is deduplicated away) that never finish in a child."""
     return [
-        {"verifier": "math", "response": f"\\boxed{{10^{{10^{{10^{{{10 + i}}}}}}}}}",
-         "ground_truth": "1", "data_source": "bombs"}
+        {
+            "verifier": "math",
+            "response": f"\\boxed{{10^{{10^{{10^{{{10 + i}}}}}}}}}",
+            "ground_truth": "1",
+            "data_source": "bombs",
+        }
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def post(server: LiveServer, samples: list[dict[str, Any]], timeout: float = 300) -> httpx.Response:

@@ -121,10 +121,12 @@ class OpenRLHFReward:
     @classmethod
     def from_env(cls) -> OpenRLHFReward:
         return cls(
-            os.environ.get("RAAS_URL", "http://127.0.0.1:8000"), os.environ.get("RAAS_API_KEY"),
-            _env_int("RAAS_TOTAL_STEPS"), _env_int("RAAS_SAMPLES_PER_STEP"),
+            os.environ.get("RAAS_URL", "http://127.0.0.1:8000"),
+            os.environ.get("RAAS_API_KEY"),
+            _env_int("RAAS_TOTAL_STEPS"),
+            _env_int("RAAS_SAMPLES_PER_STEP"),
             _env_int("RAAS_START_STEP") or 0,
-        )  # fmt: skip
+        )
 
 
 UNSCORED_LOGS = {"accuracy": 0.0, "format": 0.0, "raas_unscored": 1.0, "raas_no_format": 1.0}

@@ -52,9 +52,12 @@ class RaasAgentInstance(AgentInstanceBase):  # type: ignore[misc]
         feedback = await self.environment(states) if self.turns < self.max_turns else None
         if feedback is not None:
             return {
-                "rewards": torch.tensor(0.0), "scores": torch.tensor(0.0),
-                "environment_feedback": feedback, "done": False, "extra_logs": dict(UNSCORED_LOGS),
-            }  # fmt: skip
+                "rewards": torch.tensor(0.0),
+                "scores": torch.tensor(0.0),
+                "environment_feedback": feedback,
+                "done": False,
+                "extra_logs": dict(UNSCORED_LOGS),
+            }
         prompt = states["observation_text"]
         answer = await asyncio.to_thread(
             reward_func, [prompt + states["action_text"]], [prompt], [states["label"]]

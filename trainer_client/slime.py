@@ -77,9 +77,11 @@ def raas_sample(sample: Any, encode: ImageEncoder | None = None) -> dict[str, An
     would refuse."""
     prompt = sample.prompt
     found: dict[str, Any] = {
-        "data_source": "slime", "response": sample.response, "ground_truth": sample.label,
+        "data_source": "slime",
+        "response": sample.response,
+        "ground_truth": sample.label,
         "prompt": prompt if isinstance(prompt, str) else prompt_text(prompt),
-    }  # fmt: skip
+    }
     if verifier := os.environ.get("RAAS_VERIFIER"):
         found["verifier"] = verifier
     metadata = _metadata(sample)
@@ -99,8 +101,11 @@ def _schedule(args: Any, samples: list[Any], kwargs: Mapping[str, Any]) -> dict[
     if step is None:
         step = next((m[STEP_KEY] for s in samples if STEP_KEY in (m := _metadata(s))), None)
     if step is None:
-        _warn_once("step", "raas: no rollout id reaches the reward function, so no step is sent "
-                   "(add --rollout-sample-hook-path trainer_client.slime.record_step)")  # fmt: skip
+        _warn_once(
+            "step",
+            "raas: no rollout id reaches the reward function, so no step is sent "
+            "(add --rollout-sample-hook-path trainer_client.slime.record_step)",
+        )
         return {"step": None, "total_steps": None}
     return {"step": int(step), "total_steps": getattr(args, "num_rollout", None)}
 
@@ -113,8 +118,7 @@ def _settle(
     if reward is not None:
         return reward
     sample.remove_sample = True
-    logger.warning("raas could not score a sample (%s): %s; reward 0.0, loss masked",
-                   status, error)  # fmt: skip
+    logger.warning("raas could not score a sample (%s): %s; reward 0.0, loss masked", status, error)
     return 0.0
 
 

@@ -148,9 +148,12 @@ class _RaasReward:
         self.url = url
         self.__name__ = name  # TRL logs rewards/<__name__>/mean
         self.defaults: dict[str, Any] = {
-            "verifier": verifier, "data_source": data_source, "params": dict(params or {}),
-            "format": format_checker, "weights": dict(weights) if weights else None,
-        }  # fmt: skip
+            "verifier": verifier,
+            "data_source": data_source,
+            "params": dict(params or {}),
+            "format": format_checker,
+            "weights": dict(weights) if weights else None,
+        }
         self.max_image_bytes = max_image_bytes
         self.total_steps, self.samples_per_step = total_steps, samples_per_step
         self.start_step, self.summary_path = start_step, summary_path
@@ -196,8 +199,11 @@ class _RaasReward:
     ) -> _Call:
         """One TRL call as the samples to send (those that can be), and the step to send."""
         state = columns.pop("trainer_state", None)
-        call = _Call(len(completions), log_metric=columns.pop("log_metric", None),
-                     log_extra=columns.pop("log_extra", None))  # fmt: skip
+        call = _Call(
+            len(completions),
+            log_metric=columns.pop("log_metric", None),
+            log_extra=columns.pop("log_extra", None),
+        )
         cut = self._truncated(columns.get("completion_ids"), len(completions))
         for key in _TRL_ARGUMENTS:
             columns.pop(key, None)
@@ -247,13 +253,21 @@ class _RaasReward:
             status_at[position] = "ok" if result.ok else f"{result.status}: {result.error}"
         if call.errors:
             index, error = next(iter(call.errors.items()))
-            logger.warning("%s: %d of %d samples not sent to raas (reward None); sample %d: %s",
-                           self.__name__, len(call.errors), call.size, index, error)  # fmt: skip
+            logger.warning(
+                "%s: %d of %d samples not sent to raas (reward None); sample %d: %s",
+                self.__name__,
+                len(call.errors),
+                call.size,
+                index,
+                error,
+            )
         if call.log_extra is not None:
             call.log_extra(f"{self.__name__}_status", [status_at[i] for i in range(call.size)])
         unscored = sum(reward is None for reward in rewards) / call.size if call.size else 0.0
-        self._log(call, {f"{self.__name__}/unscored_fraction": unscored,
-                         **batch.scalars(f"{self.__name__}/")})  # fmt: skip
+        self._log(
+            call,
+            {f"{self.__name__}/unscored_fraction": unscored, **batch.scalars(f"{self.__name__}/")},
+        )
         return rewards
 
     def _log(self, call: _Call, values: dict[str, float]) -> None:
@@ -293,9 +307,10 @@ _NO_SUMMARY_PATH = "only; set summary_path= to keep them in a JSONL file"
 def _rows(columns: Mapping[str, Any], count: int) -> list[dict[str, Any]]:
     """Per completion, the dataset columns TRL repeated for it (one value per completion)."""
     per_row = {
-        key: values for key, values in columns.items()
+        key: values
+        for key, values in columns.items()
         if isinstance(values, Sequence) and not isinstance(values, str) and len(values) == count
-    }  # fmt: skip
+    }
     return [{key: values[index] for key, values in per_row.items()} for index in range(count)]
 
 

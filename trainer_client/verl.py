@@ -174,9 +174,10 @@ def verl_sample(
     extra = extra_info or {}
     verifier = extra.get("verifier") or DATA_SOURCE_VERIFIERS.get(str(data_source))
     sample: dict[str, Any] = {
-        "data_source": str(data_source), "response": solution_str,
+        "data_source": str(data_source),
+        "response": solution_str,
         "ground_truth": plain(ground_truth),
-    }  # fmt: skip
+    }
     if verifier or default_verifier:  # else the server's routes decide by data_source
         sample["verifier"] = str(verifier or default_verifier)
     sample.update({key: plain(extra[key]) for key in _SPEC_KEYS if extra.get(key) is not None})
@@ -240,8 +241,12 @@ def report(batch: ScoredBatch, key: Key, settings: VerlSettings) -> None:
         first = failed[0]
         logger.warning(
             "raas could not score %d of %d samples (first: %s: %s); verl gets %s with raas_ok 0",
-            len(failed), len(batch), first.status, first.error, settings.failure_score,
-        )  # fmt: skip
+            len(failed),
+            len(batch),
+            first.status,
+            first.error,
+            settings.failure_score,
+        )
     log_summary(batch, step, split, settings.summary_path)
 
 
@@ -293,10 +298,14 @@ async def compute_score(
     reward, info = await score_row(
         settings,
         lambda: verl_sample(
-            data_source, solution_str, ground_truth, extra, settings.default_verifier,
+            data_source,
+            solution_str,
+            ground_truth,
+            extra,
+            settings.default_verifier,
             messages=extra.get("raw_prompt"),
         ),
         rollout_step(extra),
         extra,
-    )  # fmt: skip
+    )
     return {"score": reward, **info} if settings.return_dict else reward

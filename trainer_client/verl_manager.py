@@ -62,8 +62,10 @@ def check_reward_config(config: DictConfig) -> None:
             "verifier), so leave reward.reward_model disabled"
         )
     if custom:
-        logger.warning("RaasRewardManager scores with raas; reward.custom_reward_function %s is "
-                       "not called", custom)  # fmt: skip
+        logger.warning(
+            "RaasRewardManager scores with raas; reward.custom_reward_function %s is not called",
+            custom,
+        )
 
 
 class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # no verl where mypy runs
@@ -90,13 +92,17 @@ class RaasRewardManager(RewardManagerBase):  # type: ignore[misc]  # no verl whe
         reward, info = await score_row(
             self.settings,
             lambda: verl_sample(
-                columns["data_source"], response, columns["reward_model"]["ground_truth"],
-                extra, self.settings.default_verifier, messages=columns.get("raw_prompt"),
+                columns["data_source"],
+                response,
+                columns["reward_model"]["ground_truth"],
+                extra,
+                self.settings.default_verifier,
+                messages=columns.get("raw_prompt"),
                 truncated=truncated,
             ),
             rollout_step(columns.get("tool_extra_fields"), columns),
             extra,
-        )  # fmt: skip
+        )
         return {"reward_score": reward, "reward_extra_info": info}
 
     def _response(self, item: Any) -> tuple[str, bool]:

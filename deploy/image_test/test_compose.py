@@ -43,9 +43,15 @@ class Stack:
 
     def compose(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = [
-            os.environ.get("PODMAN_COMPOSE", "podman-compose"), "-p", PROJECT,
-            "-f", "docker-compose.yml", "-f", "deploy/image_test/compose.loopback.yml", *args,
-        ]  # fmt: skip
+            os.environ.get("PODMAN_COMPOSE", "podman-compose"),
+            "-p",
+            PROJECT,
+            "-f",
+            "docker-compose.yml",
+            "-f",
+            "deploy/image_test/compose.loopback.yml",
+            *args,
+        ]
         return subprocess.run(
             command, cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=600
         )
@@ -55,10 +61,15 @@ class Stack:
 
     def container(self, service: str) -> Container:
         names = podman(
-            "ps", "-a", "--format", "{{.Names}}",
-            "--filter", f"label=io.podman.compose.project={PROJECT}",
-            "--filter", f"label=com.docker.compose.service={service}",
-        ).stdout.split()  # fmt: skip
+            "ps",
+            "-a",
+            "--format",
+            "{{.Names}}",
+            "--filter",
+            f"label=io.podman.compose.project={PROJECT}",
+            "--filter",
+            f"label=com.docker.compose.service={service}",
+        ).stdout.split()
         (name,) = names
         return Container(name, self.url(service))
 
@@ -87,9 +98,11 @@ def stack(image: str, models: Path) -> Iterator[Stack]:
         for service in SERVICES:
             wait_ready(running.url(service))
         logger.info(
-            "compose: %s up in %.0f s on 127.0.0.1 (%s)", ", ".join(SERVICES),
-            time.monotonic() - start, ", ".join(f"{s} :{p}" for s, p in ports.items()),
-        )  # fmt: skip
+            "compose: %s up in %.0f s on 127.0.0.1 (%s)",
+            ", ".join(SERVICES),
+            time.monotonic() - start,
+            ", ".join(f"{s} :{p}" for s, p in ports.items()),
+        )
         yield running
     except Exception:
         for service in SERVICES:
@@ -112,11 +125,14 @@ def prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     url = f"http://127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         [
-            "prometheus", f"--config.file={config}", f"--storage.tsdb.path={tmp / 'data'}",
-            f"--web.listen-address={url.removeprefix('http://')}", "--log.level=warn",
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'data'}",
+            f"--web.listen-address={url.removeprefix('http://')}",
+            "--log.level=warn",
         ],
         stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 60
         while not ready(f"{url}/-/ready"):
@@ -170,8 +186,10 @@ def test_vectors_and_a_reward_model_sample_through_the_stack(stack: Stack, prome
     logger.info(
         "compose: %d reference vectors through router → rule containers as expected; `rm` "
         "from the model container: %.4f (score %.4f)",
-        len(vectors), rm["reward"], rm["details"]["score"],
-    )  # fmt: skip
+        len(vectors),
+        rm["reward"],
+        rm["details"]["score"],
+    )
 
 
 def test_sigkilling_a_rule_container_mid_stream_loses_nothing(stack: Stack) -> None:
@@ -207,8 +225,11 @@ def test_sigkilling_a_rule_container_mid_stream_loses_nothing(stack: Stack) -> N
     logger.info(
         "kill test: rules-1's raas process SIGKILLed 0.5 s into 6 concurrent requests of %d "
         "samples; all %d results as expected in %.1f s; the router retried %d pieces on rules-2",
-        len(samples), 6 * len(samples), elapsed, float(retried.group(1)),
-    )  # fmt: skip
+        len(samples),
+        6 * len(samples),
+        elapsed,
+        float(retried.group(1)),
+    )
 
 
 def test_the_killed_container_is_restarted_and_serves_again(stack: Stack) -> None:
@@ -258,8 +279,11 @@ def test_prometheus_scrapes_every_service_and_every_dashboard_query_has_data(
         assert query(prometheus, "series", **{"match[]": selector}), selector
     logger.info(
         "prometheus: %d/%d targets up; %d dashboard queries return data; scraped: %s",
-        len(targets), len(SERVICES), len(exprs), ", ".join(selectors),
-    )  # fmt: skip
+        len(targets),
+        len(SERVICES),
+        len(exprs),
+        ", ".join(selectors),
+    )
 
 
 def dashboard_queries() -> list[str]:

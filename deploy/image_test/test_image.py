@@ -21,10 +21,22 @@ def container(image: str) -> Iterator[Container]:
     port = free_port()
     name = f"raas-image-test-{port}"
     podman(
-        "run", "-d", "--name", name, "--network", "host",
-        "-e", "RAAS_HOST=127.0.0.1", "-e", f"RAAS_PORT={port}", "-e", "RAAS_POOL_WORKERS=2",
-        "-e", f"RAAS_ROUTES={ROUTES}", image,
-    )  # fmt: skip
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--network",
+        "host",
+        "-e",
+        "RAAS_HOST=127.0.0.1",
+        "-e",
+        f"RAAS_PORT={port}",
+        "-e",
+        "RAAS_POOL_WORKERS=2",
+        "-e",
+        f"RAAS_ROUTES={ROUTES}",
+        image,
+    )
     running = Container(name, f"http://127.0.0.1:{port}")
     try:
         wait_ready(running.url)
@@ -58,9 +70,16 @@ def test_it_runs_as_the_unprivileged_user(container: Container) -> None:
 def test_a_dead_server_fails_the_health_check(image: str) -> None:
     """The check is real: with nothing listening on RAAS_PORT it fails."""
     result = podman(
-        "run", "--rm", "--network", "host", "-e", f"RAAS_PORT={free_port()}", image, "healthcheck",
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "-e",
+        f"RAAS_PORT={free_port()}",
+        image,
+        "healthcheck",
         check=False,
-    )  # fmt: skip
+    )
     assert result.returncode == 1
 
 
@@ -90,8 +109,9 @@ def test_all_vectors_in_one_batch_through_the_container(container: Container) ->
         assert result["reward"] == (None if expected is None else pytest.approx(expected, abs=1e-5))
     logger.info(
         "container: %d reference vectors one by one and %d in one batch, all as expected",
-        len(VECTORS), len(vectors),
-    )  # fmt: skip
+        len(VECTORS),
+        len(vectors),
+    )
 
 
 def test_the_shipped_routes_score_samples_without_a_verifier(container: Container) -> None:

@@ -16,8 +16,15 @@ from typing import Any
 from reward_service.routing.routes import RouteTable
 
 SPEC_KEYS = (
-    "verifier", "ground_truth", "params", "format", "weights", "data_source", "images", "meta",
-)  # fmt: skip
+    "verifier",
+    "ground_truth",
+    "params",
+    "format",
+    "weights",
+    "data_source",
+    "images",
+    "meta",
+)
 _DEFAULTS = ("verifier", "format", "weights")
 
 

@@ -61,9 +61,11 @@ ROLLOUT_PREFIX = "/ng-rollout/{rollout_id}"  # NeMo Gym's prefix with observabil
 _SPEC_FIELDS = ("verifier", "params", "format", "weights")
 # raas statuses in NeMo Gym's failure vocabulary (nemo_gym/failure_kinds.py), else namespaced
 FAILURE_KINDS = {
-    "timeout": "raas:timeout", "invalid_input": "raas:invalid_input",
-    "error": "verifier_error", "unavailable": "provider_unavailable",
-}  # fmt: skip
+    "timeout": "raas:timeout",
+    "invalid_input": "raas:invalid_input",
+    "error": "verifier_error",
+    "unavailable": "provider_unavailable",
+}
 
 
 class GymResponse(BaseModel):
@@ -128,8 +130,10 @@ class GymSession(BaseModel):
 
 def final_turn(output: Sequence[Mapping[str, Any]]) -> Sequence[Mapping[str, Any]]:
     """The items after the last tool result: what the model said last."""
-    last = max((i for i, item in enumerate(output) if item.get("type") == "function_call_output"),
-               default=-1)  # fmt: skip
+    last = max(
+        (i for i, item in enumerate(output) if item.get("type") == "function_call_output"),
+        default=-1,
+    )
     return output[last + 1 :]
 
 
@@ -160,10 +164,12 @@ def gym_sample(body: GymVerifyRequest) -> dict[str, Any]:
     given = body.responses_create_params.get("input")
     ground_truth = body.ground_truth if body.ground_truth is not None else body.expected_answer
     sample: dict[str, Any] = {
-        "data_source": body.data_source or "nemo_gym", "prompt": chat_text(given),
-        "response": response_text(body.response.output), "ground_truth": ground_truth,
+        "data_source": body.data_source or "nemo_gym",
+        "prompt": chat_text(given),
+        "response": response_text(body.response.output),
+        "ground_truth": ground_truth,
         "images": input_images(given),
-    }  # fmt: skip
+    }
     sample.update({k: getattr(body, k) for k in _SPEC_FIELDS if getattr(body, k) is not None})
     if (truncated := body.response.truncated()) is not None:
         sample["truncated"] = truncated
@@ -187,13 +193,16 @@ def verify_answer(
 ) -> dict[str, Any]:
     ok = result["status"] == "ok"
     return {
-        **body, "reward": result["reward"] if ok else 0.0,
-        "reward_components": reward_terms(sample, result), "mask_sample": not ok,
+        **body,
+        "reward": result["reward"] if ok else 0.0,
+        "reward_components": reward_terms(sample, result),
+        "mask_sample": not ok,
         "failure_kind": None if ok else FAILURE_KINDS[result["status"]],
-        "failure_reason": result["error"], "raas_status": result["status"],
+        "failure_reason": result["error"],
+        "raas_status": result["status"],
         "raas_accuracy": result["components"].get("accuracy"),
         "raas_format": result["components"].get("format"),
-    }  # fmt: skip
+    }
 
 
 async def verify(router: Router, raw: bytes | bytearray) -> dict[str, Any]:
@@ -235,12 +244,16 @@ def add_nemo_gym_routes(
         ("/verify", verify_route, GymVerifyRequest, GymVerifyAnswer),
         ("/seed_session", seed_route, GymSeed, GymSession),
         ("/close_session", close_route, GymSession, GymSession),
-    ]  # fmt: skip
+    ]
     for path, handler, body, answer in routes:
         app.post(
-            path, tags=["compat"], dependencies=list(dependencies), response_model=answer,
-            responses=errors(401, 413, 422, 429), openapi_extra=json_body(body),
-        )(handler)  # fmt: skip
+            path,
+            tags=["compat"],
+            dependencies=list(dependencies),
+            response_model=answer,
+            responses=errors(401, 413, 422, 429),
+            openapi_extra=json_body(body),
+        )(handler)
         app.post(ROLLOUT_PREFIX + path, dependencies=list(dependencies), include_in_schema=False)(
             handler
         )

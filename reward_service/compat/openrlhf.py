@@ -105,10 +105,11 @@ def openrlhf_samples(
         if response is None:
             not_located.add(index)
         sample: dict[str, Any] = {
-            "data_source": "openrlhf", "prompt": prompt,
+            "data_source": "openrlhf",
+            "prompt": prompt,
             "response": query if response is None else response,
             "verifier": settings.openrlhf_verifier,
-        }  # fmt: skip
+        }
         if settings.openrlhf_format is not None:
             sample["format"] = settings.openrlhf_format
             sample["weights"] = {"accuracy": 1.0, "format": settings.openrlhf_format_weight}
@@ -158,8 +159,11 @@ def openrlhf_response(results: list[SampleResult]) -> dict[str, Any]:
         statuses = Counter(r["status"] for r in results if r["status"] != "ok")
         logger.warning(
             "/get_reward: %d of %d samples unscored, answered as %s with raas_unscored 1: %s",
-            sum(statuses.values()), len(results), NEUTRAL, dict(statuses),
-        )  # fmt: skip
+            sum(statuses.values()),
+            len(results),
+            NEUTRAL,
+            dict(statuses),
+        )
     return {
         "rewards": [r["reward"] if good else NEUTRAL for r, good in zip(results, ok, strict=True)],
         "scores": logs["accuracy"],
@@ -170,17 +174,24 @@ def openrlhf_response(results: list[SampleResult]) -> dict[str, Any]:
 
 
 def add_openrlhf_route(
-    app: FastAPI, router: Router, settings: CompatSettings, max_body_bytes: int,
+    app: FastAPI,
+    router: Router,
+    settings: CompatSettings,
+    max_body_bytes: int,
     dependencies: Sequence[Any],
-) -> None:  # fmt: skip
+) -> None:
     """``POST /get_reward``; a misconfigured verifier or format fails at start, by name."""
     lookup(settings.openrlhf_verifier, settings.openrlhf_format)
     guarded = list(dependencies)
 
     @app.post(
-        "/get_reward", tags=["compat"], dependencies=guarded, response_model=OpenRLHFAnswer,
-        responses=errors(401, 413, 422, 429), openapi_extra=json_body(OpenRLHFRequest),
-    )  # fmt: skip
+        "/get_reward",
+        tags=["compat"],
+        dependencies=guarded,
+        response_model=OpenRLHFAnswer,
+        responses=errors(401, 413, 422, 429),
+        openapi_extra=json_body(OpenRLHFRequest),
+    )
     @router.metrics.timed("/get_reward")
     async def get_reward(request: Request) -> Response:
         body = validated(OpenRLHFRequest, parse_json(await read_body(request, max_body_bytes)))

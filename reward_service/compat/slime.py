@@ -91,9 +91,10 @@ class SlimeQuery(BaseModel):
 
 def slime_sample(payload: SlimePayload, query: SlimeQuery, router: Router) -> dict[str, Any]:
     sample: dict[str, Any] = {
-        "data_source": query.data_source, "prompt": chat_text(payload.prompt),
+        "data_source": query.data_source,
+        "prompt": chat_text(payload.prompt),
         "response": payload.response,
-    }  # fmt: skip
+    }
     if query.verifier is not None:
         sample["verifier"] = query.verifier
     if query.format is not None:
@@ -106,18 +107,24 @@ def slime_answer(result: Mapping[str, Any]) -> dict[str, Any]:
     ok = result["status"] == "ok"
     components = result["components"]
     return {
-        "reward": result["reward"] if ok else 0.0, "accuracy": components.get("accuracy", 0.0),
-        "format": components.get("format", 0.0), "raas_unscored": 0.0 if ok else 1.0,
-        "status": result["status"], "error": result["error"],
-    }  # fmt: skip
+        "reward": result["reward"] if ok else 0.0,
+        "accuracy": components.get("accuracy", 0.0),
+        "format": components.get("format", 0.0),
+        "raas_unscored": 0.0 if ok else 1.0,
+        "status": result["status"],
+        "error": result["error"],
+    }
 
 
 def unscored(exc: RequestError) -> dict[str, Any]:
     """The answer for a sample whose own spec (its label) does not validate."""
     error = f"the label's reward spec does not validate: {exc}"[:MAX_MESSAGE]
     result: dict[str, Any] = {
-        "status": "invalid_input", "components": {}, "reward": None, "error": error,
-    }  # fmt: skip
+        "status": "invalid_input",
+        "components": {},
+        "reward": None,
+        "error": error,
+    }
     return slime_answer(result)
 
 
@@ -142,9 +149,13 @@ def add_slime_route(
     """``POST /slime``, its reward spec in the query string."""
 
     @app.post(
-        "/slime", tags=["compat"], dependencies=list(dependencies), response_model=SlimeAnswer,
-        responses=errors(401, 413, 422, 429), openapi_extra=json_body(SlimePayload),
-    )  # fmt: skip
+        "/slime",
+        tags=["compat"],
+        dependencies=list(dependencies),
+        response_model=SlimeAnswer,
+        responses=errors(401, 413, 422, 429),
+        openapi_extra=json_body(SlimePayload),
+    )
     @router.metrics.timed("/slime")
     async def slime(
         request: Request,

@@ -56,9 +56,12 @@ from reward_service.routing.router import Router
 from reward_service.verifiers.detection import AVERAGE_THRESHOLDS
 
 _TERMS = {
-    "label_first": "iou_score_max_label", "iou_first": "iou_score_max_iou",
-    "map": "map_score", "map50": "map50_score", "map75": "map75_score",
-}  # fmt: skip
+    "label_first": "iou_score_max_label",
+    "iou_first": "iou_score_max_iou",
+    "map": "map_score",
+    "map50": "map50_score",
+    "map75": "map75_score",
+}
 
 
 class JudgePayload(BaseModel):
@@ -120,9 +123,12 @@ def judge_request(payload: JudgePayload, settings: CompatSettings) -> RewardRequ
     except VTriuneSpecError as exc:
         raise Rejected(str(exc)) from None
     sample = {
-        "data_source": payload.data_source[:256] or "vtriune", "prompt": payload.prompt,
-        "response": payload.response, **spec, "weights": {"accuracy": 1.0, "format": 0.0},
-    }  # fmt: skip
+        "data_source": payload.data_source[:256] or "vtriune",
+        "prompt": payload.prompt,
+        "response": payload.response,
+        **spec,
+        "weights": {"accuracy": 1.0, "format": 0.0},
+    }
     try:
         return RewardRequest.model_validate(
             {"samples": [sample], "step": step, "total_steps": total}
@@ -154,9 +160,11 @@ def judge_answer(
         status, error = "invalid_input", "accuracy_ratio + format_ratio is 0"
     final = min(1.0, max(0.0, accuracy * (a / (a + f)) + fmt * (f / (a + f))))
     rewards = {
-        "format_reward": fmt, "accuracy_reward": accuracy, "reflection_reward": 0.0,
+        "format_reward": fmt,
+        "accuracy_reward": accuracy,
+        "reflection_reward": 0.0,
         "final_reward": final,
-    }  # fmt: skip
+    }
     return {"rewards": rewards, "status": status, "error": error}
 
 
@@ -183,15 +191,19 @@ async def format_alone(router: Router, sample: Sample) -> float | None:
     V-Triune did), scored in the rule pool; ``None`` for a response over the size limit."""
     if sample.format is None or len(sample.response) > router.settings.max_response_chars:
         return None
-    task = Task(sample.verifier or "", NoParams(), sample.response, format=sample.format,
-                format_only=True)  # fmt: skip
+    task = Task(
+        sample.verifier or "", NoParams(), sample.response, format=sample.format, format_only=True
+    )
     return (await router.run_on("rules", [task]))[0].format
 
 
 def add_vtriune_routes(
-    app: FastAPI, router: Router, settings: CompatSettings, max_body_bytes: int,
+    app: FastAPI,
+    router: Router,
+    settings: CompatSettings,
+    max_body_bytes: int,
     dependencies: Sequence[Any],
-) -> None:  # fmt: skip
+) -> None:
     """``POST /judge``, and ``GET /`` (open: it is V-Triune's proxy's liveness probe). A
     ``RAAS_JUDGE_IOU_THRESHOLD`` V-Triune does not know fails here, at start."""
     threshold = settings.judge_iou_threshold
@@ -204,9 +216,13 @@ def add_vtriune_routes(
         return {"message": "Reward Judge Server"}  # what V-Triune's proxy probes for
 
     @app.post(
-        "/judge", tags=["compat"], dependencies=guarded, response_model=JudgeAnswer,
-        responses=errors(401, 413, 422, 429), openapi_extra=json_body(JudgePayload),
-    )  # fmt: skip
+        "/judge",
+        tags=["compat"],
+        dependencies=guarded,
+        response_model=JudgeAnswer,
+        responses=errors(401, 413, 422, 429),
+        openapi_extra=json_body(JudgePayload),
+    )
     @router.metrics.timed("/judge")
     async def judge_route(request: Request) -> Response:
         payload = validated(JudgePayload, parse_json(await read_body(request, max_body_bytes)))

@@ -30,9 +30,13 @@ import orjson
 
 VERIFIERS = {"mathverify": ("math", "think_answer"), "detection": ("detection", "detection_answer")}
 RATIOS = {
-    "iou_max_label_first": "label_first", "iou_max_iou_first": "iou_first",
-    "iou_completeness": "completeness", "map": "map", "map50": "map50", "map75": "map75",
-}  # fmt: skip
+    "iou_max_label_first": "label_first",
+    "iou_max_iou_first": "iou_first",
+    "iou_completeness": "completeness",
+    "map": "map",
+    "map50": "map50",
+    "map75": "map75",
+}
 IouThreshold = str | float
 
 
@@ -113,9 +117,12 @@ def answer_block(text: str) -> str:
 
 
 def vtriune_spec(
-    verifier: Any, solution: str, parm: dict[str, Any], iou_threshold: IouThreshold,
+    verifier: Any,
+    solution: str,
+    parm: dict[str, Any],
+    iou_threshold: IouThreshold,
     image_size: list[int] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """``verifier``, ``ground_truth``, ``params`` and ``format`` of a raas sample for V-Triune's
     ``reward_verifier`` (``reward_model.verifier``), its solution and ``verifier_parm``."""
     if verifier not in VERIFIERS:

@@ -9,14 +9,40 @@ verifiers depend on these rules, not on the router's summary.
 from __future__ import annotations
 
 REFLECTION_WORDS = (
-    "re-check", "recheck", "re-evaluate", "reevaluate", "reevaluation", "re-examine", "reexamine",
-    "re-think", "rethink", "check again", "think again", "try again", "double-check",
-    "double check", "verify", "wait",
-)  # fmt: skip
+    "re-check",
+    "recheck",
+    "re-evaluate",
+    "reevaluate",
+    "reevaluation",
+    "re-examine",
+    "reexamine",
+    "re-think",
+    "rethink",
+    "check again",
+    "think again",
+    "try again",
+    "double-check",
+    "double check",
+    "verify",
+    "wait",
+)
 VTRIUNE_REFLECTION_WORDS = (
-    "re-check", "re-evaluate", "re-examine", "re-think", "recheck", "reevaluate", "reexamine",
-    "reevaluation", "rethink", "check again", "think again", "try again", "verify", "wait", "yet",
-)  # fmt: skip
+    "re-check",
+    "re-evaluate",
+    "re-examine",
+    "re-think",
+    "recheck",
+    "reevaluate",
+    "reexamine",
+    "reevaluation",
+    "rethink",
+    "check again",
+    "think again",
+    "try again",
+    "verify",
+    "wait",
+    "yet",
+)
 IOU_REPORT = ((0.5, "50"), (0.75, "75"), (0.95, "95"), (0.99, "99"))  # V-Triune's report_iou_*
 IOU_REPORT_KINDS = ("iou", "precision", "recall")
 IOU_REPORT_KEYS = tuple(f"{kind}{tag}" for _, tag in IOU_REPORT for kind in IOU_REPORT_KINDS)

@@ -104,12 +104,19 @@ class RewardAnswer(TypedDict):
 
 
 MeanName = Literal[
-    "reward_mean", "response_tokens_mean", "response_length_correct_mean",
-    "response_length_incorrect_mean", "response_tokens_correct_mean",
-    "response_tokens_incorrect_mean", "truncated_ratio", "reflection_ratio",
-    "reflection_ratio_correct", "reflection_ratio_incorrect", "correct_ratio_reflecting",
+    "reward_mean",
+    "response_tokens_mean",
+    "response_length_correct_mean",
+    "response_length_incorrect_mean",
+    "response_tokens_correct_mean",
+    "response_tokens_incorrect_mean",
+    "truncated_ratio",
+    "reflection_ratio",
+    "reflection_ratio_correct",
+    "reflection_ratio_incorrect",
+    "correct_ratio_reflecting",
     "correct_ratio_not_reflecting",
-]  # fmt: skip
+]
 # a source summary's mean → the key of its count in ``n`` (``response_length_mean`` is over
 # ``count``; each component's count is keyed by its name)
 MEANS: Final[dict[MeanName, str]] = {
@@ -128,20 +135,44 @@ MEANS: Final[dict[MeanName, str]] = {
 }
 
 PerceptionName = Literal[
-    "iou_mean", "map_mean", "map50_mean", "threshold", "parsed_ratio",
-    "iou50_mean", "precision50_mean", "recall50_mean", "iou75_mean", "precision75_mean",
-    "recall75_mean", "iou95_mean", "precision95_mean", "recall95_mean", "iou99_mean",
-    "precision99_mean", "recall99_mean",
-]  # fmt: skip
+    "iou_mean",
+    "map_mean",
+    "map50_mean",
+    "threshold",
+    "parsed_ratio",
+    "iou50_mean",
+    "precision50_mean",
+    "recall50_mean",
+    "iou75_mean",
+    "precision75_mean",
+    "recall75_mean",
+    "iou95_mean",
+    "precision95_mean",
+    "recall95_mean",
+    "iou99_mean",
+    "precision99_mean",
+    "recall99_mean",
+]
 # a perception mean → the detail it is the mean of, which is also its count's key in ``n``
 PERCEPTION_MEANS: Final[dict[PerceptionName, str]] = {
-    "iou_mean": "iou", "map_mean": "map", "map50_mean": "map50", "threshold": "threshold",
+    "iou_mean": "iou",
+    "map_mean": "map",
+    "map50_mean": "map50",
+    "threshold": "threshold",
     "parsed_ratio": "parsed",
-    "iou50_mean": "iou50", "precision50_mean": "precision50", "recall50_mean": "recall50",
-    "iou75_mean": "iou75", "precision75_mean": "precision75", "recall75_mean": "recall75",
-    "iou95_mean": "iou95", "precision95_mean": "precision95", "recall95_mean": "recall95",
-    "iou99_mean": "iou99", "precision99_mean": "precision99", "recall99_mean": "recall99",
-}  # fmt: skip
+    "iou50_mean": "iou50",
+    "precision50_mean": "precision50",
+    "recall50_mean": "recall50",
+    "iou75_mean": "iou75",
+    "precision75_mean": "precision75",
+    "recall75_mean": "recall75",
+    "iou95_mean": "iou95",
+    "precision95_mean": "precision95",
+    "recall95_mean": "recall95",
+    "iou99_mean": "iou99",
+    "precision99_mean": "precision99",
+    "recall99_mean": "recall99",
+}
 
 
 if TYPE_CHECKING:  # for the type checker only: every name in the tables is a field of its shape

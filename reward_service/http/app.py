@@ -44,10 +44,16 @@ if TYPE_CHECKING:
 
 def verifier_list() -> dict[str, Any]:
     verifiers = [
-        {"name": name, "kind": "verifier", "summary": spec.summary,
-         "params_schema": spec.params.model_json_schema(), "reads_prompt": spec.reads_prompt}
-        for name in VERIFIERS if (spec := VERIFIERS.get(name))
-    ]  # fmt: skip
+        {
+            "name": name,
+            "kind": "verifier",
+            "summary": spec.summary,
+            "params_schema": spec.params.model_json_schema(),
+            "reads_prompt": spec.reads_prompt,
+        }
+        for name in VERIFIERS
+        if (spec := VERIFIERS.get(name))
+    ]
     formats = [
         {"name": name, "kind": "format", "summary": FORMATS.get(name).summary, "params_schema": {}}
         for name in FORMATS
@@ -135,9 +141,13 @@ def create_app(
         return body, ready
 
     app = FastAPI(
-        title="raas", version=__version__, lifespan=lifespan,
-        openapi_url=None, docs_url=None, redoc_url=None,
-    )  # fmt: skip
+        title="raas",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings, app.state.metrics, app.state.rules = settings, metrics, rules
     app.state.models = models
     keyed = [Depends(guard(api_keys(settings)))]
@@ -158,9 +168,13 @@ def create_app(
     )
 
     @app.post(
-        "/reward", response_model=RewardResponse, tags=["reward"], dependencies=keyed,
-        responses=errors(401, 413, 422, 429, 503), openapi_extra=json_body(RewardRequest),
-    )  # fmt: skip
+        "/reward",
+        response_model=RewardResponse,
+        tags=["reward"],
+        dependencies=keyed,
+        responses=errors(401, 413, 422, 429, 503),
+        openapi_extra=json_body(RewardRequest),
+    )
     @metrics.timed("/reward")
     async def reward(request: Request) -> Response:
         """Score a batch: one result per sample, in request order. A batch retried with the
@@ -178,16 +192,23 @@ def create_app(
         return Response(content, media_type="application/json", headers=headers)
 
     @app.get(
-        "/v1/verifiers", response_model=VerifierList, tags=["reward"], dependencies=keyed,
+        "/v1/verifiers",
+        response_model=VerifierList,
+        tags=["reward"],
+        dependencies=keyed,
         responses=errors(401),
-    )  # fmt: skip
+    )
     async def verifiers() -> dict[str, Any]:
         return verifier_list()
 
     @app.get(
-        "/v1/routes", response_model=RouteList, tags=["reward"], dependencies=keyed,
-        responses=errors(401), response_model_exclude_none=True,
-    )  # fmt: skip
+        "/v1/routes",
+        response_model=RouteList,
+        tags=["reward"],
+        dependencies=keyed,
+        responses=errors(401),
+        response_model_exclude_none=True,
+    )
     async def routes() -> dict[str, Any]:
         """The server's routes by ``data_source`` (``RAAS_ROUTES``), in the order they are
         tried: a sample without a ``verifier`` gets the first that matches."""

@@ -59,9 +59,10 @@ def matches(secret: str | None, keys: Sequence[bytes]) -> bool:
 
 def _unauthorised() -> HTTPException:
     return HTTPException(
-        401, "missing or wrong credentials: send Authorization: Bearer <key>",
+        401,
+        "missing or wrong credentials: send Authorization: Bearer <key>",
         headers={"WWW-Authenticate": "Bearer"},
-    )  # fmt: skip
+    )
 
 
 def guard(keys: Sequence[bytes]) -> Guard:

@@ -68,8 +68,11 @@ def _document(app: FastAPI, models: list[type[BaseModel]]) -> dict[str, Any]:
 
 
 ASSETS_URL = "/docs/assets"
-_ASSET_TYPES = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
-                "favicon.png": "image/png"}  # fmt: skip
+_ASSET_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "favicon.png": "image/png",
+}
 
 
 @functools.cache
@@ -90,11 +93,12 @@ def add_docs(app: FastAPI, check: Guard, bodies: list[type[BaseModel]]) -> None:
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(check)])
     async def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title=f"{app.title} — API",
+            openapi_url="/openapi.json",
+            title=f"{app.title} — API",
             swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
-        )  # fmt: skip
+        )
 
     @app.get(ASSETS_URL + "/{name}", include_in_schema=False)
     async def asset(name: str) -> Response:

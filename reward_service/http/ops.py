@@ -150,9 +150,12 @@ def add_ops_routes(
         )
 
     @app.get(
-        "/metrics", tags=["ops"], dependencies=[Depends(guard(metrics_keys(settings)))],
-        response_class=PlainTextResponse, responses=errors(401),
-    )  # fmt: skip
+        "/metrics",
+        tags=["ops"],
+        dependencies=[Depends(guard(metrics_keys(settings)))],
+        response_class=PlainTextResponse,
+        responses=errors(401),
+    )
     async def metrics_endpoint() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

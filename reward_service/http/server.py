@@ -83,14 +83,17 @@ def protocol(header_timeout_s: float) -> type[asyncio.Protocol]:
 
 def config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
     options: dict[str, Any] = {
-        "host": settings.host, "port": settings.port, "loop": "uvloop",
+        "host": settings.host,
+        "port": settings.port,
+        "loop": "uvloop",
         "http": protocol(settings.header_timeout_s),
         "limit_concurrency": settings.max_connections,
         "timeout_keep_alive": settings.keep_alive_s,
         "timeout_graceful_shutdown": WRITE_GRACE_S,  # the grace period is DrainingServer's
         "log_config": log_config(settings.log_level, settings.log_format),
-        "log_level": settings.log_level, "access_log": False,
-    }  # fmt: skip
+        "log_level": settings.log_level,
+        "access_log": False,
+    }
     return uvicorn.Config(app, **(options | overrides))
 
 

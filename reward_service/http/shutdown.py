@@ -72,8 +72,9 @@ class Shutdown:
         if cut:
             logger.warning(
                 "grace period of %s s over: %d requests answered 503 (retryable)",
-                self.grace_s, len(cut),
-            )  # fmt: skip
+                self.grace_s,
+                len(cut),
+            )
 
 
 class Draining:
@@ -115,9 +116,11 @@ async def retry_later(send: Send, why: str) -> None:
     """503 with ``Retry-After`` and ``Connection: close`` (its body may not have been read)."""
     body = orjson.dumps({"detail": [detail([], f"{why}; retry", "unavailable")]})
     headers = [
-        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-        (b"retry-after", str(RETRY_AFTER_S).encode()), (b"connection", b"close"),
-    ]  # fmt: skip
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(RETRY_AFTER_S).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": 503, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

@@ -56,10 +56,23 @@ SCRAPE_TIMEOUT_S = 2.0
 # it: a batch sent just as the sibling closes it would fail after its body had gone
 KEEP_S = 1.0
 # hop-by-hop headers, and those each HTTP server writes for itself
-_NOT_PASSED = frozenset({
-    b"host", b"connection", b"keep-alive", b"transfer-encoding", b"te", b"trailer", b"upgrade",
-    b"proxy-authorization", b"proxy-connection", b"expect", b"content-length", b"date", b"server",
-})  # fmt: skip
+_NOT_PASSED = frozenset(
+    {
+        b"host",
+        b"connection",
+        b"keep-alive",
+        b"transfer-encoding",
+        b"te",
+        b"trailer",
+        b"upgrade",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"expect",
+        b"content-length",
+        b"date",
+        b"server",
+    }
+)
 # gauges a sum misreads: the latest IoU threshold of a source, a model's 0/1 "loaded" flag
 NOT_SUMMED: dict[str, Callable[[float, float], float]] = {
     "raas_perception_threshold": max,

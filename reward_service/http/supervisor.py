@@ -232,10 +232,14 @@ class Supervisor:
         slot = Slot(index, self.count, self.directory, os.getpid(), ready_w, self._restarts(index))
         share = shares(self.settings, self.count)[index]
         env = {
-            **os.environ, SLOT_ENV: slot.to_env(), "RAAS_ROUTERS": "1",
-            "RAAS_LOG_LEVEL": self.settings.log_level, "RAAS_HOST": self.settings.host,
-            "RAAS_PORT": str(self.port), **{f"RAAS_{k.upper()}": str(v) for k, v in share.items()},
-        }  # fmt: skip
+            **os.environ,
+            SLOT_ENV: slot.to_env(),
+            "RAAS_ROUTERS": "1",
+            "RAAS_LOG_LEVEL": self.settings.log_level,
+            "RAAS_HOST": self.settings.host,
+            "RAAS_PORT": str(self.port),
+            **{f"RAAS_{k.upper()}": str(v) for k, v in share.items()},
+        }
         command = [sys.executable, "-m", "reward_service.cli", "serve"]
         process = subprocess.Popen(command, env=env, pass_fds=(ready_w,), start_new_session=True)
         os.close(ready_w)
@@ -289,8 +293,12 @@ class Supervisor:
         self.due[index] = now + delay
         logger.warning(
             "router %d (pid %d) exited with %s; restart %d in %.1f s",
-            index, router.process.pid, code, self._restarts(index), delay,
-        )  # fmt: skip
+            index,
+            router.process.pid,
+            code,
+            self._restarts(index),
+            delay,
+        )
 
 
 def supervise(settings: Settings, count: int) -> int:

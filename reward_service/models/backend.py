@@ -124,11 +124,15 @@ class ModelBackend:
         else:
             model.scorer = scorer
             model.batcher = Batcher(
-                spec.name, scorer.forward,
-                max_tokens=spec.max_tokens_per_batch, max_wait_s=spec.max_wait_ms / 1000,
-                max_queue=spec.max_queue, max_queue_bytes=spec.max_queue_bytes,
-                executor=self._executor(spec), metrics=self.metrics,
-            )  # fmt: skip
+                spec.name,
+                scorer.forward,
+                max_tokens=spec.max_tokens_per_batch,
+                max_wait_s=spec.max_wait_ms / 1000,
+                max_queue=spec.max_queue,
+                max_queue_bytes=spec.max_queue_bytes,
+                executor=self._executor(spec),
+                metrics=self.metrics,
+            )
             model.batcher.start()
             model.state = "loaded"
             self.metrics.model_loaded.labels(spec.name).set(1)

@@ -240,8 +240,11 @@ class Batcher(Generic[ItemT, ResultT]):
         padded = rows * max(item.tokens for item in items)
         s = self.stats
         s.batches, s.rows, s.tokens, s.padded_tokens = (
-            s.batches + 1, s.rows + rows, s.tokens + tokens, s.padded_tokens + padded,
-        )  # fmt: skip
+            s.batches + 1,
+            s.rows + rows,
+            s.tokens + tokens,
+            s.padded_tokens + padded,
+        )
         s.max_padded_tokens = max(s.max_padded_tokens, padded)
         s.max_rows = max(s.max_rows, rows)
         if self.metrics is not None:

@@ -60,8 +60,9 @@ class VLLMServerScorer(TextRM):
         if response.status_code in (502, 503, 504):
             raise ModelUnavailableError(f"vLLM server {self.url}: HTTP {response.status_code}")
         if response.status_code != 200:
-            raise RuntimeError(f"vLLM server {self.url}: HTTP {response.status_code} "
-                               f"{response.text[:500]}")  # fmt: skip
+            raise RuntimeError(
+                f"vLLM server {self.url}: HTTP {response.status_code} {response.text[:500]}"
+            )
         return scores(response.json(), len(items))
 
     def close(self) -> None:
@@ -72,8 +73,10 @@ def scores(payload: Any, expected: int) -> list[float]:
     """The one score per input from a ``/classify`` answer, in input order."""
     data = payload.get("data") if isinstance(payload, dict) else None
     if not isinstance(data, list) or len(data) != expected:
-        raise RuntimeError(f"vLLM answered {len(data) if isinstance(data, list) else 'no'} "
-                           f"results for {expected} inputs")  # fmt: skip
+        raise RuntimeError(
+            f"vLLM answered {len(data) if isinstance(data, list) else 'no'} "
+            f"results for {expected} inputs"
+        )
     out: list[float | None] = [None] * expected
     for entry in data:
         values = entry.get("probs", entry.get("logits"))

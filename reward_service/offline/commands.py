@@ -46,53 +46,94 @@ def _filter_parser(commands: Any) -> None:
     rules.add_argument("input", type=Path)
     rules.add_argument("--out", type=Path, required=True)
     rules.add_argument("--report", type=Path, help="folder for report.md and plots")
-    rules.add_argument("--preset", choices=("raas", "v-triune"), default="raas",
-                       help="the rules' values; each option below replaces its own")  # fmt: skip
-    rules.add_argument("--task", dest="task_map", action="append", metavar="GLOB=TASK",
-                       help="task of rows whose data_source matches (else verifier)")  # fmt: skip
-    rules.add_argument("--open-tasks", "--open-verifiers", dest="open_tasks",
-                       help="tasks that need open answers (math,chart,counting,ocr)")  # fmt: skip
+    rules.add_argument(
+        "--preset",
+        choices=("raas", "v-triune"),
+        default="raas",
+        help="the rules' values; each option below replaces its own",
+    )
+    rules.add_argument(
+        "--task",
+        dest="task_map",
+        action="append",
+        metavar="GLOB=TASK",
+        help="task of rows whose data_source matches (else verifier)",
+    )
+    rules.add_argument(
+        "--open-tasks",
+        "--open-verifiers",
+        dest="open_tasks",
+        help="tasks that need open answers (math,chart,counting,ocr)",
+    )
     rules.add_argument("--max-answer-chars", type=int, help="20")
     rules.add_argument("--answer-symbols", help="answers holding any are dropped (=[]();)")
     rules.add_argument("--max-boxes", type=int, help="10")
-    rules.add_argument("--max-boxes-per", choices=("item", "category"),
-                       help="all boxes or each label's (raas: item)")  # fmt: skip
+    rules.add_argument(
+        "--max-boxes-per",
+        choices=("item", "category"),
+        help="all boxes or each label's (raas: item)",
+    )
     rules.add_argument("--max-box-area", type=float, help="share of the image (0.5)")
-    rules.add_argument("--single-box-share", type=float,
-                       help="target share of single-box items among detection items")  # fmt: skip
+    rules.add_argument(
+        "--single-box-share",
+        type=float,
+        help="target share of single-box items among detection items",
+    )
     rules.add_argument("--seed", type=int, help="which items a ratio or cap keeps (0)")
     rules.add_argument("--max-query-chars", type=int, help="longest prompt text kept")
-    rules.add_argument("--max-query-tokens", type=int,
-                       help="most prompt tokens kept, chat template on (--tokenizer)")  # fmt: skip
+    rules.add_argument(
+        "--max-query-tokens",
+        type=int,
+        help="most prompt tokens kept, chat template on (--tokenizer)",
+    )
     rules.add_argument("--tokenizer", help="the policy's tokenizer (a from_pretrained path)")
     rules.add_argument("--english-only", dest="english_tasks", help="tasks kept English only")
-    rules.add_argument("--english-min-share", type=float,
-                       help="least share of ASCII letters among letters (0.95)")  # fmt: skip
-    rules.add_argument("--math-verify", dest="math_verify_tasks",
-                       help="tasks whose label math-verify must parse")  # fmt: skip
+    rules.add_argument(
+        "--english-min-share", type=float, help="least share of ASCII letters among letters (0.95)"
+    )
+    rules.add_argument(
+        "--math-verify", dest="math_verify_tasks", help="tasks whose label math-verify must parse"
+    )
     rules.add_argument("--max-label-words", type=int, help="longest grounding label kept")
     rules.add_argument("--balance", dest="balance_tasks", help="tasks balanced per category")
     rules.add_argument("--category-column", help="a balanced item's category (the answer)")
-    rules.add_argument("--category-cap", type=int,
-                       help="items kept per category (the smallest category's count)")  # fmt: skip
+    rules.add_argument(
+        "--category-cap", type=int, help="items kept per category (the smallest category's count)"
+    )
     hard = modes.add_parser("difficulty", help="keep prompts whose pass rate is in a band")
     hard.add_argument("input", type=Path, help="a raas score output of k rollouts per prompt")
     hard.add_argument("--out", type=Path, required=True)
     hard.add_argument("--report", type=Path, help="folder for report.md and plots")
     hard.add_argument("--group-by", default="prompt", help="the column naming a rollout's prompt")
-    hard.add_argument("--metric", choices=("pass", "mean"), default="pass",
-                      help="pass rate (accuracy ≥ 0.5) or mean reward per prompt")  # fmt: skip
-    hard.add_argument("--preset", choices=("raas", "v-triune"), default="raas",
-                      help="raas: band (0,1) for all; v-triune: [0,1) for reasoning, "
-                           "IoU sum in [2,10] for detection/grounding")  # fmt: skip
+    hard.add_argument(
+        "--metric",
+        choices=("pass", "mean"),
+        default="pass",
+        help="pass rate (accuracy ≥ 0.5) or mean reward per prompt",
+    )
+    hard.add_argument(
+        "--preset",
+        choices=("raas", "v-triune"),
+        default="raas",
+        help="raas: band (0,1) for all; v-triune: [0,1) for reasoning, "
+        "IoU sum in [2,10] for detection/grounding",
+    )
     hard.add_argument("--band", help="kept values: (0,1) open, [0.2,0.8] closed (preset's)")
-    hard.add_argument("--perception-band", help="kept sums of a perception prompt's accuracy, "
-                      "or none (preset's)")  # fmt: skip
-    hard.add_argument("--perception-verifiers", default="detection,iou,giou",
-                      help="raas_verifier values the perception band applies to")  # fmt: skip
+    hard.add_argument(
+        "--perception-band", help="kept sums of a perception prompt's accuracy, or none (preset's)"
+    )
+    hard.add_argument(
+        "--perception-verifiers",
+        default="detection,iou,giou",
+        help="raas_verifier values the perception band applies to",
+    )
     hard.add_argument("--response-column", default="response", help="dropped from prompt rows")
-    hard.add_argument("--keep", choices=("prompts", "rollouts"), default="prompts",
-                      help="one row per kept prompt, or all its rollouts")  # fmt: skip
+    hard.add_argument(
+        "--keep",
+        choices=("prompts", "rollouts"),
+        default="prompts",
+        help="one row per kept prompt, or all its rollouts",
+    )
 
 
 def add_commands(commands: Any) -> None:
@@ -132,16 +173,25 @@ def score(args: argparse.Namespace) -> None:
     compat = CompatSettings()  # V-Triune rows: RAAS_JUDGE_IOU_THRESHOLD, as /judge reads it
     how = RowMapping(args.response_column, args.step, args.total_steps, compat)
     job = Job(
-        args.input, args.out, how, args.batch_size, args.inflight, args.part_rows,
-        args.overwrite, not args.no_progress,
-    )  # fmt: skip
+        args.input,
+        args.out,
+        how,
+        args.batch_size,
+        args.inflight,
+        args.part_rows,
+        args.overwrite,
+        not args.no_progress,
+    )
     with _event_loop() as runner:
         report = runner.run(_score_with(job, args, settings))
     numbers = {
-        "rows": report.total, "already_written": report.already, "scored": report.scored,
-        "seconds": round(report.seconds, 3), "rows_per_s": round(report.rate, 1),
+        "rows": report.total,
+        "already_written": report.already,
+        "scored": report.scored,
+        "seconds": round(report.seconds, 3),
+        "rows_per_s": round(report.rate, 1),
         "statuses": dict(sorted(report.statuses.items())),
-    }  # fmt: skip
+    }
     if args.summary:
         args.summary.write_text(json.dumps(numbers, indent=2) + "\n")
     statuses = ", ".join(f"{k} {v}" for k, v in numbers["statuses"].items()) or "nothing new"

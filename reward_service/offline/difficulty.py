@@ -106,9 +106,11 @@ class Policy:
         verifiers = frozenset(v for v in args.perception_verifiers.split(",") if v)
         try:
             return cls(
-                Band.parse(band), args.metric,
-                None if perception in (None, "none") else Band.parse(perception), verifiers,
-            )  # fmt: skip
+                Band.parse(band),
+                args.metric,
+                None if perception in (None, "none") else Band.parse(perception),
+                verifiers,
+            )
         except ValueError as exc:
             raise SystemExit(f"raas filter difficulty: {exc}") from None
 
@@ -135,13 +137,17 @@ def _warn_unlike_vtriune(groups: dict[bytes, Group], policy: Policy) -> None:
     if other := sum(g.scored != VTRIUNE_ROLLOUTS for g in perceived):
         log.warning(
             "raas filter difficulty: %d perception prompts have other than %d ok rollouts; "
-            "their IoU sums are compared with the band as they are", other, VTRIUNE_ROLLOUTS,
-        )  # fmt: skip
+            "their IoU sums are compared with the band as they are",
+            other,
+            VTRIUNE_ROLLOUTS,
+        )
     if other := sum(g.other_threshold for g in perceived):
         log.warning(
             "raas filter difficulty: %d perception rollouts were scored at an IoU threshold "
-            "other than %s (V-Triune's; params iou_threshold)", other, PERCEPTION_THRESHOLD,
-        )  # fmt: skip
+            "other than %s (V-Triune's; params iou_threshold)",
+            other,
+            PERCEPTION_THRESHOLD,
+        )
 
 
 def _schemas(args: argparse.Namespace) -> tuple[Any, Any]:
@@ -150,10 +156,13 @@ def _schemas(args: argparse.Namespace) -> tuple[Any, Any]:
         return None, None
     import pyarrow as pa
 
-    extra = pa.schema([
-        ("raas_pass_rate", pa.float64()), ("raas_reward_mean", pa.float64()),
-        ("raas_rollouts", pa.int64()),
-    ])  # fmt: skip
+    extra = pa.schema(
+        [
+            ("raas_pass_rate", pa.float64()),
+            ("raas_reward_mean", pa.float64()),
+            ("raas_rollouts", pa.int64()),
+        ]
+    )
     base = parquet_schema(args.input)
     if base is not None and args.keep == "prompts":
         dropped = _rollout_columns(args.response_column)
@@ -195,10 +204,16 @@ def run_difficulty(args: argparse.Namespace) -> None:
 def _table(groups: dict[bytes, Group], verdicts: dict[bytes, str | None]) -> list[dict[str, Any]]:
     by_source: dict[str, dict[str, Any]] = {}
     for key, group in groups.items():
-        entry = by_source.setdefault(group.source, {
-            "data_source": group.source, "prompts": 0, "rollouts": 0,
-            **dict.fromkeys(REASONS, 0), "kept": 0,
-        })  # fmt: skip
+        entry = by_source.setdefault(
+            group.source,
+            {
+                "data_source": group.source,
+                "prompts": 0,
+                "rollouts": 0,
+                **dict.fromkeys(REASONS, 0),
+                "kept": 0,
+            },
+        )
         entry["prompts"] += 1
         entry["rollouts"] += group.rollouts
         entry[verdicts[key] or "kept"] += 1

@@ -56,8 +56,9 @@ class Group:
             return {"raas_pass_rate": None, "raas_reward_mean": None, "raas_rollouts": 0}
         return {
             "raas_pass_rate": self.passes / self.scored,
-            "raas_reward_mean": self.reward_sum / self.scored, "raas_rollouts": self.scored,
-        }  # fmt: skip
+            "raas_reward_mean": self.reward_sum / self.scored,
+            "raas_rollouts": self.scored,
+        }
 
 
 def group_key(value: Any) -> bytes:

@@ -48,10 +48,11 @@ class Cell:
     def row(self) -> dict[str, Any]:
         ok = self.statuses["ok"]
         return {
-            "rows": self.rows, **{s: self.statuses[s] for s in STATUSES},
+            "rows": self.rows,
+            **{s: self.statuses[s] for s in STATUSES},
             "reward_mean": round(self.reward_sum / ok, 4) if ok else None,
             "length_mean": round(self.length_sum / self.rows, 1) if self.rows else None,
-        }  # fmt: skip
+        }
 
 
 @dataclass
@@ -199,14 +200,15 @@ def _cell(value: Any) -> str:
 def pass_rate_rows(rates: dict[str, list[float]]) -> list[dict[str, Any]]:
     return [
         {
-            "data_source": source, "prompts": len(values),
+            "data_source": source,
+            "prompts": len(values),
             "mean pass rate": round(sum(values) / len(values), 3),
             "never solved": sum(v == 0 for v in values),
             "always solved": sum(v == 1 for v in values),
             "in between": sum(0 < v < 1 for v in values),
         }
         for source, values in sorted(rates.items())
-    ]  # fmt: skip
+    ]
 
 
 def write_report(
@@ -222,17 +224,23 @@ def write_report(
     parts = [
         f"# raas report: `{source.name}`\n",
         f"{sum(c.rows for c in found.cells.values()):,} rows.\n",
-        "## Per source and verifier\n", markdown_table(table),
-        "![status counts](statuses.png)\n", "## Reward distribution (ok rows)\n",
-        "![rewards](rewards.png)\n", "## Response length against reward\n",
+        "## Per source and verifier\n",
+        markdown_table(table),
+        "![status counts](statuses.png)\n",
+        "## Reward distribution (ok rows)\n",
+        "![rewards](rewards.png)\n",
+        "## Response length against reward\n",
         "![length against reward](length_vs_reward.png)\n",
-    ]  # fmt: skip
+    ]
     numbers: dict[str, Any] = {"by_source_and_verifier": table}
     if group_by:
         rates = pass_rates(gather_groups(source, group_by))
         plot_pass_rates(rates, folder / "pass_rate.png")
-        parts += ["## Pass rate per prompt\n", markdown_table(pass_rate_rows(rates)),
-                  "![pass rates](pass_rate.png)\n"]  # fmt: skip
+        parts += [
+            "## Pass rate per prompt\n",
+            markdown_table(pass_rate_rows(rates)),
+            "![pass rates](pass_rate.png)\n",
+        ]
         numbers["pass_rates"] = pass_rate_rows(rates)
     (folder / "report.json").write_text(json.dumps(numbers, indent=2) + "\n")
     path = folder / "report.md"
@@ -248,15 +256,25 @@ def write_filter_report(
     reasons = [key for key in counted if key not in ("rows", "prompts", "rollouts", "kept")]
     totals = {key: sum(entry[key] for entry in table) for key in counted}
     plot_removed(table, reasons, folder / "removed.png")
-    parts = [f"# raas filter {mode}\n", "What each rule removed, per source:\n",
-             markdown_table([*table, {"data_source": "**all**", **totals}]),
-             "![removed per source](removed.png)\n"]  # fmt: skip
+    parts = [
+        f"# raas filter {mode}\n",
+        "What each rule removed, per source:\n",
+        markdown_table([*table, {"data_source": "**all**", **totals}]),
+        "![removed per source](removed.png)\n",
+    ]
     if rates is not None:
         plot_pass_rates(rates, folder / "pass_rate.png")
-        parts += ["## Pass rate per prompt\n", markdown_table(pass_rate_rows(rates)),
-                  "![pass rates](pass_rate.png)\n"]  # fmt: skip
-    numbers = {"mode": mode, "by_source": table, "total": totals,
-               "pass_rates": pass_rate_rows(rates) if rates is not None else None}  # fmt: skip
+        parts += [
+            "## Pass rate per prompt\n",
+            markdown_table(pass_rate_rows(rates)),
+            "![pass rates](pass_rate.png)\n",
+        ]
+    numbers = {
+        "mode": mode,
+        "by_source": table,
+        "total": totals,
+        "pass_rates": pass_rate_rows(rates) if rates is not None else None,
+    }
     (folder / "filter.json").write_text(json.dumps(numbers, indent=2) + "\n")
     path = folder / "report.md"
     path.write_text("\n".join(parts))

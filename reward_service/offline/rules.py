@@ -62,10 +62,19 @@ from reward_service.offline.tables import Row, is_parquet, parquet_schema, read_
 from reward_service.verifiers._boxes import Boxes
 
 REASONS = (
-    "unverifiable", "query_too_long", "not_english", "choice_or_true_false", "answer_symbols",
-    "answer_too_long", "not_math_verifiable", "too_many_boxes", "box_too_big", "complex_label",
-    "box_ratio", "category_balance",
-)  # fmt: skip
+    "unverifiable",
+    "query_too_long",
+    "not_english",
+    "choice_or_true_false",
+    "answer_symbols",
+    "answer_too_long",
+    "not_math_verifiable",
+    "too_many_boxes",
+    "box_too_big",
+    "complex_label",
+    "box_ratio",
+    "category_balance",
+)
 _LETTER = re.compile(r"^\(?([A-H])\)?\.?$")
 _TRUE_FALSE = {"yes", "no", "true", "false"}
 _OPTION = r"(?m)^\s*(?:\(\s*{0}\s*\)|{0}\s*[.:)])\s*\S"
@@ -128,11 +137,14 @@ PRESETS = {
     "raas": Rules(),
     "v-triune": Rules(
         open_tasks=frozenset({"math", "chart", "puzzle", "science", "choice"}),
-        max_boxes_per="category", single_box_share=1 / 3,
-        english_tasks=frozenset({"counting", "ocr"}), math_verify_tasks=frozenset({"ocr"}),
-        max_label_words=4, balance_tasks=frozenset({"counting"}),
+        max_boxes_per="category",
+        single_box_share=1 / 3,
+        english_tasks=frozenset({"counting", "ocr"}),
+        math_verify_tasks=frozenset({"ocr"}),
+        max_label_words=4,
+        balance_tasks=frozenset({"counting"}),
     ),
-}  # fmt: skip
+}
 
 
 @dataclass
@@ -434,6 +446,7 @@ def _table(tally: Tally) -> list[dict[str, Any]]:
         dropped = tally.dropped.get(source, Counter())
         removed = {reason: dropped[reason] for reason in REASONS}
         total = tally.rows[source]
-        rows.append({"data_source": source, "rows": total, **removed,
-                     "kept": total - sum(removed.values())})  # fmt: skip
+        rows.append(
+            {"data_source": source, "rows": total, **removed, "kept": total - sum(removed.values())}
+        )
     return rows

@@ -43,9 +43,14 @@ from reward_service.offline.tables import (
 )
 
 RESULT_COLUMNS = (
-    "raas_row", "raas_verifier", "raas_reward", "raas_status", "raas_error", "raas_components",
+    "raas_row",
+    "raas_verifier",
+    "raas_reward",
+    "raas_status",
+    "raas_error",
+    "raas_components",
     "raas_details",
-)  # fmt: skip
+)
 JSON_COLUMNS = ("raas_components", "raas_details")
 Result = dict[str, Any]
 
@@ -120,23 +125,35 @@ async def score_rows(rows: list[Row], first: int, scorer: Scorer, how: RowMappin
     out = []
     for index, (row, (_, verifier, early)) in enumerate(zip(rows, checked, strict=True)):
         result = early if early is not None else next(scored)
-        out.append({
-            **row, "raas_row": first + index, "raas_verifier": verifier or result.get("verifier"),
-            "raas_reward": result.get("reward"), "raas_status": result.get("status"),
-            "raas_error": result.get("error"), "raas_components": result.get("components") or {},
-            "raas_details": result.get("details") or {},
-        })  # fmt: skip
+        out.append(
+            {
+                **row,
+                "raas_row": first + index,
+                "raas_verifier": verifier or result.get("verifier"),
+                "raas_reward": result.get("reward"),
+                "raas_status": result.get("status"),
+                "raas_error": result.get("error"),
+                "raas_components": result.get("components") or {},
+                "raas_details": result.get("details") or {},
+            }
+        )
     return out
 
 
 def result_schema() -> Any:
     import pyarrow as pa
 
-    return pa.schema([
-        ("raas_row", pa.int64()), ("raas_verifier", pa.string()), ("raas_reward", pa.float64()),
-        ("raas_status", pa.string()), ("raas_error", pa.string()),
-        ("raas_components", pa.string()), ("raas_details", pa.string()),
-    ])  # fmt: skip
+    return pa.schema(
+        [
+            ("raas_row", pa.int64()),
+            ("raas_verifier", pa.string()),
+            ("raas_reward", pa.float64()),
+            ("raas_status", pa.string()),
+            ("raas_error", pa.string()),
+            ("raas_components", pa.string()),
+            ("raas_details", pa.string()),
+        ]
+    )
 
 
 @dataclass
@@ -169,9 +186,13 @@ class Report:
 def open_output(job: Job) -> Sink:
     extra = result_schema() if is_parquet(job.out) else None
     sink = open_sink(
-        job.out, parquet_schema(job.source), extra, part_rows=job.part_rows,
-        json_columns=JSON_COLUMNS, fresh=job.overwrite,
-    )  # fmt: skip
+        job.out,
+        parquet_schema(job.source),
+        extra,
+        part_rows=job.part_rows,
+        json_columns=JSON_COLUMNS,
+        fresh=job.overwrite,
+    )
     last = sink.last_row() if isinstance(sink, JsonlSink) else None
     if last is not None and last.get("raas_row") != sink.done - 1:
         sink.abort()
@@ -194,9 +215,13 @@ async def run(job: Job, scorer: Scorer) -> Report:
         raise TableError(f"{job.out} holds {sink.done} rows, more than {job.source}'s {total}")
     statuses: Counter[str] = Counter()
     bar = tqdm(
-        total=total, initial=sink.done, unit="row", disable=not job.progress, dynamic_ncols=True,
+        total=total,
+        initial=sink.done,
+        unit="row",
+        disable=not job.progress,
+        dynamic_ncols=True,
         desc="raas score",
-    )  # fmt: skip
+    )
     start, position = time.perf_counter(), sink.done
     already = sink.done
     pending: deque[asyncio.Future[list[Row]]] = deque()

@@ -96,16 +96,18 @@ def _vtriune(
     }
     prompt = row.get("prompt")
     try:
-        payload = JudgePayload.model_validate({
-            "response": response if isinstance(response, str) else "",
-            "prompt": prompt if isinstance(prompt, str) else "",
-            "answer": str(reward_model.get("answer") or ""),
-            "solution": str(reward_model.get("ground_truth") or ""),
-            "data_source": str(row.get("data_source") or "vtriune"),
-            "reward_verifier": reward_model["verifier"],
-            "reward_verifier_parm": orjson.dumps(parm).decode(),
-            **ratios,
-        })  # fmt: skip
+        payload = JudgePayload.model_validate(
+            {
+                "response": response if isinstance(response, str) else "",
+                "prompt": prompt if isinstance(prompt, str) else "",
+                "answer": str(reward_model.get("answer") or ""),
+                "solution": str(reward_model.get("ground_truth") or ""),
+                "data_source": str(row.get("data_source") or "vtriune"),
+                "reward_verifier": reward_model["verifier"],
+                "reward_verifier_parm": orjson.dumps(parm).decode(),
+                **ratios,
+            }
+        )
         sample = judge_request(payload, how.compat or CompatSettings()).samples[0]
     except (Rejected, RequestError, ValueError, TypeError) as exc:
         raise SpecError(f"reward_model: {exc}") from None

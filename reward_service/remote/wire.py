@@ -83,9 +83,17 @@ def task_from_wire(wire: WireTask, admissions: Admissions | None = None) -> Task
     context = Context(wire.context.step, wire.context.total_steps)
     prompt = wire.prompt if spec.reads_prompt else None  # kept only where it is read
     return Task(
-        wire.verifier, found.params, wire.response, ground_truth, wire.format, context, prompt,
-        tuple(wire.images), wire.format_only, found.params_key,
-    )  # fmt: skip
+        wire.verifier,
+        found.params,
+        wire.response,
+        ground_truth,
+        wire.format,
+        context,
+        prompt,
+        tuple(wire.images),
+        wire.format_only,
+        found.params_key,
+    )
 
 
 def _at_task(item: dict[str, Any]) -> dict[str, Any]:

@@ -69,18 +69,26 @@ def create_worker_app(
             yield
 
     app = FastAPI(
-        title=title, version=__version__, lifespan=lifespan,
-        openapi_url=None, docs_url=None, redoc_url=None,
-    )  # fmt: skip
+        title=title,
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.settings, app.state.metrics, app.state.backend = settings, metrics, backend
     check = guard(internal_keys(settings))
     add_docs(app, check, [TaskBatch])
     add_ops_routes(app, settings, metrics, backend.readiness)
 
     @app.post(
-        "/v1/tasks", tags=["worker"], dependencies=[Depends(check)], response_model=OutcomeBatch,
-        responses=errors(401, 413, 422, 429), openapi_extra=json_body(TaskBatch),
-    )  # fmt: skip
+        "/v1/tasks",
+        tags=["worker"],
+        dependencies=[Depends(check)],
+        response_model=OutcomeBatch,
+        responses=errors(401, 413, 422, 429),
+        openapi_extra=json_body(TaskBatch),
+    )
     @metrics.timed("/v1/tasks")
     async def tasks(request: Request) -> Response:
         """Score tasks for a router (``RAAS_INTERNAL_TOKEN`` as its bearer token when set);

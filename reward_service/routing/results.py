@@ -51,16 +51,25 @@ def result(sample: Sample, outcome: Outcome, reward: float | None) -> SampleResu
     accuracy = outcome.accuracy
     if reward is None or accuracy is None:
         failed: SampleResult = {
-            "id": sample.id, "reward": None, "status": outcome.status, "components": {},
-            "details": outcome.details, "error": outcome.error or outcome.status,
+            "id": sample.id,
+            "reward": None,
+            "status": outcome.status,
+            "components": {},
+            "details": outcome.details,
+            "error": outcome.error or outcome.status,
             "verifier": sample.verifier,
-        }  # fmt: skip
+        }
         return failed
     components = {"accuracy": accuracy}
     if outcome.format is not None:
         components["format"] = outcome.format
     scored: SampleResult = {
-        "id": sample.id, "reward": reward, "status": "ok", "components": components,
-        "details": outcome.details, "error": None, "verifier": sample.verifier,
-    }  # fmt: skip
+        "id": sample.id,
+        "reward": reward,
+        "status": "ok",
+        "components": components,
+        "details": outcome.details,
+        "error": None,
+        "verifier": sample.verifier,
+    }
     return scored

@@ -91,9 +91,14 @@ class Router:
             answer = result(sample, outcome, reward)
             results.append(answer)
             summaries.add(
-                source, answer, len(sample.response), self._reflects(sample, outcome, mode),
-                outcome.tokens, sample.truncated, mode,
-            )  # fmt: skip
+                source,
+                answer,
+                len(sample.response),
+                self._reflects(sample, outcome, mode),
+                outcome.tokens,
+                sample.truncated,
+                mode,
+            )
             if index % _SLICE == _SLICE - 1:
                 await asyncio.sleep(0)
         await self._record(len(samples), summaries, plan, scored)
@@ -138,10 +143,19 @@ class Router:
                 key = (*key, *sample.images)
             if (found := unique.get(key)) is None:
                 found = unique[key] = len(tasks)
-                tasks.append(Task(
-                    spec.name, admitted.params, response, gt_key, sample.format, context, prompt,
-                    tuple(sample.images) if sample.images else (), params_key=params_key,
-                ))  # fmt: skip
+                tasks.append(
+                    Task(
+                        spec.name,
+                        admitted.params,
+                        response,
+                        gt_key,
+                        sample.format,
+                        context,
+                        prompt,
+                        tuple(sample.images) if sample.images else (),
+                        params_key=params_key,
+                    )
+                )
             task_index.append(found)
         if errors:
             raise RequestError(errors[:MAX_REPORTED])

@@ -125,9 +125,13 @@ class SourceColumns:
     _means: dict[str, list[Any]] | None = None  # computed once for the summary and the metrics
 
     def add(
-        self, result: Result, length: int, reflecting: bool | None, tokens: int | None,
+        self,
+        result: Result,
+        length: int,
+        reflecting: bool | None,
+        tokens: int | None,
         truncated: bool | None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._means = None
         status = result["status"]
         self.statuses.append(status)
@@ -162,8 +166,11 @@ class SourceColumns:
         reflecting = [self.reflecting[i] for i in scored]
         lengths, tokens = [self.lengths[i] for i in scored], [self.tokens[i] for i in scored]
         return {
-            "reward": self.rewards, **self.components, "response_tokens": _given(self.tokens),
-            "truncated": _given(self.truncated), "reflection": _given(self.reflecting),
+            "reward": self.rewards,
+            **self.components,
+            "response_tokens": _given(self.tokens),
+            "truncated": _given(self.truncated),
+            "reflection": _given(self.reflecting),
             "reflection_correct": _where(reflecting, correct_, True),
             "reflection_incorrect": _where(reflecting, correct_, False),
             "correct_reflecting": _where(correct_, reflecting, True),
@@ -171,8 +178,9 @@ class SourceColumns:
             "length_correct": _where(lengths, correct_, True),
             "length_incorrect": _where(lengths, correct_, False),
             "tokens_correct": _where(tokens, correct_, True),
-            "tokens_incorrect": _where(tokens, correct_, False), **self.perception,
-        }  # fmt: skip
+            "tokens_incorrect": _where(tokens, correct_, False),
+            **self.perception,
+        }
 
     def render(self) -> SourceSummary:
         m = self.means()
@@ -220,10 +228,15 @@ class SourceSummaries:
         self.sources: dict[str, SourceColumns] = {}
 
     def add(
-        self, data_source: str, result: Result, length: int, reflecting: bool | None = None,
-        tokens: int | None = None, truncated: bool | None = None,
+        self,
+        data_source: str,
+        result: Result,
+        length: int,
+        reflecting: bool | None = None,
+        tokens: int | None = None,
+        truncated: bool | None = None,
         mode: Reflection = DEFAULT_REFLECTION,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """One sample: its result, its response's length in characters, whether it reflects in
         the source's mode (``None``: not examined), its tokens (``None``: not counted) and
         whether the trainer cut it at the maximum length (``None``: not said). A source's

@@ -44,8 +44,13 @@ _SPACING = re.compile(
     r"\\(?:left|right|displaystyle|textstyle|[,;:! ]|quad|qquad|enspace|thinspace|medspace"
     r"|thickspace)(?![A-Za-z])|~|\s"
 )
-_ALIASES = (("\\dbinom", "\\binom"), ("\\tbinom", "\\binom"), ("\\dfrac", "\\frac"),
-            ("\\tfrac", "\\frac"), ("\\cdot", "\\times"))  # fmt: skip
+_ALIASES = (
+    ("\\dbinom", "\\binom"),
+    ("\\tbinom", "\\binom"),
+    ("\\dfrac", "\\frac"),
+    ("\\tfrac", "\\frac"),
+    ("\\cdot", "\\times"),
+)
 _DELIMITER = re.compile(r"(?<!\\)\$\$?|\\[()\[\]]")
 _CLOSES = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}
 _OPERATION = re.compile(
@@ -209,8 +214,9 @@ def _factored(value: Any) -> bool:
     number times a sum (``\\frac{x + 2}{7}``) is not what "factored" asks for."""
     value = _rhs(value)
     if isinstance(value, Pow):
-        return bool(value.base.is_Add and value.base.free_symbols and value.exp.is_Integer
-                    and value.exp > 1)  # fmt: skip
+        return bool(
+            value.base.is_Add and value.base.free_symbols and value.exp.is_Integer and value.exp > 1
+        )
     if not isinstance(value, Mul):
         return False
     variable = [part for part in value.args if part.free_symbols]

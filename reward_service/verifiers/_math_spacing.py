@@ -14,33 +14,115 @@ import re
 
 _TOKEN = re.compile(r"\d+(?:\.\d+)?|\\[A-Za-z]+\*?|\\.|\s+|.", re.DOTALL)
 _NARROW_COMMANDS = frozenset({"\\,", "\\!", "\\thinspace", "\\negthinspace"})
-_WIDE_COMMANDS = frozenset({
-    "\\;", "\\:", "\\>", "\\ ", "\\quad", "\\qquad", "\\enspace", "\\enskip",
-    "\\medspace", "\\thickspace", "\\negmedspace", "\\negthickspace", "\\space",
-    "\\nobreakspace", "\\hfill", "\\hfil", "\\newline", "\\displaystyle",
-    "\\textstyle", "\\scriptstyle", "\\scriptscriptstyle", "\\smallskip", "\\medskip",
-    "\\bigskip", "\\allowbreak", "\\nolinebreak", "~",
-})  # fmt: skip
+_WIDE_COMMANDS = frozenset(
+    {
+        "\\;",
+        "\\:",
+        "\\>",
+        "\\ ",
+        "\\quad",
+        "\\qquad",
+        "\\enspace",
+        "\\enskip",
+        "\\medspace",
+        "\\thickspace",
+        "\\negmedspace",
+        "\\negthickspace",
+        "\\space",
+        "\\nobreakspace",
+        "\\hfill",
+        "\\hfil",
+        "\\newline",
+        "\\displaystyle",
+        "\\textstyle",
+        "\\scriptstyle",
+        "\\scriptscriptstyle",
+        "\\smallskip",
+        "\\medskip",
+        "\\bigskip",
+        "\\allowbreak",
+        "\\nolinebreak",
+        "~",
+    }
+)
 _TRANSPARENT = re.compile(
     r"\\(?:left|right|middle|[bB]igg?[lrm]?|mathbf|boldsymbol|bm|mathit|mathsf|mathtt|mathnormal"
     r"|textbf|textit)$"
 )
 _PARENTHESISED = re.compile(r"\(\s*[-+]?\s*\d+(?:\.\d+)?\s*\)")
 _OPENS_NUMBER = re.compile(r"\s*[-+]?\s*\d")
-_ARGUMENT_SPACES = frozenset({"\\hspace", "\\hspace*", "\\phantom", "\\hphantom", "\\vphantom",
-                              "\\mspace", "\\hskip", "\\mskip", "\\kern", "\\mkern"})  # fmt: skip
+_ARGUMENT_SPACES = frozenset(
+    {
+        "\\hspace",
+        "\\hspace*",
+        "\\phantom",
+        "\\hphantom",
+        "\\vphantom",
+        "\\mspace",
+        "\\hskip",
+        "\\mskip",
+        "\\kern",
+        "\\mkern",
+    }
+)
 _DIMENSION = re.compile(r"\s*[-+]?\s*(?:\d*\.)?\d+\s*[a-z]{2}|\s*\{[^{}]*\}")
 _OPENING = re.compile(r"\s*\{")
 _BLANK_GROUP = re.compile(r"\{(?:\s|~|\\[,;:! ]|\\q?quad(?![A-Za-z]))*\}")
 _TEXTS = frozenset({"\\text", "\\textrm", "\\mbox", "\\hbox", "\\mathrm", "\\textnormal"})
-_OPERATORS = frozenset({
-    "\\times", "\\cdot", "\\div", "\\pm", "\\mp", "\\le", "\\leq", "\\ge", "\\geq", "\\lt",
-    "\\gt", "\\ne", "\\neq", "\\approx", "\\equiv", "\\sim", "\\simeq", "\\cong", "\\in",
-    "\\notin", "\\cup", "\\cap", "\\setminus", "\\to", "\\rightarrow", "\\Rightarrow",
-    "\\implies", "\\iff", "\\mid", "\\colon", "\\circ", "\\degree", "\\prime", "\\dots",
-    "\\ldots", "\\cdots", "\\land", "\\lor", "\\wedge", "\\vee", "\\end", "\\begin",
-    "\\over", "\\choose", "\\right", "\\rangle", "\\rfloor", "\\rceil", "\\rvert", "\\rVert",
-})  # fmt: skip
+_OPERATORS = frozenset(
+    {
+        "\\times",
+        "\\cdot",
+        "\\div",
+        "\\pm",
+        "\\mp",
+        "\\le",
+        "\\leq",
+        "\\ge",
+        "\\geq",
+        "\\lt",
+        "\\gt",
+        "\\ne",
+        "\\neq",
+        "\\approx",
+        "\\equiv",
+        "\\sim",
+        "\\simeq",
+        "\\cong",
+        "\\in",
+        "\\notin",
+        "\\cup",
+        "\\cap",
+        "\\setminus",
+        "\\to",
+        "\\rightarrow",
+        "\\Rightarrow",
+        "\\implies",
+        "\\iff",
+        "\\mid",
+        "\\colon",
+        "\\circ",
+        "\\degree",
+        "\\prime",
+        "\\dots",
+        "\\ldots",
+        "\\cdots",
+        "\\land",
+        "\\lor",
+        "\\wedge",
+        "\\vee",
+        "\\end",
+        "\\begin",
+        "\\over",
+        "\\choose",
+        "\\right",
+        "\\rangle",
+        "\\rfloor",
+        "\\rceil",
+        "\\rvert",
+        "\\rVert",
+    }
+)
 
 
 class _Spacing:

@@ -39,16 +39,34 @@ VISION_TOKENS = ("<|image_pad|>", "<|video_pad|>", "<|vision_start|>", "<|vision
 """Placeholders a VLM's decoded output may keep; V-Triune decodes with ``skip_special_tokens``."""
 
 END_TOKENS = (
-    "<|im_end|>", "<|im_start|>", "<|endoftext|>",  # ChatML (Qwen, InternVL, MiniCPM, Yi)
-    "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|begin_of_text|>", "<|start_header_id|>",
-    "<|end_header_id|>", "<|eot|>", "<|eom|>",  # Llama 3, Llama 4
-    "<|end|>", "<|user|>", "<|assistant|>", "<|system|>", "<|observation|>",  # Phi-3, GLM-4
+    "<|im_end|>",
+    "<|im_start|>",
+    "<|endoftext|>",  # ChatML (Qwen, InternVL, MiniCPM, Yi)
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|end_of_text|>",
+    "<|begin_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot|>",
+    "<|eom|>",  # Llama 3, Llama 4
+    "<|end|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|system|>",
+    "<|observation|>",  # Phi-3, GLM-4
     "<|return|>",  # gpt-oss
-    "<end_of_turn>", "<start_of_turn>", "<eos>", "<bos>", "<pad>",  # Gemma
+    "<end_of_turn>",
+    "<start_of_turn>",
+    "<eos>",
+    "<bos>",
+    "<pad>",  # Gemma
     "</s>",  # Llama 2, Mistral
-    "<\uff5cend\u2581of\u2581sentence\uff5c>", "<\uff5cbegin\u2581of\u2581sentence\uff5c>",
-    "<\uff5cAssistant\uff5c>", "<\uff5cUser\uff5c>",  # DeepSeek (full-width bars)
-)  # fmt: skip
+    "<\uff5cend\u2581of\u2581sentence\uff5c>",
+    "<\uff5cbegin\u2581of\u2581sentence\uff5c>",
+    "<\uff5cAssistant\uff5c>",
+    "<\uff5cUser\uff5c>",  # DeepSeek (full-width bars)
+)
 """End-of-sequence and chat-template tokens a decoded response may keep (natively removed)."""
 
 _SPECIAL = frozenset(VISION_TOKENS + END_TOKENS)

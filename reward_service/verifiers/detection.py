@@ -204,9 +204,11 @@ def detection(response: str, ground_truth: Any, params: DetectionParams, context
     pred = predicted_boxes(response, params)
     taus = thresholds(params, context)
     details: dict[str, Any] = {
-        "n_pred": 0 if pred is None else len(pred), "n_gt": len(gt), "parsed": pred is not None,
+        "n_pred": 0 if pred is None else len(pred),
+        "n_gt": len(gt),
+        "parsed": pred is not None,
         "threshold": float(taus.mean()),
-    }  # fmt: skip
+    }
     if pred is None:
         why = None if params.vtriune_compat else locate(response).problem
         details |= dict.fromkeys(IOU_REPORT_KEYS, 0.0)

@@ -64,6 +64,9 @@ def one_box_report(iou: float) -> dict[str, float]:
     report: dict[str, float] = {}
     for tau, tag in IOU_REPORT:
         hit = iou >= tau
-        report |= {f"iou{tag}": iou if hit else 0.0, f"precision{tag}": float(hit),
-                   f"recall{tag}": float(hit)}  # fmt: skip
+        report |= {
+            f"iou{tag}": iou if hit else 0.0,
+            f"precision{tag}": float(hit),
+            f"recall{tag}": float(hit),
+        }
     return report

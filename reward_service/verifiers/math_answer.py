@@ -154,8 +154,15 @@ def _problem(
     return "equal only after rounding"
 
 
-def _form(answers: list[str], answer: mp.Answer, region: str, gold: mp.Gold, pred: list[Any],
-          prompt: str | None, params: MathParams) -> str | None:  # fmt: skip
+def _form(
+    answers: list[str],
+    answer: mp.Answer,
+    region: str,
+    gold: mp.Gold,
+    pred: list[Any],
+    prompt: str | None,
+    params: MathParams,
+) -> str | None:
     """Why the answer, equal by value, is not an answer: a hedge after it, or (unless
     ``final_form: false``) the question restated or a form that is not final."""
     if found := ms.hedge_after(answer.tail, gold.multi):

@@ -27,9 +27,13 @@ from tests.conftest import load_vectors
 
 VTRIUNE_VERIFIERS = {"math": "mathverify", "detection": "detection"}
 RATIO_NAMES = {
-    "label_first": "iou_max_label_first", "iou_first": "iou_max_iou_first",
-    "completeness": "iou_completeness", "map": "map", "map50": "map50", "map75": "map75",
-}  # fmt: skip
+    "label_first": "iou_max_label_first",
+    "iou_first": "iou_max_iou_first",
+    "completeness": "iou_completeness",
+    "map": "map",
+    "map50": "map50",
+    "map75": "map75",
+}
 JUDGE_VECTORS = [v for v in load_vectors() if v["sample"]["verifier"] in VTRIUNE_VERIFIERS]
 
 
@@ -39,9 +43,12 @@ def vtriune_payload(vector: dict[str, Any]) -> dict[str, Any]:
     params = sample.get("params", {})
     weights = {"accuracy": 1.0, "format": 0.0, **sample.get("weights", {})}
     parm: dict[str, Any] = {
-        "is_training": True, "step": vector.get("step", 0),
-        "total_steps": vector.get("total_steps", 100), "image_grid_thw": None, "image_path": None,
-    }  # fmt: skip
+        "is_training": True,
+        "step": vector.get("step", 0),
+        "total_steps": vector.get("total_steps", 100),
+        "image_grid_thw": None,
+        "image_path": None,
+    }
     solution = sample["ground_truth"]
     if sample["verifier"] == "detection":
         parm["det_reward_ratio"] = {RATIO_NAMES[k]: params[k] for k in RATIO_NAMES if k in params}
@@ -52,12 +59,16 @@ def vtriune_payload(vector: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(solution, str):
             solution = f"<answer>{json.dumps(solution)}</answer>"
     return {
-        "response": sample["response"], "prompt": "", "answer": "", "solution": str(solution),
+        "response": sample["response"],
+        "prompt": "",
+        "answer": "",
+        "solution": str(solution),
         "data_source": sample["data_source"],
         "reward_verifier": VTRIUNE_VERIFIERS[sample["verifier"]],
-        "reward_verifier_parm": json.dumps(parm), "format_ratio": weights["format"],
+        "reward_verifier_parm": json.dumps(parm),
+        "format_ratio": weights["format"],
         "accuracy_ratio": weights["accuracy"],
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture(scope="module")
@@ -106,10 +117,14 @@ def test_vectors_cover_both_vtriune_verifiers() -> None:
 def payload(**overrides: Any) -> dict[str, Any]:
     parm = {"is_training": True, "step": 1, "total_steps": 100}
     base = {
-        "response": "<think>\nx\n</think>\n<answer>\n\\boxed{4}\n</answer>", "prompt": "p",
-        "answer": "4", "solution": "\\boxed{4}", "data_source": "m",
-        "reward_verifier": "mathverify", "reward_verifier_parm": json.dumps(parm),
-    }  # fmt: skip
+        "response": "<think>\nx\n</think>\n<answer>\n\\boxed{4}\n</answer>",
+        "prompt": "p",
+        "answer": "4",
+        "solution": "\\boxed{4}",
+        "data_source": "m",
+        "reward_verifier": "mathverify",
+        "reward_verifier_parm": json.dumps(parm),
+    }
     return base | overrides
 
 
@@ -118,11 +133,14 @@ def test_judge_defaults_and_shape(server: LiveServer) -> None:
     # V-Triune's defaults: accuracy_ratio 1, format_ratio 0.1
     assert answer == {
         "rewards": {
-            "format_reward": 1.0, "accuracy_reward": 1.0, "reflection_reward": 0.0,
+            "format_reward": 1.0,
+            "accuracy_reward": 1.0,
+            "reflection_reward": 0.0,
             "final_reward": pytest.approx(1.0),
         },
-        "status": "ok", "error": None,
-    }  # fmt: skip
+        "status": "ok",
+        "error": None,
+    }
 
 
 def test_judge_unparsable_gold_keeps_the_format_reward(server: LiveServer) -> None:
@@ -207,9 +225,12 @@ def test_judge_missing_field_is_422(server: LiveServer) -> None:
 def detection_payload(response: str, solution: str, **ratios: float) -> dict[str, Any]:
     parm = {"step": 1, "total_steps": 100, "det_reward_ratio": ratios}
     return payload(
-        response=response, solution=solution, reward_verifier="detection",
-        reward_verifier_parm=json.dumps(parm), format_ratio=0.0,
-    )  # fmt: skip
+        response=response,
+        solution=solution,
+        reward_verifier="detection",
+        reward_verifier_parm=json.dumps(parm),
+        format_ratio=0.0,
+    )
 
 
 def box_list(*boxes: list[int]) -> str:
@@ -228,9 +249,11 @@ def test_judge_reproduces_the_iou_first_index_bug(server: LiveServer) -> None:
     assert answer["rewards"]["pure_iou_score_max_iou_reward"] == pytest.approx(1.0)
     assert answer["rewards"]["size_penalty_reward"] == 1.0
     sample = {
-        "response": pred, "ground_truth": gt, "verifier": "detection",
+        "response": pred,
+        "ground_truth": gt,
+        "verifier": "detection",
         "params": {"label_first": 0.0, "iou_first": 1.0, "completeness": 0.3},
-    }  # fmt: skip
+    }
     body = {"step": 1, "total_steps": 100, "samples": [sample]}
     native = httpx.post(f"{server.url}/reward", json=body, timeout=60).json()
     assert native["results"][0]["reward"] == pytest.approx(0.5)
@@ -256,8 +279,12 @@ def get_reward(url: str, body: dict[str, Any]) -> httpx.Response:
     return httpx.post(f"{url}/get_reward", json=body, timeout=60)
 
 
-FORMATTED = {"verifier": "math", "ground_truth": "4", "format": "think_answer",
-             "weights": {"accuracy": 1, "format": 1}}  # fmt: skip
+FORMATTED = {
+    "verifier": "math",
+    "ground_truth": "4",
+    "format": "think_answer",
+    "weights": {"accuracy": 1, "format": 1},
+}
 QWEN_PROMPT = (
     "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>How many? Answer in <answer>"
     "</answer>, e.g. <answer>9</answer>.<|im_end|>\n<|im_start|>assistant\n"
@@ -306,8 +333,9 @@ PLAIN = st.text(st.characters(exclude_characters="<>|"), max_size=30)
     tail=PLAIN,
     answer=PLAIN,
 )
-def test_any_expanded_qwen_prompt_is_found(parts: list[tuple[str, int]], tail: str,
-                                           answer: str) -> None:  # fmt: skip
+def test_any_expanded_qwen_prompt_is_found(
+    parts: list[tuple[str, int]], tail: str, answer: str
+) -> None:
     """Text and images in any order, each image expanded to any number of pads (0: none)."""
     image = "<|vision_start|><|image_pad|><|vision_end|>"
     prompt = "".join(text + (image if pads else "") for text, pads in parts) + tail
@@ -324,8 +352,10 @@ def test_long_runs_of_tokens_are_read_in_linear_time() -> None:
     where reading them by copying (quadratic) took minutes."""
     n = 300_000
     start = time.perf_counter()
-    assert response_of("<|vision_start|>" + "<|image_pad|>" * n + "x",
-                       "<|vision_start|><|image_pad|>") == "x"  # fmt: skip
+    assert (
+        response_of("<|vision_start|>" + "<|image_pad|>" * n + "x", "<|vision_start|><|image_pad|>")
+        == "x"
+    )
     assert response_of("Q4" + "<|im_end|>" * n, "Q") == "4"
     assert response_of("Q" + "<|im_end|>" * n + "4", "Q<|im_end|>") == "4"
     assert response_of("Q" + "<|im_end|>" * n, "<|a|>" * n) is None
@@ -335,8 +365,11 @@ def test_long_runs_of_tokens_are_read_in_linear_time() -> None:
 def test_get_reward_scores_the_response_after_the_prompt(server: LiveServer) -> None:
     prompts = ["Q: \\boxed{9}? A:", "Q: 2+2? A:", "Q: 3+3? A:"]
     responses = [" \\boxed{4}", " \\boxed{4}", " \\boxed{5}"]
-    body = {"query": [p + r for p, r in zip(prompts, responses, strict=True)], "prompts": prompts,
-            "labels": ["4", "4", "6"]}  # fmt: skip
+    body = {
+        "query": [p + r for p, r in zip(prompts, responses, strict=True)],
+        "prompts": prompts,
+        "labels": ["4", "4", "6"],
+    }
     answer = get_reward(server.url, body).json()
     # the \boxed{9} in the first prompt is not the answer: only the response is scored
     assert answer["rewards"] == [1.0, 1.0, 0.0]
@@ -350,8 +383,9 @@ def test_get_reward_labels_may_carry_their_own_spec(server: LiveServer) -> None:
         {"verifier": "choice", "ground_truth": "B", "data_source": "mc"},
         "no-math-here ???",  # unscorable with the default math verifier
     ]
-    answer = get_reward(server.url, {"query": ["<answer>B</answer>", "\\boxed{1}"],
-                                     "labels": labels}).json()  # fmt: skip
+    answer = get_reward(
+        server.url, {"query": ["<answer>B</answer>", "\\boxed{1}"], "labels": labels}
+    ).json()
     assert answer["rewards"] == [1.0, 0.0]  # OpenRLHF cannot take null: 0.0 …
     assert answer["extra_logs"]["raas_unscored"] == [0.0, 1.0]  # … flagged
     assert answer["status"] == ["ok", "invalid_input"]
@@ -374,8 +408,9 @@ def test_get_reward_logs_every_key_for_every_sample(
     """OpenRLHF batches the logs of samples from separate requests by key: one sample per
     request must still carry them all."""
     prompt = "Q:" if query != "cut" else "Q: something"
-    answer = get_reward(server.url, {"query": [prompt + query], "prompts": [prompt],
-                                     "labels": [label]}).json()  # fmt: skip
+    answer = get_reward(
+        server.url, {"query": [prompt + query], "prompts": [prompt], "labels": [label]}
+    ).json()
     assert tuple(answer["extra_logs"]) == LOG_KEYS
     assert all(len(values) == 1 for values in answer["extra_logs"].values())
 
@@ -420,8 +455,10 @@ def test_get_reward_format_setting() -> None:
 def test_get_reward_takes_the_step_for_schedules(server: LiveServer) -> None:
     # a box of IoU 0.9: right while detection's dynamic τ is 0.85 (r ≤ 0.1), wrong at 0.95
     label = {"verifier": "detection", "ground_truth": [{"bbox_2d": [0, 0, 100, 100], "label": "c"}]}
-    body = {"query": ['<answer>[{"bbox_2d": [0, 0, 100, 90], "label": "c"}]</answer>'],
-            "labels": [label]}  # fmt: skip
+    body = {
+        "query": ['<answer>[{"bbox_2d": [0, 0, 100, 90], "label": "c"}]</answer>'],
+        "labels": [label],
+    }
     early, late, unsent = (
         get_reward(server.url, {**body, **schedule}).json()["scores"]
         for schedule in ({"step": 1, "total_steps": 10}, {"step": 2, "total_steps": 10}, {})

@@ -13,8 +13,11 @@ IMG = "data:image/png;base64,AAAA"
 
 
 def msg(text: str) -> dict[str, Any]:
-    return {"type": "message", "role": "assistant",
-            "content": [{"type": "output_text", "text": text, "annotations": []}]}  # fmt: skip
+    return {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": text, "annotations": []}],
+    }
 
 
 def think(text: str, key: str = "summary") -> dict[str, Any]:

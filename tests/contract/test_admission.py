@@ -60,14 +60,19 @@ def test_unknown_names_are_refused_where_they_are(
     [
         ("math", {"tolerance": "x"}, [(["params", "tolerance"], "float_parsing")]),
         ("math", {"tolerance": 2}, [(["params", "tolerance"], "less_than_equal")]),
-        ("math", {"tolerance": "x", "zz": 1}, [
-            (["params", "tolerance"], "float_parsing"), (["params", "zz"], "extra_forbidden"),
-        ]),
+        (
+            "math",
+            {"tolerance": "x", "zz": 1},
+            [
+                (["params", "tolerance"], "float_parsing"),
+                (["params", "zz"], "extra_forbidden"),
+            ],
+        ),
         ("choice", {"a": 1}, [(["params", "a"], "extra_forbidden")]),
         ("rm", {}, [(["params", "model"], "missing")]),
         ("iou", {"dynamic_schedule": {"x": 1}}, [(["params", "dynamic_schedule"], "tuple_type")]),
     ],
-)  # fmt: skip
+)
 def test_params_errors_are_located_within_params(
     verifier: str, params: dict[str, Any], errors: list[tuple[list[Any], str]]
 ) -> None:
@@ -228,6 +233,8 @@ def test_both_let_through_what_they_admit_with_the_same_keys() -> None:
     found = Admissions().admit("math", None, {"tolerance": 0.5})
     assert isinstance(found, Admitted)
     assert (task.params, task.params_key, task.ground_truth) == (
-        found.params, found.params_key, canonical("2"),
-    )  # fmt: skip
+        found.params,
+        found.params_key,
+        canonical("2"),
+    )
     assert _router_refusal(sample).status == "unavailable"  # type: ignore[union-attr]

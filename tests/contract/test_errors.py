@@ -60,18 +60,39 @@ def app_raising(exc: Exception) -> FastAPI:
 @pytest.mark.parametrize(
     ("exc", "status", "detail", "headers"),
     [
-        (RequestError([detail(["samples", 0, "response"], "missing", "missing")]), 422,
-         [{"loc": ["samples", 0, "response"], "msg": "missing", "type": "missing"}], {}),
-        (OverloadedError("9 tasks are queued (at most 8)", 7), 429,
-         [{"loc": [], "msg": "9 tasks are queued (at most 8)", "type": "overloaded"}],
-         {"retry-after": "7"}),
-        (BodyTooLargeError(1024), 413,
-         [{"loc": ["body"], "msg": "body over 1024 bytes", "type": "too_large"}], {}),
-        (BodyTimeoutError(), 408,
-         [{"loc": ["body"], "msg": "the request body stalled, came too slowly or took too long; "
-           "the connection is closed", "type": "timeout"}], {"connection": "close"}),
+        (
+            RequestError([detail(["samples", 0, "response"], "missing", "missing")]),
+            422,
+            [{"loc": ["samples", 0, "response"], "msg": "missing", "type": "missing"}],
+            {},
+        ),
+        (
+            OverloadedError("9 tasks are queued (at most 8)", 7),
+            429,
+            [{"loc": [], "msg": "9 tasks are queued (at most 8)", "type": "overloaded"}],
+            {"retry-after": "7"},
+        ),
+        (
+            BodyTooLargeError(1024),
+            413,
+            [{"loc": ["body"], "msg": "body over 1024 bytes", "type": "too_large"}],
+            {},
+        ),
+        (
+            BodyTimeoutError(),
+            408,
+            [
+                {
+                    "loc": ["body"],
+                    "msg": "the request body stalled, came too slowly or took too long; "
+                    "the connection is closed",
+                    "type": "timeout",
+                }
+            ],
+            {"connection": "close"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_an_error_is_answered_by_its_status_details_and_headers(
     exc: Exception, status: int, detail: list[dict[str, object]], headers: dict[str, str]
 ) -> None:

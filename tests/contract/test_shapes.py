@@ -223,10 +223,22 @@ def test_the_type_checker_holds_both_sides_to_the_shape(
         "from trainer_client.shapes import RewardAnswer, SourceSummary\n\n\n" + code
     )
     checked = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir=/dev/null",
-         "--config-file=", "--follow-imports=silent", str(probe)],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir=/dev/null",
+            "--config-file=",
+            "--follow-imports=silent",
+            str(probe),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     if error is None:
         assert checked.returncode == 0, checked.stdout
     else:

@@ -173,9 +173,11 @@ class TestBatchSemantics:
     def test_format_weight_combines_with_accuracy(self, client: httpx.Client) -> None:
         sample = {
             "response": "<think>\nx\n</think>\n<answer>\n\\boxed{3}\n</answer>",
-            "ground_truth": "3", "verifier": "math", "format": "think_answer",
+            "ground_truth": "3",
+            "verifier": "math",
+            "format": "think_answer",
             "weights": {"accuracy": 0.5, "format": 0.5},
-        }  # fmt: skip
+        }
         (result,) = post(client, [sample]).json()["results"]
         assert result["components"] == {"accuracy": 1.0, "format": 1.0}
         assert result["reward"] == 1.0

@@ -197,8 +197,12 @@ def test_a_batch_that_takes_the_router_past_its_ceiling_turns_new_work_away_unti
         seen: list[tuple[int, int]] = []  # (small batch, /healthz) while the big one runs
         with httpx.Client(base_url=live.url, timeout=30) as client:
             while big.poll() is None:
-                seen.append((client.post("/reward", json=small).status_code,
-                             client.get("/healthz").status_code))  # fmt: skip
+                seen.append(
+                    (
+                        client.post("/reward", json=small).status_code,
+                        client.get("/healthz").status_code,
+                    )
+                )
                 time.sleep(0.2)
             after = [client.post("/reward", json=small).status_code]
             while after[-1] != 200 and len(after) < 60:

@@ -35,15 +35,29 @@ def test_split(total: int, parts: int, least: int, expected: list[int]) -> None:
 
 def test_shares_split_every_node_wide_bound_and_nothing_else() -> None:
     settings = Settings(
-        pool_workers=5, max_queued_tasks=1000, max_connections=64, memory_ceiling_mb=0,
-        idempotency_cache_bytes=3 << 20, idempotency_cache_size=512,
-    )  # fmt: skip
+        pool_workers=5,
+        max_queued_tasks=1000,
+        max_connections=64,
+        memory_ceiling_mb=0,
+        idempotency_cache_bytes=3 << 20,
+        idempotency_cache_size=512,
+    )
     assert shares(settings, 2) == [
-        {"pool_workers": 3, "max_queued_tasks": 500, "max_connections": 32,
-         "memory_ceiling_mb": 0, "idempotency_cache_bytes": 3 << 19},
-        {"pool_workers": 2, "max_queued_tasks": 500, "max_connections": 32,
-         "memory_ceiling_mb": 0, "idempotency_cache_bytes": 3 << 19},
-    ]  # fmt: skip
+        {
+            "pool_workers": 3,
+            "max_queued_tasks": 500,
+            "max_connections": 32,
+            "memory_ceiling_mb": 0,
+            "idempotency_cache_bytes": 3 << 19,
+        },
+        {
+            "pool_workers": 2,
+            "max_queued_tasks": 500,
+            "max_connections": 32,
+            "memory_ceiling_mb": 0,
+            "idempotency_cache_bytes": 3 << 19,
+        },
+    ]
 
 
 @pytest.mark.parametrize(

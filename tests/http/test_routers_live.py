@@ -31,10 +31,13 @@ def samples(count: int, tag: str) -> list[dict[str, Any]]:
     """``choice`` samples, every one distinct; one in four is right."""
     letters = ["ABCD"[(i + (i % 4 != 0)) % 4] for i in range(count)]
     return [
-        {"verifier": "choice", "ground_truth": "ABCD"[i % 4],
-         "response": f"Sample {tag} #{i}, so \\boxed{{{letter}}}"}
+        {
+            "verifier": "choice",
+            "ground_truth": "ABCD"[i % 4],
+            "response": f"Sample {tag} #{i}, so \\boxed{{{letter}}}",
+        }
         for i, letter in enumerate(letters)
-    ]  # fmt: skip
+    ]
 
 
 def expected(batch: list[dict[str, Any]]) -> list[float]:
@@ -179,11 +182,16 @@ def test_a_forwarded_request_is_checked_by_its_owner(two: LiveServer) -> None:
     """A key reused with another body is the owner's 422, passed back as it is."""
     key = str(uuid.uuid4())
     headers = {"Idempotency-Key": key}
-    assert fresh(two.url, "POST", "/reward", json={"samples": samples(3, "a")},
-                 headers=headers).status_code == 200  # fmt: skip
+    assert (
+        fresh(
+            two.url, "POST", "/reward", json={"samples": samples(3, "a")}, headers=headers
+        ).status_code
+        == 200
+    )
     for _ in range(4):
-        answer = fresh(two.url, "POST", "/reward", json={"samples": samples(3, "b")},
-                       headers=headers)  # fmt: skip
+        answer = fresh(
+            two.url, "POST", "/reward", json={"samples": samples(3, "b")}, headers=headers
+        )
         assert answer.status_code == 422
         assert answer.json()["detail"][0]["type"] == "idempotency_conflict"
 
@@ -293,8 +301,16 @@ def test_a_killed_router_is_restarted_and_no_sample_is_lost() -> None:
 def test_a_port_in_use_is_an_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        command = [sys.executable, "-m", "reward_service.cli", "serve", "--routers", "2",
-                   "--port", str(port)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "reward_service.cli",
+            "serve",
+            "--routers",
+            "2",
+            "--port",
+            str(port),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert "cannot listen" in result.stderr
@@ -302,8 +318,13 @@ def test_a_port_in_use_is_an_error() -> None:
 
 def test_a_router_that_cannot_start_stops_the_supervisor_with_1() -> None:
     """Its pool cannot start in 10 ms: the app's startup fails, in every router."""
-    env = {**os.environ, "RAAS_ROUTERS": "2", "RAAS_POOL_WORKERS": "2",
-           "RAAS_WORKER_START_TIMEOUT_S": "0.01", "RAAS_LOG_FORMAT": "text"}  # fmt: skip
+    env = {
+        **os.environ,
+        "RAAS_ROUTERS": "2",
+        "RAAS_POOL_WORKERS": "2",
+        "RAAS_WORKER_START_TIMEOUT_S": "0.01",
+        "RAAS_LOG_FORMAT": "text",
+    }
     command = [sys.executable, "-m", "reward_service.cli", "serve", "--port", "0"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, env=env)
     assert result.returncode == 1

@@ -23,9 +23,13 @@ def spec(name: str, path: Path, kind: str = "bt", **options: Any) -> ModelSpec:
 
 
 def rm_task(
-    model: str, response: str, prompt: str | None = "what is two plus two ?",
-    images: tuple[str, ...] = (), bias: float | None = None, fmt: str | None = None,
-) -> Task:  # fmt: skip
+    model: str,
+    response: str,
+    prompt: str | None = "what is two plus two ?",
+    images: tuple[str, ...] = (),
+    bias: float | None = None,
+    fmt: str | None = None,
+) -> Task:
     params = RMParams(model=model, bias=bias)
     return Task("rm", params, response, "null", fmt, Context(), prompt, images)
 
@@ -39,8 +43,24 @@ def run(coroutine: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coroutine)
 
 
-WORDS = ["the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "and", "the", "cat",
-         "sat", "on", "the", "mat"]  # fmt: skip
+WORDS = [
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "and",
+    "the",
+    "cat",
+    "sat",
+    "on",
+    "the",
+    "mat",
+]
 
 
 def sentence(n: int, offset: int = 0) -> str:

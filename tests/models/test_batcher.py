@@ -84,8 +84,9 @@ def test_buckets_keep_padding_low_on_widely_spread_lengths() -> None:
 
 def test_concurrent_callers_get_their_own_results_within_the_token_budget() -> None:
     rng = random.Random(7)
-    requests = [[Job(rng.randint(1, 32), c * 1000 + i) for i in range(rng.randint(1, 9))]
-                for c in range(60)]  # fmt: skip
+    requests = [
+        [Job(rng.randint(1, 32), c * 1000 + i) for i in range(rng.randint(1, 9))] for c in range(60)
+    ]
     forward = Recorder(delay_s=0.002)
 
     async def main() -> list[list[Any]]:

@@ -36,8 +36,9 @@ def reference(path: Path, prompt: str, response: str, images: list[bytes]) -> fl
     turns = [{"role": "user", "content": content}, {"role": "assistant", "content": response}]
     text = processor.apply_chat_template(turns, tokenize=False)
     pil = [Image.open(io.BytesIO(data)).convert("RGB") for data in images]
-    inputs = processor(text=[text], images=pil or None, return_tensors="pt",
-                       add_special_tokens=False)  # fmt: skip
+    inputs = processor(
+        text=[text], images=pil or None, return_tensors="pt", add_special_tokens=False
+    )
     with torch.inference_mode():
         return float(model(**inputs).logits[0, 0])
 
@@ -64,8 +65,9 @@ def test_batched_scores_equal_the_unbatched_reference(tiny: Tiny, side: str) -> 
 
 def test_the_score_changes_with_the_image(tiny: Tiny) -> None:
     scorer = VisionScorer.load(spec("v", tiny.vision, "bt_vision"))
-    items = [scorer.prepare(rm_task("v", "a cat", "describe it", (data_uri(png(s)),)))
-             for s in (10, 11)]  # fmt: skip
+    items = [
+        scorer.prepare(rm_task("v", "a cat", "describe it", (data_uri(png(s)),))) for s in (10, 11)
+    ]
     first, second = scorer.forward(items)
     assert abs(first - second) > 1e-3
 

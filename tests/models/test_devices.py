@@ -51,8 +51,11 @@ def test_the_worker_refuses_to_start_with_a_clear_message(role: list[str]) -> No
     )
     result = subprocess.run(
         [sys.executable, "-m", "reward_service.cli", *role, "--port", "1"],
-        capture_output=True, text=True, timeout=120, env={"RAAS_MODELS": models, "PATH": ""},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"RAAS_MODELS": models, "PATH": ""},
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("raas: refusing to start: model 'rm' is configured for device")
     assert "Traceback" not in result.stderr

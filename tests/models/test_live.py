@@ -25,13 +25,20 @@ ANSWER = "the answer is four ."
 
 
 def models_json(tiny: Tiny) -> str:
-    return json.dumps([
-        {"name": "rm", "path": str(tiny.llama), "kind": "bt", "max_input_tokens": 64,
-         "max_tokens_per_batch": 2048},
-        {"name": "vis", "path": str(tiny.vision), "kind": "bt_vision"},
-        {"name": "emb", "path": str(tiny.llama), "kind": "bmas"},
-        {"name": "broken", "path": str(tiny.broken), "kind": "bt"},
-    ])  # fmt: skip
+    return json.dumps(
+        [
+            {
+                "name": "rm",
+                "path": str(tiny.llama),
+                "kind": "bt",
+                "max_input_tokens": 64,
+                "max_tokens_per_batch": 2048,
+            },
+            {"name": "vis", "path": str(tiny.vision), "kind": "bt_vision"},
+            {"name": "emb", "path": str(tiny.llama), "kind": "bmas"},
+            {"name": "broken", "path": str(tiny.broken), "kind": "bt"},
+        ]
+    )
 
 
 def sample(verifier: str, response: str, **fields: Any) -> dict[str, Any]:
@@ -64,17 +71,20 @@ def embedded(tiny: Tiny) -> Iterator[LiveServer]:
 
 
 def test_models_and_rules_in_one_batch(tiny: Tiny, embedded: LiveServer) -> None:
-    results = post(embedded.url, [
-        rm("rm"),
-        rm("vis", images=[data_uri(png(1))]),
-        sample("bmas", ANSWER, ground_truth=ANSWER, params={"model": "emb"}),
-        sample("bmas", "", ground_truth=ANSWER, params={"model": "emb", "clamp": "affine"}),
-        sample("math", "<answer>\\boxed{4}</answer>", ground_truth="4"),
-        sample("choice", "<answer>B</answer>", ground_truth="b"),
-        rm("missing"),
-        rm("broken"),
-        rm("rm", response=sentence(80)),
-    ])  # fmt: skip
+    results = post(
+        embedded.url,
+        [
+            rm("rm"),
+            rm("vis", images=[data_uri(png(1))]),
+            sample("bmas", ANSWER, ground_truth=ANSWER, params={"model": "emb"}),
+            sample("bmas", "", ground_truth=ANSWER, params={"model": "emb", "clamp": "affine"}),
+            sample("math", "<answer>\\boxed{4}</answer>", ground_truth="4"),
+            sample("choice", "<answer>B</answer>", ground_truth="b"),
+            rm("missing"),
+            rm("broken"),
+            rm("rm", response=sentence(80)),
+        ],
+    )
     status = [r["status"] for r in results]
     assert status == ["ok"] * 6 + ["unavailable", "unavailable", "invalid_input"]
     assert results[0]["reward"] == pytest.approx(expected_rm(tiny), abs=1e-5)
@@ -91,8 +101,11 @@ def test_readiness_and_metrics_show_the_models(embedded: LiveServer) -> None:
     ready = httpx.get(f"{embedded.url}/readyz").json()
     models = ready["model_backend"]["models"]
     assert {name: m["state"] for name, m in models.items()} == {
-        "rm": "loaded", "vis": "loaded", "emb": "loaded", "broken": "failed"
-    }  # fmt: skip
+        "rm": "loaded",
+        "vis": "loaded",
+        "emb": "loaded",
+        "broken": "failed",
+    }
     text = httpx.get(f"{embedded.url}/metrics").text
     assert 'raas_model_queue_depth{model="rm"} 0.0' in text
     assert 'raas_model_loaded{model="broken"} 0.0' in text
@@ -132,7 +145,10 @@ def test_without_a_model_backend_model_verifiers_are_unavailable(client: httpx.C
 def test_a_model_worker_needs_models() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "reward_service.cli", "worker", "model", "--port", "1"],
-        capture_output=True, text=True, timeout=60, env={"PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode != 0
     assert "RAAS_MODELS" in done.stderr

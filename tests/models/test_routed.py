@@ -39,9 +39,13 @@ def test_mimo_rlhf_route_picks_the_model_by_modality(tiny: Tiny) -> None:
     image = data_uri(png(3))
     routed = [
         {"data_source": "mimo/rlhf_general", "prompt": PROMPT, "response": ANSWER},
-        {"data_source": "mimo/rlhf_general", "prompt": PROMPT, "response": ANSWER,
-         "images": [image]},
-    ]  # fmt: skip
+        {
+            "data_source": "mimo/rlhf_general",
+            "prompt": PROMPT,
+            "response": ANSWER,
+            "images": [image],
+        },
+    ]
     named = [
         {**routed[0], "verifier": "rm", "params": {"model": "rm-text"}},
         {**routed[1], "verifier": "rm", "params": {"model": "rm-vision"}},
@@ -60,10 +64,13 @@ def test_mixed_r1_open_ended_route_scores_with_bmas(tiny: Tiny) -> None:
     source = "mixed_r1/open_ended_caption"
     samples = [
         {"data_source": source, "response": think, "ground_truth": ANSWER},
-        {"data_source": source, "response": think,
-         "ground_truth": "a completely different caption ."},
+        {
+            "data_source": source,
+            "response": think,
+            "ground_truth": "a completely different caption .",
+        },
         {"data_source": source, "response": f"<think>\n{ANSWER}", "ground_truth": ANSWER},
-    ]  # fmt: skip
+    ]
     with app_client(routes=str(EXAMPLES / "mixed_r1.yaml"), models=models(tiny)) as (client, _):
         results = score(client, samples)
     assert [r["status"] for r in results] == ["ok", "ok", "ok"]
@@ -77,10 +84,13 @@ def test_mixed_r1_open_ended_route_scores_with_bmas(tiny: Tiny) -> None:
 def test_a_text_only_model_refuses_images(tiny: Tiny) -> None:
     sample = {"response": ANSWER, "prompt": PROMPT, "verifier": "rm", "images": [data_uri(png(1))]}
     with app_client(models=models(tiny)) as (client, _):
-        refused, relaxed = score(client, [
-            {**sample, "params": {"model": "rm-text"}},
-            {**sample, "params": {"model": "rm-text", "ignore_images": True}},
-        ])  # fmt: skip
+        refused, relaxed = score(
+            client,
+            [
+                {**sample, "params": {"model": "rm-text"}},
+                {**sample, "params": {"model": "rm-text", "ignore_images": True}},
+            ],
+        )
     assert refused["status"] == "invalid_input"
     assert "reads text only" in refused["error"]
     assert relaxed["status"] == "ok"

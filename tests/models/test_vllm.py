@@ -45,13 +45,24 @@ class StandInVLLM(InThreadServer):
         for index, ids in enumerate(body["input"]):
             with torch.inference_mode():
                 score = float(self.model(input_ids=torch.tensor([ids])).logits[0, 0])
-            value = score if body.get("use_activation") is False else float(torch.sigmoid(
-                torch.tensor(score)))  # fmt: skip
+            value = (
+                score
+                if body.get("use_activation") is False
+                else float(torch.sigmoid(torch.tensor(score)))
+            )
             data.append({"index": index, "label": "LABEL_0", "probs": [value], "num_classes": 1})
         data.reverse()  # order is by "index", not by position
         usage = {"prompt_tokens": 0, "total_tokens": 0, "completion_tokens": 0}
-        return JSONResponse({"id": "classify-1", "object": "list", "created": 0,
-                             "model": body.get("model"), "data": data, "usage": usage})  # fmt: skip
+        return JSONResponse(
+            {
+                "id": "classify-1",
+                "object": "list",
+                "created": 0,
+                "model": body.get("model"),
+                "data": data,
+                "usage": usage,
+            }
+        )
 
 
 @pytest.fixture(scope="module")

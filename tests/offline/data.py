@@ -16,26 +16,38 @@ THINK = "<think>\nok\n</think>\n<answer>\n{}\n</answer>"
 def _math(rng: random.Random, right: bool) -> dict[str, Any]:
     a, b = rng.randint(1, 50), rng.randint(1, 50)
     answer = a + b if right else a + b + 1
-    return {"data_source": "math_src", "verifier": "math", "ground_truth": str(a + b),
-            "response": THINK.format(f"\\boxed{{{answer}}}"), "format": "think_answer",
-            "weights": {"accuracy": 1.0, "format": 0.1}}  # fmt: skip
+    return {
+        "data_source": "math_src",
+        "verifier": "math",
+        "ground_truth": str(a + b),
+        "response": THINK.format(f"\\boxed{{{answer}}}"),
+        "format": "think_answer",
+        "weights": {"accuracy": 1.0, "format": 0.1},
+    }
 
 
 def _choice(rng: random.Random, right: bool) -> dict[str, Any]:
     letter = rng.choice("ABCD")
     said = letter if right else "ABCD"[("ABCD".index(letter) + 1) % 4]
-    return {"data_source": "choice_src", "verifier": "choice", "ground_truth": letter,
-            "response": f"The answer is ({said})"}  # fmt: skip
+    return {
+        "data_source": "choice_src",
+        "verifier": "choice",
+        "ground_truth": letter,
+        "response": f"The answer is ({said})",
+    }
 
 
 def _detection(rng: random.Random, right: bool) -> dict[str, Any]:
     x, y = rng.randint(0, 500), rng.randint(0, 500)
     box = [x, y, x + 100, y + 80]
     shown = box if right else [v + 60 for v in box]
-    return {"data_source": "det_src", "verifier": "detection",
-            "ground_truth": [{"bbox_2d": box, "label": "car"}],
-            "response": f'<answer>[{{"bbox_2d": {shown}, "label": "car"}}]</answer>',
-            "params": json.dumps({"iou_threshold": 0.5})}  # fmt: skip
+    return {
+        "data_source": "det_src",
+        "verifier": "detection",
+        "ground_truth": [{"bbox_2d": box, "label": "car"}],
+        "response": f'<answer>[{{"bbox_2d": {shown}, "label": "car"}}]</answer>',
+        "params": json.dumps({"iou_threshold": 0.5}),
+    }
 
 
 def mixed_rows(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -65,25 +77,49 @@ def _text(ground_truth: Any) -> str:
     )
 
 
-VTRIUNE_SCHEMA = pa.schema([
-    ("data_source", pa.string()),
-    ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
-    ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
-    ("ability", pa.string()),
-    ("reward_model", pa.struct([
-        ("ground_truth", pa.string()), ("style", pa.string()), ("accuracy_ratio", pa.float64()),
-        ("format_ratio", pa.float64()), ("verifier", pa.string()),
-        ("verifier_parm", pa.struct([("det_verifier_normalized", pa.bool_()),
-                                     ("det_reward_ratio", pa.struct([
-                                         ("iou_max_label_first", pa.float64()),
-                                         ("iou_max_iou_first", pa.float64()),
-                                         ("iou_completeness", pa.float64()),
-                                         ("map", pa.float64()), ("map50", pa.float64()),
-                                         ("map75", pa.float64())]))])),
-    ])),
-    ("extra_info", pa.struct([("index", pa.int64()), ("image_path", pa.string())])),
-    ("response", pa.string()),
-])  # fmt: skip
+VTRIUNE_SCHEMA = pa.schema(
+    [
+        ("data_source", pa.string()),
+        ("prompt", pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))),
+        ("images", pa.list_(pa.struct([("bytes", pa.binary()), ("path", pa.string())]))),
+        ("ability", pa.string()),
+        (
+            "reward_model",
+            pa.struct(
+                [
+                    ("ground_truth", pa.string()),
+                    ("style", pa.string()),
+                    ("accuracy_ratio", pa.float64()),
+                    ("format_ratio", pa.float64()),
+                    ("verifier", pa.string()),
+                    (
+                        "verifier_parm",
+                        pa.struct(
+                            [
+                                ("det_verifier_normalized", pa.bool_()),
+                                (
+                                    "det_reward_ratio",
+                                    pa.struct(
+                                        [
+                                            ("iou_max_label_first", pa.float64()),
+                                            ("iou_max_iou_first", pa.float64()),
+                                            ("iou_completeness", pa.float64()),
+                                            ("map", pa.float64()),
+                                            ("map50", pa.float64()),
+                                            ("map75", pa.float64()),
+                                        ]
+                                    ),
+                                ),
+                            ]
+                        ),
+                    ),
+                ]
+            ),
+        ),
+        ("extra_info", pa.struct([("index", pa.int64()), ("image_path", pa.string())])),
+        ("response", pa.string()),
+    ]
+)
 
 MATH_RIGHT = "<think>\nhalf of it\n</think>\n<answer>\n\\boxed{\\frac{1}{2}}\n</answer>"
 DET_GT = '<answer>[{"bbox_2d": [100, 100, 300, 300], "label": "dog"}]</answer>'
@@ -96,17 +132,32 @@ DET_RIGHT = (
 def vtriune_rows() -> list[dict[str, Any]]:
     """Orsta-style rows: a math item, a detection item, and a math item with bad ratios."""
     image = [{"bytes": b"\x89PNG fake", "path": "a.png"}]
-    ratios = {"iou_max_label_first": 1.0, "iou_max_iou_first": 0.0, "iou_completeness": 0.3,
-              "map": 0.0, "map50": 0.0, "map75": 0.0}  # fmt: skip
+    ratios = {
+        "iou_max_label_first": 1.0,
+        "iou_max_iou_first": 0.0,
+        "iou_completeness": 0.3,
+        "map": 0.0,
+        "map50": 0.0,
+        "map75": 0.0,
+    }
 
     def row(source: str, verifier: str, gt: str, response: str, **model: Any) -> dict[str, Any]:
         return {
-            "data_source": source, "ability": "math",
-            "prompt": [{"role": "user", "content": "<image>What is it?"}], "images": image,
-            "reward_model": {"ground_truth": gt, "style": "rule", "accuracy_ratio": 1.0,
-                             "format_ratio": 0.1, "verifier": verifier, **model},
-            "extra_info": {"index": 0, "image_path": "a.png"}, "response": response,
-        }  # fmt: skip
+            "data_source": source,
+            "ability": "math",
+            "prompt": [{"role": "user", "content": "<image>What is it?"}],
+            "images": image,
+            "reward_model": {
+                "ground_truth": gt,
+                "style": "rule",
+                "accuracy_ratio": 1.0,
+                "format_ratio": 0.1,
+                "verifier": verifier,
+                **model,
+            },
+            "extra_info": {"index": 0, "image_path": "a.png"},
+            "response": response,
+        }
 
     det_parm = {"det_verifier_normalized": False, "det_reward_ratio": ratios}
     return [

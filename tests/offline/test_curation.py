@@ -29,21 +29,34 @@ def math(answer: str, prompt: str = "Compute it.") -> dict[str, Any]:
 
 
 RULE_ROWS = [
-    math("42"), math("\\boxed{B}"), math("yes"), math("7", "Pick one:\nA. 7\nB. 8"),
-    math("(1, 2)"), math("x = 3"), math("\\frac{1}{2} + \\sqrt{3} + \\pi^2 + 1"), math(""),
+    math("42"),
+    math("\\boxed{B}"),
+    math("yes"),
+    math("7", "Pick one:\nA. 7\nB. 8"),
+    math("(1, 2)"),
+    math("x = 3"),
+    math("\\frac{1}{2} + \\sqrt{3} + \\pi^2 + 1"),
+    math(""),
     {"data_source": "chat", "verifier": "rm", "ground_truth": None},
-    det("coco", [box(0, 0, 100, 100)] * 1), det("coco", [box(i * 10, 0, 5, 5) for i in range(11)]),
-    det("coco", [box(0, 0, 800, 800)]), det("coco", "<answer>no boxes here</answer>"),
+    det("coco", [box(0, 0, 100, 100)] * 1),
+    det("coco", [box(i * 10, 0, 5, 5) for i in range(11)]),
+    det("coco", [box(0, 0, 800, 800)]),
+    det("coco", "<answer>no boxes here</answer>"),
     *[det("v3det", [box(i, 0, 50, 50)]) for i in range(6)],
     *[det("v3det", [box(i, 0, 50, 50), box(i, 100, 50, 50)]) for i in range(2)],
-]  # fmt: skip
+]
 EXPECTED = {  # per source: what each rule removed
-    "math": {"choice_or_true_false": 3, "answer_symbols": 2, "answer_too_long": 1,
-             "unverifiable": 1, "kept": 1},
+    "math": {
+        "choice_or_true_false": 3,
+        "answer_symbols": 2,
+        "answer_too_long": 1,
+        "unverifiable": 1,
+        "kept": 1,
+    },
     "chat": {"unverifiable": 1, "kept": 0},
     "coco": {"too_many_boxes": 1, "box_too_big": 1, "unverifiable": 1, "box_ratio": 1, "kept": 0},
     "v3det": {"box_ratio": 4, "kept": 4},
-}  # fmt: skip
+}
 
 
 def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
@@ -54,8 +67,19 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
 def test_rule_filters_remove_what_v_triune_removes(tmp_path: Path) -> None:
     source = write_rows(tmp_path / "in.jsonl", RULE_ROWS)
     out, report = tmp_path / "out.jsonl", tmp_path / "report"
-    main(["filter", "rules", str(source), "--out", str(out), "--report", str(report),
-          "--single-box-share", "0.5"])  # fmt: skip
+    main(
+        [
+            "filter",
+            "rules",
+            str(source),
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+            "--single-box-share",
+            "0.5",
+        ]
+    )
     numbers = json.loads((report / "filter.json").read_text())
     for entry in numbers["by_source"]:
         removed = {k: v for k, v in entry.items() if isinstance(v, int) and v and k != "rows"}
@@ -81,11 +105,14 @@ def test_rule_filters_read_v_triune_parquet_and_keep_its_columns(tmp_path: Path)
     assert [r["reward_model"]["verifier"] for r in kept] == ["mathverify"] * 3  # not 2, 4
 
 
-@pytest.mark.parametrize(("text", "inside", "outside"), [
-    ("(0,1)", [0.125, 0.875], [0.0, 1.0]),
-    ("[0.25,0.75]", [0.25, 0.5, 0.75], [0.125, 0.875]),
-    ("(0,1]", [1.0, 0.5], [0.0]),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        ("(0,1)", [0.125, 0.875], [0.0, 1.0]),
+        ("[0.25,0.75]", [0.25, 0.5, 0.75], [0.125, 0.875]),
+        ("(0,1]", [1.0, 0.5], [0.0]),
+    ],
+)
 def test_band(text: str, inside: list[float], outside: list[float]) -> None:
     band = Band.parse(text)
     assert all(band.verdict(v) is None for v in inside)
@@ -104,14 +131,20 @@ def scored_rollouts(k: int = 8) -> list[dict[str, Any]]:
         for i in range(k):
             ok = passes is not None
             right = ok and i < (passes or 0)
-            rows.append({
-                "data_source": "toy", "prompt": prompt, "response": f"r{i}",
-                "raas_row": len(rows), "raas_verifier": "math",
-                "raas_reward": (1.0 if right else 0.0) if ok else None,
-                "raas_status": "ok" if ok else "timeout", "raas_error": None if ok else "late",
-                "raas_components": {"accuracy": 1.0 if right else 0.0} if ok else {},
-                "raas_details": {},
-            })  # fmt: skip
+            rows.append(
+                {
+                    "data_source": "toy",
+                    "prompt": prompt,
+                    "response": f"r{i}",
+                    "raas_row": len(rows),
+                    "raas_verifier": "math",
+                    "raas_reward": (1.0 if right else 0.0) if ok else None,
+                    "raas_status": "ok" if ok else "timeout",
+                    "raas_error": None if ok else "late",
+                    "raas_components": {"accuracy": 1.0 if right else 0.0} if ok else {},
+                    "raas_details": {},
+                }
+            )
     return rows
 
 
@@ -121,11 +154,19 @@ def test_difficulty_keeps_prompts_sometimes_solved(tmp_path: Path, suffix: str) 
     out, report = tmp_path / f"kept{suffix}", tmp_path / "report"
     main(["filter", "difficulty", str(source), "--out", str(out), "--report", str(report)])
     kept = (
-        pq.read_table(out).to_pylist() if suffix == ".parquet"
+        pq.read_table(out).to_pylist()
+        if suffix == ".parquet"
         else [json.loads(line) for line in out.read_text().splitlines()]
-    )  # fmt: skip
-    assert kept == [{"data_source": "toy", "prompt": "p3", "raas_pass_rate": 3 / 8,
-                     "raas_reward_mean": 3 / 8, "raas_rollouts": 8}]  # fmt: skip
+    )
+    assert kept == [
+        {
+            "data_source": "toy",
+            "prompt": "p3",
+            "raas_pass_rate": 3 / 8,
+            "raas_reward_mean": 3 / 8,
+            "raas_rollouts": 8,
+        }
+    ]
     entry = json.loads((report / "filter.json").read_text())["by_source"][0]
     assert (entry["too_hard"], entry["too_easy"], entry["unscored"], entry["kept"]) == (1, 1, 1, 1)
     assert (report / "pass_rate.png").stat().st_size > 1000
@@ -134,8 +175,19 @@ def test_difficulty_keeps_prompts_sometimes_solved(tmp_path: Path, suffix: str) 
 def test_difficulty_can_keep_every_rollout(tmp_path: Path) -> None:
     source = write_rows(tmp_path / "scored.jsonl", scored_rollouts())
     out = tmp_path / "kept.jsonl"
-    main(["filter", "difficulty", str(source), "--out", str(out), "--keep", "rollouts",
-          "--band", "[0,0.5]"])  # fmt: skip
+    main(
+        [
+            "filter",
+            "difficulty",
+            str(source),
+            "--out",
+            str(out),
+            "--keep",
+            "rollouts",
+            "--band",
+            "[0,0.5]",
+        ]
+    )
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["prompt"] for row in kept] == ["p0"] * 8 + ["p3"] * 8
     assert kept[0]["response"] == "r0"

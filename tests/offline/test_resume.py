@@ -40,10 +40,23 @@ def written(out: Path) -> int:
 def kill_after(source: Path, out: Path, rows: int) -> None:
     """``raas score`` in its own process, SIGKILLed once ``rows`` are in ``out``."""
     command = [
-        sys.executable, "-m", "reward_service.cli", "score", str(source), "--out", str(out),
-        "--workers", "1", "--batch-size", "32", "--inflight", "1",
-        "--part-rows", str(PART_ROWS), "--no-progress",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "reward_service.cli",
+        "score",
+        str(source),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--batch-size",
+        "32",
+        "--inflight",
+        "1",
+        "--part-rows",
+        str(PART_ROWS),
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stderr=subprocess.DEVNULL)
     try:
         while written(out) < rows and process.poll() is None:

@@ -29,8 +29,11 @@ def row(verifier: str, answer: Any, prompt: str = "How many?", source: str = "s"
 
 
 def ground(*labels: str) -> dict[str, Any]:
-    return row("detection", [{**box(i * 60, 0, 50, 50), "label": label}
-                             for i, label in enumerate(labels)], source="d3")  # fmt: skip
+    return row(
+        "detection",
+        [{**box(i * 60, 0, 50, 50), "label": label} for i, label in enumerate(labels)],
+        source="d3",
+    )
 
 
 LONG = "Describe the chart. " * 30  # 600 characters
@@ -59,18 +62,27 @@ RULE_TABLE = [
     (row("counting", "(3)", "How many?"), VTRIUNE, None),  # symbols: reasoning tasks only
     (row("counting", "(3)", "How many?"), RAAS, "answer_symbols"),
     (ground("dog"), replace(VTRIUNE, task_map=(("d3*", "grounding"),)), None),
-    (ground("man in a red hat"), replace(VTRIUNE, task_map=(("d3*", "grounding"),)),
-     "complex_label"),
-    (ground("dog not led by a rope"), replace(VTRIUNE, task_map=(("d3", "grounding"),)),
-     "complex_label"),
+    (
+        ground("man in a red hat"),
+        replace(VTRIUNE, task_map=(("d3*", "grounding"),)),
+        "complex_label",
+    ),
+    (
+        ground("dog not led by a rope"),
+        replace(VTRIUNE, task_map=(("d3", "grounding"),)),
+        "complex_label",
+    ),
     (ground("dog not led by a rope"), VTRIUNE, None),  # task detection: no label rule
     (ground(*["car"] * 6, *["bus"] * 6), VTRIUNE, None),  # 12 boxes, 6 per label
     (ground(*["car"] * 6, *["bus"] * 6), RAAS, "too_many_boxes"),
     (ground(*["car"] * 11), VTRIUNE, "too_many_boxes"),
     (ground(*["car"] * 11), replace(VTRIUNE, task_map=(("d3", "grounding"),)), None),
-    (row("detection", [box(0, 0, 800, 800)], source="d3"),
-     replace(VTRIUNE, task_map=(("d3", "grounding"),)), "box_too_big"),
-]  # fmt: skip
+    (
+        row("detection", [box(0, 0, 800, 800)], source="d3"),
+        replace(VTRIUNE, task_map=(("d3", "grounding"),)),
+        "box_too_big",
+    ),
+]
 
 
 @pytest.mark.parametrize(("sample", "rules", "reason"), RULE_TABLE)
@@ -78,43 +90,76 @@ def test_each_rule(sample: dict[str, Any], rules: Rules, reason: str | None) -> 
     assert judge_row(sample, rules).reason == reason
 
 
-@pytest.mark.parametrize(("text", "share", "expected"), [
-    ("How many cubes?", 0.95, True), ("12 + 3 = ?", 0.95, True), ("", 0.95, True),
-    ("立方体 cube", 0.95, False), ("naïve café crème brûlée", 0.95, False),
-    ("naïve café crème brûlée", 0.75, True),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "share", "expected"),
+    [
+        ("How many cubes?", 0.95, True),
+        ("12 + 3 = ?", 0.95, True),
+        ("", 0.95, True),
+        ("立方体 cube", 0.95, False),
+        ("naïve café crème brûlée", 0.95, False),
+        ("naïve café crème brûlée", 0.75, True),
+    ],
+)
 def test_english(text: str, share: float, expected: bool) -> None:
     assert english(text, share) is expected
 
 
-@pytest.mark.parametrize(("label", "expected"), [
-    ("42", True), ("3.5", True), ("$x$", True), ("1,234", True), ("\\boxed{7}", True),
-    ("stop", False), ("Coca-Cola", False), ("n/a", False), ("#", False),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [
+        ("42", True),
+        ("3.5", True),
+        ("$x$", True),
+        ("1,234", True),
+        ("\\boxed{7}", True),
+        ("stop", False),
+        ("Coca-Cola", False),
+        ("n/a", False),
+        ("#", False),
+    ],
+)
 def test_a_label_math_verify_parses(label: str, expected: bool) -> None:
     assert math_verifiable(label) is expected
 
 
 def counting_rows() -> list[dict[str, Any]]:
     """clevr: answers 3 (×5), 4 (×2), 5 (×3); ocr_src: one English, one Greek, one word."""
-    rows = [row("counting", str(n), f"How many things? ({i})", "clevr")
-            for i, n in enumerate([3, 3, 4, 5, 3, 5, 3, 4, 5, 3])]  # fmt: skip
-    rows += [row("ocr", "42", "Read it.", "ocr_src"), row("ocr", "Ελλάδα", "Read it.", "ocr_src"),
-             row("ocr", "stop", "Read it.", "ocr_src")]  # fmt: skip
+    rows = [
+        row("counting", str(n), f"How many things? ({i})", "clevr")
+        for i, n in enumerate([3, 3, 4, 5, 3, 5, 3, 4, 5, 3])
+    ]
+    rows += [
+        row("ocr", "42", "Read it.", "ocr_src"),
+        row("ocr", "Ελλάδα", "Read it.", "ocr_src"),
+        row("ocr", "stop", "Read it.", "ocr_src"),
+    ]
     return rows
 
 
 def test_counting_is_balanced_per_category_end_to_end(tmp_path: Path) -> None:
     source = write_rows(tmp_path / "in.jsonl", counting_rows())
     out, report = tmp_path / "out.jsonl", tmp_path / "report"
-    main(["filter", "rules", str(source), "--out", str(out), "--report", str(report),
-          "--preset", "v-triune"])  # fmt: skip
+    main(
+        [
+            "filter",
+            "rules",
+            str(source),
+            "--out",
+            str(out),
+            "--report",
+            str(report),
+            "--preset",
+            "v-triune",
+        ]
+    )
     kept = [json.loads(line) for line in out.read_text().splitlines()]
     answers = sorted(r["ground_truth"] for r in kept if r["data_source"] == "clevr")
     assert answers == ["3", "3", "4", "4", "5", "5"]  # each answer as often as 4, the rarest
     assert [r["ground_truth"] for r in kept if r["data_source"] == "ocr_src"] == ["42"]
-    table = {e["data_source"]: e for e in json.loads((report / "filter.json").read_text())[
-        "by_source"]}  # fmt: skip
+    table = {
+        e["data_source"]: e for e in json.loads((report / "filter.json").read_text())["by_source"]
+    }
     assert (table["clevr"]["category_balance"], table["clevr"]["kept"]) == (4, 6)
     ocr = table["ocr_src"]
     assert (ocr["not_english"], ocr["not_math_verifiable"], ocr["kept"]) == (1, 1, 1)
@@ -122,12 +167,26 @@ def test_counting_is_balanced_per_category_end_to_end(tmp_path: Path) -> None:
 
 
 def test_a_category_column_and_cap(tmp_path: Path) -> None:
-    rows = [{**row("counting", "2", f"q{i}", "clevr"), "shape": s}
-            for i, s in enumerate("ccccsssy")]  # fmt: skip
+    rows = [
+        {**row("counting", "2", f"q{i}", "clevr"), "shape": s} for i, s in enumerate("ccccsssy")
+    ]
     source = write_rows(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
-    main(["filter", "rules", str(source), "--out", str(out), "--balance", "counting",
-          "--category-column", "shape", "--category-cap", "2"])  # fmt: skip
+    main(
+        [
+            "filter",
+            "rules",
+            str(source),
+            "--out",
+            str(out),
+            "--balance",
+            "counting",
+            "--category-column",
+            "shape",
+            "--category-cap",
+            "2",
+        ]
+    )
     shapes = sorted(json.loads(line)["shape"] for line in out.read_text().splitlines())
     assert shapes == ["c", "c", "s", "s", "y"]
 
@@ -140,8 +199,21 @@ def test_v_triune_rows_with_a_task_map_from_parquet(tmp_path: Path) -> None:
     rows.append(ocr)
     source, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
     pq.write_table(pa.Table.from_pylist(rows, schema=VTRIUNE_SCHEMA), source)
-    main(["filter", "rules", str(source), "--out", str(out), "--preset", "v-triune",
-          "--task", "*ocr*=ocr", "--report", str(tmp_path / "r")])  # fmt: skip
+    main(
+        [
+            "filter",
+            "rules",
+            str(source),
+            "--out",
+            str(out),
+            "--preset",
+            "v-triune",
+            "--task",
+            "*ocr*=ocr",
+            "--report",
+            str(tmp_path / "r"),
+        ]
+    )
     kept = pq.read_table(out).to_pylist()
     assert [r["data_source"] for r in kept] == ["mm_math", "mm_math"]
     totals = json.loads((tmp_path / "r" / "filter.json").read_text())["total"]
@@ -161,16 +233,26 @@ def test_single_to_multi_box_is_one_to_two_in_v_triune(tmp_path: Path) -> None:
 def test_grounding_items_are_not_in_the_box_ratio(tmp_path: Path) -> None:
     items = [ground(f"a{i}") for i in range(6)] + [ground("a", "b")]
     source, out = write_rows(tmp_path / "in.jsonl", items), tmp_path / "out.jsonl"
-    main(["filter", "rules", str(source), "--out", str(out), "--preset", "v-triune",
-          "--task", "d3=grounding"])  # fmt: skip
+    main(
+        [
+            "filter",
+            "rules",
+            str(source),
+            "--out",
+            str(out),
+            "--preset",
+            "v-triune",
+            "--task",
+            "d3=grounding",
+        ]
+    )
     assert len(out.read_text().splitlines()) == 7
 
 
 def test_a_bad_task_map_says_how_to_write_it(tmp_path: Path) -> None:
     source = write_rows(tmp_path / "in.jsonl", counting_rows())
     with pytest.raises(SystemExit, match="GLOB=TASK"):
-        main(["filter", "rules", str(source), "--out", str(tmp_path / "o.jsonl"),
-              "--task", "ocr"])  # fmt: skip
+        main(["filter", "rules", str(source), "--out", str(tmp_path / "o.jsonl"), "--task", "ocr"])
 
 
 def test_overlong_queries_by_tokens_as_verl_counts_them(tmp_path: Path) -> None:
@@ -180,11 +262,28 @@ def test_overlong_queries_by_tokens_as_verl_counts_them(tmp_path: Path) -> None:
 
     build_tokenizer().save_pretrained(tmp_path / "tok")
     rows = [row("math", "4", " ".join(["the"] * n), f"n{n}") for n in (5, 6, 7)]
-    rows.append({**row("math", "4", source="chat"),
-                 "prompt": [{"role": "user", "content": "the the the the the the"}]})  # fmt: skip
+    rows.append(
+        {
+            **row("math", "4", source="chat"),
+            "prompt": [{"role": "user", "content": "the the the the the the"}],
+        }
+    )
     source, out = write_rows(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
-    main(["filter", "rules", str(source), "--out", str(out), "--max-query-tokens", "10",
-          "--tokenizer", str(tmp_path / "tok"), "--report", str(tmp_path / "r")])  # fmt: skip
+    main(
+        [
+            "filter",
+            "rules",
+            str(source),
+            "--out",
+            str(out),
+            "--max-query-tokens",
+            "10",
+            "--tokenizer",
+            str(tmp_path / "tok"),
+            "--report",
+            str(tmp_path / "r"),
+        ]
+    )
     kept = [json.loads(line)["data_source"] for line in out.read_text().splitlines()]
     assert kept == ["n5", "n6", "chat"]
     table = json.loads((tmp_path / "r" / "filter.json").read_text())["by_source"]
@@ -199,8 +298,17 @@ def test_overlong_queries_by_tokens_as_verl_counts_them(tmp_path: Path) -> None:
 def test_a_token_bound_needs_its_tokenizer(tmp_path: Path) -> None:
     source = write_rows(tmp_path / "in.jsonl", counting_rows())
     with pytest.raises(SystemExit, match="go together"):
-        main(["filter", "rules", str(source), "--out", str(tmp_path / "o.jsonl"),
-              "--max-query-tokens", "8"])  # fmt: skip
+        main(
+            [
+                "filter",
+                "rules",
+                str(source),
+                "--out",
+                str(tmp_path / "o.jsonl"),
+                "--max-query-tokens",
+                "8",
+            ]
+        )
 
 
 def readme_curation_commands() -> list[list[str]]:
@@ -228,10 +336,37 @@ def test_the_readme_curation_commands_parse() -> None:
 
 
 OCR_LABELS = [
-    "42", "3.5", "1,234", "12:30", "$x$", "\\boxed{7}", "x^2", "50%", "-7", "1/2", "2024",
-    "stop", "EXIT", "MAIN ST", "Coca-Cola", "n/a", "#", "A", "pi", "route 66", "7 up", "V",
-    "\\frac{1}{2}", "(1, 2)", "e", "10 km", "$5.99", "ABC123", "½", "x = 3",
-]  # fmt: skip
+    "42",
+    "3.5",
+    "1,234",
+    "12:30",
+    "$x$",
+    "\\boxed{7}",
+    "x^2",
+    "50%",
+    "-7",
+    "1/2",
+    "2024",
+    "stop",
+    "EXIT",
+    "MAIN ST",
+    "Coca-Cola",
+    "n/a",
+    "#",
+    "A",
+    "pi",
+    "route 66",
+    "7 up",
+    "V",
+    "\\frac{1}{2}",
+    "(1, 2)",
+    "e",
+    "10 km",
+    "$5.99",
+    "ABC123",
+    "½",
+    "x = 3",
+]
 
 
 @pytest.mark.parametrize("label", OCR_LABELS)

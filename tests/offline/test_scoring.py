@@ -81,10 +81,18 @@ def test_every_row_is_written_in_order(scored: dict[str, tuple[Job, Report]]) ->
     assert report.statuses["ok"] == 61 - len(BAD) - 1
 
 
-@pytest.mark.parametrize(("index", "names"), [
-    (3, "verifier"), (7, "params.tolerance"), (11, "verifier"), (15, "response"),
-    (19, "format"), (23, "weights"), (60, "response"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("index", "names"),
+    [
+        (3, "verifier"),
+        (7, "params.tolerance"),
+        (11, "verifier"),
+        (15, "response"),
+        (19, "format"),
+        (23, "weights"),
+        (60, "response"),
+    ],
+)
 def test_a_row_whose_spec_is_bad_is_written_invalid_input(
     scored: dict[str, tuple[Job, Report]], index: int, names: str
 ) -> None:
@@ -144,11 +152,16 @@ def test_vtriune_rows_score_as_judge_scores_them(
         model = source["reward_model"]
         parm = {**(model.get("verifier_parm") or {}), "step": 0, "total_steps": 1}
         payload = {
-            "response": source["response"], "prompt": "", "answer": "",
-            "solution": model["ground_truth"], "data_source": source["data_source"],
-            "reward_verifier": model["verifier"], "reward_verifier_parm": json.dumps(parm),
-            "accuracy_ratio": model["accuracy_ratio"], "format_ratio": model["format_ratio"],
-        }  # fmt: skip
+            "response": source["response"],
+            "prompt": "",
+            "answer": "",
+            "solution": model["ground_truth"],
+            "data_source": source["data_source"],
+            "reward_verifier": model["verifier"],
+            "reward_verifier_parm": json.dumps(parm),
+            "accuracy_ratio": model["accuracy_ratio"],
+            "format_ratio": model["format_ratio"],
+        }
         judged = httpx.post(f"{server.url}/judge", json=payload, timeout=30).json()
         assert row["raas_reward"] == pytest.approx(judged["rewards"]["final_reward"], abs=1e-12)
     assert [r["raas_reward"] for r in rows[:3]] == pytest.approx([1.0, 1 / 1.1, 1.0])
@@ -208,8 +221,10 @@ def test_rows_without_a_verifier_take_the_servers_routes(tmp_path: Path) -> None
         {"data_source": "unrouted", "response": "\\boxed{4}", "ground_truth": "4"},
     ]
     job = Job(write_jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl", progress=False)
-    routes = [{"data_source": "grounding", "verifier": "iou"},
-              {"data_source": "math", "verifier": "math"}]  # fmt: skip
+    routes = [
+        {"data_source": "grounding", "verifier": "iou"},
+        {"data_source": "math", "verifier": "math"},
+    ]
 
     async def score() -> None:
         settings = Settings(pool_workers=1, pool_spares=0, routes=routes)

@@ -116,12 +116,15 @@ def test_groups_of_mixed_kinds_travel_in_full_chunks_of_one_kind(
     kinds(queue, loop, groups)
     chunks = [queue.take() for _ in range(3)]
     assert [(chunk[0].kind, len(chunk)) for chunk in chunks] == [
-        ("math", 64), ("choice", 64), ("iou", 64)
-    ]  # fmt: skip
+        ("math", 64),
+        ("choice", 64),
+        ("iou", 64),
+    ]
     assert all({item.kind for item in chunk} == {chunk[0].kind} for chunk in chunks)
     assert [item.payload for item in chunks[0][:10]] == [f"math{i}" for i in range(8)] + [
-        "math0", "math1"
-    ]  # fmt: skip
+        "math0",
+        "math1",
+    ]
     assert queue.take() == []
     assert queue.queued == 0
 

@@ -253,9 +253,11 @@ def test_pieces_wait_for_a_worker_and_go_as_soon_as_it_is_back() -> None:
 
     async def main() -> tuple[bool, list[Outcome], float]:
         backend = RemoteBackend(
-            [f"http://127.0.0.1:{port}"], backoff_s=0.01, health_interval_s=3600,
+            [f"http://127.0.0.1:{port}"],
+            backoff_s=0.01,
+            health_interval_s=3600,
             retry_budget_s=120,
-        )  # fmt: skip
+        )
         await backend.start()
         live: LiveServer | None = None
         try:

@@ -34,12 +34,16 @@ HOSTS = ("127.0.0.2", "127.0.0.3", "127.0.0.4")
 @pytest.mark.parametrize(
     ("url", "addresses", "expected"),
     [
-        ("http://rules:8000", ["10.0.0.5", "10.0.0.6"], ["http://10.0.0.5:8000", "http://10.0.0.6:8000"]),
+        (
+            "http://rules:8000",
+            ["10.0.0.5", "10.0.0.6"],
+            ["http://10.0.0.5:8000", "http://10.0.0.6:8000"],
+        ),
         ("http://rules.raas.svc/", ["10.0.0.5"], ["http://10.0.0.5"]),
         ("https://rules:8443/base", ["fd00::7"], ["https://[fd00::7]:8443/base"]),
         ("http://rules:8000", [], []),
     ],
-)  # fmt: skip
+)
 def test_a_url_becomes_one_per_address(url: str, addresses: list[str], expected: list[str]) -> None:
     assert expand(url, addresses) == expected
 
@@ -77,9 +81,10 @@ def test_a_failed_or_empty_lookup_keeps_the_workers() -> None:
 class Router(InThreadServer):
     def __init__(self, port: int, resolve: Scripted) -> None:
         settings = Settings(
-            rule_workers=[f"http://rules.test:{port}"], remote_discovery="dns",
+            rule_workers=[f"http://rules.test:{port}"],
+            remote_discovery="dns",
             remote_discovery_interval_s=0.5,
-        )  # fmt: skip
+        )
         self.app = create_app(settings, Metrics(CollectorRegistry()))
         self.app.state.rules.discovery.resolve = resolve  # where the system resolver was
         super().__init__()
@@ -94,10 +99,13 @@ def pieces_served(worker: LiveServer) -> int:
 def batch(index: int) -> list[dict[str, Any]]:
     reasoning = "Let me add these step by step. " * 40  # a few kB, as real rollouts are
     return [
-        {"verifier": "math", "ground_truth": str(index + i),
-         "response": f"{reasoning}\\boxed{{{index + i if i % 3 else index + i + 1}}}"}
+        {
+            "verifier": "math",
+            "ground_truth": str(index + i),
+            "response": f"{reasoning}\\boxed{{{index + i if i % 3 else index + i + 1}}}",
+        }
         for i in range(64)
-    ]  # fmt: skip
+    ]
 
 
 def keep_sending(url: str, stop: threading.Event) -> list[tuple[int, list[Any]]]:
@@ -123,8 +131,9 @@ def workers() -> Iterator[dict[str, LiveServer]]:
     port, started = free_port(), {}
     try:
         for host in HOSTS:
-            started[host] = LiveServer.start("worker", "rules", host=host, port=port,
-                                             RAAS_POOL_WORKERS="1")  # fmt: skip
+            started[host] = LiveServer.start(
+                "worker", "rules", host=host, port=port, RAAS_POOL_WORKERS="1"
+            )
         yield started
     finally:
         for worker in started.values():

@@ -37,16 +37,22 @@ def tokenizer_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def detection(response: str) -> dict[str, Any]:
     return {
-        "data_source": "det", "verifier": "detection", "ground_truth": GT, "response": response,
+        "data_source": "det",
+        "verifier": "detection",
+        "ground_truth": GT,
+        "response": response,
         "params": {"iou_threshold": "dynamic", "dynamic_schedule": SCHEDULE, "monitor_map": True},
-    }  # fmt: skip
+    }
 
 
 def grounding(response: str) -> dict[str, Any]:
     return {
-        "data_source": "ground", "verifier": "iou", "ground_truth": [0, 0, 100, 100],
-        "response": response, "params": {"threshold": "dynamic", "dynamic_schedule": SCHEDULE},
-    }  # fmt: skip
+        "data_source": "ground",
+        "verifier": "iou",
+        "ground_truth": [0, 0, 100, 100],
+        "response": response,
+        "params": {"threshold": "dynamic", "dynamic_schedule": SCHEDULE},
+    }
 
 
 def boxes(*coords: list[int]) -> str:
@@ -76,11 +82,17 @@ def test_summary_and_metrics(tokenizer_file: Path) -> None:
         early, late = post(client, step=1), post(client, step=9)
     det = early["summary"]["by_source"]["det"]
     expected = {
-        "iou_mean": 0.75, "map_mean": 0.5, "map50_mean": 1.0, "threshold": 0.5,
+        "iou_mean": 0.75,
+        "map_mean": 0.5,
+        "map50_mean": 1.0,
+        "threshold": 0.5,
         "parsed_ratio": 2 / 3,
         # V-Triune's label-first report: IoU 1, 0.5 and an unread answer (0)
-        "iou50_mean": 0.5, "recall50_mean": 2 / 3, "precision75_mean": 1 / 3, "iou99_mean": 1 / 3,
-    }  # fmt: skip
+        "iou50_mean": 0.5,
+        "recall50_mean": 2 / 3,
+        "precision75_mean": 1 / 3,
+        "iou99_mean": 1 / 3,
+    }
     assert {k: det["perception"][k] for k in expected} == pytest.approx(expected, abs=0.05)
     assert det["n"]["parsed"] == 3
     assert det["response_tokens_mean"] == pytest.approx((7 + 7 + 5) / 3)  # words
@@ -128,13 +140,15 @@ def test_a_tokenizer_that_cannot_load_stops_the_start(
         build_pool(Settings(tokenizer=str(tmp_path / "bad.json")), Metrics(CollectorRegistry()))
 
 
-ROUTES = json.dumps({
-    "reflection": "vtriune",  # the file's default, as routes/orsta.yaml sets it
-    "routes": [
-        {"data_source": "vt/*", "verifier": "math"},
-        {"data_source": "own", "verifier": "math", "reflection": "raas"},
-    ],
-})  # fmt: skip
+ROUTES = json.dumps(
+    {
+        "reflection": "vtriune",  # the file's default, as routes/orsta.yaml sets it
+        "routes": [
+            {"data_source": "vt/*", "verifier": "math"},
+            {"data_source": "own", "verifier": "math", "reflection": "raas"},
+        ],
+    }
+)
 # (data_source, response, truncated): gold 4; "awaiting" reflects for V-Triune only
 TRAFFIC = [
     ("vt/math", "awaiting... \\boxed{4}", False),
@@ -188,11 +202,18 @@ def test_reflection_mode_by_route_and_request(routed: LiveServer) -> None:
 
 
 def test_prometheus_exposition_on_a_live_server(routed: LiveServer) -> None:
-    gt = [{"bbox_2d": [0, 0, 100, 100], "label": "cat"}, {"bbox_2d": [200, 200, 300, 300],
-          "label": "cat"}]  # fmt: skip
+    gt = [
+        {"bbox_2d": [0, 0, 100, 100], "label": "cat"},
+        {"bbox_2d": [200, 200, 300, 300], "label": "cat"},
+    ]
     exact = '<answer>[{"bbox_2d": [0, 0, 100, 100], "label": "cat"}]</answer>'
-    det = {"data_source": "det_live", "verifier": "detection", "ground_truth": gt,
-           "response": exact, "truncated": True}  # fmt: skip
+    det = {
+        "data_source": "det_live",
+        "verifier": "detection",
+        "ground_truth": gt,
+        "response": exact,
+        "truncated": True,
+    }
     answer = httpx.post(f"{routed.url}/reward", json={"samples": [det, det | {"response": "?"}]})
     assert answer.status_code == 200, answer.text
     httpx.post(f"{routed.url}/reward", json=traffic())

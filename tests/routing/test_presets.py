@@ -72,9 +72,13 @@ def raas_sample(sample: dict[str, Any]) -> dict[str, Any]:
     )
     pixels = ("normalize_pixels", "image_size")
     params = {k: spec["params"][k] for k in pixels if k in spec["params"]}
-    return {"id": sample["id"], "data_source": sample["data_source"],
-            "response": sample["response"], "ground_truth": spec["ground_truth"],
-            "params": params}  # fmt: skip
+    return {
+        "id": sample["id"],
+        "data_source": sample["data_source"],
+        "response": sample["response"],
+        "ground_truth": spec["ground_truth"],
+        "params": params,
+    }
 
 
 def test_the_sample_set_is_mixed() -> None:
@@ -85,8 +89,12 @@ def test_the_sample_set_is_mixed() -> None:
     assert finals.count(1.0) >= 40
     assert finals.count(0.0) >= 40
     assert any(0 < f < 1 for f in finals)
-    assert {(s["step"], s["total_steps"]) for s in samples} == {(1, 100), (5, 100), (20, 100),
-                                                                 (60, 100)}  # fmt: skip
+    assert {(s["step"], s["total_steps"]) for s in samples} == {
+        (1, 100),
+        (5, 100),
+        (20, 100),
+        (60, 100),
+    }
     assert max(len(s["response"]) for s in samples) > 5000  # long reasoning
 
 
@@ -95,8 +103,9 @@ def apps() -> Any:
     """An in-process app per preset file these tests score through (started once)."""
     names = ("orsta.yaml", "orsta_native.yaml", "mimo_vl.yaml", "mimo_vl_native.yaml")
     with contextlib.ExitStack() as stack:
-        yield {name: stack.enter_context(app_client(routes=str(ROUTES / name)))[0]
-               for name in names}  # fmt: skip
+        yield {
+            name: stack.enter_context(app_client(routes=str(ROUTES / name)))[0] for name in names
+        }
 
 
 def rewards_of(apps: dict[str, Any], names: tuple[str, ...], sample: dict[str, Any]) -> list[Any]:
@@ -140,8 +149,14 @@ def test_the_orsta_preset_scores_as_vtriunes_code(orsta_server: LiveServer) -> N
     assert mismatches == []
 
 
-RIGHT = ("right_closeform", "right_freeform", "no_newlines", "lower_case", "long_right",
-         "wrong_in_thinking")  # fmt: skip
+RIGHT = (
+    "right_closeform",
+    "right_freeform",
+    "no_newlines",
+    "lower_case",
+    "long_right",
+    "wrong_in_thinking",
+)
 WRONG = ("wrong", "long_wrong", "right_in_thinking")
 # sample ids → why routes/orsta_native.yaml's reward differs from V-Triune's (its header's list)
 NATIVE_DIFFERS = {
@@ -149,9 +164,12 @@ NATIVE_DIFFERS = {
     **{f"orsta/puzzle_puzzlevqa:1:{k}": "a word gold (blue) matched" for k in RIGHT},
     **{f"orsta/ocr_estvqa:0:{k}": "ocr: a word gold (STOP) matched" for k in RIGHT},
     **{f"orsta/chart_chartqapro:1:{k}": "chart: 12.9 within 5 % of 12.5" for k in WRONG},
-    **{f"orsta/{source}:{step}:extra_box": "extra-box penalty 0.5, not 0.6"
-       for source in ("detection_v3det", "grounding_d3") for step in (5, 20, 60)},
-}  # fmt: skip
+    **{
+        f"orsta/{source}:{step}:extra_box": "extra-box penalty 0.5, not 0.6"
+        for source in ("detection_v3det", "grounding_d3")
+        for step in (5, 20, 60)
+    },
+}
 
 
 def test_orsta_native_differs_from_vtriune_only_where_its_header_says(apps: Any) -> None:
@@ -178,8 +196,9 @@ def test_orsta_native_differs_from_vtriune_only_where_its_header_says(apps: Any)
 def test_mimo_vl_native_differs_from_the_paper_preset_only_in_strict_math() -> None:
     paper, native = table("mimo_vl.yaml").ordered(), table("mimo_vl_native.yaml").ordered()
     assert [r.data_source for r in paper] == [r.data_source for r in native]
-    differing = [(a.data_source, a.params, b.params) for a, b in zip(paper, native, strict=True)
-                 if a != b]  # fmt: skip
+    differing = [
+        (a.data_source, a.params, b.params) for a, b in zip(paper, native, strict=True) if a != b
+    ]
     assert differing == [("mimo/stem*", {"strict": False}, {})]
 
 
@@ -195,8 +214,12 @@ def test_mimo_vl_native_differs_from_the_paper_preset_only_in_strict_math() -> N
 def test_mimo_vl_presets_score_stem_as_their_headers_say(
     apps: Any, prompt: str, response: str, gold: str, paper: float, native: float
 ) -> None:
-    sample = {"data_source": "mimo/stem_k12", "prompt": prompt, "ground_truth": gold,
-              "response": f"<think>\nok\n</think>\n{response}"}  # fmt: skip
+    sample = {
+        "data_source": "mimo/stem_k12",
+        "prompt": prompt,
+        "ground_truth": gold,
+        "response": f"<think>\nok\n</think>\n{response}",
+    }
     assert rewards_of(apps, ("mimo_vl.yaml", "mimo_vl_native.yaml"), sample) == [paper, native]
 
 
@@ -206,12 +229,22 @@ def test_mimo_vl_presets_score_stem_as_their_headers_say(
         # issue 23's two examples: the former preset paid 1.0 and 0.09 (V-Triune: 0 and 0)
         ("orsta/chart_qa", "<answer>\n\\boxed{40}\n</answer>", "42", 0.0, 1.0),  # 4.8 % off
         ("orsta/math_mm", "\\boxed{3}", "4", 0.0, 0.0),
-        ("orsta/counting_clevr", "<think>\nthree\n</think>\n<answer>\nthree\n</answer>", "3",
-         0.0, 0.0),
-        ("orsta/counting_clevr", "<think>\n\\boxed{3}\n</think>\n<answer>\n\\boxed{4}\n</answer>",
-         "3", 0.0, 0.0),
+        (
+            "orsta/counting_clevr",
+            "<think>\nthree\n</think>\n<answer>\nthree\n</answer>",
+            "3",
+            0.0,
+            0.0,
+        ),
+        (
+            "orsta/counting_clevr",
+            "<think>\n\\boxed{3}\n</think>\n<answer>\n\\boxed{4}\n</answer>",
+            "3",
+            0.0,
+            0.0,
+        ),
     ],
-)  # fmt: skip
+)
 def test_the_issues_examples_under_both_orsta_presets(
     apps: Any, source: str, response: str, gold: str, orsta: float, native: float
 ) -> None:

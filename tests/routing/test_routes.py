@@ -27,12 +27,20 @@ load_verifiers()
 TABLE = [
     {"data_source": "det_*", "verifier": "detection", "params": {"iou_threshold": 0.5}},
     {"data_source": "det_coco", "verifier": "detection", "params": {"map": 1.0}},
-    {"data_source": "*_math", "verifier": "math", "format": "think_answer",
-     "weights": {"accuracy": 1.0, "format": 0.1}},
-    {"data_source": "rlhf", "verifier": "rm", "params": {"model": "text"},
-     "with_images": {"params": {"model": "vision"}}},
+    {
+        "data_source": "*_math",
+        "verifier": "math",
+        "format": "think_answer",
+        "weights": {"accuracy": 1.0, "format": 0.1},
+    },
+    {
+        "data_source": "rlhf",
+        "verifier": "rm",
+        "params": {"model": "text"},
+        "with_images": {"params": {"model": "vision"}},
+    },
     {"data_source": "*", "verifier": "math"},
-]  # fmt: skip
+]
 
 
 def routed(sample: dict[str, Any], routes: list[dict[str, Any]] | None = None) -> Sample:
@@ -53,16 +61,21 @@ def routed(sample: dict[str, Any], routes: list[dict[str, Any]] | None = None) -
         ({"data_source": "rlhf"}, "rm", {"model": "text"}),
         ({"data_source": "rlhf", "images": ["a.png"]}, "rm", {"model": "vision"}),
         # the sample's params win key by key; the route's others stay
-        ({"data_source": "det_v3", "params": {"completeness": 0.5}}, "detection",
-         {"iou_threshold": 0.5, "completeness": 0.5}),
-        ({"data_source": "det_v3", "params": {"iou_threshold": 0.9}}, "detection",
-         {"iou_threshold": 0.9}),
+        (
+            {"data_source": "det_v3", "params": {"completeness": 0.5}},
+            "detection",
+            {"iou_threshold": 0.5, "completeness": 0.5},
+        ),
+        (
+            {"data_source": "det_v3", "params": {"iou_threshold": 0.9}},
+            "detection",
+            {"iou_threshold": 0.9},
+        ),
         # a sample naming another verifier is its own spec: nothing from the route
         ({"data_source": "det_v3", "verifier": "iou"}, "iou", {}),
-        ({"data_source": "det_v3", "verifier": "detection"}, "detection",
-         {"iou_threshold": 0.5}),
+        ({"data_source": "det_v3", "verifier": "detection"}, "detection", {"iou_threshold": 0.5}),
     ],
-)  # fmt: skip
+)
 def test_route_precedence(sample: dict[str, Any], verifier: str, params: dict[str, Any]) -> None:
     resolved = routed(sample)
     assert (resolved.verifier, resolved.params) == (verifier, params)
@@ -87,10 +100,14 @@ def test_route_format_and_weights(
 
 
 def test_with_images_replaces_only_the_fields_it_names() -> None:
-    routes = [{
-        "data_source": "vqa", "verifier": "math", "format": "think_answer",
-        "with_images": {"verifier": "choice"},
-    }]  # fmt: skip
+    routes = [
+        {
+            "data_source": "vqa",
+            "verifier": "math",
+            "format": "think_answer",
+            "with_images": {"verifier": "choice"},
+        }
+    ]
     assert routed({"data_source": "vqa", "images": ["x"]}, routes).verifier == "choice"
     assert routed({"data_source": "vqa", "images": ["x"]}, routes).format == "think_answer"
     assert routed({"data_source": "vqa", "images": []}, routes).verifier == "math"
@@ -116,10 +133,17 @@ def test_no_verifier_and_no_route() -> None:
         ({"data_source": "a", "verifier": "math", "format": "nope"}, "unknown format"),
         ({"data_source": "a", "verifier": "math", "params": {"strict": "maybe"}}, "strict"),
         ({"data_source": "a", "verifier": "math", "params": {"oops": 1}}, "oops"),
-        ({"data_source": "a", "verifier": "rm", "params": {"model": "m"},
-          "with_images": {"verifier": "nope"}}, "(with_images)"),
+        (
+            {
+                "data_source": "a",
+                "verifier": "rm",
+                "params": {"model": "m"},
+                "with_images": {"verifier": "nope"},
+            },
+            "(with_images)",
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_bad_route_stops_the_service_at_start(route: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match="RAAS_ROUTES route 0") as raised:
         RouteTable([Route.model_validate(route)])
@@ -128,11 +152,14 @@ def test_a_bad_route_stops_the_service_at_start(route: dict[str, Any], message: 
 
 def test_params_a_sample_completes_are_accepted() -> None:
     """``normalize_pixels`` needs each sample's ``image_size``; ``rm`` its ``model``."""
-    RouteTable([
-        Route.model_validate({"data_source": "d", "verifier": "detection",
-                              "params": {"normalize_pixels": True}}),
-        Route.model_validate({"data_source": "r", "verifier": "rm"}),
-    ])  # fmt: skip
+    RouteTable(
+        [
+            Route.model_validate(
+                {"data_source": "d", "verifier": "detection", "params": {"normalize_pixels": True}}
+            ),
+            Route.model_validate({"data_source": "r", "verifier": "rm"}),
+        ]
+    )
 
 
 def test_the_same_exact_source_twice_is_refused() -> None:
@@ -224,10 +251,13 @@ def test_live_routes_and_scores(routed_server: LiveServer) -> None:
     box = [{"bbox_2d": [10, 10, 50, 50], "label": "cat"}]
     samples = [
         {"data_source": "mm_math", "response": think("\\boxed{4}"), "ground_truth": "4"},
-        {"data_source": "det_v3", "response": f"<answer>{json.dumps(box)}</answer>",
-         "ground_truth": box},
+        {
+            "data_source": "det_v3",
+            "response": f"<answer>{json.dumps(box)}</answer>",
+            "ground_truth": box,
+        },
         {"data_source": "mm_math", "response": think("\\boxed{5}"), "ground_truth": "4"},
-    ]  # fmt: skip
+    ]
     answer = httpx.post(f"{routed_server.url}/reward", json={"samples": samples}).json()
     results = answer["results"]
     assert [r["status"] for r in results] == ["ok"] * 3
@@ -312,18 +342,27 @@ MIXED_R1 = {
 
 def example_samples(cases: dict[str, tuple[Any, str, str]]) -> list[dict[str, Any]]:
     return [
-        {"data_source": source, "ground_truth": truth, "response": think(answer),
-         "id": f"{source}:{i}"}
+        {
+            "data_source": source,
+            "ground_truth": truth,
+            "response": think(answer),
+            "id": f"{source}:{i}",
+        }
         for source, (truth, *answers) in cases.items()
         for i, answer in enumerate(answers)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize(
     ("name", "cases"),
-    [("orsta.yaml", ORSTA_VTRIUNE), ("orsta_native.yaml", ORSTA_NATIVE),
-     ("mimo_vl.yaml", MIMO), ("mimo_vl_native.yaml", MIMO), ("mixed_r1.yaml", MIXED_R1)],
-)  # fmt: skip
+    [
+        ("orsta.yaml", ORSTA_VTRIUNE),
+        ("orsta_native.yaml", ORSTA_NATIVE),
+        ("mimo_vl.yaml", MIMO),
+        ("mimo_vl_native.yaml", MIMO),
+        ("mixed_r1.yaml", MIXED_R1),
+    ],
+)
 def test_example_route_file_routes_and_scores(
     name: str, cases: dict[str, tuple[Any, str, str]]
 ) -> None:
@@ -364,9 +403,14 @@ def test_trainer_adapters_leave_the_verifier_to_the_routes(
     async def rollouts() -> list[Any]:  # awaited together, as verl's reward loop does
         return await asyncio.gather(
             compute_score("my/mm_math", think("\\boxed{4}"), "4", {"global_steps": 1}, **settings),
-            compute_score("det_v3", f"<answer>{json.dumps(box)}</answer>", box,
-                          {"global_steps": 1}, **settings),
-        )  # fmt: skip
+            compute_score(
+                "det_v3",
+                f"<answer>{json.dumps(box)}</answer>",
+                box,
+                {"global_steps": 1},
+                **settings,
+            ),
+        )
 
     scores = [result["score"] for result in asyncio.run(rollouts())]
     assert scores == [1.0, 1.0]  # "*_math" with its format weight, "det_*" detection
@@ -385,8 +429,11 @@ def test_raas_train_rows_naming_only_their_source_are_routed(routed_server: Live
     from trainer_client.client import RewardClient
     from trainer_client.grpo.data import reward_samples
 
-    row = {"prompt": "2+2?", "data_source": "my/mm_math",
-           "reward_model": {"ground_truth": "4", "style": "rule"}}  # fmt: skip
+    row = {
+        "prompt": "2+2?",
+        "data_source": "my/mm_math",
+        "reward_model": {"ground_truth": "4", "style": "rule"},
+    }
     samples = reward_samples(row, "2+2?", [think("\\boxed{4}"), think("\\boxed{5}")])
     assert all("verifier" not in sample for sample in samples)
     with RewardClient(routed_server.url) as client:
@@ -400,12 +447,18 @@ def test_raas_train_rows_naming_only_their_source_are_routed(routed_server: Live
 def test_openrlhf_labels_naming_a_routed_source(routed_server: LiveServer) -> None:
     box = [{"bbox_2d": [10, 10, 50, 50], "label": "cat"}]
     body = {
-        "query": ["q:" + f"<answer>{json.dumps(box)}</answer>", "q:" + think("\\boxed{4}"),
-                  "q:\\boxed{4}"],
+        "query": [
+            "q:" + f"<answer>{json.dumps(box)}</answer>",
+            "q:" + think("\\boxed{4}"),
+            "q:\\boxed{4}",
+        ],
         "prompts": ["q:", "q:", "q:"],
-        "labels": [{"data_source": "det_v3", "ground_truth": box},
-                   {"data_source": "mm_math", "ground_truth": "4"}, "4"],
-    }  # fmt: skip
+        "labels": [
+            {"data_source": "det_v3", "ground_truth": box},
+            {"data_source": "mm_math", "ground_truth": "4"},
+            "4",
+        ],
+    }
     answer = httpx.post(f"{routed_server.url}/get_reward", json=body).json()
     assert answer["status"] == ["ok", "ok", "ok"]
     assert answer["rewards"] == [1.0, 1.0, 1.0]

@@ -51,9 +51,12 @@ def test_reflection_words(text: str, expected: bool) -> None:
 
 
 def row(
-    source: str, response: str, result: dict[str, Any], tokens: int | None = None,
+    source: str,
+    response: str,
+    result: dict[str, Any],
+    tokens: int | None = None,
     mode: Reflection = "raas",
-) -> Row:  # fmt: skip
+) -> Row:
     return source, len(response), reflections(response)[mode == "vtriune"], tokens, result
 
 
@@ -117,10 +120,20 @@ def test_perception_block_and_counts() -> None:
     assert det["threshold"] == pytest.approx((0.85 + 0.85 + 0.95) / 3)
     assert (det["map_mean"], det["map50_mean"]) == (0.5, 1.0)
     assert summary["det"]["n"] == {
-        "reward": 3, "accuracy": 3, "reflection": 4, "reflection_correct": 1,
-        "reflection_incorrect": 2, "correct_not_reflecting": 3, "length_correct": 1,
-        "length_incorrect": 2, "parsed": 3, "iou": 2, "threshold": 3, "map": 1, "map50": 1,
-    }  # fmt: skip
+        "reward": 3,
+        "accuracy": 3,
+        "reflection": 4,
+        "reflection_correct": 1,
+        "reflection_incorrect": 2,
+        "correct_not_reflecting": 3,
+        "length_correct": 1,
+        "length_incorrect": 2,
+        "parsed": 3,
+        "iou": 2,
+        "threshold": 3,
+        "map": 1,
+        "map50": 1,
+    }
     assert summary["math"]["perception"] is None
 
 
@@ -133,8 +146,11 @@ def test_only_real_values_are_monitored(details: dict[str, Any]) -> None:
 
 
 def test_tokens_mean_over_the_counted_responses() -> None:
-    rows = [row("s", "abc", ok(1.0, 1.0), tokens=3), row("s", "abcdefg", ok(1.0, 1.0), tokens=5),
-            row("s", "x" * 9, failed("error"))]  # fmt: skip
+    rows = [
+        row("s", "abc", ok(1.0, 1.0), tokens=3),
+        row("s", "abcdefg", ok(1.0, 1.0), tokens=5),
+        row("s", "x" * 9, failed("error")),
+    ]
     summary = by_source(rows)["s"]
     assert summary["response_tokens_mean"] == 4.0
     assert summary["n"]["response_tokens"] == 2
@@ -163,10 +179,15 @@ def test_reflection_modes(text: str, plain: bool, vtriune: bool) -> None:
 @pytest.mark.parametrize(
     ("accuracy", "mode", "expected"),
     [
-        (1.0, "raas", True), (0.5, "raas", True), (0.49, "raas", False), (0.0, "raas", False),
-        (1.0, "vtriune", True), (0.99, "vtriune", False), (0.5, "vtriune", False),
+        (1.0, "raas", True),
+        (0.5, "raas", True),
+        (0.49, "raas", False),
+        (0.0, "raas", False),
+        (1.0, "vtriune", True),
+        (0.99, "vtriune", False),
+        (0.5, "vtriune", False),
     ],
-)  # fmt: skip
+)
 def test_correct_by_mode(accuracy: float, mode: Reflection, expected: bool) -> None:
     assert correct(accuracy, mode) is expected
 
@@ -183,22 +204,38 @@ LENGTHS = [
 @pytest.mark.parametrize(
     ("mode", "expected"),
     [
-        ("raas", {
-            "response_length_correct_mean": (7 + 14) / 2, "response_length_incorrect_mean": 3.0,
-            "response_tokens_correct_mean": 4.0, "response_tokens_incorrect_mean": 1.5,
-            "truncated_ratio": 2 / 3, "reflection_ratio": 0.25,
-            "reflection_ratio_correct": 0.5, "reflection_ratio_incorrect": 0.0,
-            "correct_ratio_reflecting": 1.0, "correct_ratio_not_reflecting": 1 / 3,
-        }),
-        ("vtriune", {
-            "response_length_correct_mean": 7.0, "response_length_incorrect_mean": (14 + 1 + 5) / 3,
-            "response_tokens_correct_mean": 3.0, "response_tokens_incorrect_mean": 8 / 3,
-            "truncated_ratio": 2 / 3, "reflection_ratio": 0.75,
-            "reflection_ratio_correct": 1.0, "reflection_ratio_incorrect": 2 / 3,
-            "correct_ratio_reflecting": 1 / 3, "correct_ratio_not_reflecting": 0.0,
-        }),
+        (
+            "raas",
+            {
+                "response_length_correct_mean": (7 + 14) / 2,
+                "response_length_incorrect_mean": 3.0,
+                "response_tokens_correct_mean": 4.0,
+                "response_tokens_incorrect_mean": 1.5,
+                "truncated_ratio": 2 / 3,
+                "reflection_ratio": 0.25,
+                "reflection_ratio_correct": 0.5,
+                "reflection_ratio_incorrect": 0.0,
+                "correct_ratio_reflecting": 1.0,
+                "correct_ratio_not_reflecting": 1 / 3,
+            },
+        ),
+        (
+            "vtriune",
+            {
+                "response_length_correct_mean": 7.0,
+                "response_length_incorrect_mean": (14 + 1 + 5) / 3,
+                "response_tokens_correct_mean": 3.0,
+                "response_tokens_incorrect_mean": 8 / 3,
+                "truncated_ratio": 2 / 3,
+                "reflection_ratio": 0.75,
+                "reflection_ratio_correct": 1.0,
+                "reflection_ratio_incorrect": 2 / 3,
+                "correct_ratio_reflecting": 1 / 3,
+                "correct_ratio_not_reflecting": 0.0,
+            },
+        ),
     ],
-)  # fmt: skip
+)
 def test_lengths_truncation_and_reflection_by_mode(
     mode: Reflection, expected: dict[str, float]
 ) -> None:
@@ -218,14 +255,19 @@ def test_truncation_counts_every_status_and_lengths_only_ok() -> None:
     assert by_source(rows)["s"]["truncated_ratio"] is None  # nobody said
 
 
-REPORT = {f"{k}{t}": v for t, v in (("50", 0.8), ("75", 0.5), ("95", 0.0), ("99", 0.0))
-          for k in ("iou", "precision", "recall")}  # fmt: skip
+REPORT = {
+    f"{k}{t}": v
+    for t, v in (("50", 0.8), ("75", 0.5), ("95", 0.0), ("99", 0.0))
+    for k in ("iou", "precision", "recall")
+}
 
 
 def test_iou_report_in_the_perception_block() -> None:
     zeros = dict.fromkeys(REPORT, 0.0)
-    rows = [row("det", "a", ok(0.8, 0.8, parsed=True, **REPORT)),
-            row("det", "b", ok(0.0, 0.0, parsed=False, **zeros))]  # fmt: skip
+    rows = [
+        row("det", "a", ok(0.8, 0.8, parsed=True, **REPORT)),
+        row("det", "b", ok(0.0, 0.0, parsed=False, **zeros)),
+    ]
     summary = by_source(rows)["det"]
     block = summary["perception"]
     assert block["iou50_mean"] == block["precision50_mean"] == block["recall50_mean"] == 0.4
@@ -244,8 +286,9 @@ def random_rows(count: int, seed: int) -> list[tuple[Row, bool | None]]:
         accuracy = rng.choice([0.0, 0.3, 0.5, 0.9, 1.0])
         details = (
             {key: rng.random() for key in REPORT} | {"parsed": rng.random() < 0.8, "iou": 0.5}
-            if source == "det" else {}
-        )  # fmt: skip
+            if source == "det"
+            else {}
+        )
         result = ok(accuracy, accuracy, **details) if rng.random() < 0.9 else failed("timeout")
         reflecting = rng.choice([True, False, None])
         tokens = rng.choice([None, rng.randint(1, 500)])

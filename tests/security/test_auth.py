@@ -26,20 +26,46 @@ SAMPLE = {"response": "\\boxed{4}", "ground_truth": "4", "verifier": "math"}
 GUARDED = [
     ("POST", "/reward", {"samples": [SAMPLE]}),
     ("POST", "/get_reward", {"query": ["4"], "labels": ["4"]}),
-    ("POST", "/judge", {"response": "", "prompt": "", "answer": "", "solution": "4",
-                        "data_source": "x", "reward_verifier": "mathverify",
-                        "reward_verifier_parm": "{}"}),
+    (
+        "POST",
+        "/judge",
+        {
+            "response": "",
+            "prompt": "",
+            "answer": "",
+            "solution": "4",
+            "data_source": "x",
+            "reward_verifier": "mathverify",
+            "reward_verifier_parm": "{}",
+        },
+    ),
     ("POST", "/slime?verifier=math", {"prompt": "", "response": "4", "label": "4"}),
-    ("POST", "/verify", {"responses_create_params": {}, "response": {"output": []},
-                         "verifier": "math", "ground_truth": "4"}),
+    (
+        "POST",
+        "/verify",
+        {
+            "responses_create_params": {},
+            "response": {"output": []},
+            "verifier": "math",
+            "ground_truth": "4",
+        },
+    ),
     ("POST", "/seed_session", {}),
     ("POST", "/close_session", {"resources_session_id": "s"}),
-    ("POST", "/ng-rollout/r1/verify", {"responses_create_params": {}, "response": {"output": []},
-                                       "verifier": "math", "ground_truth": "4"}),
+    (
+        "POST",
+        "/ng-rollout/r1/verify",
+        {
+            "responses_create_params": {},
+            "response": {"output": []},
+            "verifier": "math",
+            "ground_truth": "4",
+        },
+    ),
     ("GET", "/v1/verifiers", None),
     ("GET", "/openapi.json", None),
     ("GET", "/docs", None),
-]  # fmt: skip
+]
 
 
 def router(**overrides: object) -> TestClient:

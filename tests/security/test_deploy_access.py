@@ -12,9 +12,10 @@ from tests.test_deploy import K8S_TARGETS, ROOT, compose, kustomize, raas_env_na
 
 def secret_refs(container: dict[str, Any]) -> set[str]:
     return {
-        e["name"] for e in container.get("env", [])
+        e["name"]
+        for e in container.get("env", [])
         if e.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == "raas-secrets"
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("target", K8S_TARGETS)
@@ -28,8 +29,9 @@ def test_k8s_secret_feeds_the_router_keys_and_every_role_the_token(target: str) 
             Settings(internal_token=value)
     containers = {
         d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]
-        for d in docs if d["kind"] == "Deployment"
-    }  # fmt: skip
+        for d in docs
+        if d["kind"] == "Deployment"
+    }
     assert secret_refs(containers["raas-router"]) == {"RAAS_API_KEYS", "RAAS_INTERNAL_TOKEN"}
     assert secret_refs(containers["raas-rules"]) == {"RAAS_INTERNAL_TOKEN"}
     assert secret_refs(containers["raas-model"]) == {"RAAS_INTERNAL_TOKEN"}
@@ -37,8 +39,9 @@ def test_k8s_secret_feeds_the_router_keys_and_every_role_the_token(target: str) 
 
 @pytest.mark.parametrize("target", K8S_TARGETS)
 def test_k8s_network_policies_deny_by_default_and_open_only_the_known_paths(target: str) -> None:
-    policies = {d["metadata"]["name"]: d["spec"] for d in kustomize(target)
-                if d["kind"] == "NetworkPolicy"}  # fmt: skip
+    policies = {
+        d["metadata"]["name"]: d["spec"] for d in kustomize(target) if d["kind"] == "NetworkPolicy"
+    }
     deny = policies["raas-default-deny"]
     assert deny["podSelector"] == {}
     assert "ingress" not in deny

@@ -24,20 +24,34 @@ from devtools.live import LiveServer
 
 KEY, TOKEN = "trainer-key-0123456789", "internal-token-0123456789"
 CHECKS = [
-    not_a_server_error, status_code_conformance, content_type_conformance,
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
     response_schema_conformance,
-]  # fmt: skip
+]
 EXAMPLES = 40  # per operation: bounded for CI's two cores
 LIMITS = {"RAAS_POOL_WORKERS": "1", "RAAS_SAMPLE_TIMEOUT_S": "2"}
 ROUTER_OPERATIONS = [
-    ("POST", "/reward"), ("POST", "/get_reward"), ("POST", "/judge"), ("POST", "/slime"),
-    ("POST", "/verify"), ("POST", "/seed_session"), ("POST", "/close_session"),
-    ("GET", "/v1/verifiers"), ("GET", "/v1/routes"), ("GET", "/healthz"), ("GET", "/readyz"),
+    ("POST", "/reward"),
+    ("POST", "/get_reward"),
+    ("POST", "/judge"),
+    ("POST", "/slime"),
+    ("POST", "/verify"),
+    ("POST", "/seed_session"),
+    ("POST", "/close_session"),
+    ("GET", "/v1/verifiers"),
+    ("GET", "/v1/routes"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
     ("GET", "/metrics"),
-]  # fmt: skip
+]
 CATCH_ALL = '[{"data_source": "*", "verifier": "math"}]'
-WORKER_OPERATIONS = [("POST", "/v1/tasks"), ("GET", "/healthz"), ("GET", "/readyz"),
-                     ("GET", "/metrics")]  # fmt: skip
+WORKER_OPERATIONS = [
+    ("POST", "/v1/tasks"),
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/metrics"),
+]
 
 
 def load(live: LiveServer, secret: str) -> BaseSchema:
@@ -68,9 +82,11 @@ def operations(schema: BaseSchema) -> set[tuple[str, str]]:
 def fuzz(schema: BaseSchema, method: str, path: str, secret: str) -> None:
     @given(case=schema[path][method].as_strategy())
     @settings(
-        max_examples=EXAMPLES, deadline=None, derandomize=True,
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=True,
         suppress_health_check=list(HealthCheck),
-    )  # fmt: skip
+    )
     def check(case: Case) -> None:
         case.call_and_validate(headers={"Authorization": f"Bearer {secret}"}, checks=CHECKS)
 

@@ -70,9 +70,14 @@ def test_params_floats_must_be_finite(client: TestClient, tolerance: str) -> Non
 
 @pytest.mark.parametrize(
     "weights",
-    [{"accuracy": 1e308, "format": 1e308}, {"accuracy": 1e7}, {"accuracy": -1}, {"format": "nan"},
-     {"accuracy": 0, "format": 0}],
-)  # fmt: skip
+    [
+        {"accuracy": 1e308, "format": 1e308},
+        {"accuracy": 1e7},
+        {"accuracy": -1},
+        {"format": "nan"},
+        {"accuracy": 0, "format": 0},
+    ],
+)
 def test_weights_must_be_finite_bounded_and_not_both_zero(
     client: TestClient, weights: dict[str, Any]
 ) -> None:
@@ -100,10 +105,15 @@ class TestJudgeRatios:
     @staticmethod
     def payload(**ratios: Any) -> dict[str, Any]:
         return {
-            "response": "<think>a</think>\n<answer>\\boxed{4}</answer>", "prompt": "",
-            "answer": "", "solution": "4", "data_source": "x", "reward_verifier": "mathverify",
-            "reward_verifier_parm": '{"step": 1, "total_steps": 2}', **ratios,
-        }  # fmt: skip
+            "response": "<think>a</think>\n<answer>\\boxed{4}</answer>",
+            "prompt": "",
+            "answer": "",
+            "solution": "4",
+            "data_source": "x",
+            "reward_verifier": "mathverify",
+            "reward_verifier_parm": '{"step": 1, "total_steps": 2}',
+            **ratios,
+        }
 
     @pytest.mark.parametrize(
         "ratios",

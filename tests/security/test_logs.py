@@ -41,13 +41,22 @@ def test_the_json_line_carries_level_logger_message_fields_and_exception() -> No
         raise ValueError("boom")
     except ValueError:
         record = logging.getLogger("raas.test").makeRecord(
-            "raas.test", logging.ERROR, __file__, 1, "scored %d", (3,), exc_info=sys.exc_info(),
+            "raas.test",
+            logging.ERROR,
+            __file__,
+            1,
+            "scored %d",
+            (3,),
+            exc_info=sys.exc_info(),
             extra={"fields": {"path": "/reward"}},
-        )  # fmt: skip
+        )
     line = json.loads(JsonFormatter().format(record))
     assert (line["level"], line["logger"], line["msg"], line["path"]) == (
-        "error", "raas.test", "scored 3", "/reward",
-    )  # fmt: skip
+        "error",
+        "raas.test",
+        "scored 3",
+        "/reward",
+    )
     assert "ValueError: boom" in line["exc"]
     assert "request_id" not in line  # outside a request
     assert current_request_id() is None

@@ -51,18 +51,32 @@ def honest_batch() -> list[dict[str, Any]]:
     samples = []
     for i in range(16):
         truth = f"{i}/7"
-        samples.append({"response": f"so \\boxed{{\\frac{{{i}}}{{7}}}}", "ground_truth": truth,
-                        "verifier": "math", "id": f"right-{i}"})  # fmt: skip
-        samples.append({"response": f"so \\boxed{{{i + 1}}}", "ground_truth": truth,
-                        "verifier": "math", "id": f"wrong-{i}"})  # fmt: skip
+        samples.append(
+            {
+                "response": f"so \\boxed{{\\frac{{{i}}}{{7}}}}",
+                "ground_truth": truth,
+                "verifier": "math",
+                "id": f"right-{i}",
+            }
+        )
+        samples.append(
+            {
+                "response": f"so \\boxed{{{i + 1}}}",
+                "ground_truth": truth,
+                "verifier": "math",
+                "id": f"wrong-{i}",
+            }
+        )
     return samples
 
 
 def verdicts(router: LiveServer) -> list[float | None]:
     response = httpx.post(
-        f"{router.url}/reward", json={"samples": honest_batch()},
-        headers={"Authorization": f"Bearer {KEY}"}, timeout=120,
-    )  # fmt: skip
+        f"{router.url}/reward",
+        json={"samples": honest_batch()},
+        headers={"Authorization": f"Bearer {KEY}"},
+        timeout=120,
+    )
     assert response.status_code == 200, response.text
     return [r["reward"] for r in response.json()["results"]]
 
@@ -132,19 +146,26 @@ def test_logs_are_json_carry_the_request_id_to_the_worker_and_no_rollout_text(
     router, _ = cluster
     sample = {"response": f"{MARKER} \\boxed{{3}}", "ground_truth": "3", "verifier": "math"}
     response = httpx.post(
-        f"{router.url}/reward", json={"samples": [sample]}, timeout=60,
+        f"{router.url}/reward",
+        json={"samples": [sample]},
+        timeout=60,
         headers={"Authorization": f"Bearer {KEY}", "X-Request-ID": "trace-abc-123"},
-    )  # fmt: skip
+    )
     assert response.headers["x-request-id"] == "trace-abc-123"
-    fresh = httpx.post(f"{router.url}/reward", json={"samples": [sample]}, timeout=60,
-                       headers={"Authorization": f"Bearer {KEY}"})  # fmt: skip
+    fresh = httpx.post(
+        f"{router.url}/reward",
+        json={"samples": [sample]},
+        timeout=60,
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
     assert len(fresh.headers["x-request-id"]) == 32  # none given: one is made
 
     def access(name: str, path: str) -> list[dict[str, Any]]:
         return [
-            line for line in log_lines(logs / name)
+            line
+            for line in log_lines(logs / name)
             if line["logger"] == "raas.access" and line.get("path") == path
-        ]  # fmt: skip
+        ]
 
     def joined() -> bool:
         return any(

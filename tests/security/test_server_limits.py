@@ -55,9 +55,11 @@ def drained(sock: socket.socket, received: bytearray) -> bool:
 @pytest.fixture(scope="module")
 def server() -> Iterator[LiveServer]:
     live = LiveServer.start(
-        RAAS_BODY_IDLE_TIMEOUT_S="1", RAAS_HEADER_TIMEOUT_S="1", RAAS_BODY_TIMEOUT_S="1.5",
+        RAAS_BODY_IDLE_TIMEOUT_S="1",
+        RAAS_HEADER_TIMEOUT_S="1",
+        RAAS_BODY_TIMEOUT_S="1.5",
         RAAS_MAX_CONNECTIONS="64",
-    )  # fmt: skip
+    )
     yield live
     live.stop()
 

@@ -42,8 +42,12 @@ def test_each_step_and_group_is_its_own_request(server: LiveServer) -> None:
     """A request carries one step: samples of two policy versions are sent apart, each with its
     own (a box of IoU 0.9 passes at τ 0.85, r = 0, and fails at τ 0.99, r = 0.3)."""
     box = '<answer>[{"bbox_2d": [0, 0, 100, 90], "label": "cat"}]</answer>'
-    sample = {"verifier": "detection", "response": box, "params": {"iou_threshold": "dynamic"},
-              "ground_truth": [{"bbox_2d": [0, 0, 100, 100], "label": "cat"}]}  # fmt: skip
+    sample = {
+        "verifier": "detection",
+        "response": box,
+        "params": {"iou_threshold": "dynamic"},
+        "ground_truth": [{"bbox_2d": [0, 0, 100, 100], "label": "cat"}],
+    }
     seen: list[Key] = []
 
     async def both() -> list[ScoredSample]:

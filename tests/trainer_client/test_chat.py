@@ -155,15 +155,21 @@ def test_prompt_text_and_images(prompt: Any, text: str, images: list[Any]) -> No
 @pytest.mark.parametrize(
     ("messages", "prompt"),
     [
-        ([{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-          {"role": "user", "content": "c"}], "a\n\nc"),
+        (
+            [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": "c"},
+            ],
+            "a\n\nc",
+        ),
         ([{"role": "user", "content": [{"type": "image", "image": "x.png"}]}], None),
         ([{"role": "system", "content": "only instructions"}], None),
         ("a bare prompt", "a bare prompt"),
         ("", None),
         (None, None),
     ],
-)  # fmt: skip
+)
 def test_prompt_text_is_the_user_turns(messages: Any, prompt: str | None) -> None:
     assert prompt_text(messages) == prompt
 
@@ -173,14 +179,17 @@ def test_prompt_images_in_order_whatever_their_form() -> None:
     uri = "data:image/png;base64,AAAA"
     messages = [
         {"role": "system", "content": "Look closely."},
-        {"role": "user", "content": [
-            {"type": "image", "bytes": png, "image": IMAGE_A},  # verl's parquet rows: the bytes
-            {"type": "text", "text": "and"},
-            {"type": "image", "image": IMAGE_B},  # TRL, 🤗 datasets
-            {"type": "image_url", "image_url": {"url": uri}},  # OpenAI style
-            {"type": "image", "path": "cats/1.png"},  # for the model's image_root
-        ]},
-    ]  # fmt: skip
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "bytes": png, "image": IMAGE_A},  # verl's parquet rows: the bytes
+                {"type": "text", "text": "and"},
+                {"type": "image", "image": IMAGE_B},  # TRL, 🤗 datasets
+                {"type": "image_url", "image_url": {"url": uri}},  # OpenAI style
+                {"type": "image", "path": "cats/1.png"},  # for the model's image_root
+            ],
+        },
+    ]
     assert prompt_images(messages) == [png, IMAGE_B, uri, "cats/1.png"]
     assert prompt_images("text only") == []
     assert prompt_images([{"role": "user", "content": "no parts"}]) == []

@@ -209,14 +209,39 @@ def test_raas_train_runs_against_a_live_server(server: LiveServer, tmp_path: Pat
     # the README's command, its paths and budget replaced (argparse: the last value wins)
     readme = shlex.split(readme_block("raas-train").replace("\\\n", " "))
     assert readme[0] == "raas-train"
-    main([
-        *readme[1:],
-        "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data.jsonl"),
-        "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "2",
-        "--prompts-per-step", "4", "--group-size", "4", "--max-new-tokens", "6",
-        "--learning-rate", "1e-3", "--updates-per-step", "2", "--micro-batch-size", "5",
-        "--beta", "0.01", "--torch-threads", "1", "--max-refill-rounds", "4",
-    ])  # fmt: skip
+    main(
+        [
+            *readme[1:],
+            "--model",
+            str(tmp_path / "model"),
+            "--data",
+            str(tmp_path / "data.jsonl"),
+            "--reward-url",
+            server.url,
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--steps",
+            "2",
+            "--prompts-per-step",
+            "4",
+            "--group-size",
+            "4",
+            "--max-new-tokens",
+            "6",
+            "--learning-rate",
+            "1e-3",
+            "--updates-per-step",
+            "2",
+            "--micro-batch-size",
+            "5",
+            "--beta",
+            "0.01",
+            "--torch-threads",
+            "1",
+            "--max-refill-rounds",
+            "4",
+        ]
+    )
     run = tmp_path / "run"
     log = read_log(run / "metrics.jsonl")
     assert [entry["step"] for entry in log] == [0, 1]
@@ -251,10 +276,15 @@ def test_each_sample_says_whether_its_rollout_was_cut(tmp_path: Path) -> None:
     save_toy(tmp_path / "model", warm_steps=60, hidden=32)
     rows = arithmetic_rows()[:3]
     config = GRPOConfig(
-        model=str(tmp_path / "model"), data="unused", output_dir=str(tmp_path / "run"),
-        group_size=6, max_new_tokens=2, tensorboard=False, torch_threads=1,
+        model=str(tmp_path / "model"),
+        data="unused",
+        output_dir=str(tmp_path / "run"),
+        group_size=6,
+        max_new_tokens=2,
+        tensorboard=False,
+        torch_threads=1,
         reflection="vtriune",
-    )  # fmt: skip
+    )
     trainer = GRPOTrainer(config, rows=rows)
     assert trainer.client.reflection == "vtriune"  # --reflection: sent with every request
     groups = trainer._generate(rows)
@@ -266,9 +296,12 @@ def test_each_sample_says_whether_its_rollout_was_cut(tmp_path: Path) -> None:
 SCHEDULE = [[0.5, 0.5], [1.0, 0.75]]
 ROUTES = [
     {"data_source": "add", "verifier": "math"},
-    {"data_source": "grounding", "verifier": "iou",
-     "params": {"threshold": "dynamic", "dynamic_schedule": SCHEDULE}},
-]  # fmt: skip
+    {
+        "data_source": "grounding",
+        "verifier": "iou",
+        "params": {"threshold": "dynamic", "dynamic_schedule": SCHEDULE},
+    },
+]
 
 
 @pytest.mark.slow
@@ -281,12 +314,30 @@ def test_routed_mixed_sources_log_raas_curves(tmp_path: Path) -> None:
     (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     server = LiveServer.start(RAAS_POOL_WORKERS="1", RAAS_ROUTES=json.dumps(ROUTES))
     try:
-        main([
-            "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data.jsonl"),
-            "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "3",
-            "--prompts-per-step", "4", "--group-size", "4", "--max-new-tokens", "18",
-            "--torch-threads", "1", "--no-dynamic-sampling", "--no-save-model",
-        ])  # fmt: skip
+        main(
+            [
+                "--model",
+                str(tmp_path / "model"),
+                "--data",
+                str(tmp_path / "data.jsonl"),
+                "--reward-url",
+                server.url,
+                "--output-dir",
+                str(tmp_path / "run"),
+                "--steps",
+                "3",
+                "--prompts-per-step",
+                "4",
+                "--group-size",
+                "4",
+                "--max-new-tokens",
+                "18",
+                "--torch-threads",
+                "1",
+                "--no-dynamic-sampling",
+                "--no-save-model",
+            ]
+        )
     finally:
         server.stop()
     log = read_log(tmp_path / "run" / "metrics.jsonl")

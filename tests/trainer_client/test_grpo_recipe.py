@@ -71,10 +71,22 @@ def data_uri(width: int, height: int) -> str:
     return "data:image/png;base64," + base64.b64encode(png(width, height)).decode()
 
 
-RATIOS = {"iou_max_label_first": 1.0, "iou_max_iou_first": 0.0, "iou_completeness": 0.3,
-          "map": 0.0, "map50": 0.0, "map75": 0.0}  # fmt: skip
-NATIVE_RATIOS = {"label_first": 1.0, "iou_first": 0.0, "completeness": 0.3,
-                 "map": 0.0, "map50": 0.0, "map75": 0.0}  # fmt: skip
+RATIOS = {
+    "iou_max_label_first": 1.0,
+    "iou_max_iou_first": 0.0,
+    "iou_completeness": 0.3,
+    "map": 0.0,
+    "map50": 0.0,
+    "map75": 0.0,
+}
+NATIVE_RATIOS = {
+    "label_first": 1.0,
+    "iou_first": 0.0,
+    "completeness": 0.3,
+    "map": 0.0,
+    "map50": 0.0,
+    "map75": 0.0,
+}
 VTRIUNE_DET = {"iou_threshold": "dynamic", "vtriune_compat": True, "extra_box_penalty": None}
 
 
@@ -85,73 +97,193 @@ def orsta(verifier: str, parm: dict[str, Any] | None = None, **model: Any) -> di
         "data_source": "v3det" if verifier == "detection" else "mm_math",
         "prompt": [{"role": "user", "content": "<image>What is it?"}],
         "images": [{"bytes": png(500, 400), "path": "a.png"}],
-        "reward_model": {"ground_truth": truth, "style": "rule", "accuracy_ratio": 1.0,
-                         "format_ratio": 0.1, "verifier": verifier, "answer": None,
-                         "verifier_parm": parm, **model},
-    }  # fmt: skip
+        "reward_model": {
+            "ground_truth": truth,
+            "style": "rule",
+            "accuracy_ratio": 1.0,
+            "format_ratio": 0.1,
+            "verifier": verifier,
+            "answer": None,
+            "verifier_parm": parm,
+            **model,
+        },
+    }
 
 
 @pytest.mark.parametrize(
     ("row", "size", "expected"),
     [
-        (orsta("mathverify"), None, {"verifier": "math", "ground_truth": "$\\frac{1}{2}$",
-         "params": {"vtriune_compat": True}, "format": "think_answer",
-         "weights": {"accuracy": 1.0, "format": 0.1}}),
-        (orsta("mathverify", accuracy_ratio=None, format_ratio=0.0), None,
-         {"verifier": "math", "ground_truth": "$\\frac{1}{2}$", "params": {"vtriune_compat": True},
-          "format": "think_answer", "weights": {"accuracy": 1.0, "format": 0.0}}),
+        (
+            orsta("mathverify"),
+            None,
+            {
+                "verifier": "math",
+                "ground_truth": "$\\frac{1}{2}$",
+                "params": {"vtriune_compat": True},
+                "format": "think_answer",
+                "weights": {"accuracy": 1.0, "format": 0.1},
+            },
+        ),
+        (
+            orsta("mathverify", accuracy_ratio=None, format_ratio=0.0),
+            None,
+            {
+                "verifier": "math",
+                "ground_truth": "$\\frac{1}{2}$",
+                "params": {"vtriune_compat": True},
+                "format": "think_answer",
+                "weights": {"accuracy": 1.0, "format": 0.0},
+            },
+        ),
         # normalised: the row's own image gives the size V-Triune's image_grid_thw would
-        (orsta("detection", {"det_verifier_normalized": True, "det_reward_ratio": RATIOS}), None,
-         {"verifier": "detection", "ground_truth": DET_GT[8:-9], "format": "detection_answer",
-          "params": {**NATIVE_RATIOS, **VTRIUNE_DET, "normalize_pixels": True,
-                     "image_size": [500, 400]},
-          "weights": {"accuracy": 1.0, "format": 0.1}}),
+        (
+            orsta("detection", {"det_verifier_normalized": True, "det_reward_ratio": RATIOS}),
+            None,
+            {
+                "verifier": "detection",
+                "ground_truth": DET_GT[8:-9],
+                "format": "detection_answer",
+                "params": {
+                    **NATIVE_RATIOS,
+                    **VTRIUNE_DET,
+                    "normalize_pixels": True,
+                    "image_size": [500, 400],
+                },
+                "weights": {"accuracy": 1.0, "format": 0.1},
+            },
+        ),
         # the size of the processor's input, when the caller knows it, wins over the image's
-        (orsta("detection", {"det_verifier_normalized": True}), [616, 420],
-         {"verifier": "detection", "ground_truth": DET_GT[8:-9], "format": "detection_answer",
-          "params": {**{k: 0.0 for k in NATIVE_RATIOS}, **VTRIUNE_DET, "normalize_pixels": True,
-                     "image_size": [616, 420]},
-          "weights": {"accuracy": 1.0, "format": 0.1}}),
+        (
+            orsta("detection", {"det_verifier_normalized": True}),
+            [616, 420],
+            {
+                "verifier": "detection",
+                "ground_truth": DET_GT[8:-9],
+                "format": "detection_answer",
+                "params": {
+                    **{k: 0.0 for k in NATIVE_RATIOS},
+                    **VTRIUNE_DET,
+                    "normalize_pixels": True,
+                    "image_size": [616, 420],
+                },
+                "weights": {"accuracy": 1.0, "format": 0.1},
+            },
+        ),
         # V-Triune's own grid (T, H, W) wins over both
-        (orsta("detection", {"det_verifier_normalized": True, "image_grid_thw": [[1, 28, 56]]}),
-         [616, 420], {"verifier": "detection", "ground_truth": DET_GT[8:-9],
-         "format": "detection_answer", "params": {**{k: 0.0 for k in NATIVE_RATIOS},
-         **VTRIUNE_DET, "normalize_pixels": True, "image_size": [56, 28]},
-         "weights": {"accuracy": 1.0, "format": 0.1}}),
+        (
+            orsta("detection", {"det_verifier_normalized": True, "image_grid_thw": [[1, 28, 56]]}),
+            [616, 420],
+            {
+                "verifier": "detection",
+                "ground_truth": DET_GT[8:-9],
+                "format": "detection_answer",
+                "params": {
+                    **{k: 0.0 for k in NATIVE_RATIOS},
+                    **VTRIUNE_DET,
+                    "normalize_pixels": True,
+                    "image_size": [56, 28],
+                },
+                "weights": {"accuracy": 1.0, "format": 0.1},
+            },
+        ),
         # not normalised: the size goes along, the boxes stay on the grid
-        (orsta("detection", {"det_verifier_normalized": False, "det_reward_ratio": RATIOS}), None,
-         {"verifier": "detection", "ground_truth": DET_GT[8:-9], "format": "detection_answer",
-          "params": {**NATIVE_RATIOS, **VTRIUNE_DET, "image_size": [500, 400]},
-          "weights": {"accuracy": 1.0, "format": 0.1}}),
+        (
+            orsta("detection", {"det_verifier_normalized": False, "det_reward_ratio": RATIOS}),
+            None,
+            {
+                "verifier": "detection",
+                "ground_truth": DET_GT[8:-9],
+                "format": "detection_answer",
+                "params": {**NATIVE_RATIOS, **VTRIUNE_DET, "image_size": [500, 400]},
+                "weights": {"accuracy": 1.0, "format": 0.1},
+            },
+        ),
         # verl's layout names no verifier: the routes decide, the ground truth goes along
-        ({"prompt": "q", "data_source": "geo", "reward_model": {"ground_truth": "3",
-          "style": "rule"}}, None, {"ground_truth": "3"}),
-        ({"prompt": "q", "data_source": "geo", "reward_model": json.dumps({"ground_truth": "3"})},
-         None, {"ground_truth": "3"}),
+        (
+            {
+                "prompt": "q",
+                "data_source": "geo",
+                "reward_model": {"ground_truth": "3", "style": "rule"},
+            },
+            None,
+            {"ground_truth": "3"},
+        ),
+        (
+            {
+                "prompt": "q",
+                "data_source": "geo",
+                "reward_model": json.dumps({"ground_truth": "3"}),
+            },
+            None,
+            {"ground_truth": "3"},
+        ),
         # raas's own detection row: its image's size is added, a size it has is kept
-        ({"prompt": "q", "ground_truth": "[]", "verifier": "detection",
-          "params": {"normalize_pixels": True}, "images": [data_uri(64, 32)]}, None,
-         {"ground_truth": "[]", "verifier": "detection", "images": [data_uri(64, 32)],
-          "params": {"normalize_pixels": True, "image_size": [64, 32]}}),
-        ({"prompt": "q", "ground_truth": "[]", "verifier": "detection",
-          "params": {"image_size": [10, 10]}, "images": [data_uri(64, 32)]}, None,
-         {"ground_truth": "[]", "verifier": "detection", "images": [data_uri(64, 32)],
-          "params": {"image_size": [10, 10]}}),
+        (
+            {
+                "prompt": "q",
+                "ground_truth": "[]",
+                "verifier": "detection",
+                "params": {"normalize_pixels": True},
+                "images": [data_uri(64, 32)],
+            },
+            None,
+            {
+                "ground_truth": "[]",
+                "verifier": "detection",
+                "images": [data_uri(64, 32)],
+                "params": {"normalize_pixels": True, "image_size": [64, 32]},
+            },
+        ),
+        (
+            {
+                "prompt": "q",
+                "ground_truth": "[]",
+                "verifier": "detection",
+                "params": {"image_size": [10, 10]},
+                "images": [data_uri(64, 32)],
+            },
+            None,
+            {
+                "ground_truth": "[]",
+                "verifier": "detection",
+                "images": [data_uri(64, 32)],
+                "params": {"image_size": [10, 10]},
+            },
+        ),
         # a routed row's Parquet images go as data URIs (bytes cannot be sent as JSON)
-        ({"prompt": "q", "data_source": "geo", "images": [{"bytes": png(8, 4), "path": None}],
-          "reward_model": {"ground_truth": "3"}}, None,
-         {"ground_truth": "3", "images": [
-             "data:image/png;base64," + base64.b64encode(png(8, 4)).decode()]}),
+        (
+            {
+                "prompt": "q",
+                "data_source": "geo",
+                "images": [{"bytes": png(8, 4), "path": None}],
+                "reward_model": {"ground_truth": "3"},
+            },
+            None,
+            {
+                "ground_truth": "3",
+                "images": ["data:image/png;base64," + base64.b64encode(png(8, 4)).decode()],
+            },
+        ),
         # an image that cannot be encoded: the sample goes without images (unscored by a
         # verifier that needs them, never scored on a wrong set)
-        ({"prompt": "q", "data_source": "rm", "ground_truth": "x", "images": [b"no image"]},
-         None, {"ground_truth": "x"}),
+        (
+            {"prompt": "q", "data_source": "rm", "ground_truth": "x", "images": [b"no image"]},
+            None,
+            {"ground_truth": "x"},
+        ),
         # a row naming its verifier is raas's own even with a reward_model column
-        ({"prompt": "q", "ground_truth": "4", "verifier": "math", **{
-          "reward_model": {"verifier": "mathverify", "ground_truth": "5"}}}, None,
-         {"ground_truth": "4", "verifier": "math"}),
+        (
+            {
+                "prompt": "q",
+                "ground_truth": "4",
+                "verifier": "math",
+                **{"reward_model": {"verifier": "mathverify", "ground_truth": "5"}},
+            },
+            None,
+            {"ground_truth": "4", "verifier": "math"},
+        ),
     ],
-)  # fmt: skip
+)
 def test_row_spec(row: dict[str, Any], size: list[int] | None, expected: dict[str, Any]) -> None:
     assert row_spec(row, "dynamic", size) == expected
 
@@ -244,15 +376,24 @@ FREEFORM = {a + b for a in FREEFORM_FIRST for b in FREEFORM_SECOND}
     [
         (math_row(0.1, "1+1?"), "vtriune", CLOSEFORM),
         (math_row(0.0, "1+1?"), "vtriune", FREEFORM),
-        (math_row(0.1, [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}]),
-         "vtriune", CLOSEFORM),
-        (math_row(0.1, [{"role": "user", "content": [{"type": "image"},
-                         {"type": "text", "text": "q"}]}]), "vtriune", CLOSEFORM),
+        (
+            math_row(0.1, [{"role": "system", "content": "s"}, {"role": "user", "content": "q"}]),
+            "vtriune",
+            CLOSEFORM,
+        ),
+        (
+            math_row(
+                0.1,
+                [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "q"}]}],
+            ),
+            "vtriune",
+            CLOSEFORM,
+        ),
         (orsta("detection"), "vtriune", None),  # detection prompts carry their own
         ({"prompt": "1+1=", "ground_truth": "2", "verifier": "math"}, "vtriune", None),
         (math_row(0.1, "1+1?"), "none", None),
     ],
-)  # fmt: skip
+)
 def test_cot_pool(row: dict[str, Any], pool: Any, instructions: set[str] | None) -> None:
     before = json.dumps(row, default=str)
     drawn = with_cot(row, pool, random.Random(0))
@@ -325,12 +466,25 @@ def test_vtriune_presets_freeze_qwen25_vl_vision_tower_and_connector() -> None:
     parameter of the vision tower and merger and nothing of the language model."""
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
-    vision = {"depth": 2, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2,
-              "out_hidden_size": 32, "fullatt_block_indexes": [1]}  # fmt: skip
-    text = {"vocab_size": 64, "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1,
-            "num_attention_heads": 2, "num_key_value_heads": 1, "bos_token_id": 0,
-            "eos_token_id": 1, "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
-            }  # fmt: skip
+    vision = {
+        "depth": 2,
+        "hidden_size": 16,
+        "intermediate_size": 32,
+        "num_heads": 2,
+        "out_hidden_size": 32,
+        "fullatt_block_indexes": [1],
+    }
+    text = {
+        "vocab_size": 64,
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 1,
+        "num_attention_heads": 2,
+        "num_key_value_heads": 1,
+        "bos_token_id": 0,
+        "eos_token_id": 1,
+        "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
+    }
     model = Qwen2_5_VLForConditionalGeneration(
         Qwen2_5_VLConfig(vision_config=vision, text_config=text)
     )
@@ -377,15 +531,20 @@ def test_the_readme_vtriune_command_sets_the_recipe() -> None:
     command = shlex.split(readme_block("raas-train-vtriune").replace("\\\n", " "))
     assert command[0] == "raas-train"
     config = parse_config(command[1:])
-    assert (config.lr_warmup_steps, config.freeze, config.cot_prompts) == (10, "vit,connector",
-                                                                         "vtriune")  # fmt: skip
+    assert (config.lr_warmup_steps, config.freeze, config.cot_prompts) == (
+        10,
+        "vit,connector",
+        "vtriune",
+    )
     assert (config.eps_low, config.eps_high, config.beta) == (0.2, 0.28, 0.0)
     assert config.learning_rate == 1e-6
     assert iou_threshold(config.vtriune_iou_threshold) == "dynamic"
     assert config.reflection == "vtriune"  # raas's summary monitors as V-Triune's
     assert freeze_patterns(config.freeze) == (
-        "visual.blocks", "visual.patch_embed", "visual.merger"
-    )  # fmt: skip
+        "visual.blocks",
+        "visual.patch_embed",
+        "visual.merger",
+    )
 
 
 def test_lora_rolls_out_with_transformers() -> None:
@@ -402,15 +561,28 @@ def trainer_for(tmp_path: Path, **options: Any) -> GRPOTrainer:
     update path as it is, no server)."""
     tokenizer = build_tokenizer()
     config = GRPOConfig(
-        model="tiny", data="rows", output_dir=str(tmp_path / "run"), prompts_per_step=4,
-        group_size=4, max_new_tokens=4, learning_rate=1e-2, reward_mode="none",
-        dynamic_sampling=False, tensorboard=False, save_model=False, device="cpu",
-        torch_threads=1, **options,
-    )  # fmt: skip
+        model="tiny",
+        data="rows",
+        output_dir=str(tmp_path / "run"),
+        prompts_per_step=4,
+        group_size=4,
+        max_new_tokens=4,
+        learning_rate=1e-2,
+        reward_mode="none",
+        dynamic_sampling=False,
+        tensorboard=False,
+        save_model=False,
+        device="cpu",
+        torch_threads=1,
+        **options,
+    )
     return GRPOTrainer(
-        config, model=build_model(tokenizer, hidden=32), tokenizer=tokenizer,
-        rows=arithmetic_rows()[:16], client=RewardClient("http://127.0.0.1:9"),
-    )  # fmt: skip
+        config,
+        model=build_model(tokenizer, hidden=32),
+        tokenizer=tokenizer,
+        rows=arithmetic_rows()[:16],
+        client=RewardClient("http://127.0.0.1:9"),
+    )
 
 
 def run(tmp_path: Path, steps: int, **options: Any) -> tuple[GRPOTrainer, list[Any]]:
@@ -590,21 +762,52 @@ def test_raas_train_on_orsta_parquet_rows(server: LiveServer, tmp_path: Path) ->
     each step's lr, the frozen block is saved as it was."""
     source = "orsta_smoke_math"
     rows = [
-        {"data_source": source, "prompt": [{"role": "user", "content": r["prompt"]}],
-         "reward_model": {"ground_truth": f"${r['ground_truth']}$", "style": "rule",
-                          "accuracy_ratio": 1.0, "format_ratio": 0.1, "verifier": "mathverify"}}
+        {
+            "data_source": source,
+            "prompt": [{"role": "user", "content": r["prompt"]}],
+            "reward_model": {
+                "ground_truth": f"${r['ground_truth']}$",
+                "style": "rule",
+                "accuracy_ratio": 1.0,
+                "format_ratio": 0.1,
+                "verifier": "mathverify",
+            },
+        }
         for r in arithmetic_rows()[:8]
-    ]  # fmt: skip
+    ]
     pq.write_table(pa.Table.from_pylist(rows), tmp_path / "orsta.parquet")
     model = save_toy(tmp_path / "model", hidden=32)
     before = samples_by(server.url, source)
-    main([
-        "--model", str(model), "--data", str(tmp_path / "orsta.parquet"),
-        "--reward-url", server.url, "--output-dir", str(tmp_path / "run"), "--steps", "2",
-        "--prompts-per-step", "2", "--group-size", "2", "--max-new-tokens", "4",
-        "--learning-rate", "1e-3", "--lr-warmup-steps", "4", "--freeze", "layers.0",
-        "--no-dynamic-sampling", "--torch-threads", "1", "--no-tensorboard",
-    ])  # fmt: skip
+    main(
+        [
+            "--model",
+            str(model),
+            "--data",
+            str(tmp_path / "orsta.parquet"),
+            "--reward-url",
+            server.url,
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--steps",
+            "2",
+            "--prompts-per-step",
+            "2",
+            "--group-size",
+            "2",
+            "--max-new-tokens",
+            "4",
+            "--learning-rate",
+            "1e-3",
+            "--lr-warmup-steps",
+            "4",
+            "--freeze",
+            "layers.0",
+            "--no-dynamic-sampling",
+            "--torch-threads",
+            "1",
+            "--no-tensorboard",
+        ]
+    )
     after = samples_by(server.url, source)
     sent = {key: after[key] - before.get(key, 0.0) for key in after}
     assert sent == {("math", "ok"): 2 * 2 * 2}  # 2 steps × 2 prompts × 2 rollouts, all math
@@ -622,14 +825,16 @@ def test_the_prompt_budget_makes_room_for_the_longest_instruction(format_ratio: 
     its longest instruction (the toy tokenizer is a character one: the bound is exact)."""
     tokenizer = build_tokenizer()
     rows = [math_row(format_ratio, [{"role": "user", "content": "what is 1+1?"}])]
-    pools = (CLOSEFORM_FIRST, CLOSEFORM_SECOND) if format_ratio else (FREEFORM_FIRST,
-                                                                     FREEFORM_SECOND)  # fmt: skip
+    pools = (
+        (CLOSEFORM_FIRST, CLOSEFORM_SECOND) if format_ratio else (FREEFORM_FIRST, FREEFORM_SECOND)
+    )
     every = [
         len(tokenizer(prompt_text({"prompt": p}, tokenizer), add_special_tokens=False).input_ids)
         for p in (
             [{"role": "user", "content": f"what is 1+1?\n\n{a}{b}"}]
-            for a in pools[0] for b in pools[1]
+            for a in pools[0]
+            for b in pools[1]
         )
-    ]  # fmt: skip
+    ]
     assert longest_prompt(rows, tokenizer, "vtriune") == max(every)
     assert longest_prompt(rows, tokenizer) == len("what is 1+1?")

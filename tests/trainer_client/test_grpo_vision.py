@@ -143,8 +143,9 @@ def test_the_size_sent_is_the_image_the_model_saw(width: int, height: int) -> No
     image = Image.open(io.BytesIO(png_bytes(0, (width, height))))
     qwen = Qwen2VLImageProcessorPil(min_pixels=32 * 32, max_pixels=64 * 64, patch_size=8)
     tensors = dict(qwen(images=[image], return_tensors="pt"))
-    resized_h, resized_w = smart_resize(height, width, factor=16, min_pixels=32 * 32,
-                                        max_pixels=64 * 64)  # fmt: skip
+    resized_h, resized_w = smart_resize(
+        height, width, factor=16, min_pixels=32 * 32, max_pixels=64 * 64
+    )
     processor = types.SimpleNamespace(image_processor=qwen)
     assert seen_size(tensors, processor, image) == [resized_w, resized_h]
     clip = types.SimpleNamespace(image_processor=types.SimpleNamespace(patch_size=None))
@@ -188,20 +189,40 @@ def tiny_qwen_vl() -> tuple[Qwen2_5_VLForConditionalGeneration, Any]:
     """A tiny Qwen2.5-VL (M-RoPE, windowed vision tower, 2×2 patch merger) on the toy tokenizer."""
     tokenizer = build_tokenizer()
     token = tokenizer.convert_tokens_to_ids
-    ends = {"eos_token_id": tokenizer.eos_token_id, "pad_token_id": tokenizer.pad_token_id,
-            "bos_token_id": None}  # fmt: skip
+    ends = {
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": None,
+    }
     config = Qwen2_5_VLConfig(
-        text_config={"vocab_size": len(tokenizer), "hidden_size": 32, "intermediate_size": 64,
-                     "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1,
-                     "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
-                     "tie_word_embeddings": True, **ends},
-        vision_config={"depth": 1, "hidden_size": 16, "intermediate_size": 32, "num_heads": 2,
-                       "out_hidden_size": 32, "patch_size": 8, "spatial_merge_size": 2,
-                       "window_size": 32, "fullatt_block_indexes": [0]},
-        image_token_id=token("<|image_pad|>"), video_token_id=tokenizer.unk_token_id,
+        text_config={
+            "vocab_size": len(tokenizer),
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": 1,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "rope_scaling": {"type": "mrope", "mrope_section": [2, 3, 3]},
+            "tie_word_embeddings": True,
+            **ends,
+        },
+        vision_config={
+            "depth": 1,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_heads": 2,
+            "out_hidden_size": 32,
+            "patch_size": 8,
+            "spatial_merge_size": 2,
+            "window_size": 32,
+            "fullatt_block_indexes": [0],
+        },
+        image_token_id=token("<|image_pad|>"),
+        video_token_id=tokenizer.unk_token_id,
         vision_start_token_id=token("<|vision_start|>"),
-        vision_end_token_id=token("<|vision_end|>"), **ends,
-    )  # fmt: skip
+        vision_end_token_id=token("<|vision_end|>"),
+        **ends,
+    )
     torch.manual_seed(0)
     return Qwen2_5_VLForConditionalGeneration(config).eval(), tokenizer
 
@@ -294,11 +315,21 @@ def test_raas_train_runs_a_vision_language_policy_against_a_live_server(
         row["images"] = [FORMS["data URI"](Path(row["images"][0]).read_bytes(), Path())]
     (tmp_path / "data.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
     config = GRPOConfig(
-        model=str(tmp_path / "model"), data=str(tmp_path / "data.jsonl"), reward_url=server.url,
-        output_dir=str(tmp_path / "run"), steps=2, prompts_per_step=4, group_size=4,
-        prompts_per_generate=2, max_new_tokens=10, learning_rate=1e-3, micro_batch_size=6,
-        dynamic_sampling=False, torch_threads=1, tensorboard=False,
-    )  # fmt: skip
+        model=str(tmp_path / "model"),
+        data=str(tmp_path / "data.jsonl"),
+        reward_url=server.url,
+        output_dir=str(tmp_path / "run"),
+        steps=2,
+        prompts_per_step=4,
+        group_size=4,
+        prompts_per_generate=2,
+        max_new_tokens=10,
+        learning_rate=1e-3,
+        micro_batch_size=6,
+        dynamic_sampling=False,
+        torch_threads=1,
+        tensorboard=False,
+    )
     client = RecordingClient(server.url)
     before = scored(server.url, "grounding")
     trainer = GRPOTrainer(config, client=client)  # loaded from the directory, as the CLI does
@@ -349,12 +380,19 @@ def test_raas_train_runs_a_vision_language_policy_against_a_live_server(
 def test_detection_samples_carry_the_size_the_policy_saw(tmp_path: Path) -> None:
     """The rendered prompt's size goes with each detection sample, over the file's own."""
     save_vlm(tmp_path / "model", hidden=32)
-    row = {**grounding_rows(tmp_path / "images", 1)[0], "verifier": "detection",
-           "params": {"normalize_pixels": True}}  # fmt: skip
+    row = {
+        **grounding_rows(tmp_path / "images", 1)[0],
+        "verifier": "detection",
+        "params": {"normalize_pixels": True},
+    }
     config = GRPOConfig(
-        model=str(tmp_path / "model"), data="unused", output_dir=str(tmp_path / "run"),
-        group_size=2, max_new_tokens=2, tensorboard=False,
-    )  # fmt: skip
+        model=str(tmp_path / "model"),
+        data="unused",
+        output_dir=str(tmp_path / "run"),
+        group_size=2,
+        max_new_tokens=2,
+        tensorboard=False,
+    )
     trainer = GRPOTrainer(config, rows=[row])
     (group,) = trainer._generate([row])
     assert group.image_size == [64, 64]  # Llava: the image's own size
@@ -372,11 +410,22 @@ def test_a_bfloat16_policy_trains_through_float32_master_weights(tmp_path: Path)
     save_vlm(tmp_path / "model", hidden=32)
     rows = grounding_rows(tmp_path / "images", 4)
     config = GRPOConfig(
-        model=str(tmp_path / "model"), data="unused", output_dir=str(tmp_path / "run"), steps=2,
-        prompts_per_step=2, group_size=4, prompts_per_generate=2, max_new_tokens=6,
-        learning_rate=1e-3, dtype="bfloat16", reward_mode="none", dynamic_sampling=False,
-        torch_threads=1, tensorboard=False, save_model=False,
-    )  # fmt: skip
+        model=str(tmp_path / "model"),
+        data="unused",
+        output_dir=str(tmp_path / "run"),
+        steps=2,
+        prompts_per_step=2,
+        group_size=4,
+        prompts_per_generate=2,
+        max_new_tokens=6,
+        learning_rate=1e-3,
+        dtype="bfloat16",
+        reward_mode="none",
+        dynamic_sampling=False,
+        torch_threads=1,
+        tensorboard=False,
+        save_model=False,
+    )
     trainer = GRPOTrainer(config, rows=rows)
     assert {p.dtype for p in trainer.model.parameters()} == {torch.bfloat16}
     masters = {p.dtype for group in trainer.optimizer.param_groups for p in group["params"]}
@@ -395,10 +444,15 @@ def test_a_row_with_an_image_url_stops_the_run_saying_which(
     save_vlm(tmp_path / "model", hidden=32)
     row = {**grounding_rows(tmp_path / "images", 1)[0], "images": ["https://example.com/a.png"]}
     config = GRPOConfig(
-        model=str(tmp_path / "model"), data="unused", reward_url=server.url,
-        output_dir=str(tmp_path / "run"), steps=1, prompts_per_step=1, group_size=2,
+        model=str(tmp_path / "model"),
+        data="unused",
+        reward_url=server.url,
+        output_dir=str(tmp_path / "run"),
+        steps=1,
+        prompts_per_step=1,
+        group_size=2,
         tensorboard=False,
-    )  # fmt: skip
+    )
     trainer = GRPOTrainer(config, rows=[row])
     with pytest.raises(ImageInputError, match=r"'grounding'.*URLs are not fetched"):
         trainer.train()
@@ -411,10 +465,19 @@ def test_text_prompts_generate_several_a_call(tmp_path: Path) -> None:
     model = toy.build_model(tokenizer, hidden=32, layers=1)
     rows = [{"prompt": p, "ground_truth": "1", "verifier": "math"} for p in ("1+0=", "10+20+3=")]
     config = GRPOConfig(
-        model="unused", data="unused", output_dir=str(tmp_path), steps=1, prompts_per_step=5,
-        group_size=2, prompts_per_generate=3, max_new_tokens=4, reward_mode="none",
-        dynamic_sampling=False, tensorboard=False, save_model=False,
-    )  # fmt: skip
+        model="unused",
+        data="unused",
+        output_dir=str(tmp_path),
+        steps=1,
+        prompts_per_step=5,
+        group_size=2,
+        prompts_per_generate=3,
+        max_new_tokens=4,
+        reward_mode="none",
+        dynamic_sampling=False,
+        tensorboard=False,
+        save_model=False,
+    )
     trainer = GRPOTrainer(config, model=model, tokenizer=tokenizer, rows=rows)
     prefills: list[int] = []
 

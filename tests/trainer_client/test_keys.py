@@ -47,6 +47,15 @@ def test_without_a_key_the_batch_is_rejected_not_retried(
 def test_the_trl_and_verl_adapters_send_it(keyed: LiveServer) -> None:
     reward = RaasRewardFunction(keyed.url, api_key=KEY)
     assert reward(["2+2?"], ["\\boxed{4}"], ground_truth=["4"]) == [1.0]
-    score = asyncio.run(compute_score("x", "\\boxed{4}", "4", {"verifier": "math"},
-                                      url=keyed.url, api_key=KEY, return_dict=False))  # fmt: skip
+    score = asyncio.run(
+        compute_score(
+            "x",
+            "\\boxed{4}",
+            "4",
+            {"verifier": "math"},
+            url=keyed.url,
+            api_key=KEY,
+            return_dict=False,
+        )
+    )
     assert score == 1.0

@@ -45,8 +45,11 @@ def load_by_path_again(loaded: list[ModuleType]) -> RewardFunc:
 def test_loads_of_the_file_in_one_process_share_the_step_count(
     server: LiveServer, monkeypatch: pytest.MonkeyPatch, loaded: list[ModuleType]
 ) -> None:
-    for name, value in {"RAAS_URL": server.url, "RAAS_TOTAL_STEPS": "30",
-                        "RAAS_SAMPLES_PER_STEP": "2"}.items():  # fmt: skip
+    for name, value in {
+        "RAAS_URL": server.url,
+        "RAAS_TOTAL_STEPS": "30",
+        "RAAS_SAMPLES_PER_STEP": "2",
+    }.items():
         monkeypatch.setenv(name, value)
     reward_func = load_by_path_again(loaded)
     scores = [reward_func([QUERY], [PROMPT], [LABEL])["scores"][0] for _ in range(8)]
@@ -63,8 +66,10 @@ def test_loads_of_the_file_in_one_process_share_the_step_count(
 def test_without_total_steps_no_step_is_sent(server: LiveServer) -> None:
     reward = OpenRLHFReward(server.url)
     assert reward.body([QUERY], [PROMPT], [LABEL]) == {
-        "query": [QUERY], "prompts": [PROMPT], "labels": [LABEL],
-    }  # fmt: skip
+        "query": [QUERY],
+        "prompts": [PROMPT],
+        "labels": [LABEL],
+    }
     try:
         assert reward([QUERY] * 2, [PROMPT] * 2, [LABEL] * 2)["scores"] == [EARLY, EARLY]
     finally:

@@ -109,10 +109,14 @@ def big_batches() -> list[list[dict[str, object]]]:
     made = []
     for b in range(3):
         easy = [
-            {"id": i, "response": f"\\boxed{{{i % 64}}}", "ground_truth": str((i + b) % 64),
-             "verifier": "math"}
+            {
+                "id": i,
+                "response": f"\\boxed{{{i % 64}}}",
+                "ground_truth": str((i + b) % 64),
+                "verifier": "math",
+            }
             for i in range(BIG - 1)
-        ]  # fmt: skip
+        ]
         made.append([*easy, {**PATHOLOGICAL, "id": "tower"}])
     return made
 

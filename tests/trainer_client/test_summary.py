@@ -26,9 +26,11 @@ def mixed_batch(count: int, seed: int = 0) -> list[dict[str, Any]]:
         if kind.startswith("math"):
             wait = rng.choice(["Wait, let me verify. ", "awaiting ", "not yet ", "", ""])
             sample = {
-                "data_source": "math", "verifier": "math", "ground_truth": "4",
+                "data_source": "math",
+                "verifier": "math",
+                "ground_truth": "4",
                 "response": f"{wait}\\boxed{{{rng.choice([4, 5])}}}",
-            }  # fmt: skip
+            }
             if kind == "math_fmt":
                 sample |= {"format": "think_answer", "weights": {"accuracy": 1, "format": 0.1}}
         elif kind == "det":
@@ -36,22 +38,36 @@ def mixed_batch(count: int, seed: int = 0) -> list[dict[str, Any]]:
             item = [{"bbox_2d": [100, 100, x2, 300], "label": "cat"}]
             answer = f"<answer>{json.dumps(item)}</answer>" if rng.random() < 0.8 else "no idea"
             sample = {
-                "data_source": "det", "verifier": "detection", "ground_truth": GT,
-                "response": answer, "params": {"monitor_map": True},
-            }  # fmt: skip
+                "data_source": "det",
+                "verifier": "detection",
+                "ground_truth": GT,
+                "response": answer,
+                "params": {"monitor_map": True},
+            }
         else:
-            sample = {"data_source": "math", "verifier": "math", "ground_truth": {"x": 1},
-                      "response": "\\boxed{1}"}  # fmt: skip
+            sample = {
+                "data_source": "math",
+                "verifier": "math",
+                "ground_truth": {"x": 1},
+                "response": "\\boxed{1}",
+            }
         truncated = rng.choice([{}, {"truncated": True}, {"truncated": False}])
         batch.append({**sample, **truncated, "id": i})
     return batch
 
 
 MEANS = (
-    "reward_mean", "response_length_mean", "reflection_ratio", "reflection_ratio_correct",
-    "reflection_ratio_incorrect", "correct_ratio_reflecting", "correct_ratio_not_reflecting",
-    "response_length_correct_mean", "response_length_incorrect_mean", "truncated_ratio",
-)  # fmt: skip
+    "reward_mean",
+    "response_length_mean",
+    "reflection_ratio",
+    "reflection_ratio_correct",
+    "reflection_ratio_incorrect",
+    "correct_ratio_reflecting",
+    "correct_ratio_not_reflecting",
+    "response_length_correct_mean",
+    "response_length_incorrect_mean",
+    "truncated_ratio",
+)
 
 
 @pytest.mark.parametrize("reflection", ["raas", "vtriune"])
@@ -82,32 +98,63 @@ def test_pieces_merge_to_the_summary_of_one_request(server: LiveServer, reflecti
 def test_scalars_for_a_logger() -> None:
     summary = {
         "det": {
-            "count": 4, "status_counts": {"ok": 3, "timeout": 1}, "reward_mean": 0.5,
-            "component_means": {"accuracy": 0.5, "format": 1.0}, "response_length_mean": 80.0,
-            "reflection_ratio": 0.25, "perception": {"iou_mean": 0.7, "threshold": 0.85,
-            "parsed_ratio": 1.0, "map_mean": None, "precision50_mean": 0.75},
-            "truncated_ratio": 0.5, "correct_ratio_reflecting": 1.0,
+            "count": 4,
+            "status_counts": {"ok": 3, "timeout": 1},
+            "reward_mean": 0.5,
+            "component_means": {"accuracy": 0.5, "format": 1.0},
+            "response_length_mean": 80.0,
+            "reflection_ratio": 0.25,
+            "perception": {
+                "iou_mean": 0.7,
+                "threshold": 0.85,
+                "parsed_ratio": 1.0,
+                "map_mean": None,
+                "precision50_mean": 0.75,
+            },
+            "truncated_ratio": 0.5,
+            "correct_ratio_reflecting": 1.0,
             "response_length_incorrect_mean": 120.0,
         },
         "math": {"count": 2, "status_counts": {"ok": 2}, "reward_mean": 1.0},
-    }  # fmt: skip
+    }
     assert scalars(summary, "raas/") == {
-        "raas/reward/det": 0.5, "raas/accuracy/det": 0.5, "raas/format/det": 1.0,
-        "raas/response_length/det": 80.0, "raas/reflection_ratio/det": 0.25,
-        "raas/iou/det": 0.7, "raas/threshold/det": 0.85, "raas/parsed/det": 1.0,
-        "raas/precision50/det": 0.75, "raas/truncated_ratio/det": 0.5,
-        "raas/correct_ratio_reflecting/det": 1.0, "raas/response_length_incorrect/det": 120.0,
-        "raas/unscored/det": 0.25, "raas/reward/math": 1.0, "raas/unscored/math": 0.0,
-    }  # fmt: skip
+        "raas/reward/det": 0.5,
+        "raas/accuracy/det": 0.5,
+        "raas/format/det": 1.0,
+        "raas/response_length/det": 80.0,
+        "raas/reflection_ratio/det": 0.25,
+        "raas/iou/det": 0.7,
+        "raas/threshold/det": 0.85,
+        "raas/parsed/det": 1.0,
+        "raas/precision50/det": 0.75,
+        "raas/truncated_ratio/det": 0.5,
+        "raas/correct_ratio_reflecting/det": 1.0,
+        "raas/response_length_incorrect/det": 120.0,
+        "raas/unscored/det": 0.25,
+        "raas/reward/math": 1.0,
+        "raas/unscored/math": 0.0,
+    }
 
 
 def test_an_answer_without_counts_is_weighted_by_sample_count() -> None:
     old = [
-        {"s": {"count": 1, "status_counts": {"ok": 1}, "reward_mean": 1.0,
-               "response_length_mean": 10.0}},
-        {"s": {"count": 3, "status_counts": {"ok": 3}, "reward_mean": 0.0,
-               "response_length_mean": 2.0}},
-    ]  # fmt: skip
+        {
+            "s": {
+                "count": 1,
+                "status_counts": {"ok": 1},
+                "reward_mean": 1.0,
+                "response_length_mean": 10.0,
+            }
+        },
+        {
+            "s": {
+                "count": 3,
+                "status_counts": {"ok": 3},
+                "reward_mean": 0.0,
+                "response_length_mean": 2.0,
+            }
+        },
+    ]
     merged = merge(old)["s"]
     assert merged["count"] == 4
     assert merged["reward_mean"] == 0.25

@@ -21,10 +21,25 @@ pytestmark = pytest.mark.slow
 
 def test_the_bfloat16_run_goes_end_to_end(tmp_path: Path) -> None:
     command = [
-        sys.executable, "bench/toy_grounding.py", "--device", "cpu", "--dtype", "bfloat16",
-        "--steps", "2", "--warm-steps", "3", "--rows", "24", "--prompts-per-step", "4",
-        "--group-size", "4", "--out", str(tmp_path),
-    ]  # fmt: skip
+        sys.executable,
+        "bench/toy_grounding.py",
+        "--device",
+        "cpu",
+        "--dtype",
+        "bfloat16",
+        "--steps",
+        "2",
+        "--warm-steps",
+        "3",
+        "--rows",
+        "24",
+        "--prompts-per-step",
+        "4",
+        "--group-size",
+        "4",
+        "--out",
+        str(tmp_path),
+    ]
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=600)
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["policy"] == {"device": "cpu", "dtype": "bfloat16"}
@@ -45,8 +60,12 @@ def test_the_gpu_script_refuses_a_machine_without_cuda(tmp_path: Path) -> None:
     env = {**os.environ, "RESULTS": str(tmp_path), "PYTHON": sys.executable}
     run = subprocess.run(
         ["bash", "bench/gpu/toy_grounding_cuda.sh", "--steps", "1"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode != 0
     assert "no CUDA device here" in run.stderr
     assert not list(tmp_path.iterdir())  # nothing ran

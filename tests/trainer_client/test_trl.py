@@ -37,15 +37,26 @@ def test_grpo_trainer_runs_real_steps_with_raas(server: LiveServer, tmp_path: Pa
     rows = [{**row, "data_source": "trl_test"} for row in arithmetic_rows()[:16]]
     reward = RaasRewardFunction(server.url, max_completion_length=8)
     args = GRPOConfig(
-        output_dir=str(tmp_path), max_steps=2, per_device_train_batch_size=4, num_generations=4,
-        max_completion_length=8, learning_rate=1e-3, logging_steps=1, save_strategy="no",
-        report_to="none", use_cpu=True, seed=0,
+        output_dir=str(tmp_path),
+        max_steps=2,
+        per_device_train_batch_size=4,
+        num_generations=4,
+        max_completion_length=8,
+        learning_rate=1e-3,
+        logging_steps=1,
+        save_strategy="no",
+        report_to="none",
+        use_cpu=True,
+        seed=0,
         activation_checkpointing=False,  # TRL defaults the deprecated alias on; tiny model anyway
-    )  # fmt: skip
+    )
     trainer = GRPOTrainer(
-        model=build_model(tokenizer), reward_funcs=reward, args=args,
-        train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
-    )  # fmt: skip
+        model=build_model(tokenizer),
+        reward_funcs=reward,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tokenizer,
+    )
     before = samples_scored(server.url, "trl_test")
     trainer.train()
     assert trainer.state.global_step == 2
@@ -109,8 +120,12 @@ def test_rows_carry_their_own_spec_and_conversations_are_read(server: LiveServer
 
 
 def test_picklable_and_reconnects_in_the_new_process(server: LiveServer) -> None:
-    reward = RaasRewardFunction(server.url, params={}, weights={"accuracy": 1.0, "format": 1.0},
-                                format_checker="think_answer")  # fmt: skip
+    reward = RaasRewardFunction(
+        server.url,
+        params={},
+        weights={"accuracy": 1.0, "format": 1.0},
+        format_checker="think_answer",
+    )
     call: dict[str, Any] = {"prompts": ["p"], "completions": ["\\boxed{4}"], "ground_truth": ["4"]}
     first = reward(**call)
     clone = pickle.loads(pickle.dumps(reward))
@@ -134,7 +149,7 @@ def test_async_function_sends_what_the_sync_one_sends(server: LiveServer) -> Non
         "completions": [[thought], [{"role": "assistant", "content": "\\boxed{5}"}], "\\boxed{4}"],
         "ground_truth": ["4", "4", "4"],
         "trainer_state": SimpleNamespace(global_step=1, max_steps=2),
-    }  # fmt: skip
+    }
     sync, asynchronous = RaasRewardFunction(server.url), AsyncRaasRewardFunction(server.url)
     assert not is_async_callable(sync)
     assert is_async_callable(asynchronous)
@@ -152,10 +167,14 @@ def test_a_sample_that_cannot_be_sent_is_none_and_named(
     state = SimpleNamespace(global_step=0, max_steps=1)
     with caplog.at_level(logging.WARNING, logger="trainer_client.trl"):
         rewards = reward(
-            prompts=["p"] * 3, completions=["\\boxed{4}"] * 3, image=[None, big, None],
-            ground_truth=["4", "4", "no-math ???"], log_extra=extra.__setitem__,
-            trainer_state=state, log_metric=metrics.__setitem__,
-        )  # fmt: skip
+            prompts=["p"] * 3,
+            completions=["\\boxed{4}"] * 3,
+            image=[None, big, None],
+            ground_truth=["4", "4", "no-math ???"],
+            log_extra=extra.__setitem__,
+            trainer_state=state,
+            log_metric=metrics.__setitem__,
+        )
     assert rewards == [1.0, None, None]  # the others are still scored
     assert "1 of 3 samples not sent to raas (reward None); sample 1: Image" in caplog.text
     assert extra["raas_status"][0] == "ok"
@@ -171,12 +190,21 @@ def test_without_trainer_state_or_log_metric_it_says_so_once(
     schedule stays at its first value (the dynamic IoU threshold at its start), and the warning
     says so once per process; the curves go to the log and the summary file."""
     path = tmp_path / "curves.jsonl"
-    reward = RaasRewardFunction(server.url, verifier="iou", params={"threshold": "dynamic"},
-                                data_source="det", summary_path=str(path))  # fmt: skip
+    reward = RaasRewardFunction(
+        server.url,
+        verifier="iou",
+        params={"threshold": "dynamic"},
+        data_source="det",
+        summary_path=str(path),
+    )
     with caplog.at_level(logging.INFO, logger="trainer_client.trl"):
         for _ in range(3):
-            assert reward(prompts=["p"], completions=["[0, 0, 10, 9]"],
-                          ground_truth=[[0, 0, 10, 10]], completion_ids=[[1]]) == [0.9]  # fmt: skip
+            assert reward(
+                prompts=["p"],
+                completions=["[0, 0, 10, 9]"],
+                ground_truth=[[0, 0, 10, 10]],
+                completion_ids=[[1]],
+            ) == [0.9]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 2, warnings
     assert "no trainer_state" in warnings[0]
@@ -186,8 +214,13 @@ def test_without_trainer_state_or_log_metric_it_says_so_once(
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [line["step"] for line in lines] == [None] * 3
     assert [line["raas/threshold/det"] for line in lines] == [0.85] * 3  # the first value
-    assert sum("raas train step None: raas/unscored_fraction=0" in r.getMessage()
-               for r in caplog.records) == 3  # fmt: skip
+    assert (
+        sum(
+            "raas train step None: raas/unscored_fraction=0" in r.getMessage()
+            for r in caplog.records
+        )
+        == 3
+    )
     clone = pickle.loads(pickle.dumps(reward))  # a spawned rollout process warns again, once
     with caplog.at_level(logging.WARNING, logger="trainer_client.trl"):
         caplog.clear()

@@ -47,8 +47,11 @@ def test_slime_status(status: Any, expected: Any) -> None:
     ],
 )
 def test_nemo_gym_response_status(answer: dict[str, Any], expected: Any) -> None:
-    body = GymVerifyRequest.model_validate({
-        "responses_create_params": {"input": "q"}, "ground_truth": "4",
-        "response": {"output": [], **answer},
-    })  # fmt: skip
+    body = GymVerifyRequest.model_validate(
+        {
+            "responses_create_params": {"input": "q"},
+            "ground_truth": "4",
+            "response": {"output": [], **answer},
+        }
+    )
     assert gym_sample(body).get("truncated", "absent") == expected

@@ -49,16 +49,28 @@ def test_the_step_is_what_verl_stamped(sources: tuple[Any, ...], step: int | Non
 @pytest.mark.parametrize(
     ("result", "reward", "info"),
     [
-        (ScoredSample(0.95, "ok", {"accuracy": 1.0, "format": 0.5}), 0.95,
-         {"acc": 1.0, "format": 0.5, "raas_ok": 1.0}),
-        (ScoredSample(0.0, "ok", {"accuracy": 0.0}), 0.0,
-         {"acc": 0.0, "format": 0.0, "raas_ok": 1.0}),  # no format check: 0, key still there
-        (ScoredSample(None, "invalid_input", error="bad"), 0.0,
-         {"acc": 0.0, "format": 0.0, "raas_ok": 0.0}),
-        (ScoredSample(None, "timeout", error="slow"), 0.0,
-         {"acc": 0.0, "format": 0.0, "raas_ok": 0.0}),
+        (
+            ScoredSample(0.95, "ok", {"accuracy": 1.0, "format": 0.5}),
+            0.95,
+            {"acc": 1.0, "format": 0.5, "raas_ok": 1.0},
+        ),
+        (
+            ScoredSample(0.0, "ok", {"accuracy": 0.0}),
+            0.0,
+            {"acc": 0.0, "format": 0.0, "raas_ok": 1.0},
+        ),  # no format check: 0, key still there
+        (
+            ScoredSample(None, "invalid_input", error="bad"),
+            0.0,
+            {"acc": 0.0, "format": 0.0, "raas_ok": 0.0},
+        ),
+        (
+            ScoredSample(None, "timeout", error="slow"),
+            0.0,
+            {"acc": 0.0, "format": 0.0, "raas_ok": 0.0},
+        ),
     ],
-)  # fmt: skip
+)
 def test_every_sample_gets_the_same_keys(
     result: ScoredSample, reward: float, info: dict[str, float]
 ) -> None:
@@ -94,32 +106,45 @@ def test_settings_ignore_what_verl_adds_to_the_call() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (np.array([{"bbox_2d": np.array([1, 2, 3, 4]), "label": np.str_("cat")}], dtype=object),
-         [{"bbox_2d": [1, 2, 3, 4], "label": "cat"}]),  # a parquet list-of-struct column
+        (
+            np.array([{"bbox_2d": np.array([1, 2, 3, 4]), "label": np.str_("cat")}], dtype=object),
+            [{"bbox_2d": [1, 2, 3, 4], "label": "cat"}],
+        ),  # a parquet list-of-struct column
         (np.float32(0.5), 0.5),
         ({"a": (np.int64(1), "b")}, {"a": [1, "b"]}),
         ("4", "4"),
         (None, None),
     ],
-)  # fmt: skip
+)
 def test_plain_values_for_the_wire(value: Any, expected: Any) -> None:
     assert plain(value) == expected
 
 
 def test_a_verl_row_as_a_raas_sample() -> None:
     messages = np.array(
-        [{"role": "system", "content": "Box your answer."},
-         {"role": "user", "content": [{"type": "image", "bytes": b"\x89PNG\r\n\x1a\nx"},
-                                      {"type": "text", "text": "How many cats?"}]}],
+        [
+            {"role": "system", "content": "Box your answer."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "bytes": b"\x89PNG\r\n\x1a\nx"},
+                    {"type": "text", "text": "How many cats?"},
+                ],
+            },
+        ],
         dtype=object,
-    )  # fmt: skip
+    )
     extra = {"verifier": "counting", "params": {"tolerance": 0}, "split": "train", "index": 3}
     sample = verl_sample(np.str_("cats"), "3", np.str_("3"), extra, messages=messages)
     assert sample == {
-        "data_source": "cats", "response": "3", "ground_truth": "3", "verifier": "counting",
-        "params": {"tolerance": 0}, "prompt": "How many cats?",
+        "data_source": "cats",
+        "response": "3",
+        "ground_truth": "3",
+        "verifier": "counting",
+        "params": {"tolerance": 0},
+        "prompt": "How many cats?",
         "images": ["data:image/png;base64,iVBORw0KGgp4"],
-    }  # fmt: skip
+    }
     assert verl_sample("lighteval/MATH", "x", "1", None)["verifier"] == "math"
     assert "verifier" not in verl_sample("my/source", "x", "1", None)  # left to the routes
     assert verl_sample("my/source", "x", "1", None, "math")["verifier"] == "math"
@@ -142,13 +167,21 @@ def score(**kwargs: Any) -> Any:
 
 def test_per_sample_signature(server: LiveServer) -> None:
     result = score(
-        data_source="lighteval/MATH", solution_str=BOXED_HALF, ground_truth="0.5",
-        extra_info={"index": 3, "split": "train"}, url=server.url,
-    )  # fmt: skip
+        data_source="lighteval/MATH",
+        solution_str=BOXED_HALF,
+        ground_truth="0.5",
+        extra_info={"index": 3, "split": "train"},
+        url=server.url,
+    )
     assert result == {"score": 1.0, "acc": 1.0, "format": 0.0, "raas_ok": 1.0}
     assert DATA_SOURCE_VERIFIERS["lighteval/MATH"] == "math"
-    bare = score(data_source="lighteval/MATH", solution_str=BOXED_HALF, ground_truth="0.5",
-                 url=server.url, return_dict=False)  # fmt: skip
+    bare = score(
+        data_source="lighteval/MATH",
+        solution_str=BOXED_HALF,
+        ground_truth="0.5",
+        url=server.url,
+        return_dict=False,
+    )
     assert bare == 1.0
 
 
@@ -156,10 +189,16 @@ def test_unknown_data_source_is_left_to_the_routes(server: LiveServer) -> None:
     """No verifier found here: the sample goes without one, and a raas without routes refuses
     it by name (``tests/routing/test_routes.py`` scores one through routes)."""
     with pytest.raises(RequestRejectedError, match="RAAS_ROUTES"):
-        score(data_source="some/dataset", solution_str="\\boxed{1}", ground_truth="1",
-              url=server.url)  # fmt: skip
-    found = score(data_source="some/dataset", solution_str="\\boxed{1}", ground_truth="1",
-                  url=server.url, default_verifier="math")  # fmt: skip
+        score(
+            data_source="some/dataset", solution_str="\\boxed{1}", ground_truth="1", url=server.url
+        )
+    found = score(
+        data_source="some/dataset",
+        solution_str="\\boxed{1}",
+        ground_truth="1",
+        url=server.url,
+        default_verifier="math",
+    )
     assert found["score"] == 1.0
 
 
@@ -193,9 +232,14 @@ def test_the_step_comes_from_the_rollout(
     server: LiveServer, rollout_fields: dict[str, int], reward: Any
 ) -> None:
     """Under ``naive`` verl merges the streamed rollout's fields into ``extra_info``."""
-    result = score(data_source="det", solution_str=BOX_IOU_09, ground_truth=TRUTH,
-                   extra_info={**DETECTION, **rollout_fields}, url=server.url,
-                   total_steps=10)  # fmt: skip
+    result = score(
+        data_source="det",
+        solution_str=BOX_IOU_09,
+        ground_truth=TRUTH,
+        extra_info={**DETECTION, **rollout_fields},
+        url=server.url,
+        total_steps=10,
+    )
     assert result["score"] == reward
 
 
@@ -204,10 +248,16 @@ def test_concurrent_awaits_share_requests(server: LiveServer) -> None:
 
     async def rollouts() -> list[Any]:
         calls = [
-            compute_score("math_dapo", f"\\boxed{{{i}}}", str(i if i % 3 else i + 1),
-                          {"split": "train"}, url=server.url, return_dict=False)
+            compute_score(
+                "math_dapo",
+                f"\\boxed{{{i}}}",
+                str(i if i % 3 else i + 1),
+                {"split": "train"},
+                url=server.url,
+                return_dict=False,
+            )
             for i in range(300)
-        ]  # fmt: skip
+        ]
         return await asyncio.gather(*calls)
 
     before = requests_to(server, "/reward")

@@ -191,7 +191,7 @@ def stand_in_modules(without: str = "") -> dict[str, types.ModuleType]:
             "ModuleSource": ModuleSource,
         },
         "vllm.distributed.weight_transfer.ipc_engine": {"IPCTrainerInitInfo": IPCTrainerInitInfo},
-    }  # fmt: skip
+    }
     built = {}
     for name, attributes in modules.items():
         if name == without:
@@ -203,8 +203,15 @@ def stand_in_modules(without: str = "") -> dict[str, types.ModuleType]:
 
 
 # what each path sets in the process environment for its engine (restored after each test)
-ENVIRONMENT = ("VLLM_ALLOW_INSECURE_SERIALIZATION", "VLLM_ENABLE_V1_MULTIPROCESSING", "RANK",
-               "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")  # fmt: skip
+ENVIRONMENT = (
+    "VLLM_ALLOW_INSECURE_SERIALIZATION",
+    "VLLM_ENABLE_V1_MULTIPROCESSING",
+    "RANK",
+    "LOCAL_RANK",
+    "WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+)
 
 
 @pytest.fixture
@@ -262,9 +269,14 @@ def test_engine_args(public: bool, path_keys: dict[str, Any]) -> None:
     settings = config(max_new_tokens=100, seed=3, vllm_gpu_memory_utilization=0.4)
     args = engine_args(settings, max_prompt_tokens=40, dtype="bfloat16", public=public)
     assert args == {
-        "model": "/models/policy", "dtype": "bfloat16", "seed": 3, "gpu_memory_utilization": 0.4,
-        "max_model_len": 140, "enable_prefix_caching": True, **path_keys,
-    }  # fmt: skip
+        "model": "/models/policy",
+        "dtype": "bfloat16",
+        "seed": 3,
+        "gpu_memory_utilization": 0.4,
+        "max_model_len": 140,
+        "enable_prefix_caching": True,
+        **path_keys,
+    }
 
 
 ROWS = [
@@ -422,13 +434,25 @@ def test_the_declared_range_is_the_tested_one() -> None:
 def vision_trainer(tmp_path: Path, **overrides: Any) -> tuple[GRPOTrainer, list[dict[str, Any]]]:
     save_vlm(tmp_path / "model", hidden=32)
     rows = grounding_rows(tmp_path / "images", 4)
-    settings = GRPOConfig(**{
-        "model": str(tmp_path / "model"), "data": "unused", "rollout": "vllm",
-        "max_prompt_tokens": 200, "output_dir": str(tmp_path / "run"), "steps": 1,
-        "prompts_per_step": 4, "group_size": 2, "prompts_per_generate": 4, "max_new_tokens": 3,
-        "reward_mode": "none", "dynamic_sampling": False, "tensorboard": False,
-        "save_model": False, **overrides,
-    })  # fmt: skip
+    settings = GRPOConfig(
+        **{
+            "model": str(tmp_path / "model"),
+            "data": "unused",
+            "rollout": "vllm",
+            "max_prompt_tokens": 200,
+            "output_dir": str(tmp_path / "run"),
+            "steps": 1,
+            "prompts_per_step": 4,
+            "group_size": 2,
+            "prompts_per_generate": 4,
+            "max_new_tokens": 3,
+            "reward_mode": "none",
+            "dynamic_sampling": False,
+            "tensorboard": False,
+            "save_model": False,
+            **overrides,
+        }
+    )
     return GRPOTrainer(settings, rows=rows), rows
 
 

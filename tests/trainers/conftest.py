@@ -36,8 +36,11 @@ def run_driver(
     full_env |= {"PYTHONPATH": "", "PYTHONDONTWRITEBYTECODE": "1"} | (env or {})
     done = subprocess.run(
         [str(python), str(DRIVERS / script), *args],
-        capture_output=True, text=True, env=full_env, timeout=timeout,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=timeout,
+    )
     if done.returncode != 0:
         raise AssertionError(f"{script} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     lines = done.stdout.strip().splitlines()
@@ -64,8 +67,9 @@ def raas_results(
 ) -> list[dict[str, Any]]:
     """raas's own ``/reward`` results for ``samples``: what a trainer should end up holding."""
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    response = httpx.post(f"{server.url}/reward", json={"samples": samples, **schedule},
-                          headers=headers, timeout=120)  # fmt: skip
+    response = httpx.post(
+        f"{server.url}/reward", json={"samples": samples, **schedule}, headers=headers, timeout=120
+    )
     assert response.status_code == 200, response.text
     results: list[dict[str, Any]] = response.json()["results"]
     return results

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-ROUTES = json.dumps([
-    {"data_source": "nemo_gym", "verifier": "math"},
-    {"data_source": "gym-vis", "verifier": "math", "with_images": {"verifier": "choice"}},
-])  # fmt: skip
+ROUTES = json.dumps(
+    [
+        {"data_source": "nemo_gym", "verifier": "math"},
+        {"data_source": "gym-vis", "verifier": "math", "with_images": {"verifier": "choice"}},
+    ]
+)
 PNG = (
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMB"
     "AQDJ/pLvAAAAAElFTkSuQmCC"

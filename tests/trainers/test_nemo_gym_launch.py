@@ -31,9 +31,11 @@ KEY = "nemo-gym-launch-key-0123456789"
 AGENT = {"type": "responses_api_agents", "name": "raas_simple_agent"}
 # the servers the README's config starts: each one's .venv is the nemo_gym environment
 SERVERS = [
-    ["resources_servers", "raas"], ["responses_api_agents", "simple_agent"],
-    ["responses_api_models", "vllm_model"], ["environment_servers", "legacy_agent"],
-]  # fmt: skip
+    ["resources_servers", "raas"],
+    ["responses_api_agents", "simple_agent"],
+    ["responses_api_models", "vllm_model"],
+    ["environment_servers", "legacy_agent"],
+]
 MODEL_CONFIG = "responses_api_models/vllm_model/configs/vllm_model_for_training.yaml"
 # what the README gave before (raas's host and port), which NeMo Gym's launcher refuses
 OLD_CONFIG = DIRECT_CONFIG
@@ -48,51 +50,86 @@ def turn(content: str | None, reasoning: str | None = None, **more: Any) -> dict
     return {"content": content, "reasoning": reasoning, **more}
 
 
-CALCULATOR = [{"id": "call_1", "type": "function",
-               "function": {"name": "calculator", "arguments": "{}"}}]  # fmt: skip
+CALCULATOR = [
+    {"id": "call_1", "type": "function", "function": {"name": "calculator", "arguments": "{}"}}
+]
 README_ROW = json.loads(readme_block("nemo-gym-row"))
 # (row, the policy's turns, the raas sample the README's mapping makes of the rollout)
 CASES = [
     (  # the README's row
         README_ROW,
         [turn("\\boxed{4}", "2+2=4")],
-        {"data_source": "gsm8k", "prompt": "What is 2+2? Put the answer in \\boxed{}.",
-         "verifier": "math", "ground_truth": "4",
-         "response": "<think>\n2+2=4\n</think>\n\\boxed{4}"},
+        {
+            "data_source": "gsm8k",
+            "prompt": "What is 2+2? Put the answer in \\boxed{}.",
+            "verifier": "math",
+            "ground_truth": "4",
+            "response": "<think>\n2+2=4\n</think>\n\\boxed{4}",
+        },
     ),
     (  # NeMo Gym's math dataset row as it is: routed by data_source nemo_gym
         {**user("How many? Put the answer in \\boxed{}."), "expected_answer": "32"},
         [turn("So \\boxed{32}.", THINKING)],
-        {"data_source": "nemo_gym", "prompt": "How many? Put the answer in \\boxed{}.",
-         "response": f"<think>\n{THINKING}\n</think>\nSo \\boxed{{32}}.", "ground_truth": "32"},
+        {
+            "data_source": "nemo_gym",
+            "prompt": "How many? Put the answer in \\boxed{}.",
+            "response": f"<think>\n{THINKING}\n</think>\nSo \\boxed{{32}}.",
+            "ground_truth": "32",
+        },
     ),
     (  # a format checker: components are the weighted shares
-        {**user("2+2?"), "data_source": "gym-fmt", "verifier": "math", "ground_truth": "4",
-         "format": "think_answer", "weights": {"accuracy": 1.0, "format": 0.5}},
+        {
+            **user("2+2?"),
+            "data_source": "gym-fmt",
+            "verifier": "math",
+            "ground_truth": "4",
+            "format": "think_answer",
+            "weights": {"accuracy": 1.0, "format": 0.5},
+        },
         [turn("<answer>\n\\boxed{4}\n</answer>", "2+2=4")],
-        {"data_source": "gym-fmt", "prompt": "2+2?", "verifier": "math", "ground_truth": "4",
-         "response": "<think>\n2+2=4\n</think>\n<answer>\n\\boxed{4}\n</answer>",
-         "format": "think_answer", "weights": {"accuracy": 1.0, "format": 0.5}},
+        {
+            "data_source": "gym-fmt",
+            "prompt": "2+2?",
+            "verifier": "math",
+            "ground_truth": "4",
+            "response": "<think>\n2+2=4\n</think>\n<answer>\n\\boxed{4}\n</answer>",
+            "format": "think_answer",
+            "weights": {"accuracy": 1.0, "format": 0.5},
+        },
     ),
     (  # a tool call: only the final turn is the answer (the first turn's \boxed{99} is not)
         {**user("3+4?"), "data_source": "gym-tool", "verifier": "math", "ground_truth": "7"},
         [turn("Let me compute \\boxed{99}", tool_calls=CALCULATOR), turn("\\boxed{7}")],
-        {"data_source": "gym-tool", "prompt": "3+4?", "verifier": "math", "ground_truth": "7",
-         "response": "\\boxed{7}"},
+        {
+            "data_source": "gym-tool",
+            "prompt": "3+4?",
+            "verifier": "math",
+            "ground_truth": "7",
+            "response": "\\boxed{7}",
+        },
     ),
     (  # unscorable: masked, not punished
         {**user("?"), "expected_answer": "no-math-here ???"},
         [turn("\\boxed{1}")],
-        {"data_source": "nemo_gym", "prompt": "?", "response": "\\boxed{1}",
-         "ground_truth": "no-math-here ???"},
+        {
+            "data_source": "nemo_gym",
+            "prompt": "?",
+            "response": "\\boxed{1}",
+            "ground_truth": "no-math-here ???",
+        },
     ),
     (  # an image: the route's image variant scores it
         {**user("Which?", PNG), "data_source": "gym-vis", "ground_truth": "B"},
         [turn("<answer>B</answer>")],
-        {"data_source": "gym-vis", "prompt": "Which?", "response": "<answer>B</answer>",
-         "ground_truth": "B", "images": [PNG]},
+        {
+            "data_source": "gym-vis",
+            "prompt": "Which?",
+            "response": "<answer>B</answer>",
+            "ground_truth": "B",
+            "images": [PNG],
+        },
     ),
-]  # fmt: skip
+]
 REFUSED = {**user("5+5?"), "verifier": "no-such-verifier", "ground_truth": "10"}
 REFUSED_TURNS = [turn("\\boxed{10}")]
 
@@ -110,8 +147,9 @@ def search_root_env(tmp_path: Path) -> dict[str, str]:
     python = trainer_envs.ensure("nemo_gym")
     script = readme_block("nemo-gym-search-root") + 'printf %s "$NEMO_GYM_EXTRA_ROOTS"\n'
     env = {"PATH": f"{python.parent}:{os.environ['PATH']}", "HOME": str(tmp_path)}
-    done = subprocess.run(["bash", "-euc", script], capture_output=True, text=True, env=env,
-                          cwd=tmp_path, check=True)  # fmt: skip
+    done = subprocess.run(
+        ["bash", "-euc", script], capture_output=True, text=True, env=env, cwd=tmp_path, check=True
+    )
     return {"NEMO_GYM_EXTRA_ROOTS": done.stdout, "RAAS_API_KEY": KEY}
 
 
@@ -128,19 +166,27 @@ def launch(live: LiveServer, driver: Driver, tmp_path: Path) -> dict[str, Any]:
     rows = [{**row, "case": i} for i, (row, *_) in enumerate(CASES)]
     turns = {prompt_text(row): outputs for row, outputs, _ in CASES}
     job = {
-        "readme_config": readme_block("nemo-rl-nemo-gym"), "url": live.url, "rows": rows,
-        "turns": turns | {prompt_text(REFUSED): REFUSED_TURNS}, "refused_rows": [REFUSED],
-        "servers": SERVERS, "workdir": str(tmp_path), "old_config": OLD_CONFIG,
+        "readme_config": readme_block("nemo-rl-nemo-gym"),
+        "url": live.url,
+        "rows": rows,
+        "turns": turns | {prompt_text(REFUSED): REFUSED_TURNS},
+        "refused_rows": [REFUSED],
+        "servers": SERVERS,
+        "workdir": str(tmp_path),
+        "old_config": OLD_CONFIG,
         "model_config": MODEL_CONFIG,
-    }  # fmt: skip
+    }
     return driver("nemo_gym", "nemo_gym_launch.py", json.dumps(job), env=search_root_env(tmp_path))
 
 
 def test_launched_nemo_gym_run_scores_on_raas(
     live: LiveServer, driver: Driver, tmp_path: Path
 ) -> None:
-    before = (requests_to(live, "/verify"), counted(live, "raas_samples_total", verifier="choice"),
-              counted(live, "raas_samples_total", data_source="nemo_gym"))  # fmt: skip
+    before = (
+        requests_to(live, "/verify"),
+        counted(live, "raas_samples_total", verifier="choice"),
+        counted(live, "raas_samples_total", data_source="nemo_gym"),
+    )
     got = launch(live, driver, tmp_path)
     # NeMo Gym started raas's server from raas-client's folder, with the README's settings
     assert {"raas", "raas_simple_agent", "raas_environment_server", "policy_model"} <= set(
@@ -165,8 +211,10 @@ def test_launched_nemo_gym_run_scores_on_raas(
         assert sum(result["reward_components"].values()) == pytest.approx(result["reward"])
         assert result["mask_sample"] is (want["status"] != "ok")
     assert [r["reward"] for r in results] == [1.0, 1.0, pytest.approx(1.0), 1.0, 0.0, 1.0]
-    assert results[2]["reward_components"] == {"accuracy": pytest.approx(1 / 1.5),
-                                               "format": pytest.approx(0.5 / 1.5)}  # fmt: skip
+    assert results[2]["reward_components"] == {
+        "accuracy": pytest.approx(1 / 1.5),
+        "format": pytest.approx(0.5 / 1.5),
+    }
     assert results[4]["failure_kind"] == "raas:invalid_input"
     assert results[4]["failure_reason"]
     assert results[1]["expected_answer"] == "32"  # the row comes back with the verdict
@@ -189,24 +237,43 @@ def test_raas_server_retries_overload_and_fails_loud(live: LiveServer, driver: D
     is retried and the verdict is raas's; a raas that cannot be reached, or that refuses the key,
     gives no reward at all but an error naming it."""
     row, turns, sample = CASES[2]
-    output = [{"id": "rs", "type": "reasoning", "summary": [{"type": "summary_text",
-               "text": "2+2=4"}]},
-              {"id": "msg", "type": "message", "role": "assistant", "status": "completed",
-               "content": [{"type": "output_text", "annotations": [],
-                            "text": turns[0]["content"]}]}]  # fmt: skip
-    body = {k: v for k, v in row.items() if k != "agent_ref"} | {"response": {
-        "id": "r", "created_at": 0.0, "model": "policy", "object": "response", "output": output,
-        "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}}  # fmt: skip
+    output = [
+        {"id": "rs", "type": "reasoning", "summary": [{"type": "summary_text", "text": "2+2=4"}]},
+        {
+            "id": "msg",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "annotations": [], "text": turns[0]["content"]}],
+        },
+    ]
+    body = {k: v for k, v in row.items() if k != "agent_ref"} | {
+        "response": {
+            "id": "r",
+            "created_at": 0.0,
+            "model": "policy",
+            "object": "response",
+            "output": output,
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+        }
+    }
     before = requests_to(live, "/verify")
-    got = driver("nemo_gym", "nemo_gym_raas_server.py",
-                 json.dumps({"url": live.url, "key": KEY, "body": body}))  # fmt: skip
+    got = driver(
+        "nemo_gym",
+        "nemo_gym_raas_server.py",
+        json.dumps({"url": live.url, "key": KEY, "body": body}),
+    )
     retried = got["retried"]
     assert (retried["status"], retried["front_calls"]) == (200, 2)
     [want] = reward(live, [sample])
     answer = json.loads(retried["body"])
     assert (answer["reward"], answer["raas_status"]) == (want["reward"], "ok")
-    assert answer["reward_components"] == {"accuracy": pytest.approx(1 / 1.5),
-                                           "format": pytest.approx(0.5 / 1.5)}  # fmt: skip
+    assert answer["reward_components"] == {
+        "accuracy": pytest.approx(1 / 1.5),
+        "format": pytest.approx(0.5 / 1.5),
+    }
     assert requests_to(live, "/verify") - before == 1  # the retry, not the 503, reached raas
     unreachable = got["unreachable"]
     assert unreachable["status"] == 502

@@ -16,12 +16,17 @@ from tests.trainers.conftest import Driver, counted, raas_results
 from tests.trainers.readme import readme_block
 
 THINK = "<think>\n2 and 2 make 4\n</think>\n<answer>\n\\boxed{4}\n</answer>"
-FORMATTED = {"verifier": "math", "ground_truth": "4", "format": "think_answer",
-             "weights": {"accuracy": 1.0, "format": 0.5}}  # fmt: skip
+FORMATTED = {
+    "verifier": "math",
+    "ground_truth": "4",
+    "format": "think_answer",
+    "weights": {"accuracy": 1.0, "format": 0.5},
+}
 
 
-def rollout(driver: Driver, server: LiveServer, rows: list[dict[str, Any]],
-            **spec: Any) -> dict[str, Any]:  # fmt: skip
+def rollout(
+    driver: Driver, server: LiveServer, rows: list[dict[str, Any]], **spec: Any
+) -> dict[str, Any]:
     body = {"remote_url": [f"{server.url}/get_reward"], "rows": rows, **spec}
     return driver("openrlhf", "openrlhf_rollout.py", json.dumps(body))
 
@@ -49,10 +54,14 @@ def test_mixed_extra_logs_pass_openrlhfs_experience_split(
     assert counted(server, "raas_samples_total", data_source="openrlhf") == before + 3
     items = report["items"]
     assert [set(item["info"]) for item in items] == [set(items[0]["info"])] * 3
-    expected = raas_rewards(server, [
-        {"response": THINK, **FORMATTED}, {"response": wrong, **FORMATTED},
-        {"response": "\\boxed{4}", "verifier": "math", "ground_truth": "no-math-here ???"},
-    ])  # fmt: skip
+    expected = raas_rewards(
+        server,
+        [
+            {"response": THINK, **FORMATTED},
+            {"response": wrong, **FORMATTED},
+            {"response": "\\boxed{4}", "verifier": "math", "ground_truth": "no-math-here ???"},
+        ],
+    )
     assert expected[2] is None  # raas could not score it: OpenRLHF holds 0.0, flagged
     held = [item["reward"][0] for item in items]  # float32 tensors in OpenRLHF
     assert held == pytest.approx([expected[0], expected[1], 0.0], rel=1e-6)
@@ -83,12 +92,20 @@ def test_vision_prompts_expanded_by_the_processor_are_stripped(
     long_prompt = "Count the apples. " * 40
     rows = [
         {"input": INSTRUCTIONS, "label": "4", "turns": [THINK], "image": True},
-        {"input": INSTRUCTIONS, "label": "4", "turns": [THINK.replace("{4}", "{9}")],
-         "image": True},
-        {"input": "<image>Which is red? A or B", "turns": ["B"], "image": True,
-         "label": {"verifier": "choice", "ground_truth": "B"}},
+        {
+            "input": INSTRUCTIONS,
+            "label": "4",
+            "turns": [THINK.replace("{4}", "{9}")],
+            "image": True,
+        },
+        {
+            "input": "<image>Which is red? A or B",
+            "turns": ["B"],
+            "image": True,
+            "label": {"verifier": "choice", "ground_truth": "B"},
+        },
         {"input": long_prompt, "label": "4", "turns": [THINK], "max_len": 300},
-    ]  # fmt: skip
+    ]
     before = counted(formatted, "raas_samples_total", data_source="openrlhf")
     report = rollout(driver, formatted, rows, vision=True, max_new_tokens=100)
     assert counted(formatted, "raas_samples_total", data_source="openrlhf") == before + 4
@@ -99,11 +116,19 @@ def test_vision_prompts_expanded_by_the_processor_are_stripped(
     assert all(q.endswith("<|im_end|>") for q in queries)
     assert not queries[3].startswith(prompts[3])  # OpenRLHF kept the prompt's last tokens
     both = {"format": "think_answer", "weights": {"accuracy": 1.0, "format": 1.0}}
-    expected = raas_rewards(formatted, [
-        {"response": THINK, "verifier": "math", "ground_truth": "4", **both},
-        {"response": THINK.replace("{4}", "{9}"), "verifier": "math", "ground_truth": "4", **both},
-        {"response": "B", "verifier": "choice", "ground_truth": "B", **both},
-    ])  # fmt: skip
+    expected = raas_rewards(
+        formatted,
+        [
+            {"response": THINK, "verifier": "math", "ground_truth": "4", **both},
+            {
+                "response": THINK.replace("{4}", "{9}"),
+                "verifier": "math",
+                "ground_truth": "4",
+                **both,
+            },
+            {"response": "B", "verifier": "choice", "ground_truth": "B", **both},
+        ],
+    )
     assert expected == [1.0, 0.5, pytest.approx(0.5)]  # the prompt's tags and \boxed{9} unread
     items = report["items"]
     held = [item["reward"][0] for item in items]
@@ -118,8 +143,9 @@ APPLES = "<image>How many apples? Answer in <answer></answer>, e.g. <answer>9</a
 IMAGES = ["apples.png"]  # the driver hands OpenRLHF a picture for each row that names one
 
 
-def replay(driver: Driver, command: str, server: LiveServer,
-           rows: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+def replay(
+    driver: Driver, command: str, server: LiveServer, rows: list[dict[str, Any]]
+) -> dict[str, Any]:
     """A README command run as a shell runs it, raas's address in it pointed at ``server``;
     ``rows`` in the README's dataset keys."""
     text = command.replace("http://raas:8000", server.url)
@@ -140,10 +166,13 @@ def test_readme_remote_rm_command(driver: Driver, server: LiveServer) -> None:
     assert report["args"]["data.max_images_per_prompt"] == 1
     assert counted(server, "raas_samples_total", data_source="openrlhf") == before + 3
     assert [s["query"].count("<|image_pad|>") for s in report["samples"]] == [16, 16, 0]
-    expected = raas_rewards(server, [
-        {"response": "<answer>4</answer>", "verifier": "math", "ground_truth": "4"},
-        {"response": "<answer>5</answer>", "verifier": "math", "ground_truth": "4"},
-    ])  # fmt: skip
+    expected = raas_rewards(
+        server,
+        [
+            {"response": "<answer>4</answer>", "verifier": "math", "ground_truth": "4"},
+            {"response": "<answer>5</answer>", "verifier": "math", "ground_truth": "4"},
+        ],
+    )
     held = [item["reward"][0] for item in report["items"]]
     assert held == [*expected, 0.0] == [1.0, 0.0, 0.0]
     assert [item["info"]["raas_unscored"] for item in report["items"]] == [[0.0], [0.0], [1.0]]
@@ -209,10 +238,13 @@ def test_readme_agent_environment(driver: Driver, server: LiveServer, tmp_path: 
     feedback = "\nGive your final answer in <answer></answer>.\n"
     assert report["samples"][0]["query"].count(feedback) == 1
     assert report["samples"][1]["query"].count(feedback) == 2  # max_turns 3: the third is final
-    expected = raas_rewards(server, [
-        {"response": "<answer>4</answer>", "verifier": "math", "ground_truth": "4"},
-        {"response": "Hmm!", "verifier": "math", "ground_truth": "4"},
-    ])  # fmt: skip
+    expected = raas_rewards(
+        server,
+        [
+            {"response": "<answer>4</answer>", "verifier": "math", "ground_truth": "4"},
+            {"response": "Hmm!", "verifier": "math", "ground_truth": "4"},
+        ],
+    )
     items = report["items"]
     assert [item["reward"][0] for item in items] == [*expected, 0.0] == [1.0, 0.0, 0.0]
     assert [item["info"]["raas_unscored"] for item in items] == [[0.0], [0.0], [1.0]]

@@ -21,12 +21,17 @@ from tests.trainers.conftest import Driver, counted, raas_results, requests_to
 from tests.trainers.readme import readme_block
 
 KEY = "slime-trainer-key-0123456789"
-ROUTES = json.dumps([
-    {"data_source": "slime-vis", "verifier": "math", "with_images": {"verifier": "choice"}},
-])  # fmt: skip
+ROUTES = json.dumps(
+    [
+        {"data_source": "slime-vis", "verifier": "math", "with_images": {"verifier": "choice"}},
+    ]
+)
 THINKING = "<think>\n" + "Let me re-check the sum, wait. " * 300 + "\n</think>\n"  # 9 kB
-DETECTION = {"verifier": "detection", "data_source": "slime-det",
-             "ground_truth": [{"bbox_2d": [0, 0, 100, 100], "label": "c"}]}  # fmt: skip
+DETECTION = {
+    "verifier": "detection",
+    "data_source": "slime-det",
+    "ground_truth": [{"bbox_2d": [0, 0, 100, 100], "label": "c"}],
+}
 BOX_IOU_90 = '<answer>[{"bbox_2d": [0, 0, 100, 90], "label": "c"}]</answer>'
 CHAT = [{"role": "system", "content": "Answer in \\boxed{}."}, {"role": "user", "content": "2+2?"}]
 
@@ -53,29 +58,44 @@ REMOTE_GROUPS = [
     [  # one prompt's group: right, wrong, right with a 9 kB thinking, unscorable label
         {"index": 0, "prompt": "2+2?", "response": "<answer>\n\\boxed{4}\n</answer>", "label": "4"},
         {"index": 1, "prompt": "2+2?", "response": "\\boxed{5}", "label": "4"},
-        {"index": 2, "prompt": "2+2?", "response": THINKING + "<answer>\n\\boxed{4}\n</answer>",
-         "label": "4"},
+        {
+            "index": 2,
+            "prompt": "2+2?",
+            "response": THINKING + "<answer>\n\\boxed{4}\n</answer>",
+            "label": "4",
+        },
         {"index": 3, "prompt": "2+2?", "response": "\\boxed{4}", "label": "no-math-here ???"},
     ],
     [  # chat prompt (no chat template applied), a label that is its own spec, a bad one
         {"index": 4, "prompt": CHAT, "response": "\\boxed{4}", "label": "4"},
-        {"index": 5, "prompt": CHAT, "response": "<answer>B</answer>",
-         "label": {"verifier": "choice", "ground_truth": "B", "data_source": "slime-mc"}},
-        {"index": 6, "prompt": CHAT, "response": "\\boxed{4}",
-         "label": {"verifier": "math", "ground_truth": "4", "params": {"no_such_param": 1}}},
+        {
+            "index": 5,
+            "prompt": CHAT,
+            "response": "<answer>B</answer>",
+            "label": {"verifier": "choice", "ground_truth": "B", "data_source": "slime-mc"},
+        },
+        {
+            "index": 6,
+            "prompt": CHAT,
+            "response": "\\boxed{4}",
+            "label": {"verifier": "math", "ground_truth": "4", "params": {"no_such_param": 1}},
+        },
     ],
-]  # fmt: skip
+]
 
 
 def remote_expected(fields: dict[str, Any]) -> dict[str, Any]:
     """The raas sample the README's ``--rm-url`` makes of slime's payload."""
     prompt = fields["prompt"]
     sample = {
-        "data_source": "slime", "verifier": "math", "format": "think_answer",
-        "weights": {"accuracy": 1.0, "format": 0.1}, "response": fields["response"],
+        "data_source": "slime",
+        "verifier": "math",
+        "format": "think_answer",
+        "weights": {"accuracy": 1.0, "format": 0.1},
+        "response": fields["response"],
         "prompt": prompt if isinstance(prompt, str) else "".join(m["content"] for m in prompt),
         "ground_truth": fields["label"],
-    }  # fmt: skip
+    }
     if isinstance(fields["label"], dict):
         sample.update(fields["label"])
     return sample
@@ -84,8 +104,11 @@ def remote_expected(fields: dict[str, Any]) -> dict[str, Any]:
 def test_remote_rm_scores_slimes_payloads_as_raas_does(live: LiveServer, driver: Driver) -> None:
     samples = [s for group in REMOTE_GROUPS for s in group]
     before = requests_to(live, "/slime"), counted(live, "raas_samples_total", data_source="slime")
-    job = {"flags": readme_block("slime-remote-rm"), "url": keyed_url(live),
-           "groups": REMOTE_GROUPS}  # fmt: skip
+    job = {
+        "flags": readme_block("slime-remote-rm"),
+        "url": keyed_url(live),
+        "groups": REMOTE_GROUPS,
+    }
     got = driver("slime", "slime_rm.py", json.dumps(job))
     assert got["errors"] == [None] * len(samples)
     assert requests_to(live, "/slime") - before[0] == len(samples)  # one request per sample
@@ -110,37 +133,68 @@ def test_remote_rm_scores_slimes_payloads_as_raas_does(live: LiveServer, driver:
 
 
 def test_remote_rm_without_the_key_fails_as_slime_sees_it(live: LiveServer, driver: Driver) -> None:
-    job = {"flags": readme_block("slime-remote-rm"), "url": live.url,
-           "groups": [REMOTE_GROUPS[0][:1]]}  # fmt: skip
+    job = {
+        "flags": readme_block("slime-remote-rm"),
+        "url": live.url,
+        "groups": [REMOTE_GROUPS[0][:1]],
+    }
     assert driver("slime", "slime_rm.py", json.dumps(job))["errors"] == ["HTTP 401"]
 
 
 CUSTOM_GROUPS = [
     [  # metadata carries the spec; a PIL image routes to the image variant (choice)
-        {"index": 0, "prompt": "2+2?", "response": "\\boxed{4}", "label": "4",
-         "metadata": {"verifier": "math", "data_source": "slime-custom"}},
-        {"index": 1, "prompt": CHAT, "response": THINKING + "\\boxed{5}", "label": "4",
-         "metadata": {"verifier": "math", "data_source": "slime-custom"}},
-        {"index": 2, "prompt": "Which?", "response": "<answer>B</answer>", "label": "B",
-         "metadata": {"data_source": "slime-vis"}, "images": ["red"]},
-        {"index": 3, "prompt": "2+2?", "response": "\\boxed{4}", "label": "no-math ???",
-         "metadata": {"verifier": "math", "data_source": "slime-custom"}},
+        {
+            "index": 0,
+            "prompt": "2+2?",
+            "response": "\\boxed{4}",
+            "label": "4",
+            "metadata": {"verifier": "math", "data_source": "slime-custom"},
+        },
+        {
+            "index": 1,
+            "prompt": CHAT,
+            "response": THINKING + "\\boxed{5}",
+            "label": "4",
+            "metadata": {"verifier": "math", "data_source": "slime-custom"},
+        },
+        {
+            "index": 2,
+            "prompt": "Which?",
+            "response": "<answer>B</answer>",
+            "label": "B",
+            "metadata": {"data_source": "slime-vis"},
+            "images": ["red"],
+        },
+        {
+            "index": 3,
+            "prompt": "2+2?",
+            "response": "\\boxed{4}",
+            "label": "no-math ???",
+            "metadata": {"verifier": "math", "data_source": "slime-custom"},
+        },
     ],
     [  # the dynamic IoU threshold follows slime's rollout id
-        {"index": 4, "prompt": "Find c.", "response": BOX_IOU_90,
-         "label": DETECTION["ground_truth"], "metadata": dict(DETECTION)},
+        {
+            "index": 4,
+            "prompt": "Find c.",
+            "response": BOX_IOU_90,
+            "label": DETECTION["ground_truth"],
+            "metadata": dict(DETECTION),
+        },
     ],
-]  # fmt: skip
+]
 
 
 def custom_expected(fields: dict[str, Any], images: list[str]) -> dict[str, Any]:
     prompt = fields["prompt"]
     return {
-        "data_source": "slime", "response": fields["response"], "ground_truth": fields["label"],
+        "data_source": "slime",
+        "response": fields["response"],
+        "ground_truth": fields["label"],
         "prompt": prompt if isinstance(prompt, str) else "".join(m["content"] for m in prompt),
         **{k: v for k, v in fields["metadata"].items() if k != "ground_truth"},
         **({"images": ["data:image/png;base64," + i for i in images]} if images else {}),
-    }  # fmt: skip
+    }
 
 
 @pytest.mark.parametrize("group_rm", [True, False], ids=["group-rm", "per-sample"])
@@ -150,12 +204,18 @@ def test_custom_rm_sends_metadata_images_and_the_rollout_id(
     samples = [s for group in CUSTOM_GROUPS for s in group]
     flags = readme_block("slime-custom-rm")
     assert "--group-rm" in flags.split()
-    job = {"flags": flags if group_rm else flags.replace("--group-rm", ""),
-           "extra_flags": ["--num-rollout", "10"], "groups": CUSTOM_GROUPS,
-           "rollout_id": 2}  # fmt: skip
+    job = {
+        "flags": flags if group_rm else flags.replace("--group-rm", ""),
+        "extra_flags": ["--num-rollout", "10"],
+        "groups": CUSTOM_GROUPS,
+        "rollout_id": 2,
+    }
     env = {"RAAS_URL": live.url, "RAAS_API_KEY": KEY}
-    before = (requests_to(live, "/reward"), counted(live, "raas_samples_total", verifier="choice"),
-              counted(live, "raas_samples_total", data_source="slime-custom"))  # fmt: skip
+    before = (
+        requests_to(live, "/reward"),
+        counted(live, "raas_samples_total", verifier="choice"),
+        counted(live, "raas_samples_total", data_source="slime-custom"),
+    )
     got = driver("slime", "slime_rm.py", json.dumps(job), env=env)
     assert requests_to(live, "/reward") - before[0] == (2 if group_rm else len(samples))
     # the image arrived: the route's image variant scored it
@@ -184,9 +244,15 @@ def test_custom_rm_without_the_hook_sends_no_step(live: LiveServer, driver: Driv
 
 @pytest.mark.parametrize(
     ("query", "status"),
-    [("verifier=math", 200), ("verifier=nope", 422), ("format=nope&verifier=math", 422),
-     ("format_weight=-1&verifier=math", 422), ("", 422), ("data_source=slime-vis", 200)],
-)  # fmt: skip
+    [
+        ("verifier=math", 200),
+        ("verifier=nope", 422),
+        ("format=nope&verifier=math", 422),
+        ("format_weight=-1&verifier=math", 422),
+        ("", 422),
+        ("data_source=slime-vis", 200),
+    ],
+)
 def test_slime_url_errors_are_422(live: LiveServer, query: str, status: int) -> None:
     """What fails every sample alike is a 422 (slime gives up after its retries); a routed
     ``data_source`` needs no verifier in the URL."""

@@ -53,11 +53,18 @@ pytestmark = [
 PROMPT = "please describe the image in one sentence ."
 SOURCE = "trl/vlm"
 ARGS: dict[str, Any] = {
-    "max_steps": 2, "per_device_train_batch_size": 8, "num_generations": 4,
-    "max_completion_length": 8, "learning_rate": 1e-3, "logging_steps": 1,
-    "save_strategy": "no", "report_to": "none", "use_cpu": True, "seed": 0,
+    "max_steps": 2,
+    "per_device_train_batch_size": 8,
+    "num_generations": 4,
+    "max_completion_length": 8,
+    "learning_rate": 1e-3,
+    "logging_steps": 1,
+    "save_strategy": "no",
+    "report_to": "none",
+    "use_cpu": True,
+    "seed": 0,
     "activation_checkpointing": False,  # TRL turns on the deprecated alias; a tiny model anyway
-}  # fmt: skip
+}
 
 
 def replay(block: str, substitutions: dict[str, str], namespace: dict[str, Any]) -> ast.stmt:
@@ -85,10 +92,17 @@ def routed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         {"name": "rm-text", "path": str(save_bt(root / "text")), "kind": "bt"},
         {"name": "rm-vision", "path": str(save_vision(root / "vision")), "kind": "bt_vision"},
     ]
-    routes = [{"data_source": SOURCE, "verifier": "rm", "params": {"model": "rm-text"},
-               "with_images": {"params": {"model": "rm-vision"}}}]  # fmt: skip
-    live = LiveServer.start(RAAS_MODELS=json.dumps(models), RAAS_ROUTES=json.dumps(routes),
-                            RAAS_POOL_WORKERS="1")  # fmt: skip
+    routes = [
+        {
+            "data_source": SOURCE,
+            "verifier": "rm",
+            "params": {"model": "rm-text"},
+            "with_images": {"params": {"model": "rm-vision"}},
+        }
+    ]
+    live = LiveServer.start(
+        RAAS_MODELS=json.dumps(models), RAAS_ROUTES=json.dumps(routes), RAAS_POOL_WORKERS="1"
+    )
     yield live
     live.stop()
 
@@ -100,10 +114,13 @@ def photo(seed: int, size: tuple[int, int]) -> Image.Image:
 def vlm_dataset(rows: int = 8) -> Dataset:
     """Chat prompts, two images a row (a 224×160 photo-sized one, a 64×48 one), a source."""
     images = [[photo(2 * i, (224, 160)), photo(2 * i + 1, (64, 48))] for i in range(rows)]
-    return Dataset.from_dict({
-        "prompt": [[{"role": "user", "content": PROMPT}]] * rows, "images": images,
-        "data_source": [SOURCE] * rows,
-    })  # fmt: skip
+    return Dataset.from_dict(
+        {
+            "prompt": [[{"role": "user", "content": PROMPT}]] * rows,
+            "images": images,
+            "data_source": [SOURCE] * rows,
+        }
+    )
 
 
 class Held(TrainerCallback):  # type: ignore[misc]
@@ -115,8 +132,11 @@ class Held(TrainerCallback):  # type: ignore[misc]
 
     def on_step_end(self, *_: Any, **__: Any) -> None:
         logs = self.trainer._logs
-        held = {"completions": logs["completion"], "images": logs["images"],
-                "rewards": logs["rewards"]["raas"]}  # fmt: skip
+        held = {
+            "completions": logs["completion"],
+            "images": logs["images"],
+            "rewards": logs["rewards"]["raas"],
+        }
         self.steps.append({key: list(value) for key, value in held.items()})
 
 
@@ -157,10 +177,14 @@ def test_readme_grpo_on_a_tiny_vlm_sends_the_images(routed: LiveServer, tmp_path
         assert len(step["rewards"]) == 8
         assert all(len(images) == 2 for images in step["images"])
         samples = [
-            {"data_source": SOURCE, "prompt": PROMPT, "response": completion[0]["content"],
-             "images": [as_png_uri(image) for image in images]}
+            {
+                "data_source": SOURCE,
+                "prompt": PROMPT,
+                "response": completion[0]["content"],
+                "images": [as_png_uri(image) for image in images],
+            }
             for completion, images in zip(step["completions"], step["images"], strict=True)
-        ]  # fmt: skip
+        ]
         answers = [result["reward"] for result in raas_results(routed, samples)]
         assert step["rewards"] == pytest.approx(answers, rel=1e-6)  # what TRL holds = raas
         assert entry["rewards/raas/mean"] == pytest.approx(sum(answers) / 8, rel=1e-6)
@@ -210,9 +234,13 @@ SCRIPT: list[tuple[list[str], str]] = [
     answered("[0, 0, 100, 90]"),
     answered("[0, 0, 100, 100]", think="<think>\nshort\n</think>\n"),
 ]
-ROW = {"prompt": [{"role": "user", "content": "Where is the object? Answer with its box."}],
-       "data_source": "trl/grounding", "verifier": "iou", "params": {"threshold": "dynamic"},
-       "ground_truth": [0, 0, 100, 100]}  # fmt: skip
+ROW = {
+    "prompt": [{"role": "user", "content": "Where is the object? Answer with its box."}],
+    "data_source": "trl/grounding",
+    "verifier": "iou",
+    "params": {"threshold": "dynamic"},
+    "ground_truth": [0, 0, 100, 100],
+}
 
 
 def scripted_loop(reward_funcs: list[Any], num_generations: int) -> Any:
@@ -229,13 +257,20 @@ def scripted_loop(reward_funcs: list[Any], num_generations: int) -> Any:
 
     spawn, tokenizer = multiprocessing.get_context("spawn"), build_chat_tokenizer()
     return Scripted(
-        model_name="policy", dataset=Dataset.from_list([ROW]), reward_funcs=reward_funcs,
-        processing_class=tokenizer, eos_token_ids=[tokenizer.eos_token_id],
+        model_name="policy",
+        dataset=Dataset.from_list([ROW]),
+        reward_funcs=reward_funcs,
+        processing_class=tokenizer,
+        eos_token_ids=[tokenizer.eos_token_id],
         rollout_buffer=spawn.Queue(),
-        model_version_value=spawn.Value("i", 0), heartbeat_value=spawn.Value("d", 0.0),
-        failed_event=spawn.Event(), exception_info_queue=spawn.Queue(), metrics_queue=spawn.Queue(),
-        tools=[zoom], num_generations=num_generations,
-    )  # fmt: skip
+        model_version_value=spawn.Value("i", 0),
+        heartbeat_value=spawn.Value("d", 0.0),
+        failed_event=spawn.Event(),
+        exception_info_queue=spawn.Queue(),
+        metrics_queue=spawn.Queue(),
+        tools=[zoom],
+        num_generations=num_generations,
+    )
 
 
 async def rollout_group(loop: Any, group_id: int) -> Any:
@@ -245,29 +280,43 @@ async def rollout_group(loop: Any, group_id: int) -> Any:
 
     for turns, _ in SCRIPT:
         loop.turns.extend(turns)
-    done = [await loop._generate_one(ROW["prompt"], tool_dict={"zoom": zoom}, tools=[zoom],
-                                     group_id=group_id) for _ in SCRIPT]  # fmt: skip
+    done = [
+        await loop._generate_one(
+            ROW["prompt"], tool_dict={"zoom": zoom}, tools=[zoom], group_id=group_id
+        )
+        for _ in SCRIPT
+    ]
     count = len(done)
     return RolloutGroup(
         prompts=[ROW["prompt"]] * count,
         reward_kwargs={key: [value] * count for key, value in ROW.items() if key != "prompt"},
-        completions=[d[0] for d in done], completions_ids=[d[1] for d in done],
-        completions_sequences=[d[2] for d in done], tool_call_counts=[d[3] for d in done],
-        tool_failure_counts=[d[4] for d in done], model_version=0, group_id=group_id,
-        env_rewards=[], rollout_rewards=[d[5] for d in done],
-    )  # fmt: skip
+        completions=[d[0] for d in done],
+        completions_ids=[d[1] for d in done],
+        completions_sequences=[d[2] for d in done],
+        tool_call_counts=[d[3] for d in done],
+        tool_failure_counts=[d[4] for d in done],
+        model_version=0,
+        group_id=group_id,
+        env_rewards=[],
+        rollout_rewards=[d[5] for d in done],
+    )
 
 
 def test_readme_async_grpo_scoring_through_trls_rollout_loop(
     server: LiveServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     namespace: dict[str, Any] = {}
-    last = replay(readme_block("trl-async-grpo"), {
-        '"http://raas:8000"': repr(server.url), '="runs/exp1"': f"={str(tmp_path)!r}",
-        '"runs/exp1/raas_curves.jsonl"': repr(str(tmp_path / "curves.jsonl")),
-        "max_steps=460": "max_steps=4",
-        "per_device_train_batch_size=32": "per_device_train_batch_size=8, use_cpu=True",
-    }, namespace)  # fmt: skip
+    last = replay(
+        readme_block("trl-async-grpo"),
+        {
+            '"http://raas:8000"': repr(server.url),
+            '="runs/exp1"': f"={str(tmp_path)!r}",
+            '"runs/exp1/raas_curves.jsonl"': repr(str(tmp_path / "curves.jsonl")),
+            "max_steps=460": "max_steps=4",
+            "per_device_train_batch_size=32": "per_device_train_batch_size=8, use_cpu=True",
+        },
+        namespace,
+    )
     assert isinstance(last, ast.Assign)
     assert ast.unparse(last.value).startswith("AsyncGRPOTrainer(")
     assert {k.arg: ast.unparse(k.value) for k in last.value.keywords}["reward_funcs"] == "reward"
@@ -290,15 +339,22 @@ def test_readme_async_grpo_scoring_through_trls_rollout_loop(
     completions = scored[0][0].completions  # TRL's parser moved the thinking out, ran the tool
     assert completions[0][0]["reasoning_content"] == REASONING
     assert completions[5][1] == {"role": "tool", "name": "zoom", "content": zoom(3)}
-    expected = [{**{k: v for k, v in ROW.items() if k != "prompt"}, "response": response,
-                 "prompt": ROW["prompt"][0]["content"]} for _, response in SCRIPT]  # fmt: skip
+    expected = [
+        {
+            **{k: v for k, v in ROW.items() if k != "prompt"},
+            "response": response,
+            "prompt": ROW["prompt"][0]["content"],
+        }
+        for _, response in SCRIPT
+    ]
     lines = [json.loads(line) for line in (tmp_path / "curves.jsonl").read_text().splitlines()]
     assert [line["step"] for line in lines] == [0, 1, 2, 3]  # the counted step reached raas:
     thresholds = [line["raas/threshold/trl/grounding"] for line in lines]
     assert thresholds == pytest.approx([0.85, 0.95, 0.99, 0.99])
     mean_length = sum(len(s["response"]) for s in expected) / len(expected)
-    assert all(line["raas/response_length/trl/grounding"] == pytest.approx(mean_length)
-               for line in lines)  # fmt: skip
+    assert all(
+        line["raas/response_length/trl/grounding"] == pytest.approx(mean_length) for line in lines
+    )
     for step, (group, samples) in enumerate(scored):
         by_completion = {id(sample.completion): sample.metrics for sample in samples}
         held = [by_completion[id(completion)] for completion in group.completions]

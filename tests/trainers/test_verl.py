@@ -33,8 +33,14 @@ TOTAL_STEPS = 460  # the README's
 STEPS = (0, 100)  # policy versions: r = 0 (IoU threshold 0.85), r = 0.22 (0.95)
 MAIN_PPO = ["python3", "-m", "verl.trainer.main_ppo"]
 EXTRA_KEYS = ["acc", "format", "raas_ok"]
-ROUTES = [{"data_source": "rlhf/chat", "verifier": "rm", "params": {"model": "rm"},
-           "with_images": {"params": {"model": "vis"}}}]  # fmt: skip
+ROUTES = [
+    {
+        "data_source": "rlhf/chat",
+        "verifier": "rm",
+        "params": {"model": "rm"},
+        "with_images": {"params": {"model": "vis"}},
+    }
+]
 # reward models score a row in whatever batch it lands in: float32 sums differ by ~1e-7
 # (tests/models hold batched rows to 1e-5 of unbatched ones)
 MODEL_TOLERANCE = 1e-5
@@ -61,10 +67,15 @@ def row(
     images = extra.pop("images", [])
     user = extra.pop("user", f"What is the answer to problem {index}?")
     return {
-        "data_source": data_source, "user": f"[row {index}] {user}", "images": images,
-        "ground_truth": truth, "extra_info": {"split": "train", **extra}, "response": response,
-        "uid": f"group-{index // 4}", "step": step,
-    }  # fmt: skip
+        "data_source": data_source,
+        "user": f"[row {index}] {user}",
+        "images": images,
+        "ground_truth": truth,
+        "extra_info": {"split": "train", **extra},
+        "response": response,
+        "uid": f"group-{index // 4}",
+        "step": step,
+    }
 
 
 def math_rows(first: int, step: int) -> list[dict[str, Any]]:
@@ -83,26 +94,44 @@ def math_rows(first: int, step: int) -> list[dict[str, Any]]:
         answer = i + 5
         given = answer if i % 3 else answer - 1
         text = f"<think>\n{reasoning(i, 12)}\n</think>\n<answer>\\boxed{{{given}}}</answer>"
-        spec = {"verifier": "math", "format": "think_answer",
-                "weights": {"accuracy": 0.9, "format": 0.1}}  # fmt: skip
+        spec = {
+            "verifier": "math",
+            "format": "think_answer",
+            "weights": {"accuracy": 0.9, "format": 0.1},
+        }
         rows.append(row(i, step, "mm_math", text, str(answer), **spec))
     return rows
 
 
 def other_rows(first: int, step: int, images: list[bytes]) -> list[dict[str, Any]]:
     rows = [
-        row(i, step, "det", f"{reasoning(i, 6)}\n{BOX_IOU_09}", TRUTH, verifier="detection",
-            params={"iou_threshold": "dynamic"})
+        row(
+            i,
+            step,
+            "det",
+            f"{reasoning(i, 6)}\n{BOX_IOU_09}",
+            TRUTH,
+            verifier="detection",
+            params={"iou_threshold": "dynamic"},
+        )
         for i in range(first, first + 20)
-    ]  # fmt: skip
+    ]
     rows += [  # raas cannot score these: the ground truth is no number
         row(i, step, "math_dapo", f"{reasoning(i, 4)} \\boxed{{1}}", "no-math ???")
         for i in range(first + 20, first + 28)
     ]
     sentences = " ".join(CORPUS).split(" . ")
     for k, i in enumerate(range(first + 28, first + 52)):
-        picture = [{"png": base64.b64encode(images[k % len(images)]).decode(),
-                    "as": "bytes" if k % 2 else "pil"}] if k >= 12 else []  # fmt: skip
+        picture = (
+            [
+                {
+                    "png": base64.b64encode(images[k % len(images)]).decode(),
+                    "as": "bytes" if k % 2 else "pil",
+                }
+            ]
+            if k >= 12
+            else []
+        )
         question = sentences[(k + 1) % len(sentences)] + " ?"
         answer = sentences[k % len(sentences)] + " ."
         rows.append(row(i, step, "rlhf/chat", answer, None, user=question, images=picture))
@@ -128,8 +157,11 @@ def raas_sample(row: dict[str, Any], *, context: bool = True) -> dict[str, Any]:
     """The README's mapping of a verl rollout, written out: ``math_dapo`` → ``math``, the spec
     from ``extra_info``, the routes for the rest; the user text as prompt and the images."""
     extra = row["extra_info"]
-    sample = {"data_source": row["data_source"], "response": row["response"],
-              "ground_truth": row["ground_truth"]}  # fmt: skip
+    sample = {
+        "data_source": row["data_source"],
+        "response": row["response"],
+        "ground_truth": row["ground_truth"],
+    }
     verifier = extra.get("verifier") or ("math" if row["data_source"] == "math_dapo" else None)
     if verifier:
         sample["verifier"] = verifier
@@ -144,8 +176,9 @@ def raas_sample(row: dict[str, Any], *, context: bool = True) -> dict[str, Any]:
     return sample
 
 
-def answers(server: LiveServer, rows: list[dict[str, Any]], *, stepped: bool = True,
-            context: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+def answers(
+    server: LiveServer, rows: list[dict[str, Any]], *, stepped: bool = True, context: bool = True
+) -> list[dict[str, Any]]:
     """raas's results for ``rows``, posted directly, one request per policy version."""
     results: list[dict[str, Any]] = []
     for step in STEPS:
@@ -162,8 +195,11 @@ def expected_reward(result: dict[str, Any]) -> float:
 def expected_extra(result: dict[str, Any]) -> dict[str, float]:
     ok = result["status"] == "ok"
     components = result["components"] if ok else {}
-    return {"acc": components.get("accuracy", 0.0), "format": components.get("format", 0.0),
-            "raas_ok": 1.0 if ok else 0.0}  # fmt: skip
+    return {
+        "acc": components.get("accuracy", 0.0),
+        "format": components.get("format", 0.0),
+        "raas_ok": 1.0 if ok else 0.0,
+    }
 
 
 # --- fixtures: raas, the policy's tokenizer, verl's runs ----------------------------------------
@@ -199,11 +235,14 @@ def appended(raas: LiveServer, policy: Path, settings: str, summary: Path) -> li
     """What a user appends (model, rollout lengths), the live URL for the README's placeholder,
     and two reward workers for this machine's two cores."""
     return [
-        f"actor_rollout_ref.model.path={policy}", "actor_rollout_ref.rollout.name=vllm",
+        f"actor_rollout_ref.model.path={policy}",
+        "actor_rollout_ref.rollout.name=vllm",
         "actor_rollout_ref.rollout.prompt_length=512",
         "actor_rollout_ref.rollout.response_length=2048",
-        "reward.num_workers=2", f"{settings}.url={raas.url}", f"+{settings}.summary_path={summary}",
-    ]  # fmt: skip
+        "reward.num_workers=2",
+        f"{settings}.url={raas.url}",
+        f"+{settings}.summary_path={summary}",
+    ]
 
 
 @dataclass(frozen=True)
@@ -220,8 +259,11 @@ class Run:
 def run_verl(raas: LiveServer, policy: Path, tmp: Path, overrides: list[str], settings: str) -> Run:
     summary = tmp / "summary.jsonl"
     spec = tmp / "spec.json"
-    spec.write_text(json.dumps({"overrides": overrides + appended(raas, policy, settings, summary),
-                                "rows": ROWS}))  # fmt: skip
+    spec.write_text(
+        json.dumps(
+            {"overrides": overrides + appended(raas, policy, settings, summary), "rows": ROWS}
+        )
+    )
     sources = sorted({r["data_source"] for r in ROWS})
 
     def tally() -> tuple[dict[str, float], float, float]:
@@ -234,9 +276,12 @@ def run_verl(raas: LiveServer, policy: Path, tmp: Path, overrides: list[str], se
     after = tally()
     lines = [json.loads(line) for line in summary.read_text().splitlines()]
     return Run(
-        held, {s: after[0][s] - before[0][s] for s in sources}, after[1] - before[1],
-        after[2] - before[2], lines,
-    )  # fmt: skip
+        held,
+        {s: after[0][s] - before[0][s] for s in sources},
+        after[1] - before[1],
+        after[2] - before[2],
+        lines,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -302,8 +347,11 @@ def test_the_policy_version_reaches_raas(manager: Run) -> None:
     late = [rewards[i] for i in by_source("det") if ROWS[i]["step"] == 100]
     assert min(early) > 0.9
     assert max(late) == 0.0
-    thresholds = {(line["step"], round(line["threshold/det"], 6)) for line in manager.summary
-                  if "threshold/det" in line}  # fmt: skip
+    thresholds = {
+        (line["step"], round(line["threshold/det"], 6))
+        for line in manager.summary
+        if "threshold/det" in line
+    }
     assert thresholds == {(0, 0.85), (100, 0.95)}  # V-Triune's curriculum at r = 0 and 0.22
     assert {line["split"] for line in manager.summary} == {"train"}
 
@@ -387,22 +435,31 @@ def test_compute_score_on_a_batch_goes_without_step_prompt_images(
 # the README's verl config before 0.9.1, in override form (``batch`` and ``compute_score_batch``
 # are gone: the nearest that still exist)
 LEGACY = [
-    "reward_model.reward_manager=naive", "custom_reward_function.path=pkg://trainer_client.verl",
-    "custom_reward_function.name=compute_score", "+custom_reward_function.reward_kwargs.url=http://raas:8000",
-]  # fmt: skip
+    "reward_model.reward_manager=naive",
+    "custom_reward_function.path=pkg://trainer_client.verl",
+    "custom_reward_function.name=compute_score",
+    "+custom_reward_function.reward_kwargs.url=http://raas:8000",
+]
 
 
 @pytest.fixture(scope="module")
 def configs(policy: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     manager = command_overrides(readme_block("verl-reward-manager"))
     spec = tmp_path_factory.mktemp("configs") / "spec.json"
-    spec.write_text(json.dumps({"tokenizer": str(policy), "configs": {
-        "manager": manager,
-        "function": command_overrides(readme_block("verl-compute-score")),
-        "legacy": LEGACY,
-        "misspelt": [*manager, "+reward.reward_kwargs.totalsteps=460"],
-        "verl_rm": [*manager, "reward.reward_model.enable=true"],
-    }}))  # fmt: skip
+    spec.write_text(
+        json.dumps(
+            {
+                "tokenizer": str(policy),
+                "configs": {
+                    "manager": manager,
+                    "function": command_overrides(readme_block("verl-compute-score")),
+                    "legacy": LEGACY,
+                    "misspelt": [*manager, "+reward.reward_kwargs.totalsteps=460"],
+                    "verl_rm": [*manager, "reward.reward_model.enable=true"],
+                },
+            }
+        )
+    )
     return run_driver("verl", "verl_config.py", str(spec))
 
 

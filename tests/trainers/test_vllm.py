@@ -75,9 +75,11 @@ def test_the_engine_arguments_are_vllms_and_size_the_context(found: dict[str, An
 
 def test_the_readme_command_becomes_these_engine_arguments(found: dict[str, Any]) -> None:
     assert found["readme"] == {
-        "rollout": "vllm", "max_model_len": 1024 + 2048, "gpu_memory_utilization": 0.3,
+        "rollout": "vllm",
+        "max_model_len": 1024 + 2048,
+        "gpu_memory_utilization": 0.3,
         "backend": "ipc",
-    }  # fmt: skip
+    }
 
 
 def test_sampling_and_outputs_as_raas_train_uses_them(found: dict[str, Any]) -> None:
@@ -99,9 +101,11 @@ def test_weights_reach_the_worker_through_llms_own_methods(found: dict[str, Any]
     client = found["client"]
     assert client["protocol"] is True  # vLLM's VLLMWeightSyncClient, structurally
     assert client["rpcs"] == [
-        "init_weight_transfer_engine", "start_weight_update", "update_weights",
+        "init_weight_transfer_engine",
+        "start_weight_update",
+        "update_weights",
         "finish_weight_update",
-    ]  # fmt: skip
+    ]
     assert client["worker_binds"] == [True] * 4
     assert client["packed"] is False
     assert client["names"] == PARSED_UPDATE
@@ -123,7 +127,14 @@ def test_the_internal_fallback_path_is_in_vllms_source(found: dict[str, Any]) ->
     """``llm.llm_engine.model_executor.driver_worker.model_runner.model.load_weights``: each
     link assigned where raas-train (and TRL's colocate mode) expects it."""
     assert found["fallback"] == dict.fromkeys(
-        ("llm_engine", "model_executor", "driver_worker", "worker", "model_runner", "model",
-         "load_weights"),
+        (
+            "llm_engine",
+            "model_executor",
+            "driver_worker",
+            "worker",
+            "model_runner",
+            "model",
+            "load_weights",
+        ),
         True,
-    )  # fmt: skip
+    )

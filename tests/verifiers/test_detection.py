@@ -480,16 +480,20 @@ def test_iou_report_as_vtriune_computes_it(case: dict[str, Any]) -> None:
         # a right box with the wrong label matches nothing (label-first)
         ([([0, 0, 100, 100], "cat")], {"iou50": 0.0, "precision50": 0.0, "recall50": 0.0}),
         # a stray beside the exact box halves precision
-        ([([0, 0, 100, 100], "dog"), ([500, 500, 600, 600], "dog")],
-         {"precision50": 0.5, "recall50": 0.5}),
+        (
+            [([0, 0, 100, 100], "dog"), ([500, 500, 600, 600], "dog")],
+            {"precision50": 0.5, "recall50": 0.5},
+        ),
         ([], {"iou50": 0.0, "precision50": 0.0, "recall99": 0.0}),  # no box read
     ],
-)  # fmt: skip
+)
 def test_iou_report_details(
     boxes: list[tuple[list[float], str]], expected: dict[str, float]
 ) -> None:
-    gt = [{"bbox_2d": [0, 0, 100, 100], "label": "dog"}, {"bbox_2d": [200, 200, 300, 300],
-          "label": "bird"}]  # fmt: skip
+    gt = [
+        {"bbox_2d": [0, 0, 100, 100], "label": "dog"},
+        {"bbox_2d": [200, 200, 300, 300], "label": "bird"},
+    ]
     p = DetectionParams()
     response = answer(*boxes) if boxes else "no boxes"
     details = detection(response, prepare(gt, p), p, Context()).details

@@ -53,8 +53,12 @@ def test_details() -> None:
         f"{kind}{tag}": 0.0 for tag in ("75", "95", "99") for kind in ("iou", "precision", "recall")
     }  # IoU 0.5 is matched at 0.5 only (V-Triune's ≥)
     assert result.details == {
-        "iou": 0.5, "box": (0.0, 0.0, 100.0, 50.0), "parsed": True, "threshold": 0.9, **report,
-    }  # fmt: skip
+        "iou": 0.5,
+        "box": (0.0, 0.0, 100.0, 50.0),
+        "parsed": True,
+        "threshold": 0.9,
+        **report,
+    }
     unparsed = iou_reward("no box", prepare(GT, p), p, Context()).details
     assert (unparsed["parsed"], unparsed["threshold"]) == (False, 0.9)
     assert unparsed["recall50"] == unparsed["precision50"] == unparsed["iou50"] == 0.0

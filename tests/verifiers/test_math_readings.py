@@ -98,10 +98,22 @@ def test_approximate_side(answer: str, side: str | None) -> None:
 
 @pytest.mark.parametrize(
     ("gold", "fine"),
-    [("7.78", True), ("0.577", True), ("12.5", True), ("-7.78", True), ("0.00577", True),
-     ("8", False), ("778", False), ("0.5", False), ("0.25", False), ("0.05", False),
-     ("7.", False), ("\\frac{7}{9}", False), ("7.78x", False)],
-)  # fmt: skip
+    [
+        ("7.78", True),
+        ("0.577", True),
+        ("12.5", True),
+        ("-7.78", True),
+        ("0.00577", True),
+        ("8", False),
+        ("778", False),
+        ("0.5", False),
+        ("0.25", False),
+        ("0.05", False),
+        ("7.", False),
+        ("\\frac{7}{9}", False),
+        ("7.78x", False),
+    ],
+)
 def test_fine_rounding(gold: str, fine: bool) -> None:
     assert mr.fine_rounding(gold) is fine
 
@@ -254,11 +266,23 @@ def test_a_currency_amount(response: str, ground_truth: str, expected: float) ->
 @pytest.mark.parametrize(
     ("text", "latex"),
     [
-        ("$1,000.99", "1000.99"), ("\\$10", "10"), ("1,000.99$", "1000.99"), (" £12 ", "12"),
-        ("-$5", "-5"), ("€2,500", "2500"), ("$12,345,678.5", "12345678.5"),
-        ("1,000", None), ("10", None), ("$1,00", None), ("$1,0000", None), ("$01,000", None),
-        ("$1,000, $2", None), ("$10 m", None), ("$x", None), ("2,74 $", None),
+        ("$1,000.99", "1000.99"),
+        ("\\$10", "10"),
+        ("1,000.99$", "1000.99"),
+        (" £12 ", "12"),
+        ("-$5", "-5"),
+        ("€2,500", "2500"),
+        ("$12,345,678.5", "12345678.5"),
+        ("1,000", None),
+        ("10", None),
+        ("$1,00", None),
+        ("$1,0000", None),
+        ("$01,000", None),
+        ("$1,000, $2", None),
+        ("$10 m", None),
+        ("$x", None),
+        ("2,74 $", None),
     ],
-)  # fmt: skip
+)
 def test_currency_amount(text: str, latex: str | None) -> None:
     assert mp.currency_amount(text) == latex

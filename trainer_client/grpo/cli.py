@@ -34,9 +34,13 @@ def _parser() -> argparse.ArgumentParser:
         choices = typing.get_args(kind) if typing.get_origin(kind) is typing.Literal else None
         scalar = next((t for t in (int, float) if t in (kind, *typing.get_args(kind))), str)
         parser.add_argument(
-            flag, type=scalar if choices is None else str, choices=choices, required=required,
-            default=default, help=None if required else f"default: {default}",
-        )  # fmt: skip
+            flag,
+            type=scalar if choices is None else str,
+            choices=choices,
+            required=required,
+            default=default,
+            help=None if required else f"default: {default}",
+        )
     return parser
 
 

@@ -107,8 +107,13 @@ class GRPOConfig:
             raise ValueError("group_size must be at least 2: advantages are relative to a group")
         if not 0 <= self.eps_low < 1 or self.eps_high < 0:
             raise ValueError("need 0 ≤ eps_low < 1 and eps_high ≥ 0")
-        counts = (self.steps, self.prompts_per_step, self.updates_per_step,
-                  self.micro_batch_size, self.prompts_per_generate)  # fmt: skip
+        counts = (
+            self.steps,
+            self.prompts_per_step,
+            self.updates_per_step,
+            self.micro_batch_size,
+            self.prompts_per_generate,
+        )
         if min(counts) < 1:
             raise ValueError(
                 "steps, prompts_per_step, updates_per_step, micro_batch_size, "

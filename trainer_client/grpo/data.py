@@ -81,9 +81,12 @@ def longest_prompt(
 
 
 def reward_samples(
-    row: dict[str, Any], prompt: str, responses: list[str], iou_threshold: str | float = "dynamic",
+    row: dict[str, Any],
+    prompt: str,
+    responses: list[str],
+    iou_threshold: str | float = "dynamic",
     image_size: list[int] | None = None,
-) -> list[dict[str, Any]]:  # fmt: skip
+) -> list[dict[str, Any]]:
     """The raas wire samples for rollouts of ``row`` (its spec read once: :func:`.row_spec`)."""
     spec = row_spec(row, iou_threshold, image_size)
     source = str(row.get("data_source") or "default")

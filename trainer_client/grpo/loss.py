@@ -78,9 +78,13 @@ def make_batch(
                 masked += 1
     advantages = torch.tensor([a for _, _, a in sequences], dtype=torch.float32)
     return Batch(
-        ids.to(device), attention.to(device), completion.to(device), advantages.to(device),
-        stack_images(list(images), device), masked,
-    )  # fmt: skip
+        ids.to(device),
+        attention.to(device),
+        completion.to(device),
+        advantages.to(device),
+        stack_images(list(images), device),
+        masked,
+    )
 
 
 def token_logprobs(model: torch.nn.Module, batch: Batch) -> Tensor:

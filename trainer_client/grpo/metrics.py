@@ -52,9 +52,17 @@ _LOCAL = ("reward/", "accuracy/", "unscored/", "response_length/")  # from the r
 # the monitoring figure's panels: ratios in [0, 1]; detection at V-Triune's IoU thresholds;
 # response lengths by correctness (characters, from raas's summary)
 MONITORED = (
-    "format", "truncated_ratio", "reflection_ratio", "correct_ratio_reflecting",
-    "correct_ratio_not_reflecting", "iou", "map", "map50", "threshold", "parsed",
-)  # fmt: skip
+    "format",
+    "truncated_ratio",
+    "reflection_ratio",
+    "correct_ratio_reflecting",
+    "correct_ratio_not_reflecting",
+    "iou",
+    "map",
+    "map50",
+    "threshold",
+    "parsed",
+)
 AT_IOU = tuple(
     f"{kind}{tag}" for kind in ("precision", "recall") for tag in ("50", "75", "95", "99")
 )
@@ -140,9 +148,12 @@ def plot_curves(log_path: Path, out_dir: Path, smooth: int = 10) -> list[Path]:
 
 
 def _monitoring_figure(
-    plt: Any, records: list[dict[str, Any]], source: str,
-    panels: list[tuple[str, tuple[str, ...]]], smooth: int,
-) -> Any:  # fmt: skip
+    plt: Any,
+    records: list[dict[str, Any]],
+    source: str,
+    panels: list[tuple[str, tuple[str, ...]]],
+    smooth: int,
+) -> Any:
     """One panel per group of raas's monitoring values for ``source``, side by side."""
     figure, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.5), squeeze=False)
     for axis, (title, names) in zip(axes[0], panels, strict=True):

@@ -97,9 +97,12 @@ def add_lora(model: Any, config: GRPOConfig) -> Any:
     if targets != "all-linear":
         targets = [t.strip() for t in config.lora_targets.split(",") if t.strip()]
     lora = LoraConfig(
-        r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-        target_modules=targets, bias="none",
-    )  # fmt: skip
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=targets,
+        bias="none",
+    )
     return get_peft_model(model, lora)
 
 

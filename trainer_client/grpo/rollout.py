@@ -123,9 +123,12 @@ class VLLMGenerator:
         self.max_prompt_tokens = max_prompt_tokens
         dtype = str(model.dtype).removeprefix("torch.")
         args = vllm_engine.engine_args(
-            config, max_prompt_tokens=max_prompt_tokens, dtype=dtype, public=public,
+            config,
+            max_prompt_tokens=max_prompt_tokens,
+            dtype=dtype,
+            public=public,
             images_per_prompt=images_per_prompt,
-        )  # fmt: skip
+        )
         self.llm = LLM(**args)
         self.weights: vllm_engine.WeightSync = (
             vllm_engine.PublicWeightSync(self.llm)

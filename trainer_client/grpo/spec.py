@@ -112,8 +112,9 @@ def _first_image_size(row: dict[str, Any]) -> Size | None:
         _WARNED.add(source)
         logger.warning(
             "%s: a detection row's image size cannot be read (a URL, or not an image): its "
-            "pixel boxes are not rescaled", source,
-        )  # fmt: skip
+            "pixel boxes are not rescaled",
+            source,
+        )
     return size
 
 

@@ -150,9 +150,10 @@ class GRPOTrainer:
             model = AutoModelForImageTextToText.from_pretrained(config.model, dtype=dtype)
         self.processor = processor  # None: a text-only policy
         self.tokenizer = tokenizer or (
-            processor.tokenizer if processor is not None else
-            AutoTokenizer.from_pretrained(config.model)
-        )  # fmt: skip
+            processor.tokenizer
+            if processor is not None
+            else AutoTokenizer.from_pretrained(config.model)
+        )
         self.model = model or AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
         self.model.to(self.device)  # type: ignore[arg-type]
         vision = processor is not None
@@ -210,17 +211,26 @@ class GRPOTrainer:
         stats = {"lr": lr, **self.update(collected.kept)}
         self.generator.sync_weights(self.model)
         scores = [
-            (str(g.row.get("data_source") or "default"), s.reward,
-             s.components.get("accuracy") if s.ok else None, len(r.completion_ids))
-            for g in collected.generated for r, s in zip(g.rollouts, g.results, strict=True)
-        ]  # fmt: skip
+            (
+                str(g.row.get("data_source") or "default"),
+                s.reward,
+                s.components.get("accuracy") if s.ok else None,
+                len(r.completion_ids),
+            )
+            for g in collected.generated
+            for r, s in zip(g.rollouts, g.results, strict=True)
+        ]
         summary = merge(group.summary for group in collected.generated)
         end = time.perf_counter()
         return {
-            **source_metrics(scores), **summary_metrics(summary),
-            **stats, **timings, **group_counts(collected),
-            "time/update": end - update_start, "time/step": end - start,
-        }  # fmt: skip
+            **source_metrics(scores),
+            **summary_metrics(summary),
+            **stats,
+            **timings,
+            **group_counts(collected),
+            "time/update": end - update_start,
+            "time/step": end - start,
+        }
 
     def collect(self, step: int) -> tuple[Collected[Group], dict[str, float]]:
         """The step's groups: refilled until ``prompts_per_step`` have signal (dynamic
@@ -242,8 +252,11 @@ class GRPOTrainer:
         if len(collected.kept) < target:
             logger.info(
                 "step %d: %d of %d groups with signal after %d refill rounds; updating on those",
-                step, len(collected.kept), target, collected.refill_rounds,
-            )  # fmt: skip
+                step,
+                len(collected.kept),
+                target,
+                collected.refill_rounds,
+            )
         return collected, timings
 
     # --- rollout and rewards ---------------------------------------------------------------
@@ -345,9 +358,12 @@ class GRPOTrainer:
         images: list[ImageInputs | None],
     ) -> Batch:
         return make_batch(
-            [sequences[i] for i in indices], self.pad_id, self.device,
-            [images[i] for i in indices], self.placeholders,
-        )  # fmt: skip
+            [sequences[i] for i in indices],
+            self.pad_id,
+            self.device,
+            [images[i] for i in indices],
+            self.placeholders,
+        )
 
     @torch.no_grad()
     def _fixed_logprobs(
@@ -381,9 +397,15 @@ class GRPOTrainer:
                 logp = token_logprobs(self.model, batch)
                 old_logp = logp.detach() if old is None else old[m][b]
                 loss, stats = policy_loss(
-                    logp, old_logp, batch, self.config.eps_low, self.config.eps_high, tokens,
-                    self.config.beta, None if ref is None else ref[m][b],
-                )  # fmt: skip
+                    logp,
+                    old_logp,
+                    batch,
+                    self.config.eps_low,
+                    self.config.eps_high,
+                    tokens,
+                    self.config.beta,
+                    None if ref is None else ref[m][b],
+                )
                 loss.backward()  # type: ignore[no-untyped-call]
                 totals["loss"] += loss.item() / len(plan)
                 for key, value in stats.items():
@@ -395,10 +417,12 @@ class GRPOTrainer:
             totals["tokens"] += tokens
             self.optimizer.step()
         out = {
-            "loss": totals["loss"], "grad_norm": totals["grad_norm"], "tokens": totals["tokens"],
+            "loss": totals["loss"],
+            "grad_norm": totals["grad_norm"],
+            "tokens": totals["tokens"],
             "sequences": float(sum(len(batch.advantages) for mini in plan for batch in mini)),
             "clip_fraction": totals["clip_tokens"] / max(totals["tokens"], 1.0),
-        }  # fmt: skip
+        }
         if ref is not None:
             out["kl"] = totals["kl_sum"] / max(totals["tokens"], 1.0)
         if self.processor is not None:  # V-Triune's spurious image tokens, out of the loss

@@ -33,8 +33,12 @@ from trainer_client.grpo.config import GRPOConfig
 logger = logging.getLogger("raas-train")
 
 VLLM_SUPPORTED = ">=0.27,<0.35"  # = the `vllm` extra of clients/python/pyproject.toml
-LLM_METHODS = ("init_weight_transfer_engine", "start_weight_update", "update_weights",
-               "finish_weight_update")  # fmt: skip
+LLM_METHODS = (
+    "init_weight_transfer_engine",
+    "start_weight_update",
+    "update_weights",
+    "finish_weight_update",
+)
 TRAINER_SIDE = (
     ("vllm.distributed.weight_transfer", "WeightTransferTrainerFactory"),
     ("vllm.distributed.weight_transfer", "ModuleSource"),
@@ -200,12 +204,16 @@ def choose_path() -> bool:
     if not missing:
         logger.info(
             "vLLM %s: weights reach the engine through vLLM's weight-transfer API (CUDA IPC; "
-            "the engine runs in its own process on the same GPU)", installed,
-        )  # fmt: skip
+            "the engine runs in its own process on the same GPU)",
+            installed,
+        )
         return True
     logger.warning(
         "vLLM %s lacks the weight-transfer API raas-train uses (%s): falling back to the engine's "
         "internal model object (an in-process engine, TRL's colocate path); raas-train supports "
-        "vLLM %s", installed, ", ".join(missing), VLLM_SUPPORTED,
-    )  # fmt: skip
+        "vLLM %s",
+        installed,
+        ", ".join(missing),
+        VLLM_SUPPORTED,
+    )
     return False

@@ -31,9 +31,14 @@ from types import ModuleType, SimpleNamespace
 from typing import Any
 
 SPECIAL_TOKENS = [
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-    "<|image_pad|>", "<|video_pad|>",
-]  # fmt: skip
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+]
 # Qwen's layout: messages between <|im_start|>role and <|im_end|>, an image as
 # <|vision_start|><|image_pad|><|vision_end|> (the processor expands the pad)
 CHAT_TEMPLATE = (
@@ -73,9 +78,12 @@ def qwen_tokenizer() -> Any:
 
     alphabet = sorted(set(pre_tokenizers.ByteLevel.alphabet()))
     tokenizer = Qwen2Tokenizer(
-        vocab={char: index for index, char in enumerate(alphabet)}, merges=[],
-        eos_token="<|im_end|>", pad_token="<|endoftext|>", additional_special_tokens=SPECIAL_TOKENS,
-    )  # fmt: skip
+        vocab={char: index for index, char in enumerate(alphabet)},
+        merges=[],
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=SPECIAL_TOKENS,
+    )
     tokenizer.chat_template = CHAT_TEMPLATE
     return tokenizer
 
@@ -134,8 +142,9 @@ class ScriptedEngine:
     def __init__(self, tokenizer: Any, turns: Sequence[str]) -> None:
         self.tokenizer, self.turns, self.prompts = tokenizer, list(turns), []
 
-    async def generate(self, prompt_token_ids: list[int], sampling_params: Any,
-                       multi_modal_data: Any = None) -> Any:  # fmt: skip
+    async def generate(
+        self, prompt_token_ids: list[int], sampling_params: Any, multi_modal_data: Any = None
+    ) -> Any:
         self.prompts.append(list(prompt_token_ids))
         text = self.turns.pop(0)
         tokenizer = getattr(self.tokenizer, "tokenizer", self.tokenizer)
@@ -159,17 +168,31 @@ def executor_for(remote_url: list[str] | None, agent_func_path: str | None) -> A
     return SingleTurnAgentExecutor(remote_url)
 
 
-def execute(executor: Any, prompt: str, label: Any, turns: Sequence[str], tokenizer: Any,
-            images: Any = None, max_length: int = 4096,
-            max_new_tokens: int | None = None) -> dict[str, Any]:  # fmt: skip
+def execute(
+    executor: Any,
+    prompt: str,
+    label: Any,
+    turns: Sequence[str],
+    tokenizer: Any,
+    images: Any = None,
+    max_length: int = 4096,
+    max_new_tokens: int | None = None,
+) -> dict[str, Any]:
     """One sample through ``executor.execute`` as ``RolloutRayActor.generate_responses`` runs it
     (``max_new_tokens``: ``--rollout.max_new_tokens``, ``max_length``: ``--data.max_len``)."""
     engine = ScriptedEngine(tokenizer, turns)
     params = SimpleNamespace(max_tokens=max_new_tokens, logprobs=None)  # SamplingParams' reads
-    output: dict[str, Any] = asyncio.run(executor.execute(
-        prompt=prompt, label=label, sampling_params=params, max_length=max_length,
-        hf_tokenizer=tokenizer, llm_engine=engine, images=images,
-    ))  # fmt: skip
+    output: dict[str, Any] = asyncio.run(
+        executor.execute(
+            prompt=prompt,
+            label=label,
+            sampling_params=params,
+            max_length=max_length,
+            hf_tokenizer=tokenizer,
+            llm_engine=engine,
+            images=images,
+        )
+    )
     return output
 
 
@@ -204,13 +227,25 @@ def rollouts(executor: Any, args: Any, rows: list[dict[str, Any]]) -> dict[str, 
         prompt, label = build_prompt(row, args, tokenizer)
         images = [image()] if row.get(args.data.image_key) else None
         output = execute(
-            executor, prompt, label, row["turns"], tokenizer, images,
-            row.get("max_len", args.data.max_len), args.rollout.max_new_tokens,
-        )  # fmt: skip
+            executor,
+            prompt,
+            label,
+            row["turns"],
+            tokenizer,
+            images,
+            row.get("max_len", args.data.max_len),
+            args.rollout.max_new_tokens,
+        )
         outputs.append(output)
         query = tokenizer.decode(output["observation_tokens"], skip_special_tokens=False)
-        report.append({"prompt": prompt, "query": query, "reward": _plain(output["reward"]),
-                       "extra_logs": _plain(output["extra_logs"])})  # fmt: skip
+        report.append(
+            {
+                "prompt": prompt,
+                "query": query,
+                "reward": _plain(output["reward"]),
+                "extra_logs": _plain(output["extra_logs"]),
+            }
+        )
     result: dict[str, Any] = {"samples": report}
     try:
         items = experiences(outputs, tokenizer)

@@ -51,23 +51,35 @@ def chat_completion(turn: dict[str, Any]) -> dict[str, Any]:
     if turn.get("tool_calls"):
         message["tool_calls"] = turn["tool_calls"]
     generated = [200 + i for i in range(3)]
-    logprobs = [{"token": f"token_id:{t}", "logprob": -0.5, "bytes": None, "top_logprobs": []}
-                for t in generated]  # fmt: skip
+    logprobs = [
+        {"token": f"token_id:{t}", "logprob": -0.5, "bytes": None, "top_logprobs": []}
+        for t in generated
+    ]
     choice = {
-        "index": 0, "message": message, "token_ids": generated, "logprobs": {"content": logprobs},
+        "index": 0,
+        "message": message,
+        "token_ids": generated,
+        "logprobs": {"content": logprobs},
         "finish_reason": "tool_calls" if turn.get("tool_calls") else "stop",
-    }  # fmt: skip
+    }
     return {
-        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "policy",
-        "choices": [choice], "prompt_token_ids": PROMPT_IDS,
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "policy",
+        "choices": [choice],
+        "prompt_token_ids": PROMPT_IDS,
         "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
-    }  # fmt: skip
+    }
 
 
 def prompt_of(messages: list[dict[str, Any]]) -> str:
     content = next(m["content"] for m in messages if m["role"] == "user")
-    return content if isinstance(content, str) else next(p["text"] for p in content
-                                                         if p["type"] == "text")  # fmt: skip
+    return (
+        content
+        if isinstance(content, str)
+        else next(p["text"] for p in content if p["type"] == "text")
+    )
 
 
 def policy(turns: dict[str, list[dict[str, Any]]]) -> FastAPI:
@@ -110,8 +122,9 @@ def refusal(config: dict[str, Any]) -> str:
 
     parsed = GlobalConfigDictParserConfig(
         initial_global_config_dict=OmegaConf.create(config | NEMO_RL_POLICY),
-        skip_load_from_cli=True, offline=True,
-    )  # fmt: skip
+        skip_load_from_cli=True,
+        offline=True,
+    )
     try:
         GlobalConfigDictParser().parse(parsed)
     except ConfigError as error:
@@ -130,8 +143,11 @@ def refusals(job: dict[str, Any]) -> dict[str, str]:
 
 
 # what NeMo RL's actor sets before RunHelper.start (policy_base_url: the URLs of its vLLM servers)
-NEMO_RL_POLICY = {"policy_model_name": "policy", "policy_api_key": "dummy_key",
-                  "policy_base_url": []}  # fmt: skip
+NEMO_RL_POLICY = {
+    "policy_model_name": "policy",
+    "policy_api_key": "dummy_key",
+    "policy_base_url": [],
+}
 
 
 def venvs(root: Path, servers: list[list[str]]) -> Path:
@@ -153,13 +169,15 @@ def gym_config(job: dict[str, Any], work: Path, policy_url: str) -> Any:
     nemo_gym["raas"]["resources_servers"]["raas"] |= {"raas_url": job["url"], "num_workers": 2}
     head_port = free_port()
     nemo_gym |= NEMO_RL_POLICY | {
-        "policy_base_url": [policy_url], "default_host": "127.0.0.1",
+        "policy_base_url": [policy_url],
+        "default_host": "127.0.0.1",
         "head_server": {"host": "127.0.0.1", "port": head_port},
         "ray_head_node_address": ray.get_runtime_context().gcs_address,
-        "skip_venv_if_present": True, "uv_venv_dir": str(venvs(work / "venvs", job["servers"])),
+        "skip_venv_if_present": True,
+        "uv_venv_dir": str(venvs(work / "venvs", job["servers"])),
         "server_spinup_timeout_seconds": GIVE_UP_S,
         "model_endpoint_readiness_timeout_seconds": GIVE_UP_S,
-    }  # fmt: skip
+    }
     return DictConfig(nemo_gym), head_port
 
 
@@ -203,8 +221,9 @@ def main(job: dict[str, Any]) -> dict[str, Any]:
     stand_in = serve_in_thread(policy(job["turns"]), policy_port)
     config, head_port = gym_config(job, work, f"http://127.0.0.1:{policy_port}/v1")
     helper = RunHelper()
-    helper.start(GlobalConfigDictParserConfig(initial_global_config_dict=config,
-                                              skip_load_from_cli=True))  # fmt: skip
+    helper.start(
+        GlobalConfigDictParserConfig(initial_global_config_dict=config, skip_load_from_cli=True)
+    )
     report["spinup_s"] = time.monotonic() - started
     try:
         resolved = get_global_config_dict()

@@ -48,20 +48,29 @@ def flaky_front(raas_url: str, calls: list[int]) -> FastAPI:
         passed = {
             k: v for k, v in incoming.headers.items() if k in ("authorization", "content-type")
         }
-        answer = await request("POST", f"{raas_url}/verify", data=await incoming.body(),
-                               headers=passed)  # fmt: skip
+        answer = await request(
+            "POST", f"{raas_url}/verify", data=await incoming.body(), headers=passed
+        )
         return Response(await answer.read(), answer.status, media_type="application/json")
 
     return app
 
 
 def proxy(raas_url: str, api_key: str, retry_budget_s: float) -> FastAPI:
-    client = ServerClient(head_server_config=BaseServerConfig(host="127.0.0.1", port=free_port()),
-                          global_config_dict=OmegaConf.create({}))  # fmt: skip
+    client = ServerClient(
+        head_server_config=BaseServerConfig(host="127.0.0.1", port=free_port()),
+        global_config_dict=OmegaConf.create({}),
+    )
     config = RaasResourcesServerConfig(
-        name="raas", host="127.0.0.1", port=0, entrypoint="app.py", domain="other",
-        raas_url=raas_url, raas_api_key=api_key, retry_budget_s=retry_budget_s,
-    )  # fmt: skip
+        name="raas",
+        host="127.0.0.1",
+        port=0,
+        entrypoint="app.py",
+        domain="other",
+        raas_url=raas_url,
+        raas_api_key=api_key,
+        retry_budget_s=retry_budget_s,
+    )
     return RaasResourcesServer(config=config, server_client=client).setup_webserver()
 
 
@@ -72,8 +81,11 @@ async def verify_once(app: FastAPI, body: dict[str, Any]) -> dict[str, Any]:
             started = time.monotonic()
             async with session.post(f"http://127.0.0.1:{port}/verify", json=body) as answer:
                 content = await answer.text()
-                return {"status": answer.status, "body": content,
-                        "seconds": time.monotonic() - started}  # fmt: skip
+                return {
+                    "status": answer.status,
+                    "body": content,
+                    "seconds": time.monotonic() - started,
+                }
     finally:
         server.should_exit = True
         await task

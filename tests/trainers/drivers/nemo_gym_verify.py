@@ -62,10 +62,15 @@ def policy(outputs: dict[str, list[list[dict[str, Any]]]]) -> FastAPI:
         prompt = prompt_of(items)
         turn = sum(1 for item in items if item.get("type") == "function_call_output")
         return {
-            "id": f"resp_{turn}", "created_at": 0.0, "model": "policy", "object": "response",
-            "output": outputs[prompt][turn], "parallel_tool_calls": True, "tool_choice": "auto",
+            "id": f"resp_{turn}",
+            "created_at": 0.0,
+            "model": "policy",
+            "object": "response",
+            "output": outputs[prompt][turn],
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
             "tools": [],
-        }  # fmt: skip
+        }
 
     return app
 
@@ -96,9 +101,11 @@ async def session(client: ServerClient, row: dict[str, Any], output: list[Any]) 
     """An environment server's calls (environment_servers/single_agent_turn)."""
     episode = EpisodeId(rollout_id="rollout-1")
     seed = ResourcesSeedSessionRequest(
-        resources_session_id="resources-session-1", episode_id=episode,
-        task_id=TaskId(taskset="raas:test", task_id="task-1"), task_data=row,
-    )  # fmt: skip
+        resources_session_id="resources-session-1",
+        episode_id=episode,
+        task_id=TaskId(taskset="raas:test", task_id="task-1"),
+        task_data=row,
+    )
     seeded, answer = await post(client, "raas", "/seed_session", seed.model_dump(mode="json"))
     cookies = {name: morsel.value for name, morsel in seeded.cookies.items()}
     assert cookies, "a seed without a session cookie is refused by single_agent_turn"
@@ -118,8 +125,9 @@ async def session(client: ServerClient, row: dict[str, Any], output: list[Any]) 
     body = row | {"response": response.model_dump(mode="json")}
     _, verified = await post(client, "raas", "/verify", body, cookies=cookies)
     result = SingleAgentTurnResult.model_validate(verified)
-    close = ResourcesCloseSessionRequest(resources_session_id="resources-session-1",
-                                         episode_id=episode)  # fmt: skip
+    close = ResourcesCloseSessionRequest(
+        resources_session_id="resources-session-1", episode_id=episode
+    )
     _, closed = await post(client, "raas", "/close_session", close.model_dump(mode="json"))
     ResourcesCloseSessionResponse.model_validate(closed)
     return {"reward": result.reward, "mask_sample": result.mask_sample}
@@ -129,19 +137,27 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
     agent_port, model_port = free_port(), free_port()
     config = configured(job, agent_port, model_port)
     set_global_aiohttp_client(GlobalAIOHTTPAsyncClientConfig())
-    client = ServerClient(head_server_config=BaseServerConfig(host="127.0.0.1", port=free_port()),
-                          global_config_dict=config)  # fmt: skip
+    client = ServerClient(
+        head_server_config=BaseServerConfig(host="127.0.0.1", port=free_port()),
+        global_config_dict=config,
+    )
     entry = OmegaConf.to_container(config[AGENT].responses_api_agents.simple_agent)
     agent = SimpleAgent(config=SimpleAgentConfig(name=AGENT, **entry), server_client=client)
-    servers = [(await serve(policy(job["outputs"]), model_port))[:2],
-               (await serve(agent.setup_webserver(), agent_port))[:2]]  # fmt: skip
+    servers = [
+        (await serve(policy(job["outputs"]), model_port))[:2],
+        (await serve(agent.setup_webserver(), agent_port))[:2],
+    ]
     runs = []
     for row in job["rows"]:
         _, answer = await post(client, AGENT, "/run", row)
         checked = BaseMultiRewardVerifyResponse.model_validate(answer)
-        runs.append({key: answer.get(key) for key in job["report"]} | {
-            "reward": checked.reward, "reward_components": checked.reward_components,
-        })  # fmt: skip
+        runs.append(
+            {key: answer.get(key) for key in job["report"]}
+            | {
+                "reward": checked.reward,
+                "reward_components": checked.reward_components,
+            }
+        )
     row = job["rows"][job["session_row"]]
     turns = job["outputs"][prompt_of(row["responses_create_params"]["input"])]
     report = {"runs": runs, "session": await session(client, row, turns[0])}

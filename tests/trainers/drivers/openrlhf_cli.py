@@ -54,9 +54,18 @@ python() {
   fi
 }
 """
-SHOWN = ("reward.remote_url", "train.agent_func_path", "data.input_key", "data.label_key",
-         "data.image_key", "data.apply_chat_template", "data.max_images_per_prompt",
-         "data.max_len", "rollout.max_new_tokens", "rollout.n_samples_per_prompt")  # fmt: skip
+SHOWN = (
+    "reward.remote_url",
+    "train.agent_func_path",
+    "data.input_key",
+    "data.label_key",
+    "data.image_key",
+    "data.apply_chat_template",
+    "data.max_images_per_prompt",
+    "data.max_len",
+    "rollout.max_new_tokens",
+    "rollout.n_samples_per_prompt",
+)
 
 
 def parse(argv: list[str]) -> Any:
@@ -65,11 +74,19 @@ def parse(argv: list[str]) -> Any:
 
     path = Path(openrlhf.cli.__file__).with_name("train_ppo_ray.py")
     tree = ast.parse(path.read_text(), str(path))
-    main = next(node for node in tree.body if isinstance(node, ast.If)
-                and ast.unparse(node.test) == "__name__ == '__main__'")  # fmt: skip
+    main = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "__name__ == '__main__'"
+    )
     parsed: list[Any] = []
-    namespace = {"__name__": "__main__", "argparse": argparse, "os": os, "datetime": datetime,
-                 "train": parsed.append}  # fmt: skip
+    namespace = {
+        "__name__": "__main__",
+        "argparse": argparse,
+        "os": os,
+        "datetime": datetime,
+        "train": parsed.append,
+    }
     sys.argv = [str(path), *argv]
     code = compile(ast.Module(body=main.body, type_ignores=[]), str(path), "exec")
     exec(code, namespace)  # OpenRLHF's own statements, as `python -m` would run them
@@ -104,8 +121,13 @@ def replay(command: str) -> None:
     must find the installed raas-client, not a checkout's)."""
     env = {**os.environ, "DRIVER": __file__, "DRIVER_PYTHON": sys.executable}
     with tempfile.TemporaryDirectory() as elsewhere:
-        done = subprocess.run(["bash", "-c", PRELUDE + command], env=env, text=True,
-                              stdout=subprocess.PIPE, cwd=elsewhere)  # fmt: skip
+        done = subprocess.run(
+            ["bash", "-c", PRELUDE + command],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            cwd=elsewhere,
+        )
     sys.stdout.write(done.stdout)
     if done.returncode:
         raise SystemExit(f"the command exited {done.returncode}")

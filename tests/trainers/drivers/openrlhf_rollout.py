@@ -27,11 +27,16 @@ def main(spec: dict[str, Any]) -> dict[str, Any]:
     _openrlhf.stub_vllm()
     args = SimpleNamespace(
         data=SimpleNamespace(
-            apply_chat_template=True, input_template=None, input_key="input", label_key="label",
-            image_key="image", max_images_per_prompt=int(spec.get("vision", False)), max_len=4096,
+            apply_chat_template=True,
+            input_template=None,
+            input_key="input",
+            label_key="label",
+            image_key="image",
+            max_images_per_prompt=int(spec.get("vision", False)),
+            max_len=4096,
         ),
         rollout=SimpleNamespace(max_new_tokens=spec.get("max_new_tokens")),
-    )  # fmt: skip
+    )
     remote_url = spec.get("remote_url")
     if "reward_module" in spec:
         remote_url = [importlib.import_module(spec["reward_module"]).__file__]

@@ -135,14 +135,16 @@ async def remote_rm(args: argparse.Namespace, groups: list[list[Sample]]) -> dic
         load_function(args.rollout_sample_filter_path)(args, groups)
     samples = [s for group in groups for s in group]
     return {
-        "answers": [s.reward for s in samples], "errors": errors,
+        "answers": [s.reward for s in samples],
+        "errors": errors,
         "rewards": [s.reward[args.reward_key] if s.reward is not None else None for s in samples],
         "removed": [s.remove_sample for s in samples],
-    }  # fmt: skip
+    }
 
 
-async def custom_rm(args: argparse.Namespace, groups: list[list[Sample]], rollout_id: int | None
-                    ) -> dict[str, Any]:  # fmt: skip
+async def custom_rm(
+    args: argparse.Namespace, groups: list[list[Sample]], rollout_id: int | None
+) -> dict[str, Any]:
     rm = load_function(args.custom_rm_path)
     for sample in (s for group in groups for s in group):
         for path in args.rollout_sample_hook_path:
@@ -156,9 +158,10 @@ async def custom_rm(args: argparse.Namespace, groups: list[list[Sample]], rollou
             sample.reward = await rm(args, sample)
     samples = [s for group in groups for s in group]
     return {
-        "rewards": [s.reward for s in samples], "removed": [s.remove_sample for s in samples],
+        "rewards": [s.reward for s in samples],
+        "removed": [s.remove_sample for s in samples],
         "raas": [s.metadata.get("raas") for s in samples],
-    }  # fmt: skip
+    }
 
 
 def encoded(groups: list[list[Sample]]) -> list[list[str]]:

@@ -67,10 +67,14 @@ class ScriptedServer:
         ids = self.tokenizer(row["response"], add_special_tokens=False)["input_ids"]
         version = row["step"]
         return TokenOutput(
-            token_ids=[*ids, self.tokenizer.eos_token_id], stop_reason="completed",
-            extra_fields={"global_steps": version, "min_global_steps": version,
-                          "max_global_steps": version},
-        )  # fmt: skip
+            token_ids=[*ids, self.tokenizer.eos_token_id],
+            stop_reason="completed",
+            extra_fields={
+                "global_steps": version,
+                "min_global_steps": version,
+                "max_global_steps": version,
+            },
+        )
 
 
 def config_of(overrides: list[str]) -> DictConfig:
@@ -97,8 +101,10 @@ def dataset_row(row: dict[str, Any], index: int) -> dict[str, Any]:
         "extra_info": {**row["extra_info"], "index": index},
         "raw_prompt": [{"role": "user", "content": content}],
         "dummy_tensor": torch.tensor([0], dtype=torch.uint8),
-        "index": index, "tools_kwargs": {}, "interaction_kwargs": {},
-    }  # fmt: skip
+        "index": index,
+        "tools_kwargs": {},
+        "interaction_kwargs": {},
+    }
 
 
 def check_round_trip(tokenizer: Any, rows: list[dict[str, Any]]) -> None:
@@ -148,8 +154,11 @@ def advantages(batch: DataProto, config: DictConfig) -> dict[str, Any]:
     )
     values = done.batch["advantages"]
     finite = bool(torch.isfinite(values).all())
-    return {"estimator": str(config.algorithm.adv_estimator), "finite": finite,
-            "nonzero": int((values != 0).sum())}  # fmt: skip
+    return {
+        "estimator": str(config.algorithm.adv_estimator),
+        "finite": finite,
+        "nonzero": int((values != 0).sum()),
+    }
 
 
 async def run(config: DictConfig, rows: list[dict[str, Any]]) -> dict[str, Any]:

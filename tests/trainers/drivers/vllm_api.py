@@ -150,9 +150,14 @@ def client_chain() -> dict[str, Any]:
     handles = [{"GPU-uuid": ("rebuild", "args", 1)}, {"GPU-uuid": ("rebuild", "args", 2)}]
     client.init_weight_transfer_engine({"packed": False})  # what IPCTrainer.trainer_init sends
     client.start_weight_update()
-    update = {"names": ["a.weight", "b.weight"], "dtype_names": ["bfloat16", "float32"],
-              "shapes": [[2, 3], [4]], "ipc_handles": handles, "ipc_handles_pickled": None,
-              "tensor_sizes": None}  # fmt: skip
+    update = {
+        "names": ["a.weight", "b.weight"],
+        "dtype_names": ["bfloat16", "float32"],
+        "shapes": [[2, 3], [4]],
+        "ipc_handles": handles,
+        "ipc_handles_pickled": None,
+        "tensor_sizes": None,
+    }
     client.update_weights(update)  # what IPCTrainer._do_send sends: asdict(update_info)
     client.finish_weight_update()
     calls = recorder.calls
@@ -214,16 +219,20 @@ def assigns(owner: Any, attribute: str) -> bool:
         target
         for node in ast.walk(tree)
         for target in (
-            node.targets if isinstance(node, ast.Assign)
-            else [node.target] if isinstance(node, ast.AnnAssign)
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
             else []
         )
-    ]  # fmt: skip
+    ]
     return any(
-        isinstance(t, ast.Attribute) and t.attr == attribute
-        and isinstance(t.value, ast.Name) and t.value.id == "self"
+        isinstance(t, ast.Attribute)
+        and t.attr == attribute
+        and isinstance(t.value, ast.Name)
+        and t.value.id == "self"
         for t in targets
-    )  # fmt: skip
+    )
 
 
 def fallback_chain() -> dict[str, Any]:
