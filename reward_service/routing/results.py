@@ -35,8 +35,8 @@ def vetted(sample: Sample, outcome: Outcome) -> tuple[Outcome, float | None]:
     reward = combined(sample, outcome)
     if outcome.status != "ok" or reward is not None:
         return outcome, reward
-    error = f"the backend's scores are not numbers in [0, 1]: {outcome.accuracy!r}, " + repr(
-        outcome.format
+    error = (
+        f"the backend's scores are not numbers in [0, 1]: {outcome.accuracy!r}, {outcome.format!r}"
     )
     return Outcome("error", error=error, seconds=outcome.seconds), None
 
