@@ -7,20 +7,16 @@ one. Requests of equal cost interleave chunk by chunk; a request whose items han
 deadline accumulates time fast, so a small request arriving behind it is served by the next free
 child and finishes within about one deadline, however many hanging items the other holds.
 
-A chunk holds items of one *kind* (the pool's ``kind_of``: for the rule pool, the verifier), taken
-from anywhere in its request: a request keeps one line per kind, served one kind after another in
-the order they first came, so a mixed batch of GRPO groups (8 of one verifier, then 8 of the next)
-still travels in full chunks, not a chunk per group (measured on the mixed chain-of-thought batch
-of ``bench/bench_router_cpu.py``: 10 → 50 items a chunk on average, and the router's CPU per item
-for the pool 24 → 16 µs). A chunk is cut at about ``target_s`` of estimated child time: each kind's
-time per item is learned from the chunks it ran (:meth:`FairQueue.learn`), starting from
-``first_item_s``. Cheap items then travel a few hundred at a time (one message each way per chunk:
-the parent's cost per item fell from 8.1 to 3.9 µs on ``choice`` going from 32 to 512 items a
-chunk), slow ones a few at a time, so a chunk holds a child for about ``target_s`` whatever it
-holds. It is also cut at ``max_items``, at about ``2 × children`` chunks per request (so a request
-spreads over the children), and before ``max_bytes``. An item sent back after its child died
-without saying which item killed it is a *suspect*: it goes out alone next time, and one sent back
-more than ``max_requeues`` times is given up.
+A chunk holds items of one *kind* (the pool's ``kind_of``: for the rule pool, the verifier)
+and is cut at about ``target_s`` of estimated child time: each kind's time per item is learned
+from the chunks it ran (:meth:`FairQueue.learn`), starting from ``first_item_s``. Cheap items
+then travel a few hundred at a time (one message each way per chunk: the parent's cost per item
+fell from 8.1 to 3.9 µs on ``choice`` going from 32 to 512 items a chunk), slow ones a few at a
+time, so a chunk holds a child for about ``target_s`` whatever it holds. It is also cut at
+``max_items``, at about ``2 × children`` chunks per request (so a request spreads over the
+children), and before ``max_bytes``. An item sent back after its child died without
+saying which item killed it is a *suspect*: it goes out alone next time, and one sent back more
+than ``max_requeues`` times is given up.
 """
 
 from __future__ import annotations
@@ -42,7 +38,7 @@ class Request:
     done: asyncio.Future[None]
     results: list[Any]
     remaining: int
-    items: dict[Hashable, deque[Item]] = field(default_factory=dict)  # waiting, by kind
+    items: deque[Item] = field(default_factory=deque)  # waiting to be taken
     queued: bool = False  # among the lines being served
     closed: bool = False  # its caller has gone: nothing more is run or settled for it
     service_s: float = 0.0  # child time charged so far
@@ -118,14 +114,13 @@ class FairQueue:
         self.item_s = 0.9 * self.item_s + 0.1 * per_item
 
     def add(self, request: Request, items: Sequence[Item]) -> None:
-        for item in items:
-            _line(request, item.kind).append(item)
+        request.items.extend(items)
         self.queued += len(items)
         self._rotate_in(request)
 
     def withdraw(self, request: Request) -> None:
         """Forget what ``request`` still has queued (it is done, or its caller went away)."""
-        self.queued -= sum(map(len, request.items.values()))
+        self.queued -= len(request.items)
         request.items.clear()
         if request.queued:
             request.queued = False
@@ -157,14 +152,14 @@ class FairQueue:
                 if item.requeues > self.max_requeues:
                     given_up.append(item)
                     continue
-            _line(item.request, item.kind).appendleft(item)
+            item.request.items.appendleft(item)
             self.queued += 1
             self._rotate_in(item.request)
         return given_up[::-1]
 
     def drain(self) -> list[Item]:
         """Everything still queued, removed."""
-        items = [item for r in self._lines for line in r.items.values() for item in line]
+        items = [item for request in self._lines for item in request.items]
         for request in list(self._lines):
             self.withdraw(request)
         return items
@@ -178,16 +173,18 @@ class FairQueue:
             self._lines.append(request)
 
     def _take_from(self, request: Request) -> list[Item]:
-        if not request.items:
-            return []
-        kind, items = next(iter(request.items.items()))
+        items = request.items
         limit = max(1, min(self.max_items, len(request.results) // (2 * self.children)))
-        limit = min(limit, max(1, round(self.target_s / self.kind_s.get(kind, self.first_item_s))))
+        if items:
+            per_item = self.kind_s.get(items[0].kind, self.first_item_s)
+            limit = min(limit, max(1, round(self.target_s / per_item)))
         chunk: list[Item] = []
         size = 0
         while items and len(chunk) < limit:
             item = items[0]
-            if chunk and (item.requeues or size + item.size > self.max_bytes):
+            if chunk and (
+                item.requeues or size + item.size > self.max_bytes or item.kind != chunk[0].kind
+            ):
                 break
             items.popleft()
             self.queued -= 1
@@ -197,16 +194,7 @@ class FairQueue:
             size += item.size
             if item.requeues:  # a suspect goes alone: if it kills again, it is known
                 break
-        if not items:
-            del request.items[kind]
         return chunk
-
-
-def _line(request: Request, kind: Hashable) -> deque[Item]:
-    line = request.items.get(kind)
-    if line is None:
-        line = request.items[kind] = deque()
-    return line
 
 
 def _served(request: Request) -> float:

@@ -106,47 +106,6 @@ def test_chunks_are_cut_at_the_target_time_by_what_each_kind_has_cost(
     assert len(queue.take()) == 1  # never fewer than one
 
 
-def test_groups_of_mixed_kinds_travel_in_full_chunks_of_one_kind(
-    loop: asyncio.AbstractEventLoop,
-) -> None:
-    """GRPO groups of 8 samples, verifiers in turn: a chunk gathers a kind's items from across
-    the request, not only the 8 of the group at its head."""
-    queue = FairQueue(children=1, max_items=4096, max_bytes=1 << 30, max_requeues=2, target_s=1)
-    groups = [("math", 8), ("choice", 8), ("iou", 8)] * 8
-    kinds(queue, loop, groups)
-    chunks = [queue.take() for _ in range(3)]
-    assert [(chunk[0].kind, len(chunk)) for chunk in chunks] == [
-        ("math", 64),
-        ("choice", 64),
-        ("iou", 64),
-    ]
-    assert all({item.kind for item in chunk} == {chunk[0].kind} for chunk in chunks)
-    assert [item.payload for item in chunks[0][:10]] == [f"math{i}" for i in range(8)] + [
-        "math0",
-        "math1",
-    ]
-    assert queue.take() == []
-    assert queue.queued == 0
-
-
-def test_suspects_go_alone_then_the_rest_of_their_kind_then_the_next_kind(
-    loop: asyncio.AbstractEventLoop,
-) -> None:
-    queue = FairQueue(children=1, max_items=4096, max_bytes=1 << 30, max_requeues=2, target_s=1)
-    kinds(queue, loop, [("a", 8), ("b", 8), ("a", 8)])
-    first = queue.take()
-    assert [item.kind for item in first] == ["a"] * 12  # 24 items // (2 × 1 child)
-    queue.requeue(first, suspect=True)
-    chunks = [queue.take() for _ in range(14)]
-    assert [len(chunk) for chunk in chunks] == [1] * 12 + [4, 8]
-    assert [item.payload for chunk in chunks[:12] for item in chunk] == [
-        item.payload for item in first
-    ]  # in their order
-    assert [chunk[0].kind for chunk in chunks[-2:]] == ["a", "b"]
-    assert queue.take() == []
-    assert queue.queued == 0
-
-
 def test_a_request_is_charged_its_chunk_estimate(loop: asyncio.AbstractEventLoop) -> None:
     queue = FairQueue(children=1, max_items=4096, max_bytes=1 << 30, max_requeues=2)
     line = kinds(queue, loop, [("k", 50)])
