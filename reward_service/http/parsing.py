@@ -53,10 +53,16 @@ def validated(adapter: TypeAdapter[T], text: bytes | bytearray) -> T:
     """``adapter.validate_json(text)``'s value, parsed first with ``from_json`` (the faster way on
     long strings); :class:`ValidationError` from ``validate_json`` itself when either step fails."""
     try:
-        value: Any = from_json(text)
-        return adapter.validate_python(value)
-    except (ValueError, ValidationError):  # a ValidationError is a ValueError
+        return _two_steps(adapter, text)
+    except ValueError:  # either step (a ValidationError is a ValueError): one pass says why
         return adapter.validate_json(text)
+
+
+def _two_steps(adapter: TypeAdapter[T], text: bytes | bytearray) -> T:
+    """``from_json`` then validation: :class:`ValidationError` for a value the adapter refuses,
+    another ``ValueError`` for text that is not JSON."""
+    value: Any = from_json(text)
+    return adapter.validate_python(value)
 
 
 def parse_request(body: bytes | bytearray) -> RewardRequest:
@@ -95,14 +101,15 @@ async def in_pieces(body: bytes | bytearray, piece_bytes: int) -> RewardRequest 
             after += piece_bytes  # a long sample: keep looking, a window at a time
         else:
             try:
-                piece = validated(_SAMPLES, _array(body, start, found.start() + 1))
+                piece = _two_steps(_SAMPLES, _array(body, start, found.start() + 1))
                 samples += piece
                 start, after = found.end(), found.end() + piece_bytes
-            except ValidationError as exc:
+            except ValidationError:
+                return None  # a real error: the whole parse reports it
+            except ValueError:  # not JSON: the cut fell inside a sample
                 miscuts += 1
-                first = exc.errors(include_url=False, include_input=False)[0]
-                if first["type"] != "json_invalid" or miscuts > _MAX_MISCUTS:
-                    return None  # a real error (the whole parse reports it), or too many
+                if miscuts > _MAX_MISCUTS:
+                    return None
                 after = found.end()  # the next candidate
         await asyncio.sleep(0)
     last = _samples(_array(body, start, end))
@@ -119,8 +126,8 @@ def _array(body: bytes | bytearray, start: int, end: int) -> bytes:
 
 def _samples(array: bytes) -> list[Sample] | None:
     try:
-        return validated(_SAMPLES, array)
-    except ValidationError:
+        return _two_steps(_SAMPLES, array)
+    except ValueError:
         return None
 
 
@@ -128,6 +135,6 @@ def _envelope(text: bytes | bytearray) -> RewardRequest | None:
     """The request around an empty ``samples`` (no ``]`` follows the array's: none can hold
     a second ``samples``)."""
     try:
-        return validated(_REQUEST, text)
-    except ValidationError:
+        return _two_steps(_REQUEST, text)
+    except ValueError:
         return None
