@@ -3,8 +3,8 @@
 Pydantic only: this module and those it reads (``models.config``, ``route_spec``, ``schemas``,
 ``memory``) import nothing else (PyYAML for a routes file), so any role can read its settings
 before it loads anything heavy. The compatibility endpoints' knobs (``RAAS_OPENRLHF_*``,
-``RAAS_JUDGE_*``) are not here: ``compat.settings.CompatSettings`` reads them, and only the app
-that mounts those endpoints builds it.
+``RAAS_JUDGE_*``) are not here: ``compat.settings.CompatSettings`` reads them, built only where
+those endpoints are served or checked (the app, ``raas serve``'s start, ``raas score``).
 """
 
 from __future__ import annotations
