@@ -5,7 +5,7 @@
 #   base_image.sh WORKDIR IMAGE
 set -euo pipefail
 WORK=${1:?workdir}; IMAGE=${2:?image name}
-ROOTFS=$WORK/rootfs
+ROOTFS=$(realpath -m "$WORK/rootfs")
 TAG=${IMAGE##*:}                               # 3.11-slim-bookworm
 PY=python${TAG%%-*}; SUITE=${TAG##*-}          # python3.11, bookworm
 MIRROR=${RAAS_DEBIAN_MIRROR:-}
@@ -17,7 +17,19 @@ if [ -z "$MIRROR" ]; then
 fi
 [ -n "$MIRROR" ] || { echo "no Debian mirror found in apt's sources; set RAAS_DEBIAN_MIRROR" >&2; exit 1; }
 
+# debootstrap mounts /proc (and more) inside the root while it installs and unmounts them at its
+# end, but not always: once seen in a run of this script, a /proc left mounted there made `tar`
+# archive the host's /proc and `rm` fail. Whatever is still mounted under the root is unmounted
+# before it is archived or removed, and `tar` stays on the root's own file system.
+unmount_under() {
+  local target
+  awk -v root="$1" 'index($2, root "/") == 1 {print $2}' /proc/self/mounts | sort -r \
+    | while read -r target; do umount "$target" 2> /dev/null || umount -l "$target"; done
+}
+trap 'unmount_under "$ROOTFS"' EXIT
+
 if [ ! -x "$ROOTFS/usr/bin/$PY" ]; then
+  unmount_under "$ROOTFS"
   rm -rf "$ROOTFS"
   debootstrap --variant=minbase \
     --include=$PY,$PY-venv,python3-pip,python3-venv,ca-certificates,netbase,tzdata \
@@ -32,7 +44,8 @@ rm -f "$ROOTFS/usr/lib/$PY/EXTERNALLY-MANAGED"
 for name in python python3 "$PY"; do ln -sf "/usr/bin/$PY" "$ROOTFS/usr/local/bin/$name"; done
 for name in pip pip3 "pip${PY#python}"; do ln -sf /usr/bin/pip3 "$ROOTFS/usr/local/bin/$name"; done
 : > "$ROOTFS/etc/resolv.conf"
-tar --numeric-owner -C "$ROOTFS" -c . | podman import -q \
+unmount_under "$ROOTFS"
+tar --numeric-owner --one-file-system -C "$ROOTFS" -c . | podman import -q \
   --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' --change 'CMD ["python3"]' - "$IMAGE" > /dev/null
 rm -rf "$ROOTFS"

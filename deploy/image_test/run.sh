@@ -87,19 +87,39 @@ readarray -t PIP_SETUP < <("$VENV/bin/python" deploy/image_test/pip_setup.py "$W
 MOUNTS=()
 for mount in "${PIP_SETUP[@]}"; do MOUNTS+=(-v "$mount"); done
 
-step "build --target cpu (Dockerfile as it is; log: $WORK/build.log)"
+disk_free() { df -h "$WORK" | awk 'NR == 2 {print $4 " free of " $2}'; }
+build() {
+  buildah bud --isolation chroot --network host --pull-never --format docker --layers \
+    "${MOUNTS[@]}" --target cpu -t "$IMAGE" -f Dockerfile . > "$WORK/build.log" 2>&1
+}
+# The build peaks near 12 GB in $WORK (layers are stored as they are committed, then copied
+# into the next stage). A commit that fails writing its layer ("storing layer", "no space left")
+# is the storage, not the Dockerfile: the finished steps stay cached and it is tried once more.
+step "build --target cpu (Dockerfile as it is; log: $WORK/build.log; disk: $(disk_free))"
 build_start=$SECONDS
-if ! buildah bud --isolation chroot --network host --pull-never --format docker --layers \
-  "${MOUNTS[@]}" --target cpu -t "$IMAGE" -f Dockerfile . > "$WORK/build.log" 2>&1; then
+if ! build; then
   tail -40 "$WORK/build.log" >&2
-  exit 1
+  echo "### image build failed; disk: $(disk_free)" >&2
+  grep -q -E "storing layer|no space left" "$WORK/build.log" || exit 1
+  step "build: the layer store failed; building once more"
+  buildah rm -a > /dev/null 2>&1 || true
+  if ! build; then
+    tail -40 "$WORK/build.log" >&2
+    echo "### image build failed again; disk: $(disk_free)" >&2
+    exit 1
+  fi
 fi
 BUILD_S=$((SECONDS - build_start))
 SIZE=$(podman image inspect --format '{{.Size}}' "$IMAGE")
 echo "### image build: ${BUILD_S}s (base image included: $((SECONDS - START))s since the start)," \
   "image $IMAGE: $((SIZE / 1000000)) MB"
 
-step "tests: the image and the compose stack"
+if [ "${RAAS_IMAGE_KEEP:-0}" != 1 ]; then  # the build stages' layers: not needed to run it
+  buildah rm -a > /dev/null 2>&1 || true
+  podman image prune -f > /dev/null 2>&1 || true
+fi
+
+step "tests: the image and the compose stack (disk: $(disk_free))"
 RAAS_IMAGE=$IMAGE RAAS_IMAGE_WORK=$WORK PODMAN_COMPOSE=$VENV/bin/podman-compose \
   "$VENV/bin/python" -m pytest -v -p no:cacheprovider \
   deploy/image_test/test_image.py deploy/image_test/test_compose.py \
