@@ -461,8 +461,8 @@ class Metrics:
 def monitored(columns: SourceColumns) -> Monitored:
     """The monitoring values of one source's columns."""
     means = columns.means()
-    pairs = zip(columns.reflecting, columns.right, strict=True)
-    reflection = Tally((flag(r), right) for r, right in pairs if r is not None)
+    pairs = Tally(zip(columns.reflecting, columns.right, strict=True))  # counted in C
+    reflection = Tally({(flag(r), right): n for (r, right), n in pairs.items() if r is not None})
     return Monitored(
         chars=columns.lengths,
         tokens=means["response_tokens"],

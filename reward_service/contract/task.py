@@ -16,11 +16,16 @@ from reward_service.contract.schemas import Status
 NO_CONTEXT = Context()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class Task:
     """One unique (verifier, params, response, ground truth, format) to score, and the prompt
     where the verifier reads it (model verifiers, ``math``): otherwise ``None``, so a rule
     verifier that does not read it never pays to pickle or send it.
+
+    Read-only by convention, not ``frozen``: a frozen dataclass sets each field through
+    ``object.__setattr__``, 1.2 µs a task against 0.3 µs (measured), paid for every sample on
+    the router and again in the pool child that unpickles it. ``eq=False``: compared and
+    hashed by identity (the router's dedupe keys on the fields, never on a task).
 
     ``ground_truth`` is the canonical JSON text (sorted keys) of the sample's ground truth: a
     plain string on the pipe, and with the verifier and its validated params the key under which

@@ -61,7 +61,8 @@ class PoolBackend:
         await self.pool.close()
 
     async def run(self, tasks: Sequence[Task]) -> list[Outcome]:
-        return [Outcome.of(value) for value in await self.pool.map(tasks)]
+        values = await self.pool.map(tasks)
+        return [v if type(v) is Outcome else Outcome.of(v) for v in values]  # one call per failure
 
     def readiness(self) -> tuple[dict[str, Any], bool]:
         return {"pool": {"size": self.pool.size, "ready": self.pool.ready}}, self.pool.ready > 0

@@ -35,7 +35,7 @@ from reward_service.contract.task import Backend, Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.routing.results import result, vetted
 from reward_service.routing.routes import RouteTable
-from reward_service.routing.summary import DEFAULT_REFLECTION, SourceSummaries
+from reward_service.routing.summary import DEFAULT_REFLECTION, SourceColumns, SourceSummaries
 from reward_service.settings import Settings
 
 logger = logging.getLogger("raas.router")
@@ -83,21 +83,20 @@ class Router:
             for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
         ]
         results, summaries = [], SourceSummaries()
-        modes: dict[str, Reflection] = {}
+        sources: dict[str, tuple[Reflection, SourceColumns]] = {}
         for index, (sample, (outcome, reward)) in enumerate(zip(samples, judged, strict=True)):
-            source = sample.data_source
-            if (mode := modes.get(source)) is None:
-                mode = modes[source] = self.reflection(request, source)
+            if (found := sources.get(source := sample.data_source)) is None:
+                mode = self.reflection(request, source)
+                found = sources[source] = mode, summaries.columns(source, mode)
+            mode, columns = found
             answer = result(sample, outcome, reward)
             results.append(answer)
-            summaries.add(
-                source,
+            columns.add(
                 answer,
                 len(sample.response),
                 self._reflects(sample, outcome, mode),
                 outcome.tokens,
                 sample.truncated,
-                mode,
             )
             if index % _SLICE == _SLICE - 1:
                 await asyncio.sleep(0)

@@ -7,7 +7,7 @@ import pytest
 
 from reward_service.contract.monitoring import reflections, reflects
 from reward_service.contract.schemas import Reflection
-from reward_service.routing.summary import SourceSummaries, correct
+from reward_service.routing.summary import SourceSummaries, correct, perception
 from trainer_client.summary import merge
 
 Row = tuple[str, int, bool | None, int | None, dict[str, Any]]
@@ -143,6 +143,28 @@ def test_perception_block_and_counts() -> None:
 )
 def test_only_real_values_are_monitored(details: dict[str, Any]) -> None:
     assert by_source([row("s", "r", ok(1.0, 1.0, **details))])["s"]["perception"] is None
+
+
+@pytest.mark.parametrize(
+    ("details", "columns"),
+    [
+        ([], {}),
+        ([{"gold": "4"}], {}),
+        ([{"iou": 0.5}, {"iou": 1}, {"iou": True}, {"iou": "0.5"}], {"iou": [0.5, 1.0]}),
+        ([{"iou": float("inf")}, {"iou": float("-inf")}, {"iou": float("nan")}], {}),
+        ([{"parsed": True}, {"parsed": 1}, {"parsed": False}], {"parsed": [1.0, 0.0]}),
+        # a column per name in PERCEPTION's order, `parsed` last, each in the samples' order
+        (
+            [{"parsed": True, "recall50": 0.25, "iou": 0.5}, {"iou": 0.75, "map": 0}],
+            {"iou": [0.5, 0.75], "map": [0.0], "recall50": [0.25], "parsed": [1.0]},
+        ),
+    ],
+)
+def test_perception_columns(details: list[dict[str, Any]], columns: dict[str, Any]) -> None:
+    found = perception(details)
+    assert found == columns
+    assert list(found) == list(columns)
+    assert all(type(v) is float for column in found.values() for v in column)
 
 
 def test_tokens_mean_over_the_counted_responses() -> None:
