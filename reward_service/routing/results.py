@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from reward_service.contract.schemas import Sample
 from reward_service.contract.shapes import SampleResult
 from reward_service.contract.task import Outcome
@@ -12,21 +10,23 @@ from reward_service.contract.task import Outcome
 def combined(sample: Sample, outcome: Outcome) -> float | None:
     """``(w_acc·acc + w_fmt·fmt) / (w_acc + w_fmt)`` for an ``ok`` outcome, else ``None``;
     ``None`` too when a component or the result is not a number in [0, 1]."""
-    if outcome.status != "ok" or outcome.accuracy is None:
+    accuracy, format_ = outcome.accuracy, outcome.format
+    if outcome.status != "ok" or accuracy is None or not _unit(accuracy):
         return None
-    if outcome.format is None:
-        reward = outcome.accuracy
-    else:
-        w = sample.weights
-        reward = (w.accuracy * outcome.accuracy + w.format * outcome.format) / (
-            w.accuracy + w.format
-        )
-        reward = reward if _unit(outcome.format) else math.nan
-    return reward if _unit(outcome.accuracy) and _unit(reward) else None
+    if format_ is None:
+        return accuracy
+    if not _unit(format_):
+        return None
+    w = sample.weights
+    reward = (w.accuracy * accuracy + w.format * format_) / (w.accuracy + w.format)
+    return reward if _unit(reward) else None
 
 
 def _unit(value: float) -> bool:
-    return isinstance(value, float | int) and 0.0 <= value <= 1.0  # False for NaN
+    """A number in [0, 1] (``False`` for NaN); a float tested first: every sample's accuracy."""
+    if type(value) is float:
+        return 0.0 <= value <= 1.0
+    return isinstance(value, float | int) and 0.0 <= value <= 1.0
 
 
 def vetted(sample: Sample, outcome: Outcome) -> tuple[Outcome, float | None]:
