@@ -73,7 +73,8 @@ def perception(details: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     ``map50``, ``threshold``, ``iou50``/``precision50``/``recall50``…; a value that is not a
     finite number (a bool, a string, NaN) is left out, and a name no sample reported has no
     column. A column a name at a time over the batch (one comprehension each), not a dict a
-    sample: measured, a third of the per-sample cost of an ``iou`` sample on the router's loop."""
+    sample and an append a value: an ``iou`` sample's summary add fell from 4.3 to 1.0 µs, and
+    its columns cost 1.1 µs a sample once a batch (measured in-process)."""
     found = {key: column for key in PERCEPTION if (column := _numbers(details, key))}
     if parsed := [float(v) for d in details if type(v := d.get("parsed", _ABSENT)) is bool]:
         found["parsed"] = parsed
