@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,8 @@ from reward_service.settings import Settings
 
 logger = logging.getLogger("raas.router")
 _SLICE = 2048
+_VERIFIER = operator.attrgetter("verifier")
+_SORT_KEY = operator.attrgetter("verifier", "ground_truth")  # a backend's tasks, grouped
 
 
 @dataclass(slots=True)
@@ -78,17 +81,17 @@ class Router:
         Per sample its outcome and, if ``ok``, its combined reward; the results; the summaries."""
         samples = request.samples
         plan, scored = await self._judge(request)
-        judged = [
-            vetted(sample, plan.early[index] if task_index is None else scored[task_index])
-            for index, (sample, task_index) in enumerate(zip(samples, plan.task_index, strict=True))
-        ]
+        early = plan.early
+        judged: list[tuple[Outcome, float | None]] = []
         results, summaries = [], SourceSummaries()
         sources: dict[str, tuple[Reflection, SourceColumns]] = {}
-        for index, (sample, (outcome, reward)) in enumerate(zip(samples, judged, strict=True)):
-            if (found := sources.get(source := sample.data_source)) is None:
+        for index, (sample, found) in enumerate(zip(samples, plan.task_index, strict=True)):
+            outcome, reward = vetted(sample, early[index] if found is None else scored[found])
+            judged.append((outcome, reward))
+            if (known := sources.get(source := sample.data_source)) is None:
                 mode = self.reflection(request, source)
-                found = sources[source] = mode, summaries.columns(source, mode)
-            mode, columns = found
+                known = sources[source] = mode, summaries.columns(source, mode)
+            mode, columns = known
             answer = result(sample, outcome, reward)
             results.append(answer)
             columns.add(
@@ -199,13 +202,19 @@ class Router:
         """Score unique tasks on their backends concurrently, each sorted by ground truth so that
         a parse is reused; a verifier with no backend here is ``unavailable``. If one backend
         refuses the batch (overloaded), the others stop too."""
+        names = list(map(_VERIFIER, tasks))  # C-level, as the sort keys: no call per task
+        family = {name: VERIFIERS.get(name).backend for name in set(names)}
         by_backend: dict[str, list[int]] = {}
-        for index, task in enumerate(tasks):
-            by_backend.setdefault(VERIFIERS.get(task.verifier).backend, []).append(index)
+        if len(set(family.values())) == 1:  # one family (most batches): no loop over tasks
+            by_backend[next(iter(family.values()))] = list(range(len(tasks)))
+        else:
+            for index, name in enumerate(names):
+                by_backend.setdefault(family[name], []).append(index)
         outcomes: list[Outcome | None] = [None] * len(tasks)
+        order = list(map(_SORT_KEY, tasks))
 
         async def run(backend: str, indices: list[int]) -> None:
-            indices.sort(key=lambda i: (tasks[i].verifier, tasks[i].ground_truth))
+            indices.sort(key=order.__getitem__)
             scored = await self.run_on(backend, [tasks[i] for i in indices])
             for index, outcome in zip(indices, scored, strict=True):
                 outcomes[index] = outcome
