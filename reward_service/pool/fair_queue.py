@@ -65,13 +65,11 @@ class Item:
         return self.request.closed or self.request.results[self.index] is not _PENDING
 
     def settle(self, value: Any) -> None:
-        """Record this item's value (the first one given wins). Called for every item the pool
-        runs: :attr:`settled` is read inline."""
-        request, index = self.request, self.index
-        results = request.results
-        if request.closed or results[index] is not _PENDING:
+        """Record this item's value (the first one given wins)."""
+        if self.settled:
             return
-        results[index] = value
+        request = self.request
+        request.results[self.index] = value
         request.remaining -= 1
         if request.remaining == 0 and not request.done.done():
             request.done.set_result(None)

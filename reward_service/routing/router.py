@@ -202,16 +202,15 @@ class Router:
         """Score unique tasks on their backends concurrently, each sorted by ground truth so that
         a parse is reused; a verifier with no backend here is ``unavailable``. If one backend
         refuses the batch (overloaded), the others stop too."""
-        names = list(map(_VERIFIER, tasks))  # C-level, as the sort keys: no call per task
-        family = {name: VERIFIERS.get(name).backend for name in set(names)}
+        order = list(map(_SORT_KEY, tasks))  # (verifier, ground truth): C-level, no call a task
+        family = {name: VERIFIERS.get(name).backend for name in set(map(_VERIFIER, tasks))}
         by_backend: dict[str, list[int]] = {}
         if len(set(family.values())) == 1:  # one family (most batches): no loop over tasks
             by_backend[next(iter(family.values()))] = list(range(len(tasks)))
         else:
-            for index, name in enumerate(names):
+            for index, (name, _) in enumerate(order):
                 by_backend.setdefault(family[name], []).append(index)
         outcomes: list[Outcome | None] = [None] * len(tasks)
-        order = list(map(_SORT_KEY, tasks))
 
         async def run(backend: str, indices: list[int]) -> None:
             indices.sort(key=order.__getitem__)

@@ -140,6 +140,9 @@ class SourceColumns:
         tokens: int | None,
         truncated: bool | None,
     ) -> None:
+        """One sample: its result, its response's length in characters, whether it reflects in
+        the source's mode (``None``: not examined), its tokens (``None``: not counted) and
+        whether the trainer cut it at the maximum length (``None``: not said)."""
         self._means = self._perception = None
         status = result["status"]
         self.statuses.append(status)
@@ -235,31 +238,15 @@ class SourceColumns:
 
 
 class SourceSummaries:
-    """``summary.by_source`` of a batch, a sample at a time in request order."""
+    """``summary.by_source`` of a batch: a source's columns each, filled in request order."""
 
     def __init__(self) -> None:
         self.sources: dict[str, SourceColumns] = {}
 
-    def add(
-        self,
-        data_source: str,
-        result: Result,
-        length: int,
-        reflecting: bool | None = None,
-        tokens: int | None = None,
-        truncated: bool | None = None,
-        mode: Reflection = DEFAULT_REFLECTION,
-    ) -> None:
-        """One sample: its result, its response's length in characters, whether it reflects in
-        the source's mode (``None``: not examined), its tokens (``None``: not counted) and
-        whether the trainer cut it at the maximum length (``None``: not said). A source's
-        reflection ``mode`` is the one its first sample came with (the router gives every
-        sample of a source the same: the request's, else the route's)."""
-        self.columns(data_source, mode).add(result, length, reflecting, tokens, truncated)
-
     def columns(self, data_source: str, mode: Reflection = DEFAULT_REFLECTION) -> SourceColumns:
-        """A source's columns, made with ``mode`` at its first sample: the router holds them
-        per source and adds its samples there directly."""
+        """A source's columns, to :meth:`SourceColumns.add` its samples to. A source's reflection
+        ``mode`` is the one given when its columns are first asked for (the router gives every
+        sample of a source the same: the request's, else the route's)."""
         columns = self.sources.get(data_source)
         if columns is None:
             columns = self.sources[data_source] = SourceColumns(mode)

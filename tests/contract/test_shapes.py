@@ -129,7 +129,7 @@ def summaries() -> SourceSummaries:
     ]
     for i, (source, outcome, reward, reflecting, tokens, truncated) in enumerate(rows):
         answer = result(sample(id=i, data_source=source), outcome, reward)
-        out.add(source, answer, 10 + i, reflecting, tokens, truncated)
+        out.columns(source).add(answer, 10 + i, reflecting, tokens, truncated)
     return out
 
 

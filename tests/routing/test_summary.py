@@ -21,7 +21,7 @@ def by_source(
     summaries = SourceSummaries()
     flags = truncated or [None] * len(rows)
     for (source, length, reflecting, tokens, result), cut in zip(rows, flags, strict=True):
-        summaries.add(source, result, length, reflecting, tokens, cut, mode)
+        summaries.columns(source, mode).add(result, length, reflecting, tokens, cut)
     return summaries.render()
 
 
