@@ -3,6 +3,9 @@
 Compares, for a 1,024-sample /reward body with 2 kB responses: pydantic-core's
 ``model_validate_json`` (parse + validate in Rust), ``orjson.loads`` + ``model_validate``, and
 stdlib ``json.loads`` + ``model_validate``; and orjson vs stdlib for serialising the response.
+Then the router's own path (``from_json`` + ``validate_python``) with ``from_json``'s string
+cache on every string (its default) against keys only, on that body and on 4,096 short
+``choice`` samples (``router_path_ms``).
 
     python bench/bench_parse.py [--out bench/results/parse.json]
 """
@@ -19,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic_core import from_json
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from reward_service.contract.schemas import RewardRequest  # noqa: E402
+from reward_service.gc_policy import tune_gc  # noqa: E402
 
 
 def body(n: int = 1024) -> bytes:
@@ -38,6 +43,35 @@ def body(n: int = 1024) -> bytes:
         for i in range(n)
     ]
     return orjson.dumps({"samples": samples, "step": 3, "total_steps": 100})
+
+
+def short_body(n: int = 4096) -> bytes:
+    samples = [
+        {
+            "verifier": "choice",
+            "ground_truth": "ABCD"[i % 4],
+            "response": f"Comparing the options, ({'ABCD'[(i // 4) % 4]}) fits best. #{i}",
+        }
+        for i in range(n)
+    ]
+    return orjson.dumps({"samples": samples})
+
+
+def router_path(raw: bytes, cache: bool | str) -> Callable[[], object]:
+    return lambda: RewardRequest.model_validate(from_json(raw, cache_strings=cache))
+
+
+def alternating(ways: dict[str, Callable[[], object]], rounds: int = 40) -> dict[str, float]:
+    """Median CPU ms of each way, their runs taking turns (a slow spell of this shared machine
+    then slows every way alike), under the router's garbage-collector policy."""
+    tune_gc()
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, fn in ways.items():
+            start = time.process_time()
+            fn()
+            times[name].append(time.process_time() - start)
+    return {name: round(statistics.median(t) * 1000, 3) for name, t in times.items()}
 
 
 def results(n: int = 1024) -> dict[str, Any]:
@@ -83,6 +117,16 @@ def main() -> None:
             "json_loads_then_validate": median_ms(
                 lambda: RewardRequest.model_validate(json.loads(raw))
             ),
+        },
+        "router_path_ms": {
+            f"{name}_{label}": ms
+            for name, text in (("long_1024", raw), ("short_4096", short_body()))
+            for label, ms in alternating(
+                {
+                    "cache_all_strings": router_path(text, True),
+                    "cache_keys": router_path(text, "keys"),
+                }
+            ).items()
         },
         "serialise_ms": {
             "orjson_dumps": median_ms(lambda: orjson.dumps(payload)),

@@ -60,8 +60,11 @@ def validated(adapter: TypeAdapter[T], text: bytes | bytearray) -> T:
 
 def _two_steps(adapter: TypeAdapter[T], text: bytes | bytearray) -> T:
     """``from_json`` then validation: :class:`ValidationError` for a value the adapter refuses,
-    another ``ValueError`` for text that is not JSON."""
-    value: Any = from_json(text)
+    another ``ValueError`` for text that is not JSON. Keys only go through ``from_json``'s string
+    cache: a batch repeats a dozen keys thousands of times, while its values are mostly distinct
+    (responses, ids), and looking each up in the cache costs more than it saves (measured with
+    ``bench/bench_parse.py``)."""
+    value: Any = from_json(text, cache_strings="keys")
     return adapter.validate_python(value)
 
 
