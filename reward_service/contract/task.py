@@ -5,9 +5,12 @@ Importing it registers nothing and loads no verifier, so every role can speak it
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Protocol
 
 from reward_service.contract.registry import Context, Params, fields_reduce
@@ -54,6 +57,36 @@ class Task:
         """What the parse of the ground truth depends on: tasks with equal groups share it.
         Strings only: comparing two equal pydantic models costs microseconds, strings less."""
         return self.verifier, self.params_key or self.params.model_dump_json(), self.ground_truth
+
+
+Columns = tuple[int, list[tuple[bool, Any]]]
+"""Tasks as columns: their count, and per field in field order ``(True, value)`` where every
+task holds that very object, else ``(False, values)``."""
+
+_READERS = tuple(operator.attrgetter(f.name) for f in dataclasses.fields(Task))
+
+
+def to_columns(tasks: Sequence[Task]) -> Columns:
+    """``tasks`` as :data:`Columns`: how a chunk crosses to a pool child. A chunk's tasks share
+    their verifier, params, context and format as one object each (one admission per batch), so
+    each of those is pickled once instead of once a task, and no ``__reduce__`` runs per task
+    (measured on 512 ``choice`` tasks: 0.73 → 0.42 µs a task to pickle, 36 → 26 kB). A field is
+    shared only where every task holds the identical object: equal is not enough (``1 == True``)."""
+    columns = []
+    for read in _READERS if tasks else ():
+        values = list(map(read, tasks))
+        first = values[0]
+        shared = all(map(operator.is_, values, repeat(first)))
+        columns.append((True, first) if shared else (False, values))
+    return len(tasks), columns
+
+
+def from_columns(columns: Columns) -> list[Task]:
+    """The tasks :func:`to_columns` was given, in order (in a pool child)."""
+    count, fields = columns
+    if not count:
+        return []
+    return list(map(Task, *(repeat(value, count) if shared else value for shared, value in fields)))
 
 
 @dataclass(frozen=True, slots=True)

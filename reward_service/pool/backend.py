@@ -6,7 +6,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-from reward_service.contract.task import Outcome, Task
+from reward_service.contract.task import Outcome, Task, to_columns
 from reward_service.metrics import Metrics
 from reward_service.pool.pool import ProcessPool
 from reward_service.pool.tokens import load_tokenizer
@@ -14,6 +14,7 @@ from reward_service.settings import Settings
 
 RULE_TARGET = "reward_service.pool.execute:run_task"
 RULE_WARM_UP = "reward_service.pool.execute:warm_up"
+RULE_UNPACK = "reward_service.contract.task:from_columns"
 
 
 def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
@@ -35,6 +36,8 @@ def build_pool(settings: Settings, metrics: Metrics) -> ProcessPool:
         spares=settings.pool_spares,
         size_of=Task.size,
         kind_of=operator.attrgetter("verifier"),  # C-level: called for every task
+        pack=to_columns,
+        unpack=RULE_UNPACK,
         on_restart=lambda kind: metrics.restarts.labels(kind).inc(),
     )
 

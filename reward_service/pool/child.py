@@ -47,8 +47,10 @@ def child_main(
     init_args: tuple[Any, ...],
     memory_mb: int,
     progress: Any,
+    unpack: str | None = None,
 ) -> None:
-    """The child process: set itself up, say ready, then serve chunks until told to stop."""
+    """The child process: set itself up, say ready, then serve chunks until told to stop.
+    ``unpack`` (``"module:function"``) turns what the parent's ``pack`` sent back into payloads."""
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when children stop
     for name in THREAD_ENV:
@@ -57,6 +59,7 @@ def child_main(
     with contextlib.suppress(OSError):
         os.nice(NICENESS)
     fn = resolve(target)
+    payloads_of = resolve(unpack) if unpack else None
     if init:
         resolve(init)(*init_args)
     tune_gc()
@@ -69,6 +72,8 @@ def child_main(
         if message is None:
             return
         chunk_id, payloads = message
+        if payloads_of is not None:
+            payloads = payloads_of(payloads)
         run_chunk(conn, fn, chunk_id, payloads, progress)
 
 

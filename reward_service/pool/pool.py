@@ -51,6 +51,8 @@ class ProcessPool:
     one ``kind_of(payload)`` share a time estimate, by which chunks are cut at about
     ``chunk_target_s`` of child time (:mod:`.fair_queue`). ``init`` (a
     ``"module:function"``) runs in each child before it reports ready, called with ``init_args``.
+    ``pack`` turns a chunk's payloads into what is pickled to the child, where ``unpack`` (a
+    ``"module:function"``) turns it back (both or neither; default: the payloads as they are).
     """
 
     def __init__(
@@ -71,9 +73,14 @@ class ProcessPool:
         spares: int = 1,
         size_of: Callable[[Any], int] | None = None,
         kind_of: Callable[[Any], Hashable] | None = None,
+        pack: Callable[[list[Any]], Any] | None = None,
+        unpack: str | None = None,
         on_restart: Callable[[RestartReason], None] | None = None,
     ) -> None:
+        if (pack is None) != (unpack is None):
+            raise ValueError("pack and unpack go together")
         self.target, self.init, self.init_args = target, init, init_args
+        self.pack, self.unpack = pack, unpack
         self.size, self.deadline_s, self.memory_mb = size, deadline_s, memory_mb
         self.start_timeout_s, self.spares = start_timeout_s, spares
         self.max_queue = max_queue
@@ -166,7 +173,15 @@ class ProcessPool:
         progress = self._ctx.RawArray("d", 2)
         process = self._ctx.Process(
             target=child_main,
-            args=(child_conn, self.target, self.init, self.init_args, self.memory_mb, progress),
+            args=(
+                child_conn,
+                self.target,
+                self.init,
+                self.init_args,
+                self.memory_mb,
+                progress,
+                self.unpack,
+            ),
             name="raas-pool",
             daemon=True,
         )
@@ -256,7 +271,7 @@ class ProcessPool:
             child = self._children[slot]
             assert child is not None
         child.chunks += 1
-        data, chunk = encode(child.chunks, chunk)
+        data, chunk = encode(child.chunks, chunk, self.pack)
         if not chunk:
             return
         run = Run(child, child.chunks, chunk, time.monotonic())

@@ -7,6 +7,7 @@ import asyncio
 import pickle
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
@@ -58,11 +59,13 @@ class Run:
         return chunk_id == self.chunk_id and reported == index and index >= self.done
 
 
-def encode(chunk_id: int, chunk: list[Item]) -> tuple[bytes, list[Item]]:
-    """The pickled message for a chunk, and its items; an item whose payload cannot cross to a
-    child fails with ``error`` and is left out."""
+def encode(
+    chunk_id: int, chunk: list[Item], pack: Callable[[list[Any]], Any] | None = None
+) -> tuple[bytes, list[Item]]:
+    """The pickled message for a chunk (its payloads through ``pack`` where given), and its
+    items; an item whose payload cannot cross to a child fails with ``error`` and is left out."""
     try:
-        return _dumps(chunk_id, chunk), chunk
+        return _dumps(chunk_id, chunk, pack), chunk
     except Exception:
         pass
     good = []
@@ -72,12 +75,13 @@ def encode(chunk_id: int, chunk: list[Item]) -> tuple[bytes, list[Item]]:
             good.append(item)
         except Exception as exc:
             item.settle(Failure("error", error_text(exc, "task could not be sent to a worker")))
-    return (_dumps(chunk_id, good) if good else b""), good
+    return (_dumps(chunk_id, good, pack) if good else b""), good
 
 
-def _dumps(chunk_id: int, chunk: list[Item]) -> bytes:
+def _dumps(chunk_id: int, chunk: list[Item], pack: Callable[[list[Any]], Any] | None) -> bytes:
     payloads = [item.payload for item in chunk]
-    return pickle.dumps((chunk_id, payloads), protocol=pickle.HIGHEST_PROTOCOL)
+    packed = payloads if pack is None else pack(payloads)
+    return pickle.dumps((chunk_id, packed), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 async def stop(process: BaseProcess, grace_s: float) -> None:

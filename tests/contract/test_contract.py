@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from reward_service.contract.registry import Context
-from reward_service.contract.task import Outcome, Task, running
+from reward_service.contract.task import Outcome, Task, from_columns, running, to_columns
 
 CLASSES: list[type[Any]] = [Task, Outcome, Context]
 
@@ -36,6 +36,69 @@ def test_they_pickle_as_plain_tuples(cls: type[Any]) -> None:
     reduced = instance.__reduce__()
     assert reduced[0] is cls
     assert reduced[1] == tuple(1 for _ in dataclasses.fields(cls))
+
+
+def _fields(task: Task) -> dict[str, Any]:
+    return {f.name: getattr(task, f.name) for f in dataclasses.fields(Task)}
+
+
+class _Params:
+    """Equal to every other instance, as pydantic models of equal fields are (``1 == True``)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Params)
+
+    __hash__ = object.__hash__
+
+
+SHARED_PARAMS, SHARED_CONTEXT = _Params(), Context(step=3)
+COLUMN_CASES: dict[str, list[Task]] = {
+    "none": [],
+    "one": [Task("choice", SHARED_PARAMS, "(A)", '"A"', params_key="{}")],
+    "shared objects, distinct responses": [
+        Task("choice", SHARED_PARAMS, f"({c})", '"B"', None, SHARED_CONTEXT, params_key="{}")
+        for c in "ABCD"
+    ],
+    "every field distinct": [
+        Task(
+            f"v{i}",
+            _Params(),
+            f"r{i}",
+            f'"{i}"',
+            f"f{i}",
+            Context(step=i),
+            f"p{i}",
+            (f"i{i}",),
+            bool(i % 2),
+            f"k{i}",
+        )
+        for i in range(5)
+    ],
+}
+
+
+@pytest.mark.parametrize("tasks", COLUMN_CASES.values(), ids=list(COLUMN_CASES))
+def test_tasks_cross_as_columns_unchanged(tasks: list[Task]) -> None:
+    """What a pool child rebuilds is every task, in order, field for field, through pickle."""
+    wire = pickle.dumps(to_columns(tasks), protocol=pickle.HIGHEST_PROTOCOL)
+    rebuilt = from_columns(pickle.loads(wire))
+    assert [_fields(t) for t in rebuilt] == [_fields(t) for t in tasks]
+
+
+def test_a_column_is_shared_only_where_every_task_holds_the_same_object() -> None:
+    """Equal params that are distinct objects stay one a task (equal is not the same: a
+    verifier may tell ``1`` from ``True``); identical ones travel once."""
+    distinct = [Task("choice", _Params(), "(A)", '"A"') for _ in range(3)]
+    rebuilt = from_columns(to_columns(distinct))
+    assert [t.params for t in rebuilt] == [t.params for t in distinct]
+    _, columns = to_columns(distinct)
+    names = [f.name for f in dataclasses.fields(Task)]
+    shared = dict(zip(names, (flag for flag, _ in columns), strict=True))
+    assert shared["params"] is False
+    assert shared["verifier"] is True
+    assert shared["context"] is True
+    same = from_columns(to_columns([Task("choice", SHARED_PARAMS, r, '"A"') for r in "xyz"]))
+    assert all(t.params is same[0].params for t in same)
 
 
 class _Recorded:

@@ -12,6 +12,13 @@ def echo(payload: Any) -> Any:
     return payload
 
 
+def halve(packed: tuple[str, list[int]]) -> list[int]:
+    """A child's ``unpack``: the payloads a test's ``pack`` doubled, each with a mark."""
+    mark, doubled = packed
+    assert mark == "packed"
+    return [value // 2 for value in doubled]
+
+
 def whoami(payload: Any) -> tuple[Any, int]:
     time.sleep(0.02)  # long enough that every child gets a share
     return payload, os.getpid()

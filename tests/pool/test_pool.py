@@ -67,6 +67,26 @@ class TestResults:
 
         assert run_with_pool("echo", body) == [[i, i + 1] for i in range(0, 20, 2)]
 
+    def test_a_chunk_crosses_packed_and_is_unpacked_in_the_child(self) -> None:
+        payloads = list(range(300))
+        options = {"pack": lambda chunk: ("packed", [p * 2 for p in chunk])}
+        options["unpack"] = f"{TARGETS}:halve"
+        assert run_with_pool("echo", lambda pool: pool.map(payloads), **options) == payloads
+
+    def test_an_unpicklable_payload_is_left_out_of_a_packed_chunk(self) -> None:
+        async def body(pool: ProcessPool) -> list[Any]:
+            return await pool.map([2, lambda: None, 4])
+
+        options = {"pack": lambda chunk: ("packed", chunk), "unpack": f"{TARGETS}:halve"}
+        two, bad, four = run_with_pool("echo", body, size=1, max_chunk=8, **options)
+        assert (two, four) == (1, 2)  # the lambda left out: halve saw only the others
+        assert isinstance(bad, Failure)
+        assert bad.status == "error"
+
+    def test_pack_and_unpack_go_together(self) -> None:
+        with pytest.raises(ValueError, match="together"):
+            ProcessPool(f"{TARGETS}:echo", size=1, deadline_s=1.0, pack=list)
+
     def test_an_exception_fails_only_its_item(self) -> None:
         results = run_with_pool("fail", lambda pool: pool.map(["boom"]))
         assert results == [Failure("error", "ValueError: boom")]
