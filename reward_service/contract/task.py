@@ -70,8 +70,9 @@ def to_columns(tasks: Sequence[Task]) -> Columns:
     """``tasks`` as :data:`Columns`: how a chunk crosses to a pool child. A chunk's tasks share
     their verifier, params, context and format as one object each (one admission per batch), so
     each of those is pickled once instead of once a task, and no ``__reduce__`` runs per task
-    (measured on 512 ``choice`` tasks: 0.73 → 0.42 µs a task to pickle, 36 → 26 kB). A field is
-    shared only where every task holds the identical object: equal is not enough (``1 == True``)."""
+    (``bench/bench_pool_encode.py``, 512 ``choice`` tasks: 0.87 → 0.49 µs a task to pickle, 71 →
+    52 bytes). A field is shared only where every task holds the identical object: equal is not
+    enough (``1 == True``)."""
     columns = []
     for read in _READERS if tasks else ():
         values = list(map(read, tasks))

@@ -60,18 +60,7 @@ COLUMN_CASES: dict[str, list[Task]] = {
         for c in "ABCD"
     ],
     "every field distinct": [
-        Task(
-            f"v{i}",
-            _Params(),
-            f"r{i}",
-            f'"{i}"',
-            f"f{i}",
-            Context(step=i),
-            f"p{i}",
-            (f"i{i}",),
-            bool(i % 2),
-            f"k{i}",
-        )
+        Task(**{f.name: f"{f.name} of task {i}" for f in dataclasses.fields(Task)})
         for i in range(5)
     ],
 }
