@@ -12,6 +12,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from devtools.live import LiveServer  # noqa: E402
 from reward_service.contract.registry import VERIFIERS, Context  # noqa: E402
 from reward_service.contract.task import Task  # noqa: E402
+from reward_service.gc_policy import tune_gc  # noqa: E402
 from reward_service.pool.execute import run_task  # noqa: E402
 
 
@@ -98,6 +100,19 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of ``pid`` (threads included) from ``/proc/<pid>/stat``."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def alternating(ways: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Median CPU seconds of each way, their runs taking turns (a slow spell of this shared
+    machine then slows every way alike), under the router's garbage-collector policy."""
+    tune_gc()
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    for _ in range(rounds):
+        for name, fn in ways.items():
+            start = time.process_time()
+            fn()
+            times[name].append(time.process_time() - start)
+    return {name: statistics.median(spent) for name, spent in times.items()}
 
 
 def machine() -> str:

@@ -27,8 +27,9 @@ from pydantic_core import from_json
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _harness import alternating  # noqa: E402
+
 from reward_service.contract.schemas import RewardRequest  # noqa: E402
-from reward_service.gc_policy import tune_gc  # noqa: E402
 
 
 def body(n: int = 1024) -> bytes:
@@ -59,19 +60,6 @@ def short_body(n: int = 4096) -> bytes:
 
 def router_path(raw: bytes, cache: bool | str) -> Callable[[], object]:
     return lambda: RewardRequest.model_validate(from_json(raw, cache_strings=cache))
-
-
-def alternating(ways: dict[str, Callable[[], object]], rounds: int = 40) -> dict[str, float]:
-    """Median CPU ms of each way, their runs taking turns (a slow spell of this shared machine
-    then slows every way alike), under the router's garbage-collector policy."""
-    tune_gc()
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(rounds):
-        for name, fn in ways.items():
-            start = time.process_time()
-            fn()
-            times[name].append(time.process_time() - start)
-    return {name: round(statistics.median(t) * 1000, 3) for name, t in times.items()}
 
 
 def results(n: int = 1024) -> dict[str, Any]:
@@ -119,13 +107,14 @@ def main() -> None:
             ),
         },
         "router_path_ms": {
-            f"{name}_{label}": ms
+            f"{name}_{label}": round(seconds * 1000, 3)
             for name, text in (("long_1024", raw), ("short_4096", short_body()))
-            for label, ms in alternating(
+            for label, seconds in alternating(
                 {
                     "cache_all_strings": router_path(text, True),
                     "cache_keys": router_path(text, "keys"),
-                }
+                },
+                rounds=40,
             ).items()
         },
         "serialise_ms": {

@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import pickle
 import random
-import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
-from _harness import ROOT, machine, write
+from _harness import ROOT, alternating, machine, write
 from bench_router_cpu import choice_batch, iou_batch
 from workload import TASKS
 from workload import batch as cot_batch
@@ -31,7 +29,6 @@ from workload import batch as cot_batch
 from reward_service.contract.admission import Admissions, Admitted
 from reward_service.contract.registry import Context
 from reward_service.contract.task import Task, from_columns, to_columns
-from reward_service.gc_policy import tune_gc
 from reward_service.verifiers import load_verifiers
 
 SCENARIOS: dict[str, Callable[[], list[dict[str, Any]]]] = {
@@ -73,12 +70,6 @@ def chunks(tasks: list[Task], size: int) -> list[list[Task]]:
     return out
 
 
-def per_task_us(fn: Callable[[], object], count: int) -> float:
-    start = time.process_time()
-    fn()
-    return (time.process_time() - start) / count * 1e6
-
-
 def measure(tasks: list[Task], size: int, rounds: int) -> dict[str, float]:
     cut = chunks(tasks, size)
     rows = [pickle.dumps((1, chunk), HIGHEST) for chunk in cut]
@@ -89,11 +80,8 @@ def measure(tasks: list[Task], size: int, rounds: int) -> dict[str, float]:
         "rows_unpickle": lambda: [pickle.loads(data)[1] for data in rows],
         "columns_unpickle": lambda: [from_columns(pickle.loads(data)[1]) for data in columns],
     }
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(rounds):
-        for name, fn in ways.items():
-            times[name].append(per_task_us(fn, len(tasks)))
-    out = {f"{name}_us_per_task": round(statistics.median(t), 3) for name, t in times.items()}
+    medians = alternating(ways, rounds)
+    out = {f"{name}_us_per_task": round(s / len(tasks) * 1e6, 3) for name, s in medians.items()}
     out["rows_bytes_per_task"] = round(sum(map(len, rows)) / len(tasks), 1)
     out["columns_bytes_per_task"] = round(sum(map(len, columns)) / len(tasks), 1)
     return out
@@ -107,7 +95,6 @@ def main() -> None:
     args = parser.parse_args()
     load_verifiers()
     made = {name: tasks_of(make()) for name, make in SCENARIOS.items()}
-    tune_gc()
     results = {name: measure(tasks, args.chunk, args.rounds) for name, tasks in made.items()}
     write(
         {
