@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 from _harness import ROOT, machine, write
 
-from devtools.live import free_port
+from devtools.ports import free_port
 
 
 def run(command: list[str], cwd: Path, env: dict[str, str]) -> float:

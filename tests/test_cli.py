@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from devtools.live import LiveServer, free_port
+from devtools.live import LiveServer
+from devtools.ports import free_port
 from reward_service.cli import _parser
 
 

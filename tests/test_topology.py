@@ -18,7 +18,8 @@ import httpx
 import pytest
 import yaml
 
-from devtools.live import LiveServer, free_port
+from devtools.live import LiveServer
+from devtools.ports import free_port
 from devtools.stack import RM_SAMPLE, SERVICES
 from devtools.tiny import save_bt
 from devtools.vectors import check, expected_rewards

@@ -25,7 +25,7 @@ import pytest
 import yaml
 from containers import Container, logger, podman, public_vectors, single_step, wait_ready
 
-from devtools.live import free_port
+from devtools.ports import free_port
 from devtools.stack import RM_SAMPLE, SERVICES
 from devtools.tiny import save_bt
 from devtools.vectors import check, expected_rewards

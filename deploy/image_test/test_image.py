@@ -10,7 +10,7 @@ import httpx
 import pytest
 from containers import Container, logger, podman, public_vectors, single_step, wait_ready
 
-from devtools.live import free_port
+from devtools.ports import free_port
 
 VECTORS = public_vectors()
 ROUTES = "/etc/raas/routes/orsta.yaml"  # shipped in the image; no vector's data_source matches

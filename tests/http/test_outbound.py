@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from devtools.live import InThreadServer, free_port
+from devtools.live import InThreadServer
+from devtools.ports import free_port
 from reward_service.http.outbound import AcyclicAsyncClient, AcyclicClient
 
 BODY = b"x" * 1_000_000

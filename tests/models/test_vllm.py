@@ -14,7 +14,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from transformers import AutoModelForSequenceClassification
 
-from devtools.live import InThreadServer, free_port
+from devtools.live import InThreadServer
+from devtools.ports import free_port
 from reward_service.contract.task import Outcome, Task
 from reward_service.metrics import Metrics
 from reward_service.models.backend import ModelBackend

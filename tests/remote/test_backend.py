@@ -14,7 +14,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import Response
 
-from devtools.live import InThreadServer, LiveServer, free_port
+from devtools.live import InThreadServer, LiveServer
+from devtools.ports import free_port
 from reward_service.contract.registry import VERIFIERS, Context, NoParams
 from reward_service.contract.task import Outcome, Task
 from reward_service.remote.backend import RemoteBackend, _split

@@ -19,7 +19,8 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from devtools.live import InThreadServer, LiveServer, free_port
+from devtools.live import InThreadServer, LiveServer
+from devtools.ports import free_port
 from reward_service.http.app import create_app
 from reward_service.metrics import Metrics
 from reward_service.remote.discovery import Discovery, expand, resolve_dns

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from devtools.live import free_port
+from devtools.ports import free_port
 from reward_service.contract.errors import RequestError
 from reward_service.contract.task import Outcome, Task
 from reward_service.http.app import create_app

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
-from devtools.live import free_port
+from devtools.ports import free_port
 from reward_service.http.app import create_app
 from reward_service.logs import JsonFormatter, current_request_id
 from reward_service.metrics import Metrics

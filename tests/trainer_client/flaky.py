@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from devtools.live import free_port
+from devtools.ports import free_port
 
 
 @dataclass

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.live import LiveServer, free_port
+from devtools.live import LiveServer
+from devtools.ports import free_port
 from tests.trainer_client.flaky import FlakyProxy
 from trainer_client import (
     RequestRejectedError,

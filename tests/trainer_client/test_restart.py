@@ -14,7 +14,8 @@ from concurrent.futures import Future
 import pytest
 
 from bench.workload import batch
-from devtools.live import LiveServer, free_port
+from devtools.live import LiveServer
+from devtools.ports import free_port
 from tests.security.test_server_limits import PATHOLOGICAL, busy_children, poll
 from tests.trainer_client.test_client import samples_scored
 from trainer_client import RewardClient, ScoredBatch

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from devtools.live import LiveServer, free_port
+from devtools.live import LiveServer
+from devtools.ports import free_port
 from trainer_client import RetryPolicy, RewardClient
 
 SAMPLES = [

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from _serving import bound_socket, free_port
 from fastapi import FastAPI, Request
 
 PROMPT_IDS = [101, 102, 103]
@@ -95,23 +97,16 @@ def policy(turns: dict[str, list[dict[str, Any]]]) -> FastAPI:
     return app
 
 
-def serve_in_thread(app: FastAPI, port: int) -> uvicorn.Server:
+def serve_in_thread(app: FastAPI, sock: socket.socket) -> uvicorn.Server:
+    port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
     deadline = time.monotonic() + 30
     while not server.started:
         if time.monotonic() > deadline:
             raise RuntimeError("the vLLM stand-in did not start")
         time.sleep(0.05)
     return server
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def refusal(config: dict[str, Any]) -> str:
@@ -217,8 +212,9 @@ def main(job: dict[str, Any]) -> dict[str, Any]:
     report: dict[str, Any] = {"refusals": refusals(job)}
     started = time.monotonic()
     ray.init()  # NeMo RL's cluster, which its actor hands to NeMo Gym
-    policy_port = free_port()
-    stand_in = serve_in_thread(policy(job["turns"]), policy_port)
+    policy_socket = bound_socket()
+    policy_port = policy_socket.getsockname()[1]
+    stand_in = serve_in_thread(policy(job["turns"]), policy_socket)
     config, head_port = gym_config(job, work, f"http://127.0.0.1:{policy_port}/v1")
     helper = RunHelper()
     helper.start(

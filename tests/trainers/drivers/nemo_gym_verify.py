@@ -20,7 +20,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from _serving import free_port, serve
+from _serving import bound_socket, free_port, serve
 from fastapi import FastAPI, Request
 from nemo_gym.base_resources_server import (
     BaseMultiRewardVerifyResponse,
@@ -134,7 +134,8 @@ async def session(client: ServerClient, row: dict[str, Any], output: list[Any]) 
 
 
 async def main(job: dict[str, Any]) -> dict[str, Any]:
-    agent_port, model_port = free_port(), free_port()
+    agent_socket, model_socket = bound_socket(), bound_socket()
+    agent_port, model_port = agent_socket.getsockname()[1], model_socket.getsockname()[1]
     config = configured(job, agent_port, model_port)
     set_global_aiohttp_client(GlobalAIOHTTPAsyncClientConfig())
     client = ServerClient(
@@ -144,8 +145,8 @@ async def main(job: dict[str, Any]) -> dict[str, Any]:
     entry = OmegaConf.to_container(config[AGENT].responses_api_agents.simple_agent)
     agent = SimpleAgent(config=SimpleAgentConfig(name=AGENT, **entry), server_client=client)
     servers = [
-        (await serve(policy(job["outputs"]), model_port))[:2],
-        (await serve(agent.setup_webserver(), agent_port))[:2],
+        (await serve(policy(job["outputs"]), model_socket))[:2],
+        (await serve(agent.setup_webserver(), agent_socket))[:2],
     ]
     runs = []
     for row in job["rows"]:
