@@ -33,7 +33,7 @@ from reward_service.contract.schemas import Status
 from reward_service.contract.task import Failure
 from reward_service.pool.channel import Channel, ChannelClosedError, widen
 from reward_service.pool.child import child_main
-from reward_service.pool.fair_queue import FairQueue, Item, Request
+from reward_service.pool.fair_queue import Chunk, FairQueue, Request
 from reward_service.pool.pauses import Pauses
 from reward_service.pool.run import Child, Run, encode, stop
 
@@ -92,7 +92,7 @@ class ProcessPool:
         self._ctx = multiprocessing.get_context("spawn")
         self._wakeup: asyncio.Event | None = None
         self._children: list[Child | None] = [None] * size
-        self._running: list[list[Item]] = [[] for _ in range(size)]
+        self._running: list[Chunk | None] = [None] * size
         self._spares: list[Child] = []  # started and ready, waiting to replace a killed child
         self._all: set[Child] = set()  # every child not yet reaped, spares included
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,10 +135,10 @@ class ProcessPool:
         if queued and queued + len(payloads) > self.max_queue:
             message = f"{queued} tasks are queued (at most {self.max_queue})"
             raise OverloadedError(message, self.retry_after_s())
-        request = Request.of(len(payloads), asyncio.get_running_loop())
-        size_of, kind_of = self.size_of or _no_size, self.kind_of or _no_kind
-        items = [Item(p, size_of(p), request, i, 0, kind_of(p)) for i, p in enumerate(payloads)]
-        self.queue.add(request, items)
+        sizes = None if self.size_of is None else list(map(self.size_of, payloads))
+        kinds = None if self.kind_of is None else list(map(self.kind_of, payloads))
+        request = Request.of(payloads, asyncio.get_running_loop(), sizes, kinds)
+        self.queue.add(request)
         self._wakeup.set()
         try:
             await request.done
@@ -159,8 +159,9 @@ class ProcessPool:
         await asyncio.gather(*(self._reap(child, grace_s=2.0) for child in list(self._all)))
         self._children, self._spares = [None] * self.size, []
         closed = Failure("unavailable", "worker pool closed")
-        for item in [*(i for chunk in self._running for i in chunk), *self.queue.drain()]:
-            item.settle(closed)
+        for chunk in [*(c for c in self._running if c is not None), *self.queue.drain()]:
+            for position in range(len(chunk)):
+                chunk.settle(position, closed)
 
     # -- children
 
@@ -232,10 +233,11 @@ class ProcessPool:
 
     # -- scheduling
 
-    def _requeue(self, items: Sequence[Item], suspect: bool = False) -> None:
-        for item in self.queue.requeue(items, suspect):
-            message = f"its worker died {item.requeues} times before it could be scored"
-            item.settle(Failure("error", message))
+    def _requeue(self, request: Request, indices: Sequence[int], suspect: bool = False) -> None:
+        for index in self.queue.requeue(request, indices, suspect):
+            times = request.requeues[index]
+            message = f"its worker died {times} times before it could be scored"
+            request.settle(index, Failure("error", message))
         assert self._wakeup is not None
         self._wakeup.set()
 
@@ -243,7 +245,7 @@ class ProcessPool:
         assert self._wakeup is not None
         while not self._closed:
             chunk = self.queue.take()
-            if not chunk:
+            if chunk is None:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
@@ -256,15 +258,16 @@ class ProcessPool:
                 await self._run_chunk(slot, chunk)
             except Exception as exc:  # a bug fails its chunk, not the pool
                 logger.exception("pool child %d failed a chunk", slot)
-                for item in chunk:
-                    item.settle(Failure("error", error_text(exc, "worker pool error")))
+                failure = Failure("error", error_text(exc, "worker pool error"))
+                for position in range(len(chunk)):
+                    chunk.settle(position, failure)
                 await self._replace(slot, "error")
             finally:
-                self._running[slot] = []
+                self._running[slot] = None
                 self.busy -= 1
-                self.queue.charge(chunk[0].request, time.monotonic() - started - estimate)
+                self.queue.charge(chunk.request, time.monotonic() - started - estimate)
 
-    async def _run_chunk(self, slot: int, chunk: list[Item]) -> None:
+    async def _run_chunk(self, slot: int, chunk: Chunk) -> None:
         child = self._children[slot]
         if child is None or not child.process.is_alive():
             await self._replace(slot, "crash")
@@ -272,13 +275,13 @@ class ProcessPool:
             assert child is not None
         child.chunks += 1
         data, chunk = encode(child.chunks, chunk, self.pack)
-        if not chunk:
+        if not chunk.indices:
             return
         run = Run(child, child.chunks, chunk, time.monotonic())
         try:
             await child.channel.send_bytes(data, self.deadline_s)
         except (TimeoutError, ChannelClosedError):
-            self._requeue(chunk, suspect=True)
+            self._requeue(chunk.request, chunk.indices, suspect=True)
             await self._replace(slot, "crash")
             return
         await self._collect(slot, run)
@@ -327,15 +330,8 @@ class ProcessPool:
                 else f"worker died (exit code {process.exitcode})"
             )
             status: Status = "timeout" if kind == "timeout" else "error"
-            run.chunk[index].settle(Failure(status, message))
-            self._requeue(run.chunk[run.done : index] + run.chunk[index + 1 :])
+            run.chunk.settle(index, Failure(status, message))
+            indices = run.chunk.indices
+            self._requeue(run.chunk.request, indices[run.done : index] + indices[index + 1 :])
         else:
-            self._requeue(run.chunk[run.done :], suspect=True)
-
-
-def _no_size(_: Any) -> int:
-    return 0
-
-
-def _no_kind(_: Any) -> None:
-    return None
+            self._requeue(run.chunk.request, run.chunk.indices[run.done :], suspect=True)

@@ -16,7 +16,7 @@ from reward_service.contract.errors import error_text
 from reward_service.contract.task import Failure
 from reward_service.pool.channel import Channel
 from reward_service.pool.child import split_position
-from reward_service.pool.fair_queue import Item
+from reward_service.pool.fair_queue import Chunk
 
 
 @dataclass(slots=True, eq=False)
@@ -33,15 +33,16 @@ class Run:
 
     child: Child
     chunk_id: int
-    chunk: list[Item]
+    chunk: Chunk
     sent_at: float
     done: int = 0
     last_at: float = 0.0
 
     def take(self, messages: deque[Any]) -> None:
+        settle, indices = self.chunk.request.settle, self.chunk.indices
         while messages:
             for ok, value in messages.popleft():
-                self.chunk[self.done].settle(value if ok else Failure("error", value))
+                settle(indices[self.done], value if ok else Failure("error", value))
                 self.done += 1
             self.last_at = time.monotonic()
 
@@ -60,26 +61,27 @@ class Run:
 
 
 def encode(
-    chunk_id: int, chunk: list[Item], pack: Callable[[list[Any]], Any] | None = None
-) -> tuple[bytes, list[Item]]:
-    """The pickled message for a chunk (its payloads through ``pack`` where given), and its
-    items; an item whose payload cannot cross to a child fails with ``error`` and is left out."""
+    chunk_id: int, chunk: Chunk, pack: Callable[[list[Any]], Any] | None = None
+) -> tuple[bytes, Chunk]:
+    """The pickled message for a chunk (its payloads through ``pack`` where given), and the
+    chunk; an item whose payload cannot cross to a child fails with ``error`` and is left out."""
     try:
         return _dumps(chunk_id, chunk, pack), chunk
     except Exception:
         pass
-    good = []
-    for item in chunk:
+    request, good = chunk.request, Chunk(chunk.request, [], chunk.kind)
+    for index in chunk.indices:
         try:
-            pickle.dumps(item.payload, protocol=pickle.HIGHEST_PROTOCOL)
-            good.append(item)
+            pickle.dumps(request.payloads[index], protocol=pickle.HIGHEST_PROTOCOL)
+            good.indices.append(index)
         except Exception as exc:
-            item.settle(Failure("error", error_text(exc, "task could not be sent to a worker")))
-    return (_dumps(chunk_id, good, pack) if good else b""), good
+            reason = error_text(exc, "task could not be sent to a worker")
+            request.settle(index, Failure("error", reason))
+    return (_dumps(chunk_id, good, pack) if good.indices else b""), good
 
 
-def _dumps(chunk_id: int, chunk: list[Item], pack: Callable[[list[Any]], Any] | None) -> bytes:
-    payloads = [item.payload for item in chunk]
+def _dumps(chunk_id: int, chunk: Chunk, pack: Callable[[list[Any]], Any] | None) -> bytes:
+    payloads = chunk.payloads()
     packed = payloads if pack is None else pack(payloads)
     return pickle.dumps((chunk_id, packed), protocol=pickle.HIGHEST_PROTOCOL)
 
