@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from reward_service.contract import schemas
 from reward_service.contract.schemas import RewardRequest, Sample, Weights
 
 
@@ -57,3 +58,58 @@ def test_reflection_mode_is_named(mode: str, valid: bool) -> None:
         return
     with pytest.raises(ValidationError):
         RewardRequest.model_validate(body)
+
+
+def _weights_of(*given: object) -> list[Weights]:
+    samples = [{"response": "x", "weights": w} for w in given]
+    return [s.weights for s in RewardRequest.model_validate({"samples": samples}).samples]
+
+
+def test_a_pair_of_weights_seen_before_is_the_same_object() -> None:
+    pair = {"accuracy": 0.7, "format": 0.3}
+    first, again, reordered = _weights_of(pair, dict(pair), {"format": 0.3, "accuracy": 0.7})
+    assert first is again is reordered
+    assert (first.accuracy, first.format) == (0.7, 0.3)
+    as_ints, as_floats = _weights_of({"accuracy": 2, "format": 1}, {"accuracy": 2.0, "format": 1.0})
+    assert as_ints is not as_floats  # keyed by type too: 2 == 2.0, and True == 1
+    assert (as_ints.accuracy, as_ints.format) == (as_floats.accuracy, as_floats.format)
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [
+        {"accuracy": 0.0, "format": 0.0},
+        {"accuracy": -1.0, "format": 2.0},
+        {"accuracy": 1.0, "format": 2e6},
+        {"accuracy": True, "format": 0.5},
+        {"accuracy": 1.0, "bogus": 0.5},
+        {"accuracy": "1", "format": 0.5},
+        {"accuracy": 1.0},
+        [1.0, 0.5],
+    ],
+)
+def test_weights_are_refused_as_the_model_refuses_them_again_and_again(weights: object) -> None:
+    """Refused weights are never kept: the second sample giving them is refused alike."""
+    try:
+        expected = Weights.model_validate(weights)
+    except ValidationError as error:
+        expected_errors = [(e["type"], e["loc"]) for e in error.errors()]
+    else:
+        assert _weights_of(weights, weights) == [expected, expected]
+        return
+    with pytest.raises(ValidationError) as info:
+        _weights_of(weights, weights)
+    got = [(e["type"], e["loc"]) for e in info.value.errors()]
+    located = [
+        (kind, ("samples", i, "weights", *loc)) for i in (0, 1) for kind, loc in expected_errors
+    ]
+    assert got == located
+
+
+def test_past_the_cap_weights_are_validated_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(schemas, "_shared", {})
+    monkeypatch.setattr(schemas, "SHARED_WEIGHTS_MAX", 0)
+    pair = {"accuracy": 0.25, "format": 0.75}
+    first, again = _weights_of(pair, pair)
+    assert first is not again
+    assert first == again == Weights(accuracy=0.25, format=0.75)
