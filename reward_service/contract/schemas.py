@@ -48,6 +48,7 @@ class Weights(BaseModel):
 DEFAULT_WEIGHTS = Weights()
 SHARED_WEIGHTS_MAX = 1024  # distinct pairs kept; past that, weights are validated each time
 _shared: dict[tuple[type, float, type, float], Weights] = {}
+_NUMBERS = frozenset({int, float})
 
 
 def shared_weights(value: Any, handler: ValidatorFunctionWrapHandler) -> Weights:
@@ -68,9 +69,6 @@ def shared_weights(value: Any, handler: ValidatorFunctionWrapHandler) -> Weights
                 _shared[key] = weights
             return weights
     return handler(value)  # type: ignore[no-any-return]
-
-
-_NUMBERS = frozenset({int, float})
 
 
 class Sample(BaseModel):

@@ -78,7 +78,7 @@ class Request:
 
     def settle(self, index: int, value: Any) -> None:
         """Record item ``index``'s value (the first one given wins)."""
-        if self.closed or self.results[index] is not _PENDING:
+        if self.settled(index):
             return
         self.results[index] = value
         self.remaining -= 1
@@ -104,6 +104,11 @@ class Chunk:
     def settle(self, position: int, value: Any) -> None:
         """Record the value of the item at ``position`` in this chunk."""
         self.request.settle(self.indices[position], value)
+
+    def settle_all(self, value: Any) -> None:
+        """Record ``value`` for every item of this chunk not yet settled."""
+        for index in self.indices:
+            self.request.settle(index, value)
 
 
 class FairQueue:
@@ -224,7 +229,7 @@ class FairQueue:
         """Items sent back, into ``chunk`` while they fit; whether it ended on a suspect (which
         goes alone: if it kills again, it is known)."""
         back, indices, requeues = request.back, chunk.indices, request.requeues
-        size = sum(request.sizes[i] for i in indices)
+        size = 0  # the chunk starts empty
         while back and len(indices) < limit:
             index = back[0]
             if indices and (

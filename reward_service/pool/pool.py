@@ -160,8 +160,7 @@ class ProcessPool:
         self._children, self._spares = [None] * self.size, []
         closed = Failure("unavailable", "worker pool closed")
         for chunk in [*(c for c in self._running if c is not None), *self.queue.drain()]:
-            for position in range(len(chunk)):
-                chunk.settle(position, closed)
+            chunk.settle_all(closed)
 
     # -- children
 
@@ -258,9 +257,7 @@ class ProcessPool:
                 await self._run_chunk(slot, chunk)
             except Exception as exc:  # a bug fails its chunk, not the pool
                 logger.exception("pool child %d failed a chunk", slot)
-                failure = Failure("error", error_text(exc, "worker pool error"))
-                for position in range(len(chunk)):
-                    chunk.settle(position, failure)
+                chunk.settle_all(Failure("error", error_text(exc, "worker pool error")))
                 await self._replace(slot, "error")
             finally:
                 self._running[slot] = None
